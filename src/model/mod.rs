@@ -97,7 +97,7 @@ pub fn check_batch(
     if !(t > 0.0 && t.is_finite()) {
         return Err(ModelError::BadTime(t));
     }
-    if dim == 0 || x.len() % dim != 0 {
+    if dim == 0 || !x.len().is_multiple_of(dim) {
         return Err(ModelError::BatchShape { len: x.len(), dim });
     }
     let n = x.len() / dim;
