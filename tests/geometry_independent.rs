@@ -19,7 +19,11 @@ fn sorted_neighbour_distances(cloud: &PointCloud, k: usize) -> Vec<Vec<f64>> {
                 .filter(|&j| j != i)
                 .map(|j| {
                     let (a, b) = (cloud.row(i), cloud.row(j));
-                    a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>().sqrt()
+                    a.iter()
+                        .zip(b)
+                        .map(|(x, y)| (x - y).powi(2))
+                        .sum::<f64>()
+                        .sqrt()
                 })
                 .collect();
             d.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -31,7 +35,11 @@ fn sorted_neighbour_distances(cloud: &PointCloud, k: usize) -> Vec<Vec<f64>> {
 
 /// Facco et al.: μ = r2/r1 (r1 > 0 only), sorted; F_j = j/N; keep ⌊0.9 N⌋; slope through 0.
 fn naive_twonn(r: &[Vec<f64>]) -> f64 {
-    let mut mu: Vec<f64> = r.iter().filter(|d| d[0] > 0.0).map(|d| d[1] / d[0]).collect();
+    let mut mu: Vec<f64> = r
+        .iter()
+        .filter(|d| d[0] > 0.0)
+        .map(|d| d[1] / d[0])
+        .collect();
     mu.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let n = mu.len() as f64;
     let keep = (n * 0.9).floor() as usize;
@@ -61,7 +69,10 @@ fn twonn_and_mle_match_plain_implementations() {
         let (twonn, mle) = (naive_twonn(&r), naive_mle(&r, 20));
         let fast_twonn = report.intrinsic_dim.twonn.unwrap();
         let fast_mle = report.intrinsic_dim.mle.unwrap();
-        eprintln!("{}: TwoNN {fast_twonn:.4} vs {twonn:.4}, MLE {fast_mle:.4} vs {mle:.4}", cloud.name());
+        eprintln!(
+            "{}: TwoNN {fast_twonn:.4} vs {twonn:.4}, MLE {fast_mle:.4} vs {mle:.4}",
+            cloud.name()
+        );
         assert!((fast_twonn - twonn).abs() < 0.1, "{}: TwoNN", cloud.name());
         assert!((fast_mle - mle).abs() < 0.1, "{}: MLE", cloud.name());
     }
@@ -73,10 +84,11 @@ fn landmarks(points: &[[f64; 2]], count: usize) -> Vec<[f64; 2]> {
     let mut chosen = vec![points[0]];
     let mut nearest: Vec<f64> = points.iter().map(|&p| dist(p, points[0])).collect();
     while chosen.len() < count.min(points.len()) {
-        let (far, _) = nearest
-            .iter()
-            .enumerate()
-            .fold((0, -1.0), |best, (i, &d)| if d > best.1 { (i, d) } else { best });
+        let (far, _) =
+            nearest.iter().enumerate().fold(
+                (0, -1.0),
+                |best, (i, &d)| if d > best.1 { (i, d) } else { best },
+            );
         chosen.push(points[far]);
         for (d, &p) in nearest.iter_mut().zip(points) {
             *d = d.min(dist(p, points[far]));
@@ -172,7 +184,11 @@ fn persistent_voids_match_rips_h1_of_the_plane() {
             .iter()
             .filter(|(birth, death)| death - birth > threshold)
             .count();
-        eprintln!("{}: H_void {} vs Rips {significant}", cloud.name(), report.holes.void);
+        eprintln!(
+            "{}: H_void {} vs Rips {significant}",
+            cloud.name(),
+            report.holes.void
+        );
         assert_eq!(significant, holes, "{}: Rips H1", cloud.name());
         assert_eq!(report.holes.void, holes, "{}: H_void", cloud.name());
     }

@@ -16,7 +16,12 @@ fn naive(points: &[Vec<f64>], k: usize) -> (Vec<u32>, Vec<f64>) {
             .iter()
             .enumerate()
             .filter(|(j, _)| *j != i)
-            .map(|(j, q)| (p.iter().zip(q).map(|(a, b)| (a - b) * (a - b)).sum::<f64>(), j))
+            .map(|(j, q)| {
+                (
+                    p.iter().zip(q).map(|(a, b)| (a - b) * (a - b)).sum::<f64>(),
+                    j,
+                )
+            })
             .collect();
         all.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap().then(a.1.cmp(&b.1)));
         for &(d2, j) in &all[..k] {
