@@ -20,6 +20,9 @@ pub use params::MetricParams;
 pub use pca::PcaBasis;
 pub use report::{MetricReport, measure};
 
+/// Largest accepted magnitude: squares and sums of squares of 1e150 stay far from f64 overflow.
+pub const MAX_MAGNITUDE: f64 = 1e150;
+
 use thiserror::Error;
 
 /// Why a cloud cannot be measured.
@@ -31,6 +34,15 @@ pub enum GeometryError {
     NoDimension,
     #[error("value at point {point}, coordinate {coordinate} is not finite ({value})")]
     NotFinite {
+        point: usize,
+        coordinate: usize,
+        value: f64,
+    },
+    #[error(
+        "value at point {point}, coordinate {coordinate} is {value:e}, beyond ±1e150 where squared \
+         distances overflow"
+    )]
+    TooLarge {
         point: usize,
         coordinate: usize,
         value: f64,
