@@ -69,8 +69,8 @@ fn pca_matches_a_direct_eigendecomposition() {
             "f32 λ{k}"
         );
     }
-    for c in 0..3 {
-        let direct: Vec<f64> = (0..d).map(|j| eigen.eigenvectors[(j, order[c])]).collect();
+    for (c, &o) in order.iter().enumerate().take(3) {
+        let direct: Vec<f64> = (0..d).map(|j| eigen.eigenvectors[(j, o)]).collect();
         let dot64: f64 = direct
             .iter()
             .zip(basis.component(c))
@@ -89,11 +89,11 @@ fn pca_matches_a_direct_eigendecomposition() {
     // Projection of another cloud uses this basis' mean and components.
     let other = [1.0f64; 16];
     let projected = basis.project(&other, 3);
-    for c in 0..3 {
+    for (c, value) in projected.iter().enumerate() {
         let expected: f64 = (0..d)
             .map(|j| (1.0 - mean[j]) * basis.component(c)[j])
             .sum();
-        assert!((projected[c] - expected).abs() < 1e-9);
+        assert!((value - expected).abs() < 1e-9);
     }
 }
 

@@ -1,10 +1,10 @@
 //! The point cloud every measurement takes: `n` points of dimension `dim`, row-major f64, all finite.
 //! Construction validates shape and finiteness once, so the measurements never re-check user data.
 
-use super::{GeometryError, MAX_MAGNITUDE};
+use super::{GeometryError, acceptable, value_error};
 
 /// `n` points in ℝ^`dim`, row-major (`data[i * dim + j]`), every value finite and within
-/// ±[`MAX_MAGNITUDE`].
+/// ±[`super::MAX_MAGNITUDE`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct PointCloud {
     n: usize,
@@ -15,7 +15,7 @@ pub struct PointCloud {
 }
 
 impl PointCloud {
-    /// Checks the shape and that every value is finite and within ±[`MAX_MAGNITUDE`].
+    /// Checks the shape and that every value is finite and within ±[`super::MAX_MAGNITUDE`].
     pub fn new(
         n: usize,
         dim: usize,
@@ -32,21 +32,8 @@ impl PointCloud {
                 values: data.len(),
             });
         }
-        if let Some(at) = data.iter().position(|v| !(v.abs() <= MAX_MAGNITUDE)) {
-            let (point, coordinate, value) = (at / dim, at % dim, data[at]);
-            return Err(if value.is_finite() {
-                GeometryError::TooLarge {
-                    point,
-                    coordinate,
-                    value,
-                }
-            } else {
-                GeometryError::NotFinite {
-                    point,
-                    coordinate,
-                    value,
-                }
-            });
+        if let Some(at) = data.iter().position(|&v| !acceptable(v)) {
+            return Err(value_error(at, dim, data[at]));
         }
         Ok(Self {
             n,

@@ -23,6 +23,29 @@ pub use report::{MetricReport, measure};
 /// Largest accepted magnitude: squares and sums of squares of 1e150 stay far from f64 overflow.
 pub const MAX_MAGNITUDE: f64 = 1e150;
 
+/// Finite and within ±[`MAX_MAGNITUDE`] (false for NaN).
+fn acceptable(value: f64) -> bool {
+    value.abs() <= MAX_MAGNITUDE
+}
+
+/// The error for an unacceptable value at `index` of a row-major `[_, dim]` array.
+fn value_error(index: usize, dim: usize, value: f64) -> GeometryError {
+    let (point, coordinate) = (index / dim, index % dim);
+    if value.is_finite() {
+        GeometryError::TooLarge {
+            point,
+            coordinate,
+            value,
+        }
+    } else {
+        GeometryError::NotFinite {
+            point,
+            coordinate,
+            value,
+        }
+    }
+}
+
 use thiserror::Error;
 
 /// Why a cloud cannot be measured.

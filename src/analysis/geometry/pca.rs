@@ -3,7 +3,7 @@
 //! The covariance is accumulated over row blocks (GEMM in the input precision, summed in f64 in a
 //! fixed block order), so the result does not depend on the thread count.
 
-use super::{GeometryError, MAX_MAGNITUDE};
+use super::{GeometryError, acceptable, value_error};
 use nalgebra::{DMatrix, SymmetricEigen};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -93,26 +93,13 @@ impl PcaBasis {
             });
         }
         let (mean, largest) = column_mean(data, n, dim);
-        if !(largest <= MAX_MAGNITUDE) {
-            // Found again only on this error path, to name the value.
+        if !acceptable(largest) {
+            // Searched again only on this error path, to name the value.
             let at = data
                 .iter()
-                .position(|v| !(v.to_f64().abs() <= MAX_MAGNITUDE))
+                .position(|v| !acceptable(v.to_f64()))
                 .unwrap_or(0);
-            let (point, coordinate, value) = (at / dim, at % dim, data[at].to_f64());
-            return Err(if value.is_finite() {
-                GeometryError::TooLarge {
-                    point,
-                    coordinate,
-                    value,
-                }
-            } else {
-                GeometryError::NotFinite {
-                    point,
-                    coordinate,
-                    value,
-                }
-            });
+            return Err(value_error(at, dim, data[at].to_f64()));
         }
         let m = (n - 1).min(dim);
         let keep = keep.min(m);
