@@ -306,3 +306,23 @@ fn wall_points_line_the_annulus_hole() {
     assert_eq!(wall_ratio(&[0.0; 5], &[3, 4]), None);
     assert_eq!(wall_ratio(&[1.0; 5], &[]), None);
 }
+
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    use diffscope::analysis::geometry::reference_clouds::Reference;
+    // Fixed block boundaries and ordered reductions: 1 and 3 worker threads give identical bits.
+    let cloud = Reference::Torus.generate(2500, 4);
+    let (data, n, d) = anisotropic();
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let report = measure(&cloud, &MetricParams::default()).unwrap();
+            let basis = PcaBasis::fit(&data, n, d, 3).unwrap();
+            (serde_json::to_string(&report).unwrap(), basis)
+        })
+    };
+    assert_eq!(run(1), run(3));
+}
