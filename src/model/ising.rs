@@ -95,7 +95,7 @@ fn open_chain(k: f64, h: &[f64], s: &mut ChainBuffers, mut marginals: Option<&mu
 /// that power; None when max(a, b) is zero, subnormal or not finite.
 fn renormalise(a: &mut f64, b: &mut f64) -> Option<i64> {
     let max = a.max(*b);
-    if !(max >= f64::MIN_POSITIVE && max.is_finite()) {
+    if !max.is_normal() {
         return None;
     }
     let exponent = ((max.to_bits() >> 52) & 0x7ff) as i64 - 1023;
@@ -142,7 +142,7 @@ fn scaled_chain(
             exponents += renormalise(&mut up, &mut down)?;
         }
     }
-    if !(total >= f64::MIN_POSITIVE) {
+    if !total.is_normal() {
         return None;
     }
     if let Some(m) = marginals {
@@ -151,7 +151,7 @@ fn scaled_chain(
             let ((au, ad), (wu, wd)) = (alpha[i], weight[i]);
             let (pu, pd) = (au * wu * bu, ad * wd * bd);
             let norm = pu + pd;
-            if !(norm >= f64::MIN_POSITIVE) {
+            if !norm.is_normal() {
                 return None;
             }
             m[i] = (pu - pd) / norm;
