@@ -7,7 +7,8 @@ use rand::Rng;
 use rand_distr::StandardNormal;
 
 use super::analytic::{
-    data_stream, log_sum_exp, ou_coefficients, par_row_chunks, pick_class, softmax_in_place,
+    data_stream, log_sum_exp, normalise_weights, ou_coefficients, par_row_chunks, pick_class,
+    softmax_in_place,
 };
 use super::{Denoiser, ExactModel, LabelledSamples, ModelError, check_batch};
 
@@ -570,26 +571,6 @@ impl GaussianMixture {
     }
 }
 
-/// Checks weights (> 0, finite, sum 1 within 1e-6) and returns them renormalised.
-pub(crate) fn normalise_weights(weights: &[f64]) -> Result<Vec<f64>, ModelError> {
-    if let Some((k, w)) = weights
-        .iter()
-        .enumerate()
-        .find(|(_, w)| !(w.is_finite() && **w > 0.0))
-    {
-        return Err(invalid(format!(
-            "component {k}: weight must be > 0 and finite, got {w}"
-        )));
-    }
-    let sum: f64 = weights.iter().sum();
-    if (sum - 1.0).abs() > 1e-6 {
-        return Err(invalid(format!(
-            "weights must sum to 1 (within 1e-6), they sum to {sum}"
-        )));
-    }
-    Ok(weights.iter().map(|w| w / sum).collect())
-}
-
 /// Lanes of the f64 accumulators: independent partial sums let the compiler vectorise reductions.
 const LANES: usize = 8;
 
@@ -744,6 +725,7 @@ impl ExactModel for GaussianMixture {
         }
     }
 
+    /// An out-of-range `class` gives rows of NaN: the trait has no error channel.
     fn sample_class_x0(&self, class: usize, n: usize, seed: u64) -> Vec<f32> {
         let mut points = vec![0.0_f32; n * self.dim];
         for (i, row) in points.chunks_exact_mut(self.dim).enumerate() {

@@ -5,9 +5,9 @@
 use rand::Rng;
 
 use super::analytic::{
-    data_stream, log_sum_exp, ou_coefficients, par_row_chunks, pick_class, softmax_in_place,
+    data_stream, log_sum_exp, normalise_weights, ou_coefficients, par_row_chunks, pick_class,
+    softmax_in_place,
 };
-use super::gaussian_mixture::normalise_weights;
 use super::{Denoiser, ExactModel, LabelledSamples, ModelError, check_batch};
 
 /// Chain topology.
@@ -695,6 +695,7 @@ impl ExactModel for IsingMixture {
         }
     }
 
+    /// An out-of-range `class` gives rows of NaN: the trait has no error channel.
     fn sample_class_x0(&self, class: usize, n: usize, seed: u64) -> Vec<f32> {
         let d = self.dim;
         let right = self.pinned_right_fields(class);
