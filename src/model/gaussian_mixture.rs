@@ -247,6 +247,16 @@ pub(crate) fn eigen_full(
     Ok((values, eigen.eigenvectors))
 }
 
+/// One isotropic class with uniform mean v at time t: ℓ_k = base + linear·Σx + quadratic·|x|² and
+/// D_k = gain·x + offset (offset = v(1 − a·gain)).
+struct IsotropicClass {
+    base: f64,
+    linear: f64,
+    quadratic: f64,
+    gain: f64,
+    offset: f64,
+}
+
 /// Reusable per-row buffers of the exact f64 path.
 struct RowScratch {
     /// `[K]`: ℓ_k, then p(k | x).
@@ -395,8 +405,7 @@ impl GaussianMixture {
         let (a, delta) = ou_coefficients(t);
         let d = self.dim as f64;
         let k_count = self.components.len();
-        // Per class: (ℓ_k = base + lin·Σx + quad·|x|², gain B_k, offset A_k = v(1 − a B_k)).
-        let coeffs: Vec<[f64; 5]> = self
+        let coeffs: Vec<IsotropicClass> = self
             .components
             .iter()
             .zip(&self.weights)
@@ -407,7 +416,13 @@ impl GaussianMixture {
                 let inv = 1.0 / s;
                 let gain = a * s2 * inv;
                 let base = w.ln() - 0.5 * d * s.ln() - 0.5 * inv * a * a * v * v * d;
-                [base, inv * a * v, -0.5 * inv, gain, v * (1.0 - a * gain)]
+                IsotropicClass {
+                    base,
+                    linear: inv * a * v,
+                    quadratic: -0.5 * inv,
+                    gain,
+                    offset: v * (1.0 - a * gain),
+                }
             })
             .collect();
         let dim = self.dim;
@@ -430,13 +445,13 @@ impl GaussianMixture {
                     blocked_sum(xr, |v| v * v)
                 };
                 for (rk, c) in r.iter_mut().zip(&coeffs) {
-                    *rk = c[0] + c[1] * sum + c[2] * sum_sq;
+                    *rk = c.base + c.linear * sum + c.quadratic * sum_sq;
                 }
                 softmax_in_place(&mut r);
                 let (mut gain, mut offset) = (0.0, 0.0);
                 for (&rk, c) in r.iter().zip(&coeffs) {
-                    gain += rk * c[3];
-                    offset += rk * c[4];
+                    gain += rk * c.gain;
+                    offset += rk * c.offset;
                 }
                 let (gain, offset) = (gain as f32, offset as f32);
                 for (o, &xj) in dr.iter_mut().zip(xr) {
