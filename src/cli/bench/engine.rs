@@ -2,6 +2,7 @@
 //! the engine's own cost measured with a trivial denoiser so that model and engine time can be told apart.
 
 use super::{Bench, Figure};
+use crate::diffusion::StepKind;
 use diffscope_engine_bench::*;
 
 pub fn benches() -> Vec<Bench> {
@@ -14,6 +15,18 @@ pub fn benches() -> Vec<Bench> {
             name: "sde_gauss1_10k_256_200",
             run: sde_engine_only,
         },
+        Bench {
+            name: "sde_gmm2_10k_256_200",
+            run: || gmm2(StepKind::Sde, "sde_gmm2_10k_256_200"),
+        },
+        Bench {
+            name: "ancestral_gmm2_10k_256_200",
+            run: || gmm2(StepKind::Ancestral, "ancestral_gmm2_10k_256_200"),
+        },
+        Bench {
+            name: "sde_ising2_1k_100_200",
+            run: sde_ising2,
+        },
     ]
 }
 
@@ -23,6 +36,8 @@ mod diffscope_engine_bench {
     use crate::diffusion::{
         GridSpacing, InitKind, SamplingSpec, StepKind, StoreSteps, run_trajectories, signal,
     };
+    use crate::model::gaussian_mixture::{ComponentSpec, Covariance, GaussianMixture};
+    use crate::model::ising::{Boundary, IsingComponentSpec, IsingMixture};
     use crate::model::{Denoiser, ModelError, check_batch};
     use crate::rng::Domain;
     use std::sync::atomic::AtomicBool;
@@ -107,6 +122,69 @@ mod diffscope_engine_bench {
             inputs: format!(
                 "{} M N(0,1) f32 draws, rows of 256, one thread",
                 rows * 256 / 1_000_000
+            ),
+            seconds,
+            target_seconds: None,
+        })
+    }
+
+    /// ½N(+1, I) + ½N(−1, I) in d = 256 (the DESIGN.md workload; numpy takes ≈ 18 s here).
+    pub fn gmm2(kind: StepKind, name: &'static str) -> anyhow::Result<Figure> {
+        let dim = 256;
+        let component = |fill: f64, label: &str| ComponentSpec {
+            weight: 0.5,
+            mean: vec![fill; dim],
+            cov: Covariance::Isotropic(1.0),
+            label: label.into(),
+        };
+        let model = GaussianMixture::new(dim, vec![component(1.0, "+"), component(-1.0, "-")])?;
+        let mut spec = spec(kind, 10_000, 200);
+        spec.init = InitKind::Data;
+        let seconds = time_run(&model, Some(&model), &spec)?;
+        Ok(Figure {
+            name,
+            inputs: format!(
+                "exact score, {kind:?}, 2-class GMM ±1 fill, var 1, {} traj x d={dim} x {} steps, \
+                 log grid {}..{}, exact data init, final states, {} threads",
+                spec.trajectories,
+                spec.steps,
+                spec.t_max,
+                spec.t_min,
+                rayon::current_num_threads()
+            ),
+            seconds,
+            target_seconds: (kind == StepKind::Sde).then_some(1.0),
+        })
+    }
+
+    /// Two open Ising chains, β = 0.3 vs 0.8, J = 1, d = 100 (spec case D).
+    pub fn sde_ising2() -> anyhow::Result<Figure> {
+        let dim = 100;
+        let class = |beta: f64, label: &str| IsingComponentSpec {
+            weight: 0.5,
+            beta,
+            label: label.into(),
+        };
+        let model = IsingMixture::new(
+            dim,
+            1.0,
+            Boundary::Open,
+            1.0,
+            vec![class(0.3, "hot"), class(0.8, "cold")],
+        )?;
+        let mut spec = spec(StepKind::Sde, 1_000, 200);
+        spec.init = InitKind::Data;
+        let seconds = time_run(&model, Some(&model), &spec)?;
+        Ok(Figure {
+            name: "sde_ising2_1k_100_200",
+            inputs: format!(
+                "exact score, Sde, open Ising chains β 0.3/0.8, J=1, {} traj x d={dim} x {} steps, \
+                 log grid {}..{}, exact data init, final states, {} threads",
+                spec.trajectories,
+                spec.steps,
+                spec.t_max,
+                spec.t_min,
+                rayon::current_num_threads()
             ),
             seconds,
             target_seconds: None,
