@@ -60,6 +60,7 @@ fn stored_steps_have_the_selected_shapes_and_times() {
     for (store, indices) in cases {
         let out = run(&model, &spec(store, 10, 50)).unwrap();
         let s = indices.len();
+        assert_eq!(store.count(10).unwrap(), s, "{store:?}");
         assert_eq!((out.n, out.stored_steps, out.dim), (50, s, 5), "{store:?}");
         assert_eq!(out.states.len(), 50 * s * 5);
         assert_eq!(out.posterior.as_ref().unwrap().len(), 50 * s * 2);
@@ -131,6 +132,12 @@ fn absurd_requests_are_refused_before_allocating() {
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
+    // Absurd step counts are refused before the time grid is built.
+    let endless = spec(StoreSteps::Final, usize::MAX / 2, 10);
+    assert!(matches!(
+        run(&model, &endless),
+        Err(DiffusionError::TooLarge { .. })
+    ));
     let no_rows = spec(StoreSteps::Final, 10, 0);
     assert!(run(&model, &no_rows).is_err());
 }

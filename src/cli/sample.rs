@@ -132,7 +132,7 @@ fn check_memory(
     use crate::model::Denoiser;
     let (dim, classes) = (model.dim(), model.class_labels().len());
     let run = spec.memory_estimate(dim, classes)?;
-    let stored = spec.store.indices(spec.steps)?.len();
+    let stored = spec.store.count(spec.steps)?;
     let output = match kind {
         OutputKind::Npy => 0,
         OutputKind::Safetensors => memory::bytes_of(&[spec.trajectories, stored, dim + classes], 8),

@@ -25,6 +25,18 @@ pub enum StoreSteps {
 }
 
 impl StoreSteps {
+    /// How many grid points are stored for a run of `steps` steps (without listing them).
+    pub fn count(self, steps: usize) -> Result<usize, DiffusionError> {
+        match self {
+            StoreSteps::All => Ok(steps.saturating_add(1)),
+            StoreSteps::Final => Ok(1),
+            StoreSteps::Every(0) => Err(DiffusionError::Spec(
+                "store every k-th step needs k ≥ 1".into(),
+            )),
+            StoreSteps::Every(k) => Ok(steps / k + 1 + usize::from(!steps.is_multiple_of(k))),
+        }
+    }
+
     /// The stored grid indices, increasing, for a run of `steps` steps (grid indices 0..=steps).
     pub fn indices(self, steps: usize) -> Result<Vec<usize>, DiffusionError> {
         match self {
@@ -69,9 +81,9 @@ pub struct SamplingSpec {
 
 impl SamplingSpec {
     /// The bytes a run needs for rows of dimension `dim` and `classes` posterior classes (0 = none):
-    /// the store (states, posterior), the live batch, its noise streams and the initial data.
+    /// the store (states, posterior), the live batch, its noise streams, the initial data and the grid.
     pub fn memory_estimate(&self, dim: usize, classes: usize) -> Result<u64, DiffusionError> {
-        let stored = self.store.indices(self.steps)?.len();
+        let stored = self.store.count(self.steps)?;
         let n = self.trajectories;
         let parts = [
             memory::bytes_of(&[n, stored, dim], 4),
@@ -80,6 +92,7 @@ impl SamplingSpec {
             memory::bytes_of(&[n, dim], 8),
             memory::bytes_of(&[n, classes], 4),
             memory::bytes_of(&[n], std::mem::size_of::<NoiseStream>() as u64 + 16),
+            memory::bytes_of(&[self.steps.saturating_add(1)], 16),
         ];
         Ok(parts.iter().fold(0u64, |acc, &p| acc.saturating_add(p)))
     }
@@ -177,8 +190,6 @@ pub fn run_trajectories(
     let dim = model.dim();
     let sampler = Sampler::new(model, spec.kind);
     let classes = sampler.classes();
-    let grid = time_grid(spec.t_max, spec.t_min, spec.steps, spec.grid)?;
-    let stored = spec.store.indices(spec.steps)?;
     if spec.trajectories == 0 {
         return Err(DiffusionError::Spec(
             "the number of trajectories must be at least 1".into(),
@@ -189,9 +200,11 @@ pub fn run_trajectories(
         &format!(
             "sampling {} trajectories × {} stored steps × d = {dim}",
             spec.trajectories,
-            stored.len()
+            spec.store.count(spec.steps)?
         ),
     )?;
+    let grid = time_grid(spec.t_max, spec.t_min, spec.steps, spec.grid)?;
+    let stored = spec.store.indices(spec.steps)?;
 
     let n = spec.trajectories;
     progress(0.0, "initialising");
@@ -301,6 +314,30 @@ impl SamplingSpec {
             },
             trajectories: scene.trajectories,
             seed: scene.seed,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_step_count_matches_the_listed_indices() {
+        for steps in 0..40 {
+            for store in [StoreSteps::All, StoreSteps::Final]
+                .into_iter()
+                .chain((1..12).map(StoreSteps::Every))
+            {
+                let indices = store.indices(steps).unwrap();
+                assert_eq!(
+                    store.count(steps).unwrap(),
+                    indices.len(),
+                    "{store:?} {steps}"
+                );
+                assert_eq!(indices.last(), Some(&steps));
+                assert!(indices.windows(2).all(|w| w[0] < w[1]));
+            }
         }
     }
 }
