@@ -201,6 +201,17 @@ fn the_step_to_zero_returns_the_denoiser_for_ancestral_and_ddim() {
             assert!((got - want).abs() < 1e-5, "{kind:?}: {got} vs {want}");
         }
     }
+    // The posterior alone equals the by-product of a full denoise call.
+    let sampler = Sampler::new(&model, StepKind::Sde);
+    let (mut alone, mut with_denoise) = (vec![0f32; 6], vec![0f32; 6]);
+    sampler.posterior(&start, 0.3, &mut alone).unwrap();
+    let mut denoised = vec![0f32; 18];
+    sampler
+        .denoise(&start, 0.3, &mut denoised, Some(&mut with_denoise))
+        .unwrap();
+    assert_eq!(alone, with_denoise);
+    assert_eq!(denoised, expected);
+    assert!(sampler.posterior(&start, 0.3, &mut [0f32; 5]).is_err());
     // The ODE falls back to an Euler step for s = 0 and stays finite.
     let mut batch = start.clone();
     Sampler::new(&model, StepKind::Ode)

@@ -17,7 +17,8 @@ pub use noise::NoiseStream;
 pub use sampler::{Batch, Sampler, StepKind};
 pub use schedule::{GridSpacing, ddpm_linear_betas, ddpm_times, noise_var, signal, time_grid};
 pub use trajectories::{
-    InitKind, SamplingSpec, StoreSteps, Trajectories, forward_noised, run_trajectories,
+    InitKind, SamplingSpec, StoreSteps, Trajectories, forward_noise_in_place, forward_noised,
+    run_trajectories,
 };
 
 use crate::model::ModelError;

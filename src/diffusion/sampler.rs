@@ -286,6 +286,28 @@ impl<'m> Sampler<'m> {
         }
     }
 
+    /// Writes p(k | x_t) (`[n, K]`) of every row of `batch` at time `t` (e.g. to label end points at
+    /// t_min), using chunk-sized scratch instead of a full denoised copy of the batch.
+    pub fn posterior(&self, batch: &Batch, t: f64, out: &mut [f32]) -> Result<(), DiffusionError> {
+        self.check_model_dim(batch)?;
+        let Some((out, classes)) = self.checked_posterior(Some(out), batch.len())? else {
+            return Ok(());
+        };
+        let dim = batch.dim;
+        let chunk_rows = chunk_rows(dim);
+        batch
+            .states
+            .par_chunks(chunk_rows * dim)
+            .zip(out.par_chunks_mut(chunk_rows * classes))
+            .try_for_each(|(x, p)| {
+                let mut scratch = self.take_scratch();
+                let denoised = prefix(&mut scratch.denoised, x.len());
+                let result = self.model.denoise(x, t, denoised, Some(p));
+                self.return_scratch(scratch);
+                Ok(result?)
+            })
+    }
+
     fn check_model_dim(&self, batch: &Batch) -> Result<(), DiffusionError> {
         if self.model.dim() != batch.dim {
             return Err(DiffusionError::Rows(format!(

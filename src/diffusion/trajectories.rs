@@ -145,26 +145,27 @@ impl Trajectories {
     }
 }
 
-/// `n` exact samples of x_t: x_0 ~ P_0 (`sample_x0(n, seed)`), then x_t = a_t x_0 + sqrt(Δ_t) z with z
-/// from `NoiseStream::new(seed, Domain::ForwardNoise, i)`; labels are the data classes.
+/// `n` exact samples of x_t: x_0 ~ P_0 (`sample_x0(n, seed)`), then forward-noised to t with
+/// [`forward_noise_in_place`]; labels are the data classes.
 pub fn forward_noised(exact: &dyn ExactModel, n: usize, t: f64, seed: u64) -> LabelledSamples {
     let mut samples = exact.sample_x0(n, seed);
-    let dim = samples.dim;
+    forward_noise_in_place(&mut samples.points, samples.dim, t, seed);
+    samples
+}
+
+/// Pushes data rows (`[n, d]`) forward to OU time t: x_t = a_t x_0 + sqrt(Δ_t) z, with z of row i from
+/// `NoiseStream::new(seed, Domain::ForwardNoise, i)` (e.g. for U-turn experiments on one class's data).
+pub fn forward_noise_in_place(points: &mut [f32], dim: usize, t: f64, seed: u64) {
     let (a, sd) = (signal(t) as f32, noise_var(t).sqrt() as f32);
-    samples
-        .points
-        .par_chunks_mut(dim.max(1))
-        .enumerate()
-        .for_each_init(
-            || vec![0f32; dim],
-            |noise, (i, row)| {
-                NoiseStream::new(seed, Domain::ForwardNoise, i as u64).fill_normal(noise);
-                for (x, &z) in row.iter_mut().zip(noise.iter()) {
-                    *x = a * *x + sd * z;
-                }
-            },
-        );
-    samples
+    points.par_chunks_mut(dim.max(1)).enumerate().for_each_init(
+        || vec![0f32; dim],
+        |noise, (i, row)| {
+            NoiseStream::new(seed, Domain::ForwardNoise, i as u64).fill_normal(noise);
+            for (x, &z) in row.iter_mut().zip(noise.iter()) {
+                *x = a * *x + sd * z;
+            }
+        },
+    );
 }
 
 /// `n` draws from N(0, I_d), row i from `NoiseStream::new(seed, Domain::ForwardNoise, i)`.
@@ -254,9 +255,8 @@ pub fn run_trajectories(
         let has_post = post.is_some();
         if j < spec.steps {
             sampler.step(&mut batch, grid[j], grid[j + 1], post)?;
-        } else if has_post {
-            let mut denoised = vec![0f32; n * dim];
-            sampler.denoise(&batch, grid[j], &mut denoised, post)?;
+        } else if let Some(post) = post {
+            sampler.posterior(&batch, grid[j], post)?;
         }
         if let (Some(slot), true, Some(store)) = (slot, has_post, posterior.as_mut()) {
             scatter(&step_posterior, store, classes, s_count, slot);
