@@ -224,6 +224,8 @@ struct Ziggurat {
     k: [u32; LAYERS],
     /// x = uniform · w[i].
     w: [f32; LAYERS],
+    /// Layer edges x_i (x_0 = 0 at the apex, x_255 = TAIL_START).
+    x: [f64; LAYERS],
     /// Density at the layer edges, f[i] = exp(-x_i²/2).
     f: [f64; LAYERS],
 }
@@ -240,7 +242,8 @@ impl Ziggurat {
     }
 
     fn build() -> Ziggurat {
-        let (mut k, mut w, mut f) = ([0u32; LAYERS], [0f32; LAYERS], [0f64; LAYERS]);
+        let (mut k, mut w) = ([0u32; LAYERS], [0f32; LAYERS]);
+        let (mut x, mut f) = ([0f64; LAYERS], [0f64; LAYERS]);
         let mut dn = TAIL_START;
         let mut tn = dn;
         let q = LAYER_AREA / (-0.5 * dn * dn).exp();
@@ -250,14 +253,16 @@ impl Ziggurat {
         w[LAYERS - 1] = (dn / UNIFORM_SCALE) as f32;
         f[0] = 1.0;
         f[LAYERS - 1] = (-0.5 * dn * dn).exp();
+        x[LAYERS - 1] = dn;
         for i in (1..=LAYERS - 2).rev() {
             dn = (-2.0 * (LAYER_AREA / dn + (-0.5 * dn * dn).exp()).ln()).sqrt();
             k[i + 1] = ((dn / tn) * UNIFORM_SCALE) as u32;
             tn = dn;
             f[i] = (-0.5 * dn * dn).exp();
+            x[i] = dn;
             w[i] = (dn / UNIFORM_SCALE) as f32;
         }
-        Ziggurat { k, w, f }
+        Ziggurat { k, w, x, f }
     }
 
     /// The fast path: writes the draw, or NaN and returns true when the slow path is needed.
@@ -274,6 +279,23 @@ impl Ziggurat {
             ((magnitude.to_bits() ^ sign_bit) & !reject_mask) | (f32::NAN.to_bits() & reject_mask);
         *out = f32::from_bits(bits);
         reject
+    }
+
+    /// The wedge test of layer ≥ 1: accept (x, y) when y < exp(-x²/2), with y = f_i + u (f_{i-1} − f_i)
+    /// uniform between the layer's edge densities.
+    fn wedge_accept(&self, layer: usize, x: f64, u: f64) -> bool {
+        let y = self.f[layer] + u * (self.f[layer - 1] - self.f[layer]);
+        // The chord between the layer's corners lies below the density where it is concave (x ≤ 1)
+        // and above it where it is convex (x ≥ 1), which settles most wedge points without exp.
+        let (inner, outer) = (self.x[layer - 1], self.x[layer]);
+        let below_chord = u * (outer - inner) < outer - x;
+        if outer <= 1.0 && below_chord {
+            true
+        } else if inner >= 1.0 && !below_chord {
+            false
+        } else {
+            y < (-0.5 * x * x).exp()
+        }
     }
 
     /// The exact slow path for a word the fast path rejected (wedges and the tail), retrying with
@@ -297,8 +319,8 @@ impl Ziggurat {
                 }
             }
             let x = f64::from(uniform) * f64::from(self.w[layer]);
-            let edge = self.f[layer] + stream.uniform_open() * (self.f[layer - 1] - self.f[layer]);
-            if edge < (-0.5 * x * x).exp() {
+            let accept = self.wedge_accept(layer, x, stream.uniform_open());
+            if accept {
                 return (sign * x) as f32;
             }
             word = stream.next_u32();
@@ -344,6 +366,34 @@ mod tests {
                 "P(x < {z}) = {p}, expected {cdf}"
             );
         }
+    }
+
+    #[test]
+    fn chord_shortcut_agrees_with_the_exact_wedge_test() {
+        let tables = Ziggurat::get();
+        let mut rng = Xoshiro(seed_state(&mut rng::stream(1, Domain::Analysis, 0)));
+        let mut shortcuts = 0;
+        for layer in 1..LAYERS {
+            let (inner, outer) = (tables.x[layer - 1], tables.x[layer]);
+            for _ in 0..2000 {
+                // Candidates slightly beyond both edges too (the rectangle test floors k).
+                let x = inner + (rng.uniform_open() * 1.02 - 0.01) * (outer - inner);
+                let u = rng.uniform_open();
+                let y = tables.f[layer] + u * (tables.f[layer - 1] - tables.f[layer]);
+                let exact = y < (-0.5 * x * x).exp();
+                assert_eq!(
+                    tables.wedge_accept(layer, x, u),
+                    exact,
+                    "layer {layer}, x {x}, u {u}"
+                );
+                let below_chord = u * (outer - inner) < outer - x;
+                shortcuts +=
+                    usize::from((outer <= 1.0 && below_chord) || (inner >= 1.0 && !below_chord));
+            }
+        }
+        // Half of each wedge box lies on the decided side of the chord (a triangle), except in the one
+        // layer that straddles x = 1: the shortcut spares about half of the exp calls.
+        assert!(shortcuts * 10 > 255 * 2000 * 4, "{shortcuts}");
     }
 
     #[test]
