@@ -5,9 +5,11 @@
 //! hierarchies (`hierarchy`). Measurement along reverse dynamics: `cloning`, `uturn`, `commitment`.
 //! `report` assembles everything for a scene. No UI, no file formats.
 
+pub mod cloning;
 pub mod free_entropy;
 pub mod gaussian;
 pub mod hierarchy;
+pub mod labeller;
 pub mod ising;
 pub mod posterior_curve;
 pub mod universal;
@@ -25,24 +27,27 @@ pub enum SpeciationError {
     Invalid(String),
     #[error(transparent)]
     Model(#[from] crate::model::ModelError),
+    #[error(transparent)]
+    Diffusion(#[from] crate::diffusion::DiffusionError),
     #[error("cancelled")]
     Cancelled,
 }
 
-/// Progress reporting and cancellation for long computations (fraction in [0, 1] and a stage text).
+/// Progress reporting and cancellation for long computations, in the shape `diffusion` uses
+/// (fraction in [0, 1] and a stage text; a cancel flag checked between steps).
 pub struct Control<'a> {
-    progress: &'a (dyn Fn(f64, &str) + Sync),
+    progress: &'a mut dyn FnMut(f32, &str),
     cancel: &'a AtomicBool,
 }
 
 impl<'a> Control<'a> {
-    pub fn new(progress: &'a (dyn Fn(f64, &str) + Sync), cancel: &'a AtomicBool) -> Self {
+    pub fn new(progress: &'a mut dyn FnMut(f32, &str), cancel: &'a AtomicBool) -> Self {
         Control { progress, cancel }
     }
 
     /// Reports progress, then returns `Cancelled` if the cancel flag is set.
-    pub fn step(&self, fraction: f64, stage: &str) -> Result<(), SpeciationError> {
-        (self.progress)(fraction.clamp(0.0, 1.0), stage);
+    pub fn step(&mut self, fraction: f64, stage: &str) -> Result<(), SpeciationError> {
+        (self.progress)(fraction.clamp(0.0, 1.0) as f32, stage);
         if self.cancel.load(Ordering::Relaxed) {
             return Err(SpeciationError::Cancelled);
         }
