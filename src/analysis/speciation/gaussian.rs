@@ -3,7 +3,9 @@
 //! bisection, the BBDM time ½ ln Λ and the leading-order laws. Pure math: no models, no sampling.
 
 use super::universal::constants;
-use super::{SpeciationError, TIME_SEARCH};
+use super::TIME_SEARCH;
+use crate::model::ExactModel;
+use crate::model::gaussian_mixture::{EigenBasis, GaussianMixture};
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 
 /// Covariance of one Gaussian class: diagonal (the common case, O(d)) or full.
@@ -119,32 +121,45 @@ fn full_pair_moments(k: &GaussianClass, l: &GaussianClass, t: f64) -> FreeEntrop
     }
 }
 
+/// Bisection steps after the scan: the bracket (≤ 20 % of t) shrinks below 1e-7·t.
+const BISECTIONS: usize = 24;
+
 /// Solves g(t) = 0 for a function that is positive at small t and negative at large t, by a scan of
 /// `TIME_SEARCH` then bisection of the first sign change. `None` when there is none in the range.
 pub fn first_sign_change(g: impl Fn(f64) -> f64) -> Option<f64> {
-    let (lo, hi, steps) = TIME_SEARCH;
-    let mut previous = (lo, g(lo));
+    let times = scan_times();
+    let mut previous = (times[0], g(times[0]));
     if previous.1 <= 0.0 {
         return None;
     }
-    for i in 1..=steps {
-        let t = lo * (hi / lo).powf(i as f64 / steps as f64);
-        let value = g(t);
-        if value <= 0.0 {
-            let (mut a, mut b) = (previous.0, t);
-            for _ in 0..60 {
-                let mid = 0.5 * (a + b);
-                if g(mid) > 0.0 {
-                    a = mid;
-                } else {
-                    b = mid;
-                }
-            }
-            return Some(0.5 * (a + b));
+    for &t in &times[1..] {
+        if g(t) <= 0.0 {
+            return Some(bisect_down(previous.0, t, &g));
         }
-        previous = (t, value);
+        previous.0 = t;
     }
     None
+}
+
+/// The log-spaced scan times of `TIME_SEARCH`.
+pub fn scan_times() -> Vec<f64> {
+    let (lo, hi, steps) = TIME_SEARCH;
+    (0..=steps)
+        .map(|i| lo * (hi / lo).powf(i as f64 / steps as f64))
+        .collect()
+}
+
+/// Bisection of g on [a, b] with g(a) > 0 ≥ g(b).
+pub fn bisect_down(mut a: f64, mut b: f64, g: impl Fn(f64) -> f64) -> f64 {
+    for _ in 0..BISECTIONS {
+        let mid = 0.5 * (a + b);
+        if g(mid) > 0.0 {
+            a = mid;
+        } else {
+            b = mid;
+        }
+    }
+    0.5 * (a + b)
 }
 
 /// Exact balance time M_kl(t) = S_kl(t) of two Gaussian classes.
@@ -291,24 +306,6 @@ pub fn leading_order(sep: PairSeparation) -> LeadingOrder {
     }
 }
 
-/// Validates a list of classes: same dimension everywhere, finite values, weights in (0, 1].
-pub fn check_classes(classes: &[GaussianClass]) -> Result<usize, SpeciationError> {
-    let d = classes.first().map_or(0, |c| c.mean.len());
-    for (k, c) in classes.iter().enumerate() {
-        let cov_dim = match &c.cov {
-            ClassCovariance::Diagonal(v) => v.len(),
-            ClassCovariance::Full(m) => m.nrows().min(m.ncols()),
-        };
-        if c.mean.len() != d || cov_dim != d {
-            return Err(SpeciationError::Invalid(format!(
-                "Gaussian class {k} has dimension {} (covariance {cov_dim}), expected {d}",
-                c.mean.len()
-            )));
-        }
-    }
-    Ok(d)
-}
-
 /// Exact two-class φ(t) = E Σ p² restricted to the pair when ΔΦ is exactly Gaussian (equal isotropic
 /// covariances): the weighted universal curve at D = M_kl(t). `None` for other pairs.
 pub fn gaussian_pair_phi(k: &GaussianClass, l: &GaussianClass, t: f64) -> Option<f64> {
@@ -316,4 +313,24 @@ pub fn gaussian_pair_phi(k: &GaussianClass, l: &GaussianClass, t: f64) -> Option
         let d = pair_moments(k, l, t).mean;
         super::universal::weighted_gaussian_phi(d, k.weight / (k.weight + l.weight))
     })
+}
+
+/// The classes of a Gaussian-mixture model in the form the theory uses.
+pub fn classes_of(mixture: &GaussianMixture) -> Vec<GaussianClass> {
+    mixture
+        .components()
+        .iter()
+        .zip(mixture.weights())
+        .map(|(c, &weight)| GaussianClass {
+            weight,
+            mean: c.mean().to_vec(),
+            cov: match c.basis() {
+                EigenBasis::AxisAligned => ClassCovariance::Diagonal(c.eigenvalues().to_vec()),
+                EigenBasis::Rotated(u) => ClassCovariance::Full(
+                    u * DMatrix::from_diagonal(&DVector::from_column_slice(c.eigenvalues()))
+                        * u.transpose(),
+                ),
+            },
+        })
+        .collect()
 }

@@ -2,7 +2,7 @@
 //! §3.3) for any `ExactModel`, from fixed forward samples x_t = a_t x_0 + sqrt(Δ_t) z (common random
 //! numbers, so φ_post is smooth in t and crossings can be bisected). No dynamics, no labeller.
 
-use super::gaussian::{first_sign_change, ou_coefficients};
+use super::gaussian::{bisect_down, ou_coefficients, scan_times};
 use super::hierarchy::Level;
 use crate::model::ExactModel;
 use crate::rng::{Domain, stream};
@@ -128,7 +128,26 @@ pub fn phi_posterior<M: ExactModel + ?Sized>(
     phi_from_posteriors(&posteriors, model.weights().len(), levels)
 }
 
-/// The first time (scanning up from small t) where a decreasing curve φ(t) falls below `level`.
-pub fn crossing_time(phi: impl Fn(f64) -> f64, level: f64) -> Option<f64> {
-    first_sign_change(|t| phi(t) - level)
+/// First downward crossings of φ_post by several (level index, φ value) targets: one shared log-spaced
+/// scan of all levels, then bisection of each target's first bracket (common random numbers).
+pub fn posterior_crossings<M: ExactModel + ?Sized>(
+    model: &M,
+    samples: &ForwardSamples,
+    levels: &[Level],
+    targets: &[(usize, f64)],
+) -> Vec<Option<f64>> {
+    let scan: Vec<(f64, Vec<f64>)> = scan_times()
+        .into_iter()
+        .map(|t| (t, phi_posterior(model, samples, levels, t)))
+        .collect();
+    targets
+        .iter()
+        .map(|&(level, value)| {
+            let bracket = scan.windows(2).find(|w| w[0].1[level] >= value && w[1].1[level] < value)?;
+            let one_level = std::slice::from_ref(&levels[level]);
+            Some(bisect_down(bracket[0].0, bracket[1].0, |t| {
+                phi_posterior(model, samples, one_level, t)[0] - value
+            }))
+        })
+        .collect()
 }
