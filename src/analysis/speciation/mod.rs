@@ -6,6 +6,7 @@
 //! `report` assembles everything for a scene. No UI, no file formats.
 
 pub mod cloning;
+pub mod commitment;
 pub mod free_entropy;
 pub mod gaussian;
 pub mod hierarchy;
@@ -13,6 +14,7 @@ pub mod labeller;
 pub mod ising;
 pub mod posterior_curve;
 pub mod universal;
+pub mod uturn;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use thiserror::Error;
