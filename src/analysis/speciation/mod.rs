@@ -13,6 +13,7 @@ pub mod hierarchy;
 pub mod labeller;
 pub mod ising;
 pub mod posterior_curve;
+pub mod report;
 pub mod universal;
 pub mod uturn;
 
@@ -40,16 +41,30 @@ pub enum SpeciationError {
 pub struct Control<'a> {
     progress: &'a mut dyn FnMut(f32, &str),
     cancel: &'a AtomicBool,
+    /// The part [from, to] of the whole job that the current stage covers.
+    span: (f64, f64),
 }
 
 impl<'a> Control<'a> {
     pub fn new(progress: &'a mut dyn FnMut(f32, &str), cancel: &'a AtomicBool) -> Self {
-        Control { progress, cancel }
+        Control {
+            progress,
+            cancel,
+            span: (0.0, 1.0),
+        }
     }
 
-    /// Reports progress, then returns `Cancelled` if the cancel flag is set.
+    /// Maps the fractions of the following `step` calls into [from, to] of the whole job.
+    pub fn set_span(&mut self, from: f64, to: f64) {
+        self.span = (from, to);
+    }
+
+    /// Reports progress (a fraction of the current stage), then returns `Cancelled` if the cancel flag
+    /// is set.
     pub fn step(&mut self, fraction: f64, stage: &str) -> Result<(), SpeciationError> {
-        (self.progress)(fraction.clamp(0.0, 1.0) as f32, stage);
+        let (from, to) = self.span;
+        let overall = from + (to - from) * fraction.clamp(0.0, 1.0);
+        (self.progress)(overall as f32, stage);
         if self.cancel.load(Ordering::Relaxed) {
             return Err(SpeciationError::Cancelled);
         }
