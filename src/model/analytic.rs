@@ -5,6 +5,7 @@
 use rayon::prelude::*;
 
 use super::gaussian_mixture::GaussianMixture;
+use super::ising::IsingMixture;
 use super::{Denoiser, ExactModel, LabelledSamples, ModelError};
 use crate::rng::{self, Domain, Stream};
 
@@ -12,12 +13,14 @@ use crate::rng::{self, Domain, Stream};
 #[derive(Clone, Debug)]
 pub enum AnalyticModel {
     Gaussian(GaussianMixture),
+    Ising(IsingMixture),
 }
 
 impl AnalyticModel {
     fn inner(&self) -> &dyn ExactModel {
         match self {
             AnalyticModel::Gaussian(m) => m,
+            AnalyticModel::Ising(m) => m,
         }
     }
 }
