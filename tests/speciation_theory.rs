@@ -199,7 +199,7 @@ fn ising_case_d_leading_order_matches_the_table() {
         "‖ΔC‖_F",
     );
     close(ising::per_site_gap(u1, u2), 0.4018, 5e-5, "S");
-    let lo = ising::leading_order_times(u1, u2, 100, false);
+    let lo = ising::leading_order_times(u1, u2, 100, false, 1.0);
     close(lo.t_balance.unwrap(), 0.571, 1e-3, "LO balance");
     close(lo.t_mid.unwrap(), 0.611, 1e-3, "LO midpoint");
 }

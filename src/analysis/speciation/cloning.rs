@@ -183,13 +183,13 @@ pub fn run_cloning(
             let ids: Vec<u64> = (0..n as u64).map(|i| (c as u64 + 1) * n as u64 + i).collect();
             batch.clone_rows(&(0..n).collect::<Vec<_>>(), &ids)?;
         }
-        labeller.posterior(&batch.states()[..n * d], grid[j].t, &mut scratch);
+        labeller.posterior(&batch.states()[..n * d], grid[j].t, &mut scratch)?;
         let out = &mut base_posterior[j * n * k..(j + 1) * n * k];
         out.iter_mut().zip(&scratch).for_each(|(o, &v)| *o = v as f32);
         Ok(())
     })?;
     let mut final_posterior = vec![0.0; batch.len() * k];
-    labeller.posterior(batch.states(), settings.t_min, &mut final_posterior);
+    labeller.posterior(batch.states(), settings.t_min, &mut final_posterior)?;
     let all = labels(&final_posterior, k, settings.labels, settings.seed, batch.row_ids());
     let clone_labels = clone_block
         .iter()

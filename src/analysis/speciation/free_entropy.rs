@@ -18,7 +18,7 @@ pub struct GroupSamples {
 }
 
 impl GroupSamples {
-    pub fn draw<M: ExactModel + ?Sized>(model: &M, group: &[usize], n: usize, seed: u64) -> Self {
+    pub fn draw(model: &dyn ExactModel, group: &[usize], n: usize, seed: u64) -> Self {
         let weights = model.weights();
         let total: f64 = group.iter().map(|&k| weights[k]).sum();
         let mut x0 = Vec::new();
@@ -51,8 +51,8 @@ fn log_sum_exp(values: impl Iterator<Item = f64> + Clone) -> f64 {
 }
 
 /// M and S of ΔΦ(first, second) over the samples at time t.
-pub fn group_moments<M: ExactModel + ?Sized>(
-    model: &M,
+pub fn group_moments(
+    model: &dyn ExactModel,
     first: &[usize],
     second: &[usize],
     samples: &GroupSamples,
@@ -91,8 +91,8 @@ pub fn group_moments<M: ExactModel + ?Sized>(
 }
 
 /// Balance time M = S of two groups by bisection on fixed samples of the first group.
-pub fn balance_time<M: ExactModel + ?Sized>(
-    model: &M,
+pub fn balance_time(
+    model: &dyn ExactModel,
     first: &[usize],
     second: &[usize],
     samples: &GroupSamples,

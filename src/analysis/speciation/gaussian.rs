@@ -121,8 +121,8 @@ fn full_pair_moments(k: &GaussianClass, l: &GaussianClass, t: f64) -> FreeEntrop
     }
 }
 
-/// Bisection steps after the scan: the bracket (≤ 20 % of t) shrinks below 1e-7·t.
-const BISECTIONS: usize = 24;
+/// Bisection steps after the scan: the bracket (≤ 40 % of t) shrinks below 1e-6·t.
+const BISECTIONS: usize = 20;
 
 /// Solves g(t) = 0 for a function that is positive at small t and negative at large t, by a scan of
 /// `TIME_SEARCH` then bisection of the first sign change. `None` when there is none in the range.

@@ -29,10 +29,11 @@ pub fn per_site_gap(u1: f64, u2: f64) -> f64 {
     u1 * u1 / (1.0 - u1 * u1) + u2 * u2 / (1.0 - u2 * u2) - 2.0 * u1 * u2 / (1.0 - u1 * u2)
 }
 
-/// Leading-order times ¼ ln(F²/8) (balance) and ¼ ln(F²/(4D*)) (midpoint) with the exact finite-d F².
-pub fn leading_order_times(u1: f64, u2: f64, d: usize, periodic: bool) -> LeadingOrder {
+/// Leading-order times ¼ ln(F²/8) (balance) and ¼ ln(F²/(4D*)) (midpoint) with the exact finite-d
+/// F² = ‖C₁ − C₂‖_F² of spins scaled to ±`scale`.
+pub fn leading_order_times(u1: f64, u2: f64, d: usize, periodic: bool, scale: f64) -> LeadingOrder {
     leading_order(PairSeparation {
         mean_gap_sq: 0.0,
-        cov_gap_frobenius_sq: correlation_gap_frobenius_sq(u1, u2, d, periodic),
+        cov_gap_frobenius_sq: scale.powi(4) * correlation_gap_frobenius_sq(u1, u2, d, periodic),
     })
 }

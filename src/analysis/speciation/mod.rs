@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use thiserror::Error;
 
 /// Range of OU times searched for crossings: (first, last, log-spaced scan points).
-pub(crate) const TIME_SEARCH: (f64, f64, usize) = (1e-3, 12.0, 48);
+pub(crate) const TIME_SEARCH: (f64, f64, usize) = (1e-3, 12.0, 28);
 
 /// What can go wrong in a speciation computation.
 #[derive(Debug, Error)]

@@ -17,8 +17,9 @@ use super::labeller::{ExactLabeller, LabelRule};
 use super::posterior_curve::{ForwardSamples, phi_posterior, posterior_crossings};
 use super::universal::{constants, weighted_gaussian_phi};
 use super::uturn::run_uturn;
-use super::{Control, SpeciationError, free_entropy};
+use super::{Control, SpeciationError, free_entropy, ising};
 use crate::model::analytic::AnalyticModel;
+use crate::model::ising::Boundary;
 use crate::model::{Denoiser, ExactModel};
 use serde::Serialize;
 
@@ -194,10 +195,10 @@ pub fn run_speciation(
     control.set_span(0.0, 0.15);
     control.step(0.0, "theory")?;
     let samples = ForwardSamples::draw(model, settings.posterior_samples, settings.seed);
-    let theories: Vec<LevelTheory> = hierarchy
+    let theories = hierarchy
         .iter()
         .map(|level| level_theory(model, level, &samples, settings))
-        .collect();
+        .collect::<Result<Vec<LevelTheory>, SpeciationError>>()?;
     control.step(0.7, "pairwise theory")?;
     let pairwise = pairwise(model, settings);
     control.step(1.0, "theory")?;
@@ -219,10 +220,10 @@ pub fn run_speciation(
     let curve_t: Vec<f64> = (0..CURVE_POINTS)
         .map(|i| first + (last - first) * i as f64 / (CURVE_POINTS - 1) as f64)
         .collect();
-    let curve_phi: Vec<Vec<f64>> = curve_t
+    let curve_phi = curve_t
         .iter()
         .map(|&t| phi_posterior(model, &samples, &hierarchy, t))
-        .collect();
+        .collect::<Result<Vec<Vec<f64>>, SpeciationError>>()?;
 
     let reports: Vec<LevelReport> = hierarchy
         .iter()
@@ -299,6 +300,7 @@ pub fn run_speciation(
 fn gaussian_classes(model: &AnalyticModel) -> Option<Vec<GaussianClass>> {
     match model {
         AnalyticModel::Gaussian(m) => Some(classes_of(m)),
+        AnalyticModel::Ising(_) => None,
     }
 }
 
@@ -323,7 +325,7 @@ fn level_theory(
     level: &Level,
     samples: &ForwardSamples,
     settings: &SpeciationSettings,
-) -> LevelTheory {
+) -> Result<LevelTheory, SpeciationError> {
     let weights = model.weights();
     let midpoint = level.midpoint_level(weights);
     let balance = level.balance_level(weights);
@@ -349,7 +351,7 @@ fn level_theory(
     } else {
         let mut targets = vec![(0, midpoint)];
         targets.extend(balance.map(|b| (0, b)));
-        let t = posterior_crossings(model, samples, std::slice::from_ref(level), &targets);
+        let t = posterior_crossings(model, samples, std::slice::from_ref(level), &targets)?;
         (
             t[0],
             t.get(1).copied().flatten(),
@@ -376,8 +378,13 @@ fn level_theory(
         }
         _ => (None, "mean = std only for two-group levels"),
     };
-    let leading = match (&gaussian, pair) {
-        (Some(c), Some((k, l))) => Some(leading_order(pair_separation(&c[k], &c[l]))),
+    let leading = match (model, &gaussian, pair) {
+        (_, Some(c), Some((k, l))) => Some(leading_order(pair_separation(&c[k], &c[l]))),
+        (AnalyticModel::Ising(m), None, Some((k, l))) => {
+            let u = |class: usize| m.bonds()[class].tanh();
+            let periodic = m.boundary() == Boundary::Periodic;
+            Some(ising::leading_order_times(u(k), u(l), m.dim(), periodic, m.scale()))
+        }
         _ => None,
     };
     let t_bbdm = gaussian.as_ref().and_then(|c| {
@@ -394,14 +401,14 @@ fn level_theory(
             })
             .reduce(f64::max)
     });
-    LevelTheory {
+    Ok(LevelTheory {
         t_bbdm,
         t_balance,
         t_mid,
         t_mid_at_balance_level,
         method: format!("{mid_method}; {balance_method}"),
         leading_order: leading,
-    }
+    })
 }
 
 fn pairwise(model: &AnalyticModel, settings: &SpeciationSettings) -> Pairwise {

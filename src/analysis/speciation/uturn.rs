@@ -60,7 +60,7 @@ pub fn run_uturn(
         Ok(())
     })?;
     let mut posterior = vec![0.0; batch.len() * k];
-    labeller.posterior(batch.states(), settings.t_min, &mut posterior);
+    labeller.posterior(batch.states(), settings.t_min, &mut posterior)?;
     let all = labels(&posterior, k, settings.labels, settings.seed, batch.row_ids());
     let end_labels = block
         .iter()
