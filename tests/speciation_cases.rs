@@ -6,6 +6,7 @@ use diffscope::analysis::speciation::Control;
 use diffscope::analysis::speciation::cloning::{
     ReverseSettings, bootstrap_crossing, interpolated_crossing, phi_curve, run_cloning,
 };
+use diffscope::analysis::speciation::free_entropy::{GroupSamples, balance_time};
 use diffscope::analysis::speciation::hierarchy::levels;
 use diffscope::analysis::speciation::labeller::{ExactLabeller, LabelRule};
 use diffscope::analysis::speciation::posterior_curve::{ForwardSamples, posterior_crossings};
@@ -13,13 +14,17 @@ use diffscope::analysis::speciation::universal::constants;
 use diffscope::model::ExactModel;
 use diffscope::model::gaussian_mixture::{ComponentSpec, Covariance, GaussianMixture};
 use diffscope::model::ising::{Boundary, IsingComponentSpec, IsingMixture};
-use diffscope::analysis::speciation::free_entropy::{GroupSamples, balance_time};
 use std::sync::atomic::AtomicBool;
 
 const SEED: u64 = 20260204;
 
 fn component(mean: Vec<f64>, var: f64) -> ComponentSpec {
-    ComponentSpec { weight: 1.0, mean, cov: Covariance::Isotropic(var), label: String::new() }
+    ComponentSpec {
+        weight: 1.0,
+        mean,
+        cov: Covariance::Isotropic(var),
+        label: String::new(),
+    }
 }
 
 fn normalised(dim: usize, mut parts: Vec<ComponentSpec>) -> GaussianMixture {
@@ -29,33 +34,59 @@ fn normalised(dim: usize, mut parts: Vec<ComponentSpec>) -> GaussianMixture {
 }
 
 fn case_a() -> GaussianMixture {
-    normalised(64, vec![component(vec![1.0; 64], 1.0), component(vec![-1.0; 64], 1.0)])
+    normalised(
+        64,
+        vec![
+            component(vec![1.0; 64], 1.0),
+            component(vec![-1.0; 64], 1.0),
+        ],
+    )
 }
 
 fn case_c() -> GaussianMixture {
-    normalised(100, vec![component(vec![0.0; 100], 1.0), component(vec![0.0; 100], 2.0)])
+    normalised(
+        100,
+        vec![
+            component(vec![0.0; 100], 1.0),
+            component(vec![0.0; 100], 2.0),
+        ],
+    )
 }
 
 /// ±m₁ ± m₂ with |m₁|² = 256 on coordinates 0..192 and |m₂|² = 16 on 192..256.
 fn case_e() -> GaussianMixture {
     let m1 = (256.0f64 / 192.0).sqrt();
     let m2 = (16.0f64 / 64.0).sqrt();
-    let mean = |s1: f64, s2: f64| (0..256).map(|j| if j < 192 { s1 * m1 } else { s2 * m2 }).collect();
-    normalised(256, vec![
-        component(mean(1.0, 1.0), 1.0),
-        component(mean(1.0, -1.0), 1.0),
-        component(mean(-1.0, 1.0), 1.0),
-        component(mean(-1.0, -1.0), 1.0),
-    ])
+    let mean = |s1: f64, s2: f64| {
+        (0..256)
+            .map(|j| if j < 192 { s1 * m1 } else { s2 * m2 })
+            .collect()
+    };
+    normalised(
+        256,
+        vec![
+            component(mean(1.0, 1.0), 1.0),
+            component(mean(1.0, -1.0), 1.0),
+            component(mean(-1.0, 1.0), 1.0),
+            component(mean(-1.0, -1.0), 1.0),
+        ],
+    )
 }
 
 fn case_d() -> IsingMixture {
-    let spec = |beta: f64| IsingComponentSpec { weight: 0.5, beta, label: String::new() };
+    let spec = |beta: f64| IsingComponentSpec {
+        weight: 0.5,
+        beta,
+        label: String::new(),
+    };
     IsingMixture::new(100, 1.0, Boundary::Open, 1.0, vec![spec(0.3), spec(0.8)]).unwrap()
 }
 
 fn close(got: f64, want: f64, tol: f64, what: &str) {
-    assert!((got - want).abs() <= tol, "{what}: got {got:.4}, want {want:.4} ± {tol}");
+    assert!(
+        (got - want).abs() <= tol,
+        "{what}: got {got:.4}, want {want:.4} ± {tol}"
+    );
 }
 
 #[test]
@@ -89,7 +120,10 @@ fn posterior_crossings_of_cases_c_and_e_match_the_table() {
     close(t[1].unwrap(), 2.778, 0.03, "E coarse 0.7752");
     close(t[2].unwrap(), 1.474, 0.03, "E fine 0.75");
     close(t[3].unwrap(), 1.372, 0.03, "E fine 0.7752");
-    assert!(t[0].unwrap() > t[2].unwrap() + 1.0, "hierarchy E: two separated times");
+    assert!(
+        t[0].unwrap() > t[2].unwrap() + 1.0,
+        "hierarchy E: two separated times"
+    );
 }
 
 #[test]
@@ -102,7 +136,13 @@ fn ising_case_d_theory_matches_the_table() {
     close(t, 0.458, 0.03, "D exact mean=std");
     let single = levels(2, None).unwrap();
     let samples = ForwardSamples::draw(&d, 10_000, SEED);
-    let t = posterior_crossings(&d, &samples, &single, &[(0, 0.75), (0, constants().phi_at_balance)]).unwrap();
+    let t = posterior_crossings(
+        &d,
+        &samples,
+        &single,
+        &[(0, 0.75), (0, constants().phi_at_balance)],
+    )
+    .unwrap();
     eprintln!("D posterior {t:?}");
     close(t[0].unwrap(), 0.504, 0.02, "D posterior 0.75");
     close(t[1].unwrap(), 0.462, 0.02, "D posterior 0.7752");
@@ -129,7 +169,9 @@ fn cloning_vs_posterior(
         .iter()
         .map(|level| {
             let mid = level.midpoint_level(model.weights());
-            posterior_crossings(model, &samples, std::slice::from_ref(level), &[(0, mid)]).unwrap()[0].unwrap()
+            posterior_crossings(model, &samples, std::slice::from_ref(level), &[(0, mid)]).unwrap()
+                [0]
+            .unwrap()
         })
         .collect();
     eprintln!("posterior {:?}", clock.elapsed());
@@ -149,8 +191,16 @@ fn cloning_vs_posterior(
         let matches = run.matches(level);
         let curve = phi_curve(&run.clone_times, &matches, run.pairs);
         let measured = interpolated_crossing(&curve.t, &curve.phi, mid).unwrap();
-        eprintln!("{}: cloning {measured:.4} posterior {expected:.4} curve {:?}", level.name, curve.phi);
-        close(measured, expected, tol, &format!("{} cloning vs posterior", level.name));
+        eprintln!(
+            "{}: cloning {measured:.4} posterior {expected:.4} curve {:?}",
+            level.name, curve.phi
+        );
+        close(
+            measured,
+            expected,
+            tol,
+            &format!("{} cloning vs posterior", level.name),
+        );
         let boot = bootstrap_crossing(&run.clone_times, &matches, run.pairs, mid, SEED).unwrap();
         assert!(boot.interval[0] <= measured && measured <= boot.interval[1]);
         assert!(boot.stderr > 0.0 && boot.stderr < tol);
@@ -172,7 +222,13 @@ fn cloning_matches_posterior_case_a() {
 fn cloning_matches_posterior_case_b() {
     // d = 256 costs 4× case A per row, so we settle for N = 4500: sd(t) = 0.023 with n = 3e4
     // (tolerance 2.2 sd).
-    let b = normalised(256, vec![component(vec![1.0; 256], 1.0), component(vec![-1.0; 256], 1.0)]);
+    let b = normalised(
+        256,
+        vec![
+            component(vec![1.0; 256], 1.0),
+            component(vec![-1.0; 256], 1.0),
+        ],
+    );
     cloning_vs_posterior(&b, None, 4500, 30_000, LabelRule::Argmax, 0.05);
 }
 
@@ -191,5 +247,12 @@ fn cloning_matches_posterior_case_d() {
 #[test]
 fn cloning_matches_posterior_case_e_both_levels() {
     // N = 4500 as for B (slopes 0.28 coarse, 0.3 fine): sd(t) ≈ 0.022.
-    cloning_vs_posterior(&case_e(), Some(&[vec![0, 1], vec![2, 3]]), 4500, 30_000, LabelRule::Argmax, 0.05);
+    cloning_vs_posterior(
+        &case_e(),
+        Some(&[vec![0, 1], vec![2, 3]]),
+        4500,
+        30_000,
+        LabelRule::Argmax,
+        0.05,
+    );
 }

@@ -163,8 +163,8 @@ fn full_and_diagonal_covariances_agree_and_match_sampling() {
     // S/450 and the std's about S/630, so 5 sd is < 1.2 % of S).
     use rand::SeedableRng;
     use rand_distr::{Distribution, StandardNormal};
-    let t = 0.4;
-    let (a2, delta) = ((-2.0 * t as f64).exp(), 1.0 - (-2.0 * t as f64).exp());
+    let t: f64 = 0.4;
+    let (a2, delta) = ((-2.0 * t).exp(), 1.0 - (-2.0 * t).exp());
     let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(3);
     let n = 200_000;
     let mut values = Vec::with_capacity(n);

@@ -41,7 +41,8 @@ struct Output<'a> {
 
 /// The lab settings of a scene, with the command-line overrides.
 pub fn settings_of(scene: &Scene, args: &SpeciationArgs) -> SpeciationSettings {
-    let mut settings = SpeciationSettings::new(args.seed.unwrap_or(scene.seed), scene.sampler.t_max);
+    let mut settings =
+        SpeciationSettings::new(args.seed.unwrap_or(scene.seed), scene.sampler.t_max);
     if let Some(spec) = &scene.speciation {
         settings.clone_times = match &spec.clone_times {
             scene::CloneTimes::Auto => CloneTimes::Auto,
@@ -62,10 +63,12 @@ pub fn settings_of(scene: &Scene, args: &SpeciationArgs) -> SpeciationSettings {
 
 pub fn run(args: &SpeciationArgs) -> anyhow::Result<()> {
     let scene = Scene::load(&args.scene)?;
-    let model = scene
-        .model
-        .build_analytic()
-        .with_context(|| format!("speciation needs an analytic model: {}", args.scene.display()))?;
+    let model = scene.model.build_analytic().with_context(|| {
+        format!(
+            "speciation needs an analytic model: {}",
+            args.scene.display()
+        )
+    })?;
     let settings = settings_of(&scene, args);
     let mut progress = |_: f32, _: &str| {};
     let cancel = AtomicBool::new(false);
@@ -134,6 +137,9 @@ fn level_summary(level: &LevelReport) -> String {
     out
 }
 
+/// Below this φ_post(t_min), argmax labels visibly shift the cloning curve.
+const OVERLAP_WARNING: f64 = 0.99;
+
 /// The human-readable summary.
 pub fn summary(report: &SpeciationReport) -> String {
     let mut out = format!(
@@ -147,11 +153,21 @@ pub fn summary(report: &SpeciationReport) -> String {
     );
     for level in &report.levels {
         out += &level_summary(level);
+        if report.settings.labels == "argmax" && level.theory.phi_post_at_t_min < OVERLAP_WARNING {
+            out += &format!(
+                "  note: classes overlap at t_min (φ_post = {:.3}); argmax labels push the cloning curve \
+                 towards 1 and its crossing later — use \"labels\": \"sampled\" to compare with theory\n",
+                level.theory.phi_post_at_t_min
+            );
+        }
     }
     if report.pairwise.dendrogram.len() > 1 {
         out += "dendrogram (pairwise mean = std times, single linkage):\n";
         for merge in report.pairwise.dendrogram.iter().rev() {
-            out += &format!("  {:?} | {:?} split at t = {:.3}\n", merge.left, merge.right, merge.time);
+            out += &format!(
+                "  {:?} | {:?} split at t = {:.3}\n",
+                merge.left, merge.right, merge.time
+            );
         }
     }
     out

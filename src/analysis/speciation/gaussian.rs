@@ -2,8 +2,8 @@
 //! and std S of ΔΦ_kl under class k for any two Gaussian classes (means and covariances), balance times by
 //! bisection, the BBDM time ½ ln Λ and the leading-order laws. Pure math: no models, no sampling.
 
-use super::universal::constants;
 use super::TIME_SEARCH;
+use super::universal::constants;
 use crate::model::ExactModel;
 use crate::model::gaussian_mixture::{EigenBasis, GaussianMixture};
 use nalgebra::{DMatrix, DVector, SymmetricEigen};

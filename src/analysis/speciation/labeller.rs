@@ -53,16 +53,27 @@ pub fn exact_posteriors(
     let (d, k) = (model.dim().max(1), model.weights().len().max(1));
     let mut denoised = vec![0f32; ROWS_PER_CALL.min(x.len() / d) * d];
     let mut post = vec![0f32; ROWS_PER_CALL.min(x.len() / d) * k];
-    for (rows, dest) in x.chunks(ROWS_PER_CALL * d).zip(out.chunks_mut(ROWS_PER_CALL * k)) {
+    for (rows, dest) in x
+        .chunks(ROWS_PER_CALL * d)
+        .zip(out.chunks_mut(ROWS_PER_CALL * k))
+    {
         let n = rows.len() / d;
         model.denoise(rows, t, &mut denoised[..n * d], Some(&mut post[..n * k]))?;
-        dest.iter_mut().zip(&post[..n * k]).for_each(|(o, &p)| *o = f64::from(p));
+        dest.iter_mut()
+            .zip(&post[..n * k])
+            .for_each(|(o, &p)| *o = f64::from(p));
     }
     Ok(())
 }
 
 /// Labels of `[n, K]` posteriors; row i of a sampled rule draws from `stream(seed, Analysis, ids[i])`.
-pub fn labels(posteriors: &[f64], classes: usize, rule: LabelRule, seed: u64, ids: &[u64]) -> Vec<u32> {
+pub fn labels(
+    posteriors: &[f64],
+    classes: usize,
+    rule: LabelRule,
+    seed: u64,
+    ids: &[u64],
+) -> Vec<u32> {
     posteriors
         .par_chunks(classes.max(1))
         .zip(ids.par_iter())

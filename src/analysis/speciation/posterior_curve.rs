@@ -4,9 +4,9 @@
 
 use super::SpeciationError;
 use super::gaussian::{bisect_down, scan_times};
+use super::hierarchy::Level;
 use super::labeller::exact_posteriors;
 use crate::diffusion::{noise_var, signal};
-use super::hierarchy::Level;
 use crate::model::ExactModel;
 use crate::rng::{Domain, stream};
 use rand_distr::{Distribution, StandardNormal};
@@ -66,7 +66,11 @@ impl ForwardSamples {
     }
 
     /// `[n, K]` exact class posteriors p(k | x_t) of every sample.
-    pub fn class_posteriors(&self, model: &dyn ExactModel, t: f64) -> Result<Vec<f64>, SpeciationError> {
+    pub fn class_posteriors(
+        &self,
+        model: &dyn ExactModel,
+        t: f64,
+    ) -> Result<Vec<f64>, SpeciationError> {
         let (d, k) = (self.dim.max(1), model.weights().len());
         let (a, s) = (signal(t) as f32, noise_var(t).sqrt() as f32);
         let mut out = vec![0.0; self.len() * k];
@@ -126,7 +130,11 @@ pub fn phi_posterior(
     t: f64,
 ) -> Result<Vec<f64>, SpeciationError> {
     let posteriors = samples.class_posteriors(model, t)?;
-    Ok(phi_from_posteriors(&posteriors, model.weights().len(), levels))
+    Ok(phi_from_posteriors(
+        &posteriors,
+        model.weights().len(),
+        levels,
+    ))
 }
 
 /// First downward crossings of φ_post by several (level index, φ value) targets: one shared log-spaced
@@ -146,7 +154,9 @@ pub fn posterior_crossings(
     Ok(targets
         .iter()
         .map(|&(level, value)| {
-            let bracket = scan.windows(2).find(|w| w[0].1[level] >= value && w[1].1[level] < value)?;
+            let bracket = scan
+                .windows(2)
+                .find(|w| w[0].1[level] >= value && w[1].1[level] < value)?;
             let one_level = std::slice::from_ref(&levels[level]);
             Some(bisect_down(bracket[0].0, bracket[1].0, |t| {
                 phi_posterior(model, samples, one_level, t).map_or(f64::NAN, |p| p[0]) - value

@@ -77,7 +77,9 @@ impl SpeciationSettings {
     }
 
     fn reverse(&self, times: Vec<f64>) -> ReverseSettings {
-        ReverseSettings::new(times, self.pairs, self.labels, self.seed)
+        let mut reverse = ReverseSettings::new(times, self.pairs, self.labels, self.seed);
+        reverse.t_min = T_MIN;
+        reverse
     }
 }
 
@@ -93,6 +95,9 @@ pub struct LevelTheory {
     pub t_mid: Option<f64>,
     /// Crossing of the exact φ_post(t) at the balance level (φ at D = 2).
     pub t_mid_at_balance_level: Option<f64>,
+    /// φ_post at t_min: below 1 when classes overlap at t = 0, where argmax-labelled cloning tends to
+    /// 1 instead and crosses later (spec §4.2 item 1; sampled labels remove the offset).
+    pub phi_post_at_t_min: f64,
     /// How `t_mid` and `t_balance` were computed.
     pub method: String,
     pub leading_order: Option<LeadingOrder>,
@@ -169,6 +174,9 @@ pub struct SpeciationReport {
     pub levels: Vec<LevelReport>,
 }
 
+/// The labelling time t_min of the experiments (spec §3.4).
+const T_MIN: f64 = 0.01;
+
 /// Points of the displayed φ_post curve.
 const CURVE_POINTS: usize = 41;
 
@@ -195,12 +203,14 @@ pub fn run_speciation(
     control.set_span(0.0, 0.15);
     control.step(0.0, "theory")?;
     let samples = ForwardSamples::draw(model, settings.posterior_samples, settings.seed);
+    let pairwise = pairwise(model, settings);
+    control.step(0.5, "theory per level")?;
+    let at_t_min = phi_posterior(model, &samples, &hierarchy, T_MIN)?;
     let theories = hierarchy
         .iter()
-        .map(|level| level_theory(model, level, &samples, settings))
+        .zip(at_t_min)
+        .map(|(level, phi_min)| level_theory(model, level, &samples, &pairwise, settings, phi_min))
         .collect::<Result<Vec<LevelTheory>, SpeciationError>>()?;
-    control.step(0.7, "pairwise theory")?;
-    let pairwise = pairwise(model, settings);
     control.step(1.0, "theory")?;
 
     let times = match &settings.clone_times {
@@ -234,7 +244,13 @@ pub fn run_speciation(
             let balance = level.balance_level(&weights);
             let matches = cloning.matches(level);
             let crossing = |value: f64| {
-                bootstrap_crossing(&reverse.clone_times, &matches, reverse.pairs, value, settings.seed)
+                bootstrap_crossing(
+                    &reverse.clone_times,
+                    &matches,
+                    reverse.pairs,
+                    value,
+                    settings.seed,
+                )
             };
             let mid: Option<Crossing> = crossing(midpoint);
             let bal: Option<Crossing> = balance.and_then(crossing);
@@ -242,7 +258,11 @@ pub fn run_speciation(
             LevelReport {
                 name: level.name.clone(),
                 groups: (0..level.groups())
-                    .map(|g| (0..classes).filter(|&k| level.group_of_class[k] == g).collect())
+                    .map(|g| {
+                        (0..classes)
+                            .filter(|&k| level.group_of_class[k] == g)
+                            .collect()
+                    })
                     .collect(),
                 midpoint_level: midpoint,
                 balance_level: balance,
@@ -271,9 +291,10 @@ pub fn run_speciation(
             }
         })
         .collect();
-    let headline = reports.first().cloned().ok_or_else(|| {
-        SpeciationError::Invalid("the model has no classes".into())
-    })?;
+    let headline = reports
+        .first()
+        .cloned()
+        .ok_or_else(|| SpeciationError::Invalid("the model has no classes".into()))?;
     Ok(SpeciationReport {
         seed: settings.seed,
         settings: ReverseSummary {
@@ -312,6 +333,20 @@ fn single_pair(level: &Level) -> Option<(usize, usize)> {
         .map(|(a, _)| if a == 0 { (0, 1) } else { (1, 0) })
 }
 
+/// Class pairs (k < l) in the same parent group but different groups of `level`: the pairs whose
+/// speciation the level measures.
+fn cross_pairs(level: &Level) -> Vec<(usize, usize)> {
+    let k_count = level.group_of_class.len();
+    let group = |k: usize| level.group_of_class[k];
+    (0..k_count)
+        .flat_map(|k| ((k + 1)..k_count).map(move |l| (k, l)))
+        .filter(|&(k, l)| {
+            group(k) != group(l)
+                && level.parent_of_group[group(k)] == level.parent_of_group[group(l)]
+        })
+        .collect()
+}
+
 /// D(t) = M(t) of a two-class Gaussian level (for the commitment prediction).
 fn two_class_d(model: &AnalyticModel, level: &Level) -> Option<impl Fn(f64) -> f64> {
     let (k, l) = single_pair(level)?;
@@ -324,7 +359,9 @@ fn level_theory(
     model: &AnalyticModel,
     level: &Level,
     samples: &ForwardSamples,
+    pairwise: &Pairwise,
     settings: &SpeciationSettings,
+    phi_post_at_t_min: f64,
 ) -> Result<LevelTheory, SpeciationError> {
     let weights = model.weights();
     let midpoint = level.midpoint_level(weights);
@@ -333,7 +370,9 @@ fn level_theory(
     let pair = single_pair(level);
     // Exact closed form when ΔΦ of a two-class Gaussian level is exactly Gaussian; else Monte Carlo.
     let closed = match (&gaussian, pair) {
-        (Some(c), Some((k, l))) if exactly_gaussian_pair(&c[k], &c[l]) => Some((c[k].clone(), c[l].clone())),
+        (Some(c), Some((k, l))) if exactly_gaussian_pair(&c[k], &c[l]) => {
+            Some((c[k].clone(), c[l].clone()))
+        }
         _ => None,
     };
     let (t_mid, t_mid_at_balance_level, mid_method) = if let Some((a, b)) = &closed {
@@ -360,33 +399,67 @@ fn level_theory(
     };
     let groups_top = level.groups() == 2 && level.parent_of_group == [0, 0];
     let (t_balance, balance_method) = match (&gaussian, pair) {
-        (Some(c), Some((k, l))) => (
-            pair_balance_time(&c[k], &c[l]),
+        (Some(_), Some((k, l))) => (
+            pairwise.t[k.min(l)][k.max(l)],
             "mean = std exact (generalised eigenvalues)",
+        ),
+        (None, Some((k, l))) => (
+            pairwise.t[k.min(l)][k.max(l)],
+            "mean = std Monte Carlo of ΔΦ (transfer matrix)",
         ),
         _ if groups_top => {
             let members = |g: usize| -> Vec<usize> {
-                (0..weights.len()).filter(|&k| level.group_of_class[k] == g).collect()
+                (0..weights.len())
+                    .filter(|&k| level.group_of_class[k] == g)
+                    .collect()
             };
             let (first, second) = (members(0), members(1));
-            let group_samples =
-                free_entropy::GroupSamples::draw(model, &first, settings.posterior_samples, settings.seed);
+            let group_samples = free_entropy::GroupSamples::draw(
+                model,
+                &first,
+                settings.posterior_samples,
+                settings.seed,
+            );
             (
                 free_entropy::balance_time(model, &first, &second, &group_samples),
                 "mean = std Monte Carlo of ΔΦ",
             )
         }
-        _ => (None, "mean = std only for two-group levels"),
+        _ => (
+            cross_pairs(level)
+                .into_iter()
+                .filter_map(|(k, l)| pairwise.t[k][l])
+                .reduce(f64::min),
+            "mean = std: earliest pairwise time between groups of one parent (dendrogram)",
+        ),
     };
-    let leading = match (model, &gaussian, pair) {
-        (_, Some(c), Some((k, l))) => Some(leading_order(pair_separation(&c[k], &c[l]))),
-        (AnalyticModel::Ising(m), None, Some((k, l))) => {
+    // Leading order of a level: the latest-speciating (smallest) pair time between its groups.
+    let pair_leading = |k: usize, l: usize| match (model, &gaussian) {
+        (_, Some(c)) => Some(leading_order(pair_separation(&c[k], &c[l]))),
+        (AnalyticModel::Ising(m), None) => {
             let u = |class: usize| m.bonds()[class].tanh();
             let periodic = m.boundary() == Boundary::Periodic;
-            Some(ising::leading_order_times(u(k), u(l), m.dim(), periodic, m.scale()))
+            Some(ising::leading_order_times(
+                u(k),
+                u(l),
+                m.dim(),
+                periodic,
+                m.scale(),
+            ))
         }
         _ => None,
     };
+    let pair_leading: Vec<LeadingOrder> = cross_pairs(level)
+        .into_iter()
+        .filter_map(|(k, l)| pair_leading(k, l))
+        .collect();
+    let earliest = |pick: fn(&LeadingOrder) -> Option<f64>| {
+        pair_leading.iter().filter_map(pick).reduce(f64::min)
+    };
+    let leading = (!pair_leading.is_empty()).then(|| LeadingOrder {
+        t_balance: earliest(|l| l.t_balance),
+        t_mid: earliest(|l| l.t_mid),
+    });
     let t_bbdm = gaussian.as_ref().and_then(|c| {
         let parents = level.parent_of_group.iter().max().map_or(0, |&p| p + 1);
         (0..parents)
@@ -406,6 +479,7 @@ fn level_theory(
         t_balance,
         t_mid,
         t_mid_at_balance_level,
+        phi_post_at_t_min,
         method: format!("{mid_method}; {balance_method}"),
         leading_order: leading,
     })
@@ -418,8 +492,12 @@ fn pairwise(model: &AnalyticModel, settings: &SpeciationSettings) -> Pairwise {
         match &gaussian {
             Some(c) => pair_balance_time(&c[a], &c[b]),
             None => {
-                let samples =
-                    free_entropy::GroupSamples::draw(model, &[a], settings.posterior_samples, settings.seed);
+                let samples = free_entropy::GroupSamples::draw(
+                    model,
+                    &[a],
+                    settings.posterior_samples,
+                    settings.seed,
+                );
                 free_entropy::balance_time(model, &[a], &[b], &samples)
             }
         }
@@ -451,17 +529,20 @@ fn auto_clone_times(
     settings: &SpeciationSettings,
 ) -> Result<Vec<f64>, SpeciationError> {
     let count = 13 + 6 * theories.len().saturating_sub(1);
-    let first_moment = gaussian_classes(model)
-        .is_some_and(|c| c.windows(2).any(|p| p[0].mean != p[1].mean));
+    let first_moment =
+        gaussian_classes(model).is_some_and(|c| c.windows(2).any(|p| p[0].mean != p[1].mean));
     let limit = settings.sampler_t_max;
     let (lo, hi) = if first_moment {
         let mids: Vec<f64> = theories.iter().filter_map(|t| t.t_mid).collect();
         let (lo, hi) = mids
             .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &t| (a.min(t), b.max(t)));
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &t| {
+                (a.min(t), b.max(t))
+            });
         if !lo.is_finite() {
             return Err(SpeciationError::Invalid(
-                "no theory time to place automatic clone times around; give clone_times explicitly".into(),
+                "no theory time to place automatic clone times around; give clone_times explicitly"
+                    .into(),
             ));
         }
         ((lo - 1.5).max(0.05), hi + 1.5)

@@ -38,7 +38,11 @@ pub fn run_uturn(
 ) -> Result<UTurnRun, SpeciationError> {
     settings.validate(f64::INFINITY)?;
     let (n, d, k) = (settings.pairs, model.dim(), labeller.classes());
-    let start = settings.clone_times.last().copied().unwrap_or(settings.t_min);
+    let start = settings
+        .clone_times
+        .last()
+        .copied()
+        .unwrap_or(settings.t_min);
     let grid = event_grid(start, settings.t_min, settings.step, &settings.clone_times);
     let mut batch = Batch::new(d, settings.seed)?;
     let sampler = Sampler::new(model, StepKind::Ancestral);
@@ -47,21 +51,34 @@ pub fn run_uturn(
     // Row block of each clone time, in order of entry.
     let mut block = vec![0usize; count];
     let mut entered = 0;
-    reverse_pass(&sampler, &mut batch, &grid, control, "U-turn", |batch, j| {
-        if let Some(c) = grid[j].event {
-            let seed = settings.seed.wrapping_add(c as u64 + 1);
-            let points = forward_noised(reference, n, grid[j].t, seed);
-            start_classes[c * n..(c + 1) * n].copy_from_slice(&points.labels);
-            let ids: Vec<u64> = (0..n as u64).map(|i| c as u64 * n as u64 + i).collect();
-            batch.push_rows(&points.points, &ids)?;
-            block[c] = entered;
-            entered += 1;
-        }
-        Ok(())
-    })?;
+    reverse_pass(
+        &sampler,
+        &mut batch,
+        &grid,
+        control,
+        "U-turn",
+        |batch, j| {
+            if let Some(c) = grid[j].event {
+                let seed = settings.seed.wrapping_add(c as u64 + 1);
+                let points = forward_noised(reference, n, grid[j].t, seed);
+                start_classes[c * n..(c + 1) * n].copy_from_slice(&points.labels);
+                let ids: Vec<u64> = (0..n as u64).map(|i| c as u64 * n as u64 + i).collect();
+                batch.push_rows(&points.points, &ids)?;
+                block[c] = entered;
+                entered += 1;
+            }
+            Ok(())
+        },
+    )?;
     let mut posterior = vec![0.0; batch.len() * k];
     labeller.posterior(batch.states(), settings.t_min, &mut posterior)?;
-    let all = labels(&posterior, k, settings.labels, settings.seed, batch.row_ids());
+    let all = labels(
+        &posterior,
+        k,
+        settings.labels,
+        settings.seed,
+        batch.row_ids(),
+    );
     let end_labels = block
         .iter()
         .flat_map(|&b| all[b * n..(b + 1) * n].iter().copied())

@@ -76,7 +76,13 @@ fn cloning_case_d() -> anyhow::Result<Figure> {
         beta,
         label: String::new(),
     };
-    let model = IsingMixture::new(100, 1.0, Boundary::Open, 1.0, vec![component(0.3), component(0.8)])?;
+    let model = IsingMixture::new(
+        100,
+        1.0,
+        Boundary::Open,
+        1.0,
+        vec![component(0.3), component(0.8)],
+    )?;
     // [0.05, 2] (second-moment case).
     time_cloning("cloning_case_d", &model, spread(0.05, 2.0))
 }
