@@ -171,6 +171,16 @@ fn gaussian_cases() -> Vec<(&'static str, GaussianMixture)> {
             ),
         ),
         (
+            "isotropic variance 1 vs 2, uniform means",
+            gmm(
+                d,
+                vec![
+                    (0.3, vec![0.0; d], Covariance::Isotropic(1.0)),
+                    (0.7, vec![0.5; d], Covariance::Isotropic(2.0)),
+                ],
+            ),
+        ),
+        (
             "isotropic K=3 unequal",
             gmm(
                 d,

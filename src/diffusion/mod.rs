@@ -17,7 +17,8 @@ pub use noise::NoiseStream;
 pub use sampler::{Batch, Sampler, StepKind};
 pub use schedule::{GridSpacing, ddpm_linear_betas, ddpm_times, noise_var, signal, time_grid};
 pub use trajectories::{
-    InitKind, SamplingSpec, StoreSteps, Trajectories, forward_noised, run_trajectories,
+    InitKind, SamplingSpec, StoreSteps, Trajectories, forward_noise_in_place, forward_noised,
+    run_trajectories,
 };
 
 use crate::model::ModelError;
@@ -43,6 +44,11 @@ pub enum DiffusionError {
         needed: u64,
         limit: u64,
     },
+    #[error(
+        "sampling produced non-finite values in {rows} of {total} trajectories (by t = {t}): the model \
+         returned NaN or infinity, or the steps are too large for it (use more steps or a log grid)"
+    )]
+    Diverged { rows: usize, total: usize, t: f64 },
     #[error("cancelled")]
     Cancelled,
 }

@@ -41,6 +41,35 @@ impl StepKind {
 /// Ids must be unique within a batch. The speciation lab appends clones with [`Batch::clone_rows`]
 /// under fresh ids: a clone then continues with its own noise, and every row's future is determined by
 /// (its state, its id, the seed) alone.
+///
+/// ```
+/// use diffscope::diffusion::{Batch, GridSpacing, Sampler, StepKind, forward_noised, time_grid};
+/// use diffscope::model::gaussian_mixture::{ComponentSpec, Covariance, GaussianMixture};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let class = |fill: f64| ComponentSpec {
+///     weight: 0.5, mean: vec![fill; 8], cov: Covariance::Isotropic(1.0), label: String::new(),
+/// };
+/// let model = GaussianMixture::new(8, vec![class(1.0), class(-1.0)])?;
+/// let (n, seed) = (100, 7);
+/// let grid = time_grid(3.0, 0.01, 150, GridSpacing::Linear)?;
+/// let start = forward_noised(&model, n, grid[0], seed); // exact x_T from data
+/// let mut batch = Batch::new(8, seed)?;
+/// batch.push_rows(&start.points, &(0..n as u64).collect::<Vec<_>>())?;
+/// let sampler = Sampler::new(&model, StepKind::Ancestral);
+/// for (j, pair) in grid.windows(2).enumerate() {
+///     if j == 75 {
+///         // One clone per base row, with ids that no other row uses.
+///         let ids: Vec<u64> = (0..n as u64).map(|i| n as u64 + i).collect();
+///         batch.clone_rows(&(0..n).collect::<Vec<_>>(), &ids)?;
+///     }
+///     sampler.step(&mut batch, pair[0], pair[1], None)?;
+/// }
+/// let mut posterior = vec![0f32; batch.len() * 2]; // p(k | x_{t_min}) for labelling
+/// sampler.posterior(&batch, 0.01, &mut posterior)?;
+/// assert_eq!(batch.len(), 2 * n);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Batch {
     dim: usize,
@@ -284,6 +313,28 @@ impl<'m> Sampler<'m> {
                 .zip(out)
                 .try_for_each(|(x, d)| Ok(self.model.denoise(x, t, d, None)?)),
         }
+    }
+
+    /// Writes p(k | x_t) (`[n, K]`) of every row of `batch` at time `t` (e.g. to label end points at
+    /// t_min), using chunk-sized scratch instead of a full denoised copy of the batch.
+    pub fn posterior(&self, batch: &Batch, t: f64, out: &mut [f32]) -> Result<(), DiffusionError> {
+        self.check_model_dim(batch)?;
+        let Some((out, classes)) = self.checked_posterior(Some(out), batch.len())? else {
+            return Ok(());
+        };
+        let dim = batch.dim;
+        let chunk_rows = chunk_rows(dim);
+        batch
+            .states
+            .par_chunks(chunk_rows * dim)
+            .zip(out.par_chunks_mut(chunk_rows * classes))
+            .try_for_each(|(x, p)| {
+                let mut scratch = self.take_scratch();
+                let denoised = prefix(&mut scratch.denoised, x.len());
+                let result = self.model.denoise(x, t, denoised, Some(p));
+                self.return_scratch(scratch);
+                Ok(result?)
+            })
     }
 
     fn check_model_dim(&self, batch: &Batch) -> Result<(), DiffusionError> {

@@ -9,6 +9,7 @@ use super::sampler::{Batch, Sampler, StepKind};
 use super::schedule::{GridSpacing, noise_var, signal, time_grid};
 use crate::model::{Denoiser, ExactModel, LabelledSamples};
 use crate::rng::Domain;
+use crate::scene::{InitKind as SceneInit, SamplerKind, Scene, StoreSpec, TimeGrid};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -24,6 +25,18 @@ pub enum StoreSteps {
 }
 
 impl StoreSteps {
+    /// How many grid points are stored for a run of `steps` steps (without listing them).
+    pub fn count(self, steps: usize) -> Result<usize, DiffusionError> {
+        match self {
+            StoreSteps::All => Ok(steps.saturating_add(1)),
+            StoreSteps::Final => Ok(1),
+            StoreSteps::Every(0) => Err(DiffusionError::Spec(
+                "store every k-th step needs k ≥ 1".into(),
+            )),
+            StoreSteps::Every(k) => Ok(steps / k + 1 + usize::from(!steps.is_multiple_of(k))),
+        }
+    }
+
     /// The stored grid indices, increasing, for a run of `steps` steps (grid indices 0..=steps).
     pub fn indices(self, steps: usize) -> Result<Vec<usize>, DiffusionError> {
         match self {
@@ -68,9 +81,9 @@ pub struct SamplingSpec {
 
 impl SamplingSpec {
     /// The bytes a run needs for rows of dimension `dim` and `classes` posterior classes (0 = none):
-    /// the store (states, posterior), the live batch, its noise streams and the initial data.
+    /// the store (states, posterior), the live batch, its noise streams, the initial data and the grid.
     pub fn memory_estimate(&self, dim: usize, classes: usize) -> Result<u64, DiffusionError> {
-        let stored = self.store.indices(self.steps)?.len();
+        let stored = self.store.count(self.steps)?;
         let n = self.trajectories;
         let parts = [
             memory::bytes_of(&[n, stored, dim], 4),
@@ -79,6 +92,7 @@ impl SamplingSpec {
             memory::bytes_of(&[n, dim], 8),
             memory::bytes_of(&[n, classes], 4),
             memory::bytes_of(&[n], std::mem::size_of::<NoiseStream>() as u64 + 16),
+            memory::bytes_of(&[self.steps.saturating_add(1)], 16),
         ];
         Ok(parts.iter().fold(0u64, |acc, &p| acc.saturating_add(p)))
     }
@@ -131,26 +145,27 @@ impl Trajectories {
     }
 }
 
-/// `n` exact samples of x_t: x_0 ~ P_0 (`sample_x0(n, seed)`), then x_t = a_t x_0 + sqrt(Δ_t) z with z
-/// from `NoiseStream::new(seed, Domain::ForwardNoise, i)`; labels are the data classes.
+/// `n` exact samples of x_t: x_0 ~ P_0 (`sample_x0(n, seed)`), then forward-noised to t with
+/// [`forward_noise_in_place`]; labels are the data classes.
 pub fn forward_noised(exact: &dyn ExactModel, n: usize, t: f64, seed: u64) -> LabelledSamples {
     let mut samples = exact.sample_x0(n, seed);
-    let dim = samples.dim;
+    forward_noise_in_place(&mut samples.points, samples.dim, t, seed);
+    samples
+}
+
+/// Pushes data rows (`[n, d]`) forward to OU time t: x_t = a_t x_0 + sqrt(Δ_t) z, with z of row i from
+/// `NoiseStream::new(seed, Domain::ForwardNoise, i)` (e.g. for U-turn experiments on one class's data).
+pub fn forward_noise_in_place(points: &mut [f32], dim: usize, t: f64, seed: u64) {
     let (a, sd) = (signal(t) as f32, noise_var(t).sqrt() as f32);
-    samples
-        .points
-        .par_chunks_mut(dim.max(1))
-        .enumerate()
-        .for_each_init(
-            || vec![0f32; dim],
-            |noise, (i, row)| {
-                NoiseStream::new(seed, Domain::ForwardNoise, i as u64).fill_normal(noise);
-                for (x, &z) in row.iter_mut().zip(noise.iter()) {
-                    *x = a * *x + sd * z;
-                }
-            },
-        );
-    samples
+    points.par_chunks_mut(dim.max(1)).enumerate().for_each_init(
+        || vec![0f32; dim],
+        |noise, (i, row)| {
+            NoiseStream::new(seed, Domain::ForwardNoise, i as u64).fill_normal(noise);
+            for (x, &z) in row.iter_mut().zip(noise.iter()) {
+                *x = a * *x + sd * z;
+            }
+        },
+    );
 }
 
 /// `n` draws from N(0, I_d), row i from `NoiseStream::new(seed, Domain::ForwardNoise, i)`.
@@ -176,8 +191,6 @@ pub fn run_trajectories(
     let dim = model.dim();
     let sampler = Sampler::new(model, spec.kind);
     let classes = sampler.classes();
-    let grid = time_grid(spec.t_max, spec.t_min, spec.steps, spec.grid)?;
-    let stored = spec.store.indices(spec.steps)?;
     if spec.trajectories == 0 {
         return Err(DiffusionError::Spec(
             "the number of trajectories must be at least 1".into(),
@@ -188,9 +201,11 @@ pub fn run_trajectories(
         &format!(
             "sampling {} trajectories × {} stored steps × d = {dim}",
             spec.trajectories,
-            stored.len()
+            spec.store.count(spec.steps)?
         ),
     )?;
+    let grid = time_grid(spec.t_max, spec.t_min, spec.steps, spec.grid)?;
+    let stored = spec.store.indices(spec.steps)?;
 
     let n = spec.trajectories;
     progress(0.0, "initialising");
@@ -240,9 +255,8 @@ pub fn run_trajectories(
         let has_post = post.is_some();
         if j < spec.steps {
             sampler.step(&mut batch, grid[j], grid[j + 1], post)?;
-        } else if has_post {
-            let mut denoised = vec![0f32; n * dim];
-            sampler.denoise(&batch, grid[j], &mut denoised, post)?;
+        } else if let Some(post) = post {
+            sampler.posterior(&batch, grid[j], post)?;
         }
         if let (Some(slot), true, Some(store)) = (slot, has_post, posterior.as_mut()) {
             scatter(&step_posterior, store, classes, s_count, slot);
@@ -250,6 +264,18 @@ pub fn run_trajectories(
         if j < spec.steps {
             progress((j + 1) as f32 / spec.steps as f32, "sampling");
         }
+    }
+    let diverged = batch
+        .states()
+        .par_chunks(dim)
+        .filter(|row| row.iter().any(|v| !v.is_finite()))
+        .count();
+    if diverged > 0 {
+        return Err(DiffusionError::Diverged {
+            rows: diverged,
+            total: n,
+            t: spec.t_min,
+        });
     }
     Ok(Trajectories {
         n,
@@ -269,4 +295,61 @@ fn scatter(rows: &[f32], store: &mut [f32], width: usize, slots: usize, slot: us
         .par_chunks_mut(slots * width)
         .zip(rows.par_chunks(width))
         .for_each(|(dest, src)| dest[slot * width..(slot + 1) * width].copy_from_slice(src));
+}
+
+impl SamplingSpec {
+    /// The run a scene describes (its sampler settings, trajectory count and seed).
+    pub fn from_scene(scene: &Scene) -> Self {
+        let sampler = &scene.sampler;
+        SamplingSpec {
+            kind: match sampler.kind {
+                SamplerKind::Sde => StepKind::Sde,
+                SamplerKind::Ancestral => StepKind::Ancestral,
+                SamplerKind::Ode => StepKind::Ode,
+                SamplerKind::Ddim => StepKind::Ddim,
+            },
+            steps: sampler.steps,
+            t_max: sampler.t_max,
+            t_min: sampler.t_min,
+            grid: match sampler.grid {
+                TimeGrid::Log => GridSpacing::Log,
+                TimeGrid::Linear => GridSpacing::Linear,
+            },
+            init: match sampler.init {
+                SceneInit::Data => InitKind::Data,
+                SceneInit::Gaussian => InitKind::Gaussian,
+            },
+            store: match sampler.store {
+                StoreSpec::All => StoreSteps::All,
+                StoreSpec::Final => StoreSteps::Final,
+                StoreSpec::Every(k) => StoreSteps::Every(k),
+            },
+            trajectories: scene.trajectories,
+            seed: scene.seed,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_step_count_matches_the_listed_indices() {
+        for steps in 0..40 {
+            for store in [StoreSteps::All, StoreSteps::Final]
+                .into_iter()
+                .chain((1..12).map(StoreSteps::Every))
+            {
+                let indices = store.indices(steps).unwrap();
+                assert_eq!(
+                    store.count(steps).unwrap(),
+                    indices.len(),
+                    "{store:?} {steps}"
+                );
+                assert_eq!(indices.last(), Some(&steps));
+                assert!(indices.windows(2).all(|w| w[0] < w[1]));
+            }
+        }
+    }
 }

@@ -5,9 +5,9 @@
 use rand::Rng;
 
 use super::analytic::{
-    data_stream, log_sum_exp, ou_coefficients, par_row_chunks, pick_class, softmax_in_place,
+    data_stream, log_sum_exp, normalise_weights, ou_coefficients, par_row_chunks, pick_class,
+    softmax_in_place,
 };
-use super::gaussian_mixture::normalise_weights;
 use super::{Denoiser, ExactModel, LabelledSamples, ModelError, check_batch};
 
 /// Chain topology.
@@ -79,16 +79,66 @@ impl LogZ {
     }
 }
 
-/// Forward–backward on an open chain with fields `h` (`[n]`, n ≥ 1) and coupling `k`. Returns ln Z(h);
-/// when `marginals` is given, writes ⟨σ_i⟩ into it. Tries the scaled transfer-matrix pass (one exp per
-/// site) and falls back to the log-space pass when that would underflow (|K| or |h| in the hundreds).
-fn open_chain(k: f64, h: &[f64], s: &mut ChainBuffers, mut marginals: Option<&mut [f64]>) -> LogZ {
-    let abs_fields: f64 = h.iter().map(|v| v.abs()).sum();
-    let rest = match scaled_chain(k, h, s, marginals.as_deref_mut()) {
+/// Site weights of field h normalised by e^{|h|}: (e^{h − |h|}, e^{−h − |h|}) for σ = (+1, −1), i.e. 1 for
+/// the favoured sign and e^{−2|h|} for the other.
+fn site_weight(h: f64) -> (f64, f64) {
+    let small = (-2.0 * h.abs()).exp();
+    if h >= 0.0 { (1.0, small) } else { (small, 1.0) }
+}
+
+/// Fields h with what every chain pass derives from them (site weights, Σ|h_i|): built once per row
+/// and shared by all classes. Buffers have length d; a chain uses a prefix.
+#[derive(Default)]
+struct Fields {
+    h: Vec<f64>,
+    site: Vec<(f64, f64)>,
+    abs_sum: f64,
+}
+
+impl Fields {
+    fn new(d: usize) -> Self {
+        Self {
+            h: vec![0.0; d],
+            site: vec![(0.0, 0.0); d],
+            abs_sum: 0.0,
+        }
+    }
+
+    /// Sets all d fields to `values`.
+    fn set(&mut self, values: impl Iterator<Item = f64>) {
+        for ((h, w), v) in self.h.iter_mut().zip(self.site.iter_mut()).zip(values) {
+            *h = v;
+            *w = site_weight(v);
+        }
+        self.abs_sum = self.h.iter().map(|v| v.abs()).sum();
+    }
+
+    fn from_slice(h: &[f64]) -> Self {
+        let mut f = Fields::new(h.len());
+        f.set(h.iter().copied());
+        f
+    }
+}
+
+/// Forward–backward on an open chain with the first `n ≥ 1` sites of `f` and coupling `k`. Returns
+/// ln Z(h); when `marginals` is given, writes ⟨σ_i⟩ into it. Tries the scaled transfer-matrix pass (no
+/// transcendental call per site) and falls back to the log-space pass when that would underflow
+/// (|K| or |h| in the hundreds).
+fn open_chain(
+    k: f64,
+    f: &Fields,
+    n: usize,
+    s: &mut ChainBuffers,
+    mut marginals: Option<&mut [f64]>,
+) -> LogZ {
+    let rest = match scaled_chain(k, &f.site[..n], &mut s.alpha, marginals.as_deref_mut()) {
         Some(rest) => rest,
-        None => log_space_chain(k, h, &mut s.fields, marginals) - abs_fields,
+        None => log_space_chain(k, &f.h[..n], &mut s.fields, marginals) - f.abs_sum,
     };
-    LogZ { abs_fields, rest }
+    LogZ {
+        abs_fields: f.abs_sum,
+        rest,
+    }
 }
 
 /// Multiplies (a, b) by the power of two that brings max(a, b) into [1, 2) (exact, no log) and returns
@@ -112,27 +162,19 @@ fn renormalise(a: &mut f64, b: &mut f64) -> Option<i64> {
 /// what this returns. None on underflow.
 fn scaled_chain(
     k: f64,
-    h: &[f64],
-    s: &mut ChainBuffers,
+    weight: &[(f64, f64)],
+    alpha: &mut [(f64, f64)],
     marginals: Option<&mut [f64]>,
 ) -> Option<f64> {
-    let n = h.len();
+    let n = weight.len();
     let tilt = (-2.0 * k.abs()).exp();
     let (same, flip) = if k >= 0.0 { (1.0, tilt) } else { (tilt, 1.0) };
-    let (alpha, weight) = (&mut s.alpha[..n], &mut s.weight[..n]);
+    let alpha = &mut alpha[..n];
     let (mut up, mut down) = (1.0, 1.0);
     let mut exponents = 0_i64;
     let mut total = 0.0;
-    for i in 0..n {
-        let hi = h[i];
-        let small = (-2.0 * hi.abs()).exp();
-        let w = if hi >= 0.0 {
-            (1.0, small)
-        } else {
-            (small, 1.0)
-        };
+    for (i, &w) in weight.iter().enumerate() {
         alpha[i] = (up, down);
-        weight[i] = w;
         let (bu, bd) = (up * w.0, down * w.1);
         if i + 1 == n {
             total = bu + bd;
@@ -191,21 +233,20 @@ fn log_space_chain(k: f64, h: &[f64], fields: &mut [f64], marginals: Option<&mut
 
 /// Scratch for one chain evaluation, sized for dimension d.
 struct ChainBuffers {
-    /// `[d]` fields of the chain left after pinning σ_1 (periodic) — only d−1 used.
-    pinned: Vec<f64>,
+    /// Fields of the chain left after pinning σ_1 (periodic) — only d−1 used.
+    pinned: Fields,
     /// `[d]` cavity fields (log-space pass).
     fields: Vec<f64>,
-    /// `[d]` scaled forward messages (α(+), α(−)) and normalised site weights (scaled pass).
+    /// `[d]` scaled forward messages (α(+), α(−)) (scaled pass).
     alpha: Vec<(f64, f64)>,
-    weight: Vec<(f64, f64)>,
     /// `[d]` marginals of the pinned chain with σ_1 = −1 (periodic).
     minus: Vec<f64>,
 }
 
 /// Scratch for one row of the mixture.
 struct RowScratch {
-    /// `[d]` fields h = c a x / Δ.
-    h: Vec<f64>,
+    /// Fields h = c a x / Δ, `[d]`.
+    fields: Fields,
     /// `[K, d]` magnetisations per class (empty when only ℓ is wanted).
     per_class: Vec<f64>,
     chain: ChainBuffers,
@@ -214,10 +255,9 @@ struct RowScratch {
 impl ChainBuffers {
     fn new(d: usize) -> Self {
         Self {
-            pinned: vec![0.0; d],
+            pinned: Fields::new(d),
             fields: vec![0.0; d],
             alpha: vec![(0.0, 0.0); d],
-            weight: vec![(0.0, 0.0); d],
             minus: vec![0.0; d],
         }
     }
@@ -315,7 +355,12 @@ impl IsingMixture {
     pub fn log_partition(&self, class: usize, h: &[f64]) -> f64 {
         match (self.bonds.get(class), h.len() == self.dim) {
             (Some(&k), true) => self
-                .solve(k, h, None, &mut ChainBuffers::new(self.dim))
+                .solve(
+                    k,
+                    &Fields::from_slice(h),
+                    None,
+                    &mut ChainBuffers::new(self.dim),
+                )
                 .total(),
             _ => f64::NAN,
         }
@@ -328,7 +373,12 @@ impl IsingMixture {
             h.len() == self.dim && out.len() == self.dim,
         ) {
             (Some(&k), true) => self
-                .solve(k, h, Some(out), &mut ChainBuffers::new(self.dim))
+                .solve(
+                    k,
+                    &Fields::from_slice(h),
+                    Some(out),
+                    &mut ChainBuffers::new(self.dim),
+                )
                 .total(),
             _ => f64::NAN,
         }
@@ -338,13 +388,13 @@ impl IsingMixture {
     fn solve(
         &self,
         k: f64,
-        h: &[f64],
+        f: &Fields,
         marginals: Option<&mut [f64]>,
         s: &mut ChainBuffers,
     ) -> LogZ {
         match self.boundary {
-            Boundary::Open => open_chain(k, h, s, marginals),
-            Boundary::Periodic => periodic_chain(k, h, marginals, s),
+            Boundary::Open => open_chain(k, f, self.dim, s, marginals),
+            Boundary::Periodic => periodic_chain(k, f, marginals, s),
         }
     }
 
@@ -360,20 +410,18 @@ impl IsingMixture {
         scratch: &mut RowScratch,
     ) {
         let RowScratch {
-            h,
+            fields,
             per_class,
             chain: s,
         } = scratch;
         let (a, delta) = ou_coefficients(t);
         let factor = self.scale * a / delta;
-        for (hi, &xi) in h.iter_mut().zip(x) {
-            *hi = factor * xi;
-        }
+        fields.set(x.iter().map(|&xi| factor * xi));
         let d = self.dim;
         let want = denoised.is_some();
         for (k, (&bond, ell)) in self.bonds.iter().zip(log_joint.iter_mut()).enumerate() {
             let m = want.then(|| &mut per_class[k * d..(k + 1) * d]);
-            *ell = self.weights[k].ln() + self.solve(bond, h, m, s).rest - self.log_z0[k];
+            *ell = self.weights[k].ln() + self.solve(bond, fields, m, s).rest - self.log_z0[k];
         }
         if let Some(out) = denoised {
             softmax_in_place(log_joint);
@@ -396,7 +444,7 @@ impl IsingMixture {
     fn row_scratch(&self, with_marginals: bool) -> RowScratch {
         let d = self.dim;
         RowScratch {
-            h: vec![0.0; d],
+            fields: Fields::new(d),
             per_class: vec![
                 0.0;
                 if with_marginals {
@@ -481,9 +529,10 @@ fn abs_shift(y: f64, a: f64) -> f64 {
 
 /// Periodic chain via σ_1 = ±1: each pinned value leaves an open chain on sites 2..d whose end fields
 /// carry the bonds to σ_1; the two results are combined with log-sum-exp on the `rest` parts.
-fn periodic_chain(k: f64, h: &[f64], marginals: Option<&mut [f64]>, s: &mut ChainBuffers) -> LogZ {
+fn periodic_chain(k: f64, f: &Fields, marginals: Option<&mut [f64]>, s: &mut ChainBuffers) -> LogZ {
+    let h = &f.h;
     let d = h.len();
-    let abs_fields: f64 = h.iter().map(|v| v.abs()).sum();
+    let abs_fields = f.abs_sum;
     if d == 1 {
         // The single bond σ_1 σ_1 = 1: Z = e^K 2 cosh h_1.
         if let Some(m) = marginals {
@@ -497,16 +546,21 @@ fn periodic_chain(k: f64, h: &[f64], marginals: Option<&mut [f64]>, s: &mut Chai
     // open chain's own rest.
     let solve_pinned = |sign: f64, m: Option<&mut [f64]>, s: &mut ChainBuffers| {
         let mut pinned = std::mem::take(&mut s.pinned);
-        pinned[..rest_len].copy_from_slice(&h[1..]);
-        let shift = if rest_len == 1 {
-            pinned[0] += 2.0 * k * sign;
-            abs_shift(h[1], 2.0 * k * sign)
+        pinned.h[..rest_len].copy_from_slice(&h[1..]);
+        pinned.site[..rest_len].copy_from_slice(&f.site[1..]);
+        let ends: &[(usize, f64)] = if rest_len == 1 {
+            &[(0, 2.0 * k * sign)]
         } else {
-            pinned[0] += k * sign;
-            pinned[rest_len - 1] += k * sign;
-            abs_shift(h[1], k * sign) + abs_shift(h[rest_len], k * sign)
+            &[(0, k * sign), (rest_len - 1, k * sign)]
         };
-        let chain = open_chain(k, &pinned[..rest_len], s, m);
+        let mut shift = 0.0;
+        for &(i, bond_field) in ends {
+            shift += abs_shift(pinned.h[i], bond_field);
+            pinned.h[i] += bond_field;
+            pinned.site[i] = site_weight(pinned.h[i]);
+        }
+        pinned.abs_sum = abs_fields - h[0].abs() + shift;
+        let chain = open_chain(k, &pinned, rest_len, s, m);
         s.pinned = pinned;
         (sign * h[0] - h[0].abs()) + shift + chain.rest
     };
@@ -641,6 +695,7 @@ impl ExactModel for IsingMixture {
         }
     }
 
+    /// An out-of-range `class` gives rows of NaN: the trait has no error channel.
     fn sample_class_x0(&self, class: usize, n: usize, seed: u64) -> Vec<f32> {
         let d = self.dim;
         let right = self.pinned_right_fields(class);
@@ -668,9 +723,10 @@ mod tests {
             let h: Vec<f64> = (0..n)
                 .map(|i| amplitude * ((i * 37 % 11) as f64 / 5.0 - 1.0))
                 .collect();
-            let abs_fields: f64 = h.iter().map(|v| v.abs()).sum();
-            let fast = abs_fields
-                + scaled_chain(k, &h, &mut buffers, Some(&mut m_fast)).expect("no underflow here");
+            let f = Fields::from_slice(&h);
+            let fast = f.abs_sum
+                + scaled_chain(k, &f.site, &mut buffers.alpha, Some(&mut m_fast))
+                    .expect("no underflow here");
             let slow = log_space_chain(k, &h, &mut buffers.fields, Some(&mut m_log));
             assert!(
                 (fast - slow).abs() < 1e-12 * slow.abs().max(1.0),
@@ -684,9 +740,10 @@ mod tests {
         let h: Vec<f64> = (0..n)
             .map(|i| if i % 2 == 0 { 1e6 } else { -1e6 })
             .collect();
-        assert!(scaled_chain(400.0, &h, &mut buffers, None).is_none());
+        let f = Fields::from_slice(&h);
+        assert!(scaled_chain(400.0, &f.site, &mut buffers.alpha, None).is_none());
         assert!(
-            open_chain(400.0, &h, &mut buffers, None)
+            open_chain(400.0, &f, n, &mut buffers, None)
                 .total()
                 .is_finite()
         );
