@@ -133,6 +133,51 @@ fn cancel_stops_a_run() {
 }
 
 #[test]
+fn cloning_runs_as_a_worker_job_with_progress_and_cancel() {
+    use diffscope::analysis::speciation::with_job;
+    use diffscope::worker::{JobError, JobEvent, Worker};
+    use std::sync::Arc;
+    use std::time::Duration;
+    let worker = Worker::new(1);
+    let model = Arc::new(two_gaussians(64, 1.0, 0.5));
+    let job_model = Arc::clone(&model);
+    let id = worker.submit("cloning", move |job| {
+        let settings = ReverseSettings::new(vec![1.0, 2.0, 3.0], 20_000, LabelRule::Argmax, SEED);
+        let labeller = ExactLabeller(job_model.as_ref());
+        let run = with_job(job, |c| {
+            run_cloning(
+                job_model.as_ref(),
+                job_model.as_ref(),
+                &labeller,
+                &settings,
+                c,
+            )
+        })
+        .map_err(JobError::from)?;
+        Ok(Arc::new(run.pairs))
+    });
+    let mut cancelled = false;
+    while let Ok(event) = worker.events().recv_timeout(Duration::from_secs(60)) {
+        match event {
+            JobEvent::Progress { fraction, .. } => {
+                assert!((0.0..=1.0).contains(&fraction));
+                worker.cancel(id);
+            }
+            JobEvent::Cancelled { .. } => {
+                cancelled = true;
+                break;
+            }
+            JobEvent::Finished { .. } => break,
+            JobEvent::Started { .. } => {}
+        }
+    }
+    assert!(
+        cancelled,
+        "the job was not cancelled after its first progress report"
+    );
+}
+
+#[test]
 fn bad_settings_give_clear_errors() {
     let model = AnalyticModel::Gaussian(two_gaussians(8, 1.0, 0.5));
     let run = |edit: &dyn Fn(&mut SpeciationSettings)| {
