@@ -9,6 +9,9 @@ use super::{Control, SpeciationError};
 use crate::diffusion::{Batch, Sampler, StepKind, forward_noised};
 use crate::model::{Denoiser, ExactModel};
 
+/// Mixed into the seed of the U-turn reverse noise ("uturn" in ASCII).
+const UTURN_NOISE_TAG: u64 = 0x7574_7572_6e00_0000;
+
 /// Original classes and end labels of every U-turn row.
 #[derive(Clone, Debug)]
 pub struct UTurnRun {
@@ -44,7 +47,8 @@ pub fn run_uturn(
         .copied()
         .unwrap_or(settings.t_min);
     let grid = event_grid(start, settings.t_min, settings.step, &settings.clone_times);
-    let mut batch = Batch::new(d, settings.seed)?;
+    // Its own reverse-noise key, so U-turn rows never share a stream with the cloning run's rows.
+    let mut batch = Batch::new(d, settings.seed ^ UTURN_NOISE_TAG)?;
     let sampler = Sampler::new(model, StepKind::Ancestral);
     let count = settings.clone_times.len();
     let mut start_classes = vec![0u32; count * n];
@@ -76,7 +80,7 @@ pub fn run_uturn(
         &posterior,
         k,
         settings.labels,
-        settings.seed,
+        batch.seed(),
         batch.row_ids(),
     );
     let end_labels = block
