@@ -202,4 +202,12 @@ fn ising_case_d_leading_order_matches_the_table() {
     let lo = ising::leading_order_times(u1, u2, 100, false, 1.0);
     close(lo.t_balance.unwrap(), 0.571, 1e-3, "LO balance");
     close(lo.t_mid.unwrap(), 0.611, 1e-3, "LO midpoint");
+    // Large-d form ¼ ln(dS/4) = ¼ ln(100 · 0.4018 / 4).
+    let large = ising::large_d_leading_order_times(u1, u2, 100, 1.0);
+    close(
+        large.t_balance.unwrap(),
+        0.25 * (100.0 * 0.4018f64 / 4.0).ln(),
+        1e-4,
+        "LO dS/4",
+    );
 }

@@ -122,6 +122,13 @@ fn level_summary(level: &LevelReport) -> String {
         time(lo.and_then(|l| l.t_balance)),
         time(lo.and_then(|l| l.t_mid))
     );
+    if let Some(large) = &th.leading_order_large_d {
+        out += &format!(
+            "  leading order, large d (F² ≈ 2dS): t_balance {}  t_mid {}\n",
+            time(large.t_balance),
+            time(large.t_mid)
+        );
+    }
     out += &format!(
         "  measured (cloning): t_mid {} ± {}  t_balance {}\n",
         time(me.t_mid),

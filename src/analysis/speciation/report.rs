@@ -101,6 +101,8 @@ pub struct LevelTheory {
     /// How `t_mid` and `t_balance` were computed.
     pub method: String,
     pub leading_order: Option<LeadingOrder>,
+    /// Two Ising classes only: the leading order with ‖ΔC‖_F² ≈ 2 d S (per-site constant S).
+    pub leading_order_large_d: Option<LeadingOrder>,
 }
 
 /// Measured crossings of the cloning curve.
@@ -482,6 +484,15 @@ fn level_theory(
         phi_post_at_t_min,
         method: format!("{mid_method}; {balance_method}"),
         leading_order: leading,
+        leading_order_large_d: match (model, pair) {
+            (AnalyticModel::Ising(m), Some((k, l))) => Some(ising::large_d_leading_order_times(
+                m.bonds()[k].tanh(),
+                m.bonds()[l].tanh(),
+                m.dim(),
+                m.scale(),
+            )),
+            _ => None,
+        },
     })
 }
 
