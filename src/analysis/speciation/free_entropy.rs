@@ -5,6 +5,7 @@
 
 use super::gaussian::{FreeEntropyMoments, first_sign_change};
 use super::posterior_curve::forward_noise;
+use crate::diffusion::{noise_var, signal};
 use crate::model::ExactModel;
 use rayon::prelude::*;
 
@@ -61,7 +62,7 @@ pub fn group_moments(
     let weights = model.weights();
     let log_weight = |g: &[usize]| g.iter().map(|&k| weights[k]).sum::<f64>().ln();
     let prior_log_odds = log_weight(first) - log_weight(second);
-    let (a, s) = ((-t).exp(), (-(-2.0 * t).exp_m1()).sqrt());
+    let (a, s) = (signal(t), noise_var(t).sqrt());
     let d = samples.dim;
     let values: Vec<f64> = (0..samples.len())
         .into_par_iter()

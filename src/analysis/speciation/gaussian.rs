@@ -4,6 +4,7 @@
 
 use super::TIME_SEARCH;
 use super::universal::constants;
+use crate::diffusion::{noise_var, signal};
 use crate::model::ExactModel;
 use crate::model::gaussian_mixture::{EigenBasis, GaussianMixture};
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
@@ -46,9 +47,8 @@ pub struct GaussianClass {
 }
 
 /// (a_t², Δ_t) of the OU forward process.
-pub fn ou_coefficients(t: f64) -> (f64, f64) {
-    let a2 = (-2.0 * t).exp();
-    (a2, -(-2.0 * t).exp_m1())
+fn ou_coefficients(t: f64) -> (f64, f64) {
+    (signal(t).powi(2), noise_var(t))
 }
 
 /// Mean and standard deviation of one free-entropy difference at one time.

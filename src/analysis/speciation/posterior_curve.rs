@@ -91,17 +91,6 @@ impl ForwardSamples {
     }
 }
 
-/// Replaces log-weights by their softmax (log-sum-exp stabilised).
-pub fn softmax_in_place(row: &mut [f64]) {
-    let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let mut total = 0.0;
-    for v in row.iter_mut() {
-        *v = (*v - max).exp();
-        total += *v;
-    }
-    row.iter_mut().for_each(|v| *v /= total);
-}
-
 /// φ_post at every level from `[n, K]` class posteriors: mean over rows of Σ_g r_g² (summed in row
 /// order, so the value does not depend on the thread count).
 pub fn phi_from_posteriors(posteriors: &[f64], classes: usize, levels: &[Level]) -> Vec<f64> {
