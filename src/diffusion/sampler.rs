@@ -28,13 +28,6 @@ pub enum StepKind {
     Ddim,
 }
 
-impl StepKind {
-    /// Whether the step draws noise.
-    pub fn is_stochastic(self) -> bool {
-        matches!(self, StepKind::Sde | StepKind::Ancestral)
-    }
-}
-
 /// A growing set of rows stepped together: states `[n, d]`, a stable caller-chosen id per row and the
 /// row's reverse-noise stream `NoiseStream::new(seed, Domain::ReverseNoise, id)`.
 ///
