@@ -4,8 +4,13 @@
 //! partial file. Readers check sizes before allocating and name the file in every error.
 
 pub mod atomic;
+pub mod csv;
+pub mod memory;
 pub mod npy;
+pub mod points;
 pub mod tensors;
+
+pub use points::{StepSelection, load_points};
 
 use std::path::PathBuf;
 use thiserror::Error;
