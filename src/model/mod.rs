@@ -10,6 +10,7 @@
 //! - time is OU time, x_t = e^{-t} x_0 + sqrt(1 - e^{-2t}) z, and must be > 0 for `denoise`;
 //! - exact (`f64`) single-row methods exist for tests and theory, batched `f32` ones for sampling.
 
+pub mod analytic;
 pub mod gaussian_mixture;
 pub mod ising;
 
