@@ -1,1 +1,891 @@
-//! Scene files: the JSON contract between the app, the CLI, the tests and saved sessions.
+//! Scene files: the JSON contract between the app, the CLI, the tests and saved sessions
+//! (`DESIGN.md` "Scene file"). Owns parsing (strict: unknown keys, wrong types and out-of-range
+//! numbers are errors naming the key path and the file), range checks and building analytic models;
+//! it does not run samplers or analyses — the sampler and speciation specs are plain data.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::model::analytic::AnalyticModel;
+use crate::model::gaussian_mixture::{ComponentSpec, Covariance, GaussianMixture, eigen_full};
+use crate::model::ising::{Boundary, IsingComponentSpec, IsingMixture};
+
+/// Why a scene could not be read, checked or built.
+#[derive(Debug, Error)]
+pub enum SceneError {
+    #[error("cannot read scene file: {source} ({file})")]
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid JSON at line {line}, column {column}: {message} ({file})")]
+    Syntax {
+        file: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// `key` is the path of the offending value, e.g. `model.components[1].cov.isotropic`.
+    #[error("{key}: {message} ({file})")]
+    Invalid {
+        file: PathBuf,
+        key: String,
+        message: String,
+    },
+    #[error("cannot build the model: {0}")]
+    Model(String),
+    #[error("cannot write the scene as JSON: {0}")]
+    Write(String),
+}
+
+/// A whole scene. Build it with `Scene::load` / `Scene::from_json_str` (which check every value).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Scene {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caption: Option<String>,
+    pub model: ModelSpec,
+    pub sampler: SamplerSpec,
+    pub trajectories: usize,
+    pub seed: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speciation: Option<SpeciationSpec>,
+}
+
+/// The data law.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ModelSpec {
+    GaussianMixture(GaussianMixtureSpec),
+    IsingMixture(IsingMixtureSpec),
+    Learned(LearnedSpec),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GaussianMixtureSpec {
+    pub dim: usize,
+    pub components: Vec<GaussianComponent>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GaussianComponent {
+    pub weight: f64,
+    /// None = the zero vector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean: Option<MeanSpec>,
+    pub cov: CovSpec,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+/// `[..]`, `{"fill": v}` or `{"axis": i, "value": v}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum MeanSpec {
+    Vector(Vec<f64>),
+    Fill { fill: f64 },
+    Axis { axis: usize, value: f64 },
+}
+
+/// `{"isotropic": s2}`, `{"diagonal": [..]}`, `{"spiked": {..}}` or `{"full": [[..], ..]}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum CovSpec {
+    Isotropic(f64),
+    Diagonal(Vec<f64>),
+    Spiked(SpikedSpec),
+    Full(Vec<Vec<f64>>),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpikedSpec {
+    pub base: f64,
+    pub spike: f64,
+    pub axis: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IsingMixtureSpec {
+    pub dim: usize,
+    pub coupling: f64,
+    pub boundary: BoundarySpec,
+    /// Spin scale c: x_0 = c σ.
+    #[serde(default = "default_scale")]
+    pub scale: f64,
+    pub components: Vec<IsingComponent>,
+}
+
+fn default_scale() -> f64 {
+    1.0
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BoundarySpec {
+    Open,
+    Periodic,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IsingComponent {
+    pub weight: f64,
+    pub beta: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LearnedSpec {
+    pub path: PathBuf,
+}
+
+/// Reverse-time sampler settings (plain data; the engine converts them).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamplerSpec {
+    pub kind: SamplerKind,
+    pub steps: usize,
+    pub t_max: f64,
+    pub t_min: f64,
+    #[serde(default)]
+    pub grid: TimeGrid,
+    #[serde(default)]
+    pub init: InitKind,
+    #[serde(default)]
+    pub store: StoreSpec,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SamplerKind {
+    Sde,
+    Ancestral,
+    Ode,
+    Ddim,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeGrid {
+    #[default]
+    Log,
+    Linear,
+}
+
+/// Where trajectories start: forward-noised data samples (exact) or N(0, I).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InitKind {
+    #[default]
+    Data,
+    Gaussian,
+}
+
+/// Which steps are kept: `"all"`, `"final"` or `{"every": k}`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreSpec {
+    #[default]
+    All,
+    Final,
+    Every(usize),
+}
+
+/// Speciation-lab settings (plain data; the speciation code converts them).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpeciationSpec {
+    #[serde(default)]
+    pub clone_times: CloneTimes,
+    #[serde(default = "default_pairs")]
+    pub pairs: usize,
+    #[serde(default)]
+    pub labels: LabelRule,
+    /// Class → group partition for a coarse hierarchy level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<Vec<usize>>>,
+}
+
+fn default_pairs() -> usize {
+    2000
+}
+
+/// `"auto"` or an explicit list of clone times.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CloneTimes {
+    #[default]
+    #[serde(with = "auto_keyword")]
+    Auto,
+    Times(Vec<f64>),
+}
+
+/// The literal string "auto" as a unit variant of an untagged enum.
+mod auto_keyword {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("auto")
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<(), D::Error> {
+        match String::deserialize(d)?.as_str() {
+            "auto" => Ok(()),
+            other => Err(D::Error::custom(format!(
+                "expected \"auto\", got {other:?}"
+            ))),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LabelRule {
+    #[default]
+    Argmax,
+    Sampled,
+}
+
+/// The top level as read, with the model kept raw so its kind selects the schema.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScene {
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    caption: Option<String>,
+    model: serde_json::Value,
+    sampler: SamplerSpec,
+    trajectories: usize,
+    seed: u64,
+    #[serde(default)]
+    speciation: Option<SpeciationSpec>,
+}
+
+// Ranges. Upper bounds reject absurd values (e.g. 1e308) that would only overflow later.
+const MAX_DIM: usize = 65_536;
+const MAX_COMPONENTS: usize = 256;
+const MAX_ABS_MEAN: f64 = 1e6;
+const MAX_VARIANCE: f64 = 1e6;
+const MAX_ABS_COUPLING: f64 = 100.0;
+const MAX_BETA: f64 = 1e3;
+const MAX_SCALE: f64 = 1e3;
+const MAX_STEPS: usize = 100_000;
+const MAX_T: f64 = 50.0;
+const MAX_TRAJECTORIES: usize = 10_000_000;
+const MAX_PAIRS: usize = 10_000_000;
+const WEIGHT_SUM_TOLERANCE: f64 = 1e-6;
+
+/// A number as a person would write it: 1e308, not 309 digits.
+fn show(v: f64) -> String {
+    if v != 0.0 && !(1e-4..1e6).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Collects the file name for every error raised while checking one scene.
+struct Checker<'a> {
+    file: &'a Path,
+}
+
+impl Checker<'_> {
+    fn fail<T>(&self, key: impl Into<String>, message: impl Into<String>) -> Result<T, SceneError> {
+        Err(SceneError::Invalid {
+            file: self.file.to_path_buf(),
+            key: key.into(),
+            message: message.into(),
+        })
+    }
+
+    fn range(
+        &self,
+        key: &str,
+        value: f64,
+        low: f64,
+        high: f64,
+        what: &str,
+    ) -> Result<(), SceneError> {
+        if value.is_finite() && value >= low && value <= high {
+            Ok(())
+        } else {
+            self.fail(
+                key,
+                format!(
+                    "{what} must be in [{}, {}], got {}",
+                    show(low),
+                    show(high),
+                    show(value)
+                ),
+            )
+        }
+    }
+
+    fn count(
+        &self,
+        key: &str,
+        value: usize,
+        low: usize,
+        high: usize,
+        what: &str,
+    ) -> Result<(), SceneError> {
+        if (low..=high).contains(&value) {
+            Ok(())
+        } else {
+            self.fail(
+                key,
+                format!("{what} must be in {low}..={high}, got {value}"),
+            )
+        }
+    }
+
+    /// Deserializes `value` as `T`, reporting the failing key as `prefix` + its path inside `value`.
+    fn typed<T: serde::de::DeserializeOwned>(
+        &self,
+        prefix: &str,
+        value: serde_json::Value,
+    ) -> Result<T, SceneError> {
+        serde_path_to_error::deserialize(value).or_else(|e| {
+            let inner = e.path().to_string();
+            let key = match (prefix.is_empty(), inner.as_str()) {
+                (true, _) => inner.clone(),
+                (false, ".") => prefix.to_string(),
+                (false, _) => format!("{prefix}.{inner}"),
+            };
+            let key = if key.is_empty() || key == "." {
+                "(top level)".into()
+            } else {
+                key
+            };
+            self.fail(key, explain(&e.inner().to_string()))
+        })
+    }
+}
+
+/// Replaces serde's generic messages for the either-or values by the forms they accept.
+fn explain(message: &str) -> String {
+    if message.contains("untagged enum MeanSpec") {
+        "expected a vector [..], {\"fill\": v} or {\"axis\": i, \"value\": v}".into()
+    } else if message.contains("untagged enum CloneTimes") {
+        "expected \"auto\" or a list of times [..]".into()
+    } else if message.contains("expected map with a single key") {
+        format!("{message} (one of \"isotropic\", \"diagonal\", \"spiked\", \"full\")")
+    } else {
+        message.to_string()
+    }
+}
+
+impl Scene {
+    /// Reads and checks a scene file.
+    pub fn load(path: &Path) -> Result<Scene, SceneError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SceneError::Read {
+            file: path.to_path_buf(),
+            source,
+        })?;
+        Scene::from_json_str(&text, path)
+    }
+
+    /// Parses and checks scene JSON; `origin` names the file in errors.
+    pub fn from_json_str(text: &str, origin: &Path) -> Result<Scene, SceneError> {
+        let check = Checker { file: origin };
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| SceneError::Syntax {
+                file: origin.to_path_buf(),
+                line: e.line(),
+                column: e.column(),
+                message: syntax_hint(text, &e),
+            })?;
+        let raw: RawScene = check.typed("", value)?;
+        let scene = Scene {
+            title: raw.title,
+            caption: raw.caption,
+            model: parse_model(&check, raw.model)?,
+            sampler: raw.sampler,
+            trajectories: raw.trajectories,
+            seed: raw.seed,
+            speciation: raw.speciation,
+        };
+        scene.validate(origin)?;
+        Ok(scene)
+    }
+
+    /// Checks every range and shape (also after a scene was edited in code).
+    pub fn validate(&self, origin: &Path) -> Result<(), SceneError> {
+        let check = Checker { file: origin };
+        validate_model(&check, &self.model)?;
+        validate_sampler(&check, &self.sampler)?;
+        check.count(
+            "trajectories",
+            self.trajectories,
+            1,
+            MAX_TRAJECTORIES,
+            "trajectories",
+        )?;
+        if let Some(s) = &self.speciation {
+            validate_speciation(&check, s, self.model.class_count())?;
+        }
+        Ok(())
+    }
+
+    /// Pretty JSON in the same schema; `from_json_str` of it gives back an equal scene.
+    pub fn to_json_pretty(&self) -> Result<String, SceneError> {
+        serde_json::to_string_pretty(self).map_err(|e| SceneError::Write(e.to_string()))
+    }
+
+    /// The built-in teaching scene: two Gaussians ±1 in d = 64 (`assets/scenes/two-gaussians.json`).
+    pub fn default_scene() -> Scene {
+        const TEXT: &str = include_str!("../assets/scenes/two-gaussians.json");
+        // The asset ships with the binary and `tests/scene_files.rs` parses it: failure is a build defect.
+        Scene::from_json_str(TEXT, Path::new("assets/scenes/two-gaussians.json"))
+            .expect("the built-in scene assets/scenes/two-gaussians.json is valid")
+    }
+}
+
+/// serde_json's message, plus what it usually means and the key just before the error.
+fn syntax_hint(text: &str, e: &serde_json::Error) -> String {
+    let mut message = e.to_string();
+    // serde_json appends " at line L column C"; we print those separately.
+    if let Some(cut) = message.find(" at line ") {
+        message.truncate(cut);
+    }
+    let offset: usize = text
+        .split_inclusive('\n')
+        .take(e.line().saturating_sub(1))
+        .map(str::len)
+        .sum::<usize>()
+        + e.column().saturating_sub(1);
+    let before = text.get(..offset.min(text.len())).unwrap_or("");
+    let around = text
+        .get(offset.saturating_sub(1).min(text.len())..)
+        .unwrap_or("");
+    if ["NaN", "Infinity", "-Infinity", "nan", "inf"]
+        .iter()
+        .any(|w| around.trim_start_matches([':', ' ']).starts_with(w))
+    {
+        message.push_str(" (NaN and infinity are not valid numbers in a scene)");
+    }
+    if let Some(key) = last_key(before) {
+        message.push_str(&format!(" near key \"{key}\""));
+    }
+    message
+}
+
+/// The last `"name":` in `text`.
+fn last_key(text: &str) -> Option<&str> {
+    let colon = text.rfind(':')?;
+    let head = text.get(..colon)?.trim_end();
+    let head = head.strip_suffix('"')?;
+    let start = head.rfind('"')?;
+    head.get(start + 1..)
+}
+
+fn parse_model(check: &Checker, value: serde_json::Value) -> Result<ModelSpec, SceneError> {
+    let serde_json::Value::Object(mut map) = value else {
+        return check.fail("model", "expected an object with a \"kind\" key");
+    };
+    let kind = match map.remove("kind") {
+        Some(serde_json::Value::String(kind)) => kind,
+        Some(other) => return check.fail("model.kind", format!("expected a string, got {other}")),
+        None => return check.fail("model", "missing field `kind`"),
+    };
+    let rest = serde_json::Value::Object(map);
+    match kind.as_str() {
+        "gaussian_mixture" => Ok(ModelSpec::GaussianMixture(check.typed("model", rest)?)),
+        "ising_mixture" => Ok(ModelSpec::IsingMixture(check.typed("model", rest)?)),
+        "learned" => Ok(ModelSpec::Learned(check.typed("model", rest)?)),
+        other => check.fail(
+            "model.kind",
+            format!("unknown kind {other:?}, expected one of \"gaussian_mixture\", \"ising_mixture\", \"learned\""),
+        ),
+    }
+}
+
+fn check_weights(check: &Checker, weights: &[f64]) -> Result<(), SceneError> {
+    for (k, &w) in weights.iter().enumerate() {
+        if !(w.is_finite() && w > 0.0 && w <= 1.0) {
+            return check.fail(
+                format!("model.components[{k}].weight"),
+                format!("weight must be in (0, 1], got {}", show(w)),
+            );
+        }
+    }
+    let sum: f64 = weights.iter().sum();
+    if (sum - 1.0).abs() > WEIGHT_SUM_TOLERANCE {
+        return check.fail(
+            "model.components",
+            format!("weights must sum to 1 (within 1e-6), they sum to {sum}"),
+        );
+    }
+    Ok(())
+}
+
+fn check_variance(check: &Checker, key: &str, v: f64) -> Result<(), SceneError> {
+    if v.is_finite() && (0.0..=MAX_VARIANCE).contains(&v) {
+        Ok(())
+    } else {
+        check.fail(
+            key,
+            format!(
+                "variance must be in [0, {}] (0 is allowed: the noised covariance is invertible for t > 0), got {}",
+                show(MAX_VARIANCE),
+                show(v)
+            ),
+        )
+    }
+}
+
+fn validate_model(check: &Checker, model: &ModelSpec) -> Result<(), SceneError> {
+    match model {
+        ModelSpec::GaussianMixture(g) => validate_gaussian(check, g),
+        ModelSpec::IsingMixture(m) => {
+            check.count("model.dim", m.dim, 1, MAX_DIM, "dim")?;
+            check.count(
+                "model.components",
+                m.components.len(),
+                1,
+                MAX_COMPONENTS,
+                "number of components",
+            )?;
+            check.range(
+                "model.coupling",
+                m.coupling,
+                -MAX_ABS_COUPLING,
+                MAX_ABS_COUPLING,
+                "coupling",
+            )?;
+            if !(m.scale > 0.0 && m.scale <= MAX_SCALE) {
+                return check.fail(
+                    "model.scale",
+                    format!("scale must be in (0, {MAX_SCALE}], got {}", show(m.scale)),
+                );
+            }
+            for (k, c) in m.components.iter().enumerate() {
+                check.range(
+                    &format!("model.components[{k}].beta"),
+                    c.beta,
+                    0.0,
+                    MAX_BETA,
+                    "beta",
+                )?;
+            }
+            check_weights(
+                check,
+                &m.components.iter().map(|c| c.weight).collect::<Vec<_>>(),
+            )
+        }
+        ModelSpec::Learned(l) => {
+            if l.path.as_os_str().is_empty() {
+                return check.fail("model.path", "path must not be empty");
+            }
+            Ok(())
+        }
+    }
+}
+
+fn validate_gaussian(check: &Checker, g: &GaussianMixtureSpec) -> Result<(), SceneError> {
+    let d = g.dim;
+    check.count("model.dim", d, 1, MAX_DIM, "dim")?;
+    check.count(
+        "model.components",
+        g.components.len(),
+        1,
+        MAX_COMPONENTS,
+        "number of components",
+    )?;
+    for (k, c) in g.components.iter().enumerate() {
+        let at = format!("model.components[{k}]");
+        match &c.mean {
+            None => {}
+            Some(MeanSpec::Vector(v)) => {
+                if v.len() != d {
+                    return check.fail(
+                        format!("{at}.mean"),
+                        format!("mean has {} values, expected dim = {d}", v.len()),
+                    );
+                }
+                for (j, &m) in v.iter().enumerate() {
+                    check.range(
+                        &format!("{at}.mean[{j}]"),
+                        m,
+                        -MAX_ABS_MEAN,
+                        MAX_ABS_MEAN,
+                        "mean value",
+                    )?;
+                }
+            }
+            Some(MeanSpec::Fill { fill }) => check.range(
+                &format!("{at}.mean.fill"),
+                *fill,
+                -MAX_ABS_MEAN,
+                MAX_ABS_MEAN,
+                "mean value",
+            )?,
+            Some(MeanSpec::Axis { axis, value }) => {
+                if *axis >= d {
+                    return check.fail(
+                        format!("{at}.mean.axis"),
+                        format!("axis must be < dim = {d}, got {axis}"),
+                    );
+                }
+                check.range(
+                    &format!("{at}.mean.value"),
+                    *value,
+                    -MAX_ABS_MEAN,
+                    MAX_ABS_MEAN,
+                    "mean value",
+                )?;
+            }
+        }
+        let cov_at = format!("{at}.cov");
+        match &c.cov {
+            CovSpec::Isotropic(s2) => check_variance(check, &format!("{cov_at}.isotropic"), *s2)?,
+            CovSpec::Diagonal(v) => {
+                if v.len() != d {
+                    return check.fail(
+                        format!("{cov_at}.diagonal"),
+                        format!("diagonal has {} values, expected dim = {d}", v.len()),
+                    );
+                }
+                for (j, &s2) in v.iter().enumerate() {
+                    check_variance(check, &format!("{cov_at}.diagonal[{j}]"), s2)?;
+                }
+            }
+            CovSpec::Spiked(s) => {
+                check_variance(check, &format!("{cov_at}.spiked.base"), s.base)?;
+                check_variance(check, &format!("{cov_at}.spiked.spike"), s.spike)?;
+                if s.axis >= d {
+                    return check.fail(
+                        format!("{cov_at}.spiked.axis"),
+                        format!("axis must be < dim = {d}, got {}", s.axis),
+                    );
+                }
+            }
+            CovSpec::Full(rows) => {
+                if rows.len() != d {
+                    return check.fail(
+                        format!("{cov_at}.full"),
+                        format!("expected {d} rows (dim), got {}", rows.len()),
+                    );
+                }
+                for (i, row) in rows.iter().enumerate() {
+                    if row.len() != d {
+                        return check.fail(
+                            format!("{cov_at}.full[{i}]"),
+                            format!("expected {d} values (dim), got {}", row.len()),
+                        );
+                    }
+                    for (j, &v) in row.iter().enumerate() {
+                        check.range(
+                            &format!("{cov_at}.full[{i}][{j}]"),
+                            v,
+                            -MAX_VARIANCE,
+                            MAX_VARIANCE,
+                            "covariance entry",
+                        )?;
+                    }
+                }
+                if let Err(m) = eigen_full(d, rows) {
+                    return check.fail(format!("{cov_at}.full"), m);
+                }
+            }
+        }
+    }
+    check_weights(
+        check,
+        &g.components.iter().map(|c| c.weight).collect::<Vec<_>>(),
+    )
+}
+
+fn validate_sampler(check: &Checker, s: &SamplerSpec) -> Result<(), SceneError> {
+    check.count("sampler.steps", s.steps, 1, MAX_STEPS, "steps")?;
+    if !(s.t_max > 0.0 && s.t_max <= MAX_T) {
+        return check.fail(
+            "sampler.t_max",
+            format!("t_max must be in (0, {MAX_T}], got {}", show(s.t_max)),
+        );
+    }
+    if !(s.t_min > 0.0 && s.t_min < s.t_max) {
+        return check.fail(
+            "sampler.t_min",
+            format!(
+                "need 0 < t_min < t_max = {}, got t_min = {}",
+                show(s.t_max),
+                show(s.t_min)
+            ),
+        );
+    }
+    if let StoreSpec::Every(k) = s.store {
+        check.count("sampler.store.every", k, 1, usize::MAX, "store interval")?;
+    }
+    Ok(())
+}
+
+fn validate_speciation(
+    check: &Checker,
+    s: &SpeciationSpec,
+    classes: Option<usize>,
+) -> Result<(), SceneError> {
+    check.count("speciation.pairs", s.pairs, 1, MAX_PAIRS, "pairs")?;
+    if let CloneTimes::Times(times) = &s.clone_times {
+        if times.is_empty() {
+            return check.fail(
+                "speciation.clone_times",
+                "list of clone times is empty (use \"auto\")",
+            );
+        }
+        for (i, &t) in times.iter().enumerate() {
+            if !(t > 0.0 && t <= MAX_T) {
+                return check.fail(
+                    format!("speciation.clone_times[{i}]"),
+                    format!("clone time must be in (0, {MAX_T}], got {}", show(t)),
+                );
+            }
+        }
+    }
+    let Some(groups) = &s.groups else {
+        return Ok(());
+    };
+    let mut owner: Vec<Option<usize>> = vec![None; classes.unwrap_or(0)];
+    for (g, group) in groups.iter().enumerate() {
+        if group.is_empty() {
+            return check.fail(format!("speciation.groups[{g}]"), "group is empty");
+        }
+        for (i, &class) in group.iter().enumerate() {
+            let key = format!("speciation.groups[{g}][{i}]");
+            if classes.is_some_and(|n| class >= n) {
+                return check.fail(
+                    key,
+                    format!(
+                        "class {class} does not exist (the model has {} classes)",
+                        owner.len()
+                    ),
+                );
+            }
+            if class >= owner.len() {
+                owner.resize(class + 1, None);
+            }
+            if let Some(first) = owner[class] {
+                return check.fail(
+                    key,
+                    format!("class {class} is in more than one group (already in group {first})"),
+                );
+            }
+            owner[class] = Some(g);
+        }
+    }
+    if let Some(missing) = owner.iter().position(Option::is_none) {
+        return check.fail(
+            "speciation.groups",
+            format!("class {missing} is in no group: every class must be in exactly one"),
+        );
+    }
+    Ok(())
+}
+
+impl ModelSpec {
+    /// Number of classes, when the scene itself fixes it (not for learned models).
+    pub fn class_count(&self) -> Option<usize> {
+        match self {
+            ModelSpec::GaussianMixture(g) => Some(g.components.len()),
+            ModelSpec::IsingMixture(m) => Some(m.components.len()),
+            ModelSpec::Learned(_) => None,
+        }
+    }
+
+    /// Dimension of one state, when the scene fixes it.
+    pub fn dim(&self) -> Option<usize> {
+        match self {
+            ModelSpec::GaussianMixture(g) => Some(g.dim),
+            ModelSpec::IsingMixture(m) => Some(m.dim),
+            ModelSpec::Learned(_) => None,
+        }
+    }
+
+    /// The exact analytic model of a Gaussian or Ising scene.
+    pub fn build_analytic(&self) -> Result<AnalyticModel, SceneError> {
+        let model_error = |e: crate::model::ModelError| SceneError::Model(e.to_string());
+        match self {
+            ModelSpec::GaussianMixture(g) => {
+                let components = g
+                    .components
+                    .iter()
+                    .map(|c| ComponentSpec {
+                        weight: c.weight,
+                        mean: c
+                            .mean
+                            .as_ref()
+                            .map_or_else(|| vec![0.0; g.dim], |m| m.to_vector(g.dim)),
+                        cov: c.cov.to_covariance(),
+                        label: c.label.clone().unwrap_or_default(),
+                    })
+                    .collect();
+                GaussianMixture::new(g.dim, components)
+                    .map(AnalyticModel::Gaussian)
+                    .map_err(model_error)
+            }
+            ModelSpec::IsingMixture(m) => {
+                let components = m
+                    .components
+                    .iter()
+                    .map(|c| IsingComponentSpec {
+                        weight: c.weight,
+                        beta: c.beta,
+                        label: c.label.clone().unwrap_or_default(),
+                    })
+                    .collect();
+                let boundary = match m.boundary {
+                    BoundarySpec::Open => Boundary::Open,
+                    BoundarySpec::Periodic => Boundary::Periodic,
+                };
+                IsingMixture::new(m.dim, m.coupling, boundary, m.scale, components)
+                    .map(AnalyticModel::Ising)
+                    .map_err(model_error)
+            }
+            ModelSpec::Learned(l) => Err(SceneError::Model(format!(
+                "learned models are not available in this build yet; scene asks for {}",
+                l.path.display()
+            ))),
+        }
+    }
+}
+
+impl MeanSpec {
+    /// The mean as a `[dim]` vector (shapes were checked by `Scene::validate`).
+    pub fn to_vector(&self, dim: usize) -> Vec<f64> {
+        match self {
+            MeanSpec::Vector(v) => v.clone(),
+            MeanSpec::Fill { fill } => vec![*fill; dim],
+            MeanSpec::Axis { axis, value } => {
+                let mut v = vec![0.0; dim];
+                if let Some(slot) = v.get_mut(*axis) {
+                    *slot = *value;
+                }
+                v
+            }
+        }
+    }
+}
+
+impl CovSpec {
+    pub fn to_covariance(&self) -> Covariance {
+        match self {
+            CovSpec::Isotropic(s2) => Covariance::Isotropic(*s2),
+            CovSpec::Diagonal(v) => Covariance::Diagonal(v.clone()),
+            CovSpec::Spiked(s) => Covariance::Spiked {
+                base: s.base,
+                spike: s.spike,
+                axis: s.axis,
+            },
+            CovSpec::Full(rows) => Covariance::Full(rows.clone()),
+        }
+    }
+}

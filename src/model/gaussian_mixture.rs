@@ -207,7 +207,10 @@ fn build_component(dim: usize, index: usize, spec: ComponentSpec) -> Result<Comp
 }
 
 /// Eigen-decomposition of a full covariance; rejects wrong shapes, asymmetry and negative eigenvalues.
-fn eigen_full(dim: usize, rows: &[Vec<f64>]) -> Result<(Vec<f64>, DMatrix<f64>), String> {
+pub(crate) fn eigen_full(
+    dim: usize,
+    rows: &[Vec<f64>],
+) -> Result<(Vec<f64>, DMatrix<f64>), String> {
     if rows.len() != dim || rows.iter().any(|r| r.len() != dim) {
         return Err(format!(
             "full covariance must be {dim} x {dim}, got {} rows of lengths {:?}",

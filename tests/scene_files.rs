@@ -1,0 +1,359 @@
+//! Scene files: every shipped scene parses, builds and round-trips; every kind of bad scene gives one
+//! clear error that names the offending key path and the file.
+
+use std::path::{Path, PathBuf};
+
+use diffscope::model::analytic::AnalyticModel;
+use diffscope::model::{Denoiser, ExactModel};
+use diffscope::scene::{CloneTimes, ModelSpec, SamplerKind, Scene, SceneError, StoreSpec};
+
+fn shipped() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenes");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_shipped_scene_parses_builds_and_round_trips() {
+    let files = shipped();
+    let names: Vec<String> = files
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for expected in [
+        "two-gaussians.json",
+        "two-gaussians-d256.json",
+        "variance-1-vs-2.json",
+        "ising-0.3-vs-0.8.json",
+        "hierarchy-4class.json",
+        "spiked-vs-isotropic.json",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "missing shipped scene {expected}"
+        );
+    }
+    for file in &files {
+        let scene = Scene::load(file).unwrap_or_else(|e| panic!("{e}"));
+        let model = scene
+            .model
+            .build_analytic()
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        assert_eq!(Some(model.dim()), scene.model.dim());
+        assert_eq!(Some(model.weights().len()), scene.model.class_count());
+        let text = scene.to_json_pretty().unwrap();
+        let again = Scene::from_json_str(&text, file).unwrap();
+        assert_eq!(scene, again, "{} does not round-trip", file.display());
+    }
+}
+
+#[test]
+fn shipped_scenes_have_the_spec_parameters() {
+    let load = |name: &str| {
+        Scene::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("assets/scenes")
+                .join(name),
+        )
+        .unwrap()
+    };
+    // Case E: the first group split is the sign of the m1 component (coordinates 0..192), and
+    // |m1|² = 256, |m2|² = 16.
+    let e = load("hierarchy-4class.json");
+    let Ok(AnalyticModel::Gaussian(g)) = e.model.build_analytic() else {
+        panic!("E is a Gaussian mixture")
+    };
+    let groups = e.speciation.as_ref().unwrap().groups.clone().unwrap();
+    assert_eq!(groups, vec![vec![0, 1], vec![2, 3]]);
+    let m1_sign = |k: usize| g.components()[k].mean()[0].signum();
+    for group in &groups {
+        assert!(group.iter().all(|&k| m1_sign(k) == m1_sign(group[0])));
+    }
+    assert_ne!(m1_sign(groups[0][0]), m1_sign(groups[1][0]));
+    let mean = g.components()[0].mean();
+    let m1: f64 = mean[..192].iter().map(|v| v * v).sum();
+    let m2: f64 = mean[192..].iter().map(|v| v * v).sum();
+    assert!(
+        (m1 - 256.0).abs() < 1e-9 && (m2 - 16.0).abs() < 1e-9,
+        "|m1|² = {m1}, |m2|² = {m2}"
+    );
+    // Case D: β 0.3 vs 0.8, J = 1, open, d = 100.
+    let d = load("ising-0.3-vs-0.8.json");
+    let Ok(AnalyticModel::Ising(m)) = d.model.build_analytic() else {
+        panic!("D is an Ising mixture")
+    };
+    assert_eq!(
+        (m.dim(), m.betas(), m.coupling()),
+        (100, &[0.3, 0.8][..], 1.0)
+    );
+}
+
+#[test]
+fn default_scene_is_the_two_gaussian_teaching_scene() {
+    let s = Scene::default_scene();
+    assert_eq!(s.trajectories, 2000);
+    assert_eq!(s.sampler.kind, SamplerKind::Sde);
+    let Ok(AnalyticModel::Gaussian(g)) = s.model.build_analytic() else {
+        panic!()
+    };
+    assert_eq!(g.dim(), 64);
+    assert_eq!(g.components()[0].mean(), &[1.0; 64][..]);
+    assert_eq!(g.components()[1].mean(), &[-1.0; 64][..]);
+    assert_eq!(g.components()[0].isotropic_variance(), Some(1.0));
+}
+
+const GOOD: &str = r#"{
+  "model": {"kind": "gaussian_mixture", "dim": 3, "components": [
+    {"weight": 0.25, "mean": [1, 2, 3], "cov": {"isotropic": 1.0}},
+    {"weight": 0.75, "mean": {"axis": 2, "value": -1}, "cov": {"full": [[2, 0.5, 0], [0.5, 1, 0], [0, 0, 0]]}, "label": "b"}]},
+  "sampler": {"kind": "ancestral", "steps": 100, "t_max": 6, "t_min": 0.01, "store": {"every": 5}},
+  "trajectories": 10, "seed": 1,
+  "speciation": {"clone_times": [0.5, 1.0], "groups": [[1], [0]]}
+}"#;
+
+fn parse(text: &str) -> Result<Scene, SceneError> {
+    Scene::from_json_str(text, Path::new("scenes/bad.json"))
+}
+
+#[test]
+fn defaults_and_optional_keys() {
+    let s = parse(GOOD).unwrap();
+    assert_eq!(s.sampler.store, StoreSpec::Every(5));
+    let sp = s.speciation.unwrap();
+    assert_eq!(
+        (sp.pairs, sp.clone_times),
+        (2000, CloneTimes::Times(vec![0.5, 1.0]))
+    );
+    let ModelSpec::GaussianMixture(g) = &s.model else {
+        panic!()
+    };
+    assert!(g.components[0].label.is_none());
+    let minimal = r#"{"model": {"kind": "ising_mixture", "dim": 5, "coupling": -1, "boundary": "periodic",
+        "components": [{"weight": 1, "beta": 0.5}]},
+        "sampler": {"kind": "ode", "steps": 10, "t_max": 3, "t_min": 0.1}, "trajectories": 1, "seed": 0,
+        "speciation": {}}"#;
+    let s = parse(minimal).unwrap();
+    assert_eq!(s.speciation.unwrap().clone_times, CloneTimes::Auto);
+    assert_eq!(s.sampler.store, StoreSpec::All);
+}
+
+/// `GOOD` with one textual replacement, expected to fail with a message containing every `needle`.
+fn assert_bad(from: &str, to: &str, needles: &[&str]) {
+    assert!(GOOD.contains(from), "test setup: {from:?} not in GOOD");
+    let text = GOOD.replacen(from, to, 1);
+    let err = parse(&text)
+        .expect_err(&format!("{to:?} should be rejected"))
+        .to_string();
+    for needle in needles.iter().chain(&["scenes/bad.json"]) {
+        assert!(
+            err.contains(needle),
+            "error {err:?} should mention {needle:?}"
+        );
+    }
+}
+
+#[test]
+fn bad_scenes_name_the_offending_key() {
+    // Unknown keys, at several depths.
+    assert_bad(
+        r#""seed": 1"#,
+        r#""seed": 1, "sed": 2"#,
+        &["sed", "unknown field"],
+    );
+    assert_bad(r#""dim": 3"#, r#""dim": 3, "colour": 1"#, &["model.colour"]);
+    assert_bad(
+        r#""label": "b""#,
+        r#""label": "b", "lable": "c""#,
+        &["model.components[1].lable"],
+    );
+    assert_bad(
+        r#""steps": 100"#,
+        r#""steps": 100, "stepz": 1"#,
+        &["sampler.stepz"],
+    );
+    assert_bad(
+        r#""mean": [1, 2, 3]"#,
+        r#""mean": {"fill": 1, "x": 2}"#,
+        &["model.components[0].mean", "fill"],
+    );
+    // Wrong types, strings for numbers.
+    assert_bad(
+        r#""isotropic": 1.0"#,
+        r#""isotropic": "1.0""#,
+        &["model.components[0].cov.isotropic", "invalid type"],
+    );
+    assert_bad(
+        r#""trajectories": 10"#,
+        r#""trajectories": "10""#,
+        &["trajectories", "invalid type"],
+    );
+    assert_bad(r#""steps": 100"#, r#""steps": 1.5"#, &["sampler.steps"]);
+    assert_bad(
+        r#""kind": "ancestral""#,
+        r#""kind": "euler""#,
+        &["sampler.kind", "euler"],
+    );
+    assert_bad(
+        r#""kind": "gaussian_mixture""#,
+        r#""kind": "gmm""#,
+        &["model.kind", "gmm"],
+    );
+    assert_bad(
+        r#"{"isotropic": 1.0}"#,
+        r#"{"isotropic": 1.0, "diagonal": [1, 1, 1]}"#,
+        &["model.components[0].cov", "single key"],
+    );
+    // Out-of-range values.
+    assert_bad(
+        r#""isotropic": 1.0"#,
+        r#""isotropic": -1"#,
+        &["model.components[0].cov.isotropic", "variance", "-1"],
+    );
+    assert_bad(
+        r#"[0, 0, 0]]"#,
+        r#"[0, 0, -1]]"#,
+        &["model.components[1].cov.full", "positive semidefinite"],
+    );
+    assert_bad(
+        r#"[0.5, 1, 0]"#,
+        r#"[0.4, 1, 0]"#,
+        &["model.components[1].cov.full", "not symmetric"],
+    );
+    assert_bad(
+        r#""weight": 0.25"#,
+        r#""weight": 0.3"#,
+        &["model.components", "sum to 1", "1.05"],
+    );
+    assert_bad(
+        r#""weight": 0.25"#,
+        r#""weight": -0.25"#,
+        &["model.components[0].weight"],
+    );
+    assert_bad(
+        r#""t_min": 0.01"#,
+        r#""t_min": 7"#,
+        &["sampler.t_min", "t_max"],
+    );
+    assert_bad(
+        r#""t_max": 6"#,
+        r#""t_max": 1e308"#,
+        &["sampler.t_max", "1e308"],
+    );
+    assert_bad(
+        r#""trajectories": 10"#,
+        r#""trajectories": 0"#,
+        &["trajectories", "1..=10000000"],
+    );
+    assert_bad(r#""dim": 3"#, r#""dim": 70000"#, &["model.dim"]);
+    assert_bad(
+        r#""clone_times": [0.5, 1.0]"#,
+        r#""clone_times": [0.5, -1.0]"#,
+        &["speciation.clone_times[1]"],
+    );
+    assert_bad(
+        r#""clone_times": [0.5, 1.0]"#,
+        r#""clone_times": "sometimes""#,
+        &["speciation.clone_times", "auto"],
+    );
+    // Dimension mismatches.
+    assert_bad(
+        r#""mean": [1, 2, 3]"#,
+        r#""mean": [1, 2]"#,
+        &["model.components[0].mean", "expected dim = 3"],
+    );
+    assert_bad(
+        r#"[0, 0, 0]]"#,
+        r#"[0, 0]]"#,
+        &["model.components[1].cov.full[2]", "expected 3"],
+    );
+    assert_bad(
+        r#""axis": 2"#,
+        r#""axis": 3"#,
+        &["model.components[1].mean.axis", "< dim = 3"],
+    );
+    assert_bad(
+        r#"{"isotropic": 1.0}"#,
+        r#"{"spiked": {"base": 1, "spike": 2, "axis": 9}}"#,
+        &["model.components[0].cov.spiked.axis"],
+    );
+    assert_bad(
+        r#"{"isotropic": 1.0}"#,
+        r#"{"diagonal": [1, 1]}"#,
+        &["model.components[0].cov.diagonal", "dim = 3"],
+    );
+    // Not numbers at all.
+    assert_bad(
+        r#""isotropic": 1.0"#,
+        r#""isotropic": NaN"#,
+        &["NaN", "isotropic", "line 3"],
+    );
+    assert_bad(
+        r#""t_max": 6"#,
+        r#""t_max": 1e999"#,
+        &["out of range", "t_max"],
+    );
+    // Missing required keys.
+    assert_bad(r#""seed": 1,"#, "", &["missing field `seed`"]);
+    assert_bad(
+        r#""cov": {"isotropic": 1.0}"#,
+        r#""cv": {"isotropic": 1.0}"#,
+        &["model.components[0]", "cv"],
+    );
+    assert_bad(
+        r#""kind": "gaussian_mixture", "#,
+        "",
+        &["model", "missing field `kind`"],
+    );
+    // Group maps.
+    assert_bad(
+        r#""groups": [[1], [0]]"#,
+        r#""groups": [[1]]"#,
+        &["speciation.groups", "class 0 is in no group"],
+    );
+    assert_bad(
+        r#""groups": [[1], [0]]"#,
+        r#""groups": [[1, 0], [0]]"#,
+        &[
+            "speciation.groups[1][0]",
+            "class 0 is in more than one group",
+        ],
+    );
+    assert_bad(
+        r#""groups": [[1], [0]]"#,
+        r#""groups": [[1, 2], [0]]"#,
+        &["speciation.groups[0][1]", "class 2 does not exist"],
+    );
+}
+
+#[test]
+fn ising_and_learned_scenes_are_checked() {
+    let base = r#"{"model": {"kind": "ising_mixture", "dim": 5, "coupling": 1, "boundary": "open",
+        "components": [{"weight": 0.5, "beta": 0.5}, {"weight": 0.5, "beta": 1}]},
+        "sampler": {"kind": "sde", "steps": 10, "t_max": 3, "t_min": 0.1}, "trajectories": 1, "seed": 0}"#;
+    parse(base).unwrap();
+    let bad = |from: &str, to: &str| parse(&base.replacen(from, to, 1)).unwrap_err().to_string();
+    assert!(bad(r#""beta": 1"#, r#""beta": -1"#).contains("model.components[1].beta"));
+    assert!(bad(r#""coupling": 1"#, r#""coupling": 101"#).contains("model.coupling"));
+    assert!(bad(r#""boundary": "open""#, r#""boundary": "closed""#).contains("model.boundary"));
+    let learned = r#"{"model": {"kind": "learned", "path": "assets/models/x.safetensors"},
+        "sampler": {"kind": "ddim", "steps": 10, "t_max": 3, "t_min": 0.1}, "trajectories": 1, "seed": 0}"#;
+    let scene = parse(learned).unwrap();
+    let err = scene.model.build_analytic().unwrap_err().to_string();
+    assert!(
+        err.contains("learned models are not available") && err.contains("x.safetensors"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unreadable_file_names_the_file() {
+    let err = Scene::load(Path::new("/nonexistent/scene.json"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("/nonexistent/scene.json"), "{err}");
+}
