@@ -102,7 +102,7 @@ impl MlpDenoiserConfig {
             hidden: 128,
             time_frequencies: 8,
             t_min: 1e-3,
-            t_max: 6.0,
+            t_max: 8.0,
         }
     }
 }

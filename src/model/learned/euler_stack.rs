@@ -136,7 +136,7 @@ impl EulerStack {
         let ce = candle_nn::loss::cross_entropy(&logits, &targets)?;
         let floor = state.depth.sqr()?.mean_all()?;
         let negative = negative.mean_all()?;
-        (ce + (floor * c.lambda_floor)? + (negative * c.lambda_negative)?)
+        ce + (floor * c.lambda_floor)? + (negative * c.lambda_negative)?
     }
 
     /// Samples `n` strings of the trained length token by token at temperature 1; sequence i draws
@@ -149,7 +149,7 @@ impl EulerStack {
             .collect();
         let mut tokens = vec![0u32; n * len];
         let mut states = vec![0f32; n * len * c.state];
-        let run = |tokens: &mut [u32], states: &mut [f32]| -> candle_core::Result<()> {
+        let mut run = |tokens: &mut [u32], states: &mut [f32]| -> candle_core::Result<()> {
             let mut state = self.initial_state(n)?;
             let mut input = vec![c.vocab as u32; n];
             for step in 0..len {

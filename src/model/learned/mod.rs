@@ -85,8 +85,7 @@ impl LearnedModel {
     /// A freshly initialised model of `config`, every parameter drawn from our seeded streams.
     pub fn seeded(config: &ModelConfig, seed: u64) -> Result<Self, LearnedError> {
         config.validate().map_err(LearnedError::Argument)?;
-        let origin = Path::new("(new model)");
-        Self::build(config, ParamBuilder::seeded(seed), origin)
+        Self::build(config, ParamBuilder::seeded(seed), Path::new("(new model)"))
     }
 
     fn build(
@@ -208,6 +207,25 @@ fn parse_header(json: &str, path: &Path) -> Result<ModelConfig, LearnedError> {
     header.model.validate().map_err(bad)?;
     Ok(header.model)
 }
+
+macro_rules! seeded_constructor {
+    ($model:ty, $config:ty, $variant:ident) => {
+        impl $model {
+            /// A freshly initialised model, every parameter drawn from our seeded streams.
+            pub fn seeded(config: $config, seed: u64) -> Result<Self, LearnedError> {
+                ModelConfig::$variant(config.clone())
+                    .validate()
+                    .map_err(LearnedError::Argument)?;
+                Self::build(config, ParamBuilder::seeded(seed))
+                    .map_err(|e| LearnedError::from_build(e, Path::new("(new model)"), stringify!($variant)))
+            }
+        }
+    };
+}
+
+seeded_constructor!(Dit, config::DitConfig, Dit);
+seeded_constructor!(EulerStack, config::EulerStackConfig, EulerStack);
+seeded_constructor!(MlpDenoiser, config::MlpDenoiserConfig, MlpDenoiser);
 
 impl Denoiser for LearnedModel {
     fn dim(&self) -> usize {

@@ -120,7 +120,7 @@ impl<'a> ParamBuilder<'a> {
     /// The parameters, or every problem found in the file (missing, misshapen, wrong dtype, unexpected).
     pub fn finish(mut self) -> Result<ParamStore, BuildError> {
         if let Source::File(file) = &self.source {
-            let expected: BTreeSet<&String> = self.vars.keys().collect();
+            let expected: BTreeSet<&str> = self.vars.keys().map(String::as_str).collect();
             let mut unexpected: Vec<String> = file
                 .names()
                 .into_iter()
