@@ -26,7 +26,11 @@ fn reference_clouds_meet_the_spec_contract() {
         };
         if let Some(expected) = true_id {
             let twonn = id.twonn.unwrap();
-            assert!((twonn - expected).abs() <= 0.15, "{}: TwoNN {twonn}", cloud.name());
+            assert!(
+                (twonn - expected).abs() <= 0.15,
+                "{}: TwoNN {twonn}",
+                cloud.name()
+            );
         }
         let pca95 = match cloud {
             Reference::Line => Some(1),
@@ -52,9 +56,17 @@ fn reference_clouds_meet_the_spec_contract() {
         if low_rank {
             let f = r.flatness.spectral.unwrap();
             assert!(f < 1e-9, "{}: F_spec {f}", cloud.name());
-            assert!(r.flatness.rank_deficient.is_some(), "{}: not flagged", cloud.name());
+            assert!(
+                r.flatness.rank_deficient.is_some(),
+                "{}: not flagged",
+                cloud.name()
+            );
         } else {
-            assert!(r.flatness.rank_deficient.is_none(), "{}: flagged", cloud.name());
+            assert!(
+                r.flatness.rank_deficient.is_none(),
+                "{}: flagged",
+                cloud.name()
+            );
         }
     }
 }

@@ -48,13 +48,19 @@ pub fn read(path: &Path) -> Result<Table, IoError> {
         if fields.len() != columns {
             return Err(IoError::format(
                 path,
-                format!("CSV line {number} has {} fields, expected {columns}", fields.len()),
+                format!(
+                    "CSV line {number} has {} fields, expected {columns}",
+                    fields.len()
+                ),
             ));
         }
         push_row(&mut data, &fields, number, path)?;
     }
     if data.is_empty() {
-        return Err(IoError::format(path, "CSV file has a header but no data rows"));
+        return Err(IoError::format(
+            path,
+            "CSV file has a header but no data rows",
+        ));
     }
     Ok(Table {
         rows: data.len() / columns,
@@ -69,13 +75,19 @@ fn push_row(data: &mut Vec<f64>, fields: &[&str], line: usize, path: &Path) -> R
         let value = field.parse::<f64>().map_err(|_| {
             IoError::format(
                 path,
-                format!("CSV line {line}, column {}: '{field}' is not a number", column + 1),
+                format!(
+                    "CSV line {line}, column {}: '{field}' is not a number",
+                    column + 1
+                ),
             )
         })?;
         if !value.is_finite() {
             return Err(IoError::format(
                 path,
-                format!("CSV line {line}, column {}: '{field}' is not finite", column + 1),
+                format!(
+                    "CSV line {line}, column {}: '{field}' is not finite",
+                    column + 1
+                ),
             ));
         }
         data.push(value);

@@ -96,7 +96,12 @@ pub fn read_f64(path: &Path) -> Result<NpyArray, IoError> {
     let file_len = file.metadata().map_err(read_error)?.len();
     let mut reader = BufReader::new(file);
     let mut preamble = [0u8; 8];
-    read_exact_or(&mut reader, &mut preamble, path, "file too short for a .npy preamble")?;
+    read_exact_or(
+        &mut reader,
+        &mut preamble,
+        path,
+        "file too short for a .npy preamble",
+    )?;
     if &preamble[..6] != b"\x93NUMPY" {
         return Err(IoError::format(path, "not a .npy file (bad magic bytes)"));
     }
@@ -111,7 +116,12 @@ pub fn read_f64(path: &Path) -> Result<NpyArray, IoError> {
             read_exact_or(&mut reader, &mut b, path, "truncated .npy header length")?;
             u32::from_le_bytes(b) as usize
         }
-        v => return Err(IoError::format(path, format!("unsupported .npy format version {v}"))),
+        v => {
+            return Err(IoError::format(
+                path,
+                format!("unsupported .npy format version {v}"),
+            ));
+        }
     };
     let prefix = if preamble[6] == 1 { 10 } else { 12 };
     if header_len > MAX_HEADER || (prefix + header_len) as u64 > file_len {
@@ -121,7 +131,12 @@ pub fn read_f64(path: &Path) -> Result<NpyArray, IoError> {
         ));
     }
     let mut header_bytes = vec![0u8; header_len];
-    read_exact_or(&mut reader, &mut header_bytes, path, "truncated .npy header")?;
+    read_exact_or(
+        &mut reader,
+        &mut header_bytes,
+        path,
+        "truncated .npy header",
+    )?;
     let text = std::str::from_utf8(&header_bytes)
         .map_err(|_| IoError::format(path, "the .npy header is not text"))?;
     let header = parse_header(text).map_err(|problem| IoError::format(path, problem))?;
@@ -134,7 +149,11 @@ pub fn read_f64(path: &Path) -> Result<NpyArray, IoError> {
     let data_bytes = file_len - (prefix + header_len) as u64;
     let declared = (count * header.dtype.size()) as u64;
     if declared != data_bytes {
-        let what = if declared > data_bytes { "truncated" } else { "trailing bytes in" };
+        let what = if declared > data_bytes {
+            "truncated"
+        } else {
+            "trailing bytes in"
+        };
         return Err(IoError::format(
             path,
             format!(
@@ -152,11 +171,15 @@ pub fn read_f64(path: &Path) -> Result<NpyArray, IoError> {
         read_exact_or(&mut reader, bytes, path, "truncated .npy data")?;
         match header.dtype {
             FloatType::F32 => data.extend(
-                bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64),
+                bytes
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64),
             ),
-            FloatType::F64 => data.extend(bytes.chunks_exact(8).map(|b| {
-                f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
-            })),
+            FloatType::F64 => data.extend(
+                bytes
+                    .chunks_exact(8)
+                    .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])),
+            ),
         }
     }
     if header.fortran_order && header.shape.len() > 1 {
@@ -222,7 +245,11 @@ fn parse_header(text: &str) -> Result<Header, String> {
             "descr" if dtype.is_none() => dtype = Some(parse_descr(&cursor.string()?)?),
             "fortran_order" if fortran.is_none() => fortran = Some(cursor.boolean()?),
             "shape" if shape.is_none() => shape = Some(cursor.tuple()?),
-            other => return Err(format!("unexpected or repeated key '{other}' in the .npy header")),
+            other => {
+                return Err(format!(
+                    "unexpected or repeated key '{other}' in the .npy header"
+                ));
+            }
         }
         cursor.skip_space();
         if !cursor.rest.is_empty() {
@@ -339,11 +366,17 @@ mod tests {
 
     #[test]
     fn header_parser_is_strict() {
-        let ok = parse_header("{'descr': '<f8', 'fortran_order': True, 'shape': (3,), }   \n").unwrap();
+        let ok =
+            parse_header("{'descr': '<f8', 'fortran_order': True, 'shape': (3,), }   \n").unwrap();
         assert_eq!(ok.dtype, FloatType::F64);
         assert!(ok.fortran_order);
         assert_eq!(ok.shape, vec![3]);
-        assert_eq!(parse_header("{'descr': '<f4', 'fortran_order': False, 'shape': ()}").unwrap().shape, Vec::<usize>::new());
+        assert_eq!(
+            parse_header("{'descr': '<f4', 'fortran_order': False, 'shape': ()}")
+                .unwrap()
+                .shape,
+            Vec::<usize>::new()
+        );
         for bad in [
             "{'descr': '<f4', 'fortran_order': False}",
             "{'descr': '<f4', 'fortran_order': False, 'shape': (2, -3), }",

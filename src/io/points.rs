@@ -63,8 +63,8 @@ pub fn load_points(
             });
         }
     };
-    let (n, dim, data, step_label) = select_step(&shape, data, step)
-        .map_err(|problem| IoError::format(path, problem))?;
+    let (n, dim, data, step_label) =
+        select_step(&shape, data, step).map_err(|problem| IoError::format(path, problem))?;
     let source = format!("{}{label}{step_label}", path.display());
     PointCloud::new(n, dim, data, source).map_err(|e| IoError::format(path, e.to_string()))
 }
@@ -90,7 +90,9 @@ fn select_step(
                 StepSelection::Last => steps - 1,
                 StepSelection::Index(s) if s < steps => s,
                 StepSelection::Index(s) => {
-                    return Err(format!("step {s} is out of range (the array has {steps} steps)"));
+                    return Err(format!(
+                        "step {s} is out of range (the array has {steps} steps)"
+                    ));
                 }
             };
             let points = data

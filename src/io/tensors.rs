@@ -60,19 +60,26 @@ pub fn read_f64(path: &Path, name: Option<&str>) -> Result<LoadedTensor, IoError
     let mut names: Vec<String> = tensors.names().into_iter().map(str::to_string).collect();
     names.sort();
     let chosen = match name {
-        Some(wanted) => names.iter().find(|n| *n == wanted).cloned().ok_or_else(|| {
-            IoError::format(
-                path,
-                format!("no tensor named '{wanted}' (tensors: {})", names.join(", ")),
-            )
-        })?,
+        Some(wanted) => names
+            .iter()
+            .find(|n| *n == wanted)
+            .cloned()
+            .ok_or_else(|| {
+                IoError::format(
+                    path,
+                    format!("no tensor named '{wanted}' (tensors: {})", names.join(", ")),
+                )
+            })?,
         None => match names.as_slice() {
             [only] => only.clone(),
             [] => return Err(IoError::format(path, "the file holds no tensors")),
             _ => {
                 return Err(IoError::format(
                     path,
-                    format!("several tensors, choose one with --tensor ({})", names.join(", ")),
+                    format!(
+                        "several tensors, choose one with --tensor ({})",
+                        names.join(", ")
+                    ),
                 ));
             }
         },

@@ -77,7 +77,11 @@ pub fn local_residuals(
                 .collect();
             // The k×k Gram matrix has the same nonzero spectrum as the D×D local covariance.
             let gram = DMatrix::from_fn(k_local, k_local, |a, b| {
-                centred[a].iter().zip(&centred[b]).map(|(x, y)| x * y).sum::<f64>()
+                centred[a]
+                    .iter()
+                    .zip(&centred[b])
+                    .map(|(x, y)| x * y)
+                    .sum::<f64>()
             });
             let mut mu: Vec<f64> = gram
                 .symmetric_eigenvalues()

@@ -162,7 +162,11 @@ impl Components {
         if ra == rb {
             return None;
         }
-        let (elder, younger) = if self.is_elder(ra, rb) { (ra, rb) } else { (rb, ra) };
+        let (elder, younger) = if self.is_elder(ra, rb) {
+            (ra, rb)
+        } else {
+            (rb, ra)
+        };
         let died = (younger, self.peak[younger as usize]);
         // Union by size; the surviving root inherits the elder's peak.
         let (big, small) = if self.size[ra as usize] >= self.size[rb as usize] {

@@ -3,8 +3,8 @@
 //! decides per row whether the candidates provably contain the true k nearest; rows where it cannot
 //! (near-ties closer than f32 can resolve, e.g. duplicates) are redone by an exact f64 scan.
 
-use super::cloud::PointCloud;
 use super::GeometryError;
+use super::cloud::PointCloud;
 use rayon::prelude::*;
 
 /// Queries per task; a task multiplies its queries against candidate blocks of `CANDIDATE_BLOCK`.
@@ -89,7 +89,9 @@ pub fn exact_knn(cloud: &PointCloud, k: usize) -> Result<Neighbours, GeometryErr
                     let q = first + r;
                     let nq = norms32[q];
                     let row = &dots[r * cols..(r + 1) * cols];
-                    for (c, (&dot, &nc)) in row.iter().zip(&norms32[start..start + cols]).enumerate() {
+                    for (c, (&dot, &nc)) in
+                        row.iter().zip(&norms32[start..start + cols]).enumerate()
+                    {
                         let approx = nq + nc - 2.0 * dot;
                         if approx < found.worst() && start + c != q {
                             found.insert(approx, (start + c) as u32);
@@ -105,17 +107,23 @@ pub fn exact_knn(cloud: &PointCloud, k: usize) -> Result<Neighbours, GeometryErr
                 let filled = found.approx[keep - 1].is_finite();
                 let proven = filled
                     && (keep == n - 1
-                        || found.approx[keep - 1] as f64 > found.approx[k - 1] as f64 + 2.0 * delta);
+                        || found.approx[keep - 1] as f64
+                            > found.approx[k - 1] as f64 + 2.0 * delta);
                 exact.clear();
                 let query = cloud.row(q);
                 if proven {
-                    exact.extend(found.index.iter().map(|&c| {
-                        (squared_distance(query, cloud.row(c as usize)), c)
-                    }));
+                    exact.extend(
+                        found
+                            .index
+                            .iter()
+                            .map(|&c| (squared_distance(query, cloud.row(c as usize)), c)),
+                    );
                 } else {
-                    exact.extend((0..n).filter(|&c| c != q).map(|c| {
-                        (squared_distance(query, cloud.row(c)), c as u32)
-                    }));
+                    exact.extend(
+                        (0..n)
+                            .filter(|&c| c != q)
+                            .map(|c| (squared_distance(query, cloud.row(c)), c as u32)),
+                    );
                 }
                 exact.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
                 for (j, &(d2, c)) in exact.iter().take(k).enumerate() {
@@ -157,7 +165,14 @@ fn centred_f32(cloud: &PointCloud) -> (Vec<f32>, Vec<f32>, f64) {
 }
 
 /// `out[r, c] = q_r · t_c` for `queries` = `[rows, dim]`, `targets` = `[cols, dim]`, `out` = `[rows, cols]`.
-fn dot_products(queries: &[f32], targets: &[f32], rows: usize, cols: usize, dim: usize, out: &mut [f32]) {
+fn dot_products(
+    queries: &[f32],
+    targets: &[f32],
+    rows: usize,
+    cols: usize,
+    dim: usize,
+    out: &mut [f32],
+) {
     debug_assert_eq!(queries.len(), rows * dim);
     debug_assert_eq!(targets.len(), cols * dim);
     debug_assert_eq!(out.len(), rows * cols);

@@ -161,7 +161,10 @@ impl PcaBasis {
         out.par_chunks_mut(dims.max(1) * 1024)
             .zip(data.par_chunks(self.dim * 1024))
             .for_each(|(out, rows)| {
-                for (o, row) in out.chunks_exact_mut(dims.max(1)).zip(rows.chunks_exact(self.dim)) {
+                for (o, row) in out
+                    .chunks_exact_mut(dims.max(1))
+                    .zip(rows.chunks_exact(self.dim))
+                {
                     for (c, slot) in o.iter_mut().enumerate().take(dims) {
                         *slot = row
                             .iter()
@@ -178,10 +181,11 @@ impl PcaBasis {
     fn fix_signs(&mut self) {
         let dim = self.dim;
         for component in self.components.chunks_exact_mut(dim) {
-            let largest = component
-                .iter()
-                .copied()
-                .fold(0.0f64, |best, v| if v.abs() > best.abs() { v } else { best });
+            let largest =
+                component.iter().copied().fold(
+                    0.0f64,
+                    |best, v| if v.abs() > best.abs() { v } else { best },
+                );
             if largest < 0.0 {
                 component.iter_mut().for_each(|v| *v = -*v);
             }
@@ -223,10 +227,17 @@ fn covariance<T: Element>(data: &[T], n: usize, dim: usize, mean: &[f64]) -> DMa
             for block in task.chunks(BLOCK_ROWS * dim) {
                 centred.clear();
                 for row in block.chunks_exact(dim) {
-                    centred.extend(row.iter().zip(mean).map(|(v, m)| T::from_f64(v.to_f64() - m)));
+                    centred.extend(
+                        row.iter()
+                            .zip(mean)
+                            .map(|(v, m)| T::from_f64(v.to_f64() - m)),
+                    );
                 }
                 gram_of_columns(&centred, block.len() / dim, dim, &mut product);
-                total.iter_mut().zip(&product).for_each(|(t, p)| *t += p.to_f64());
+                total
+                    .iter_mut()
+                    .zip(&product)
+                    .for_each(|(t, p)| *t += p.to_f64());
             }
             total
         })

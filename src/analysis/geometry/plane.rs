@@ -90,7 +90,10 @@ impl PlaneIndex {
         if self.len == 0 {
             return f64::INFINITY;
         }
-        self.tree.nearest_one::<SquaredEuclidean>(&q).distance.sqrt()
+        self.tree
+            .nearest_one::<SquaredEuclidean>(&q)
+            .distance
+            .sqrt()
     }
 
     /// For every indexed point, the distance to its k-th nearest *other* point (duplicates count);

@@ -99,7 +99,12 @@ impl Reference {
             Reference::PlaneSquare | Reference::PlaneNoise => vec![u(r), u(r)],
             Reference::Sphere => {
                 let g: Vec<f64> = (0..3).map(|_| gaussian(r)).collect();
-                let norm = g.iter().map(|v| v * v).sum::<f64>().sqrt().max(f64::MIN_POSITIVE);
+                let norm = g
+                    .iter()
+                    .map(|v| v * v)
+                    .sum::<f64>()
+                    .sqrt()
+                    .max(f64::MIN_POSITIVE);
                 g.iter().map(|v| v / norm).collect()
             }
             Reference::Annulus => {
@@ -120,9 +125,7 @@ impl Reference {
                 let t = 1.5 * PI * (1.0 + 2.0 * u(r));
                 vec![t * t.cos(), 21.0 * u(r), t * t.sin()]
             }
-            Reference::MockDit => (1..=256)
-                .map(|i| gaussian(r) / (i as f64).sqrt())
-                .collect(),
+            Reference::MockDit => (1..=256).map(|i| gaussian(r) / (i as f64).sqrt()).collect(),
             Reference::MockEulerStack => vec![STACK_LEVELS[r.random_range(0..STACK_LEVELS.len())]],
         }
     }

@@ -2,6 +2,7 @@
 //! gathers the numbers (serialised with the CLI's JSON keys) and the drawable detail (plane
 //! projection, void regions, per-point curvature) that the views use. Printing is `Display`.
 
+use super::GeometryError;
 use super::cloud::PointCloud;
 use super::density::{entropy_uniformity, knn_uniformity};
 use super::flatness::{self, RankDeficiency};
@@ -12,7 +13,6 @@ use super::params::MetricParams;
 use super::pca::{PcaBasis, PcaRoute};
 use super::plane::{PlaneIndex, SquareBox, as_points};
 use super::wall;
-use super::GeometryError;
 use serde::Serialize;
 use std::fmt;
 
@@ -221,27 +221,108 @@ impl fmt::Display for MetricReport {
         let row = |f: &mut fmt::Formatter<'_>, name: &str, value: String, how: String| {
             writeln!(f, "  {name:<34} {value:>22}  {how}")
         };
-        row(f, "PCA explained variance (PC1..3)", top.join(" "), format!("{:?} route, m = {}", self.pca.route, ratio.len()))?;
-        row(f, "intrinsic dim PCA95 (headline)", id.pca95.to_string(), "components for 95% variance".into())?;
-        row(f, "intrinsic dim PCA90", id.pca90.to_string(), "components for 90% variance".into())?;
-        row(f, "participation ratio", optional(id.participation_ratio, 2), "(Σλ)²/Σλ²".into())?;
-        row(f, "intrinsic dim TwoNN", optional(id.twonn, 2), format!("discard {}, {}", p.twonn_discard, id.knn))?;
-        row(f, "intrinsic dim MLE", optional(id.mle, 2), format!("k = {}, MacKay-Ghahramani", p.k_mle))?;
+        row(
+            f,
+            "PCA explained variance (PC1..3)",
+            top.join(" "),
+            format!("{:?} route, m = {}", self.pca.route, ratio.len()),
+        )?;
+        row(
+            f,
+            "intrinsic dim PCA95 (headline)",
+            id.pca95.to_string(),
+            "components for 95% variance".into(),
+        )?;
+        row(
+            f,
+            "intrinsic dim PCA90",
+            id.pca90.to_string(),
+            "components for 90% variance".into(),
+        )?;
+        row(
+            f,
+            "participation ratio",
+            optional(id.participation_ratio, 2),
+            "(Σλ)²/Σλ²".into(),
+        )?;
+        row(
+            f,
+            "intrinsic dim TwoNN",
+            optional(id.twonn, 2),
+            format!("discard {}, {}", p.twonn_discard, id.knn),
+        )?;
+        row(
+            f,
+            "intrinsic dim MLE",
+            optional(id.mle, 2),
+            format!("k = {}, MacKay-Ghahramani", p.k_mle),
+        )?;
         if id.duplicates_dropped > 0 {
-            row(f, "duplicates dropped (r1 = 0)", id.duplicates_dropped.to_string(), "left out of TwoNN/MLE".into())?;
+            row(
+                f,
+                "duplicates dropped (r1 = 0)",
+                id.duplicates_dropped.to_string(),
+                "left out of TwoNN/MLE".into(),
+            )?;
         }
         let spectral = match (self.flatness.rank_deficient, self.flatness.spectral) {
             (Some(r), _) => format!("< floor (rank {} of {})", r.rank, r.of),
             (None, v) => optional(v, 6),
         };
-        row(f, "spectral flatness F_spec", spectral, format!("eps = {:e}; no ratios at the floor", p.spectral_floor))?;
-        row(f, "local curvature K_loc", format!("{:.4}", self.flatness.local_curvature), format!("k = {}, d = {}", p.k_local, self.flatness.tangent_dimension))?;
-        row(f, "density uniformity U_ent", format!("{:.3}", self.density.entropy_uniformity), format!("G = {}, square box at the minimum", p.grid))?;
-        row(f, "density uniformity U_knn", optional(self.density.knn_uniformity, 3), format!("k = {}", p.k_density))?;
+        row(
+            f,
+            "spectral flatness F_spec",
+            spectral,
+            format!("eps = {:e}; no ratios at the floor", p.spectral_floor),
+        )?;
+        row(
+            f,
+            "local curvature K_loc",
+            format!("{:.4}", self.flatness.local_curvature),
+            format!("k = {}, d = {}", p.k_local, self.flatness.tangent_dimension),
+        )?;
+        row(
+            f,
+            "density uniformity U_ent",
+            format!("{:.3}", self.density.entropy_uniformity),
+            format!("G = {}, square box at the minimum", p.grid),
+        )?;
+        row(
+            f,
+            "density uniformity U_knn",
+            optional(self.density.knn_uniformity, 3),
+            format!("k = {}", p.k_density),
+        )?;
         let h = &self.holes;
-        row(f, "unreachable probes H_probe", format!("{} of {}", h.probe, h.probe_of), format!("tau = {:.4} ({}-quantile 1-NN); empty area, not holes", h.probe_tau, p.reach_quantile))?;
-        row(f, "persistent voids H_void", h.void.to_string(), format!("P = {}, persistence > {:.4} ({} x diagonal)", p.raster, h.void_threshold, p.void_persistence))?;
-        row(f, "enclosed empty cells H_encl (debug)", h.enclosed.to_string(), format!("G = {}, min {} cells", p.grid, p.enclosed_min_cells))?;
-        row(f, "boundary curvature ratio W", optional(self.wall_ratio, 3), "proxy; not Ricci curvature".into())
+        row(
+            f,
+            "unreachable probes H_probe",
+            format!("{} of {}", h.probe, h.probe_of),
+            format!(
+                "tau = {:.4} ({}-quantile 1-NN); empty area, not holes",
+                h.probe_tau, p.reach_quantile
+            ),
+        )?;
+        row(
+            f,
+            "persistent voids H_void",
+            h.void.to_string(),
+            format!(
+                "P = {}, persistence > {:.4} ({} x diagonal)",
+                p.raster, h.void_threshold, p.void_persistence
+            ),
+        )?;
+        row(
+            f,
+            "enclosed empty cells H_encl (debug)",
+            h.enclosed.to_string(),
+            format!("G = {}, min {} cells", p.grid, p.enclosed_min_cells),
+        )?;
+        row(
+            f,
+            "boundary curvature ratio W",
+            optional(self.wall_ratio, 3),
+            "proxy; not Ricci curvature".into(),
+        )
     }
 }

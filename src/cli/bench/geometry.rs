@@ -44,7 +44,10 @@ fn gaussian_rows(n: usize, dim: usize) -> Vec<f64> {
 
 fn pca_1m_64() -> anyhow::Result<Figure> {
     let (n, dim) = (1_000_000, 64);
-    let data: Vec<f32> = gaussian_rows(n, dim).into_iter().map(|v| v as f32).collect();
+    let data: Vec<f32> = gaussian_rows(n, dim)
+        .into_iter()
+        .map(|v| v as f32)
+        .collect();
     let start = Instant::now();
     let basis = PcaBasis::fit(&data, n, dim, 3)?;
     let projected = basis.project(&data, 3);
@@ -93,7 +96,10 @@ fn hvoid_2k() -> anyhow::Result<Figure> {
     anyhow::ensure!(voids.voids.len() == 1, "annulus should have one void");
     Ok(Figure {
         name: "hvoid_2k",
-        inputs: format!("2000 planar points (annulus), raster {0} x {0}", params.raster),
+        inputs: format!(
+            "2000 planar points (annulus), raster {0} x {0}",
+            params.raster
+        ),
         seconds,
         target_seconds: Some(0.05),
     })

@@ -149,7 +149,7 @@ impl ModelConfig {
                 positive("blocks", c.blocks)?;
                 positive("heads", c.heads)?;
                 positive("mlp_ratio", c.mlp_ratio)?;
-                if !c.width.is_multiple_of(c.heads) || c.width % 2 != 0 {
+                if !c.width.is_multiple_of(c.heads) || !c.width.is_multiple_of(2) {
                     return Err(format!(
                         "width {} must be even and divisible by heads {}",
                         c.width, c.heads
