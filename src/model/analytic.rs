@@ -95,6 +95,26 @@ pub(crate) fn softmax_in_place(v: &mut [f64]) {
     }
 }
 
+/// Checks weights (> 0, finite, sum 1 within 1e-6) and returns them renormalised.
+pub(crate) fn normalise_weights(weights: &[f64]) -> Result<Vec<f64>, ModelError> {
+    if let Some((k, w)) = weights
+        .iter()
+        .enumerate()
+        .find(|(_, w)| !(w.is_finite() && **w > 0.0))
+    {
+        return Err(ModelError::Invalid(format!(
+            "component {k}: weight must be > 0 and finite, got {w}"
+        )));
+    }
+    let sum: f64 = weights.iter().sum();
+    if (sum - 1.0).abs() > 1e-6 {
+        return Err(ModelError::Invalid(format!(
+            "weights must sum to 1 (within 1e-6), they sum to {sum}"
+        )));
+    }
+    Ok(weights.iter().map(|w| w / sum).collect())
+}
+
 /// The class whose cumulative weight first exceeds `u` ∈ [0, 1) (last class on rounding).
 pub(crate) fn pick_class(weights: &[f64], u: f64) -> usize {
     let mut acc = 0.0;

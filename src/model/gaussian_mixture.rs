@@ -7,7 +7,8 @@ use rand::Rng;
 use rand_distr::StandardNormal;
 
 use super::analytic::{
-    data_stream, log_sum_exp, ou_coefficients, par_row_chunks, pick_class, softmax_in_place,
+    data_stream, log_sum_exp, normalise_weights, ou_coefficients, par_row_chunks, pick_class,
+    softmax_in_place,
 };
 use super::{Denoiser, ExactModel, LabelledSamples, ModelError, check_batch};
 
@@ -246,6 +247,16 @@ pub(crate) fn eigen_full(
     Ok((values, eigen.eigenvectors))
 }
 
+/// One isotropic class with uniform mean v at time t: ℓ_k = base + linear·Σx + quadratic·|x|² and
+/// D_k = gain·x + offset (offset = v(1 − a·gain)).
+struct IsotropicClass {
+    base: f64,
+    linear: f64,
+    quadratic: f64,
+    gain: f64,
+    offset: f64,
+}
+
 /// Reusable per-row buffers of the exact f64 path.
 struct RowScratch {
     /// `[K]`: ℓ_k, then p(k | x).
@@ -394,8 +405,7 @@ impl GaussianMixture {
         let (a, delta) = ou_coefficients(t);
         let d = self.dim as f64;
         let k_count = self.components.len();
-        // Per class: (ℓ_k = base + lin·Σx + quad·|x|², gain B_k, offset A_k = v(1 − a B_k)).
-        let coeffs: Vec<[f64; 5]> = self
+        let coeffs: Vec<IsotropicClass> = self
             .components
             .iter()
             .zip(&self.weights)
@@ -406,7 +416,13 @@ impl GaussianMixture {
                 let inv = 1.0 / s;
                 let gain = a * s2 * inv;
                 let base = w.ln() - 0.5 * d * s.ln() - 0.5 * inv * a * a * v * v * d;
-                [base, inv * a * v, -0.5 * inv, gain, v * (1.0 - a * gain)]
+                IsotropicClass {
+                    base,
+                    linear: inv * a * v,
+                    quadratic: -0.5 * inv,
+                    gain,
+                    offset: v * (1.0 - a * gain),
+                }
             })
             .collect();
         let dim = self.dim;
@@ -429,13 +445,13 @@ impl GaussianMixture {
                     blocked_sum(xr, |v| v * v)
                 };
                 for (rk, c) in r.iter_mut().zip(&coeffs) {
-                    *rk = c[0] + c[1] * sum + c[2] * sum_sq;
+                    *rk = c.base + c.linear * sum + c.quadratic * sum_sq;
                 }
                 softmax_in_place(&mut r);
                 let (mut gain, mut offset) = (0.0, 0.0);
                 for (&rk, c) in r.iter().zip(&coeffs) {
-                    gain += rk * c[3];
-                    offset += rk * c[4];
+                    gain += rk * c.gain;
+                    offset += rk * c.offset;
                 }
                 let (gain, offset) = (gain as f32, offset as f32);
                 for (o, &xj) in dr.iter_mut().zip(xr) {
@@ -568,26 +584,6 @@ impl GaussianMixture {
         let noised = self.noised(t);
         self.denoise_row_f64(&noised, x, a, out, &mut self.row_scratch());
     }
-}
-
-/// Checks weights (> 0, finite, sum 1 within 1e-6) and returns them renormalised.
-pub(crate) fn normalise_weights(weights: &[f64]) -> Result<Vec<f64>, ModelError> {
-    if let Some((k, w)) = weights
-        .iter()
-        .enumerate()
-        .find(|(_, w)| !(w.is_finite() && **w > 0.0))
-    {
-        return Err(invalid(format!(
-            "component {k}: weight must be > 0 and finite, got {w}"
-        )));
-    }
-    let sum: f64 = weights.iter().sum();
-    if (sum - 1.0).abs() > 1e-6 {
-        return Err(invalid(format!(
-            "weights must sum to 1 (within 1e-6), they sum to {sum}"
-        )));
-    }
-    Ok(weights.iter().map(|w| w / sum).collect())
 }
 
 /// Lanes of the f64 accumulators: independent partial sums let the compiler vectorise reductions.
@@ -744,6 +740,7 @@ impl ExactModel for GaussianMixture {
         }
     }
 
+    /// An out-of-range `class` gives rows of NaN: the trait has no error channel.
     fn sample_class_x0(&self, class: usize, n: usize, seed: u64) -> Vec<f32> {
         let mut points = vec![0.0_f32; n * self.dim];
         for (i, row) in points.chunks_exact_mut(self.dim).enumerate() {
