@@ -1,7 +1,10 @@
-//! Spec §2.7 test contract on the §5 reference clouds (N = 2000, embedded in ℝ⁶⁴), measured with the
-//! default parameters. Tolerances are the spec's; they hold for any seed at N = 2000 because the
-//! estimators' sampling spread there is a few hundredths (TwoNN on the plane varies by ~0.05).
+//! Spec §2.7 test contract on the §5 reference clouds (N = 2000, seed 0, embedded in ℝ⁶⁴), measured
+//! with the default parameters and the spec's tolerances. TwoNN's sampling spread at N = 2000 is
+//! about 0.06 (measured over 12 seeds), so ±0.15 is ~2.5σ for one seed: seed 0's sphere (2.145) sits
+//! near the edge. The averaged test below checks the estimator's bias far more tightly.
 
+use diffscope::analysis::geometry::intrinsic_dim::twonn;
+use diffscope::analysis::geometry::knn::exact_knn;
 use diffscope::analysis::geometry::reference_clouds::Reference;
 use diffscope::analysis::geometry::{MetricParams, MetricReport, measure};
 
@@ -80,4 +83,29 @@ fn line_saturates_probes_and_fills_a_twentieth_of_the_grid() {
     assert!((r.density.entropy_uniformity - 0.50).abs() <= 0.01);
     let blob = report(Reference::GaussBlob10);
     assert!(blob.holes.probe <= 5, "blob H_probe {}", blob.holes.probe);
+}
+
+#[test]
+fn twonn_is_unbiased_over_seeds() {
+    // Mean of 8 independent clouds: standard error ≈ 0.06/√8 ≈ 0.02, so ±0.06 is a 3σ bound that a
+    // biased estimator or generator (e.g. a wrong F_j offset, or a non-uniform sphere) would break.
+    for (cloud, truth) in [
+        (Reference::Line, 1.0),
+        (Reference::PlaneSquare, 2.0),
+        (Reference::Sphere, 2.0),
+        (Reference::Annulus, 2.0),
+    ] {
+        let mean = (0..8)
+            .map(|seed| {
+                let neighbours = exact_knn(&cloud.generate(N, 100 + seed), 2).unwrap();
+                twonn(&neighbours, 0.1).dimension.unwrap()
+            })
+            .sum::<f64>()
+            / 8.0;
+        assert!(
+            (mean - truth).abs() < 0.06,
+            "{}: mean TwoNN {mean}",
+            cloud.name()
+        );
+    }
 }

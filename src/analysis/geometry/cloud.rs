@@ -1,9 +1,10 @@
 //! The point cloud every measurement takes: `n` points of dimension `dim`, row-major f64, all finite.
 //! Construction validates shape and finiteness once, so the measurements never re-check user data.
 
-use super::GeometryError;
+use super::{GeometryError, acceptable, value_error};
 
-/// `n` points in ℝ^`dim`, row-major (`data[i * dim + j]`), every value finite.
+/// `n` points in ℝ^`dim`, row-major (`data[i * dim + j]`), every value finite and within
+/// ±[`super::MAX_MAGNITUDE`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct PointCloud {
     n: usize,
@@ -14,7 +15,7 @@ pub struct PointCloud {
 }
 
 impl PointCloud {
-    /// Checks the shape and that every value is finite.
+    /// Checks the shape and that every value is finite and within ±[`super::MAX_MAGNITUDE`].
     pub fn new(
         n: usize,
         dim: usize,
@@ -31,12 +32,8 @@ impl PointCloud {
                 values: data.len(),
             });
         }
-        if let Some(at) = data.iter().position(|v| !v.is_finite()) {
-            return Err(GeometryError::NotFinite {
-                point: at / dim,
-                coordinate: at % dim,
-                value: data[at],
-            });
+        if let Some(at) = data.iter().position(|&v| !acceptable(v)) {
+            return Err(value_error(at, dim, data[at]));
         }
         Ok(Self {
             n,

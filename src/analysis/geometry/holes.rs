@@ -156,23 +156,24 @@ impl Components {
         out
     }
 
-    /// Merges the components of `a` and `b`; returns the younger root's peak if they differed.
-    fn merge(&mut self, a: u32, b: u32) -> Option<(u32, f64)> {
+    /// The roots of `a` and `b` as (elder, younger), or `None` when already joined.
+    fn elder_and_younger(&mut self, a: u32, b: u32) -> Option<(u32, u32)> {
         let (ra, rb) = (self.find(a), self.find(b));
         if ra == rb {
-            return None;
+            None
+        } else if self.is_elder(ra, rb) {
+            Some((ra, rb))
+        } else {
+            Some((rb, ra))
         }
-        let (elder, younger) = if self.is_elder(ra, rb) {
-            (ra, rb)
+    }
+
+    /// Joins two roots (union by size); the surviving root keeps the elder's peak.
+    fn link(&mut self, elder: u32, younger: u32) {
+        let (big, small) = if self.size[elder as usize] >= self.size[younger as usize] {
+            (elder, younger)
         } else {
-            (rb, ra)
-        };
-        let died = (younger, self.peak[younger as usize]);
-        // Union by size; the surviving root inherits the elder's peak.
-        let (big, small) = if self.size[ra as usize] >= self.size[rb as usize] {
-            (ra, rb)
-        } else {
-            (rb, ra)
+            (younger, elder)
         };
         let (peak, order) = (self.peak[elder as usize], self.peak_order[elder as usize]);
         self.parent[small as usize] = big;
@@ -188,7 +189,6 @@ impl Components {
             }
             self.tail[big as usize] = self.tail[small as usize];
         }
-        Some(died)
     }
 }
 
@@ -263,23 +263,24 @@ pub fn persistent_voids(
             if other == NONE || (other != outside && !processed[other as usize]) {
                 continue;
             }
-            let Some((root, peak)) = components.merge(cell, other) else {
+            let Some((elder, younger)) = components.elder_and_younger(cell, other) else {
                 continue;
             };
             let bar = Bar {
                 birth: v,
-                death: peak,
+                death: components.peak[younger as usize],
             };
-            if bar.persistence() <= 0.0 {
-                continue;
+            if bar.persistence() > 0.0 {
+                diagram.push(bar);
             }
-            diagram.push(bar);
             if bar.persistence() > threshold {
-                let mut region = components.members(root);
+                // The dying component's cells, read before the link hands them to the elder.
+                let mut region = components.members(younger);
                 region.retain(|&m| distance_field[m as usize] > v);
                 region.sort_unstable();
                 voids.push(Void { bar, cells: region });
             }
+            components.link(elder, younger);
         }
     }
     let by_persistence = |a: &Bar, b: &Bar| b.persistence().total_cmp(&a.persistence());

@@ -64,6 +64,8 @@ pub fn exact_knn(cloud: &PointCloud, k: usize) -> Result<Neighbours, GeometryErr
     //   · rounding the inputs to f32 (|q̃ᵢ − qᵢ| ≤ u|qᵢ|) changes 2q·c by ≤ 2.1u (‖q‖² + ‖c‖²);
     //   · rounding the norms to f32 and the two additions: ≤ u(‖q‖²+‖c‖²) + 2u(‖q‖²+‖c‖²+2|q·c|).
     // Together |a − e| ≤ (γ_D + 8u)(‖q‖² + ‖c‖²) ≤ (D + 9)u(‖q‖² + max‖c‖²) =: δ_q; we double it.
+    // The doubling also covers the f64 side: centring (each coordinate rounded once) and the f64
+    // evaluation of the re-ranking distances move e by O(D·2⁻⁵³)(‖q‖² + ‖c‖²), ~10⁹ times less.
     // If A_k is the k-th smallest approximate value, every true k-nearest (and every tie at the
     // k-th distance) has a ≤ e + δ ≤ A_k + 2δ. So when the worst kept candidate has a > A_k + 2δ,
     // the kept set contains them all and the exact f64 re-ranking is the exact answer.

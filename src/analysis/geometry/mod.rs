@@ -20,6 +20,32 @@ pub use params::MetricParams;
 pub use pca::PcaBasis;
 pub use report::{MetricReport, measure};
 
+/// Largest accepted magnitude: squares and sums of squares of 1e150 stay far from f64 overflow.
+pub const MAX_MAGNITUDE: f64 = 1e150;
+
+/// Finite and within ±[`MAX_MAGNITUDE`] (false for NaN).
+fn acceptable(value: f64) -> bool {
+    value.abs() <= MAX_MAGNITUDE
+}
+
+/// The error for an unacceptable value at `index` of a row-major `[_, dim]` array.
+fn value_error(index: usize, dim: usize, value: f64) -> GeometryError {
+    let (point, coordinate) = (index / dim, index % dim);
+    if value.is_finite() {
+        GeometryError::TooLarge {
+            point,
+            coordinate,
+            value,
+        }
+    } else {
+        GeometryError::NotFinite {
+            point,
+            coordinate,
+            value,
+        }
+    }
+}
+
 use thiserror::Error;
 
 /// Why a cloud cannot be measured.
@@ -31,6 +57,15 @@ pub enum GeometryError {
     NoDimension,
     #[error("value at point {point}, coordinate {coordinate} is not finite ({value})")]
     NotFinite {
+        point: usize,
+        coordinate: usize,
+        value: f64,
+    },
+    #[error(
+        "value at point {point}, coordinate {coordinate} is {value:e}, beyond ±1e150 where squared \
+         distances overflow"
+    )]
+    TooLarge {
         point: usize,
         coordinate: usize,
         value: f64,

@@ -3,7 +3,7 @@
 //! The covariance is accumulated over row blocks (GEMM in the input precision, summed in f64 in a
 //! fixed block order), so the result does not depend on the thread count.
 
-use super::GeometryError;
+use super::{GeometryError, acceptable, value_error};
 use nalgebra::{DMatrix, SymmetricEigen};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -92,7 +92,15 @@ impl PcaBasis {
                 n,
             });
         }
-        let mean = column_mean(data, n, dim);
+        let (mean, largest) = column_mean(data, n, dim);
+        if !acceptable(largest) {
+            // Searched again only on this error path, to name the value.
+            let at = data
+                .iter()
+                .position(|v| !acceptable(v.to_f64()))
+                .unwrap_or(0);
+            return Err(value_error(at, dim, data[at].to_f64()));
+        }
         let m = (n - 1).min(dim);
         let keep = keep.min(m);
         let (route, eigenvalues, components) = if n > dim {
@@ -193,26 +201,41 @@ impl PcaBasis {
     }
 }
 
-/// Column means in f64, summed per block then over blocks in order.
-fn column_mean<T: Element>(data: &[T], n: usize, dim: usize) -> Vec<f64> {
-    let partial: Vec<Vec<f64>> = data
+/// Column means in f64 (summed per block, then over blocks in order) and the largest magnitude,
+/// NaN if any value is NaN, so one pass both centres and validates.
+fn column_mean<T: Element>(data: &[T], n: usize, dim: usize) -> (Vec<f64>, f64) {
+    let partial: Vec<(Vec<f64>, f64)> = data
         .par_chunks(BLOCK_ROWS * dim)
         .map(|block| {
             let mut sum = vec![0.0; dim];
+            let mut largest = 0.0f64;
             for row in block.chunks_exact(dim) {
                 for (s, v) in sum.iter_mut().zip(row) {
-                    *s += v.to_f64();
+                    let v = v.to_f64();
+                    *s += v;
+                    // Written so that NaN propagates (f64::max would drop it).
+                    largest = if v.abs() > largest || v.is_nan() {
+                        v.abs()
+                    } else {
+                        largest
+                    };
                 }
             }
-            sum
+            (sum, largest)
         })
         .collect();
     let mut mean = vec![0.0; dim];
-    for sum in partial {
+    let mut largest = 0.0f64;
+    for (sum, block_largest) in partial {
         mean.iter_mut().zip(sum).for_each(|(m, s)| *m += s);
+        largest = if block_largest > largest || block_largest.is_nan() {
+            block_largest
+        } else {
+            largest
+        };
     }
     mean.iter_mut().for_each(|m| *m /= n as f64);
-    mean
+    (mean, largest)
 }
 
 /// XᵀX/(N−1) of the centred data. Each block is centred into a buffer of the input precision and

@@ -267,6 +267,7 @@ impl fmt::Display for MetricReport {
         }
         let spectral = match (self.flatness.rank_deficient, self.flatness.spectral) {
             (Some(r), _) => format!("< floor (rank {} of {})", r.rank, r.of),
+            (None, Some(v)) if v < 1e-3 => format!("{v:.3e}"),
             (None, v) => optional(v, 6),
         };
         row(
