@@ -59,6 +59,7 @@ impl ModelKind {
 }
 
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
+    super::compare::prefer_one_candle_thread();
     let (steps, batch) = args.model.recipe();
     let (steps, batch) = (args.steps.unwrap_or(steps), args.batch.unwrap_or(batch));
     if steps == 0 || batch == 0 {
