@@ -65,7 +65,7 @@ pub struct EulerStackConfig {
 impl Default for EulerStackConfig {
     fn default() -> Self {
         // hidden = 256 rather than the 128 of §3.2: with 128 the model has 25.5k parameters, below the
-        // 40–60k budget the same section states; 256 gives 47.8k.
+        // 40–60k budget the same section states; 256 gives 48.2k.
         Self {
             seq_len: 16,
             vocab: 4,
