@@ -6,6 +6,7 @@
 //! none of these modules knows about a window.
 
 pub mod analysis;
+pub mod assets;
 pub mod cli;
 pub mod diffusion;
 pub mod io;

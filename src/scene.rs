@@ -11,6 +11,8 @@ use thiserror::Error;
 use crate::model::analytic::AnalyticModel;
 use crate::model::gaussian_mixture::{ComponentSpec, Covariance, GaussianMixture, eigen_full};
 use crate::model::ising::{Boundary, IsingComponentSpec, IsingMixture};
+use crate::model::learned::{self, LearnedModel};
+use crate::model::{Denoiser, ExactModel};
 
 /// Why a scene could not be read, checked or built.
 #[derive(Debug, Error)]
@@ -791,7 +793,49 @@ fn validate_speciation(
     Ok(())
 }
 
+/// A scene's model, ready for the samplers: exact analytic, or learned (which has no exact posterior).
+pub enum SceneModel {
+    Analytic(AnalyticModel),
+    Learned(LearnedModel),
+}
+
+impl SceneModel {
+    /// The model the samplers step with.
+    pub fn denoiser(&self) -> &dyn Denoiser {
+        match self {
+            SceneModel::Analytic(m) => m,
+            SceneModel::Learned(m) => m,
+        }
+    }
+
+    /// The exact model, when there is one (initialisation from data, posteriors, theory).
+    pub fn exact(&self) -> Option<&dyn ExactModel> {
+        match self {
+            SceneModel::Analytic(m) => Some(m),
+            SceneModel::Learned(_) => None,
+        }
+    }
+}
+
 impl ModelSpec {
+    /// Builds the scene's model; a learned model's `path` is resolved against the scene file's
+    /// folder, the working directory and the shipped assets, in that order.
+    pub fn build(&self, scene_file: &Path) -> Result<SceneModel, SceneError> {
+        let ModelSpec::Learned(spec) = self else {
+            return self.build_analytic().map(SceneModel::Analytic);
+        };
+        let path = crate::assets::resolve(&spec.path, scene_file.parent());
+        let model = learned::load(&path).map_err(|e| SceneError::Model(e.to_string()))?;
+        if !model.is_denoiser() {
+            return Err(SceneError::Model(format!(
+                "{} is a sequence model (Euler-Stack), not a denoiser: it cannot drive a diffusion \
+                 scene; use it with `diffscope compare`",
+                path.display()
+            )));
+        }
+        Ok(SceneModel::Learned(model))
+    }
+
     /// Number of classes, when the scene itself fixes it (not for learned models).
     pub fn class_count(&self) -> Option<usize> {
         match self {
@@ -851,7 +895,7 @@ impl ModelSpec {
                     .map_err(model_error)
             }
             ModelSpec::Learned(l) => Err(SceneError::Model(format!(
-                "learned models are not available in this build yet; scene asks for {}",
+                "this needs an exact analytic model, but the scene's model is learned ({})",
                 l.path.display()
             ))),
         }

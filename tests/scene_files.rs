@@ -40,12 +40,19 @@ fn every_shipped_scene_parses_builds_and_round_trips() {
     }
     for file in &files {
         let scene = Scene::load(file).unwrap_or_else(|e| panic!("{e}"));
-        let model = scene
+        let built = scene
             .model
-            .build_analytic()
+            .build(file)
             .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        assert_eq!(Some(model.dim()), scene.model.dim());
-        assert_eq!(Some(model.weights().len()), scene.model.class_count());
+        if let ModelSpec::Learned(_) = scene.model {
+            assert!(built.exact().is_none());
+            assert!(scene.model.build_analytic().is_err());
+        } else {
+            let model = scene.model.build_analytic().unwrap();
+            assert_eq!(Some(model.dim()), scene.model.dim());
+            assert_eq!(Some(model.weights().len()), scene.model.class_count());
+            assert_eq!(Some(built.denoiser().dim()), scene.model.dim());
+        }
         let text = scene.to_json_pretty().unwrap();
         let again = Scene::from_json_str(&text, file).unwrap();
         assert_eq!(scene, again, "{} does not round-trip", file.display());
@@ -345,7 +352,7 @@ fn ising_and_learned_scenes_are_checked() {
     let scene = parse(learned).unwrap();
     let err = scene.model.build_analytic().unwrap_err().to_string();
     assert!(
-        err.contains("learned models are not available") && err.contains("x.safetensors"),
+        err.contains("needs an exact analytic model") && err.contains("x.safetensors"),
         "{err}"
     );
 }
@@ -356,4 +363,38 @@ fn unreadable_file_names_the_file() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("/nonexistent/scene.json"), "{err}");
+}
+
+fn learned_scene(path: &str) -> Scene {
+    let text = format!(
+        r#"{{"model": {{"kind": "learned", "path": "{path}"}},
+            "sampler": {{"kind": "ancestral", "steps": 10, "t_max": 4.0, "t_min": 0.01, "init": "gaussian"}},
+            "trajectories": 4, "seed": 1}}"#
+    );
+    Scene::from_json_str(&text, Path::new("learned.json")).unwrap()
+}
+
+#[test]
+fn learned_scenes_build_from_shipped_weights_and_refuse_what_cannot_denoise() {
+    let scene = learned_scene("assets/models/denoiser-two-gaussians.safetensors");
+    let model = scene.model.build(Path::new("learned.json")).unwrap();
+    assert_eq!(model.denoiser().dim(), 64);
+
+    let sequence_model = learned_scene("assets/models/euler-stack-dyck2.safetensors");
+    let err = sequence_model
+        .model
+        .build(Path::new("learned.json"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("not a denoiser"), "{err}");
+
+    let missing = learned_scene("no/such/model.safetensors");
+    let err = missing
+        .model
+        .build(Path::new("learned.json"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("model.safetensors"), "{err}");
 }

@@ -37,14 +37,9 @@ pub struct CompareArgs {
     pub seed: u64,
 }
 
-/// A shipped asset: found next to the working directory first, else in the source tree it was built from.
+/// A shipped asset, found from the working directory or the source tree.
 pub fn shipped(relative: &str) -> PathBuf {
-    let local = PathBuf::from(relative);
-    if local.exists() {
-        local
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
-    }
+    crate::assets::resolve(Path::new(relative), None)
 }
 
 /// candle's CPU pool spin-waits its workers; for these small models on a shared machine one pool

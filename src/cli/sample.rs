@@ -4,7 +4,7 @@
 
 use crate::diffusion::{SamplingSpec, StoreSteps, Trajectories, memory, run_trajectories};
 use crate::io::{npy, tensors};
-use crate::model::analytic::AnalyticModel;
+use crate::model::Denoiser;
 use crate::scene::{Scene, StoreSpec};
 use anyhow::{Context, bail};
 use clap::Args;
@@ -90,17 +90,17 @@ fn effective_scene(args: &SampleArgs) -> anyhow::Result<Scene> {
 pub fn run(args: &SampleArgs) -> anyhow::Result<()> {
     let kind = output_kind(&args.out)?;
     let scene = effective_scene(args)?;
-    let model: AnalyticModel = scene
+    let model = scene
         .model
-        .build_analytic()
+        .build(&args.scene)
         .with_context(|| format!("scene {}", args.scene.display()))?;
     let spec = SamplingSpec::from_scene(&scene);
-    check_memory(&spec, &model, kind)?;
+    check_memory(&spec, model.denoiser(), kind)?;
 
     let mut progress = StderrProgress::new();
     let trajectories = run_trajectories(
-        &model,
-        Some(&model),
+        model.denoiser(),
+        model.exact(),
         &spec,
         &mut |fraction, stage| progress.report(fraction, stage),
         &AtomicBool::new(false),
@@ -124,12 +124,7 @@ pub fn run(args: &SampleArgs) -> anyhow::Result<()> {
 
 /// The run's own estimate plus the output encoding: the .safetensors writer holds the byte image of
 /// every tensor and the serialised file at once.
-fn check_memory(
-    spec: &SamplingSpec,
-    model: &AnalyticModel,
-    kind: OutputKind,
-) -> anyhow::Result<()> {
-    use crate::model::Denoiser;
+fn check_memory(spec: &SamplingSpec, model: &dyn Denoiser, kind: OutputKind) -> anyhow::Result<()> {
     let (dim, classes) = (model.dim(), model.class_labels().len());
     let run = spec.memory_estimate(dim, classes)?;
     let stored = spec.store.count(spec.steps)?;
