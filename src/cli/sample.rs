@@ -1,17 +1,232 @@
-//! `diffscope sample`: trajectories of a scene to .npy or .safetensors.
+//! `diffscope sample`: trajectories of a scene to .npy (states only) or .safetensors (states, times,
+//! posterior, initial labels and the inputs as metadata). Checks the output type and the memory needed
+//! before sampling; prints progress to stderr. All computing is in `diffusion`.
 
+use crate::diffusion::{SamplingSpec, StoreSteps, Trajectories, memory, run_trajectories};
+use crate::io::{npy, tensors};
+use crate::model::analytic::AnalyticModel;
+use crate::scene::{Scene, StoreSpec};
+use anyhow::{Context, bail};
 use clap::Args;
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Args)]
 pub struct SampleArgs {
     /// Scene file (JSON).
     pub scene: PathBuf,
-    /// Output file (.npy or .safetensors).
+    /// Output file: .npy (float32 [N, S, d]) or .safetensors (also times, posterior, labels, metadata).
     #[arg(long)]
     pub out: PathBuf,
+    /// Stored steps: `all`, `final` or `every:K` (default: the scene's setting).
+    #[arg(long, value_parser = parse_store)]
+    pub store: Option<StoreSteps>,
+    /// Number of trajectories (default: the scene's).
+    #[arg(long)]
+    pub trajectories: Option<usize>,
+    /// Random seed (default: the scene's).
+    #[arg(long)]
+    pub seed: Option<u64>,
 }
 
-pub fn run(_args: &SampleArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`sample` is being built in this session")
+fn parse_store(text: &str) -> Result<StoreSteps, String> {
+    match text {
+        "all" => Ok(StoreSteps::All),
+        "final" => Ok(StoreSteps::Final),
+        _ => text
+            .strip_prefix("every:")
+            .and_then(|k| k.parse::<usize>().ok())
+            .filter(|&k| k >= 1)
+            .map(StoreSteps::Every)
+            .ok_or_else(|| format!("'{text}' is not one of all, final, every:K (K ≥ 1)")),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum OutputKind {
+    Npy,
+    Safetensors,
+}
+
+fn output_kind(path: &Path) -> anyhow::Result<OutputKind> {
+    let extension = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    match extension.as_str() {
+        "npy" => Ok(OutputKind::Npy),
+        "safetensors" => Ok(OutputKind::Safetensors),
+        _ => bail!(
+            "output type '{extension}' is not supported (use .npy or .safetensors): {}",
+            path.display()
+        ),
+    }
+}
+
+/// The scene with the command-line overrides applied (also what the output's metadata records).
+fn effective_scene(args: &SampleArgs) -> anyhow::Result<Scene> {
+    let mut scene = Scene::load(&args.scene)?;
+    if let Some(n) = args.trajectories {
+        scene.trajectories = n;
+    }
+    if let Some(seed) = args.seed {
+        scene.seed = seed;
+    }
+    if let Some(store) = args.store {
+        scene.sampler.store = match store {
+            StoreSteps::All => StoreSpec::All,
+            StoreSteps::Final => StoreSpec::Final,
+            StoreSteps::Every(k) => StoreSpec::Every(k),
+        };
+    }
+    scene
+        .validate(&args.scene)
+        .context("the command-line options make the scene invalid")?;
+    Ok(scene)
+}
+
+pub fn run(args: &SampleArgs) -> anyhow::Result<()> {
+    let kind = output_kind(&args.out)?;
+    let scene = effective_scene(args)?;
+    let model: AnalyticModel = scene
+        .model
+        .build_analytic()
+        .with_context(|| format!("scene {}", args.scene.display()))?;
+    let spec = SamplingSpec::from_scene(&scene);
+    check_memory(&spec, &model, kind)?;
+
+    let mut progress = StderrProgress::new();
+    let trajectories = run_trajectories(
+        &model,
+        Some(&model),
+        &spec,
+        &mut |fraction, stage| progress.report(fraction, stage),
+        &AtomicBool::new(false),
+    )
+    .with_context(|| format!("sampling scene {}", args.scene.display()))?;
+    match kind {
+        OutputKind::Npy => {
+            npy::write_f32(&args.out, &state_shape(&trajectories), &trajectories.states)?
+        }
+        OutputKind::Safetensors => write_safetensors(&args.out, &trajectories, &scene)?,
+    }
+    eprintln!(
+        "wrote {} trajectories × {} stored steps × d = {} to {}",
+        trajectories.n,
+        trajectories.stored_steps,
+        trajectories.dim,
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// The run's own estimate plus the output encoding: the .safetensors writer holds the byte image of
+/// every tensor and the serialised file at once.
+fn check_memory(
+    spec: &SamplingSpec,
+    model: &AnalyticModel,
+    kind: OutputKind,
+) -> anyhow::Result<()> {
+    use crate::model::Denoiser;
+    let (dim, classes) = (model.dim(), model.class_labels().len());
+    let run = spec.memory_estimate(dim, classes)?;
+    let stored = spec.store.count(spec.steps)?;
+    let output = match kind {
+        OutputKind::Npy => 0,
+        OutputKind::Safetensors => memory::bytes_of(&[spec.trajectories, stored, dim + classes], 8),
+    };
+    memory::check(
+        run.saturating_add(output),
+        &format!(
+            "sampling {} trajectories × {stored} stored steps × d = {dim}",
+            spec.trajectories
+        ),
+    )?;
+    Ok(())
+}
+
+fn state_shape(t: &Trajectories) -> [usize; 3] {
+    [t.n, t.stored_steps, t.dim]
+}
+
+fn write_safetensors(path: &Path, t: &Trajectories, scene: &Scene) -> anyhow::Result<()> {
+    let times: Vec<f32> = t.times.iter().map(|&v| v as f32).collect();
+    let labels: Option<Vec<f32>> = t
+        .initial_labels
+        .as_ref()
+        .map(|l| l.iter().map(|&k| k as f32).collect());
+    let mut list = vec![
+        tensors::NamedTensor {
+            name: "trajectories",
+            shape: state_shape(t).to_vec(),
+            data: &t.states,
+        },
+        tensors::NamedTensor {
+            name: "times",
+            shape: vec![t.stored_steps],
+            data: &times,
+        },
+    ];
+    if let Some(posterior) = &t.posterior {
+        list.push(tensors::NamedTensor {
+            name: "posterior",
+            shape: vec![t.n, t.stored_steps, t.class_labels.len()],
+            data: posterior,
+        });
+    }
+    if let Some(labels) = &labels {
+        list.push(tensors::NamedTensor {
+            name: "initial_labels",
+            shape: vec![t.n],
+            data: labels,
+        });
+    }
+    let metadata = HashMap::from([
+        ("scene".to_string(), scene.to_json_pretty()?),
+        ("seed".to_string(), scene.seed.to_string()),
+        (
+            "version".to_string(),
+            format!("diffscope {}", env!("CARGO_PKG_VERSION")),
+        ),
+        // Full-precision times (the tensor is float32).
+        ("times".to_string(), serde_json::to_string(&t.times)?),
+        (
+            "class_labels".to_string(),
+            serde_json::to_string(&t.class_labels)?,
+        ),
+        (
+            "layout".to_string(),
+            "trajectories [N, S, d] float32; times [S]; posterior [N, S, K] = p(k | x_t); \
+             initial_labels [N] class indices stored as float32"
+                .to_string(),
+        ),
+    ]);
+    tensors::write_f32(path, &list, metadata)?;
+    Ok(())
+}
+
+/// One progress line on stderr at most every half second (plain lines: fine in logs and terminals).
+struct StderrProgress {
+    last: Option<Instant>,
+}
+
+impl StderrProgress {
+    const INTERVAL: Duration = Duration::from_millis(500);
+
+    fn new() -> Self {
+        StderrProgress { last: None }
+    }
+
+    fn report(&mut self, fraction: f32, stage: &str) {
+        let now = Instant::now();
+        let due = self
+            .last
+            .is_none_or(|at| now.duration_since(at) >= Self::INTERVAL);
+        if due || fraction >= 1.0 {
+            self.last = Some(now);
+            eprintln!("{stage}: {:5.1} %", 100.0 * fraction);
+        }
+    }
 }
