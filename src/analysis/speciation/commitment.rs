@@ -1,0 +1,200 @@
+//! Class posterior along reverse trajectories (`spec/speciation.md` §3.2): commitment times with
+//! tolerance ε, their histogram and the large-d prediction of the committed fraction, and the martingale
+//! diagnostic (the mean posterior stays at the prior weight). Reads a finished `CloningRun`; no dynamics.
+
+use super::cloning::CloningRun;
+use super::hierarchy::Level;
+use serde::Serialize;
+
+/// Default commitment tolerance ε.
+pub const EPSILON: f64 = 0.1;
+
+/// Group posteriors `[S, N, G]` of the base trajectories of a run at one level.
+fn group_track(run: &CloningRun, level: &Level) -> Vec<f64> {
+    let (k, g) = (run.classes, level.groups());
+    let mut out = vec![0.0; run.times.len() * run.pairs * g];
+    let mut classes = vec![0.0; k];
+    for (row, dest) in run
+        .base_posterior
+        .chunks(k.max(1))
+        .zip(out.chunks_mut(g.max(1)))
+    {
+        classes.iter_mut().zip(row).for_each(|(c, &r)| *c = f64::from(r));
+        level.group_posterior(&classes, dest);
+    }
+    out
+}
+
+/// Commitment summary of the base trajectories at one level.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Commitment {
+    pub epsilon: f64,
+    /// Commitment time of every trajectory that ends committed (r_{k*}(t_min) ≥ 1 − ε).
+    pub times: Vec<f64>,
+    /// Trajectories whose final group posterior is below 1 − ε.
+    pub uncommitted: usize,
+    pub histogram: Histogram,
+    /// Fraction of trajectories with r_{k*}(t) ≥ 1 − ε at stored times, and its large-d prediction.
+    pub committed_fraction: CommittedFraction,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Histogram {
+    /// `[B + 1]`
+    pub edges: Vec<f64>,
+    /// `[B]`
+    pub counts: Vec<usize>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CommittedFraction {
+    pub t: Vec<f64>,
+    pub measured: Vec<f64>,
+    /// Φ_N((D − ln((1−ε)/ε)) / sqrt(2D)) where a two-class D(t) is known.
+    pub predicted: Option<Vec<f64>>,
+}
+
+/// Histogram bins of commitment times.
+const BINS: usize = 40;
+
+/// Commitment times t_commit = sup{t : r_{k*}(t') ≥ 1 − ε on [t_min, t]}, k* the final group, scanning
+/// the stored grid from t_min upward. `two_class_d` gives D(t) for the prediction when known.
+pub fn commitment(
+    run: &CloningRun,
+    level: &Level,
+    epsilon: f64,
+    two_class_d: Option<&dyn Fn(f64) -> f64>,
+) -> Commitment {
+    let (n, g, s) = (run.pairs, level.groups(), run.times.len());
+    let track = group_track(run, level);
+    let at = |j: usize, i: usize, grp: usize| track[(j * n + i) * g + grp];
+    let threshold = 1.0 - epsilon;
+    let final_group = |i: usize| {
+        level
+            .group_of_class
+            .get(run.base_labels[i] as usize)
+            .copied()
+            .unwrap_or(0)
+    };
+    let mut times = Vec::new();
+    for i in 0..n {
+        let grp = final_group(i);
+        // Stored times run from T (j = 0) down to t_min (j = s − 1).
+        let mut committed_from = None;
+        for j in (0..s).rev() {
+            if at(j, i, grp) < threshold {
+                break;
+            }
+            committed_from = Some(run.times[j]);
+        }
+        times.extend(committed_from);
+    }
+    let (lo, hi) = (
+        run.times.last().copied().unwrap_or(0.0),
+        run.times.first().copied().unwrap_or(1.0),
+    );
+    let width = (hi - lo) / BINS as f64;
+    let mut counts = vec![0usize; BINS];
+    for &t in &times {
+        let bin = (((t - lo) / width) as usize).min(BINS - 1);
+        counts[bin] += 1;
+    }
+    let stride = (s / 100).max(1);
+    let picked: Vec<usize> = (0..s).step_by(stride).collect();
+    let measured = picked
+        .iter()
+        .map(|&j| (0..n).filter(|&i| at(j, i, final_group(i)) >= threshold).count() as f64 / n as f64)
+        .collect();
+    let log_odds = (threshold / epsilon).ln();
+    let predicted = two_class_d.map(|d_of_t| {
+        picked
+            .iter()
+            .map(|&j| {
+                let d = d_of_t(run.times[j]).max(1e-300);
+                normal_cdf((d - log_odds) / (2.0 * d).sqrt())
+            })
+            .collect()
+    });
+    Commitment {
+        epsilon,
+        uncommitted: n - times.len(),
+        times,
+        histogram: Histogram {
+            edges: (0..=BINS).map(|b| lo + width * b as f64).collect(),
+            counts,
+        },
+        committed_fraction: CommittedFraction {
+            t: picked.iter().map(|&j| run.times[j]).collect(),
+            measured,
+            predicted,
+        },
+    }
+}
+
+/// Standard normal CDF via erfc (Numerical Recipes Chebyshev fit, relative error < 1.2e-7).
+pub fn normal_cdf(x: f64) -> f64 {
+    0.5 * erfc(-x / std::f64::consts::SQRT_2)
+}
+
+fn erfc(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let poly = -z * z - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let r = t * poly.exp();
+    if x >= 0.0 { r } else { 2.0 - r }
+}
+
+/// Martingale diagnostic: at every stored t, the largest |mean r_g − W_g| over groups in standard errors
+/// (sd of r_g over trajectories / sqrt(N)).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Martingale {
+    pub t: Vec<f64>,
+    pub max_z: Vec<f64>,
+    /// Largest value of `max_z`.
+    pub worst: f64,
+}
+
+pub fn martingale(run: &CloningRun, level: &Level, class_weights: &[f64]) -> Martingale {
+    let (n, g) = (run.pairs, level.groups());
+    let track = group_track(run, level);
+    let prior = level.group_weights(class_weights);
+    let max_z: Vec<f64> = track
+        .chunks(n * g.max(1))
+        .map(|step| {
+            (0..g)
+                .map(|grp| {
+                    let values = step.iter().skip(grp).step_by(g);
+                    let mean = values.clone().sum::<f64>() / n as f64;
+                    let var = values.map(|v| (v - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0).max(1.0);
+                    let gap = (mean - prior[grp]).abs();
+                    let stderr = (var / n as f64).sqrt();
+                    if stderr > 0.0 { gap / stderr } else if gap > 1e-12 { f64::INFINITY } else { 0.0 }
+                })
+                .fold(0.0, f64::max)
+        })
+        .collect();
+    Martingale {
+        t: run.times.clone(),
+        worst: max_z.iter().copied().fold(0.0, f64::max),
+        max_z,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normal_cdf_matches_known_values() {
+        assert!((normal_cdf(0.0) - 0.5).abs() < 1e-7);
+        assert!((normal_cdf(1.0) - 0.841_344_746).abs() < 1e-7);
+        assert!((normal_cdf(-2.0) - 0.022_750_132).abs() < 1e-7);
+    }
+}

@@ -1,0 +1,80 @@
+//! Labellers: map end points of reverse trajectories to classes (`spec/speciation.md` §3). Any sampler
+//! (exact or learned denoiser) is judged by an exact model's Bayes posterior — the analytic model itself
+//! or the one a learned model imitates. Owns no dynamics.
+
+use super::posterior_curve::softmax_in_place;
+use crate::model::ExactModel;
+use crate::rng::{Domain, stream};
+use rand::Rng;
+use rayon::prelude::*;
+
+/// How a class is read off the posterior r_k(x, t_min).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LabelRule {
+    /// Bayes argmax of r_k (default).
+    Argmax,
+    /// A class drawn from r_k (makes the cloning = posterior identity exact with overlapping classes).
+    Sampled,
+}
+
+/// Anything that gives the class posterior p(k | x_t) of states.
+pub trait Labeller: Sync {
+    /// Number of classes K.
+    fn classes(&self) -> usize;
+
+    /// p(k | x_t) of every row of `x` (`[n, d]`) into `out` (`[n, K]`).
+    fn posterior(&self, x: &[f32], t: f64, out: &mut [f64]);
+}
+
+/// The Bayes posterior of an exact model (softmax of `class_log_joint`, in f64).
+pub struct ExactLabeller<'a>(pub &'a dyn ExactModel);
+
+impl Labeller for ExactLabeller<'_> {
+    fn classes(&self) -> usize {
+        self.0.weights().len()
+    }
+
+    fn posterior(&self, x: &[f32], t: f64, out: &mut [f64]) {
+        let (d, k) = (self.0.dim().max(1), self.classes().max(1));
+        out.par_chunks_mut(k)
+            .zip(x.par_chunks(d))
+            .for_each_init(
+                || vec![0.0; d],
+                |row, (post, state)| {
+                    row.iter_mut()
+                        .zip(state)
+                        .for_each(|(r, &v)| *r = f64::from(v));
+                    self.0.class_log_joint(row, t, post);
+                    softmax_in_place(post);
+                },
+            );
+    }
+}
+
+/// Labels of `[n, K]` posteriors; row i of a sampled rule draws from `stream(seed, Analysis, ids[i])`.
+pub fn labels(posteriors: &[f64], classes: usize, rule: LabelRule, seed: u64, ids: &[u64]) -> Vec<u32> {
+    posteriors
+        .par_chunks(classes.max(1))
+        .zip(ids.par_iter())
+        .map(|(r, &id)| {
+            let chosen = match rule {
+                LabelRule::Argmax => r
+                    .iter()
+                    .enumerate()
+                    .max_by(|a, b| a.1.total_cmp(b.1))
+                    .map_or(0, |(k, _)| k),
+                LabelRule::Sampled => {
+                    let u: f64 = stream(seed, Domain::Analysis, id).random();
+                    let mut acc = 0.0;
+                    r.iter()
+                        .position(|&p| {
+                            acc += p;
+                            u < acc
+                        })
+                        .unwrap_or(classes.saturating_sub(1))
+                }
+            };
+            chosen as u32
+        })
+        .collect()
+}

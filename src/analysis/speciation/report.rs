@@ -1,0 +1,473 @@
+//! The speciation lab for one model (`spec/speciation.md` §2–§3): theory (exact finite-d headline values,
+//! leading order beside them), pairwise times and dendrogram, then the cloning and U-turn experiments,
+//! commitment and martingale diagnostics, per hierarchy level. Returns plain serialisable data; the CLI
+//! and the app format it. No file access.
+
+use super::cloning::{
+    BOOTSTRAP_RESAMPLES, Crossing, PhiCurve, ReverseSettings, bootstrap_crossing, phi_curve,
+    run_cloning,
+};
+use super::commitment::{Commitment, EPSILON, Martingale, commitment, martingale};
+use super::gaussian::{
+    GaussianClass, LeadingOrder, bbdm_time, classes_of, exactly_gaussian_pair, leading_order,
+    pair_balance_time, pair_moments, pair_separation,
+};
+use super::hierarchy::{Level, Merge, dendrogram, levels};
+use super::labeller::{ExactLabeller, LabelRule};
+use super::posterior_curve::{ForwardSamples, phi_posterior, posterior_crossings};
+use super::universal::{constants, weighted_gaussian_phi};
+use super::uturn::run_uturn;
+use super::{Control, SpeciationError, free_entropy};
+use crate::model::analytic::AnalyticModel;
+use crate::model::{Denoiser, ExactModel};
+use serde::Serialize;
+
+/// Which clone times to use.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CloneTimes {
+    /// 13 times around the theory time (±1.5 for first-moment classes, [0.05, 2] for second-moment),
+    /// 6 more per extra hierarchy level.
+    Auto,
+    Times(Vec<f64>),
+}
+
+/// Everything the lab needs besides the model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpeciationSettings {
+    pub clone_times: CloneTimes,
+    pub pairs: usize,
+    pub labels: LabelRule,
+    /// Optional class → group map (a coarse level above the classes).
+    pub groups: Option<Vec<Vec<usize>>>,
+    pub seed: u64,
+    /// The scene sampler's t_max: clone times must lie below it.
+    pub sampler_t_max: f64,
+    /// Forward samples of the Monte Carlo theory (φ_post, ΔΦ moments).
+    pub posterior_samples: usize,
+}
+
+impl SpeciationSettings {
+    /// Spec §3.4 defaults: automatic clone times, 2000 pairs, argmax labels, 10⁴ theory samples.
+    pub fn new(seed: u64, sampler_t_max: f64) -> Self {
+        SpeciationSettings {
+            clone_times: CloneTimes::Auto,
+            pairs: 2000,
+            labels: LabelRule::Argmax,
+            groups: None,
+            seed,
+            sampler_t_max,
+            posterior_samples: 10_000,
+        }
+    }
+
+    fn validate(&self, classes: usize) -> Result<Vec<Level>, SpeciationError> {
+        if self.pairs == 0 {
+            return Err(SpeciationError::Invalid("pairs must be at least 1".into()));
+        }
+        if self.posterior_samples < 2 {
+            return Err(SpeciationError::Invalid(
+                "the theory needs at least 2 posterior samples".into(),
+            ));
+        }
+        if let CloneTimes::Times(times) = &self.clone_times {
+            self.reverse(times.clone()).validate(self.sampler_t_max)?;
+        }
+        levels(classes, self.groups.as_deref())
+    }
+
+    fn reverse(&self, times: Vec<f64>) -> ReverseSettings {
+        ReverseSettings::new(times, self.pairs, self.labels, self.seed)
+    }
+}
+
+/// Theory of one level. Headline values are exact finite-d; `leading_order` holds the approximation.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LevelTheory {
+    /// ½ ln Λ of the top data-covariance eigenvalue (within each parent group; largest), Gaussian
+    /// mixtures with separated means only.
+    pub t_bbdm: Option<f64>,
+    /// Exact mean = std time of ΔΦ between the two groups (conditioned on the first), two-group levels.
+    pub t_balance: Option<f64>,
+    /// Crossing of the exact φ_post(t) at the midpoint level.
+    pub t_mid: Option<f64>,
+    /// Crossing of the exact φ_post(t) at the balance level (φ at D = 2).
+    pub t_mid_at_balance_level: Option<f64>,
+    /// How `t_mid` and `t_balance` were computed.
+    pub method: String,
+    pub leading_order: Option<LeadingOrder>,
+}
+
+/// Measured crossings of the cloning curve.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Measured {
+    /// First downward crossing of the midpoint level.
+    pub t_mid: Option<f64>,
+    /// Bootstrap standard error of `t_mid`.
+    pub t_mid_stderr: Option<f64>,
+    pub t_mid_interval: Option<[f64; 2]>,
+    /// First downward crossing of the balance level.
+    pub t_balance: Option<f64>,
+    pub t_balance_interval: Option<[f64; 2]>,
+    pub bootstrap_resamples: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PosteriorCurve {
+    pub t: Vec<f64>,
+    pub phi: Vec<f64>,
+}
+
+/// Everything about one hierarchy level.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LevelReport {
+    pub name: String,
+    /// Classes of each group.
+    pub groups: Vec<Vec<usize>>,
+    pub midpoint_level: f64,
+    pub balance_level: Option<f64>,
+    pub theory: LevelTheory,
+    pub measured: Measured,
+    pub phi_cloning: PhiCurve,
+    pub phi_posterior: PosteriorCurve,
+    pub phi_uturn: PhiCurve,
+    pub commitment: Commitment,
+    pub martingale: Martingale,
+}
+
+/// Pairwise balance times t_kl (`[K][K]`, conditioned on the row class; null on the diagonal or when
+/// unknown) and the single-linkage dendrogram.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Pairwise {
+    pub t: Vec<Vec<Option<f64>>>,
+    pub dendrogram: Vec<Merge>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReverseSummary {
+    pub clone_times: Vec<f64>,
+    pub pairs: usize,
+    pub labels: &'static str,
+    pub step: f64,
+    pub t_start: f64,
+    pub t_min: f64,
+}
+
+/// The whole lab result.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SpeciationReport {
+    pub seed: u64,
+    pub settings: ReverseSummary,
+    pub posterior_samples: usize,
+    /// φ(D = 2) and D* of the universal curve.
+    pub phi_at_balance: f64,
+    pub d_star: f64,
+    pub pairwise: Pairwise,
+    /// The coarsest level (the first speciation), also `levels[0]`.
+    #[serde(flatten)]
+    pub headline: LevelReport,
+    pub levels: Vec<LevelReport>,
+}
+
+/// Points of the displayed φ_post curve.
+const CURVE_POINTS: usize = 41;
+
+/// Runs theory and experiments. `dynamics` drives the reverse process (default: `model` itself); the
+/// analytic `model` initialises, labels and provides the theory.
+pub fn run_speciation(
+    model: &AnalyticModel,
+    dynamics: Option<&dyn Denoiser>,
+    settings: &SpeciationSettings,
+    control: &mut Control,
+) -> Result<SpeciationReport, SpeciationError> {
+    let weights = model.weights().to_vec();
+    let classes = weights.len();
+    let hierarchy = settings.validate(classes)?;
+    let dynamics = dynamics.unwrap_or(model);
+    if dynamics.dim() != model.dim() {
+        return Err(SpeciationError::Invalid(format!(
+            "the sampled model has dimension {} but the reference model {}",
+            dynamics.dim(),
+            model.dim()
+        )));
+    }
+
+    control.set_span(0.0, 0.15);
+    control.step(0.0, "theory")?;
+    let samples = ForwardSamples::draw(model, settings.posterior_samples, settings.seed);
+    let theories: Vec<LevelTheory> = hierarchy
+        .iter()
+        .map(|level| level_theory(model, level, &samples, settings))
+        .collect();
+    control.step(0.7, "pairwise theory")?;
+    let pairwise = pairwise(model, settings);
+    control.step(1.0, "theory")?;
+
+    let times = match &settings.clone_times {
+        CloneTimes::Times(t) => t.clone(),
+        CloneTimes::Auto => auto_clone_times(model, &theories, settings)?,
+    };
+    let reverse = settings.reverse(times);
+    reverse.validate(settings.sampler_t_max)?;
+    let labeller = ExactLabeller(model);
+    control.set_span(0.15, 0.75);
+    let cloning = run_cloning(dynamics, model, &labeller, &reverse, control)?;
+    control.set_span(0.75, 1.0);
+    let uturn = run_uturn(dynamics, model, &labeller, &reverse, control)?;
+
+    let first = reverse.clone_times.first().copied().unwrap_or(0.0);
+    let last = reverse.clone_times.last().copied().unwrap_or(1.0);
+    let curve_t: Vec<f64> = (0..CURVE_POINTS)
+        .map(|i| first + (last - first) * i as f64 / (CURVE_POINTS - 1) as f64)
+        .collect();
+    let curve_phi: Vec<Vec<f64>> = curve_t
+        .iter()
+        .map(|&t| phi_posterior(model, &samples, &hierarchy, t))
+        .collect();
+
+    let reports: Vec<LevelReport> = hierarchy
+        .iter()
+        .zip(theories)
+        .enumerate()
+        .map(|(index, (level, theory))| {
+            let midpoint = level.midpoint_level(&weights);
+            let balance = level.balance_level(&weights);
+            let matches = cloning.matches(level);
+            let crossing = |value: f64| {
+                bootstrap_crossing(&reverse.clone_times, &matches, reverse.pairs, value, settings.seed)
+            };
+            let mid: Option<Crossing> = crossing(midpoint);
+            let bal: Option<Crossing> = balance.and_then(crossing);
+            let two_class_d = two_class_d(model, level);
+            LevelReport {
+                name: level.name.clone(),
+                groups: (0..level.groups())
+                    .map(|g| (0..classes).filter(|&k| level.group_of_class[k] == g).collect())
+                    .collect(),
+                midpoint_level: midpoint,
+                balance_level: balance,
+                theory,
+                measured: Measured {
+                    t_mid: mid.map(|c| c.t),
+                    t_mid_stderr: mid.map(|c| c.stderr),
+                    t_mid_interval: mid.map(|c| c.interval),
+                    t_balance: bal.map(|c| c.t),
+                    t_balance_interval: bal.map(|c| c.interval),
+                    bootstrap_resamples: BOOTSTRAP_RESAMPLES,
+                },
+                phi_cloning: phi_curve(&reverse.clone_times, &matches, reverse.pairs),
+                phi_posterior: PosteriorCurve {
+                    t: curve_t.clone(),
+                    phi: curve_phi.iter().map(|p| p[index]).collect(),
+                },
+                phi_uturn: phi_curve(&reverse.clone_times, &uturn.matches(level), reverse.pairs),
+                commitment: commitment(
+                    &cloning,
+                    level,
+                    EPSILON,
+                    two_class_d.as_ref().map(|f| f as &dyn Fn(f64) -> f64),
+                ),
+                martingale: martingale(&cloning, level, &weights),
+            }
+        })
+        .collect();
+    let headline = reports.first().cloned().ok_or_else(|| {
+        SpeciationError::Invalid("the model has no classes".into())
+    })?;
+    Ok(SpeciationReport {
+        seed: settings.seed,
+        settings: ReverseSummary {
+            t_start: reverse.clone_times.last().copied().unwrap_or(0.0) + reverse.lead,
+            clone_times: reverse.clone_times,
+            pairs: reverse.pairs,
+            labels: match reverse.labels {
+                LabelRule::Argmax => "argmax",
+                LabelRule::Sampled => "sampled",
+            },
+            step: reverse.step,
+            t_min: reverse.t_min,
+        },
+        posterior_samples: settings.posterior_samples,
+        phi_at_balance: constants().phi_at_balance,
+        d_star: constants().d_star,
+        pairwise,
+        headline,
+        levels: reports,
+    })
+}
+
+/// The Gaussian classes of the model, when it is a Gaussian mixture.
+fn gaussian_classes(model: &AnalyticModel) -> Option<Vec<GaussianClass>> {
+    match model {
+        AnalyticModel::Gaussian(m) => Some(classes_of(m)),
+    }
+}
+
+/// The two single-class groups of a top level with exactly two classes, if that is its shape.
+fn single_pair(level: &Level) -> Option<(usize, usize)> {
+    (level.groups() == 2 && level.group_of_class.len() == 2 && level.parent_of_group == [0, 0])
+        .then(|| (level.group_of_class[0], level.group_of_class[1]))
+        .filter(|&(a, b)| a != b)
+        .map(|(a, _)| if a == 0 { (0, 1) } else { (1, 0) })
+}
+
+/// D(t) = M(t) of a two-class Gaussian level (for the commitment prediction).
+fn two_class_d(model: &AnalyticModel, level: &Level) -> Option<impl Fn(f64) -> f64> {
+    let (k, l) = single_pair(level)?;
+    let classes = gaussian_classes(model)?;
+    let (a, b) = (classes[k].clone(), classes[l].clone());
+    Some(move |t: f64| pair_moments(&a, &b, t).mean)
+}
+
+fn level_theory(
+    model: &AnalyticModel,
+    level: &Level,
+    samples: &ForwardSamples,
+    settings: &SpeciationSettings,
+) -> LevelTheory {
+    let weights = model.weights();
+    let midpoint = level.midpoint_level(weights);
+    let balance = level.balance_level(weights);
+    let gaussian = gaussian_classes(model);
+    let pair = single_pair(level);
+    // Exact closed form when ΔΦ of a two-class Gaussian level is exactly Gaussian; else Monte Carlo.
+    let closed = match (&gaussian, pair) {
+        (Some(c), Some((k, l))) if exactly_gaussian_pair(&c[k], &c[l]) => Some((c[k].clone(), c[l].clone())),
+        _ => None,
+    };
+    let (t_mid, t_mid_at_balance_level, mid_method) = if let Some((a, b)) = &closed {
+        let w = a.weight / (a.weight + b.weight);
+        let cross = |value: f64| {
+            super::gaussian::first_sign_change(|t| {
+                weighted_gaussian_phi(pair_moments(a, b, t).mean, w) - value
+            })
+        };
+        (
+            cross(midpoint),
+            balance.and_then(cross),
+            "φ_post closed form (ΔΦ exactly Gaussian, Gauss–Hermite)".to_string(),
+        )
+    } else {
+        let mut targets = vec![(0, midpoint)];
+        targets.extend(balance.map(|b| (0, b)));
+        let t = posterior_crossings(model, samples, std::slice::from_ref(level), &targets);
+        (
+            t[0],
+            t.get(1).copied().flatten(),
+            format!("φ_post Monte Carlo ({} forward samples)", samples.len()),
+        )
+    };
+    let groups_top = level.groups() == 2 && level.parent_of_group == [0, 0];
+    let (t_balance, balance_method) = match (&gaussian, pair) {
+        (Some(c), Some((k, l))) => (
+            pair_balance_time(&c[k], &c[l]),
+            "mean = std exact (generalised eigenvalues)",
+        ),
+        _ if groups_top => {
+            let members = |g: usize| -> Vec<usize> {
+                (0..weights.len()).filter(|&k| level.group_of_class[k] == g).collect()
+            };
+            let (first, second) = (members(0), members(1));
+            let group_samples =
+                free_entropy::GroupSamples::draw(model, &first, settings.posterior_samples, settings.seed);
+            (
+                free_entropy::balance_time(model, &first, &second, &group_samples),
+                "mean = std Monte Carlo of ΔΦ",
+            )
+        }
+        _ => (None, "mean = std only for two-group levels"),
+    };
+    let leading = match (&gaussian, pair) {
+        (Some(c), Some((k, l))) => Some(leading_order(pair_separation(&c[k], &c[l]))),
+        _ => None,
+    };
+    let t_bbdm = gaussian.as_ref().and_then(|c| {
+        let parents = level.parent_of_group.iter().max().map_or(0, |&p| p + 1);
+        (0..parents)
+            .filter_map(|p| {
+                let mut members: Vec<GaussianClass> = (0..c.len())
+                    .filter(|&k| level.parent_of_group[level.group_of_class[k]] == p)
+                    .map(|k| c[k].clone())
+                    .collect();
+                let total: f64 = members.iter().map(|m| m.weight).sum();
+                members.iter_mut().for_each(|m| m.weight /= total);
+                bbdm_time(&members)
+            })
+            .reduce(f64::max)
+    });
+    LevelTheory {
+        t_bbdm,
+        t_balance,
+        t_mid,
+        t_mid_at_balance_level,
+        method: format!("{mid_method}; {balance_method}"),
+        leading_order: leading,
+    }
+}
+
+fn pairwise(model: &AnalyticModel, settings: &SpeciationSettings) -> Pairwise {
+    let k = model.weights().len();
+    let gaussian = gaussian_classes(model);
+    let time = |a: usize, b: usize| -> Option<f64> {
+        match &gaussian {
+            Some(c) => pair_balance_time(&c[a], &c[b]),
+            None => {
+                let samples =
+                    free_entropy::GroupSamples::draw(model, &[a], settings.posterior_samples, settings.seed);
+                free_entropy::balance_time(model, &[a], &[b], &samples)
+            }
+        }
+    };
+    // `[K, K]`, symmetric: each pair is conditioned on its lower-index class.
+    let mut flat = vec![f64::NAN; k * k];
+    for a in 0..k {
+        for b in (a + 1)..k {
+            let value = time(a, b).unwrap_or(f64::NAN);
+            flat[a * k + b] = value;
+            flat[b * k + a] = value;
+        }
+    }
+    let t = flat
+        .chunks(k.max(1))
+        .map(|row| row.iter().map(|&v| v.is_finite().then_some(v)).collect())
+        .collect();
+    Pairwise {
+        t,
+        dendrogram: dendrogram(k, &flat),
+    }
+}
+
+/// Clone times around the theory: 13 (+6 per extra level) evenly spread over [t_lo − 1.5, t_hi + 1.5]
+/// for first-moment classes or [0.05, 2] for second-moment ones, clipped to (t_min, sampler t_max).
+fn auto_clone_times(
+    model: &AnalyticModel,
+    theories: &[LevelTheory],
+    settings: &SpeciationSettings,
+) -> Result<Vec<f64>, SpeciationError> {
+    let count = 13 + 6 * theories.len().saturating_sub(1);
+    let first_moment = gaussian_classes(model)
+        .is_some_and(|c| c.windows(2).any(|p| p[0].mean != p[1].mean));
+    let limit = settings.sampler_t_max;
+    let (lo, hi) = if first_moment {
+        let mids: Vec<f64> = theories.iter().filter_map(|t| t.t_mid).collect();
+        let (lo, hi) = mids
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &t| (a.min(t), b.max(t)));
+        if !lo.is_finite() {
+            return Err(SpeciationError::Invalid(
+                "no theory time to place automatic clone times around; give clone_times explicitly".into(),
+            ));
+        }
+        ((lo - 1.5).max(0.05), hi + 1.5)
+    } else {
+        (0.05, 2.0)
+    };
+    let hi = hi.min(0.98 * limit);
+    if hi <= lo {
+        return Err(SpeciationError::Invalid(format!(
+            "automatic clone times need t_max above {lo:.3}, the sampler's t_max is {limit}"
+        )));
+    }
+    Ok((0..count)
+        .map(|i| lo + (hi - lo) * i as f64 / (count - 1) as f64)
+        .collect())
+}
