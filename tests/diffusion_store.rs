@@ -119,6 +119,58 @@ fn posterior_rows_sum_to_one_and_the_mean_stays_at_the_prior_weight() {
     assert!(committed as f64 > 0.95 * n, "{committed}");
 }
 
+/// A broken model: NaN for every row whose first coordinate is positive.
+struct HalfNan;
+
+impl Denoiser for HalfNan {
+    fn dim(&self) -> usize {
+        2
+    }
+    fn class_labels(&self) -> &[String] {
+        &[]
+    }
+    fn has_exact_posterior(&self) -> bool {
+        false
+    }
+    fn denoise(
+        &self,
+        x: &[f32],
+        _t: f64,
+        denoised: &mut [f32],
+        _posterior: Option<&mut [f32]>,
+    ) -> Result<(), diffscope::model::ModelError> {
+        for (row, out) in x.chunks_exact(2).zip(denoised.chunks_exact_mut(2)) {
+            let value = if row[0] > 0.0 { f32::NAN } else { 0.0 };
+            out.fill(value);
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn non_finite_trajectories_are_an_error_not_a_file_of_nans() {
+    // One step: exactly the rows whose initial first coordinate is positive go bad.
+    let mut gaussian = spec(StoreSteps::Final, 1, 400);
+    gaussian.init = InitKind::Gaussian;
+    let err = run_trajectories(
+        &HalfNan,
+        None,
+        &gaussian,
+        &mut |_, _| {},
+        &AtomicBool::new(false),
+    )
+    .unwrap_err();
+    match &err {
+        // About half the rows start with x_0 > 0 (binomial, 400 rows: 200 ± 10).
+        DiffusionError::Diverged { rows, total, .. } => {
+            assert_eq!(*total, 400);
+            assert!((150..250).contains(rows), "{rows}");
+        }
+        other => panic!("expected divergence, got {other:?}"),
+    }
+    assert!(err.to_string().contains("NaN"), "{err}");
+}
+
 #[test]
 fn absurd_requests_are_refused_before_allocating() {
     let model = gmm(256, 0.5);

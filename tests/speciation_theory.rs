@@ -163,8 +163,8 @@ fn full_and_diagonal_covariances_agree_and_match_sampling() {
     // S/450 and the std's about S/630, so 5 sd is < 1.2 % of S).
     use rand::SeedableRng;
     use rand_distr::{Distribution, StandardNormal};
-    let t = 0.4;
-    let (a2, delta) = ((-2.0 * t as f64).exp(), 1.0 - (-2.0 * t as f64).exp());
+    let t: f64 = 0.4;
+    let (a2, delta) = ((-2.0 * t).exp(), 1.0 - (-2.0 * t).exp());
     let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(3);
     let n = 200_000;
     let mut values = Vec::with_capacity(n);
@@ -199,7 +199,15 @@ fn ising_case_d_leading_order_matches_the_table() {
         "‖ΔC‖_F",
     );
     close(ising::per_site_gap(u1, u2), 0.4018, 5e-5, "S");
-    let lo = ising::leading_order_times(u1, u2, 100, false);
+    let lo = ising::leading_order_times(u1, u2, 100, false, 1.0);
     close(lo.t_balance.unwrap(), 0.571, 1e-3, "LO balance");
     close(lo.t_mid.unwrap(), 0.611, 1e-3, "LO midpoint");
+    // Large-d form ¼ ln(dS/4) = ¼ ln(100 · 0.4018 / 4).
+    let large = ising::large_d_leading_order_times(u1, u2, 100, 1.0);
+    close(
+        large.t_balance.unwrap(),
+        0.25 * (100.0 * 0.4018f64 / 4.0).ln(),
+        1e-4,
+        "LO dS/4",
+    );
 }

@@ -57,9 +57,9 @@ fn progress_is_throttled_but_regular() {
         .filter(|(_, e)| matches!(e, JobEvent::Progress { .. }))
         .map(|(at, _)| *at)
         .collect();
-    // Throttle is 50 ms: at most 600/50 + 1 forwarded, and (even with scheduling hiccups on a loaded
-    // machine) clearly more than a handful.
-    assert!(progress.len() <= 13, "{} progress events", progress.len());
+    // Throttle is 50 ms: about 600/50 + 1 forwarded out of several hundred reports (a little more if a
+    // sleep overruns on a loaded machine), and clearly more than a handful.
+    assert!(progress.len() <= 20, "{} progress events", progress.len());
     assert!(progress.len() >= 4, "{} progress events", progress.len());
     match &events.last().unwrap().1 {
         JobEvent::Finished { result: Ok(v), .. } => assert!(*v.downcast_ref::<i32>().unwrap() > 0),

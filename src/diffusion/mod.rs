@@ -44,6 +44,11 @@ pub enum DiffusionError {
         needed: u64,
         limit: u64,
     },
+    #[error(
+        "sampling produced non-finite values in {rows} of {total} trajectories (by t = {t}): the model \
+         returned NaN or infinity, or the steps are too large for it (use more steps or a log grid)"
+    )]
+    Diverged { rows: usize, total: usize, t: f64 },
     #[error("cancelled")]
     Cancelled,
 }

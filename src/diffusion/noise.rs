@@ -10,11 +10,53 @@ use std::sync::OnceLock;
 /// Independent xoshiro256++ generators per row; their outputs are interleaved lane by lane.
 const LANES: usize = 8;
 
-/// The Gaussian noise source of one row (or one data sample). 256 bytes.
+/// The Gaussian noise source of one row (or one data sample). 288 bytes.
 #[derive(Clone, Debug)]
 pub struct NoiseStream {
     // Structure of arrays: state word w of lane l is s[w][l].
     s: [[u64; LANES]; 4],
+    /// A separate generator for the ziggurat's rare slow path, so that the vector path can keep the
+    /// lanes in registers and still draw exactly what the portable path draws.
+    tail: Xoshiro,
+}
+
+/// One scalar xoshiro256++ generator.
+#[derive(Clone, Debug)]
+struct Xoshiro([u64; 4]);
+
+impl Xoshiro {
+    fn next_u64(&mut self) -> u64 {
+        let [s0, s1, s2, s3] = &mut self.0;
+        let out = s0.wrapping_add(*s3).rotate_left(23).wrapping_add(*s0);
+        let t = *s1 << 17;
+        *s2 ^= *s0;
+        *s3 ^= *s1;
+        *s1 ^= *s2;
+        *s0 ^= *s3;
+        *s2 ^= t;
+        *s3 = s3.rotate_left(45);
+        out
+    }
+
+    /// A uniform in (0, 1).
+    fn uniform_open(&mut self) -> f64 {
+        ((self.next_u64() >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64)
+    }
+
+    fn next_u32(&mut self) -> u32 {
+        (self.next_u64() >> 32) as u32
+    }
+}
+
+/// A xoshiro state from the key stream; never the all-zero fixed point.
+fn seed_state(key: &mut impl RngCore) -> [u64; 4] {
+    let mut state = [0u64; 4];
+    state.iter_mut().for_each(|w| *w = key.next_u64());
+    // A splitmix-seeded key never produces four zero words in practice; guard anyway.
+    if state == [0; 4] {
+        state[0] = 0x9E37_79B9_7F4A_7C15;
+    }
+    state
 }
 
 impl NoiseStream {
@@ -23,16 +65,13 @@ impl NoiseStream {
         let mut key = rng::stream(seed, domain, index);
         let mut s = [[0u64; LANES]; 4];
         for lane in 0..LANES {
-            for word in &mut s {
-                word[lane] = key.next_u64();
-            }
-            // xoshiro's all-zero state is a fixed point; a splitmix-seeded key never produces it in
-            // practice, but guard anyway so the stream is always valid.
-            if s.iter().all(|w| w[lane] == 0) {
-                s[0][lane] = 0x9E37_79B9_7F4A_7C15;
+            let state = seed_state(&mut key);
+            for (word, value) in s.iter_mut().zip(state) {
+                word[lane] = value;
             }
         }
-        NoiseStream { s }
+        let tail = Xoshiro(seed_state(&mut key));
+        NoiseStream { s, tail }
     }
 
     /// One lock-step xoshiro256++ step of every lane.
@@ -56,34 +95,6 @@ impl NoiseStream {
         out
     }
 
-    /// One xoshiro256++ step of lane 0 alone (lanes are independent generators).
-    fn next_lane0(&mut self) -> u64 {
-        let [s0, s1, s2, s3] = &mut self.s;
-        let out = s0[0]
-            .wrapping_add(s3[0])
-            .rotate_left(23)
-            .wrapping_add(s0[0]);
-        let t = s1[0] << 17;
-        s2[0] ^= s0[0];
-        s3[0] ^= s1[0];
-        s1[0] ^= s2[0];
-        s0[0] ^= s3[0];
-        s2[0] ^= t;
-        s3[0] = s3[0].rotate_left(45);
-        out
-    }
-
-    /// A uniform in (0, 1), used only by the ziggurat's rare slow path.
-    fn uniform_open(&mut self) -> f64 {
-        let word = self.next_lane0();
-        ((word >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64)
-    }
-
-    /// One 32-bit word for a ziggurat retry.
-    fn next_u32(&mut self) -> u32 {
-        (self.next_lane0() >> 32) as u32
-    }
-
     /// Fills `out` with independent N(0, 1) draws.
     pub fn fill_normal(&mut self, out: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
@@ -95,28 +106,23 @@ impl NoiseStream {
         self.fill_normal_portable(out);
     }
 
-    /// The portable version; bit-identical to the AVX2 one.
+    /// The portable version; bit-identical to the AVX2 one. Element j of a block of 16 comes from
+    /// half j % 2 of the word of lane j / 2.
     fn fill_normal_portable(&mut self, out: &mut [f32]) {
         let tables = Ziggurat::get();
         for block in out.chunks_mut(2 * LANES) {
             let words = self.next_block();
             let half = |j: usize| (words[j / 2] >> (32 * (j % 2))) as u32;
-            // Branch-free fast path over the block; rejected entries (≈ 1.5 %) are marked NaN and then
-            // finished by the exact slow path from their own word.
-            let mut rejected = false;
+            // Branch-free fast path over the block; rejected entries (≈ 1.5 %) are then finished, in
+            // order, by the exact slow path from their own word.
+            let mut rejected = 0u32;
             for (j, v) in block.iter_mut().enumerate() {
-                rejected |= tables.fast(half(j), v);
+                rejected |= u32::from(tables.fast(half(j), v)) << j;
             }
-            if rejected {
-                self.finish_rejected(block, &words, tables);
-            }
-        }
-    }
-
-    fn finish_rejected(&mut self, block: &mut [f32], words: &[u64; LANES], tables: &Ziggurat) {
-        for (j, v) in block.iter_mut().enumerate() {
-            if v.is_nan() {
-                *v = tables.slow((words[j / 2] >> (32 * (j % 2))) as u32, self);
+            while rejected != 0 {
+                let j = rejected.trailing_zeros() as usize;
+                rejected &= rejected - 1;
+                block[j] = tables.slow(half(j), &mut self.tail);
             }
         }
     }
@@ -134,7 +140,7 @@ impl NoiseStream {
         let nan = _mm256_set1_ps(f32::NAN);
         #[inline(always)]
         fn rotl(x: __m256i, shl: i32, shr: i32) -> __m256i {
-            // Shift counts as vectors keep the helper generic over the rotation.
+            // SAFETY: only reached from the AVX2 function below.
             unsafe {
                 _mm256_or_si256(
                     _mm256_sll_epi64(x, _mm_cvtsi32_si128(shl)),
@@ -143,28 +149,20 @@ impl NoiseStream {
             }
         }
         // SAFETY: AVX2 is enabled for this function; all loads and stores are unaligned ones within
-        // `self.s` (4 × 8 u64), `out` (bounds from `chunks_mut`) or the local `values`; gather indices
-        // are masked to 0..LAYERS and the tables have LAYERS entries.
+        // `self.s` (4 × 8 u64), `block` (16 values when full) or the local arrays; gather indices are
+        // masked to 0..LAYERS and the tables have LAYERS entries.
         unsafe {
-            let load = |state: &[[u64; LANES]; 4]| {
-                state.map(|word| {
-                    [
-                        _mm256_loadu_si256(word.as_ptr() as *const __m256i),
-                        _mm256_loadu_si256(word.as_ptr().add(4) as *const __m256i),
-                    ]
-                })
-            };
-            let store = |state: &mut [[u64; LANES]; 4], s: &[[__m256i; 2]; 4]| {
-                for (word, pair) in state.iter_mut().zip(s) {
-                    _mm256_storeu_si256(word.as_mut_ptr() as *mut __m256i, pair[0]);
-                    _mm256_storeu_si256(word.as_mut_ptr().add(4) as *mut __m256i, pair[1]);
-                }
-            };
-            let mut s = load(&self.s);
+            let mut s = self.s.map(|word| {
+                [
+                    _mm256_loadu_si256(word.as_ptr() as *const __m256i),
+                    _mm256_loadu_si256(word.as_ptr().add(4) as *const __m256i),
+                ]
+            });
             let mut values = [0f32; 2 * LANES];
+            let mut halves = [0u32; 2 * LANES];
             for block in out.chunks_mut(2 * LANES) {
                 let mut words = [_mm256_setzero_si256(); 2];
-                let mut rejected = 0;
+                let mut rejected = 0u32;
                 let full = block.len() == 2 * LANES;
                 for v in 0..2 {
                     let [s0, s1, s2, s3] = [s[0][v], s[1][v], s[2][v], s[3][v]];
@@ -176,10 +174,7 @@ impl NoiseStream {
                     let s0 = _mm256_xor_si256(s0, s3);
                     let s2 = _mm256_xor_si256(s2, t);
                     let s3 = rotl(s3, 45, 19);
-                    s[0][v] = s0;
-                    s[1][v] = s1;
-                    s[2][v] = s2;
-                    s[3][v] = s3;
+                    [s[0][v], s[1][v], s[2][v], s[3][v]] = [s0, s1, s2, s3];
                     words[v] = word;
                     let layer = _mm256_and_si256(word, low_bits);
                     let sign = _mm256_slli_epi32(_mm256_and_si256(word, sign_flag), 23);
@@ -190,29 +185,34 @@ impl NoiseStream {
                     let value =
                         _mm256_castsi256_ps(_mm256_xor_si256(_mm256_castps_si256(magnitude), sign));
                     let accept = _mm256_castsi256_ps(_mm256_cmpgt_epi32(limit, uniform));
-                    rejected |= !_mm256_movemask_ps(accept) & 0xff;
+                    rejected |= ((!_mm256_movemask_ps(accept) & 0xff) as u32) << (8 * v);
                     let result = _mm256_blendv_ps(nan, value, accept);
-                    if full {
-                        _mm256_storeu_ps(block.as_mut_ptr().add(8 * v), result);
+                    let dest = if full {
+                        block.as_mut_ptr()
                     } else {
-                        _mm256_storeu_ps(values.as_mut_ptr().add(8 * v), result);
-                    }
+                        values.as_mut_ptr()
+                    };
+                    _mm256_storeu_ps(dest.add(8 * v), result);
                 }
                 if !full {
                     let len = block.len();
                     block.copy_from_slice(&values[..len]);
+                    rejected &= (1u32 << len) - 1;
                 }
                 if rejected != 0 {
-                    // The slow path draws from the scalar lanes: write the state back first, then reload.
-                    store(&mut self.s, &s);
-                    let mut scalar_words = [0u64; LANES];
-                    _mm256_storeu_si256(scalar_words.as_mut_ptr() as *mut __m256i, words[0]);
-                    _mm256_storeu_si256(scalar_words.as_mut_ptr().add(4) as *mut __m256i, words[1]);
-                    self.finish_rejected(block, &scalar_words, tables);
-                    s = load(&self.s);
+                    _mm256_storeu_si256(halves.as_mut_ptr() as *mut __m256i, words[0]);
+                    _mm256_storeu_si256(halves.as_mut_ptr().add(8) as *mut __m256i, words[1]);
+                    while rejected != 0 {
+                        let j = rejected.trailing_zeros() as usize;
+                        rejected &= rejected - 1;
+                        block[j] = tables.slow(halves[j], &mut self.tail);
+                    }
                 }
             }
-            store(&mut self.s, &s);
+            for (word, pair) in self.s.iter_mut().zip(&s) {
+                _mm256_storeu_si256(word.as_mut_ptr() as *mut __m256i, pair[0]);
+                _mm256_storeu_si256(word.as_mut_ptr().add(4) as *mut __m256i, pair[1]);
+            }
         }
     }
 }
@@ -224,6 +224,8 @@ struct Ziggurat {
     k: [u32; LAYERS],
     /// x = uniform · w[i].
     w: [f32; LAYERS],
+    /// Layer edges x_i (x_0 = 0 at the apex, x_255 = TAIL_START).
+    x: [f64; LAYERS],
     /// Density at the layer edges, f[i] = exp(-x_i²/2).
     f: [f64; LAYERS],
 }
@@ -240,7 +242,8 @@ impl Ziggurat {
     }
 
     fn build() -> Ziggurat {
-        let (mut k, mut w, mut f) = ([0u32; LAYERS], [0f32; LAYERS], [0f64; LAYERS]);
+        let (mut k, mut w) = ([0u32; LAYERS], [0f32; LAYERS]);
+        let (mut x, mut f) = ([0f64; LAYERS], [0f64; LAYERS]);
         let mut dn = TAIL_START;
         let mut tn = dn;
         let q = LAYER_AREA / (-0.5 * dn * dn).exp();
@@ -250,14 +253,16 @@ impl Ziggurat {
         w[LAYERS - 1] = (dn / UNIFORM_SCALE) as f32;
         f[0] = 1.0;
         f[LAYERS - 1] = (-0.5 * dn * dn).exp();
+        x[LAYERS - 1] = dn;
         for i in (1..=LAYERS - 2).rev() {
             dn = (-2.0 * (LAYER_AREA / dn + (-0.5 * dn * dn).exp()).ln()).sqrt();
             k[i + 1] = ((dn / tn) * UNIFORM_SCALE) as u32;
             tn = dn;
             f[i] = (-0.5 * dn * dn).exp();
+            x[i] = dn;
             w[i] = (dn / UNIFORM_SCALE) as f32;
         }
-        Ziggurat { k, w, f }
+        Ziggurat { k, w, x, f }
     }
 
     /// The fast path: writes the draw, or NaN and returns true when the slow path is needed.
@@ -276,9 +281,26 @@ impl Ziggurat {
         reject
     }
 
+    /// The wedge test of layer ≥ 1: accept (x, y) when y < exp(-x²/2), with y = f_i + u (f_{i-1} − f_i)
+    /// uniform between the layer's edge densities.
+    fn wedge_accept(&self, layer: usize, x: f64, u: f64) -> bool {
+        let y = self.f[layer] + u * (self.f[layer - 1] - self.f[layer]);
+        // The chord between the layer's corners lies below the density where it is concave (x ≤ 1)
+        // and above it where it is convex (x ≥ 1), which settles most wedge points without exp.
+        let (inner, outer) = (self.x[layer - 1], self.x[layer]);
+        let below_chord = u * (outer - inner) < outer - x;
+        if outer <= 1.0 && below_chord {
+            true
+        } else if inner >= 1.0 && !below_chord {
+            false
+        } else {
+            y < (-0.5 * x * x).exp()
+        }
+    }
+
     /// The exact slow path for a word the fast path rejected (wedges and the tail), retrying with
     /// fresh words from the stream.
-    fn slow(&self, mut word: u32, stream: &mut NoiseStream) -> f32 {
+    fn slow(&self, mut word: u32, stream: &mut Xoshiro) -> f32 {
         loop {
             let layer = (word as usize) & (LAYERS - 1);
             let sign: f64 = if word & 256 != 0 { -1.0 } else { 1.0 };
@@ -297,8 +319,8 @@ impl Ziggurat {
                 }
             }
             let x = f64::from(uniform) * f64::from(self.w[layer]);
-            let edge = self.f[layer] + stream.uniform_open() * (self.f[layer - 1] - self.f[layer]);
-            if edge < (-0.5 * x * x).exp() {
+            let accept = self.wedge_accept(layer, x, stream.uniform_open());
+            if accept {
                 return (sign * x) as f32;
             }
             word = stream.next_u32();
@@ -344,6 +366,34 @@ mod tests {
                 "P(x < {z}) = {p}, expected {cdf}"
             );
         }
+    }
+
+    #[test]
+    fn chord_shortcut_agrees_with_the_exact_wedge_test() {
+        let tables = Ziggurat::get();
+        let mut rng = Xoshiro(seed_state(&mut rng::stream(1, Domain::Analysis, 0)));
+        let mut shortcuts = 0;
+        for layer in 1..LAYERS {
+            let (inner, outer) = (tables.x[layer - 1], tables.x[layer]);
+            for _ in 0..2000 {
+                // Candidates slightly beyond both edges too (the rectangle test floors k).
+                let x = inner + (rng.uniform_open() * 1.02 - 0.01) * (outer - inner);
+                let u = rng.uniform_open();
+                let y = tables.f[layer] + u * (tables.f[layer - 1] - tables.f[layer]);
+                let exact = y < (-0.5 * x * x).exp();
+                assert_eq!(
+                    tables.wedge_accept(layer, x, u),
+                    exact,
+                    "layer {layer}, x {x}, u {u}"
+                );
+                let below_chord = u * (outer - inner) < outer - x;
+                shortcuts +=
+                    usize::from((outer <= 1.0 && below_chord) || (inner >= 1.0 && !below_chord));
+            }
+        }
+        // Half of each wedge box lies on the decided side of the chord (a triangle), except in the one
+        // layer that straddles x = 1: the shortcut spares about half of the exp calls.
+        assert!(shortcuts * 10 > 255 * 2000 * 4, "{shortcuts}");
     }
 
     #[test]

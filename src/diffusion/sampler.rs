@@ -28,19 +28,41 @@ pub enum StepKind {
     Ddim,
 }
 
-impl StepKind {
-    /// Whether the step draws noise.
-    pub fn is_stochastic(self) -> bool {
-        matches!(self, StepKind::Sde | StepKind::Ancestral)
-    }
-}
-
 /// A growing set of rows stepped together: states `[n, d]`, a stable caller-chosen id per row and the
 /// row's reverse-noise stream `NoiseStream::new(seed, Domain::ReverseNoise, id)`.
 ///
 /// Ids must be unique within a batch. The speciation lab appends clones with [`Batch::clone_rows`]
 /// under fresh ids: a clone then continues with its own noise, and every row's future is determined by
 /// (its state, its id, the seed) alone.
+///
+/// ```
+/// use diffscope::diffusion::{Batch, GridSpacing, Sampler, StepKind, forward_noised, time_grid};
+/// use diffscope::model::gaussian_mixture::{ComponentSpec, Covariance, GaussianMixture};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let class = |fill: f64| ComponentSpec {
+///     weight: 0.5, mean: vec![fill; 8], cov: Covariance::Isotropic(1.0), label: String::new(),
+/// };
+/// let model = GaussianMixture::new(8, vec![class(1.0), class(-1.0)])?;
+/// let (n, seed) = (100, 7);
+/// let grid = time_grid(3.0, 0.01, 150, GridSpacing::Linear)?;
+/// let start = forward_noised(&model, n, grid[0], seed); // exact x_T from data
+/// let mut batch = Batch::new(8, seed)?;
+/// batch.push_rows(&start.points, &(0..n as u64).collect::<Vec<_>>())?;
+/// let sampler = Sampler::new(&model, StepKind::Ancestral);
+/// for (j, pair) in grid.windows(2).enumerate() {
+///     if j == 75 {
+///         // One clone per base row, with ids that no other row uses.
+///         let ids: Vec<u64> = (0..n as u64).map(|i| n as u64 + i).collect();
+///         batch.clone_rows(&(0..n).collect::<Vec<_>>(), &ids)?;
+///     }
+///     sampler.step(&mut batch, pair[0], pair[1], None)?;
+/// }
+/// let mut posterior = vec![0f32; batch.len() * 2]; // p(k | x_{t_min}) for labelling
+/// sampler.posterior(&batch, 0.01, &mut posterior)?;
+/// assert_eq!(batch.len(), 2 * n);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Batch {
     dim: usize,

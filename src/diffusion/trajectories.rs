@@ -265,6 +265,18 @@ pub fn run_trajectories(
             progress((j + 1) as f32 / spec.steps as f32, "sampling");
         }
     }
+    let diverged = batch
+        .states()
+        .par_chunks(dim)
+        .filter(|row| row.iter().any(|v| !v.is_finite()))
+        .count();
+    if diverged > 0 {
+        return Err(DiffusionError::Diverged {
+            rows: diverged,
+            total: n,
+            t: spec.t_min,
+        });
+    }
     Ok(Trajectories {
         n,
         stored_steps: s_count,

@@ -91,7 +91,11 @@ pub(crate) struct GridPoint {
 
 /// Decreasing grid from `t_start` to `t_min` with steps ≤ `step` that contains every event time.
 pub(crate) fn event_grid(t_start: f64, t_min: f64, step: f64, events: &[f64]) -> Vec<GridPoint> {
-    let mut marks: Vec<(f64, Option<usize>)> = events.iter().map(|&t| t).enumerate().map(|(i, t)| (t, Some(i))).collect();
+    let mut marks: Vec<(f64, Option<usize>)> = events
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| (t, Some(i)))
+        .collect();
     marks.push((t_min, None));
     marks.sort_by(|a, b| b.0.total_cmp(&a.0));
     let mut grid = vec![GridPoint {
@@ -166,7 +170,12 @@ pub fn run_cloning(
     settings.validate(f64::INFINITY)?;
     let (n, d, k) = (settings.pairs, model.dim(), labeller.classes());
     let t_start = settings.t_start();
-    let grid = event_grid(t_start, settings.t_min, settings.step, &settings.clone_times);
+    let grid = event_grid(
+        t_start,
+        settings.t_min,
+        settings.step,
+        &settings.clone_times,
+    );
     let initial = forward_noised(reference, n, t_start, settings.seed);
     let mut batch = Batch::new(d, settings.seed)?;
     batch.push_rows(&initial.points, &(0..n as u64).collect::<Vec<_>>())?;
@@ -176,21 +185,38 @@ pub fn run_cloning(
     // Row block of each clone time's clones, in order of birth (largest time first).
     let mut clone_block = vec![0usize; settings.clone_times.len()];
     let mut born = 0;
-    reverse_pass(&sampler, &mut batch, &grid, control, "cloning", |batch, j| {
-        if let Some(c) = grid[j].event {
-            born += 1;
-            clone_block[c] = born;
-            let ids: Vec<u64> = (0..n as u64).map(|i| (c as u64 + 1) * n as u64 + i).collect();
-            batch.clone_rows(&(0..n).collect::<Vec<_>>(), &ids)?;
-        }
-        labeller.posterior(&batch.states()[..n * d], grid[j].t, &mut scratch);
-        let out = &mut base_posterior[j * n * k..(j + 1) * n * k];
-        out.iter_mut().zip(&scratch).for_each(|(o, &v)| *o = v as f32);
-        Ok(())
-    })?;
+    reverse_pass(
+        &sampler,
+        &mut batch,
+        &grid,
+        control,
+        "cloning",
+        |batch, j| {
+            if let Some(c) = grid[j].event {
+                born += 1;
+                clone_block[c] = born;
+                let ids: Vec<u64> = (0..n as u64)
+                    .map(|i| (c as u64 + 1) * n as u64 + i)
+                    .collect();
+                batch.clone_rows(&(0..n).collect::<Vec<_>>(), &ids)?;
+            }
+            labeller.posterior(&batch.states()[..n * d], grid[j].t, &mut scratch)?;
+            let out = &mut base_posterior[j * n * k..(j + 1) * n * k];
+            out.iter_mut()
+                .zip(&scratch)
+                .for_each(|(o, &v)| *o = v as f32);
+            Ok(())
+        },
+    )?;
     let mut final_posterior = vec![0.0; batch.len() * k];
-    labeller.posterior(batch.states(), settings.t_min, &mut final_posterior);
-    let all = labels(&final_posterior, k, settings.labels, settings.seed, batch.row_ids());
+    labeller.posterior(batch.states(), settings.t_min, &mut final_posterior)?;
+    let all = labels(
+        &final_posterior,
+        k,
+        settings.labels,
+        settings.seed,
+        batch.row_ids(),
+    );
     let clone_labels = clone_block
         .iter()
         .flat_map(|&b| all[b * n..(b + 1) * n].iter().copied())
@@ -288,8 +314,11 @@ pub fn bootstrap_crossing(
                 .chunks(per_time)
                 .enumerate()
                 .map(|(c, m)| {
-                    let mut rng = stream(seed, Domain::Analysis, (b * c_count + c) as u64 + (1 << 48));
-                    let hits = (0..per_time).filter(|_| m[rng.random_range(0..per_time)]).count();
+                    let mut rng =
+                        stream(seed, Domain::Analysis, (b * c_count + c) as u64 + (1 << 48));
+                    let hits = (0..per_time)
+                        .filter(|_| m[rng.random_range(0..per_time)])
+                        .count();
                     hits as f64 / per_time as f64
                 })
                 .collect();
@@ -322,8 +351,14 @@ mod tests {
         let grid = event_grid(4.0, 0.01, 0.02, &[0.5, 1.234, 1.5]);
         assert_eq!(grid.first().map(|p| p.t), Some(4.0));
         assert_eq!(grid.last().map(|p| p.t), Some(0.01));
-        assert!(grid.windows(2).all(|w| w[0].t > w[1].t && w[0].t - w[1].t <= 0.02 + 1e-12));
-        let events: Vec<(f64, usize)> = grid.iter().filter_map(|p| p.event.map(|e| (p.t, e))).collect();
+        assert!(
+            grid.windows(2)
+                .all(|w| w[0].t > w[1].t && w[0].t - w[1].t <= 0.02 + 1e-12)
+        );
+        let events: Vec<(f64, usize)> = grid
+            .iter()
+            .filter_map(|p| p.event.map(|e| (p.t, e)))
+            .collect();
         assert_eq!(events, vec![(1.5, 2), (1.234, 1), (0.5, 0)]);
     }
 

@@ -19,7 +19,10 @@ fn group_track(run: &CloningRun, level: &Level) -> Vec<f64> {
         .chunks(k.max(1))
         .zip(out.chunks_mut(g.max(1)))
     {
-        classes.iter_mut().zip(row).for_each(|(c, &r)| *c = f64::from(r));
+        classes
+            .iter_mut()
+            .zip(row)
+            .for_each(|(c, &r)| *c = f64::from(r));
         level.group_posterior(&classes, dest);
     }
     out
@@ -103,7 +106,12 @@ pub fn commitment(
     let picked: Vec<usize> = (0..s).step_by(stride).collect();
     let measured = picked
         .iter()
-        .map(|&j| (0..n).filter(|&i| at(j, i, final_group(i)) >= threshold).count() as f64 / n as f64)
+        .map(|&j| {
+            (0..n)
+                .filter(|&i| at(j, i, final_group(i)) >= threshold)
+                .count() as f64
+                / n as f64
+        })
         .collect();
     let log_odds = (threshold / epsilon).ln();
     let predicted = two_class_d.map(|d_of_t| {
@@ -172,10 +180,17 @@ pub fn martingale(run: &CloningRun, level: &Level, class_weights: &[f64]) -> Mar
                 .map(|grp| {
                     let values = step.iter().skip(grp).step_by(g);
                     let mean = values.clone().sum::<f64>() / n as f64;
-                    let var = values.map(|v| (v - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0).max(1.0);
+                    let var =
+                        values.map(|v| (v - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0).max(1.0);
                     let gap = (mean - prior[grp]).abs();
                     let stderr = (var / n as f64).sqrt();
-                    if stderr > 0.0 { gap / stderr } else if gap > 1e-12 { f64::INFINITY } else { 0.0 }
+                    if stderr > 0.0 {
+                        gap / stderr
+                    } else if gap > 1e-12 {
+                        f64::INFINITY
+                    } else {
+                        0.0
+                    }
                 })
                 .fold(0.0, f64::max)
         })

@@ -5,6 +5,7 @@
 
 use super::gaussian::{FreeEntropyMoments, first_sign_change};
 use super::posterior_curve::forward_noise;
+use crate::diffusion::{noise_var, signal};
 use crate::model::ExactModel;
 use rayon::prelude::*;
 
@@ -18,7 +19,7 @@ pub struct GroupSamples {
 }
 
 impl GroupSamples {
-    pub fn draw<M: ExactModel + ?Sized>(model: &M, group: &[usize], n: usize, seed: u64) -> Self {
+    pub fn draw(model: &dyn ExactModel, group: &[usize], n: usize, seed: u64) -> Self {
         let weights = model.weights();
         let total: f64 = group.iter().map(|&k| weights[k]).sum();
         let mut x0 = Vec::new();
@@ -51,8 +52,8 @@ fn log_sum_exp(values: impl Iterator<Item = f64> + Clone) -> f64 {
 }
 
 /// M and S of ΔΦ(first, second) over the samples at time t.
-pub fn group_moments<M: ExactModel + ?Sized>(
-    model: &M,
+pub fn group_moments(
+    model: &dyn ExactModel,
     first: &[usize],
     second: &[usize],
     samples: &GroupSamples,
@@ -61,7 +62,7 @@ pub fn group_moments<M: ExactModel + ?Sized>(
     let weights = model.weights();
     let log_weight = |g: &[usize]| g.iter().map(|&k| weights[k]).sum::<f64>().ln();
     let prior_log_odds = log_weight(first) - log_weight(second);
-    let (a, s) = ((-t).exp(), (-(-2.0 * t).exp_m1()).sqrt());
+    let (a, s) = (signal(t), noise_var(t).sqrt());
     let d = samples.dim;
     let values: Vec<f64> = (0..samples.len())
         .into_par_iter()
@@ -91,8 +92,8 @@ pub fn group_moments<M: ExactModel + ?Sized>(
 }
 
 /// Balance time M = S of two groups by bisection on fixed samples of the first group.
-pub fn balance_time<M: ExactModel + ?Sized>(
-    model: &M,
+pub fn balance_time(
+    model: &dyn ExactModel,
     first: &[usize],
     second: &[usize],
     samples: &GroupSamples,

@@ -2,8 +2,9 @@
 //! and std S of ΔΦ_kl under class k for any two Gaussian classes (means and covariances), balance times by
 //! bisection, the BBDM time ½ ln Λ and the leading-order laws. Pure math: no models, no sampling.
 
-use super::universal::constants;
 use super::TIME_SEARCH;
+use super::universal::constants;
+use crate::diffusion::{noise_var, signal};
 use crate::model::ExactModel;
 use crate::model::gaussian_mixture::{EigenBasis, GaussianMixture};
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
@@ -46,9 +47,8 @@ pub struct GaussianClass {
 }
 
 /// (a_t², Δ_t) of the OU forward process.
-pub fn ou_coefficients(t: f64) -> (f64, f64) {
-    let a2 = (-2.0 * t).exp();
-    (a2, -(-2.0 * t).exp_m1())
+fn ou_coefficients(t: f64) -> (f64, f64) {
+    (signal(t).powi(2), noise_var(t))
 }
 
 /// Mean and standard deviation of one free-entropy difference at one time.
@@ -121,8 +121,8 @@ fn full_pair_moments(k: &GaussianClass, l: &GaussianClass, t: f64) -> FreeEntrop
     }
 }
 
-/// Bisection steps after the scan: the bracket (≤ 20 % of t) shrinks below 1e-7·t.
-const BISECTIONS: usize = 24;
+/// Bisection steps after the scan: the bracket (≤ 40 % of t) shrinks below 1e-6·t.
+const BISECTIONS: usize = 20;
 
 /// Solves g(t) = 0 for a function that is positive at small t and negative at large t, by a scan of
 /// `TIME_SEARCH` then bisection of the first sign change. `None` when there is none in the range.

@@ -29,10 +29,19 @@ pub fn per_site_gap(u1: f64, u2: f64) -> f64 {
     u1 * u1 / (1.0 - u1 * u1) + u2 * u2 / (1.0 - u2 * u2) - 2.0 * u1 * u2 / (1.0 - u1 * u2)
 }
 
-/// Leading-order times ¼ ln(F²/8) (balance) and ¼ ln(F²/(4D*)) (midpoint) with the exact finite-d F².
-pub fn leading_order_times(u1: f64, u2: f64, d: usize, periodic: bool) -> LeadingOrder {
+/// Leading-order times ¼ ln(F²/8) (balance) and ¼ ln(F²/(4D*)) (midpoint) with the exact finite-d
+/// F² = ‖C₁ − C₂‖_F² of spins scaled to ±`scale`.
+pub fn leading_order_times(u1: f64, u2: f64, d: usize, periodic: bool, scale: f64) -> LeadingOrder {
     leading_order(PairSeparation {
         mean_gap_sq: 0.0,
-        cov_gap_frobenius_sq: correlation_gap_frobenius_sq(u1, u2, d, periodic),
+        cov_gap_frobenius_sq: scale.powi(4) * correlation_gap_frobenius_sq(u1, u2, d, periodic),
+    })
+}
+
+/// The same times with the large-d form F² ≈ 2 d S: ¼ ln(dS/4) and ¼ ln(dS/(2D*)) (§2.5).
+pub fn large_d_leading_order_times(u1: f64, u2: f64, d: usize, scale: f64) -> LeadingOrder {
+    leading_order(PairSeparation {
+        mean_gap_sq: 0.0,
+        cov_gap_frobenius_sq: scale.powi(4) * 2.0 * d as f64 * per_site_gap(u1, u2),
     })
 }

@@ -2,7 +2,7 @@
 //! (exact or learned denoiser) is judged by an exact model's Bayes posterior — the analytic model itself
 //! or the one a learned model imitates. Owns no dynamics.
 
-use super::posterior_curve::softmax_in_place;
+use super::SpeciationError;
 use crate::model::ExactModel;
 use crate::rng::{Domain, stream};
 use rand::Rng;
@@ -23,10 +23,10 @@ pub trait Labeller: Sync {
     fn classes(&self) -> usize;
 
     /// p(k | x_t) of every row of `x` (`[n, d]`) into `out` (`[n, K]`).
-    fn posterior(&self, x: &[f32], t: f64, out: &mut [f64]);
+    fn posterior(&self, x: &[f32], t: f64, out: &mut [f64]) -> Result<(), SpeciationError>;
 }
 
-/// The Bayes posterior of an exact model (softmax of `class_log_joint`, in f64).
+/// The Bayes posterior of an exact model.
 pub struct ExactLabeller<'a>(pub &'a dyn ExactModel);
 
 impl Labeller for ExactLabeller<'_> {
@@ -34,25 +34,46 @@ impl Labeller for ExactLabeller<'_> {
         self.0.weights().len()
     }
 
-    fn posterior(&self, x: &[f32], t: f64, out: &mut [f64]) {
-        let (d, k) = (self.0.dim().max(1), self.classes().max(1));
-        out.par_chunks_mut(k)
-            .zip(x.par_chunks(d))
-            .for_each_init(
-                || vec![0.0; d],
-                |row, (post, state)| {
-                    row.iter_mut()
-                        .zip(state)
-                        .for_each(|(r, &v)| *r = f64::from(v));
-                    self.0.class_log_joint(row, t, post);
-                    softmax_in_place(post);
-                },
-            );
+    fn posterior(&self, x: &[f32], t: f64, out: &mut [f64]) -> Result<(), SpeciationError> {
+        exact_posteriors(self.0, x, t, out)
     }
 }
 
+/// Rows per batched `denoise` call: bounds the scratch to a few MB whatever n is.
+const ROWS_PER_CALL: usize = 4096;
+
+/// p(k | x_t) of every row of `x` (`[n, d]`) into `out` (`[n, K]`) from the model's batched `denoise`
+/// (its f32 posterior; far cheaper per row than `class_log_joint`, which rebuilds per-time tables).
+pub fn exact_posteriors(
+    model: &dyn ExactModel,
+    x: &[f32],
+    t: f64,
+    out: &mut [f64],
+) -> Result<(), SpeciationError> {
+    let (d, k) = (model.dim().max(1), model.weights().len().max(1));
+    let mut denoised = vec![0f32; ROWS_PER_CALL.min(x.len() / d) * d];
+    let mut post = vec![0f32; ROWS_PER_CALL.min(x.len() / d) * k];
+    for (rows, dest) in x
+        .chunks(ROWS_PER_CALL * d)
+        .zip(out.chunks_mut(ROWS_PER_CALL * k))
+    {
+        let n = rows.len() / d;
+        model.denoise(rows, t, &mut denoised[..n * d], Some(&mut post[..n * k]))?;
+        dest.iter_mut()
+            .zip(&post[..n * k])
+            .for_each(|(o, &p)| *o = f64::from(p));
+    }
+    Ok(())
+}
+
 /// Labels of `[n, K]` posteriors; row i of a sampled rule draws from `stream(seed, Analysis, ids[i])`.
-pub fn labels(posteriors: &[f64], classes: usize, rule: LabelRule, seed: u64, ids: &[u64]) -> Vec<u32> {
+pub fn labels(
+    posteriors: &[f64],
+    classes: usize,
+    rule: LabelRule,
+    seed: u64,
+    ids: &[u64],
+) -> Vec<u32> {
     posteriors
         .par_chunks(classes.max(1))
         .zip(ids.par_iter())

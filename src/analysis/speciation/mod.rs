@@ -10,18 +10,19 @@ pub mod commitment;
 pub mod free_entropy;
 pub mod gaussian;
 pub mod hierarchy;
-pub mod labeller;
 pub mod ising;
+pub mod labeller;
 pub mod posterior_curve;
 pub mod report;
 pub mod universal;
 pub mod uturn;
 
+use crate::worker::{JobContext, JobError};
 use std::sync::atomic::{AtomicBool, Ordering};
 use thiserror::Error;
 
 /// Range of OU times searched for crossings: (first, last, log-spaced scan points).
-pub(crate) const TIME_SEARCH: (f64, f64, usize) = (1e-3, 12.0, 48);
+pub(crate) const TIME_SEARCH: (f64, f64, usize) = (1e-3, 12.0, 28);
 
 /// What can go wrong in a speciation computation.
 #[derive(Debug, Error)]
@@ -69,5 +70,24 @@ impl<'a> Control<'a> {
             return Err(SpeciationError::Cancelled);
         }
         Ok(())
+    }
+}
+
+/// Runs `f` with a `Control` wired to a worker job's progress channel and cancel flag.
+pub fn with_job<T>(job: &JobContext, f: impl FnOnce(&mut Control) -> T) -> T {
+    let mut progress = |fraction: f32, stage: &str| job.progress(fraction, stage);
+    let mut control = Control::new(&mut progress, job.cancel_flag());
+    f(&mut control)
+}
+
+impl From<SpeciationError> for JobError {
+    fn from(error: SpeciationError) -> Self {
+        match error {
+            SpeciationError::Cancelled
+            | SpeciationError::Diffusion(crate::diffusion::DiffusionError::Cancelled) => {
+                JobError::Cancelled
+            }
+            other => JobError::failed(&other),
+        }
     }
 }

@@ -2,8 +2,11 @@
 //! §3.3) for any `ExactModel`, from fixed forward samples x_t = a_t x_0 + sqrt(Δ_t) z (common random
 //! numbers, so φ_post is smooth in t and crossings can be bisected). No dynamics, no labeller.
 
-use super::gaussian::{bisect_down, ou_coefficients, scan_times};
+use super::SpeciationError;
+use super::gaussian::{bisect_down, scan_times};
 use super::hierarchy::Level;
+use super::labeller::exact_posteriors;
+use crate::diffusion::{noise_var, signal};
 use crate::model::ExactModel;
 use crate::rng::{Domain, stream};
 use rand_distr::{Distribution, StandardNormal};
@@ -14,11 +17,11 @@ use rayon::prelude::*;
 pub struct ForwardSamples {
     pub dim: usize,
     /// `[n, d]`
-    pub x0: Vec<f64>,
+    pub x0: Vec<f32>,
     /// `[n]` class of each data point.
     pub classes: Vec<u32>,
     /// `[n, d]` standard normal.
-    pub noise: Vec<f64>,
+    pub noise: Vec<f32>,
 }
 
 /// `[n, d]` standard normals, row i from `stream(seed, ForwardNoise, first_row + i)`.
@@ -35,16 +38,22 @@ pub(crate) fn forward_noise(n: usize, d: usize, seed: u64, first_row: u64) -> Ve
     noise
 }
 
+/// Rows of x_t built and classified at once (bounds the scratch whatever n is).
+const ROWS_PER_BLOCK: usize = 4096;
+
 impl ForwardSamples {
     /// n data points x_0 ~ P_0 with their forward noise.
-    pub fn draw<M: ExactModel + ?Sized>(model: &M, n: usize, seed: u64) -> Self {
+    pub fn draw(model: &dyn ExactModel, n: usize, seed: u64) -> Self {
         let samples = model.sample_x0(n, seed);
         let dim = model.dim();
         ForwardSamples {
             dim,
-            x0: samples.points.iter().map(|&v| f64::from(v)).collect(),
+            x0: samples.points,
             classes: samples.labels,
-            noise: forward_noise(n, dim, seed, 0),
+            noise: forward_noise(n, dim, seed, 0)
+                .into_iter()
+                .map(|v| v as f32)
+                .collect(),
         }
     }
 
@@ -56,45 +65,30 @@ impl ForwardSamples {
         self.classes.is_empty()
     }
 
-    /// Row i of x_t into `out` (`[d]`).
-    pub fn noised_row(&self, i: usize, t: f64, out: &mut [f64]) {
-        let (a2, delta) = ou_coefficients(t);
-        let (a, s) = (a2.sqrt(), delta.sqrt());
-        let d = self.dim;
-        let (x0, z) = (
-            &self.x0[i * d..(i + 1) * d],
-            &self.noise[i * d..(i + 1) * d],
-        );
-        for ((o, &x), &n) in out.iter_mut().zip(x0).zip(z) {
-            *o = a * x + s * n;
-        }
-    }
-
     /// `[n, K]` exact class posteriors p(k | x_t) of every sample.
-    pub fn class_posteriors<M: ExactModel + ?Sized>(&self, model: &M, t: f64) -> Vec<f64> {
-        let k = model.weights().len();
+    pub fn class_posteriors(
+        &self,
+        model: &dyn ExactModel,
+        t: f64,
+    ) -> Result<Vec<f64>, SpeciationError> {
+        let (d, k) = (self.dim.max(1), model.weights().len());
+        let (a, s) = (signal(t) as f32, noise_var(t).sqrt() as f32);
         let mut out = vec![0.0; self.len() * k];
-        out.par_chunks_mut(k.max(1)).enumerate().for_each_init(
-            || vec![0.0; self.dim],
-            |x, (i, row)| {
-                self.noised_row(i, t, x);
-                model.class_log_joint(x, t, row);
-                softmax_in_place(row);
-            },
-        );
-        out
+        let mut x = vec![0f32; ROWS_PER_BLOCK.min(self.len()) * d];
+        for ((x0, z), dest) in self
+            .x0
+            .chunks(ROWS_PER_BLOCK * d)
+            .zip(self.noise.chunks(ROWS_PER_BLOCK * d))
+            .zip(out.chunks_mut(ROWS_PER_BLOCK * k.max(1)))
+        {
+            let x = &mut x[..x0.len()];
+            x.par_iter_mut()
+                .zip(x0.par_iter().zip(z))
+                .for_each(|(o, (&v, &n))| *o = a * v + s * n);
+            exact_posteriors(model, x, t, dest)?;
+        }
+        Ok(out)
     }
-}
-
-/// Replaces log-weights by their softmax (log-sum-exp stabilised).
-pub fn softmax_in_place(row: &mut [f64]) {
-    let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let mut total = 0.0;
-    for v in row.iter_mut() {
-        *v = (*v - max).exp();
-        total += *v;
-    }
-    row.iter_mut().for_each(|v| *v /= total);
 }
 
 /// φ_post at every level from `[n, K]` class posteriors: mean over rows of Σ_g r_g² (summed in row
@@ -118,36 +112,44 @@ pub fn phi_from_posteriors(posteriors: &[f64], classes: usize, levels: &[Level])
 }
 
 /// φ_post(t) at every level.
-pub fn phi_posterior<M: ExactModel + ?Sized>(
-    model: &M,
+pub fn phi_posterior(
+    model: &dyn ExactModel,
     samples: &ForwardSamples,
     levels: &[Level],
     t: f64,
-) -> Vec<f64> {
-    let posteriors = samples.class_posteriors(model, t);
-    phi_from_posteriors(&posteriors, model.weights().len(), levels)
+) -> Result<Vec<f64>, SpeciationError> {
+    let posteriors = samples.class_posteriors(model, t)?;
+    Ok(phi_from_posteriors(
+        &posteriors,
+        model.weights().len(),
+        levels,
+    ))
 }
 
 /// First downward crossings of φ_post by several (level index, φ value) targets: one shared log-spaced
 /// scan of all levels, then bisection of each target's first bracket (common random numbers).
-pub fn posterior_crossings<M: ExactModel + ?Sized>(
-    model: &M,
+pub fn posterior_crossings(
+    model: &dyn ExactModel,
     samples: &ForwardSamples,
     levels: &[Level],
     targets: &[(usize, f64)],
-) -> Vec<Option<f64>> {
-    let scan: Vec<(f64, Vec<f64>)> = scan_times()
+) -> Result<Vec<Option<f64>>, SpeciationError> {
+    let scan = scan_times()
         .into_iter()
-        .map(|t| (t, phi_posterior(model, samples, levels, t)))
-        .collect();
-    targets
+        .map(|t| Ok((t, phi_posterior(model, samples, levels, t)?)))
+        .collect::<Result<Vec<(f64, Vec<f64>)>, SpeciationError>>()?;
+    // Evaluations inside a bracket repeat the scan's (successful) call at another t > 0; a failure
+    // there would be a model bug and shows as NaN, ending the bisection on that side.
+    Ok(targets
         .iter()
         .map(|&(level, value)| {
-            let bracket = scan.windows(2).find(|w| w[0].1[level] >= value && w[1].1[level] < value)?;
+            let bracket = scan
+                .windows(2)
+                .find(|w| w[0].1[level] >= value && w[1].1[level] < value)?;
             let one_level = std::slice::from_ref(&levels[level]);
             Some(bisect_down(bracket[0].0, bracket[1].0, |t| {
-                phi_posterior(model, samples, one_level, t)[0] - value
+                phi_posterior(model, samples, one_level, t).map_or(f64::NAN, |p| p[0]) - value
             }))
         })
-        .collect()
+        .collect())
 }

@@ -17,8 +17,9 @@ use super::labeller::{ExactLabeller, LabelRule};
 use super::posterior_curve::{ForwardSamples, phi_posterior, posterior_crossings};
 use super::universal::{constants, weighted_gaussian_phi};
 use super::uturn::run_uturn;
-use super::{Control, SpeciationError, free_entropy};
+use super::{Control, SpeciationError, free_entropy, ising};
 use crate::model::analytic::AnalyticModel;
+use crate::model::ising::Boundary;
 use crate::model::{Denoiser, ExactModel};
 use serde::Serialize;
 
@@ -76,7 +77,9 @@ impl SpeciationSettings {
     }
 
     fn reverse(&self, times: Vec<f64>) -> ReverseSettings {
-        ReverseSettings::new(times, self.pairs, self.labels, self.seed)
+        let mut reverse = ReverseSettings::new(times, self.pairs, self.labels, self.seed);
+        reverse.t_min = T_MIN;
+        reverse
     }
 }
 
@@ -92,9 +95,14 @@ pub struct LevelTheory {
     pub t_mid: Option<f64>,
     /// Crossing of the exact φ_post(t) at the balance level (φ at D = 2).
     pub t_mid_at_balance_level: Option<f64>,
+    /// φ_post at t_min: below 1 when classes overlap at t = 0, where argmax-labelled cloning tends to
+    /// 1 instead and crosses later (spec §4.2 item 1; sampled labels remove the offset).
+    pub phi_post_at_t_min: f64,
     /// How `t_mid` and `t_balance` were computed.
     pub method: String,
     pub leading_order: Option<LeadingOrder>,
+    /// Two Ising classes only: the leading order with ‖ΔC‖_F² ≈ 2 d S (per-site constant S).
+    pub leading_order_large_d: Option<LeadingOrder>,
 }
 
 /// Measured crossings of the cloning curve.
@@ -168,6 +176,9 @@ pub struct SpeciationReport {
     pub levels: Vec<LevelReport>,
 }
 
+/// The labelling time t_min of the experiments (spec §3.4).
+const T_MIN: f64 = 0.01;
+
 /// Points of the displayed φ_post curve.
 const CURVE_POINTS: usize = 41;
 
@@ -194,12 +205,14 @@ pub fn run_speciation(
     control.set_span(0.0, 0.15);
     control.step(0.0, "theory")?;
     let samples = ForwardSamples::draw(model, settings.posterior_samples, settings.seed);
-    let theories: Vec<LevelTheory> = hierarchy
-        .iter()
-        .map(|level| level_theory(model, level, &samples, settings))
-        .collect();
-    control.step(0.7, "pairwise theory")?;
     let pairwise = pairwise(model, settings);
+    control.step(0.5, "theory per level")?;
+    let at_t_min = phi_posterior(model, &samples, &hierarchy, T_MIN)?;
+    let theories = hierarchy
+        .iter()
+        .zip(at_t_min)
+        .map(|(level, phi_min)| level_theory(model, level, &samples, &pairwise, settings, phi_min))
+        .collect::<Result<Vec<LevelTheory>, SpeciationError>>()?;
     control.step(1.0, "theory")?;
 
     let times = match &settings.clone_times {
@@ -219,10 +232,10 @@ pub fn run_speciation(
     let curve_t: Vec<f64> = (0..CURVE_POINTS)
         .map(|i| first + (last - first) * i as f64 / (CURVE_POINTS - 1) as f64)
         .collect();
-    let curve_phi: Vec<Vec<f64>> = curve_t
+    let curve_phi = curve_t
         .iter()
         .map(|&t| phi_posterior(model, &samples, &hierarchy, t))
-        .collect();
+        .collect::<Result<Vec<Vec<f64>>, SpeciationError>>()?;
 
     let reports: Vec<LevelReport> = hierarchy
         .iter()
@@ -233,7 +246,13 @@ pub fn run_speciation(
             let balance = level.balance_level(&weights);
             let matches = cloning.matches(level);
             let crossing = |value: f64| {
-                bootstrap_crossing(&reverse.clone_times, &matches, reverse.pairs, value, settings.seed)
+                bootstrap_crossing(
+                    &reverse.clone_times,
+                    &matches,
+                    reverse.pairs,
+                    value,
+                    settings.seed,
+                )
             };
             let mid: Option<Crossing> = crossing(midpoint);
             let bal: Option<Crossing> = balance.and_then(crossing);
@@ -241,7 +260,11 @@ pub fn run_speciation(
             LevelReport {
                 name: level.name.clone(),
                 groups: (0..level.groups())
-                    .map(|g| (0..classes).filter(|&k| level.group_of_class[k] == g).collect())
+                    .map(|g| {
+                        (0..classes)
+                            .filter(|&k| level.group_of_class[k] == g)
+                            .collect()
+                    })
                     .collect(),
                 midpoint_level: midpoint,
                 balance_level: balance,
@@ -270,9 +293,10 @@ pub fn run_speciation(
             }
         })
         .collect();
-    let headline = reports.first().cloned().ok_or_else(|| {
-        SpeciationError::Invalid("the model has no classes".into())
-    })?;
+    let headline = reports
+        .first()
+        .cloned()
+        .ok_or_else(|| SpeciationError::Invalid("the model has no classes".into()))?;
     Ok(SpeciationReport {
         seed: settings.seed,
         settings: ReverseSummary {
@@ -299,6 +323,7 @@ pub fn run_speciation(
 fn gaussian_classes(model: &AnalyticModel) -> Option<Vec<GaussianClass>> {
     match model {
         AnalyticModel::Gaussian(m) => Some(classes_of(m)),
+        AnalyticModel::Ising(_) => None,
     }
 }
 
@@ -308,6 +333,20 @@ fn single_pair(level: &Level) -> Option<(usize, usize)> {
         .then(|| (level.group_of_class[0], level.group_of_class[1]))
         .filter(|&(a, b)| a != b)
         .map(|(a, _)| if a == 0 { (0, 1) } else { (1, 0) })
+}
+
+/// Class pairs (k < l) in the same parent group but different groups of `level`: the pairs whose
+/// speciation the level measures.
+fn cross_pairs(level: &Level) -> Vec<(usize, usize)> {
+    let k_count = level.group_of_class.len();
+    let group = |k: usize| level.group_of_class[k];
+    (0..k_count)
+        .flat_map(|k| ((k + 1)..k_count).map(move |l| (k, l)))
+        .filter(|&(k, l)| {
+            group(k) != group(l)
+                && level.parent_of_group[group(k)] == level.parent_of_group[group(l)]
+        })
+        .collect()
 }
 
 /// D(t) = M(t) of a two-class Gaussian level (for the commitment prediction).
@@ -322,8 +361,10 @@ fn level_theory(
     model: &AnalyticModel,
     level: &Level,
     samples: &ForwardSamples,
+    pairwise: &Pairwise,
     settings: &SpeciationSettings,
-) -> LevelTheory {
+    phi_post_at_t_min: f64,
+) -> Result<LevelTheory, SpeciationError> {
     let weights = model.weights();
     let midpoint = level.midpoint_level(weights);
     let balance = level.balance_level(weights);
@@ -331,7 +372,9 @@ fn level_theory(
     let pair = single_pair(level);
     // Exact closed form when ΔΦ of a two-class Gaussian level is exactly Gaussian; else Monte Carlo.
     let closed = match (&gaussian, pair) {
-        (Some(c), Some((k, l))) if exactly_gaussian_pair(&c[k], &c[l]) => Some((c[k].clone(), c[l].clone())),
+        (Some(c), Some((k, l))) if exactly_gaussian_pair(&c[k], &c[l]) => {
+            Some((c[k].clone(), c[l].clone()))
+        }
         _ => None,
     };
     let (t_mid, t_mid_at_balance_level, mid_method) = if let Some((a, b)) = &closed {
@@ -349,7 +392,7 @@ fn level_theory(
     } else {
         let mut targets = vec![(0, midpoint)];
         targets.extend(balance.map(|b| (0, b)));
-        let t = posterior_crossings(model, samples, std::slice::from_ref(level), &targets);
+        let t = posterior_crossings(model, samples, std::slice::from_ref(level), &targets)?;
         (
             t[0],
             t.get(1).copied().flatten(),
@@ -358,28 +401,67 @@ fn level_theory(
     };
     let groups_top = level.groups() == 2 && level.parent_of_group == [0, 0];
     let (t_balance, balance_method) = match (&gaussian, pair) {
-        (Some(c), Some((k, l))) => (
-            pair_balance_time(&c[k], &c[l]),
+        (Some(_), Some((k, l))) => (
+            pairwise.t[k.min(l)][k.max(l)],
             "mean = std exact (generalised eigenvalues)",
+        ),
+        (None, Some((k, l))) => (
+            pairwise.t[k.min(l)][k.max(l)],
+            "mean = std Monte Carlo of ΔΦ (transfer matrix)",
         ),
         _ if groups_top => {
             let members = |g: usize| -> Vec<usize> {
-                (0..weights.len()).filter(|&k| level.group_of_class[k] == g).collect()
+                (0..weights.len())
+                    .filter(|&k| level.group_of_class[k] == g)
+                    .collect()
             };
             let (first, second) = (members(0), members(1));
-            let group_samples =
-                free_entropy::GroupSamples::draw(model, &first, settings.posterior_samples, settings.seed);
+            let group_samples = free_entropy::GroupSamples::draw(
+                model,
+                &first,
+                settings.posterior_samples,
+                settings.seed,
+            );
             (
                 free_entropy::balance_time(model, &first, &second, &group_samples),
                 "mean = std Monte Carlo of ΔΦ",
             )
         }
-        _ => (None, "mean = std only for two-group levels"),
+        _ => (
+            cross_pairs(level)
+                .into_iter()
+                .filter_map(|(k, l)| pairwise.t[k][l])
+                .reduce(f64::min),
+            "mean = std: earliest pairwise time between groups of one parent (dendrogram)",
+        ),
     };
-    let leading = match (&gaussian, pair) {
-        (Some(c), Some((k, l))) => Some(leading_order(pair_separation(&c[k], &c[l]))),
+    // Leading order of a level: the latest-speciating (smallest) pair time between its groups.
+    let pair_leading = |k: usize, l: usize| match (model, &gaussian) {
+        (_, Some(c)) => Some(leading_order(pair_separation(&c[k], &c[l]))),
+        (AnalyticModel::Ising(m), None) => {
+            let u = |class: usize| m.bonds()[class].tanh();
+            let periodic = m.boundary() == Boundary::Periodic;
+            Some(ising::leading_order_times(
+                u(k),
+                u(l),
+                m.dim(),
+                periodic,
+                m.scale(),
+            ))
+        }
         _ => None,
     };
+    let pair_leading: Vec<LeadingOrder> = cross_pairs(level)
+        .into_iter()
+        .filter_map(|(k, l)| pair_leading(k, l))
+        .collect();
+    let earliest = |pick: fn(&LeadingOrder) -> Option<f64>| {
+        pair_leading.iter().filter_map(pick).reduce(f64::min)
+    };
+    let leading = (!pair_leading.is_empty()).then(|| LeadingOrder {
+        t_balance: earliest(|l| l.t_balance),
+        t_mid: earliest(|l| l.t_mid),
+    });
     let t_bbdm = gaussian.as_ref().and_then(|c| {
         let parents = level.parent_of_group.iter().max().map_or(0, |&p| p + 1);
         (0..parents)
@@ -394,14 +476,24 @@ fn level_theory(
             })
             .reduce(f64::max)
     });
-    LevelTheory {
+    Ok(LevelTheory {
         t_bbdm,
         t_balance,
         t_mid,
         t_mid_at_balance_level,
+        phi_post_at_t_min,
         method: format!("{mid_method}; {balance_method}"),
         leading_order: leading,
-    }
+        leading_order_large_d: match (model, pair) {
+            (AnalyticModel::Ising(m), Some((k, l))) => Some(ising::large_d_leading_order_times(
+                m.bonds()[k].tanh(),
+                m.bonds()[l].tanh(),
+                m.dim(),
+                m.scale(),
+            )),
+            _ => None,
+        },
+    })
 }
 
 fn pairwise(model: &AnalyticModel, settings: &SpeciationSettings) -> Pairwise {
@@ -411,8 +503,12 @@ fn pairwise(model: &AnalyticModel, settings: &SpeciationSettings) -> Pairwise {
         match &gaussian {
             Some(c) => pair_balance_time(&c[a], &c[b]),
             None => {
-                let samples =
-                    free_entropy::GroupSamples::draw(model, &[a], settings.posterior_samples, settings.seed);
+                let samples = free_entropy::GroupSamples::draw(
+                    model,
+                    &[a],
+                    settings.posterior_samples,
+                    settings.seed,
+                );
                 free_entropy::balance_time(model, &[a], &[b], &samples)
             }
         }
@@ -444,17 +540,20 @@ fn auto_clone_times(
     settings: &SpeciationSettings,
 ) -> Result<Vec<f64>, SpeciationError> {
     let count = 13 + 6 * theories.len().saturating_sub(1);
-    let first_moment = gaussian_classes(model)
-        .is_some_and(|c| c.windows(2).any(|p| p[0].mean != p[1].mean));
+    let first_moment =
+        gaussian_classes(model).is_some_and(|c| c.windows(2).any(|p| p[0].mean != p[1].mean));
     let limit = settings.sampler_t_max;
     let (lo, hi) = if first_moment {
         let mids: Vec<f64> = theories.iter().filter_map(|t| t.t_mid).collect();
         let (lo, hi) = mids
             .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &t| (a.min(t), b.max(t)));
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &t| {
+                (a.min(t), b.max(t))
+            });
         if !lo.is_finite() {
             return Err(SpeciationError::Invalid(
-                "no theory time to place automatic clone times around; give clone_times explicitly".into(),
+                "no theory time to place automatic clone times around; give clone_times explicitly"
+                    .into(),
             ));
         }
         ((lo - 1.5).max(0.05), hi + 1.5)

@@ -9,6 +9,9 @@ use super::{Control, SpeciationError};
 use crate::diffusion::{Batch, Sampler, StepKind, forward_noised};
 use crate::model::{Denoiser, ExactModel};
 
+/// Mixed into the seed of the U-turn reverse noise ("uturn" in ASCII).
+const UTURN_NOISE_TAG: u64 = 0x7574_7572_6e00_0000;
+
 /// Original classes and end labels of every U-turn row.
 #[derive(Clone, Debug)]
 pub struct UTurnRun {
@@ -38,30 +41,48 @@ pub fn run_uturn(
 ) -> Result<UTurnRun, SpeciationError> {
     settings.validate(f64::INFINITY)?;
     let (n, d, k) = (settings.pairs, model.dim(), labeller.classes());
-    let start = settings.clone_times.last().copied().unwrap_or(settings.t_min);
+    let start = settings
+        .clone_times
+        .last()
+        .copied()
+        .unwrap_or(settings.t_min);
     let grid = event_grid(start, settings.t_min, settings.step, &settings.clone_times);
-    let mut batch = Batch::new(d, settings.seed)?;
+    // Its own reverse-noise key, so U-turn rows never share a stream with the cloning run's rows.
+    let mut batch = Batch::new(d, settings.seed ^ UTURN_NOISE_TAG)?;
     let sampler = Sampler::new(model, StepKind::Ancestral);
     let count = settings.clone_times.len();
     let mut start_classes = vec![0u32; count * n];
     // Row block of each clone time, in order of entry.
     let mut block = vec![0usize; count];
     let mut entered = 0;
-    reverse_pass(&sampler, &mut batch, &grid, control, "U-turn", |batch, j| {
-        if let Some(c) = grid[j].event {
-            let seed = settings.seed.wrapping_add(c as u64 + 1);
-            let points = forward_noised(reference, n, grid[j].t, seed);
-            start_classes[c * n..(c + 1) * n].copy_from_slice(&points.labels);
-            let ids: Vec<u64> = (0..n as u64).map(|i| c as u64 * n as u64 + i).collect();
-            batch.push_rows(&points.points, &ids)?;
-            block[c] = entered;
-            entered += 1;
-        }
-        Ok(())
-    })?;
+    reverse_pass(
+        &sampler,
+        &mut batch,
+        &grid,
+        control,
+        "U-turn",
+        |batch, j| {
+            if let Some(c) = grid[j].event {
+                let seed = settings.seed.wrapping_add(c as u64 + 1);
+                let points = forward_noised(reference, n, grid[j].t, seed);
+                start_classes[c * n..(c + 1) * n].copy_from_slice(&points.labels);
+                let ids: Vec<u64> = (0..n as u64).map(|i| c as u64 * n as u64 + i).collect();
+                batch.push_rows(&points.points, &ids)?;
+                block[c] = entered;
+                entered += 1;
+            }
+            Ok(())
+        },
+    )?;
     let mut posterior = vec![0.0; batch.len() * k];
-    labeller.posterior(batch.states(), settings.t_min, &mut posterior);
-    let all = labels(&posterior, k, settings.labels, settings.seed, batch.row_ids());
+    labeller.posterior(batch.states(), settings.t_min, &mut posterior)?;
+    let all = labels(
+        &posterior,
+        k,
+        settings.labels,
+        batch.seed(),
+        batch.row_ids(),
+    );
     let end_labels = block
         .iter()
         .flat_map(|&b| all[b * n..(b + 1) * n].iter().copied())
