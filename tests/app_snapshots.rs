@@ -45,3 +45,37 @@ fn manifold_and_metric_table() {
 fn manifold_and_inspector() {
     snapshot_with(RightTab::Inspector, "app_inspector", Some(17));
 }
+
+/// The manifold view mid-run in 3-D with fading trails, coloured by the class posterior.
+#[test]
+fn manifold_3d_with_trails() {
+    use diffscope::app::manifold::{ColorBy, Dimensions};
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(&small_scene(dir.path()), [1280.0, 800.0]);
+    settle(&mut h);
+    {
+        let app = h.state_mut();
+        app.manifold.dims = Dimensions::Three;
+        app.manifold.trail_steps = 12;
+        app.manifold.color_by = ColorBy::Posterior(0);
+        app.timeline.step = 40;
+    }
+    h.run_steps(3);
+    h.snapshot_options("app_manifold_3d_trails", &options());
+}
+
+/// The density layer in place of the sprites (forced; it takes over by itself above 150k points).
+#[test]
+fn manifold_density_layer() {
+    use diffscope::app::manifold::DrawMode;
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(&small_scene(dir.path()), [1280.0, 800.0]);
+    settle(&mut h);
+    {
+        let app = h.state_mut();
+        app.manifold.draw_mode = DrawMode::Density;
+        app.manifold.show_path = true;
+    }
+    h.run_steps(3);
+    h.snapshot_options("app_manifold_density", &options());
+}

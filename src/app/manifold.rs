@@ -316,6 +316,7 @@ impl ManifoldView {
 
     /// The toolbar above the view.
     pub fn toolbar(&mut self, ui: &mut Ui, cloud: Option<&Cloud>) {
+        ui.spacing_mut().slider_width = 70.0;
         ui.horizontal_wrapped(|ui| {
             ui.selectable_value(&mut self.dims, Dimensions::Two, "2-D");
             ui.selectable_value(&mut self.dims, Dimensions::Three, "3-D");
@@ -736,6 +737,46 @@ impl ManifoldView {
         let font = egui::FontId::proportional(13.0);
         let background = ui.visuals().window_fill().gamma_multiply(0.85);
         let labels = &cloud.trajectories.class_labels;
+        if self.uses_density() {
+            let width = 220.0;
+            let top_left = rect.right_top() + egui::vec2(-width - 8.0, 8.0);
+            painter.rect_filled(
+                Rect::from_min_size(top_left, egui::vec2(width, 62.0)),
+                4.0,
+                background,
+            );
+            painter.text(
+                top_left + egui::vec2(8.0, 4.0),
+                egui::Align2::LEFT_TOP,
+                "points per bin (log scale)",
+                font.clone(),
+                text_color,
+            );
+            let bar = Rect::from_min_size(
+                top_left + egui::vec2(8.0, 24.0),
+                egui::vec2(width - 16.0, 14.0),
+            );
+            colour_bar(painter, bar, Colormap::Magma);
+            let max = self
+                .density
+                .as_ref()
+                .map_or(0.0, |d| d.1.grid.values.iter().copied().fold(0.0, f32::max));
+            painter.text(
+                bar.left_bottom() + egui::vec2(0.0, 2.0),
+                egui::Align2::LEFT_TOP,
+                "1",
+                font.clone(),
+                text_color,
+            );
+            painter.text(
+                bar.right_bottom() + egui::vec2(0.0, 2.0),
+                egui::Align2::RIGHT_TOP,
+                format!("{max:.0}"),
+                font,
+                text_color,
+            );
+            return;
+        }
         match self.color_by {
             ColorBy::Class => {
                 if labels.is_empty() {

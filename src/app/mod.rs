@@ -384,6 +384,8 @@ impl DiffscopeApp {
     }
 
     fn central(&mut self, ui: &mut egui::Ui) {
+        // The panel's own width: wide toolbar rows must not push the view under the side panels.
+        let width = ui.max_rect().width();
         self.manifold.toolbar(ui, self.cloud.as_deref());
         let times = self
             .cloud
@@ -394,10 +396,7 @@ impl DiffscopeApp {
         let markers = self.markers();
         // The view takes what the time bar leaves.
         let time_bar_height = 86.0;
-        let view_size = egui::vec2(
-            ui.available_width(),
-            (ui.available_height() - time_bar_height).max(120.0),
-        );
+        let view_size = egui::vec2(width, (ui.available_height() - time_bar_height).max(120.0));
         let previously_selected = self.manifold.selected;
         ui.allocate_ui(view_size, |ui| {
             let overlay = self.metrics.as_ref().and_then(|m| m.overlay.as_ref());
