@@ -386,6 +386,7 @@ impl DiffscopeApp {
     fn central(&mut self, ui: &mut egui::Ui) {
         // The panel's own width: wide toolbar rows must not push the view under the side panels.
         let width = ui.max_rect().width();
+        ui.set_max_width(width);
         self.manifold.toolbar(ui, self.cloud.as_deref());
         let times = self
             .cloud
