@@ -59,6 +59,24 @@ impl SpeciationView {
         let level = report.levels.get(self.level).unwrap_or(&report.headline);
         summary(ui, level);
         let link = ui.scope_id().with("speciation time axis");
+        // Both plots show the same time range: every clone time, curve point and histogram bin.
+        let histogram = &level.commitment.histogram;
+        let times = level
+            .phi_cloning
+            .t
+            .iter()
+            .chain(&level.phi_posterior.t)
+            .chain(&histogram.edges)
+            .copied()
+            .filter(|t| t.is_finite());
+        let (t_lo, t_hi) = times.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), t| {
+            (lo.min(t), hi.max(t))
+        });
+        let (t_lo, t_hi) = if t_lo <= t_hi {
+            (t_lo, t_hi)
+        } else {
+            (0.0, 1.0)
+        };
         let total = ui.available_height();
         let plot_height = (total * 0.64).max(120.0);
         Plot::new("speciation phi")
@@ -68,6 +86,8 @@ impl SpeciationView {
             .y_axis_label("φ(t): clones in the same class")
             .include_y(0.0)
             .include_y(1.05)
+            .include_x(t_lo)
+            .include_x(t_hi)
             .link_axis(link, [true, false])
             .show(ui, |plot| {
                 let cloning = &level.phi_cloning;
@@ -138,7 +158,6 @@ impl SpeciationView {
                     );
                 }
             });
-        let histogram = &level.commitment.histogram;
         let bars: Vec<Bar> = histogram
             .edges
             .windows(2)
@@ -151,6 +170,8 @@ impl SpeciationView {
             .height((ui.available_height() - 4.0).max(80.0))
             .x_axis_label("commitment time (final class posterior ≥ 1 − ε from then on)")
             .y_axis_label("trajectories")
+            .include_x(t_lo)
+            .include_x(t_hi)
             .link_axis(link, [true, false])
             .legend(Legend::default().position(Corner::LeftTop))
             .show(ui, |plot| {
