@@ -6,11 +6,13 @@
 //! none of these modules knows about a window.
 
 pub mod analysis;
+pub mod app;
 pub mod assets;
 pub mod cli;
 pub mod diffusion;
 pub mod io;
 pub mod model;
+pub mod render;
 pub mod rng;
 pub mod scene;
 pub mod worker;

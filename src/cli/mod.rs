@@ -6,6 +6,7 @@
 pub mod bench;
 pub mod compare;
 pub mod metrics;
+pub mod render;
 pub mod sample;
 pub mod speciation;
 pub mod train;
@@ -18,7 +19,20 @@ use std::process::ExitCode;
 #[command(name = "diffscope", version, about)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    /// Open the app on this scene file instead of the built-in default scene.
+    #[arg(long, value_name = "SCENE")]
+    pub scene: Option<std::path::PathBuf>,
+    /// Open the app, wait for the scene's jobs, save a screenshot (PNG) here and exit.
+    #[arg(long, value_name = "FILE")]
+    pub screenshot: Option<std::path::PathBuf>,
+    /// Open the app, print frame-time statistics over this many frames and exit (performance figures:
+    /// while the scene's jobs run, or with --points once a synthetic cloud is drawn).
+    #[arg(long, value_name = "FRAMES")]
+    pub frame_stats: Option<usize>,
+    /// With --frame-stats: draw a synthetic cloud of this many points instead of sampling the scene.
+    #[arg(long, value_name = "N", requires = "frame_stats")]
+    pub points: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -35,6 +49,8 @@ pub enum Command {
     Train(train::TrainArgs),
     /// DiT vs Euler-Stack: metric table of both models' hidden states next to the reported numbers.
     Compare(compare::CompareArgs),
+    /// Draw one view of the app offscreen (same renderer) and write it as PNG.
+    Render(render::RenderArgs),
 }
 
 /// Entry point of the executable.
@@ -50,7 +66,19 @@ pub fn main() -> ExitCode {
             };
         }
     };
-    match run(cli.command) {
+    let result = match cli.command {
+        Some(command) => run(Some(command)),
+        None => open_app(crate::app::AppOptions {
+            scene: cli.scene,
+            screenshot: cli.screenshot,
+            solo: None,
+            frame_stats: cli.frame_stats.map(|frames| crate::app::FrameStatsOptions {
+                frames,
+                synthetic_points: cli.points,
+            }),
+        }),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", one_line(&e));
@@ -59,16 +87,27 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Runs one subcommand.
-pub fn run(command: Command) -> anyhow::Result<()> {
+/// Runs one subcommand (`None`, the app, is opened by [`main`] only).
+pub fn run(command: Option<Command>) -> anyhow::Result<()> {
     match command {
-        Command::Sample(args) => sample::run(&args),
-        Command::Speciation(args) => speciation::run(&args),
-        Command::Metrics(args) => metrics::run(&args),
-        Command::Bench(args) => bench::run(&args),
-        Command::Train(args) => train::run(&args),
-        Command::Compare(args) => compare::run(&args),
+        Some(Command::Sample(args)) => sample::run(&args),
+        Some(Command::Speciation(args)) => speciation::run(&args),
+        Some(Command::Metrics(args)) => metrics::run(&args),
+        Some(Command::Bench(args)) => bench::run(&args),
+        Some(Command::Render(args)) => render::run(&args),
+        Some(Command::Train(args)) => train::run(&args),
+        Some(Command::Compare(args)) => compare::run(&args),
+        None => {
+            anyhow::bail!("no subcommand given; run `diffscope` without arguments to open the app")
+        }
     }
+}
+
+/// Opens the desktop app (no subcommand).
+fn open_app(options: crate::app::AppOptions) -> anyhow::Result<()> {
+    let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .try_init();
+    crate::app::run(options).map_err(|e| anyhow::anyhow!("the app window failed: {e}"))
 }
 
 /// An error and its causes on one line: "outer: inner: innermost".

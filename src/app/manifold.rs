@@ -1,0 +1,888 @@
+//! The manifold view: the trajectories' PCA projection drawn by the point pipeline (`render::points`),
+//! 2-D pan/zoom or 3-D orbit, colour by class / time / class posterior with a legend or colour bar, the
+//! selected trajectory's path, click-to-select. Builds instance arrays from finished results (a copy per
+//! change, no numerics) and never blocks on the worker.
+
+use super::tasks::{Cloud, HoleOverlay};
+use crate::render::camera::{self, Orbit, PanZoom};
+use crate::render::colormap::{Colormap, class_rgb8};
+use crate::render::layer::{Grid, LayerCallback, LayerData, LayerStyle, histogram};
+use crate::render::trails::{TrailData, TrailVertex, TrailsCallback};
+use crate::render::{PointColoring, PointData, PointInstance, PointsCallback};
+use eframe::egui_wgpu;
+use egui::{Color32, Pos2, Rect, Sense, Stroke, Ui, Vec2};
+use glam::{Vec2 as GVec2, Vec3};
+use std::sync::Arc;
+
+/// The renderer slots of the manifold view: points, density layer, hole overlay.
+const SLOT: u64 = 1;
+const DENSITY_SLOT: u64 = 2;
+const HOLES_SLOT: u64 = 3;
+const TRAILS_SLOT: u64 = 4;
+
+/// At most this many trail segments are drawn (trails are shortened to fit).
+const MAX_TRAIL_SEGMENTS: usize = 400_000;
+
+/// Above this many drawn points the density layer takes over in `Auto` mode (2-D).
+pub const DENSITY_THRESHOLD: usize = 150_000;
+
+/// Density bins are this many screen pixels wide.
+const DENSITY_BIN_PX: f32 = 2.0;
+
+/// Void cells of the hole overlay (translucent red) and the unreachable probe markers.
+const VOID_TINT: [f32; 4] = [0.94, 0.33, 0.31, 0.45];
+const PROBE_COLOR: Color32 = Color32::from_rgb(255, 255, 255);
+
+/// Points, density, or whichever suits the number of points.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DrawMode {
+    Auto,
+    Points,
+    Density,
+}
+
+/// At most this many points are drawn when the path so far is shown (older steps are thinned).
+const MAX_PATH_POINTS: usize = 400_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dimensions {
+    Two,
+    Three,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColorBy {
+    /// The class each trajectory ends in (argmax of p(k | x) at t_min), or its data class.
+    Class,
+    /// The time of each drawn state (useful with the path shown).
+    Time,
+    /// p(k | x_t) of one class at the drawn state.
+    Posterior(usize),
+}
+
+/// What the view draws and how; the state the user controls.
+pub struct ManifoldView {
+    pub dims: Dimensions,
+    pub color_by: ColorBy,
+    pub colormap: Colormap,
+    /// Project every step on one pooled basis instead of the basis of the selected step.
+    pub pooled: bool,
+    /// Draw every step up to the selected one, not only the selected step.
+    pub show_path: bool,
+    /// Trail length in stored steps (0: no trails).
+    pub trail_steps: usize,
+    pub radius_px: f32,
+    pub draw_mode: DrawMode,
+    /// Draw the H_void regions and unreachable probes (at the last step, per-step basis).
+    pub show_holes: bool,
+    pub pan_zoom: PanZoom,
+    pub orbit: Orbit,
+    /// Refit the camera when the step changes (off once the user pans or zooms).
+    pub follow: bool,
+    pub selected: Option<usize>,
+    /// What the camera was last fitted to: (cloud, step, dimensions, pooled, aspect).
+    fitted: Option<(usize, usize, Dimensions, bool, u32)>,
+    /// The rect and matrix of the last drawn frame (for picking and tests).
+    last_frame: Option<(Rect, glam::Mat4)>,
+    generation: u64,
+    cache_key: Option<CacheKey>,
+    data: PointData,
+    trails: TrailData,
+    /// The density grid, its data rectangle and what it was binned for.
+    density: Option<(DensityKey, LayerData, [f32; 2], [f32; 2])>,
+    holes: Option<(usize, LayerData)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct DensityKey {
+    points: u64,
+    camera: [f32; 3],
+    size: [u32; 2],
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct CacheKey {
+    cloud: usize,
+    step: usize,
+    dims: Dimensions,
+    color_by: ColorBy,
+    pooled: bool,
+    show_path: bool,
+    trail_steps: usize,
+}
+
+impl Default for ManifoldView {
+    fn default() -> Self {
+        ManifoldView {
+            dims: Dimensions::Two,
+            color_by: ColorBy::Class,
+            colormap: Colormap::Viridis,
+            pooled: false,
+            show_path: false,
+            trail_steps: 0,
+            radius_px: 2.5,
+            draw_mode: DrawMode::Auto,
+            show_holes: true,
+            pan_zoom: PanZoom::default(),
+            orbit: Orbit::default(),
+            follow: true,
+            selected: None,
+            fitted: None,
+            last_frame: None,
+            generation: 0,
+            cache_key: None,
+            data: PointData {
+                generation: 0,
+                instances: Arc::new(Vec::new()),
+            },
+            trails: TrailData {
+                generation: 0,
+                vertices: Arc::new(Vec::new()),
+            },
+            density: None,
+            holes: None,
+        }
+    }
+}
+
+/// The class each trajectory is coloured by: argmax p(k | x) at the last stored step, else the data
+/// class it started from, else 0.
+pub fn trajectory_classes(cloud: &Cloud) -> Vec<u32> {
+    let t = &cloud.trajectories;
+    let last = t.stored_steps.saturating_sub(1);
+    (0..t.n)
+        .map(|i| {
+            if let Some(p) = t.posterior_at(i, last) {
+                p.iter()
+                    .enumerate()
+                    .max_by(|a, b| a.1.total_cmp(b.1))
+                    .map_or(0, |(k, _)| k as u32)
+            } else {
+                t.initial_labels
+                    .as_ref()
+                    .and_then(|l| l.get(i).copied())
+                    .unwrap_or(0)
+            }
+        })
+        .collect()
+}
+
+/// Position of stored step `j` on a [0, 1] time axis, log-spaced (times are decreasing).
+pub fn time_fraction(times: &[f64], j: usize) -> f32 {
+    let (Some(&first), Some(&last)) = (times.first(), times.last()) else {
+        return 0.0;
+    };
+    let t = times.get(j).copied().unwrap_or(last);
+    let (a, b, x) = (
+        first.max(1e-12).ln(),
+        last.max(1e-12).ln(),
+        t.max(1e-12).ln(),
+    );
+    if (a - b).abs() < 1e-12 {
+        0.0
+    } else {
+        ((a - x) / (a - b)) as f32
+    }
+}
+
+impl ManifoldView {
+    /// Drops cached instances and the selection (a new cloud arrived).
+    pub fn reset(&mut self) {
+        self.cache_key = None;
+        self.selected = None;
+        self.follow = true;
+        self.fitted = None;
+        self.holes = None;
+        self.density = None;
+    }
+
+    /// Rebuilds the instance array if what is drawn changed.
+    fn refresh(&mut self, cloud: &Cloud, cloud_id: usize, classes: &[u32], step: usize) {
+        let key = CacheKey {
+            cloud: cloud_id,
+            step,
+            dims: self.dims,
+            color_by: self.color_by,
+            pooled: self.pooled,
+            show_path: self.show_path,
+            trail_steps: self.trail_steps,
+        };
+        if self.cache_key == Some(key) {
+            return;
+        }
+        self.cache_key = Some(key);
+        let t = &cloud.trajectories;
+        let n = t.n;
+        let steps: Vec<usize> = if self.show_path {
+            let stride = (n * (step + 1)).div_ceil(MAX_PATH_POINTS).max(1);
+            // Thin older steps, always keep the selected one (drawn last, on top).
+            let mut s: Vec<usize> = (0..step).rev().step_by(stride).collect();
+            s.reverse();
+            s.push(step);
+            s
+        } else {
+            vec![step]
+        };
+        let flat = self.dims == Dimensions::Two;
+        let color_by = self.color_by;
+        let pooled = self.pooled;
+        let value = |i: usize, j: usize| -> f32 {
+            match color_by {
+                ColorBy::Class => classes.get(i).copied().unwrap_or(0) as f32,
+                ColorBy::Time => time_fraction(&t.times, j),
+                ColorBy::Posterior(k) => t
+                    .posterior_at(i, j)
+                    .and_then(|p| p.get(k).copied())
+                    .unwrap_or(0.0),
+            }
+        };
+        let position = |i: usize, j: usize| -> Option<[f32; 3]> {
+            cloud
+                .position(pooled, j, i)
+                .map(|p| [p[0], p[1], if flat { 0.0 } else { p[2] }])
+        };
+        let mut instances = Vec::with_capacity(steps.len() * n);
+        for &j in &steps {
+            for i in 0..n {
+                if let Some(position) = position(i, j) {
+                    instances.push(PointInstance {
+                        position,
+                        value: value(i, j),
+                    });
+                }
+            }
+        }
+        let length = self
+            .trail_steps
+            .min(step)
+            .min(MAX_TRAIL_SEGMENTS / n.max(1));
+        let mut segments = Vec::with_capacity(2 * n * length);
+        for i in 0..n {
+            for j in step - length..step {
+                let (Some(a), Some(b)) = (position(i, j), position(i, j + 1)) else {
+                    continue;
+                };
+                let fresh = |j: usize| 1.0 - (step - j) as f32 / length as f32;
+                segments.push(TrailVertex {
+                    position: a,
+                    value: value(i, j),
+                    freshness: fresh(j),
+                });
+                segments.push(TrailVertex {
+                    position: b,
+                    value: value(i, j + 1),
+                    freshness: fresh(j + 1),
+                });
+            }
+        }
+        self.generation += 1;
+        self.data = PointData {
+            generation: self.generation,
+            instances: Arc::new(instances),
+        };
+        self.trails = TrailData {
+            generation: self.generation,
+            vertices: Arc::new(segments),
+        };
+    }
+
+    /// Fits the camera to the selected step's points.
+    fn fit(&mut self, cloud: &Cloud, step: usize, aspect: f32) {
+        let n = cloud.trajectories.n;
+        let mut min = Vec3::splat(f32::INFINITY);
+        let mut max = Vec3::splat(f32::NEG_INFINITY);
+        for i in 0..n {
+            if let Some(p) = cloud.position(self.pooled, step, i) {
+                let v = Vec3::from(p);
+                min = min.min(v);
+                max = max.max(v);
+            }
+        }
+        if !(min.is_finite() && max.is_finite()) {
+            return;
+        }
+        self.pan_zoom = PanZoom::fit(min.truncate(), max.truncate(), aspect);
+        let orbit = Orbit::fit(min, max);
+        self.orbit.target = orbit.target;
+        self.orbit.distance = orbit.distance;
+    }
+
+    fn view_proj(&self, aspect: f32) -> glam::Mat4 {
+        match self.dims {
+            Dimensions::Two => self.pan_zoom.view_proj(aspect),
+            Dimensions::Three => self.orbit.view_proj(aspect),
+        }
+    }
+
+    /// The toolbar above the view.
+    pub fn toolbar(&mut self, ui: &mut Ui, cloud: Option<&Cloud>) {
+        ui.spacing_mut().slider_width = 70.0;
+        ui.horizontal_wrapped(|ui| {
+            ui.selectable_value(&mut self.dims, Dimensions::Two, "2-D");
+            ui.selectable_value(&mut self.dims, Dimensions::Three, "3-D");
+            ui.separator();
+            ui.label("Colour by");
+            ui.selectable_value(&mut self.color_by, ColorBy::Class, "class");
+            ui.selectable_value(&mut self.color_by, ColorBy::Time, "time");
+            let labels = cloud
+                .map(|c| c.trajectories.class_labels.clone())
+                .unwrap_or_default();
+            let has_posterior = cloud.is_some_and(|c| c.trajectories.posterior.is_some());
+            if has_posterior {
+                let current = match self.color_by {
+                    ColorBy::Posterior(k) => k,
+                    _ => 0,
+                };
+                let name = |k: usize| labels.get(k).cloned().unwrap_or_else(|| k.to_string());
+                egui::ComboBox::from_label("class")
+                    .selected_text(format!("posterior p({} | x)", name(current)))
+                    .show_ui(ui, |ui| {
+                        for k in 0..labels.len() {
+                            ui.selectable_value(
+                                &mut self.color_by,
+                                ColorBy::Posterior(k),
+                                format!("p({} | x)", name(k)),
+                            );
+                        }
+                    });
+            }
+            if self.color_by != ColorBy::Class {
+                egui::ComboBox::from_label("colormap")
+                    .selected_text(self.colormap.name())
+                    .show_ui(ui, |ui| {
+                        for map in Colormap::ALL {
+                            ui.selectable_value(&mut self.colormap, map, map.name());
+                        }
+                    });
+            }
+            ui.separator();
+            ui.checkbox(&mut self.pooled, "pooled basis");
+            ui.checkbox(&mut self.show_path, "path so far");
+            ui.checkbox(&mut self.show_holes, "holes");
+            ui.add(egui::Slider::new(&mut self.trail_steps, 0..=40).text("trail steps"));
+            egui::ComboBox::from_label("drawn as")
+                .selected_text(match self.draw_mode {
+                    DrawMode::Auto => "auto",
+                    DrawMode::Points => "points",
+                    DrawMode::Density => "density",
+                })
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut self.draw_mode, DrawMode::Auto, "auto");
+                    ui.selectable_value(&mut self.draw_mode, DrawMode::Points, "points");
+                    ui.selectable_value(&mut self.draw_mode, DrawMode::Density, "density");
+                });
+            ui.add(egui::Slider::new(&mut self.radius_px, 0.5..=8.0).text("point px"));
+            if ui.button("Fit").clicked() {
+                self.follow = true;
+                self.fitted = None;
+            }
+        });
+    }
+
+    /// Draws the view into the remaining space of `ui`.
+    pub fn ui(
+        &mut self,
+        ui: &mut Ui,
+        cloud: Option<&Cloud>,
+        overlay: Option<&HoleOverlay>,
+        cloud_id: usize,
+        classes: &[u32],
+        step: usize,
+    ) {
+        let (rect, response) = ui.allocate_exact_size(ui.available_size(), Sense::click_and_drag());
+        let painter = ui.painter_at(rect);
+        painter.rect_filled(rect, 0.0, ui.visuals().extreme_bg_color);
+        let Some(cloud) = cloud else {
+            painter.text(
+                rect.center(),
+                egui::Align2::CENTER_CENTER,
+                "Sampling…",
+                egui::FontId::proportional(18.0),
+                ui.visuals().weak_text_color(),
+            );
+            return;
+        };
+        let step = step.min(cloud.trajectories.stored_steps.saturating_sub(1));
+        let aspect = rect.width() / rect.height().max(1.0);
+        let fit_key = (cloud_id, step, self.dims, self.pooled, aspect.to_bits());
+        if self.follow && self.fitted != Some(fit_key) {
+            self.fit(cloud, step, aspect);
+            self.fitted = Some(fit_key);
+        }
+        self.interact(ui, &response, rect, aspect);
+        self.refresh(cloud, cloud_id, classes, step);
+
+        let ppp = ui.ctx().pixels_per_point();
+        let view_proj = self.view_proj(aspect);
+        self.last_frame = Some((rect, view_proj));
+        let coloring = match self.color_by {
+            ColorBy::Class => PointColoring::Class,
+            _ => PointColoring::Scalar(self.colormap),
+        };
+        if !self.trails.vertices.is_empty() {
+            painter.add(egui_wgpu::Callback::new_paint_callback(
+                rect,
+                TrailsCallback {
+                    slot: TRAILS_SLOT,
+                    data: self.trails.clone(),
+                    view_proj,
+                    coloring,
+                    opacity: 0.7,
+                },
+            ));
+        }
+        if self.uses_density() {
+            self.draw_density(&painter, rect, aspect, ppp, &view_proj);
+        } else {
+            painter.add(egui_wgpu::Callback::new_paint_callback(
+                rect,
+                PointsCallback {
+                    slot: SLOT,
+                    data: self.data.clone(),
+                    view_proj,
+                    viewport_px: [rect.width() * ppp, rect.height() * ppp],
+                    radius_px: self.radius_px * ppp,
+                    coloring,
+                    opacity: if self.show_path { 0.55 } else { 0.85 },
+                },
+            ));
+        }
+        let last = cloud.trajectories.stored_steps.saturating_sub(1);
+        if self.show_holes
+            && step == last
+            && !self.pooled
+            && self.dims == Dimensions::Two
+            && let Some(overlay) = overlay
+        {
+            self.draw_holes(&painter, rect, &view_proj, overlay, cloud_id);
+            painter.text(
+                rect.left_bottom() + egui::vec2(8.0, -28.0),
+                egui::Align2::LEFT_BOTTOM,
+                format!(
+                    "holes at t_min: red = H_void regions ({}), × = unreachable probes ({} of {}), frame = probe square",
+                    overlay.void_count,
+                    overlay.unreachable_probes.len(),
+                    overlay.probe_count
+                ),
+                egui::FontId::proportional(13.0),
+                ui.visuals().text_color(),
+            );
+        }
+
+        if response.clicked()
+            && let Some(cursor) = response.interact_pointer_pos()
+        {
+            let size = GVec2::new(rect.width(), rect.height());
+            let local = GVec2::new(cursor.x - rect.left(), cursor.y - rect.top());
+            let flat = self.dims == Dimensions::Two;
+            let points = (0..cloud.trajectories.n).map(|i| {
+                let p = cloud.position(self.pooled, step, i).unwrap_or_default();
+                Vec3::new(p[0], p[1], if flat { 0.0 } else { p[2] })
+            });
+            self.selected = camera::pick(&view_proj, points, size, local, 8.0);
+        }
+        self.draw_selection(&painter, cloud, step, rect, &view_proj);
+        self.draw_axes(&painter, ui, cloud, step, rect);
+        self.draw_legend(&painter, ui, cloud, rect);
+    }
+
+    /// Whether the density layer replaces the sprites this frame (2-D only).
+    pub fn uses_density(&self) -> bool {
+        self.dims == Dimensions::Two
+            && match self.draw_mode {
+                DrawMode::Auto => self.data.instances.len() > DENSITY_THRESHOLD,
+                DrawMode::Points => false,
+                DrawMode::Density => true,
+            }
+    }
+
+    /// Bins the drawn points over the visible data rectangle (again only when the points, the camera
+    /// or the view size change) and draws the counts through the colormap.
+    fn draw_density(
+        &mut self,
+        painter: &egui::Painter,
+        rect: Rect,
+        aspect: f32,
+        ppp: f32,
+        view_proj: &glam::Mat4,
+    ) {
+        let half = GVec2::new(
+            self.pan_zoom.half_height * aspect,
+            self.pan_zoom.half_height,
+        );
+        let (min, max) = (self.pan_zoom.center - half, self.pan_zoom.center + half);
+        let bins = [
+            ((rect.width() * ppp / DENSITY_BIN_PX).ceil() as u32).max(1),
+            ((rect.height() * ppp / DENSITY_BIN_PX).ceil() as u32).max(1),
+        ];
+        let key = DensityKey {
+            points: self.data.generation,
+            camera: [
+                self.pan_zoom.center.x,
+                self.pan_zoom.center.y,
+                self.pan_zoom.half_height,
+            ],
+            size: bins,
+        };
+        if self.density.as_ref().map(|d| d.0) != Some(key) {
+            let grid = histogram(
+                self.data
+                    .instances
+                    .iter()
+                    .map(|p| [p.position[0], p.position[1]]),
+                min.to_array(),
+                max.to_array(),
+                bins[0] as usize,
+                bins[1] as usize,
+            );
+            self.generation += 1;
+            let data = LayerData {
+                generation: self.generation,
+                grid: Arc::new(grid),
+            };
+            self.density = Some((key, data, min.to_array(), max.to_array()));
+        }
+        if let Some((_, data, min, max)) = &self.density {
+            painter.add(egui_wgpu::Callback::new_paint_callback(
+                rect,
+                LayerCallback {
+                    slot: DENSITY_SLOT,
+                    data: data.clone(),
+                    view_proj: *view_proj,
+                    rect_min: *min,
+                    rect_max: *max,
+                    style: LayerStyle::Density(Colormap::Magma),
+                    opacity: 1.0,
+                },
+            ));
+        }
+    }
+
+    /// The H_void cells (GPU mask layer), the probe square and the unreachable probes.
+    fn draw_holes(
+        &mut self,
+        painter: &egui::Painter,
+        rect: Rect,
+        view_proj: &glam::Mat4,
+        overlay: &HoleOverlay,
+        cloud_id: usize,
+    ) {
+        if self.holes.as_ref().map(|h| h.0) != Some(cloud_id) {
+            self.generation += 1;
+            let grid: Grid = overlay.voids.clone();
+            self.holes = Some((
+                cloud_id,
+                LayerData {
+                    generation: self.generation,
+                    grid: Arc::new(grid),
+                },
+            ));
+        }
+        if let Some((_, data)) = &self.holes {
+            painter.add(egui_wgpu::Callback::new_paint_callback(
+                rect,
+                LayerCallback {
+                    slot: HOLES_SLOT,
+                    data: data.clone(),
+                    view_proj: *view_proj,
+                    rect_min: overlay.rect_min,
+                    rect_max: overlay.rect_max,
+                    style: LayerStyle::Mask(VOID_TINT),
+                    opacity: 1.0,
+                },
+            ));
+        }
+        let size = GVec2::new(rect.width(), rect.height());
+        let to_screen = |p: [f32; 2]| {
+            camera::to_screen(view_proj, Vec3::new(p[0], p[1], 0.0), size)
+                .map(|s| Pos2::new(rect.left() + s.x, rect.top() + s.y))
+        };
+        let (lo, hi) = overlay.probe_square;
+        if let (Some(a), Some(b)) = (to_screen(lo), to_screen(hi)) {
+            painter.rect_stroke(
+                Rect::from_two_pos(a, b),
+                0.0,
+                Stroke::new(1.0, PROBE_COLOR.gamma_multiply(0.4)),
+                egui::StrokeKind::Middle,
+            );
+        }
+        for &probe in &overlay.unreachable_probes {
+            if let Some(at) = to_screen(probe) {
+                let d = 2.0;
+                let stroke = Stroke::new(1.0, PROBE_COLOR.gamma_multiply(0.35));
+                painter.line_segment([at - egui::vec2(d, d), at + egui::vec2(d, d)], stroke);
+                painter.line_segment([at - egui::vec2(d, -d), at + egui::vec2(d, -d)], stroke);
+            }
+        }
+    }
+
+    /// Where trajectory `i` at `step` was drawn in the last frame (screen points).
+    pub fn screen_position(&self, cloud: &Cloud, step: usize, i: usize) -> Option<Pos2> {
+        let (rect, view_proj) = self.last_frame?;
+        let p = cloud.position(self.pooled, step, i)?;
+        let z = if self.dims == Dimensions::Two {
+            0.0
+        } else {
+            p[2]
+        };
+        let s = camera::to_screen(
+            &view_proj,
+            Vec3::new(p[0], p[1], z),
+            GVec2::new(rect.width(), rect.height()),
+        )?;
+        Some(Pos2::new(rect.left() + s.x, rect.top() + s.y))
+    }
+
+    fn interact(&mut self, ui: &Ui, response: &egui::Response, rect: Rect, aspect: f32) {
+        if response.dragged_by(egui::PointerButton::Primary)
+            || response.dragged_by(egui::PointerButton::Secondary)
+        {
+            let delta = response.drag_delta();
+            if delta != Vec2::ZERO {
+                self.follow = false;
+                match self.dims {
+                    Dimensions::Two => self
+                        .pan_zoom
+                        .pan(GVec2::new(delta.x, delta.y), rect.height()),
+                    Dimensions::Three => self.orbit.rotate(GVec2::new(delta.x, delta.y)),
+                }
+            }
+        }
+        if response.hovered() {
+            let scroll = ui.input(|i| i.smooth_scroll_delta.y + (i.zoom_delta() - 1.0) * 200.0);
+            if scroll != 0.0 {
+                self.follow = false;
+                let factor = (scroll * 0.002).exp();
+                let anchor = ui
+                    .input(|i| i.pointer.hover_pos())
+                    .map(|p| {
+                        GVec2::new(
+                            (p.x - rect.center().x) / (rect.width() * 0.5),
+                            -(p.y - rect.center().y) / (rect.height() * 0.5),
+                        )
+                    })
+                    .unwrap_or(GVec2::ZERO);
+                match self.dims {
+                    Dimensions::Two => self.pan_zoom.zoom(factor, anchor, aspect),
+                    Dimensions::Three => self.orbit.zoom(factor),
+                }
+            }
+        }
+    }
+
+    fn draw_selection(
+        &self,
+        painter: &egui::Painter,
+        cloud: &Cloud,
+        step: usize,
+        rect: Rect,
+        view_proj: &glam::Mat4,
+    ) {
+        let Some(i) = self.selected else {
+            return;
+        };
+        let size = GVec2::new(rect.width(), rect.height());
+        let flat = self.dims == Dimensions::Two;
+        let to_screen = |j: usize| -> Option<Pos2> {
+            let p = cloud.position(self.pooled, j, i)?;
+            let v = Vec3::new(p[0], p[1], if flat { 0.0 } else { p[2] });
+            camera::to_screen(view_proj, v, size)
+                .map(|s| Pos2::new(rect.left() + s.x, rect.top() + s.y))
+        };
+        let path: Vec<Pos2> = (0..=step).filter_map(to_screen).collect();
+        painter.add(egui::Shape::line(path, Stroke::new(1.5, Color32::WHITE)));
+        if let Some(at) = to_screen(step) {
+            painter.circle_stroke(at, self.radius_px + 4.0, Stroke::new(2.0, Color32::WHITE));
+        }
+    }
+
+    fn draw_axes(&self, painter: &egui::Painter, ui: &Ui, cloud: &Cloud, step: usize, rect: Rect) {
+        let explained = if self.pooled {
+            cloud.explained_pooled
+        } else {
+            cloud
+                .explained_per_time
+                .get(step)
+                .copied()
+                .unwrap_or_default()
+        };
+        let basis = if self.pooled {
+            "pooled basis"
+        } else {
+            "basis of this step"
+        };
+        let mut text = format!(
+            "PC1 {:.0}% · PC2 {:.0}%",
+            100.0 * explained[0],
+            100.0 * explained[1]
+        );
+        if self.dims == Dimensions::Three {
+            text.push_str(&format!(" · PC3 {:.0}%", 100.0 * explained[2]));
+        }
+        text.push_str(&format!(
+            " ({basis}) · {} trajectories",
+            cloud.trajectories.n
+        ));
+        painter.text(
+            rect.left_bottom() + egui::vec2(8.0, -8.0),
+            egui::Align2::LEFT_BOTTOM,
+            text,
+            egui::FontId::proportional(13.0),
+            ui.visuals().text_color(),
+        );
+    }
+
+    fn draw_legend(&self, painter: &egui::Painter, ui: &Ui, cloud: &Cloud, rect: Rect) {
+        let text_color = ui.visuals().text_color();
+        let font = egui::FontId::proportional(13.0);
+        let background = ui.visuals().window_fill().gamma_multiply(0.85);
+        let labels = &cloud.trajectories.class_labels;
+        if self.uses_density() {
+            let width = 220.0;
+            let top_left = rect.right_top() + egui::vec2(-width - 8.0, 8.0);
+            painter.rect_filled(
+                Rect::from_min_size(top_left, egui::vec2(width, 62.0)),
+                4.0,
+                background,
+            );
+            painter.text(
+                top_left + egui::vec2(8.0, 4.0),
+                egui::Align2::LEFT_TOP,
+                "points per bin (log scale)",
+                font.clone(),
+                text_color,
+            );
+            let bar = Rect::from_min_size(
+                top_left + egui::vec2(8.0, 24.0),
+                egui::vec2(width - 16.0, 14.0),
+            );
+            colour_bar(painter, bar, Colormap::Magma);
+            let max = self
+                .density
+                .as_ref()
+                .map_or(0.0, |d| d.1.grid.values.iter().copied().fold(0.0, f32::max));
+            painter.text(
+                bar.left_bottom() + egui::vec2(0.0, 2.0),
+                egui::Align2::LEFT_TOP,
+                "1",
+                font.clone(),
+                text_color,
+            );
+            painter.text(
+                bar.right_bottom() + egui::vec2(0.0, 2.0),
+                egui::Align2::RIGHT_TOP,
+                format!("{max:.0}"),
+                font,
+                text_color,
+            );
+            return;
+        }
+        match self.color_by {
+            ColorBy::Class => {
+                if labels.is_empty() {
+                    return;
+                }
+                let row = 18.0;
+                let width = 190.0;
+                let top_left = rect.right_top() + egui::vec2(-width - 8.0, 8.0);
+                let frame = Rect::from_min_size(
+                    top_left,
+                    egui::vec2(width, row * (labels.len() as f32 + 1.0) + 8.0),
+                );
+                painter.rect_filled(frame, 4.0, background);
+                painter.text(
+                    top_left + egui::vec2(8.0, 4.0),
+                    egui::Align2::LEFT_TOP,
+                    "class at t_min",
+                    font.clone(),
+                    text_color,
+                );
+                for (k, label) in labels.iter().enumerate() {
+                    let y = top_left.y + 4.0 + row * (k as f32 + 1.0) + row * 0.5;
+                    let [r, g, b] = class_rgb8(k);
+                    painter.circle_filled(
+                        Pos2::new(top_left.x + 16.0, y),
+                        5.0,
+                        Color32::from_rgb(r, g, b),
+                    );
+                    painter.text(
+                        Pos2::new(top_left.x + 28.0, y),
+                        egui::Align2::LEFT_CENTER,
+                        label,
+                        font.clone(),
+                        text_color,
+                    );
+                }
+            }
+            ColorBy::Time | ColorBy::Posterior(_) => {
+                let (title, low, high) = match self.color_by {
+                    ColorBy::Time => {
+                        let times = &cloud.trajectories.times;
+                        let first = times.first().copied().unwrap_or(0.0);
+                        let last = times.last().copied().unwrap_or(0.0);
+                        (
+                            "OU time t (log scale)".to_string(),
+                            format!("{first:.3}"),
+                            format!("{last:.3}"),
+                        )
+                    }
+                    ColorBy::Posterior(k) => {
+                        let name = labels.get(k).cloned().unwrap_or_else(|| k.to_string());
+                        (format!("p({name} | x_t)"), "0".into(), "1".into())
+                    }
+                    ColorBy::Class => return,
+                };
+                let width = 220.0;
+                let top_left = rect.right_top() + egui::vec2(-width - 8.0, 8.0);
+                let frame = Rect::from_min_size(top_left, egui::vec2(width, 62.0));
+                painter.rect_filled(frame, 4.0, background);
+                painter.text(
+                    top_left + egui::vec2(8.0, 4.0),
+                    egui::Align2::LEFT_TOP,
+                    title,
+                    font.clone(),
+                    text_color,
+                );
+                let bar = Rect::from_min_size(
+                    top_left + egui::vec2(8.0, 24.0),
+                    egui::vec2(width - 16.0, 14.0),
+                );
+                colour_bar(painter, bar, self.colormap);
+                painter.text(
+                    bar.left_bottom() + egui::vec2(0.0, 2.0),
+                    egui::Align2::LEFT_TOP,
+                    low,
+                    font.clone(),
+                    text_color,
+                );
+                painter.text(
+                    bar.right_bottom() + egui::vec2(0.0, 2.0),
+                    egui::Align2::RIGHT_TOP,
+                    high,
+                    font,
+                    text_color,
+                );
+            }
+        }
+    }
+}
+
+/// A horizontal colour bar through `map` (the same fit the shader uses).
+pub fn colour_bar(painter: &egui::Painter, rect: Rect, map: Colormap) {
+    let segments = 64;
+    let mut mesh = egui::Mesh::default();
+    for s in 0..=segments {
+        let f = s as f32 / segments as f32;
+        let [r, g, b] = map.rgb8(f);
+        let color = Color32::from_rgb(r, g, b);
+        let x = rect.left() + f * rect.width();
+        mesh.colored_vertex(Pos2::new(x, rect.top()), color);
+        mesh.colored_vertex(Pos2::new(x, rect.bottom()), color);
+        if s > 0 {
+            let base = 2 * s as u32;
+            mesh.add_triangle(base - 2, base - 1, base);
+            mesh.add_triangle(base - 1, base + 1, base);
+        }
+    }
+    painter.add(egui::Shape::mesh(mesh));
+}

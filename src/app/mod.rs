@@ -1,0 +1,617 @@
+//! The desktop app (eframe + wgpu): scene panel on the left, the manifold view with its time bar in the
+//! centre, inspector / speciation plot / metric table on the right, jobs and errors at the bottom.
+//! The UI thread reads finished results and sends jobs to the worker; it never computes.
+
+pub mod inspector;
+pub mod jobs;
+pub mod manifold;
+pub mod metrics_view;
+pub mod scene_panel;
+pub mod speciation_view;
+pub mod tasks;
+pub mod timeline;
+
+use crate::analysis::speciation::report::SpeciationReport;
+use crate::io::{StepSelection, load_points};
+use crate::render::PointPipeline;
+use crate::render::layer::LayerPipeline;
+use crate::render::trails::TrailPipeline;
+use crate::scene::Scene;
+use jobs::{JobBoard, JobKind};
+use manifold::ManifoldView;
+use speciation_view::SpeciationView;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tasks::{Cloud, Measured, ReferenceReports};
+use timeline::Timeline;
+
+/// How the app starts.
+#[derive(Clone, Debug, Default)]
+pub struct AppOptions {
+    /// The scene to open (the built-in default scene when `None`).
+    pub scene: Option<PathBuf>,
+    /// Save a screenshot here once the scene's jobs are done, then exit.
+    pub screenshot: Option<PathBuf>,
+    /// Show one view alone over the whole window (figures, `diffscope render`).
+    pub solo: Option<View>,
+    /// Measure frame times and exit (performance figures).
+    pub frame_stats: Option<FrameStatsOptions>,
+}
+
+/// What a frame-time measurement shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameStatsOptions {
+    /// Frames measured (after 10 warm-up frames).
+    pub frames: usize,
+    /// Show a synthetic cloud of this many points instead of sampling the scene, and measure once it is
+    /// drawn; without it, frames are measured while the scene's jobs run.
+    pub synthetic_points: Option<usize>,
+}
+
+/// Frames skipped before measuring.
+const WARM_UP_FRAMES: usize = 10;
+
+/// Frame timestamps of a measurement.
+struct FrameStats {
+    options: FrameStatsOptions,
+    last: Option<Instant>,
+    skipped: usize,
+    intervals: Vec<f64>,
+}
+
+/// A view that can fill the window on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    Manifold,
+    Speciation,
+    Metrics,
+}
+
+/// Which panel the right side shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RightTab {
+    Inspector,
+    Speciation,
+    Metrics,
+}
+
+/// Screenshot-and-exit progress.
+enum Capture {
+    Waiting,
+    Requested(Arc<Mutex<Option<Arc<egui::ColorImage>>>>),
+    Done,
+}
+
+/// Quiet frames between "all jobs done" and the screenshot, so the finished results are drawn.
+const SETTLE_FRAMES: u32 = 3;
+
+/// Delay after the last edit before the draft scene is applied.
+const EDIT_DEBOUNCE: f64 = 0.4;
+
+pub struct DiffscopeApp {
+    pub jobs: JobBoard,
+    /// The scene whose results are shown.
+    pub scene: Scene,
+    /// The scene as edited in the panel (applied after a pause when valid).
+    pub draft: Scene,
+    draft_error: Option<String>,
+    edited_at: Option<f64>,
+    preset: Option<usize>,
+    pub cloud: Option<Arc<Cloud>>,
+    cloud_id: usize,
+    classes: Vec<u32>,
+    pub speciation: Option<Arc<SpeciationReport>>,
+    pub metrics: Option<Arc<Measured>>,
+    pub references: Option<Arc<ReferenceReports>>,
+    pub manifold: ManifoldView,
+    pub timeline: Timeline,
+    speciation_view: SpeciationView,
+    pub right_tab: RightTab,
+    capture: Option<(PathBuf, Capture, u32)>,
+    solo: Option<View>,
+    frame_stats: Option<FrameStats>,
+    started: Instant,
+    /// Launch to the first frame that drew a sampled cloud.
+    pub first_scene_drawn: Option<Duration>,
+}
+
+impl DiffscopeApp {
+    /// Builds the app: installs the GPU pipelines, opens the scene and starts its jobs.
+    pub fn new(cc: &eframe::CreationContext<'_>, options: AppOptions) -> Self {
+        if let Some(render_state) = &cc.wgpu_render_state {
+            PointPipeline::install(render_state);
+            LayerPipeline::install(render_state);
+            TrailPipeline::install(render_state);
+        }
+        let mut jobs = JobBoard::new(2);
+        let (scene, preset) = match &options.scene {
+            Some(path) => match Scene::load(path) {
+                Ok(scene) => (scene, None),
+                Err(e) => {
+                    jobs.report(format!("could not open the scene: {e}"));
+                    (Scene::default_scene(), Some(0))
+                }
+            },
+            None => (Scene::default_scene(), Some(0)),
+        };
+        let mut app = DiffscopeApp {
+            jobs,
+            draft: scene.clone(),
+            scene,
+            draft_error: None,
+            edited_at: None,
+            preset,
+            cloud: None,
+            cloud_id: 0,
+            classes: Vec::new(),
+            speciation: None,
+            metrics: None,
+            references: None,
+            manifold: ManifoldView::default(),
+            timeline: Timeline::default(),
+            speciation_view: SpeciationView::default(),
+            right_tab: RightTab::Speciation,
+            capture: options.screenshot.map(|path| (path, Capture::Waiting, 0)),
+            solo: options.solo,
+            frame_stats: options.frame_stats.map(|options| FrameStats {
+                options,
+                last: None,
+                skipped: 0,
+                intervals: Vec::new(),
+            }),
+            started: Instant::now(),
+            first_scene_drawn: None,
+        };
+        if let Some(n) = options.frame_stats.and_then(|f| f.synthetic_points) {
+            app.jobs
+                .start(JobKind::Sample, "synthetic cloud", move |ctx| {
+                    tasks::synthetic(n, ctx)
+                });
+            return app;
+        }
+        app.jobs
+            .start(JobKind::References, "reference clouds", tasks::references);
+        app.restart(true, true);
+        app
+    }
+
+    /// Restarts the sampling (and the metrics after it) and/or the speciation lab for the current scene.
+    fn restart(&mut self, sampling: bool, speciation: bool) {
+        if sampling {
+            self.cloud = None;
+            self.metrics = None;
+            self.manifold.reset();
+            self.jobs.cancel(JobKind::Metrics);
+            let scene = self.scene.clone();
+            self.jobs.start(JobKind::Sample, "sampling", move |ctx| {
+                tasks::sample(&scene, ctx)
+            });
+        }
+        if speciation {
+            self.speciation = None;
+            let scene = self.scene.clone();
+            self.jobs
+                .start(JobKind::Speciation, "speciation lab", move |ctx| {
+                    tasks::speciation(&scene, ctx)
+                });
+        }
+    }
+
+    /// Makes `scene` current, restarting only the jobs its changes affect.
+    pub fn apply_scene(&mut self, scene: Scene) {
+        let old = std::mem::replace(&mut self.scene, scene);
+        let new = &self.scene;
+        let model = old.model != new.model;
+        let sampling = model
+            || old.sampler != new.sampler
+            || old.trajectories != new.trajectories
+            || old.seed != new.seed;
+        let speciation = model
+            || old.speciation != new.speciation
+            || old.seed != new.seed
+            || old.sampler.t_max != new.sampler.t_max;
+        self.draft = self.scene.clone();
+        self.draft_error = None;
+        self.restart(sampling, speciation);
+    }
+
+    /// Opens a scene (.json) or a point cloud (.npy, .safetensors, .csv); errors go to the status bar.
+    pub fn open_path(&mut self, path: &Path) {
+        let is_scene = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        if is_scene {
+            match Scene::load(path) {
+                Ok(scene) => {
+                    self.preset = None;
+                    self.apply_scene(scene);
+                }
+                Err(e) => self.jobs.report(format!("could not open the scene: {e}")),
+            }
+            return;
+        }
+        let path = path.to_path_buf();
+        self.cloud = None;
+        self.metrics = None;
+        self.manifold.reset();
+        self.jobs.cancel(JobKind::Metrics);
+        self.jobs
+            .start(JobKind::Sample, "loading points", move |ctx| {
+                ctx.progress(0.0, "reading");
+                let cloud = load_points(&path, StepSelection::Last, None)
+                    .map_err(|e| crate::worker::JobError::failed(&e))?;
+                ctx.check_cancel()?;
+                tasks::cloud_from_points(cloud, ctx)
+            });
+    }
+
+    /// Takes finished jobs into the views (and starts the metrics of a new cloud).
+    fn take_results(&mut self) {
+        for finished in self.jobs.poll() {
+            match finished.kind {
+                JobKind::Sample => {
+                    if let Ok(cloud) = finished.output.downcast::<Cloud>() {
+                        self.classes = manifold::trajectory_classes(&cloud);
+                        self.cloud_id += 1;
+                        self.timeline.step = cloud.trajectories.stored_steps.saturating_sub(1);
+                        self.timeline.playing = false;
+                        let synthetic = self
+                            .frame_stats
+                            .as_ref()
+                            .is_some_and(|f| f.options.synthetic_points.is_some());
+                        if !synthetic {
+                            let for_metrics = Arc::clone(&cloud);
+                            self.jobs.start(JobKind::Metrics, "metrics", move |ctx| {
+                                tasks::metrics(&for_metrics, ctx)
+                            });
+                        }
+                        self.cloud = Some(cloud);
+                    }
+                }
+                JobKind::Speciation => {
+                    self.speciation = finished.output.downcast::<SpeciationReport>().ok();
+                }
+                JobKind::Metrics => self.metrics = finished.output.downcast::<Measured>().ok(),
+                JobKind::References => {
+                    self.references = finished.output.downcast::<ReferenceReports>().ok();
+                }
+            }
+        }
+    }
+
+    /// Applies the draft once it differs, has rested `EDIT_DEBOUNCE` seconds and validates.
+    fn apply_draft_when_ready(&mut self, ctx: &egui::Context) {
+        if self.draft == self.scene {
+            self.edited_at = None;
+            return;
+        }
+        let now = ctx.input(|i| i.time);
+        let edited_at = *self.edited_at.get_or_insert(now);
+        let pointer_down = ctx.input(|i| i.pointer.any_down());
+        if now - edited_at < EDIT_DEBOUNCE || pointer_down {
+            ctx.request_repaint_after(Duration::from_secs_f64(EDIT_DEBOUNCE));
+            return;
+        }
+        match self.draft.validate(Path::new("(edited scene)")) {
+            Ok(()) => {
+                self.preset = None;
+                self.edited_at = None;
+                self.apply_scene(self.draft.clone());
+            }
+            Err(e) => self.draft_error = Some(e.to_string()),
+        }
+    }
+
+    fn handle_dropped_files(&mut self, ctx: &egui::Context) {
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .collect()
+        });
+        for path in dropped {
+            self.open_path(&path);
+        }
+    }
+
+    fn left_panel(&mut self, ui: &mut egui::Ui) {
+        let before = self.draft.clone();
+        let actions = scene_panel::ui(
+            ui,
+            &mut self.draft,
+            self.draft_error.as_deref(),
+            self.preset,
+        );
+        if self.draft != before {
+            self.edited_at = Some(ui.input(|i| i.time));
+            self.draft_error = None;
+        }
+        if let Some(index) = actions.preset {
+            match scene_panel::preset(index) {
+                Ok(scene) => {
+                    self.preset = Some(index);
+                    self.apply_scene(scene);
+                }
+                Err(e) => self.jobs.report(format!("preset: {e}")),
+            }
+        }
+        if actions.open_scene
+            && let Some(path) = rfd::FileDialog::new()
+                .add_filter("scene", &["json"])
+                .pick_file()
+        {
+            self.open_path(&path);
+        }
+        if actions.open_points
+            && let Some(path) = rfd::FileDialog::new()
+                .add_filter("point cloud", &["npy", "safetensors", "csv"])
+                .pick_file()
+        {
+            self.open_path(&path);
+        }
+        if actions.rerun {
+            self.restart(true, true);
+        }
+    }
+
+    fn markers(&self) -> Vec<timeline::Marker> {
+        self.speciation
+            .as_ref()
+            .map(|report| speciation_view::markers(&report.headline))
+            .unwrap_or_default()
+    }
+
+    fn right_panel(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut self.right_tab, RightTab::Speciation, "Speciation");
+            ui.selectable_value(&mut self.right_tab, RightTab::Metrics, "Metrics");
+            ui.selectable_value(&mut self.right_tab, RightTab::Inspector, "Inspector");
+        });
+        ui.separator();
+        match self.right_tab {
+            RightTab::Speciation => self.view_ui(ui, View::Speciation),
+            RightTab::Metrics => self.view_ui(ui, View::Metrics),
+            RightTab::Inspector => {
+                let now = self
+                    .cloud
+                    .as_ref()
+                    .and_then(|c| c.trajectories.times.get(self.timeline.step).copied());
+                inspector::ui(ui, self.cloud.as_deref(), self.manifold.selected, now);
+            }
+        }
+    }
+
+    fn central(&mut self, ui: &mut egui::Ui) {
+        // The panel's own width: wide toolbar rows must not push the view under the side panels.
+        let width = ui.max_rect().width();
+        ui.set_max_width(width);
+        self.manifold.toolbar(ui, self.cloud.as_deref());
+        let times = self
+            .cloud
+            .as_ref()
+            .map(|c| c.trajectories.times.clone())
+            .unwrap_or_default();
+        self.timeline.tick(ui.ctx(), times.len());
+        let markers = self.markers();
+        // The view takes what the time bar leaves.
+        let time_bar_height = 86.0;
+        let view_size = egui::vec2(width, (ui.available_height() - time_bar_height).max(120.0));
+        let previously_selected = self.manifold.selected;
+        ui.allocate_ui(view_size, |ui| {
+            let overlay = self.metrics.as_ref().and_then(|m| m.overlay.as_ref());
+            self.manifold.ui(
+                ui,
+                self.cloud.as_deref(),
+                overlay,
+                self.cloud_id,
+                &self.classes,
+                self.timeline.step,
+            );
+        });
+        if self.manifold.selected.is_some() && self.manifold.selected != previously_selected {
+            self.right_tab = RightTab::Inspector;
+        }
+        self.timeline.ui(ui, &times, &markers);
+        if self.cloud.is_some() && self.first_scene_drawn.is_none() {
+            self.first_scene_drawn = Some(self.started.elapsed());
+            log::info!(
+                "first scene drawn {:.2} s after launch",
+                self.started.elapsed().as_secs_f64()
+            );
+        }
+    }
+
+    /// Screenshot mode: once every job is done and a few frames have settled, capture, save and close.
+    fn drive_capture(&mut self, ctx: &egui::Context) {
+        let idle = self.jobs.idle() && self.cloud.is_some();
+        let Some((path, state, settled)) = &mut self.capture else {
+            return;
+        };
+        match state {
+            Capture::Waiting => {
+                *settled = if idle { *settled + 1 } else { 0 };
+                if *settled >= SETTLE_FRAMES {
+                    let slot: Arc<Mutex<Option<Arc<egui::ColorImage>>>> = Arc::default();
+                    let (sink, repaint) = (Arc::clone(&slot), ctx.clone());
+                    ctx.request_screenshot(move |image| {
+                        if let Ok(mut s) = sink.lock() {
+                            *s = Some(image);
+                        }
+                        repaint.request_repaint();
+                    });
+                    *state = Capture::Requested(slot);
+                }
+                ctx.request_repaint_after(Duration::from_millis(50));
+            }
+            Capture::Requested(slot) => {
+                let image = slot.lock().ok().and_then(|mut s| s.take());
+                if let Some(image) = image {
+                    if let Err(e) = save_png(&image, path) {
+                        log::error!("{e}");
+                        eprintln!("error: {e}");
+                    }
+                    *state = Capture::Done;
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                } else {
+                    ctx.request_repaint_after(Duration::from_millis(20));
+                }
+            }
+            Capture::Done => {}
+        }
+    }
+}
+
+impl DiffscopeApp {
+    /// Frame-time measurement: records frame intervals in the phase being measured, then prints
+    /// mean / median / p95 and closes the window.
+    fn drive_frame_stats(&mut self, ctx: &egui::Context) {
+        let drawn = self.cloud.is_some() && self.jobs.idle();
+        let busy = !self.jobs.idle();
+        let first_scene = self.first_scene_drawn;
+        let Some(stats) = &mut self.frame_stats else {
+            return;
+        };
+        ctx.request_repaint();
+        let measuring = match stats.options.synthetic_points {
+            Some(_) => drawn,
+            None => busy,
+        };
+        let now = Instant::now();
+        if measuring {
+            if let Some(last) = stats.last {
+                if stats.skipped < WARM_UP_FRAMES {
+                    stats.skipped += 1;
+                } else {
+                    stats.intervals.push(now.duration_since(last).as_secs_f64());
+                }
+            }
+            stats.last = Some(now);
+        }
+        let phase_over = stats.options.synthetic_points.is_none() && !busy && stats.last.is_some();
+        if stats.intervals.len() >= stats.options.frames || phase_over {
+            let mut sorted = stats.intervals.clone();
+            sorted.sort_by(f64::total_cmp);
+            let ms = |q: f64| {
+                sorted
+                    .get(((sorted.len() as f64 - 1.0) * q).round() as usize)
+                    .map_or(f64::NAN, |v| v * 1e3)
+            };
+            let mean = 1e3 * sorted.iter().sum::<f64>() / sorted.len().max(1) as f64;
+            let what = match stats.options.synthetic_points {
+                Some(n) => format!(
+                    "{n} points, drawn ({})",
+                    if self.manifold.uses_density() {
+                        "density layer"
+                    } else {
+                        "sprites"
+                    }
+                ),
+                None => "while the scene's jobs run".into(),
+            };
+            println!(
+                "frame time {what}: {} frames, mean {mean:.1} ms, median {:.1} ms, p95 {:.1} ms",
+                sorted.len(),
+                ms(0.5),
+                ms(0.95)
+            );
+            if let Some(first) = first_scene {
+                println!("launch to first drawn scene: {:.2} s", first.as_secs_f64());
+            }
+            self.frame_stats = None;
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+    }
+}
+
+/// Writes an egui screenshot as PNG.
+pub fn save_png(image: &egui::ColorImage, path: &Path) -> Result<(), String> {
+    let [w, h] = image.size;
+    let bytes: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_array()).collect();
+    let buffer = image::RgbaImage::from_raw(w as u32, h as u32, bytes)
+        .ok_or_else(|| format!("screenshot of {w}×{h} has the wrong number of pixels"))?;
+    buffer
+        .save_with_format(path, image::ImageFormat::Png)
+        .map_err(|e| format!("could not write the screenshot: {e}: {}", path.display()))
+}
+
+impl DiffscopeApp {
+    /// One view in `ui`.
+    fn view_ui(&mut self, ui: &mut egui::Ui, view: View) {
+        match view {
+            View::Manifold => self.central(ui),
+            View::Speciation => self.speciation_view.ui(
+                ui,
+                self.speciation.as_deref(),
+                self.jobs.is_running(JobKind::Speciation),
+            ),
+            View::Metrics => metrics_view::ui(
+                ui,
+                self.metrics.as_deref().map(|m| &m.report),
+                self.references.as_deref(),
+                self.jobs.is_running(JobKind::Metrics) || self.jobs.is_running(JobKind::Sample),
+            ),
+        }
+    }
+}
+
+impl eframe::App for DiffscopeApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let ctx = ui.ctx().clone();
+        self.take_results();
+        self.handle_dropped_files(&ctx);
+        self.apply_draft_when_ready(&ctx);
+        if !self.jobs.idle() {
+            // Progress arrives from the worker; poll it at a calm rate.
+            ctx.request_repaint_after(Duration::from_millis(100));
+        }
+        if let Some(view) = self.solo {
+            egui::CentralPanel::default().show(ui, |ui| self.view_ui(ui, view));
+            self.drive_capture(&ctx);
+            self.drive_frame_stats(&ctx);
+            return;
+        }
+        egui::Panel::bottom("jobs").show(ui, |ui| {
+            self.jobs.ui(ui);
+        });
+        egui::Panel::left("scene")
+            .resizable(true)
+            .default_size(280.0)
+            .show(ui, |ui| self.left_panel(ui));
+        egui::Panel::right("analysis")
+            .resizable(true)
+            .default_size(460.0)
+            .show(ui, |ui| self.right_panel(ui));
+        egui::CentralPanel::default().show(ui, |ui| self.central(ui));
+        self.drive_capture(&ctx);
+        self.drive_frame_stats(&ctx);
+    }
+}
+
+/// Opens the app window (blocks until it closes).
+pub fn run(options: AppOptions) -> Result<(), eframe::Error> {
+    let measuring = options.frame_stats.is_some();
+    // Measurements use the window size of the performance targets and render without vsync.
+    let size = if measuring {
+        [1024.0, 768.0]
+    } else {
+        [1280.0, 800.0]
+    };
+    let mut native = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("diffscope")
+            .with_inner_size(size)
+            .with_drag_and_drop(true),
+        renderer: eframe::Renderer::Wgpu,
+        ..Default::default()
+    };
+    if measuring {
+        native.wgpu_options.surface.present_mode = eframe::wgpu::PresentMode::AutoNoVsync;
+    }
+    eframe::run_native(
+        "diffscope",
+        native,
+        Box::new(move |cc| Ok(Box::new(DiffscopeApp::new(cc, options)))),
+    )
+}

@@ -1,0 +1,349 @@
+//! The left panel: built-in presets, file buttons and an editor for every scalar scene parameter. It edits
+//! a draft copy; the app applies the draft (restarting only the affected jobs) once it is valid and the
+//! pointer is released. No compute here.
+
+use crate::scene::{
+    BoundarySpec, CovSpec, InitKind, LabelRule, MeanSpec, ModelSpec, SamplerKind, Scene, StoreSpec,
+    TimeGrid,
+};
+use egui::{DragValue, Ui};
+use std::path::Path;
+
+/// The scenes shipped in `assets/scenes/`, compiled into the binary.
+pub const PRESETS: [(&str, &str); 6] = [
+    (
+        "two-gaussians.json",
+        include_str!("../../assets/scenes/two-gaussians.json"),
+    ),
+    (
+        "two-gaussians-d256.json",
+        include_str!("../../assets/scenes/two-gaussians-d256.json"),
+    ),
+    (
+        "variance-1-vs-2.json",
+        include_str!("../../assets/scenes/variance-1-vs-2.json"),
+    ),
+    (
+        "spiked-vs-isotropic.json",
+        include_str!("../../assets/scenes/spiked-vs-isotropic.json"),
+    ),
+    (
+        "hierarchy-4class.json",
+        include_str!("../../assets/scenes/hierarchy-4class.json"),
+    ),
+    (
+        "ising-0.3-vs-0.8.json",
+        include_str!("../../assets/scenes/ising-0.3-vs-0.8.json"),
+    ),
+];
+
+/// Parses preset `index`.
+pub fn preset(index: usize) -> Result<Scene, String> {
+    let (name, text) = PRESETS
+        .get(index)
+        .ok_or_else(|| format!("no preset number {index}"))?;
+    Scene::from_json_str(text, &Path::new("assets/scenes").join(name)).map_err(|e| e.to_string())
+}
+
+/// A label and its drag value, linked for accessibility (screen readers, UI tests).
+fn labelled(ui: &mut Ui, label: impl Into<egui::WidgetText>, value: DragValue) -> egui::Response {
+    let label = ui.label(label);
+    ui.add(value).labelled_by(label.id)
+}
+
+/// What the user asked for in the panel this frame.
+#[derive(Debug, Default, PartialEq)]
+pub struct PanelActions {
+    pub preset: Option<usize>,
+    pub open_scene: bool,
+    pub open_points: bool,
+    pub rerun: bool,
+}
+
+/// Draws the panel; edits go into `draft`.
+pub fn ui(
+    ui: &mut Ui,
+    draft: &mut Scene,
+    draft_error: Option<&str>,
+    current_preset: Option<usize>,
+) -> PanelActions {
+    let mut actions = PanelActions::default();
+    ui.heading("Scene");
+    let selected = current_preset
+        .and_then(|i| PRESETS.get(i))
+        .map(|(name, _)| *name)
+        .unwrap_or("(custom)");
+    egui::ComboBox::from_label("Preset")
+        .selected_text(selected)
+        .show_ui(ui, |ui| {
+            for (index, (name, _)) in PRESETS.iter().enumerate() {
+                if ui
+                    .selectable_label(current_preset == Some(index), *name)
+                    .clicked()
+                {
+                    actions.preset = Some(index);
+                }
+            }
+        });
+    ui.horizontal(|ui| {
+        actions.open_scene = ui.button("Open scene…").clicked();
+        actions.open_points = ui.button("Open points…").clicked();
+    });
+    ui.small("or drop a .json scene / .npy .safetensors .csv cloud on the window");
+    if let Some(title) = &draft.title {
+        ui.label(egui::RichText::new(title).strong());
+    }
+    if let Some(caption) = &draft.caption {
+        ui.small(caption);
+    }
+    ui.separator();
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        model_editor(ui, &mut draft.model);
+        ui.separator();
+        sampler_editor(ui, draft);
+        ui.separator();
+        speciation_editor(ui, draft);
+        ui.separator();
+        if let Some(error) = draft_error {
+            ui.colored_label(ui.visuals().error_fg_color, format!("Not applied: {error}"));
+        }
+        actions.rerun = ui.button("Run again").clicked();
+    });
+    actions
+}
+
+fn model_editor(ui: &mut Ui, model: &mut ModelSpec) {
+    match model {
+        ModelSpec::GaussianMixture(spec) => {
+            ui.label(egui::RichText::new("Gaussian mixture").strong());
+            ui.horizontal(|ui| {
+                labelled(
+                    ui,
+                    "dimension d",
+                    DragValue::new(&mut spec.dim).range(1..=4096),
+                );
+            });
+            let few = spec.components.len() <= 2;
+            for (k, component) in spec.components.iter_mut().enumerate() {
+                let title = component
+                    .label
+                    .clone()
+                    .unwrap_or_else(|| format!("class {k}"));
+                egui::CollapsingHeader::new(format!("Component {k}: {title}"))
+                    .default_open(few)
+                    .show(ui, |ui| {
+                        ui.horizontal(|ui| {
+                            labelled(
+                                ui,
+                                "weight",
+                                DragValue::new(&mut component.weight)
+                                    .range(0.0..=1.0)
+                                    .speed(0.01),
+                            );
+                        });
+                        mean_editor(ui, &mut component.mean);
+                        cov_editor(ui, &mut component.cov);
+                    });
+            }
+        }
+        ModelSpec::IsingMixture(spec) => {
+            ui.label(egui::RichText::new("Ising chain mixture").strong());
+            ui.horizontal(|ui| {
+                labelled(ui, "sites d", DragValue::new(&mut spec.dim).range(2..=4096));
+            });
+            ui.horizontal(|ui| {
+                labelled(
+                    ui,
+                    "coupling J",
+                    DragValue::new(&mut spec.coupling).speed(0.01),
+                );
+            });
+            ui.horizontal(|ui| {
+                labelled(
+                    ui,
+                    "spin scale c",
+                    DragValue::new(&mut spec.scale).speed(0.01),
+                );
+            });
+            ui.horizontal(|ui| {
+                ui.label("boundary");
+                ui.selectable_value(&mut spec.boundary, BoundarySpec::Open, "open");
+                ui.selectable_value(&mut spec.boundary, BoundarySpec::Periodic, "periodic");
+            });
+            for (k, component) in spec.components.iter_mut().enumerate() {
+                ui.horizontal(|ui| {
+                    labelled(
+                        ui,
+                        format!("class {k}: weight"),
+                        DragValue::new(&mut component.weight)
+                            .range(0.0..=1.0)
+                            .speed(0.01),
+                    );
+                    labelled(ui, "β", DragValue::new(&mut component.beta).speed(0.01));
+                });
+            }
+        }
+        ModelSpec::Learned(spec) => {
+            ui.label(format!("Learned model: {}", spec.path.display()));
+        }
+    }
+}
+
+fn mean_editor(ui: &mut Ui, mean: &mut Option<MeanSpec>) {
+    ui.horizontal(|ui| match mean {
+        None => {
+            ui.label("mean: zero vector");
+        }
+        Some(MeanSpec::Fill { fill }) => {
+            labelled(
+                ui,
+                "mean: every coordinate",
+                DragValue::new(fill).speed(0.01),
+            );
+        }
+        Some(MeanSpec::Axis { axis, value }) => {
+            labelled(ui, "mean: coordinate", DragValue::new(axis));
+            labelled(ui, "=", DragValue::new(value).speed(0.01));
+        }
+        Some(MeanSpec::Vector(values)) => {
+            let mut scale = 1.0f64;
+            let label = format!("mean: a vector of {} values; drag to scale ×", values.len());
+            if labelled(
+                ui,
+                label,
+                DragValue::new(&mut scale).speed(0.01).range(0.0..=10.0),
+            )
+            .changed()
+            {
+                values.iter_mut().for_each(|v| *v *= scale);
+            }
+        }
+    });
+}
+
+fn cov_editor(ui: &mut Ui, cov: &mut CovSpec) {
+    ui.horizontal(|ui| match cov {
+        CovSpec::Isotropic(s2) => {
+            labelled(ui, "covariance σ² I, σ² =", DragValue::new(s2).speed(0.01));
+        }
+        CovSpec::Spiked(spiked) => {
+            labelled(
+                ui,
+                "spiked: base",
+                DragValue::new(&mut spiked.base).speed(0.01),
+            );
+            labelled(ui, "spike", DragValue::new(&mut spiked.spike).speed(0.01));
+            labelled(ui, "axis", DragValue::new(&mut spiked.axis));
+        }
+        CovSpec::Diagonal(values) => {
+            ui.label(format!("diagonal covariance of {} values", values.len()));
+        }
+        CovSpec::Full(rows) => {
+            ui.label(format!(
+                "full {0}×{0} covariance (edit in the file)",
+                rows.len()
+            ));
+        }
+    });
+}
+
+fn sampler_editor(ui: &mut Ui, scene: &mut Scene) {
+    ui.label(egui::RichText::new("Sampler").strong());
+    let sampler = &mut scene.sampler;
+    ui.horizontal(|ui| {
+        for (kind, name) in [
+            (SamplerKind::Sde, "SDE"),
+            (SamplerKind::Ancestral, "ancestral"),
+            (SamplerKind::Ode, "ODE"),
+            (SamplerKind::Ddim, "DDIM"),
+        ] {
+            ui.selectable_value(&mut sampler.kind, kind, name);
+        }
+    });
+    egui::Grid::new("sampler grid")
+        .num_columns(2)
+        .show(ui, |ui| {
+            labelled(
+                ui,
+                "steps",
+                DragValue::new(&mut sampler.steps).range(1..=100_000),
+            );
+            ui.end_row();
+            labelled(ui, "t_max", DragValue::new(&mut sampler.t_max).speed(0.05));
+            ui.end_row();
+            labelled(
+                ui,
+                "t_min",
+                DragValue::new(&mut sampler.t_min).speed(0.0005),
+            );
+            ui.end_row();
+            ui.label("time grid");
+            ui.horizontal(|ui| {
+                ui.selectable_value(&mut sampler.grid, TimeGrid::Log, "log");
+                ui.selectable_value(&mut sampler.grid, TimeGrid::Linear, "linear");
+            });
+            ui.end_row();
+            ui.label("start from");
+            ui.horizontal(|ui| {
+                ui.selectable_value(&mut sampler.init, InitKind::Data, "noised data");
+                ui.selectable_value(&mut sampler.init, InitKind::Gaussian, "N(0, I)");
+            });
+            ui.end_row();
+            ui.label("stored steps");
+            ui.horizontal(|ui| {
+                let every = matches!(sampler.store, StoreSpec::Every(_));
+                if ui
+                    .selectable_label(sampler.store == StoreSpec::All, "all")
+                    .clicked()
+                {
+                    sampler.store = StoreSpec::All;
+                }
+                if ui.selectable_label(every, "every k").clicked() && !every {
+                    sampler.store = StoreSpec::Every(4);
+                }
+                if let StoreSpec::Every(k) = &mut sampler.store {
+                    labelled(ui, "k", DragValue::new(k).range(1..=10_000));
+                }
+            });
+            ui.end_row();
+            labelled(
+                ui,
+                "trajectories",
+                DragValue::new(&mut scene.trajectories)
+                    .range(1..=1_000_000)
+                    .speed(10),
+            );
+            ui.end_row();
+            labelled(ui, "seed", DragValue::new(&mut scene.seed));
+            ui.end_row();
+        });
+}
+
+fn speciation_editor(ui: &mut Ui, scene: &mut Scene) {
+    ui.label(egui::RichText::new("Speciation lab").strong());
+    let Some(spec) = &mut scene.speciation else {
+        ui.small("defaults: automatic clone times, 2000 pairs, argmax labels");
+        return;
+    };
+    ui.horizontal(|ui| {
+        labelled(
+            ui,
+            "clone pairs",
+            DragValue::new(&mut spec.pairs).range(1..=100_000).speed(10),
+        );
+    });
+    ui.horizontal(|ui| {
+        ui.label("labels");
+        ui.selectable_value(&mut spec.labels, LabelRule::Argmax, "argmax");
+        ui.selectable_value(&mut spec.labels, LabelRule::Sampled, "sampled");
+    });
+    match &spec.clone_times {
+        crate::scene::CloneTimes::Auto => ui.small("clone times: automatic around the theory time"),
+        crate::scene::CloneTimes::Times(t) => {
+            ui.small(format!("clone times: {} given in the file", t.len()))
+        }
+    };
+    if let Some(groups) = &spec.groups {
+        ui.small(format!("hierarchy groups: {groups:?}"));
+    }
+}

@@ -1,0 +1,196 @@
+//! The time bar under the manifold view: play/pause, a scrubber over the stored steps (OU time runs
+//! from t_max on the left down to t_min on the right, log-spaced) with the speciation times marked.
+
+use egui::{Color32, Pos2, Rect, Sense, Stroke, Ui};
+
+/// A labelled time to mark on the scrubber.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Marker {
+    pub t: f64,
+    pub label: String,
+    pub color: Color32,
+}
+
+/// Playback state.
+#[derive(Clone, Debug)]
+pub struct Timeline {
+    pub step: usize,
+    pub playing: bool,
+    /// Stored steps advanced per second while playing.
+    pub steps_per_second: f32,
+    progress: f32,
+}
+
+impl Default for Timeline {
+    fn default() -> Self {
+        Timeline {
+            step: 0,
+            playing: false,
+            steps_per_second: 20.0,
+            progress: 0.0,
+        }
+    }
+}
+
+/// Fractional position in [0, 1] of time `t` along decreasing, log-spaced `times`.
+pub fn position_of(times: &[f64], t: f64) -> Option<f32> {
+    let (&first, &last) = (times.first()?, times.last()?);
+    let log = |v: f64| v.max(1e-12).ln();
+    let span = log(first) - log(last);
+    if !(t.is_finite() && t > 0.0) || span.abs() < 1e-12 || t > first || t < last {
+        return None;
+    }
+    Some(((log(first) - log(t)) / span) as f32)
+}
+
+impl Timeline {
+    /// Advances playback by the frame time; stops at the last step.
+    pub fn tick(&mut self, ctx: &egui::Context, steps: usize) {
+        if !self.playing || steps == 0 {
+            return;
+        }
+        self.progress += ctx.input(|i| i.stable_dt).min(0.1) * self.steps_per_second;
+        while self.progress >= 1.0 {
+            self.progress -= 1.0;
+            if self.step + 1 >= steps {
+                self.playing = false;
+                break;
+            }
+            self.step += 1;
+        }
+        ctx.request_repaint();
+    }
+
+    pub fn ui(&mut self, ui: &mut Ui, times: &[f64], markers: &[Marker]) {
+        let steps = times.len();
+        if steps == 0 {
+            ui.label("No trajectories yet.");
+            return;
+        }
+        self.step = self.step.min(steps - 1);
+        ui.horizontal(|ui| {
+            let play = if self.playing { "Pause" } else { "Play" };
+            if ui.button(play).clicked() {
+                if !self.playing && self.step + 1 >= steps {
+                    self.step = 0;
+                }
+                self.playing = !self.playing;
+            }
+            ui.label(format!(
+                "t = {:.4}  (step {} of {})",
+                times[self.step],
+                self.step + 1,
+                steps
+            ));
+            ui.add(egui::Slider::new(&mut self.steps_per_second, 2.0..=120.0).text("steps/s"));
+        });
+        let height = 62.0;
+        let (rect, response) = ui.allocate_exact_size(
+            egui::vec2(ui.available_width(), height),
+            Sense::click_and_drag(),
+        );
+        let painter = ui.painter_at(rect);
+        let track = Rect::from_min_max(
+            Pos2::new(rect.left() + 8.0, rect.top() + 40.0),
+            Pos2::new(rect.right() - 8.0, rect.top() + 48.0),
+        );
+        painter.rect_filled(track, 3.0, ui.visuals().widgets.inactive.bg_fill);
+        let x_of = |f: f32| track.left() + f * track.width();
+        let step_fraction = |j: usize| {
+            if steps > 1 {
+                j as f32 / (steps - 1) as f32
+            } else {
+                0.0
+            }
+        };
+        // Steps are stored on the sampler's grid; map each marker time to its fractional step.
+        // Labels closer than this (pixels) go on separate rows.
+        let min_gap = 90.0;
+        let mut placed: Vec<f32> = Vec::new();
+        for marker in markers {
+            let Some(f) = fractional_step(times, marker.t).map(|s| s / (steps.max(2) - 1) as f32)
+            else {
+                continue;
+            };
+            let x = x_of(f);
+            let row = placed
+                .iter()
+                .filter(|&&other| (other - x).abs() < min_gap)
+                .count();
+            placed.push(x);
+            painter.line_segment(
+                [
+                    Pos2::new(x, track.top() - 6.0),
+                    Pos2::new(x, track.bottom() + 6.0),
+                ],
+                Stroke::new(2.0, marker.color),
+            );
+            painter.text(
+                Pos2::new(x, rect.top() + 2.0 + 12.0 * row as f32),
+                egui::Align2::CENTER_TOP,
+                &marker.label,
+                egui::FontId::proportional(11.0),
+                marker.color,
+            );
+        }
+        let handle = Pos2::new(x_of(step_fraction(self.step)), track.center().y);
+        painter.circle_filled(handle, 7.0, ui.visuals().selection.bg_fill);
+        painter.circle_stroke(handle, 7.0, Stroke::new(1.0, ui.visuals().text_color()));
+        painter.text(
+            Pos2::new(track.left(), track.bottom() + 2.0),
+            egui::Align2::LEFT_TOP,
+            format!("t_max {:.2}", times[0]),
+            egui::FontId::proportional(10.0),
+            ui.visuals().weak_text_color(),
+        );
+        painter.text(
+            Pos2::new(track.right(), track.bottom() + 2.0),
+            egui::Align2::RIGHT_TOP,
+            format!("t_min {:.3}", times[steps - 1]),
+            egui::FontId::proportional(10.0),
+            ui.visuals().weak_text_color(),
+        );
+        if (response.dragged() || response.clicked())
+            && let Some(p) = response.interact_pointer_pos()
+        {
+            let f = ((p.x - track.left()) / track.width().max(1.0)).clamp(0.0, 1.0);
+            self.step = (f * (steps - 1) as f32).round() as usize;
+            self.playing = false;
+        }
+    }
+}
+
+/// The fractional stored-step index where decreasing `times` pass `t` (linear in log t between
+/// neighbours), or `None` outside the stored range.
+pub fn fractional_step(times: &[f64], t: f64) -> Option<f32> {
+    position_of(times, t)?;
+    let j = times.windows(2).position(|w| w[0] >= t && t >= w[1])?;
+    let (a, b) = (times[j].max(1e-12).ln(), times[j + 1].max(1e-12).ln());
+    let within = if (a - b).abs() < 1e-15 {
+        0.0
+    } else {
+        (a - t.ln()) / (a - b)
+    };
+    Some(j as f32 + within as f32)
+}
+
+/// Marker colours: theory midpoint, balance, ½ ln Λ (distinct from the class palette's first entries).
+pub const MID_COLOR: Color32 = Color32::from_rgb(239, 83, 80);
+pub const BALANCE_COLOR: Color32 = Color32::from_rgb(171, 71, 188);
+pub const BBDM_COLOR: Color32 = Color32::from_rgb(120, 144, 156);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marker_lands_between_its_neighbouring_steps() {
+        let times = [8.0, 4.0, 2.0, 1.0, 0.5];
+        assert_eq!(fractional_step(&times, 4.0), Some(1.0));
+        // Halfway in log time between 2 and 1.
+        let f = fractional_step(&times, 2f64.sqrt()).unwrap();
+        assert!((f - 2.5).abs() < 1e-6);
+        assert_eq!(fractional_step(&times, 9.0), None);
+        assert_eq!(fractional_step(&times, 0.1), None);
+    }
+}

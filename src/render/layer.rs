@@ -1,0 +1,287 @@
+//! Texture layers over a data-space rectangle (`shaders/layer.wgsl`): the density layer (a 2-D histogram
+//! of the points, log-scaled through a colormap) that takes over when there are too many points to draw
+//! one by one, and the hole overlay (H_void cells as a translucent mask). Also the CPU binning of the
+//! histogram. Knows wgpu and glam only.
+
+use super::colormap::Colormap;
+use super::gpu;
+use bytemuck::{Pod, Zeroable};
+use eframe::egui_wgpu::{self, CallbackResources, CallbackTrait, ScreenDescriptor, wgpu};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Uniform block; kept in sync with `LayerUniform` in `shaders/layer.wgsl` (std140: 128 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+struct LayerUniform {
+    view_proj: [[f32; 4]; 4],
+    rect_min: [f32; 2],
+    rect_max: [f32; 2],
+    tint: [f32; 4],
+    mode: u32,
+    colormap_index: u32,
+    log_max: f32,
+    opacity: f32,
+}
+
+/// A `width × height` grid of non-negative values (row 0 at `rect_min.y`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Grid {
+    pub width: usize,
+    pub height: usize,
+    /// `[height, width]`
+    pub values: Vec<f32>,
+}
+
+/// Counts the points `[x, y]` falling in each of `width × height` bins over `[min, max]`.
+pub fn histogram(
+    points: impl Iterator<Item = [f32; 2]>,
+    min: [f32; 2],
+    max: [f32; 2],
+    width: usize,
+    height: usize,
+) -> Grid {
+    let mut values = vec![0f32; width * height];
+    let scale = [
+        width as f32 / (max[0] - min[0]).max(f32::MIN_POSITIVE),
+        height as f32 / (max[1] - min[1]).max(f32::MIN_POSITIVE),
+    ];
+    for [x, y] in points {
+        let bx = (x - min[0]) * scale[0];
+        let by = (y - min[1]) * scale[1];
+        if bx >= 0.0 && by >= 0.0 && (bx as usize) < width && (by as usize) < height {
+            values[by as usize * width + bx as usize] += 1.0;
+        }
+    }
+    Grid {
+        width,
+        height,
+        values,
+    }
+}
+
+/// How a layer's values become colours.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LayerStyle {
+    /// ln(1 + count) through a colormap.
+    Density(Colormap),
+    /// Every positive cell in one colour (RGBA, straight alpha).
+    Mask([f32; 4]),
+}
+
+/// A grid shared with the renderer; `generation` changes whenever `grid` does.
+#[derive(Clone, Debug)]
+pub struct LayerData {
+    pub generation: u64,
+    pub grid: Arc<Grid>,
+}
+
+/// Pipeline shared by every layer slot.
+pub struct LayerPipeline {
+    pipeline: wgpu::RenderPipeline,
+    bind_group_layout: wgpu::BindGroupLayout,
+    slots: HashMap<u64, LayerSlot>,
+}
+
+struct LayerSlot {
+    uniform: wgpu::Buffer,
+    bind_group: Option<wgpu::BindGroup>,
+    generation: u64,
+}
+
+impl LayerPipeline {
+    pub fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat) -> Self {
+        let shader = gpu::shader(
+            device,
+            "diffscope layer",
+            include_str!("../../shaders/layer.wgsl"),
+        );
+        let bind_group_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("diffscope layer"),
+            entries: &[
+                gpu::uniform_entry(0),
+                wgpu::BindGroupLayoutEntry {
+                    binding: 1,
+                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    ty: wgpu::BindingType::Texture {
+                        sample_type: wgpu::TextureSampleType::Float { filterable: false },
+                        view_dimension: wgpu::TextureViewDimension::D2,
+                        multisampled: false,
+                    },
+                    count: None,
+                },
+            ],
+        });
+        let pipeline = gpu::pipeline(
+            device,
+            "diffscope layer",
+            &shader,
+            &bind_group_layout,
+            &[],
+            wgpu::PrimitiveTopology::TriangleList,
+            target_format,
+        );
+        LayerPipeline {
+            pipeline,
+            bind_group_layout,
+            slots: HashMap::new(),
+        }
+    }
+
+    /// Installs the pipeline into egui-wgpu's renderer (once, at app start).
+    pub fn install(render_state: &egui_wgpu::RenderState) {
+        let pipeline = LayerPipeline::new(&render_state.device, render_state.target_format);
+        render_state
+            .renderer
+            .write()
+            .callback_resources
+            .insert(pipeline);
+    }
+}
+
+/// One frame's draw of a layer slot.
+#[derive(Clone, Debug)]
+pub struct LayerCallback {
+    pub slot: u64,
+    pub data: LayerData,
+    pub view_proj: glam::Mat4,
+    /// The data-space rectangle the grid covers.
+    pub rect_min: [f32; 2],
+    pub rect_max: [f32; 2],
+    pub style: LayerStyle,
+    pub opacity: f32,
+}
+
+impl CallbackTrait for LayerCallback {
+    fn prepare(
+        &self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        _screen_descriptor: &ScreenDescriptor,
+        _egui_encoder: &mut wgpu::CommandEncoder,
+        resources: &mut CallbackResources,
+    ) -> Vec<wgpu::CommandBuffer> {
+        let Some(pipeline) = resources.get_mut::<LayerPipeline>() else {
+            return Vec::new();
+        };
+        let grid = &self.data.grid;
+        let max = grid.values.iter().copied().fold(0.0f32, f32::max);
+        let (mode, colormap_index, tint) = match self.style {
+            LayerStyle::Density(map) => (0, map.shader_index(), [0.0; 4]),
+            LayerStyle::Mask(tint) => (1, 0, tint),
+        };
+        let uniform = LayerUniform {
+            view_proj: self.view_proj.to_cols_array_2d(),
+            rect_min: self.rect_min,
+            rect_max: self.rect_max,
+            tint,
+            mode,
+            colormap_index,
+            log_max: max.ln_1p(),
+            opacity: self.opacity.clamp(0.0, 1.0),
+        };
+        let layout = &pipeline.bind_group_layout;
+        let slot = pipeline
+            .slots
+            .entry(self.slot)
+            .or_insert_with(|| LayerSlot {
+                uniform: gpu::uniform_buffer(
+                    device,
+                    "diffscope layer uniform",
+                    std::mem::size_of::<LayerUniform>(),
+                ),
+                bind_group: None,
+                generation: u64::MAX,
+            });
+        queue.write_buffer(&slot.uniform, 0, bytemuck::bytes_of(&uniform));
+        if slot.generation != self.data.generation && grid.width > 0 && grid.height > 0 {
+            let size = wgpu::Extent3d {
+                width: grid.width as u32,
+                height: grid.height as u32,
+                depth_or_array_layers: 1,
+            };
+            let texture = device.create_texture(&wgpu::TextureDescriptor {
+                label: Some("diffscope layer values"),
+                size,
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D2,
+                format: wgpu::TextureFormat::R32Float,
+                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+                view_formats: &[],
+            });
+            queue.write_texture(
+                wgpu::TexelCopyTextureInfo {
+                    texture: &texture,
+                    mip_level: 0,
+                    origin: wgpu::Origin3d::ZERO,
+                    aspect: wgpu::TextureAspect::All,
+                },
+                bytemuck::cast_slice(&grid.values),
+                wgpu::TexelCopyBufferLayout {
+                    offset: 0,
+                    bytes_per_row: Some(4 * grid.width as u32),
+                    rows_per_image: Some(grid.height as u32),
+                },
+                size,
+            );
+            let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
+            slot.bind_group = Some(device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("diffscope layer"),
+                layout,
+                entries: &[
+                    wgpu::BindGroupEntry {
+                        binding: 0,
+                        resource: slot.uniform.as_entire_binding(),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 1,
+                        resource: wgpu::BindingResource::TextureView(&view),
+                    },
+                ],
+            }));
+            slot.generation = self.data.generation;
+        }
+        Vec::new()
+    }
+
+    fn paint(
+        &self,
+        _info: egui::PaintCallbackInfo,
+        render_pass: &mut wgpu::RenderPass<'static>,
+        resources: &CallbackResources,
+    ) {
+        let Some(pipeline) = resources.get::<LayerPipeline>() else {
+            return;
+        };
+        let Some(bind_group) = pipeline
+            .slots
+            .get(&self.slot)
+            .and_then(|s| s.bind_group.as_ref())
+        else {
+            return;
+        };
+        render_pass.set_pipeline(&pipeline.pipeline);
+        render_pass.set_bind_group(0, bind_group, &[]);
+        render_pass.draw(0..6, 0..1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_counts_each_point_once_in_its_bin() {
+        let points = [
+            [0.1, 0.1],
+            [0.9, 0.9],
+            [0.95, 0.85],
+            [1.5, 0.5],
+            [-0.1, 0.5],
+        ];
+        let grid = histogram(points.into_iter(), [0.0, 0.0], [1.0, 1.0], 2, 2);
+        // Bins: (0,0) holds the first point, (1,1) the next two; the last two fall outside.
+        assert_eq!(grid.values, vec![1.0, 0.0, 0.0, 2.0]);
+    }
+}

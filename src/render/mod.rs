@@ -1,0 +1,14 @@
+//! GPU drawing for the views: wgpu pipelines run through egui-wgpu paint callbacks (WGSL in `shaders/`),
+//! the cameras (glam) and the colormaps shared by Rust and WGSL. Knows nothing of scenes, models or files:
+//! callers hand it positions, scalars and matrices.
+
+pub mod camera;
+pub mod colormap;
+pub mod gpu;
+pub mod layer;
+pub mod points;
+pub mod trails;
+
+pub use camera::{Orbit, PanZoom};
+pub use colormap::Colormap;
+pub use points::{PointColoring, PointData, PointInstance, PointPipeline, PointsCallback};
