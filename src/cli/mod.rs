@@ -4,9 +4,11 @@
 //! code, never a panic trace.
 
 pub mod bench;
+pub mod compare;
 pub mod metrics;
 pub mod sample;
 pub mod speciation;
+pub mod train;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -29,6 +31,10 @@ pub enum Command {
     Metrics(metrics::MetricsArgs),
     /// Print the performance figures, one per line with their inputs.
     Bench(bench::BenchArgs),
+    /// Train a learned model (tiny DiT, Euler-Stack, or an OU-time denoiser for a scene).
+    Train(train::TrainArgs),
+    /// DiT vs Euler-Stack: metric table of both models' hidden states next to the reported numbers.
+    Compare(compare::CompareArgs),
 }
 
 /// Entry point of the executable.
@@ -60,6 +66,8 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Speciation(args) => speciation::run(&args),
         Command::Metrics(args) => metrics::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Train(args) => train::run(&args),
+        Command::Compare(args) => compare::run(&args),
     }
 }
 

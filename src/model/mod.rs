@@ -13,6 +13,7 @@
 pub mod analytic;
 pub mod gaussian_mixture;
 pub mod ising;
+pub mod learned;
 
 use thiserror::Error;
 

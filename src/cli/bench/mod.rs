@@ -4,6 +4,7 @@
 
 mod engine;
 mod geometry;
+mod learned;
 mod speciation;
 
 use clap::Args;
@@ -36,6 +37,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let all = engine::benches()
         .into_iter()
         .chain(geometry::benches())
+        .chain(learned::benches())
         .chain(speciation::benches());
     for bench in all {
         if args

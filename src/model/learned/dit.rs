@@ -1,0 +1,326 @@
+//! Tiny DiT (`spec/metrics.md` §3.3): adaLN-Zero transformer blocks over a token sequence predicting
+//! the rectified-flow velocity, its Euler ODE sampler with hidden-state capture, its training
+//! objective on Dyck-2, and its `Denoiser` face in OU time (`spec/speciation.md` §1.1–1.2).
+
+use super::config::DitConfig;
+use super::dyck;
+use super::hidden::HiddenStates;
+use super::params::{BuildError, Init, ParamBuilder, ParamStore, layer_norm, sinusoidal};
+use super::train::{DyckData, HELDOUT_NOISE_STREAM, Objective};
+use super::LearnedError;
+use crate::model::{Denoiser, ModelError, check_batch};
+use crate::rng::{self, Domain};
+use candle_core::{D, Device, Tensor, Var};
+use candle_nn::{Linear, Module};
+use rand::Rng;
+use rand_distr::StandardNormal;
+
+/// Sequences per forward pass when sampling: bounds memory, large enough for efficient matmuls.
+const SAMPLE_CHUNK: usize = 500;
+
+struct Block {
+    modulation: Linear, // c → 6·width, zero-initialised (adaLN-Zero)
+    qkv: Linear,
+    proj: Linear,
+    fc1: Linear,
+    fc2: Linear,
+}
+
+/// The network and its parameters.
+pub struct Dit {
+    config: DitConfig,
+    params: ParamStore,
+    input: Linear,
+    position: Tensor, // [L, width]
+    time_in: Linear,
+    time_out: Linear,
+    blocks: Vec<Block>,
+    final_modulation: Linear, // c → 2·width (shift, scale), zero-initialised
+    final_out: Linear,        // width → channels, zero-initialised
+}
+
+/// Generated strings and, if asked, one block's hidden states.
+pub struct DitSamples {
+    /// `[n, L]` decoded tokens.
+    pub tokens: Vec<u32>,
+    pub hidden: Option<HiddenStates>,
+}
+
+impl Dit {
+    /// Builds the layers in a fixed order from `builder` (seeded or a file's tensors).
+    pub(crate) fn build(config: DitConfig, mut b: ParamBuilder<'_>) -> Result<Self, BuildError> {
+        let w = config.width;
+        let input = b.linear("input", config.channels, w, false)?;
+        let position = b.get("position", &[config.seq_len, w], Init::Normal(0.02))?;
+        let time_in = b.linear("time.in", w, w, false)?;
+        let time_out = b.linear("time.out", w, w, false)?;
+        let mut blocks = Vec::with_capacity(config.blocks);
+        for i in 0..config.blocks {
+            let hidden = config.mlp_ratio * w;
+            blocks.push(Block {
+                modulation: b.linear(&format!("blocks.{i}.modulation"), w, 6 * w, true)?,
+                qkv: b.linear(&format!("blocks.{i}.qkv"), w, 3 * w, false)?,
+                proj: b.linear(&format!("blocks.{i}.proj"), w, w, false)?,
+                fc1: b.linear(&format!("blocks.{i}.fc1"), w, hidden, false)?,
+                fc2: b.linear(&format!("blocks.{i}.fc2"), hidden, w, false)?,
+            });
+        }
+        let final_modulation = b.linear("final.modulation", w, 2 * w, true)?;
+        let final_out = b.linear("final.out", w, config.channels, true)?;
+        Ok(Self {
+            config,
+            params: b.finish()?,
+            input,
+            position,
+            time_in,
+            time_out,
+            blocks,
+            final_modulation,
+            final_out,
+        })
+    }
+
+    pub fn config(&self) -> &DitConfig {
+        &self.config
+    }
+
+    pub fn params(&self) -> &ParamStore {
+        &self.params
+    }
+
+    /// Predicted velocity v̂ = ε − x₀ for `x` `[n, L, C]` at rectified-flow times `tau` (`[n]`), and the
+    /// token-mean output `[n, width]` of block `capture` if asked.
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        tau: &[f32],
+        capture: Option<usize>,
+    ) -> candle_core::Result<(Tensor, Option<Tensor>)> {
+        let w = self.config.width;
+        let scaled: Vec<f32> = tau.iter().map(|t| t * 1000.0).collect();
+        let features = sinusoidal(&scaled, w / 2, 1e-4, 1.0)?; // [n, w]
+        let c = self
+            .time_out
+            .forward(&self.time_in.forward(&features)?.silu()?)?; // [n, w]
+        let c_act = c.silu()?;
+        let mut h = self
+            .input
+            .forward(x)?
+            .broadcast_add(&self.position)?; // [n, L, w]
+        let mut captured = None;
+        for (i, block) in self.blocks.iter().enumerate() {
+            let m = block.modulation.forward(&c_act)?.unsqueeze(1)?.chunk(6, D::Minus1)?; // 6 × [n, 1, w]
+            let y = modulate(&h, &m[0], &m[1])?;
+            h = (&h + self.attention(block, &y)?.broadcast_mul(&m[2])?)?;
+            let y = modulate(&h, &m[3], &m[4])?;
+            let mlp = block.fc2.forward(&block.fc1.forward(&y)?.gelu()?)?;
+            h = (&h + mlp.broadcast_mul(&m[5])?)?;
+            if capture == Some(i) {
+                captured = Some(h.mean(1)?);
+            }
+        }
+        let m = self
+            .final_modulation
+            .forward(&c_act)?
+            .unsqueeze(1)?
+            .chunk(2, D::Minus1)?;
+        let out = self.final_out.forward(&modulate(&h, &m[0], &m[1])?)?;
+        Ok((out, captured))
+    }
+
+    fn attention(&self, block: &Block, y: &Tensor) -> candle_core::Result<Tensor> {
+        let (n, l, w) = y.dims3()?;
+        let heads = self.config.heads;
+        let head_dim = w / heads;
+        let qkv = block
+            .qkv
+            .forward(y)?
+            .reshape((n, l, 3, heads, head_dim))?
+            .permute((2, 0, 3, 1, 4))?; // [3, n, heads, L, head_dim]
+        let q = qkv.get(0)?.contiguous()?;
+        let k = qkv.get(1)?.contiguous()?;
+        let v = qkv.get(2)?.contiguous()?;
+        let scores = (q.matmul(&k.t()?.contiguous()?)? / (head_dim as f64).sqrt())?;
+        let weights = candle_nn::ops::softmax(&scores, D::Minus1)?;
+        let out = weights.matmul(&v)?.transpose(1, 2)?.reshape((n, l, w))?;
+        block.proj.forward(&out)
+    }
+
+    /// Euler ODE from τ = 1 to 0 in `steps` steps (`spec/metrics.md` §3.3) for `n` sequences; sequence
+    /// i starts from `rng::stream(seed, ReverseNoise, i)`. Captures block `capture` at every step.
+    pub fn sample(
+        &self,
+        n: usize,
+        steps: usize,
+        seed: u64,
+        capture: Option<usize>,
+    ) -> Result<DitSamples, LearnedError> {
+        if steps == 0 {
+            return Err(LearnedError::Argument("sampling needs at least 1 step".into()));
+        }
+        if let Some(b) = capture
+            && b >= self.config.blocks
+        {
+            return Err(LearnedError::Argument(format!(
+                "block {b} does not exist (the model has blocks 0..{})",
+                self.config.blocks
+            )));
+        }
+        let (l, ch, w) = (self.config.seq_len, self.config.channels, self.config.width);
+        let taus: Vec<f32> = (0..=steps).map(|k| 1.0 - k as f32 / steps as f32).collect();
+        let mut tokens = Vec::with_capacity(n * l);
+        let mut states = Vec::with_capacity(if capture.is_some() { n * steps * w } else { 0 });
+        for first in (0..n).step_by(SAMPLE_CHUNK) {
+            let rows = SAMPLE_CHUNK.min(n - first);
+            let mut x = Vec::with_capacity(rows * l * ch);
+            for i in first..first + rows {
+                let mut stream = rng::stream(seed, Domain::ReverseNoise, i as u64);
+                x.extend((0..l * ch).map(|_| stream.sample::<f32, _>(StandardNormal)));
+            }
+            let mut x = Tensor::from_vec(x, (rows, l, ch), &Device::Cpu)
+                .map_err(LearnedError::compute)?;
+            let mut chunk_states = vec![0f32; rows * steps * w];
+            for k in 0..steps {
+                let tau = vec![taus[k]; rows];
+                let (v, hidden) = self.forward(&x, &tau, capture).map_err(LearnedError::compute)?;
+                x = (x + (v * f64::from(taus[k + 1] - taus[k])))
+                    .map_err(LearnedError::compute)?;
+                if let Some(hidden) = hidden {
+                    let hidden = hidden
+                        .flatten_all()
+                        .and_then(|h| h.to_vec1::<f32>())
+                        .map_err(LearnedError::compute)?; // [rows, w]
+                    for (r, row) in hidden.chunks_exact(w).enumerate() {
+                        chunk_states[(r * steps + k) * w..(r * steps + k + 1) * w]
+                            .copy_from_slice(row);
+                    }
+                }
+            }
+            if capture.is_some() {
+                states.extend_from_slice(&chunk_states);
+            }
+            let bits = x
+                .flatten_all()
+                .and_then(|x| x.to_vec1::<f32>())
+                .map_err(LearnedError::compute)?;
+            tokens.extend(dyck::from_analog_bits(&bits));
+        }
+        let hidden = capture.map(|b| HiddenStates {
+            layer: format!(
+                "tiny DiT, output of block {} of {}, mean over {l} tokens",
+                b + 1,
+                self.config.blocks
+            ),
+            sequences: n,
+            steps,
+            dim: w,
+            states,
+            times: taus[..steps].to_vec(),
+            time_label: "rectified-flow time τ (1 = noise)",
+        });
+        Ok(DitSamples { tokens, hidden })
+    }
+}
+
+/// LN(x)·(1 + scale) + shift, with scale and shift `[n, 1, w]`.
+fn modulate(x: &Tensor, shift: &Tensor, scale: &Tensor) -> candle_core::Result<Tensor> {
+    layer_norm(x)?
+        .broadcast_mul(&(scale + 1.0)?)?
+        .broadcast_add(shift)
+}
+
+/// The OU ↔ rectified-flow map at OU time t: x_τ = c·x_t with c = 1/(a_t + sqrt(Δ_t)) and
+/// τ = sqrt(Δ_t)/(a_t + sqrt(Δ_t)), so (1 − τ) = c·a_t and τ = c·sqrt(Δ_t): same signal-to-noise ratio.
+/// Returns (c, τ).
+pub fn ou_to_rectified_flow(t: f64) -> (f64, f64) {
+    let a = (-t).exp();
+    let sigma = (-(-2.0 * t).exp_m1()).sqrt();
+    let c = 1.0 / (a + sigma);
+    (c, sigma * c)
+}
+
+impl Denoiser for Dit {
+    fn dim(&self) -> usize {
+        self.config.seq_len * self.config.channels
+    }
+
+    fn class_labels(&self) -> &[String] {
+        &[]
+    }
+
+    fn has_exact_posterior(&self) -> bool {
+        false
+    }
+
+    /// E[x₀ | x_t] = x_τ − τ·v̂(x_τ, τ) with x_τ = c·x_t (since x_τ = x₀ + τ(ε − x₀)).
+    fn denoise(
+        &self,
+        x: &[f32],
+        t: f64,
+        denoised: &mut [f32],
+        posterior: Option<&mut [f32]>,
+    ) -> Result<(), ModelError> {
+        let n = check_batch(self.dim(), 0, x, denoised, posterior.as_deref(), t)?;
+        let (c, tau) = ou_to_rectified_flow(t);
+        let (l, ch) = (self.config.seq_len, self.config.channels);
+        let evaluate = || -> candle_core::Result<Vec<f32>> {
+            let scaled: Vec<f32> = x.iter().map(|&v| (f64::from(v) * c) as f32).collect();
+            let x_tau = Tensor::from_vec(scaled, (n, l, ch), &Device::Cpu)?;
+            let (v, _) = self.forward(&x_tau, &vec![tau as f32; n], None)?;
+            (x_tau - (v * tau)?)?.flatten_all()?.to_vec1::<f32>()
+        };
+        let values = evaluate().map_err(|e| ModelError::Evaluation(format!("tiny DiT: {e}")))?;
+        denoised.copy_from_slice(&values);
+        Ok(())
+    }
+}
+
+/// The DiT's rectified-flow objective on Dyck-2 analog bits (`spec/metrics.md` §3.3).
+pub struct DitTraining<'a> {
+    pub model: &'a Dit,
+    pub data: DyckData,
+    pub seed: u64,
+    pub batch: usize,
+}
+
+impl DitTraining<'_> {
+    /// MSE(v̂, ε − x₀) on `strings` (`[n, L]`) with t ~ U(0, 1) and ε ~ N(0, I) from `stream`.
+    fn loss(&self, strings: &[u32], mut stream: rng::Stream) -> candle_core::Result<Tensor> {
+        let (l, ch) = (self.model.config.seq_len, self.model.config.channels);
+        let n = strings.len() / l;
+        let x0 = dyck::to_analog_bits(strings); // [n, L, C]
+        let mut x_t = Vec::with_capacity(x0.len());
+        let mut target = Vec::with_capacity(x0.len());
+        let mut taus = Vec::with_capacity(n);
+        for row in x0.chunks_exact(l * ch) {
+            let tau: f32 = stream.random();
+            taus.push(tau);
+            for &x in row {
+                let eps: f32 = stream.sample(StandardNormal);
+                x_t.push((1.0 - tau) * x + tau * eps);
+                target.push(eps - x);
+            }
+        }
+        let x_t = Tensor::from_vec(x_t, (n, l, ch), &Device::Cpu)?;
+        let target = Tensor::from_vec(target, (n, l, ch), &Device::Cpu)?;
+        let (v, _) = self.model.forward(&x_t, &taus, None)?;
+        candle_nn::loss::mse(&v, &target)
+    }
+}
+
+impl Objective for DitTraining<'_> {
+    fn vars(&self) -> Vec<Var> {
+        self.model.params.vars()
+    }
+
+    fn batch_loss(&self, step: u64) -> candle_core::Result<Tensor> {
+        let mut stream = rng::stream(self.seed, Domain::Training, step);
+        let strings = self.data.batch(&mut stream, self.batch);
+        self.loss(&strings, stream)
+    }
+
+    fn heldout_loss(&self) -> candle_core::Result<Tensor> {
+        let stream = rng::stream(self.seed, Domain::Training, HELDOUT_NOISE_STREAM);
+        self.loss(&self.data.heldout, stream)
+    }
+}

@@ -1,0 +1,208 @@
+//! Model files: bit-exact save/load round trip and one clear error for every malformed case.
+
+use diffscope::model::Denoiser;
+use diffscope::model::learned::config::{
+    DitConfig, EulerStackConfig, FORMAT_VERSION, HEADER_KEY, MlpDenoiserConfig, ModelConfig,
+};
+use diffscope::model::learned::{LearnedError, LearnedModel, load};
+use safetensors::tensor::{Dtype, TensorView};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+fn tiny_dit() -> ModelConfig {
+    ModelConfig::Dit(DitConfig {
+        seq_len: 4,
+        channels: 4,
+        width: 8,
+        blocks: 1,
+        heads: 2,
+        mlp_ratio: 2,
+    })
+}
+
+fn configs() -> Vec<ModelConfig> {
+    vec![
+        tiny_dit(),
+        ModelConfig::EulerStack(EulerStackConfig::default()),
+        ModelConfig::MlpDenoiser(MlpDenoiserConfig::for_dim(3)),
+    ]
+}
+
+/// Tensors of a model as (name, shape, f32 values), and its header JSON.
+fn parts(config: &ModelConfig) -> (Vec<(String, Vec<usize>, Vec<f32>)>, String) {
+    let model = LearnedModel::seeded(config, 5).unwrap();
+    let header = format!(
+        "{{\"format_version\":{FORMAT_VERSION},\"model\":{}}}",
+        serde_json::to_string(config).unwrap()
+    );
+    (model.params().export().unwrap(), header)
+}
+
+/// Writes tensors given as (name, dtype, shape, raw bytes) with the header JSON.
+fn write_raw(path: &Path, tensors: &[(String, Dtype, Vec<usize>, Vec<u8>)], header: Option<&str>) {
+    let views: Vec<(&str, TensorView<'_>)> = tensors
+        .iter()
+        .map(|(n, d, s, b)| (n.as_str(), TensorView::new(*d, s.clone(), b).unwrap()))
+        .collect();
+    let metadata = header.map(|h| HashMap::from([(HEADER_KEY.to_string(), h.to_string())]));
+    std::fs::write(path, safetensors::serialize(views, metadata).unwrap()).unwrap();
+}
+
+fn raw(tensors: Vec<(String, Vec<usize>, Vec<f32>)>) -> Vec<(String, Dtype, Vec<usize>, Vec<u8>)> {
+    tensors
+        .into_iter()
+        .map(|(n, s, v)| (n, Dtype::F32, s, v.iter().flat_map(|x| x.to_le_bytes()).collect()))
+        .collect()
+}
+
+fn error_of(path: &Path) -> String {
+    match load(path) {
+        Ok(_) => panic!("{} loaded but is malformed", path.display()),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn temp_file(dir: &tempfile::TempDir, name: &str) -> PathBuf {
+    dir.path().join(name)
+}
+
+#[test]
+fn save_load_round_trip_is_bit_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    for config in configs() {
+        let model = LearnedModel::seeded(&config, 11).unwrap();
+        let path = temp_file(&dir, &format!("{}.safetensors", config.kind()));
+        model.save(&path).unwrap();
+        let loaded = load(&path).unwrap();
+        assert_eq!(loaded.config(), config);
+        let (a, b) = (model.params().export().unwrap(), loaded.params().export().unwrap());
+        assert_eq!(a.len(), b.len());
+        for ((na, sa, va), (nb, sb, vb)) in a.iter().zip(&b) {
+            assert_eq!((na, sa), (nb, sb));
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(va), bits(vb), "tensor {na}");
+        }
+        // Same weights give the same outputs, bit for bit.
+        if loaded.is_denoiser() {
+            let x: Vec<f32> = (0..2 * model.dim()).map(|i| (i as f32 * 0.37).sin()).collect();
+            let (mut da, mut db) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+            model.denoise(&x, 0.7, &mut da, None).unwrap();
+            loaded.denoise(&x, 0.7, &mut db, None).unwrap();
+            assert_eq!(da, db);
+        }
+    }
+}
+
+#[test]
+fn missing_tensor_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut tensors, header) = parts(&tiny_dit());
+    let removed = tensors.remove(0).0;
+    let path = temp_file(&dir, "missing.safetensors");
+    write_raw(&path, &raw(tensors), Some(&header));
+    let e = error_of(&path);
+    assert!(e.contains(&format!("missing tensor '{removed}'")), "{e}");
+    assert!(e.contains("dit architecture") && e.contains("missing.safetensors"), "{e}");
+}
+
+#[test]
+fn unexpected_and_misshapen_tensors_are_all_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut tensors, header) = parts(&tiny_dit());
+    let (name, shape, _) = tensors[1].clone();
+    let wrong: Vec<usize> = shape.iter().map(|d| d + 1).collect();
+    tensors[1] = (name.clone(), wrong.clone(), vec![0.0; wrong.iter().product()]);
+    tensors.push(("extra.weight".into(), vec![2], vec![1.0, 2.0]));
+    let path = temp_file(&dir, "shape.safetensors");
+    write_raw(&path, &raw(tensors), Some(&header));
+    let e = error_of(&path);
+    assert!(
+        e.contains(&format!("tensor '{name}' has shape {wrong:?}, expected {shape:?}")),
+        "{e}"
+    );
+    assert!(e.contains("unexpected tensor 'extra.weight'"), "{e}");
+}
+
+#[test]
+fn wrong_dtype_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tensors, header) = parts(&tiny_dit());
+    let mut tensors = raw(tensors);
+    let name = tensors[2].0.clone();
+    let values: Vec<u8> = tensors[2]
+        .3
+        .chunks_exact(4)
+        .flat_map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])).to_le_bytes())
+        .collect();
+    tensors[2].1 = Dtype::F64;
+    tensors[2].3 = values;
+    let path = temp_file(&dir, "dtype.safetensors");
+    write_raw(&path, &tensors, Some(&header));
+    let e = error_of(&path);
+    assert!(e.contains(&format!("tensor '{name}' has dtype F64, expected F32")), "{e}");
+}
+
+#[test]
+fn bad_configs_are_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tensors, _) = parts(&tiny_dit());
+    let cases = [
+        ("not json", "not JSON"),
+        ("{\"model\":{\"kind\":\"dit\"}}", "format_version"),
+        (
+            "{\"format_version\":1,\"model\":{\"kind\":\"gan\"}}",
+            "unknown variant `gan`",
+        ),
+        (
+            "{\"format_version\":1,\"model\":{\"kind\":\"dit\",\"seq_len\":4,\"channels\":4,\"width\":9,\
+             \"blocks\":1,\"heads\":2,\"mlp_ratio\":2}}",
+            "width 9 must be even and divisible by heads 2",
+        ),
+        (
+            "{\"format_version\":1,\"model\":{\"kind\":\"dit\",\"seq_len\":4,\"channels\":4,\"width\":8,\
+             \"blocks\":1,\"heads\":2,\"mlp_ratio\":2,\"depth\":3}}",
+            "unknown field `depth`",
+        ),
+    ];
+    for (i, (header, expected)) in cases.iter().enumerate() {
+        let path = temp_file(&dir, &format!("config{i}.safetensors"));
+        write_raw(&path, &raw(tensors.clone()), Some(header));
+        let e = error_of(&path);
+        assert!(e.contains("bad architecture config") && e.contains(expected), "{e}");
+    }
+    let path = temp_file(&dir, "noheader.safetensors");
+    write_raw(&path, &raw(tensors), None);
+    assert!(error_of(&path).contains("no 'diffscope_model' metadata"));
+}
+
+#[test]
+fn newer_format_version_is_refused_before_the_config_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tensors, _) = parts(&tiny_dit());
+    let path = temp_file(&dir, "newer.safetensors");
+    let newer = FORMAT_VERSION + 1;
+    let header = format!("{{\"format_version\":{newer},\"model\":{{\"kind\":\"future_model\"}}}}");
+    write_raw(&path, &raw(tensors), Some(&header));
+    match load(&path) {
+        Err(LearnedError::NewerFormat { found, .. }) => assert_eq!(found, u64::from(newer)),
+        other => panic!("expected NewerFormat, got {:?}", other.err()),
+    }
+    let e = error_of(&path);
+    assert!(e.contains(&format!("format version {newer} is newer")), "{e}");
+}
+
+#[test]
+fn truncated_and_missing_files_give_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_file(&dir, "full.safetensors");
+    LearnedModel::seeded(&tiny_dit(), 1).unwrap().save(&path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    for keep in [4, 20, bytes.len() - 8] {
+        let cut = temp_file(&dir, &format!("cut{keep}.safetensors"));
+        std::fs::write(&cut, &bytes[..keep]).unwrap();
+        let e = error_of(&cut);
+        assert!(e.contains("not a readable .safetensors model"), "{keep}: {e}");
+    }
+    let e = error_of(&temp_file(&dir, "absent.safetensors"));
+    assert!(e.contains("cannot read") && e.contains("absent.safetensors"), "{e}");
+}
