@@ -51,7 +51,14 @@ fn write_raw(path: &Path, tensors: &[(String, Dtype, Vec<usize>, Vec<u8>)], head
 fn raw(tensors: Vec<(String, Vec<usize>, Vec<f32>)>) -> Vec<(String, Dtype, Vec<usize>, Vec<u8>)> {
     tensors
         .into_iter()
-        .map(|(n, s, v)| (n, Dtype::F32, s, v.iter().flat_map(|x| x.to_le_bytes()).collect()))
+        .map(|(n, s, v)| {
+            (
+                n,
+                Dtype::F32,
+                s,
+                v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            )
+        })
         .collect()
 }
 
@@ -75,7 +82,10 @@ fn save_load_round_trip_is_bit_exact() {
         model.save(&path).unwrap();
         let loaded = load(&path).unwrap();
         assert_eq!(loaded.config(), config);
-        let (a, b) = (model.params().export().unwrap(), loaded.params().export().unwrap());
+        let (a, b) = (
+            model.params().export().unwrap(),
+            loaded.params().export().unwrap(),
+        );
         assert_eq!(a.len(), b.len());
         for ((na, sa, va), (nb, sb, vb)) in a.iter().zip(&b) {
             assert_eq!((na, sa), (nb, sb));
@@ -84,7 +94,9 @@ fn save_load_round_trip_is_bit_exact() {
         }
         // Same weights give the same outputs, bit for bit.
         if loaded.is_denoiser() {
-            let x: Vec<f32> = (0..2 * model.dim()).map(|i| (i as f32 * 0.37).sin()).collect();
+            let x: Vec<f32> = (0..2 * model.dim())
+                .map(|i| (i as f32 * 0.37).sin())
+                .collect();
             let (mut da, mut db) = (vec![0.0; x.len()], vec![0.0; x.len()]);
             model.denoise(&x, 0.7, &mut da, None).unwrap();
             loaded.denoise(&x, 0.7, &mut db, None).unwrap();
@@ -102,7 +114,10 @@ fn missing_tensor_is_named() {
     write_raw(&path, &raw(tensors), Some(&header));
     let e = error_of(&path);
     assert!(e.contains(&format!("missing tensor '{removed}'")), "{e}");
-    assert!(e.contains("dit architecture") && e.contains("missing.safetensors"), "{e}");
+    assert!(
+        e.contains("dit architecture") && e.contains("missing.safetensors"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -111,13 +126,19 @@ fn unexpected_and_misshapen_tensors_are_all_listed() {
     let (mut tensors, header) = parts(&tiny_dit());
     let (name, shape, _) = tensors[1].clone();
     let wrong: Vec<usize> = shape.iter().map(|d| d + 1).collect();
-    tensors[1] = (name.clone(), wrong.clone(), vec![0.0; wrong.iter().product()]);
+    tensors[1] = (
+        name.clone(),
+        wrong.clone(),
+        vec![0.0; wrong.iter().product()],
+    );
     tensors.push(("extra.weight".into(), vec![2], vec![1.0, 2.0]));
     let path = temp_file(&dir, "shape.safetensors");
     write_raw(&path, &raw(tensors), Some(&header));
     let e = error_of(&path);
     assert!(
-        e.contains(&format!("tensor '{name}' has shape {wrong:?}, expected {shape:?}")),
+        e.contains(&format!(
+            "tensor '{name}' has shape {wrong:?}, expected {shape:?}"
+        )),
         "{e}"
     );
     assert!(e.contains("unexpected tensor 'extra.weight'"), "{e}");
@@ -139,7 +160,10 @@ fn wrong_dtype_is_named() {
     let path = temp_file(&dir, "dtype.safetensors");
     write_raw(&path, &tensors, Some(&header));
     let e = error_of(&path);
-    assert!(e.contains(&format!("tensor '{name}' has dtype F64, expected F32")), "{e}");
+    assert!(
+        e.contains(&format!("tensor '{name}' has dtype F64, expected F32")),
+        "{e}"
+    );
 }
 
 #[test]
@@ -168,7 +192,10 @@ fn bad_configs_are_refused_with_the_reason() {
         let path = temp_file(&dir, &format!("config{i}.safetensors"));
         write_raw(&path, &raw(tensors.clone()), Some(header));
         let e = error_of(&path);
-        assert!(e.contains("bad architecture config") && e.contains(expected), "{e}");
+        assert!(
+            e.contains("bad architecture config") && e.contains(expected),
+            "{e}"
+        );
     }
     let path = temp_file(&dir, "noheader.safetensors");
     write_raw(&path, &raw(tensors), None);
@@ -188,21 +215,33 @@ fn newer_format_version_is_refused_before_the_config_is_read() {
         other => panic!("expected NewerFormat, got {:?}", other.err()),
     }
     let e = error_of(&path);
-    assert!(e.contains(&format!("format version {newer} is newer")), "{e}");
+    assert!(
+        e.contains(&format!("format version {newer} is newer")),
+        "{e}"
+    );
 }
 
 #[test]
 fn truncated_and_missing_files_give_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let path = temp_file(&dir, "full.safetensors");
-    LearnedModel::seeded(&tiny_dit(), 1).unwrap().save(&path).unwrap();
+    LearnedModel::seeded(&tiny_dit(), 1)
+        .unwrap()
+        .save(&path)
+        .unwrap();
     let bytes = std::fs::read(&path).unwrap();
     for keep in [4, 20, bytes.len() - 8] {
         let cut = temp_file(&dir, &format!("cut{keep}.safetensors"));
         std::fs::write(&cut, &bytes[..keep]).unwrap();
         let e = error_of(&cut);
-        assert!(e.contains("not a readable .safetensors model"), "{keep}: {e}");
+        assert!(
+            e.contains("not a readable .safetensors model"),
+            "{keep}: {e}"
+        );
     }
     let e = error_of(&temp_file(&dir, "absent.safetensors"));
-    assert!(e.contains("cannot read") && e.contains("absent.safetensors"), "{e}");
+    assert!(
+        e.contains("cannot read") && e.contains("absent.safetensors"),
+        "{e}"
+    );
 }

@@ -56,7 +56,12 @@ fn mean(v: &[f32]) -> f32 {
 fn training_loss_falls_and_is_deterministic() {
     let dit = Dit::seeded(tiny_dit_config(), 1).unwrap();
     let report = run(
-        &DitTraining { model: &dit, data: DyckData::new(8, 1), seed: 1, batch: 64 },
+        &DitTraining {
+            model: &dit,
+            data: DyckData::new(8, 1),
+            seed: 1,
+            batch: 64,
+        },
         120,
     );
     let (first, last) = (mean(&report.losses[..10]), mean(&report.losses[110..]));
@@ -64,7 +69,12 @@ fn training_loss_falls_and_is_deterministic() {
 
     let stack = EulerStack::seeded(tiny_stack_config(), 1).unwrap();
     let report = run(
-        &EulerStackTraining { model: &stack, data: DyckData::new(8, 1), seed: 1, batch: 64 },
+        &EulerStackTraining {
+            model: &stack,
+            data: DyckData::new(8, 1),
+            seed: 1,
+            batch: 64,
+        },
         120,
     );
     let (first, last) = (mean(&report.losses[..10]), mean(&report.losses[110..]));
@@ -73,7 +83,12 @@ fn training_loss_falls_and_is_deterministic() {
     // Same seed, same losses bit for bit; another seed differs.
     let losses = |seed: u64| {
         let m = Dit::seeded(tiny_dit_config(), seed).unwrap();
-        let o = DitTraining { model: &m, data: DyckData::new(8, seed), seed, batch: 16 };
+        let o = DitTraining {
+            model: &m,
+            data: DyckData::new(8, seed),
+            seed,
+            batch: 16,
+        };
         run(&o, 4).losses
     };
     assert_eq!(losses(3), losses(3));
@@ -83,12 +98,20 @@ fn training_loss_falls_and_is_deterministic() {
 #[test]
 fn cancel_flag_stops_training_before_the_next_step() {
     let dit = Dit::seeded(tiny_dit_config(), 2).unwrap();
-    let objective = DitTraining { model: &dit, data: DyckData::new(8, 2), seed: 2, batch: 8 };
+    let objective = DitTraining {
+        model: &dit,
+        data: DyckData::new(8, 2),
+        seed: 2,
+        batch: 8,
+    };
     let cancel = AtomicBool::new(false);
     let mut seen = 0;
     let report = train(
         &objective,
-        &TrainOptions { steps: 50, ..TrainOptions::default() },
+        &TrainOptions {
+            steps: 50,
+            ..TrainOptions::default()
+        },
         &mut |p| {
             seen = p.step;
             if p.step == 3 {
@@ -109,23 +132,38 @@ fn hidden_state_shapes_match_the_config() {
     let run = dit.sample(5, 7, 0, Some(1)).unwrap();
     assert_eq!(run.tokens.len(), 5 * config.seq_len);
     let hidden = run.hidden.unwrap();
-    assert_eq!((hidden.sequences, hidden.steps, hidden.dim), (5, 7, config.width));
+    assert_eq!(
+        (hidden.sequences, hidden.steps, hidden.dim),
+        (5, 7, config.width)
+    );
     assert_eq!(hidden.states.len(), 5 * 7 * config.width);
     assert_eq!(hidden.times.len(), 7);
     assert_eq!(hidden.times[0], 1.0);
     let cloud = hidden.cloud(|t| t > 0.5, "τ > 0.5").unwrap();
     // τ_k = 1 − k/7 > 0.5 for k = 0..3.
     assert_eq!((cloud.n(), cloud.dim()), (5 * 4, config.width));
-    assert!(dit.sample(2, 3, 0, Some(2)).is_err(), "block 2 of 2 does not exist");
+    assert!(
+        dit.sample(2, 3, 0, Some(2)).is_err(),
+        "block 2 of 2 does not exist"
+    );
 
     let stack_config = tiny_stack_config();
     let stack = EulerStack::seeded(stack_config.clone(), 3).unwrap();
     let run = stack.sample(6, 0).unwrap();
     assert_eq!(run.tokens.len(), 6 * stack_config.seq_len);
     let h = run.hidden;
-    assert_eq!((h.sequences, h.steps, h.dim), (6, stack_config.seq_len, stack_config.state));
-    assert_eq!(h.states.len(), 6 * stack_config.seq_len * stack_config.state);
-    assert_eq!(h.first_sequences(2).states.len(), 2 * stack_config.seq_len * stack_config.state);
+    assert_eq!(
+        (h.sequences, h.steps, h.dim),
+        (6, stack_config.seq_len, stack_config.state)
+    );
+    assert_eq!(
+        h.states.len(),
+        6 * stack_config.seq_len * stack_config.state
+    );
+    assert_eq!(
+        h.first_sequences(2).states.len(),
+        2 * stack_config.seq_len * stack_config.state
+    );
 }
 
 /// The OU ↔ rectified-flow map: for x_t = a x₀ + sqrt(Δ) z, c·x_t = (1 − τ) x₀ + τ z exactly (same
@@ -155,9 +193,19 @@ fn ou_time_map_matches_direct_computation() {
 fn dit_denoiser_is_the_converted_velocity() {
     let config = tiny_dit_config();
     let dit = Dit::seeded(config.clone(), 4).unwrap();
-    run(&DitTraining { model: &dit, data: DyckData::new(8, 4), seed: 4, batch: 16 }, 5);
+    run(
+        &DitTraining {
+            model: &dit,
+            data: DyckData::new(8, 4),
+            seed: 4,
+            batch: 16,
+        },
+        5,
+    );
     let n = 3;
-    let x: Vec<f32> = (0..n * dit.dim()).map(|i| (i as f32 * 0.71).sin() * 1.5).collect();
+    let x: Vec<f32> = (0..n * dit.dim())
+        .map(|i| (i as f32 * 0.71).sin() * 1.5)
+        .collect();
     for &t in &[0.01, 0.4, 1.7] {
         let (c, tau) = ou_to_rectified_flow(t);
         let mut denoised = vec![0.0; x.len()];
@@ -171,10 +219,16 @@ fn dit_denoiser_is_the_converted_velocity() {
         .unwrap();
         let (v, _) = dit.forward(&input, &vec![tau as f32; n], None).unwrap();
         let v = v.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        assert!(v.iter().any(|&v| v.abs() > 1e-4), "velocity must be non-trivial");
+        assert!(
+            v.iter().any(|&v| v.abs() > 1e-4),
+            "velocity must be non-trivial"
+        );
         for i in 0..x.len() {
             let direct = f64::from(scaled[i]) - tau * f64::from(v[i]);
-            assert!((f64::from(denoised[i]) - direct).abs() < 1e-5, "t = {t}, i = {i}");
+            assert!(
+                (f64::from(denoised[i]) - direct).abs() < 1e-5,
+                "t = {t}, i = {i}"
+            );
         }
     }
     let model = LearnedModel::EulerStack(EulerStack::seeded(tiny_stack_config(), 0).unwrap());
@@ -231,9 +285,20 @@ fn shipped_denoiser_imitates_its_scene() {
         let (mut de, mut dl) = (vec![0.0; n * d], vec![0.0; n * d]);
         exact.denoise(&x_t, t, &mut de, None).unwrap();
         learned.denoise(&x_t, t, &mut dl, None).unwrap();
-        let err: f64 = de.iter().zip(&dl).map(|(a, b)| f64::from(a - b).powi(2)).sum();
-        let spread: f64 = de.iter().zip(&x0).map(|(a, b)| f64::from(a - b).powi(2)).sum();
-        println!("t = {t}: |D_learned - D_exact|^2 / |D_exact - x0|^2 = {:.4}", err / spread);
+        let err: f64 = de
+            .iter()
+            .zip(&dl)
+            .map(|(a, b)| f64::from(a - b).powi(2))
+            .sum();
+        let spread: f64 = de
+            .iter()
+            .zip(&x0)
+            .map(|(a, b)| f64::from(a - b).powi(2))
+            .sum();
+        println!(
+            "t = {t}: |D_learned - D_exact|^2 / |D_exact - x0|^2 = {:.4}",
+            err / spread
+        );
         assert!(err < 0.1 * spread, "t = {t}: {err} vs {spread}");
     }
 }

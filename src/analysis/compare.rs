@@ -4,10 +4,10 @@
 //! Metrics come from `analysis::geometry`; nothing is re-implemented here.
 
 use crate::analysis::geometry::{GeometryError, MetricParams, MetricReport, measure};
+use crate::model::learned::LearnedError;
 use crate::model::learned::dit::Dit;
 use crate::model::learned::dyck;
 use crate::model::learned::euler_stack::EulerStack;
-use crate::model::learned::LearnedError;
 use serde_json::{Value, json};
 use std::fmt;
 use thiserror::Error;
@@ -97,7 +97,11 @@ pub fn compare(
         .ok_or_else(|| LearnedError::Argument("DiT sampling returned no hidden states".into()))?
         .first_sequences(options.dit_sequences);
     let (lo, hi) = options.tau_range;
-    let kept = dit_hidden.times.iter().filter(|&&t| t >= lo && t <= hi).count();
+    let kept = dit_hidden
+        .times
+        .iter()
+        .filter(|&&t| t >= lo && t <= hi)
+        .count();
     if kept == 0 {
         return Err(CompareError::EmptyFilter(lo, hi));
     }
@@ -107,21 +111,37 @@ pub fn compare(
     );
     let dit_cloud = dit_hidden
         .cloud(|t| t >= lo && t <= hi, &dit_filter)
-        .map_err(|source| CompareError::Geometry { model: "DiT", source })?;
-    let dit_report = measure(&dit_cloud, &options.metrics)
-        .map_err(|source| CompareError::Geometry { model: "DiT", source })?;
+        .map_err(|source| CompareError::Geometry {
+            model: "DiT",
+            source,
+        })?;
+    let dit_report =
+        measure(&dit_cloud, &options.metrics).map_err(|source| CompareError::Geometry {
+            model: "DiT",
+            source,
+        })?;
     let len = dit.config().seq_len;
     let dit_tokens = &dit_run.tokens[..options.task_samples * len];
 
     let es_samples = options.task_samples.max(options.euler_stack_sequences);
     let es_run = euler_stack.sample(es_samples, options.seed)?;
     let es_hidden = es_run.hidden.first_sequences(options.euler_stack_sequences);
-    let es_filter = format!("all {} steps, {} strings", es_hidden.steps, es_hidden.sequences);
-    let es_cloud = es_hidden
-        .cloud(|_| true, &es_filter)
-        .map_err(|source| CompareError::Geometry { model: "Euler-Stack", source })?;
-    let es_report = measure(&es_cloud, &options.metrics)
-        .map_err(|source| CompareError::Geometry { model: "Euler-Stack", source })?;
+    let es_filter = format!(
+        "all {} steps, {} strings",
+        es_hidden.steps, es_hidden.sequences
+    );
+    let es_cloud =
+        es_hidden
+            .cloud(|_| true, &es_filter)
+            .map_err(|source| CompareError::Geometry {
+                model: "Euler-Stack",
+                source,
+            })?;
+    let es_report =
+        measure(&es_cloud, &options.metrics).map_err(|source| CompareError::Geometry {
+            model: "Euler-Stack",
+            source,
+        })?;
     let es_len = euler_stack.config().seq_len;
     let es_tokens = &es_run.tokens[..options.task_samples * es_len];
 
@@ -282,75 +302,146 @@ impl fmt::Display for Comparison {
                 m.layer, m.parameters, m.filter, m.report.n, m.report.dim
             )?;
         }
-        writeln!(f, "    metrics: G = {}, P = {}, ε = {:e}", d.params.grid, d.params.raster, d.params.spectral_floor)?;
+        writeln!(
+            f,
+            "    metrics: G = {}, P = {}, ε = {:e}",
+            d.params.grid, d.params.raster, d.params.spectral_floor
+        )?;
         writeln!(f)?;
         let header = |f: &mut fmt::Formatter<'_>| {
             writeln!(
                 f,
                 "{:<30} | {:>10} {:>11} {:>9} | {:>24} {:>24} {:>8}",
-                "metric", "[A] Flux", "[A] E-Stack", "[A] ratio", "[B] tiny DiT", "[B] Euler-Stack", "[B] ratio"
+                "metric",
+                "[A] Flux",
+                "[A] E-Stack",
+                "[A] ratio",
+                "[B] tiny DiT",
+                "[B] Euler-Stack",
+                "[B] ratio"
             )
         };
         header(f)?;
         writeln!(f, "{}", "-".repeat(126))?;
-        let row = |f: &mut fmt::Formatter<'_>, name: &str, reported: [&str; 3], measured: [String; 3]| {
-            writeln!(
-                f,
-                "{name:<30} | {:>10} {:>11} {:>9} | {:>24} {:>24} {:>8}",
-                reported[0], reported[1], reported[2], measured[0], measured[1], measured[2]
-            )
-        };
-        row(f, "flatness F_spec", ["0.000883", "≈0", "883M× ⚠"], [
-            flatness_text(d),
-            flatness_text(e),
-            ratio(flatness_measurement(d), flatness_measurement(e)),
-        ])?;
-        row(f, "density uniformity U_ent", ["0.890", "0.255", "3.49×"], [
-            format!("{:.3}", d.density.entropy_uniformity),
-            format!("{:.3}", e.density.entropy_uniformity),
-            ratio(Some(d.density.entropy_uniformity), Some(e.density.entropy_uniformity)),
-        ])?;
-        row(f, "intrinsic dim PCA95", ["60", "1", ""], [
-            d.intrinsic_dim.pca95.to_string(),
-            e.intrinsic_dim.pca95.to_string(),
-            "–".into(),
-        ])?;
-        row(f, "intrinsic dim TwoNN", ["", "", ""], [
-            optional(d.intrinsic_dim.twonn, 2),
-            optional(e.intrinsic_dim.twonn, 2),
-            "–".into(),
-        ])?;
-        row(f, "intrinsic dim MLE (k = 20)", ["", "", ""], [
-            optional(d.intrinsic_dim.mle, 2),
-            optional(e.intrinsic_dim.mle, 2),
-            "–".into(),
-        ])?;
-        row(f, "participation ratio", ["", "", ""], [
-            optional(d.intrinsic_dim.participation_ratio, 2),
-            optional(e.intrinsic_dim.participation_ratio, 2),
-            "–".into(),
-        ])?;
-        row(f, "unreachable probes H_probe", ["0", "400 ⚠", ""], [
-            format!("{} of {}", d.holes.probe, d.holes.probe_of),
-            format!("{} of {}", e.holes.probe, e.holes.probe_of),
-            "–".into(),
-        ])?;
-        row(f, "persistent voids H_void", ["", "", ""], [
-            d.holes.void.to_string(),
-            e.holes.void.to_string(),
-            "–".into(),
-        ])?;
-        row(f, "local curvature K_loc", ["", "", ""], [
-            format!("{:.4}", d.flatness.local_curvature),
-            format!("{:.4}", e.flatness.local_curvature),
-            "–".into(),
-        ])?;
-        row(f, "task: valid Dyck-2 strings", ["", "", ""], [
-            format!("{:.3} of {}", self.dit.task_accuracy, self.dit.task_samples),
-            format!("{:.3} of {}", self.euler_stack.task_accuracy, self.euler_stack.task_samples),
-            "–".into(),
-        ])?;
-        writeln!(f, "chance validity (uniform random strings): {:.2e}", self.chance)?;
+        let row =
+            |f: &mut fmt::Formatter<'_>, name: &str, reported: [&str; 3], measured: [String; 3]| {
+                writeln!(
+                    f,
+                    "{name:<30} | {:>10} {:>11} {:>9} | {:>24} {:>24} {:>8}",
+                    reported[0], reported[1], reported[2], measured[0], measured[1], measured[2]
+                )
+            };
+        row(
+            f,
+            "flatness F_spec",
+            ["0.000883", "≈0", "883M× ⚠"],
+            [
+                flatness_text(d),
+                flatness_text(e),
+                ratio(flatness_measurement(d), flatness_measurement(e)),
+            ],
+        )?;
+        row(
+            f,
+            "density uniformity U_ent",
+            ["0.890", "0.255", "3.49×"],
+            [
+                format!("{:.3}", d.density.entropy_uniformity),
+                format!("{:.3}", e.density.entropy_uniformity),
+                ratio(
+                    Some(d.density.entropy_uniformity),
+                    Some(e.density.entropy_uniformity),
+                ),
+            ],
+        )?;
+        row(
+            f,
+            "intrinsic dim PCA95",
+            ["60", "1", ""],
+            [
+                d.intrinsic_dim.pca95.to_string(),
+                e.intrinsic_dim.pca95.to_string(),
+                "–".into(),
+            ],
+        )?;
+        row(
+            f,
+            "intrinsic dim TwoNN",
+            ["", "", ""],
+            [
+                optional(d.intrinsic_dim.twonn, 2),
+                optional(e.intrinsic_dim.twonn, 2),
+                "–".into(),
+            ],
+        )?;
+        row(
+            f,
+            "intrinsic dim MLE (k = 20)",
+            ["", "", ""],
+            [
+                optional(d.intrinsic_dim.mle, 2),
+                optional(e.intrinsic_dim.mle, 2),
+                "–".into(),
+            ],
+        )?;
+        row(
+            f,
+            "participation ratio",
+            ["", "", ""],
+            [
+                optional(d.intrinsic_dim.participation_ratio, 2),
+                optional(e.intrinsic_dim.participation_ratio, 2),
+                "–".into(),
+            ],
+        )?;
+        row(
+            f,
+            "unreachable probes H_probe",
+            ["0", "400 ⚠", ""],
+            [
+                format!("{} of {}", d.holes.probe, d.holes.probe_of),
+                format!("{} of {}", e.holes.probe, e.holes.probe_of),
+                "–".into(),
+            ],
+        )?;
+        row(
+            f,
+            "persistent voids H_void",
+            ["", "", ""],
+            [
+                d.holes.void.to_string(),
+                e.holes.void.to_string(),
+                "–".into(),
+            ],
+        )?;
+        row(
+            f,
+            "local curvature K_loc",
+            ["", "", ""],
+            [
+                format!("{:.4}", d.flatness.local_curvature),
+                format!("{:.4}", e.flatness.local_curvature),
+                "–".into(),
+            ],
+        )?;
+        row(
+            f,
+            "task: valid Dyck-2 strings",
+            ["", "", ""],
+            [
+                format!("{:.3} of {}", self.dit.task_accuracy, self.dit.task_samples),
+                format!(
+                    "{:.3} of {}",
+                    self.euler_stack.task_accuracy, self.euler_stack.task_samples
+                ),
+                "–".into(),
+            ],
+        )?;
+        writeln!(
+            f,
+            "chance validity (uniform random strings): {:.2e}",
+            self.chance
+        )?;
         writeln!(f)?;
         for note in &self.notes {
             writeln!(f, "note: {note}")?;

@@ -57,7 +57,10 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<()> {
         bail!("--dit expects a DiT model file: {}", dit_path.display());
     };
     let LearnedModel::EulerStack(euler_stack) = load(&es_path)? else {
-        bail!("--euler-stack expects an Euler-Stack model file: {}", es_path.display());
+        bail!(
+            "--euler-stack expects an Euler-Stack model file: {}",
+            es_path.display()
+        );
     };
     let dit_block = match args.block {
         Some(0) => bail!("--block counts from 1"),

@@ -73,14 +73,24 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         ModelKind::Dit => {
             let dit = Dit::seeded(DitConfig::default(), args.seed)?;
             let data = DyckData::new(dit.config().seq_len, args.seed);
-            let objective = DitTraining { model: &dit, data, seed: args.seed, batch: args.batch };
+            let objective = DitTraining {
+                model: &dit,
+                data,
+                seed: args.seed,
+                batch: args.batch,
+            };
             let report = train(&objective, &options, &mut print, &cancel)?;
             (LearnedModel::Dit(dit), report)
         }
         ModelKind::EulerStack => {
             let es = EulerStack::seeded(EulerStackConfig::default(), args.seed)?;
             let data = DyckData::new(es.config().seq_len, args.seed);
-            let objective = EulerStackTraining { model: &es, data, seed: args.seed, batch: args.batch };
+            let objective = EulerStackTraining {
+                model: &es,
+                data,
+                seed: args.seed,
+                batch: args.batch,
+            };
             let report = train(&objective, &options, &mut print, &cancel)?;
             (LearnedModel::EulerStack(es), report)
         }
@@ -94,7 +104,12 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             })?;
             let config = MlpDenoiserConfig::for_dim(exact.dim());
             let mlp = MlpDenoiser::seeded(config, args.seed)?;
-            let objective = DenoiserTraining { model: &mlp, data: &exact, seed: args.seed, batch: args.batch };
+            let objective = DenoiserTraining {
+                model: &mlp,
+                data: &exact,
+                seed: args.seed,
+                batch: args.batch,
+            };
             let report = train(&objective, &options, &mut print, &cancel)?;
             (LearnedModel::MlpDenoiser(mlp), report)
         }
@@ -113,4 +128,3 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     );
     Ok(())
 }
-

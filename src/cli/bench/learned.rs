@@ -19,15 +19,30 @@ const TRAIN_TARGET_SECONDS: f64 = 300.0 * BENCH_STEPS as f64 / 3000.0;
 
 pub fn benches() -> Vec<Bench> {
     vec![
-        Bench { name: "learned_train_dit", run: train_dit },
-        Bench { name: "learned_train_euler_stack", run: train_euler_stack },
-        Bench { name: "learned_compare_shipped", run: compare_shipped },
-        Bench { name: "learned_dit_sample", run: dit_sample },
+        Bench {
+            name: "learned_train_dit",
+            run: train_dit,
+        },
+        Bench {
+            name: "learned_train_euler_stack",
+            run: train_euler_stack,
+        },
+        Bench {
+            name: "learned_compare_shipped",
+            run: compare_shipped,
+        },
+        Bench {
+            name: "learned_dit_sample",
+            run: dit_sample,
+        },
     ]
 }
 
 fn time_training(objective: &dyn Objective) -> anyhow::Result<f64> {
-    let options = TrainOptions { steps: BENCH_STEPS, ..TrainOptions::default() };
+    let options = TrainOptions {
+        steps: BENCH_STEPS,
+        ..TrainOptions::default()
+    };
     let start = Instant::now();
     train(objective, &options, &mut |_| {}, &AtomicBool::new(false))?;
     Ok(start.elapsed().as_secs_f64())
@@ -36,10 +51,18 @@ fn time_training(objective: &dyn Objective) -> anyhow::Result<f64> {
 fn train_dit() -> anyhow::Result<Figure> {
     let dit = Dit::seeded(DitConfig::default(), 0)?;
     let data = DyckData::new(dit.config().seq_len, 0);
-    let seconds = time_training(&DitTraining { model: &dit, data, seed: 0, batch: 128 })?;
+    let seconds = time_training(&DitTraining {
+        model: &dit,
+        data,
+        seed: 0,
+        batch: 128,
+    })?;
     Ok(Figure {
         name: "learned_train_dit",
-        inputs: format!("{BENCH_STEPS} steps x batch 128, {} params", dit.params().count()),
+        inputs: format!(
+            "{BENCH_STEPS} steps x batch 128, {} params",
+            dit.params().count()
+        ),
         seconds,
         target_seconds: Some(TRAIN_TARGET_SECONDS),
     })
@@ -48,19 +71,28 @@ fn train_dit() -> anyhow::Result<Figure> {
 fn train_euler_stack() -> anyhow::Result<Figure> {
     let es = EulerStack::seeded(EulerStackConfig::default(), 0)?;
     let data = DyckData::new(es.config().seq_len, 0);
-    let seconds = time_training(&EulerStackTraining { model: &es, data, seed: 0, batch: 128 })?;
+    let seconds = time_training(&EulerStackTraining {
+        model: &es,
+        data,
+        seed: 0,
+        batch: 128,
+    })?;
     Ok(Figure {
         name: "learned_train_euler_stack",
-        inputs: format!("{BENCH_STEPS} steps x batch 128, {} params", es.params().count()),
+        inputs: format!(
+            "{BENCH_STEPS} steps x batch 128, {} params",
+            es.params().count()
+        ),
         seconds,
         target_seconds: Some(TRAIN_TARGET_SECONDS),
     })
 }
 
 fn shipped_models() -> anyhow::Result<(Dit, EulerStack)> {
-    let (LearnedModel::Dit(dit), LearnedModel::EulerStack(es)) =
-        (load(&shipped(SHIPPED_DIT))?, load(&shipped(SHIPPED_EULER_STACK))?)
-    else {
+    let (LearnedModel::Dit(dit), LearnedModel::EulerStack(es)) = (
+        load(&shipped(SHIPPED_DIT))?,
+        load(&shipped(SHIPPED_EULER_STACK))?,
+    ) else {
         bail!("shipped model files hold the wrong model kinds");
     };
     Ok((dit, es))

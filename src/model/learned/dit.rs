@@ -2,12 +2,12 @@
 //! the rectified-flow velocity, its Euler ODE sampler with hidden-state capture, its training
 //! objective on Dyck-2, and its `Denoiser` face in OU time (`spec/speciation.md` §1.1–1.2).
 
+use super::LearnedError;
 use super::config::DitConfig;
 use super::dyck;
 use super::hidden::HiddenStates;
 use super::params::{BuildError, Init, ParamBuilder, ParamStore, layer_norm, sinusoidal};
 use super::train::{DyckData, HELDOUT_NOISE_STREAM, Objective};
-use super::LearnedError;
 use crate::model::{Denoiser, ModelError, check_batch};
 use crate::rng::{self, Domain};
 use candle_core::{D, Device, Tensor, Var};
@@ -103,13 +103,14 @@ impl Dit {
             .time_out
             .forward(&self.time_in.forward(&features)?.silu()?)?; // [n, w]
         let c_act = c.silu()?;
-        let mut h = self
-            .input
-            .forward(x)?
-            .broadcast_add(&self.position)?; // [n, L, w]
+        let mut h = self.input.forward(x)?.broadcast_add(&self.position)?; // [n, L, w]
         let mut captured = None;
         for (i, block) in self.blocks.iter().enumerate() {
-            let m = block.modulation.forward(&c_act)?.unsqueeze(1)?.chunk(6, D::Minus1)?; // 6 × [n, 1, w]
+            let m = block
+                .modulation
+                .forward(&c_act)?
+                .unsqueeze(1)?
+                .chunk(6, D::Minus1)?; // 6 × [n, 1, w]
             let y = modulate(&h, &m[0], &m[1])?;
             h = (&h + self.attention(block, &y)?.broadcast_mul(&m[2])?)?;
             let y = modulate(&h, &m[3], &m[4])?;
@@ -156,7 +157,9 @@ impl Dit {
         capture: Option<usize>,
     ) -> Result<DitSamples, LearnedError> {
         if steps == 0 {
-            return Err(LearnedError::Argument("sampling needs at least 1 step".into()));
+            return Err(LearnedError::Argument(
+                "sampling needs at least 1 step".into(),
+            ));
         }
         if let Some(b) = capture
             && b >= self.config.blocks
@@ -177,14 +180,15 @@ impl Dit {
                 let mut stream = rng::stream(seed, Domain::ReverseNoise, i as u64);
                 x.extend((0..l * ch).map(|_| stream.sample::<f32, _>(StandardNormal)));
             }
-            let mut x = Tensor::from_vec(x, (rows, l, ch), &Device::Cpu)
-                .map_err(LearnedError::compute)?;
+            let mut x =
+                Tensor::from_vec(x, (rows, l, ch), &Device::Cpu).map_err(LearnedError::compute)?;
             let mut chunk_states = vec![0f32; rows * steps * w];
             for k in 0..steps {
                 let tau = vec![taus[k]; rows];
-                let (v, hidden) = self.forward(&x, &tau, capture).map_err(LearnedError::compute)?;
-                x = (x + (v * f64::from(taus[k + 1] - taus[k])))
+                let (v, hidden) = self
+                    .forward(&x, &tau, capture)
                     .map_err(LearnedError::compute)?;
+                x = (x + (v * f64::from(taus[k + 1] - taus[k]))).map_err(LearnedError::compute)?;
                 if let Some(hidden) = hidden {
                     let hidden = hidden
                         .flatten_all()

@@ -2,11 +2,11 @@
 //! h ← h + η·F(h, token, stack top), coupled to a soft push/pop/no-op stack, trained autoregressively
 //! with the floor penalties; its sampler with hidden-state capture. Not a denoiser.
 
+use super::LearnedError;
 use super::config::EulerStackConfig;
 use super::hidden::HiddenStates;
 use super::params::{BuildError, Init, ParamBuilder, ParamStore};
 use super::train::{DyckData, Objective};
-use super::LearnedError;
 use crate::rng::{self, Domain};
 use candle_core::{D, DType, Device, Tensor, Var};
 use candle_nn::{Linear, Module};
@@ -39,10 +39,18 @@ pub struct EulerStackSamples {
 }
 
 impl EulerStack {
-    pub(crate) fn build(config: EulerStackConfig, mut b: ParamBuilder<'_>) -> Result<Self, BuildError> {
+    pub(crate) fn build(
+        config: EulerStackConfig,
+        mut b: ParamBuilder<'_>,
+    ) -> Result<Self, BuildError> {
         let c = &config;
         let embedding = b.get("embedding", &[c.vocab + 1, c.embedding], Init::Normal(1.0))?;
-        let field_in = b.linear("field.in", c.state + c.embedding + c.slot_width, c.hidden, false)?;
+        let field_in = b.linear(
+            "field.in",
+            c.state + c.embedding + c.slot_width,
+            c.hidden,
+            false,
+        )?;
         let field_out = b.linear("field.out", c.hidden, c.state, false)?;
         let action = b.linear("action", c.state + c.embedding, 3, false)?;
         let value = b.linear("value", c.state, c.slot_width, false)?;
@@ -84,10 +92,14 @@ impl EulerStack {
         let e = self.embedding.index_select(tokens, 0)?; // [n, embedding]
         let top = state.stack.narrow(1, 0, 1)?.squeeze(1)?; // [n, s]
         let input = Tensor::cat(&[&state.h, &e, &top], 1)?;
-        let field = self.field_out.forward(&self.field_in.forward(&input)?.gelu()?)?;
+        let field = self
+            .field_out
+            .forward(&self.field_in.forward(&input)?.gelu()?)?;
         let h = (&state.h + (field * c.eta)?)?; // explicit Euler step
-        let action =
-            candle_nn::ops::softmax(&self.action.forward(&Tensor::cat(&[&h, &e], 1)?)?, D::Minus1)?;
+        let action = candle_nn::ops::softmax(
+            &self.action.forward(&Tensor::cat(&[&h, &e], 1)?)?,
+            D::Minus1,
+        )?;
         let push = action.narrow(1, 0, 1)?; // [n, 1]
         let pop = action.narrow(1, 1, 1)?;
         let noop = action.narrow(1, 2, 1)?;
@@ -153,7 +165,8 @@ impl EulerStack {
             let mut state = self.initial_state(n)?;
             let mut input = vec![c.vocab as u32; n];
             for step in 0..len {
-                let (next, logits) = self.step(&state, &Tensor::from_vec(input.clone(), n, &Device::Cpu)?)?;
+                let (next, logits) =
+                    self.step(&state, &Tensor::from_vec(input.clone(), n, &Device::Cpu)?)?;
                 state = next;
                 let probs = candle_nn::ops::softmax_last_dim(&logits)?.to_vec2::<f32>()?;
                 let h = state.h.to_vec2::<f32>()?;

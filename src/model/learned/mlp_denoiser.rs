@@ -25,7 +25,10 @@ pub struct MlpDenoiser {
 }
 
 impl MlpDenoiser {
-    pub(crate) fn build(config: MlpDenoiserConfig, mut b: ParamBuilder<'_>) -> Result<Self, BuildError> {
+    pub(crate) fn build(
+        config: MlpDenoiserConfig,
+        mut b: ParamBuilder<'_>,
+    ) -> Result<Self, BuildError> {
         let c = &config;
         let fc1 = b.linear("fc1", c.dim + 2 * c.time_frequencies, c.hidden, false)?;
         let fc2 = b.linear("fc2", c.hidden, c.hidden, false)?;
@@ -50,7 +53,12 @@ impl MlpDenoiser {
     /// F for states `x` `[n, d]` at OU times `t` (`[n]`, all > 0).
     fn residual(&self, x: &Tensor, t: &[f32]) -> candle_core::Result<Tensor> {
         let log_t: Vec<f32> = t.iter().map(|t| t.ln()).collect();
-        let features = sinusoidal(&log_t, self.config.time_frequencies, MIN_FREQUENCY, MAX_FREQUENCY)?;
+        let features = sinusoidal(
+            &log_t,
+            self.config.time_frequencies,
+            MIN_FREQUENCY,
+            MAX_FREQUENCY,
+        )?;
         let input = Tensor::cat(&[x, &features], 1)?;
         let h = self.fc1.forward(&input)?.silu()?;
         let h = self.fc2.forward(&h)?.silu()?;

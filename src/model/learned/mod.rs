@@ -144,7 +144,11 @@ impl LearnedModel {
                 data,
             })
             .collect();
-        write_f32(path, &tensors, HashMap::from([(HEADER_KEY.to_string(), json)]))?;
+        write_f32(
+            path,
+            &tensors,
+            HashMap::from([(HEADER_KEY.to_string(), json)]),
+        )?;
         Ok(())
     }
 }
@@ -179,7 +183,9 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>, LearnedError> {
     if size > MAX_MODEL_BYTES {
         return Err(LearnedError::Corrupt {
             path: path.to_path_buf(),
-            problem: format!("{size} bytes is larger than the {MAX_MODEL_BYTES}-byte limit for a model"),
+            problem: format!(
+                "{size} bytes is larger than the {MAX_MODEL_BYTES}-byte limit for a model"
+            ),
         });
     }
     Ok(std::fs::read(path).map_err(read_error)?)
@@ -216,8 +222,9 @@ macro_rules! seeded_constructor {
                 ModelConfig::$variant(config.clone())
                     .validate()
                     .map_err(LearnedError::Argument)?;
-                Self::build(config, ParamBuilder::seeded(seed))
-                    .map_err(|e| LearnedError::from_build(e, Path::new("(new model)"), stringify!($variant)))
+                Self::build(config, ParamBuilder::seeded(seed)).map_err(|e| {
+                    LearnedError::from_build(e, Path::new("(new model)"), stringify!($variant))
+                })
             }
         }
     };

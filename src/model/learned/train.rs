@@ -6,9 +6,9 @@ use super::LearnedError;
 use super::dyck;
 use super::params::scalar;
 use crate::rng;
-use rand::Rng;
 use candle_core::{Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use rand::Rng;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
