@@ -11,7 +11,11 @@ fuzz_target!(|data: &[u8]| {
         let count: usize = array.shape.iter().product();
         assert_eq!(count, array.data.len(), "shape and data disagree");
         // Exercise every step selection on arrays that parsed (rank 2 and 3 become clouds).
-        for step in [StepSelection::Last, StepSelection::All, StepSelection::Index(1)] {
+        for step in [
+            StepSelection::Last,
+            StepSelection::All,
+            StepSelection::Index(1),
+        ] {
             let _ = load_points(&path, step, None);
         }
     }

@@ -10,10 +10,7 @@ pub fn scratch_file(extension: &str, data: &[u8]) -> PathBuf {
     } else {
         std::env::temp_dir()
     };
-    let path = folder.join(format!(
-        "diffscope-fuzz-{}.{extension}",
-        std::process::id()
-    ));
+    let path = folder.join(format!("diffscope-fuzz-{}.{extension}", std::process::id()));
     std::fs::write(&path, data).expect("the fuzz scratch file must be writable");
     path
 }
