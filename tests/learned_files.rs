@@ -4,6 +4,7 @@ use diffscope::model::Denoiser;
 use diffscope::model::learned::config::{
     DitConfig, EulerStackConfig, FORMAT_VERSION, HEADER_KEY, MlpDenoiserConfig, ModelConfig,
 };
+use diffscope::model::learned::params::ExportedTensor;
 use diffscope::model::learned::{LearnedError, LearnedModel, load};
 use safetensors::tensor::{Dtype, TensorView};
 use std::collections::HashMap;
@@ -29,7 +30,7 @@ fn configs() -> Vec<ModelConfig> {
 }
 
 /// Tensors of a model as (name, shape, f32 values), and its header JSON.
-fn parts(config: &ModelConfig) -> (Vec<(String, Vec<usize>, Vec<f32>)>, String) {
+fn parts(config: &ModelConfig) -> (Vec<ExportedTensor>, String) {
     let model = LearnedModel::seeded(config, 5).unwrap();
     let header = format!(
         "{{\"format_version\":{FORMAT_VERSION},\"model\":{}}}",
@@ -48,7 +49,7 @@ fn write_raw(path: &Path, tensors: &[(String, Dtype, Vec<usize>, Vec<u8>)], head
     std::fs::write(path, safetensors::serialize(views, metadata).unwrap()).unwrap();
 }
 
-fn raw(tensors: Vec<(String, Vec<usize>, Vec<f32>)>) -> Vec<(String, Dtype, Vec<usize>, Vec<u8>)> {
+fn raw(tensors: Vec<ExportedTensor>) -> Vec<(String, Dtype, Vec<usize>, Vec<u8>)> {
     tensors
         .into_iter()
         .map(|(n, s, v)| {

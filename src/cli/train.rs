@@ -27,15 +27,15 @@ pub enum ModelKind {
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     pub model: ModelKind,
-    /// Optimiser steps.
-    #[arg(long, default_value_t = 3000)]
-    pub steps: usize,
+    /// Optimiser steps (default: the shipped recipe, dit 1500, euler-stack 2000, denoiser 1500).
+    #[arg(long)]
+    pub steps: Option<usize>,
     /// Seed of the data, the noise and the initial weights.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Batch size.
-    #[arg(long, default_value_t = 128)]
-    pub batch: usize,
+    /// Batch size (default: 64 for the Dyck-2 models, 256 for the denoiser).
+    #[arg(long)]
+    pub batch: Option<usize>,
     /// Analytic scene whose data the denoiser learns.
     #[arg(long)]
     pub scene: Option<PathBuf>,
@@ -47,20 +47,34 @@ pub struct TrainArgs {
     pub out: PathBuf,
 }
 
+impl ModelKind {
+    /// (steps, batch) of the shipped weights (assets/models/PROVENANCE.md).
+    fn recipe(self) -> (usize, usize) {
+        match self {
+            ModelKind::Dit => (1500, 64),
+            ModelKind::EulerStack => (2000, 64),
+            ModelKind::Denoiser => (1500, 256),
+        }
+    }
+}
+
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
-    if args.steps == 0 || args.batch == 0 {
+    super::compare::prefer_one_candle_thread();
+    let (steps, batch) = args.model.recipe();
+    let (steps, batch) = (args.steps.unwrap_or(steps), args.batch.unwrap_or(batch));
+    if steps == 0 || batch == 0 {
         bail!("--steps and --batch must be at least 1");
     }
     if args.scene.is_some() && args.model != ModelKind::Denoiser {
         bail!("--scene only applies to `train denoiser`");
     }
     let options = TrainOptions {
-        steps: args.steps,
+        steps,
         ..TrainOptions::default()
     };
     let log_every = args.log_every.max(1);
     let mut print = |p: &Progress| {
-        if p.step % log_every == 0 || p.step == p.steps || p.step == 1 {
+        if p.step.is_multiple_of(log_every) || p.step == p.steps || p.step == 1 {
             println!(
                 "step {:>6}/{}  loss {:.5}  lr {:.2e}  {:.1} s",
                 p.step, p.steps, p.loss, p.lr, p.seconds
@@ -77,7 +91,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
                 model: &dit,
                 data,
                 seed: args.seed,
-                batch: args.batch,
+                batch,
             };
             let report = train(&objective, &options, &mut print, &cancel)?;
             (LearnedModel::Dit(dit), report)
@@ -89,7 +103,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
                 model: &es,
                 data,
                 seed: args.seed,
-                batch: args.batch,
+                batch,
             };
             let report = train(&objective, &options, &mut print, &cancel)?;
             (LearnedModel::EulerStack(es), report)
@@ -108,7 +122,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
                 model: &mlp,
                 data: &exact,
                 seed: args.seed,
-                batch: args.batch,
+                batch,
             };
             let report = train(&objective, &options, &mut print, &cancel)?;
             (LearnedModel::MlpDenoiser(mlp), report)

@@ -71,7 +71,7 @@ pub struct EulerStackConfig {
 impl Default for EulerStackConfig {
     fn default() -> Self {
         // hidden = 256 rather than the 128 of §3.2: with 128 the model has 25.5k parameters, below the
-        // 40–60k budget the same section states; 256 gives 47.8k.
+        // 40–60k budget the same section states; 256 gives 48.2k.
         Self {
             seq_len: 16,
             vocab: 4,
@@ -161,7 +161,7 @@ impl ModelConfig {
                 }
                 positive("heads", c.heads)?;
                 positive("mlp_ratio", c.mlp_ratio)?;
-                if !c.width.is_multiple_of(c.heads) || c.width % 2 != 0 {
+                if !c.width.is_multiple_of(c.heads) || !c.width.is_multiple_of(2) {
                     return Err(format!(
                         "width {} must be even and divisible by heads {}",
                         c.width, c.heads

@@ -11,7 +11,7 @@ pub const SYMBOLS: [char; VOCAB] = ['(', ')', '[', ']'];
 
 /// Whether token `tok` opens a bracket, and its bracket type (0 round, 1 square).
 fn is_open(tok: u32) -> bool {
-    tok % 2 == 0
+    tok.is_multiple_of(2)
 }
 
 fn bracket_type(tok: u32) -> u32 {

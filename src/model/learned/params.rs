@@ -166,6 +166,9 @@ fn read_f32(file: &SafeTensors<'_>, name: &str, shape: &[usize]) -> Result<Vec<f
         .collect())
 }
 
+/// One parameter as (name, shape, row-major values).
+pub type ExportedTensor = (String, Vec<usize>, Vec<f32>);
+
 /// A model's parameters by name (sorted, so files and optimiser order are deterministic).
 #[derive(Clone, Debug)]
 pub struct ParamStore {
@@ -182,7 +185,7 @@ impl ParamStore {
     }
 
     /// (name, shape, values) of every parameter, sorted by name.
-    pub fn export(&self) -> candle_core::Result<Vec<(String, Vec<usize>, Vec<f32>)>> {
+    pub fn export(&self) -> candle_core::Result<Vec<ExportedTensor>> {
         self.vars
             .iter()
             .map(|(name, var)| {
