@@ -254,8 +254,11 @@ fn listing(folder: &Path) -> Vec<String> {
     names
 }
 
-/// The writers the app and CLI use, each writing a small valid file to `path`.
-fn every_writer() -> Vec<(&'static str, Box<dyn Fn(&Path) -> Result<(), String>>)> {
+/// Writes a small valid file to the given path; the error as text.
+type Writer = Box<dyn Fn(&Path) -> Result<(), String>>;
+
+/// The writers the app and CLI use, by file kind.
+fn every_writer() -> Vec<(&'static str, Writer)> {
     vec![
         (
             "npy",
