@@ -2,7 +2,7 @@
 //! memory than the machine has ends as an error event while a concurrent normal job finishes with the
 //! same result as a direct run, and the worker accepts new jobs after. Every file writer keeps the
 //! previous file and leaves no temporary when the folder refuses writes, the disk fills mid-way, or the
-//! `sample` process is killed part-way.
+//! `sample` process is killed part-way. An over-large point cloud is refused with its estimate, not read.
 
 use diffscope::diffusion::{
     DiffusionError, InitKind, SamplingSpec, StoreSteps, Trajectories, run_trajectories,
@@ -453,4 +453,34 @@ fn a_killed_sample_run_leaves_no_partial_output() {
     assert!(run().wait().unwrap().success());
     assert_eq!(std::fs::read(&out).unwrap(), complete);
     assert_eq!(temporaries(dir.path()), Vec::<String>::new());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Over-large inputs are refused before anything is allocated.
+
+#[test]
+fn an_over_large_point_cloud_is_refused_with_its_estimate() {
+    use diffscope::io::{StepSelection, load_points};
+    // A 4 TiB float32 [2^40, 1] array as a sparse file: the header and the file length agree, so only
+    // the memory check (more than any test machine has) stands between the reader and the allocation.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.npy");
+    let n: u64 = 1 << 40;
+    let dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({n}, 1), }}");
+    let padding = (64 - (10 + dict.len() + 1) % 64) % 64;
+    let text = format!("{dict}{}\n", " ".repeat(padding));
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(text.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(text.as_bytes());
+    std::fs::write(&path, &bytes).unwrap();
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_len(bytes.len() as u64 + 4 * n)
+        .expect("the temporary folder must allow a sparse 4 TiB file");
+    let error = load_points(&path, StepSelection::Last, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("too large to load") && error.contains("GB") && error.ends_with("huge.npy"),
+        "{error}"
+    );
 }
