@@ -100,6 +100,7 @@ fn thousand_jobs_with_cancellations_finish_drain_and_hold_memory() {
 
     let mut in_flight: Vec<JobId> = Vec::new();
     let mut ended: HashSet<JobId> = HashSet::new();
+    let mut uncancellable: HashSet<JobId> = HashSet::new();
     let (mut finished, mut cancelled, mut cancel_requests) = (0usize, 0usize, 0usize);
     let mut rss_after_warm_up = None;
     let mut rss_every_hundred = Vec::new();
@@ -134,27 +135,36 @@ fn thousand_jobs_with_cancellations_finish_drain_and_hold_memory() {
 
     for submitted in 1..=JOBS {
         tweak(&mut spec, &mut rng);
-        // Every tenth warm-up job is the largest request the soak makes, so that the allocator's
-        // high-water mark (per-thread arenas keep freed memory) is reached before the reference
-        // reading: growth after that is memory the jobs keep, not allocator caching.
+        // Two in every ten warm-up jobs are the largest request the soak makes, back to back so that
+        // both worker threads run one: the allocator's high-water mark (per-thread arenas keep freed
+        // memory) is reached before the reference reading, and growth after that is memory the jobs
+        // keep, not allocator caching.
         let largest = SamplingSpec {
             trajectories: 512,
             steps: 80,
             store: StoreSteps::All,
             ..spec.clone()
         };
-        let this = if submitted <= WARM_UP && submitted % 10 == 0 {
-            largest
-        } else {
-            spec.clone()
-        };
-        let id = submit(&worker, &model, this);
+        let warm_up_peak = submitted <= WARM_UP && submitted % 10 < 2;
+        let id = submit(
+            &worker,
+            &model,
+            if warm_up_peak { largest } else { spec.clone() },
+        );
         in_flight.push(id);
+        if warm_up_peak {
+            // They must run to the end to reach the peak.
+            uncancellable.insert(id);
+        }
         // A third of the time the user moves on at once or after a moment: cancel a running job.
-        if rng.random_bool(1.0 / 3.0) {
+        let victims: Vec<JobId> = in_flight
+            .iter()
+            .copied()
+            .filter(|id| !uncancellable.contains(id))
+            .collect();
+        if rng.random_bool(1.0 / 3.0) && !victims.is_empty() {
             std::thread::sleep(Duration::from_micros(rng.random_range(0..3000)));
-            let victim = in_flight[rng.random_range(0..in_flight.len())];
-            worker.cancel(victim);
+            worker.cancel(victims[rng.random_range(0..victims.len())]);
             cancel_requests += 1;
         }
         while in_flight.len() >= IN_FLIGHT {
