@@ -26,3 +26,5 @@ for ((i = 0; i < ${#targets[@]}; i += 2)); do
   [ $((i + 1)) -lt ${#targets[@]} ] && run "${targets[i + 1]}" &
   wait
 done
+# Each fuzzing process leaves its scratch file behind (fork mode starts a new process per job).
+rm -f /dev/shm/diffscope-fuzz-* "${TMPDIR:-/tmp}"/diffscope-fuzz-*
