@@ -1,20 +1,59 @@
 //! Atomic file writes: write to a temporary file in the target's folder, sync, then rename into place.
 //!
 //! A failed write (full disk, read-only folder, cancelled job, panic in the writer) leaves the previous
-//! file untouched and no temporary file behind.
+//! file untouched and no temporary file behind. A process killed mid-write (SIGKILL) cannot clean up:
+//! the next write of the same file removes such orphans of dead processes.
 
 use super::IoError;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-fn temporary_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
+fn file_name(path: &Path) -> String {
+    path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let unique = format!(".{name}.{}.{}.tmp", std::process::id(), next_counter());
+        .unwrap_or_default()
+}
+
+fn temporary_path(path: &Path) -> PathBuf {
+    let unique = format!(
+        ".{}.{}.{}.tmp",
+        file_name(path),
+        std::process::id(),
+        next_counter()
+    );
     path.with_file_name(unique)
+}
+
+/// Removes `.{name}.{pid}.{n}.tmp` files next to `path` whose process no longer runs (Linux: no
+/// `/proc/{pid}`; elsewhere nothing is removed, as liveness is unknown). Best effort, never an error.
+fn remove_orphans(path: &Path) {
+    let proc = Path::new("/proc/self");
+    let (Some(folder), true) = (path.parent(), proc.exists()) else {
+        return;
+    };
+    let folder = if folder.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        folder
+    };
+    let prefix = format!(".{}.", file_name(path));
+    let Ok(entries) = fs::read_dir(folder) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(".tmp"))
+            .and_then(|rest| rest.split_once('.'))
+            .and_then(|(pid, counter)| counter.parse::<u64>().ok().and(pid.parse::<u32>().ok()));
+        if let Some(pid) = pid
+            && !Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 fn next_counter() -> u64 {
@@ -28,6 +67,7 @@ pub fn write_atomic(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<(), IoError> {
+    remove_orphans(path);
     let tmp = temporary_path(path);
     let result = (|| {
         let file = File::create(&tmp)?;
@@ -69,6 +109,25 @@ mod tests {
         assert!(err.to_string().contains("disk full"), "{err}");
         assert_eq!(fs::read(&path).unwrap(), b"old");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn orphans_of_dead_processes_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.txt");
+        // pid_max on Linux is at most 2^22, so this pid never runs; our own pid always does.
+        let dead = dir.path().join(".out.txt.4294967295.0.tmp");
+        let ours = dir
+            .path()
+            .join(format!(".out.txt.{}.999.tmp", std::process::id()));
+        let other_file = dir.path().join(".other.txt.4294967295.0.tmp");
+        for p in [&dead, &ours, &other_file] {
+            fs::write(p, b"partial").unwrap();
+        }
+        write_bytes_atomic(&path, b"new").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+        assert_eq!(!dead.exists(), Path::new("/proc/self").exists());
+        assert!(ours.exists() && other_file.exists());
     }
 
     #[test]

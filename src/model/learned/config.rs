@@ -9,6 +9,12 @@ pub const FORMAT_VERSION: u32 = 1;
 /// The safetensors metadata key holding the [`ModelHeader`] JSON.
 pub const HEADER_KEY: &str = "diffscope_model";
 
+/// Largest value of any size field. A model file holds at most 256 MB (64 M float32), so no real width
+/// comes near; the bound keeps shape arithmetic (a product of two sizes) far from overflow.
+const MAX_SIZE: usize = 1 << 16;
+/// Most DiT blocks (each adds ten tensors; real models have a handful).
+const MAX_BLOCKS: usize = 1024;
+
 /// Tiny DiT (`spec/metrics.md` §3.3): adaLN-Zero blocks over a token sequence, rectified-flow velocity.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -128,10 +134,10 @@ impl ModelConfig {
     /// Rejects configurations no model can be built from; the message names the field.
     pub fn validate(&self) -> Result<(), String> {
         let positive = |name: &str, v: usize| {
-            if v == 0 {
-                Err(format!("{name} must be at least 1"))
-            } else {
+            if (1..=MAX_SIZE).contains(&v) {
                 Ok(())
+            } else {
+                Err(format!("{name} = {v} must be in 1..={MAX_SIZE}"))
             }
         };
         let finite_positive = |name: &str, v: f64| {
@@ -147,6 +153,12 @@ impl ModelConfig {
                 positive("channels", c.channels)?;
                 positive("width", c.width)?;
                 positive("blocks", c.blocks)?;
+                if c.blocks > MAX_BLOCKS {
+                    return Err(format!(
+                        "blocks = {} must be at most {MAX_BLOCKS}",
+                        c.blocks
+                    ));
+                }
                 positive("heads", c.heads)?;
                 positive("mlp_ratio", c.mlp_ratio)?;
                 if !c.width.is_multiple_of(c.heads) || !c.width.is_multiple_of(2) {

@@ -70,9 +70,9 @@ impl<'a> ParamBuilder<'a> {
     /// The parameter `name` of `shape`. A missing or malformed file tensor is recorded as a problem and
     /// replaced by zeros so that building can go on and report everything at once.
     pub fn get(&mut self, name: &str, shape: &[usize], init: Init) -> candle_core::Result<Tensor> {
-        let count: usize = shape.iter().product();
         let values = match &self.source {
             Source::Seeded(seed) => {
+                let count: usize = shape.iter().product();
                 let index = INIT_STREAM_TAG | self.vars.len() as u64;
                 let mut stream = rng::stream(*seed, Domain::Training, index);
                 match init {
@@ -88,8 +88,13 @@ impl<'a> ParamBuilder<'a> {
             Source::File(file) => match read_f32(file, name, shape) {
                 Ok(values) => values,
                 Err(problem) => {
+                    // The stand-in allocates nothing: the shape comes from the file's config, which
+                    // may ask for billions of values; `finish` refuses the model anyway.
                     self.problems.push(problem);
-                    vec![0.0; count]
+                    let zero = Var::zeros((), DType::F32, &Device::Cpu)?;
+                    let stand_in = zero.as_tensor().broadcast_as(shape)?;
+                    self.vars.insert(name.to_string(), zero);
+                    return Ok(stand_in);
                 }
             },
         };

@@ -1,0 +1,27 @@
+//! Scene JSON: parse and validate, build the analytic model, estimate the run's memory, and check that
+//! a parsed scene survives its own JSON round trip.
+#![no_main]
+
+use diffscope::diffusion::SamplingSpec;
+use diffscope::scene::Scene;
+use libfuzzer_sys::fuzz_target;
+use std::path::Path;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let origin = Path::new("fuzz-scene.json");
+    let Ok(scene) = Scene::from_json_str(text, origin) else {
+        return;
+    };
+    let json = scene.to_json_pretty().expect("a valid scene serialises");
+    let again = Scene::from_json_str(&json, origin).expect("a scene's own JSON parses");
+    assert_eq!(scene, again, "JSON round trip changed the scene");
+    let spec = SamplingSpec::from_scene(&scene);
+    let dim = scene.model.dim().unwrap_or(1);
+    let classes = scene.model.class_count().unwrap_or(1);
+    let _ = spec.memory_estimate(dim, classes);
+    // Building the model is part of opening a scene: it must stay within the allocation cap too.
+    let _ = scene.model.build_analytic();
+});

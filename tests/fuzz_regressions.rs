@@ -1,0 +1,111 @@
+//! Inputs that crashed, hung or over-allocated a reader (`fuzz/`, see TESTING.md), fed to the same
+//! readers as the fuzz target of the same name: each must end as one clean error naming the file, never
+//! a panic, hang or huge allocation. Files named `ok-*` are inputs that crashed a later stage and must
+//! now load. A target without a folder has had no finding yet.
+
+use diffscope::io::{StepSelection, csv, load_points, npy, tensors};
+use diffscope::model::learned;
+use diffscope::scene::Scene;
+use std::path::{Path, PathBuf};
+
+/// The regression inputs of one fuzz target, sorted (none when it has no folder).
+fn inputs(target: &str) -> Vec<PathBuf> {
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fuzz_regressions")
+        .join(target);
+    let Ok(entries) = std::fs::read_dir(&folder) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
+    files.sort();
+    files
+}
+
+/// The input copied to a scratch file with the extension its reader dispatches on.
+fn with_extension(dir: &Path, input: &Path, extension: &str) -> PathBuf {
+    let name = input.file_stem().unwrap().to_string_lossy();
+    let path = dir.join(format!("{name}.{extension}"));
+    std::fs::copy(input, &path).unwrap();
+    path
+}
+
+fn expects_success(input: &Path) -> bool {
+    input
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with("ok-"))
+}
+
+/// Checks one outcome: `ok-*` inputs load; the others fail with one line naming `shown`.
+fn check<T>(input: &Path, shown: &Path, outcome: Result<T, String>) {
+    match (expects_success(input), outcome) {
+        (true, Ok(_)) => {}
+        (true, Err(e)) => panic!("{}: should load, got: {e}", input.display()),
+        (false, Ok(_)) => panic!("{}: should be refused", input.display()),
+        (false, Err(e)) => {
+            let name = shown.file_name().unwrap().to_string_lossy();
+            assert!(
+                !e.contains('\n') && e.contains(name.as_ref()),
+                "{}: error should be one line naming the file: {e}",
+                input.display()
+            );
+        }
+    }
+}
+
+/// Runs `read` over every input of `target` (as a file with `extension`); returns how many.
+fn replay(target: &str, extension: &str, read: impl Fn(&Path) -> Result<(), String>) -> usize {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = inputs(target);
+    for input in &inputs {
+        let path = with_extension(dir.path(), input, extension);
+        check(input, &path, read(&path));
+    }
+    inputs.len()
+}
+
+type Reader = fn(&Path) -> Result<(), String>;
+
+/// Each fuzz target's name, the extension its reader dispatches on, and the reader calls it makes.
+const TARGETS: [(&str, &str, Reader); 5] = [
+    ("npy", "npy", |path| {
+        npy::read_f64(path).map_err(|e| e.to_string())?;
+        for step in [
+            StepSelection::Last,
+            StepSelection::All,
+            StepSelection::Index(1),
+        ] {
+            load_points(path, step, None).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }),
+    ("safetensors", "safetensors", |path| {
+        tensors::read_f64(path, Some("trajectories")).map_err(|e| e.to_string())?;
+        load_points(path, StepSelection::All, Some("trajectories")).map_err(|e| e.to_string())?;
+        Ok(())
+    }),
+    ("csv", "csv", |path| {
+        csv::read(path).map_err(|e| e.to_string())?;
+        load_points(path, StepSelection::Last, None).map_err(|e| e.to_string())?;
+        Ok(())
+    }),
+    ("scene", "json", |path| {
+        let scene = Scene::load(path).map_err(|e| e.to_string())?;
+        scene
+            .model
+            .build_analytic()
+            .map_err(|e| format!("{e}: {}", path.display()))?;
+        Ok(())
+    }),
+    ("model_config", "safetensors", |path| {
+        learned::load(path).map(|_| ()).map_err(|e| e.to_string())
+    }),
+];
+
+#[test]
+fn every_regression_input_ends_cleanly() {
+    let replayed: usize = TARGETS
+        .iter()
+        .map(|(target, extension, read)| replay(target, extension, read))
+        .sum();
+    assert!(replayed > 0, "no regression inputs found");
+}
