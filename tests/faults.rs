@@ -434,14 +434,12 @@ fn a_killed_sample_run_leaves_no_partial_output() {
         let mut child = run();
         std::thread::sleep(full.mul_f64(fraction));
         let _ = child.kill();
-        let status = child.wait().unwrap();
-        // Either the run ended before the kill (then the file is complete) or there is no file.
+        child.wait().unwrap();
+        // Either there is no file or it is the complete one: a kill that lands after the rename
+        // (while the process still prints its summary and frees memory) leaves a complete file
+        // behind a killed status, so the exit status says nothing about the file.
         match std::fs::read(&out) {
             Ok(bytes) => {
-                assert!(
-                    status.success(),
-                    "killed at {fraction}: a file exists after a kill"
-                );
                 assert_eq!(bytes, complete, "killed at {fraction}: output differs");
                 std::fs::remove_file(&out).unwrap();
             }
