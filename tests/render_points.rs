@@ -140,3 +140,44 @@ fn scalar_points_use_the_same_colormap_as_the_cpu() {
         }
     }
 }
+
+#[test]
+fn points_past_the_first_texture_row_are_drawn_from_their_own_texel() {
+    use diffscope::render::gpu::TEXEL_ROW;
+    // Point i is texel (i % TEXEL_ROW, i / TEXEL_ROW): a full first row and a partial, zero-padded second.
+    // Filler points all sit in one corner; the probes (first, last of row 0, and the partial row) are
+    // each alone somewhere else, so a wrong texel address shows up as a missing or miscoloured sprite.
+    let count = TEXEL_ROW + 3;
+    let probes: [(usize, [f32; 3]); 5] = [
+        (0, [-0.5, 0.5, 0.0]),
+        (TEXEL_ROW - 1, [0.5, 0.5, 0.0]),
+        (TEXEL_ROW, [-0.5, -0.5, 0.0]),
+        (TEXEL_ROW + 1, [0.0, -0.5, 0.0]),
+        (TEXEL_ROW + 2, [0.5, -0.5, 0.0]),
+    ];
+    let mut instances = vec![
+        PointInstance {
+            position: [-0.9, -0.9, 0.0],
+            value: 7.0,
+        };
+        count
+    ];
+    for (k, &(i, position)) in probes.iter().enumerate() {
+        instances[i] = PointInstance {
+            position,
+            value: k as f32,
+        };
+    }
+    let image = render(PointColoring::Class, instances);
+    for (k, &(i, p)) in probes.iter().enumerate() {
+        let s = screen(p);
+        let got = pixel_at(&image, s.x, s.y);
+        assert!(close(got, class_rgb8(k), 2), "point {i} at {s}: {got:?}");
+    }
+    // The zero padding of the last row is not drawn: nothing at the origin (position [0, 0, 0]).
+    assert!(close(
+        pixel_at(&image, SIZE / 2.0, SIZE / 2.0),
+        [0, 0, 0],
+        2
+    ));
+}

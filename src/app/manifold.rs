@@ -33,6 +33,11 @@ const DENSITY_BIN_PX: f32 = 2.0;
 const VOID_TINT: [f32; 4] = [0.94, 0.33, 0.31, 0.45];
 const PROBE_COLOR: Color32 = Color32::from_rgb(255, 255, 255);
 
+/// Why the density layer and the hole overlay are drawn in 2-D only (shown in the toolbar).
+const PLANE_ONLY_NOTE: &str = "The density layer and the hole overlay are 2-D only: both are rasters \
+     of the PC1–PC2 plane (the hole regions are defined on that raster), so in 3-D every point is \
+     drawn as a sprite and holes are hidden.";
+
 /// Points, density, or whichever suits the number of points.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DrawMode {
@@ -358,7 +363,8 @@ impl ManifoldView {
             ui.separator();
             ui.checkbox(&mut self.pooled, "pooled basis");
             ui.checkbox(&mut self.show_path, "path so far");
-            ui.checkbox(&mut self.show_holes, "holes");
+            ui.checkbox(&mut self.show_holes, "holes")
+                .on_hover_text(PLANE_ONLY_NOTE);
             ui.add(egui::Slider::new(&mut self.trail_steps, 0..=40).text("trail steps"));
             egui::ComboBox::from_label("drawn as")
                 .selected_text(match self.draw_mode {
@@ -370,7 +376,9 @@ impl ManifoldView {
                     ui.selectable_value(&mut self.draw_mode, DrawMode::Auto, "auto");
                     ui.selectable_value(&mut self.draw_mode, DrawMode::Points, "points");
                     ui.selectable_value(&mut self.draw_mode, DrawMode::Density, "density");
-                });
+                })
+                .response
+                .on_hover_text(PLANE_ONLY_NOTE);
             ui.add(egui::Slider::new(&mut self.radius_px, 0.5..=8.0).text("point px"));
             if ui.button("Fit").clicked() {
                 self.follow = true;
@@ -683,17 +691,44 @@ impl ManifoldView {
         };
         let size = GVec2::new(rect.width(), rect.height());
         let flat = self.dims == Dimensions::Two;
-        let to_screen = |j: usize| -> Option<Pos2> {
-            let p = cloud.position(self.pooled, j, i)?;
+        let to_screen = |p: [f32; 3]| -> Option<Pos2> {
             let v = Vec3::new(p[0], p[1], if flat { 0.0 } else { p[2] });
             camera::to_screen(view_proj, v, size)
                 .map(|s| Pos2::new(rect.left() + s.x, rect.top() + s.y))
         };
-        let path: Vec<Pos2> = (0..=step).filter_map(to_screen).collect();
-        painter.add(egui::Shape::line(path, Stroke::new(1.5, Color32::WHITE)));
-        if let Some(at) = to_screen(step) {
+        let path: Vec<Pos2> = self
+            .path_positions(cloud, i, step)
+            .into_iter()
+            .filter_map(to_screen)
+            .collect();
+        if let Some(&at) = path.last() {
             painter.circle_stroke(at, self.radius_px + 4.0, Stroke::new(2.0, Color32::WHITE));
         }
+        painter.add(egui::Shape::line(path, Stroke::new(1.5, Color32::WHITE)));
+    }
+
+    /// Trajectory `i` at stored steps `0..=step`, every step projected on the basis being shown (the
+    /// pooled one, or the basis of `step`), so the path is one smooth curve that ends on the drawn
+    /// point. Projecting each step on its own basis would make the path jump wherever the bases turn.
+    pub fn path_positions(&self, cloud: &Cloud, i: usize, step: usize) -> Vec<[f32; 3]> {
+        let t = &cloud.trajectories;
+        let Some(basis) = cloud.bases.get(step).filter(|_| !self.pooled) else {
+            return (0..=step)
+                .filter_map(|j| cloud.position(self.pooled, j, i))
+                .collect();
+        };
+        // [step + 1, d]
+        let rows: Vec<f32> = (0..=step)
+            .filter_map(|j| t.state(i, j))
+            .flatten()
+            .copied()
+            .collect();
+        let kept = basis.kept().min(3);
+        basis
+            .project(&rows, kept)
+            .chunks(kept.max(1))
+            .map(|p| [0, 1, 2].map(|c| p.get(c).map_or(0.0, |&v| v as f32)))
+            .collect()
     }
 
     fn draw_axes(&self, painter: &egui::Painter, ui: &Ui, cloud: &Cloud, step: usize, rect: Rect) {
@@ -885,4 +920,83 @@ pub fn colour_bar(painter: &egui::Painter, rect: Rect, map: Colormap) {
         }
     }
     painter.add(egui::Shape::mesh(mesh));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::geometry::PcaBasis;
+    use crate::diffusion::Trajectories;
+
+    /// Two steps of 6 trajectories in d = 4 whose clouds spread along different axes, so the two
+    /// per-step bases differ: the path must use the basis of the shown step for every point.
+    #[test]
+    fn the_selected_path_is_projected_on_the_shown_basis_only() {
+        let (n, steps, d) = (6, 2, 4);
+        // [n, steps, d]: step 0 spreads along e0, step 1 along e1 (plus small wiggles).
+        let mut states = vec![0f32; n * steps * d];
+        for i in 0..n {
+            let a = i as f32 - 2.5;
+            let wiggle = 0.1 * ((i * 7 % 5) as f32 - 2.0);
+            let at = |j: usize, c: usize| (i * steps + j) * d + c;
+            states[at(0, 0)] = a;
+            states[at(0, 2)] = wiggle;
+            states[at(1, 1)] = 2.0 * a;
+            states[at(1, 3)] = wiggle;
+        }
+        let trajectories = Trajectories {
+            n,
+            stored_steps: steps,
+            dim: d,
+            times: vec![1.0, 0.1],
+            states,
+            posterior: None,
+            class_labels: Vec::new(),
+            initial_labels: None,
+        };
+        let rows = |j: usize| -> Vec<f32> {
+            (0..n)
+                .flat_map(|i| trajectories.state(i, j).unwrap().to_vec())
+                .collect()
+        };
+        let bases: Vec<PcaBasis> = (0..steps)
+            .map(|j| PcaBasis::fit(&rows(j), n, d, 3).unwrap())
+            .collect();
+        let per_time: Vec<f32> = (0..steps)
+            .flat_map(|j| bases[j].project(&rows(j), 3))
+            .map(|v| v as f32)
+            .collect();
+        let cloud = Cloud {
+            source: "test".into(),
+            pooled: per_time.clone(),
+            per_time,
+            explained_per_time: vec![[0.0; 3]; steps],
+            explained_pooled: [0.0; 3],
+            bases,
+            trajectories,
+        };
+        let view = ManifoldView::default();
+        let (i, step) = (4, 1);
+        let path = view.path_positions(&cloud, i, step);
+        assert_eq!(path.len(), step + 1);
+        // Independent projection: (x_j − mean_step) · component_c of the step-1 basis.
+        let basis = &cloud.bases[step];
+        for (j, p) in path.iter().enumerate() {
+            let x = cloud.trajectories.state(i, j).unwrap();
+            for (c, &got) in p.iter().enumerate().take(basis.kept()) {
+                let want: f64 = x
+                    .iter()
+                    .zip(&basis.mean)
+                    .zip(basis.component(c))
+                    .map(|((&x, m), w)| (f64::from(x) - m) * w)
+                    .sum();
+                assert!((f64::from(got) - want).abs() < 1e-4, "step {j} axis {c}");
+            }
+        }
+        // The path ends on the drawn point; its start differs from the step-0 basis' position.
+        let end = cloud.position(false, step, i).unwrap();
+        assert!(path[step].iter().zip(end).all(|(a, b)| (a - b).abs() < 1e-4));
+        let own = cloud.position(false, 0, i).unwrap();
+        assert!(path[0].iter().zip(own).any(|(a, b)| (a - b).abs() > 0.5));
+    }
 }

@@ -516,6 +516,16 @@ impl DiffscopeApp {
                 ms(0.5),
                 ms(0.95)
             );
+            if stats.options.synthetic_points.is_none() {
+                // Whether frames slow down as the jobs go on (the UI must never wait on them).
+                let half = stats.intervals.len() / 2;
+                let (early, late) = stats.intervals.split_at(half);
+                println!(
+                    "frame time halves: first half median {:.1} ms, second half median {:.1} ms",
+                    1e3 * median_of(early),
+                    1e3 * median_of(late)
+                );
+            }
             if let Some(first) = first_scene {
                 println!("launch to first drawn scene: {:.2} s", first.as_secs_f64());
             }
@@ -523,6 +533,13 @@ impl DiffscopeApp {
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
         }
     }
+}
+
+/// The median of `values` (NaN when empty).
+fn median_of(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// Writes an egui screenshot as PNG.
@@ -609,9 +626,15 @@ pub fn run(options: AppOptions) -> Result<(), eframe::Error> {
     if measuring {
         native.wgpu_options.surface.present_mode = eframe::wgpu::PresentMode::AutoNoVsync;
     }
+    // Launch time counts from here: window, GPU device and pipelines are part of it.
+    let launched = Instant::now();
     eframe::run_native(
         "diffscope",
         native,
-        Box::new(move |cc| Ok(Box::new(DiffscopeApp::new(cc, options)))),
+        Box::new(move |cc| {
+            let mut app = DiffscopeApp::new(cc, options);
+            app.started = launched;
+            Ok(Box::new(app))
+        }),
     )
 }

@@ -34,6 +34,8 @@ pub struct Cloud {
     /// `[S][3]` explained-variance ratios of the per-step bases, and of the pooled basis.
     pub explained_per_time: Vec<[f32; 3]>,
     pub explained_pooled: [f32; 3],
+    /// `[S]` the sign-aligned per-step bases behind `per_time` (empty for a synthetic cloud).
+    pub bases: Vec<PcaBasis>,
 }
 
 impl Cloud {
@@ -172,6 +174,7 @@ fn project(
         source,
         explained_per_time: bases.iter().map(explained).collect(),
         explained_pooled: explained(&pooled_basis),
+        bases,
         trajectories,
         per_time,
         pooled,
@@ -299,21 +302,10 @@ fn hole_overlay(cloud: &Cloud, report: &MetricReport, grid: usize) -> Option<Hol
     let (a, b) = (map(raster.origin), map(far));
     let probes = &detail.probes;
     let square = probes.square;
-    let step = square.side / grid as f64;
-    let tau2 = probes.tau * probes.tau;
-    let unreachable_probes = (0..grid * grid)
-        .map(|c| {
-            [
-                square.lo[0] + ((c % grid) as f64 + 0.5) * step,
-                square.lo[1] + ((c / grid) as f64 + 0.5) * step,
-            ]
-        })
-        .filter(|centre| {
-            detail
-                .plane
-                .iter()
-                .all(|p| (p[0] - centre[0]).powi(2) + (p[1] - centre[1]).powi(2) > tau2)
-        })
+    let unreachable_probes = probes
+        .unreachable_centres
+        .iter()
+        .copied()
         .map(map)
         .collect();
     let (s0, s1) = (
@@ -390,5 +382,6 @@ pub fn synthetic(n: usize, ctx: &JobContext) -> Result<JobOutput, JobError> {
         per_time,
         explained_per_time: vec![[0.0; 3]],
         explained_pooled: [0.0; 3],
+        bases: Vec::new(),
     }))
 }

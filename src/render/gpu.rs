@@ -1,11 +1,12 @@
-//! wgpu boilerplate shared by the pipelines: shader modules with the colormap prepended, uniform
-//! bind-group entries, and render pipelines that match egui's pass (its colour format, premultiplied
-//! alpha, no depth, one sample).
+//! wgpu boilerplate shared by the pipelines: shader modules with the colormap prepended, render pipelines
+//! that match egui's pass (its colour format, premultiplied alpha, no depth, one sample), and the per-view
+//! data slots (uniform + vertex buffer or data texture, uploaded only when the data changes).
 
 use eframe::egui_wgpu::wgpu;
+use std::collections::HashMap;
 
 /// A shader module from `source` with `shaders/colormap.wgsl` prepended.
-pub fn shader(device: &wgpu::Device, label: &str, source: &str) -> wgpu::ShaderModule {
+fn shader(device: &wgpu::Device, label: &str, source: &str) -> wgpu::ShaderModule {
     let full = format!(
         "{}\n{}",
         include_str!("../../shaders/colormap.wgsl"),
@@ -18,7 +19,7 @@ pub fn shader(device: &wgpu::Device, label: &str, source: &str) -> wgpu::ShaderM
 }
 
 /// Binding `binding`: one uniform buffer seen by both stages.
-pub fn uniform_entry(binding: u32) -> wgpu::BindGroupLayoutEntry {
+fn uniform_entry(binding: u32) -> wgpu::BindGroupLayoutEntry {
     wgpu::BindGroupLayoutEntry {
         binding,
         visibility: wgpu::ShaderStages::VERTEX_FRAGMENT,
@@ -32,7 +33,7 @@ pub fn uniform_entry(binding: u32) -> wgpu::BindGroupLayoutEntry {
 }
 
 /// A uniform buffer of `size` bytes written with `queue.write_buffer`.
-pub fn uniform_buffer(device: &wgpu::Device, label: &str, size: usize) -> wgpu::Buffer {
+fn uniform_buffer(device: &wgpu::Device, label: &str, size: usize) -> wgpu::Buffer {
     device.create_buffer(&wgpu::BufferDescriptor {
         label: Some(label),
         size: size as u64,
@@ -42,7 +43,7 @@ pub fn uniform_buffer(device: &wgpu::Device, label: &str, size: usize) -> wgpu::
 }
 
 /// A render pipeline into egui's pass with entry points `vs_main` / `fs_main`.
-pub fn pipeline(
+fn pipeline(
     device: &wgpu::Device,
     label: &str,
     module: &wgpu::ShaderModule,
@@ -87,83 +88,349 @@ pub fn pipeline(
     })
 }
 
-/// One view's GPU data for a pipeline: its uniform buffer and bind group, and a vertex buffer that is
-/// re-uploaded only when the caller's data generation changes (and reallocated only when it grows).
-pub struct DataSlot {
-    pub uniform: wgpu::Buffer,
-    pub bind_group: wgpu::BindGroup,
-    vertices: Option<wgpu::Buffer>,
-    capacity: usize,
+/// What distinguishes one renderer's pipeline from another's.
+pub struct PipelineSpec<'a> {
+    pub label: &'static str,
+    /// WGSL with `vs_main` / `fs_main` (the colormap is prepended).
+    pub source: &'a str,
+    pub kind: DataKind,
+    pub uniform_size: usize,
+    pub buffers: &'a [Option<wgpu::VertexBufferLayout<'a>>],
+    pub topology: wgpu::PrimitiveTopology,
+}
+
+/// A render pipeline into egui's pass with its per-view data slots: each renderer is one of these.
+pub struct SlotPipeline {
+    pipeline: wgpu::RenderPipeline,
+    slots: DataSlots,
+}
+
+impl SlotPipeline {
+    pub fn new(
+        device: &wgpu::Device,
+        target_format: wgpu::TextureFormat,
+        spec: PipelineSpec<'_>,
+    ) -> Self {
+        let module = shader(device, spec.label, spec.source);
+        let slots = DataSlots::new(device, spec.label, spec.kind, spec.uniform_size);
+        let pipeline = pipeline(
+            device,
+            spec.label,
+            &module,
+            slots.layout(),
+            spec.buffers,
+            spec.topology,
+            target_format,
+        );
+        SlotPipeline { pipeline, slots }
+    }
+
+    /// Writes slot `key`'s uniform and uploads `data` if its generation is new.
+    #[allow(clippy::too_many_arguments)]
+    pub fn prepare<U: bytemuck::Pod, T: bytemuck::Pod>(
+        &mut self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        key: u64,
+        uniform: &U,
+        generation: u64,
+        data: &[T],
+        row: usize,
+    ) {
+        self.slots
+            .prepare(device, queue, key, uniform, generation, data, row);
+    }
+
+    /// Draws slot `key` with the vertex range `vertices(element count)`; nothing when it is empty.
+    pub fn draw(
+        &self,
+        pass: &mut wgpu::RenderPass<'static>,
+        key: u64,
+        vertices: impl FnOnce(u32) -> std::ops::Range<u32>,
+    ) {
+        if let Some(count) = self.slots.bind(pass, key) {
+            pass.set_pipeline(&self.pipeline);
+            pass.draw(vertices(count), 0..1);
+        }
+    }
+}
+
+/// Installs a renderer's pipeline into egui-wgpu's renderer (once, at app start).
+pub fn install<P: Send + Sync + 'static>(
+    render_state: &eframe::egui_wgpu::RenderState,
+    build: impl FnOnce(&wgpu::Device, wgpu::TextureFormat) -> P,
+) {
+    let pipeline = build(&render_state.device, render_state.target_format);
+    render_state
+        .renderer
+        .write()
+        .callback_resources
+        .insert(pipeline);
+}
+
+/// How a pipeline reads its per-view data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataKind {
+    /// A vertex buffer at slot 0, one element per vertex.
+    Vertices,
+    /// A 2-D texture at binding 1 (seen by both stages), one element per texel, `row` elements per row.
+    /// Read with `textureLoad`, so it works on every backend, including GL's downlevel limits where
+    /// vertex-stage storage buffers are not available.
+    Texels(wgpu::TextureFormat),
+}
+
+/// Texels per row of a point texture: within every backend's 2-D texture limit; rows grow with the data.
+pub const TEXEL_ROW: usize = 2048;
+
+/// One view's GPU data: its uniform buffer, its bind group, and the data (a vertex buffer or a data
+/// texture) which is re-uploaded only when the caller's data generation changes.
+struct DataSlot {
+    uniform: wgpu::Buffer,
+    bind_group: Option<wgpu::BindGroup>,
+    data: Option<SlotData>,
     count: u32,
     generation: u64,
 }
 
-impl DataSlot {
-    /// A slot whose bind group holds one uniform buffer of `uniform_size` bytes at binding 0.
-    pub fn new(
+enum SlotData {
+    /// The buffer and its capacity in bytes.
+    Vertices(wgpu::Buffer, u64),
+    Texture(wgpu::Texture),
+}
+
+/// The per-view data slots of one pipeline, with the bind group layout they share: uniform at
+/// binding 0 and, for [`DataKind::Texels`], the data texture at binding 1.
+struct DataSlots {
+    label: &'static str,
+    kind: DataKind,
+    uniform_size: usize,
+    layout: wgpu::BindGroupLayout,
+    slots: HashMap<u64, DataSlot>,
+}
+
+impl DataSlots {
+    fn new(
         device: &wgpu::Device,
-        layout: &wgpu::BindGroupLayout,
-        label: &str,
+        label: &'static str,
+        kind: DataKind,
         uniform_size: usize,
     ) -> Self {
-        let uniform = uniform_buffer(device, label, uniform_size);
-        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+        let mut entries = vec![uniform_entry(0)];
+        if let DataKind::Texels(_) = kind {
+            entries.push(wgpu::BindGroupLayoutEntry {
+                binding: 1,
+                visibility: wgpu::ShaderStages::VERTEX_FRAGMENT,
+                ty: wgpu::BindingType::Texture {
+                    sample_type: wgpu::TextureSampleType::Float { filterable: false },
+                    view_dimension: wgpu::TextureViewDimension::D2,
+                    multisampled: false,
+                },
+                count: None,
+            });
+        }
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some(label),
-            layout,
-            entries: &[wgpu::BindGroupEntry {
-                binding: 0,
-                resource: uniform.as_entire_binding(),
-            }],
+            entries: &entries,
         });
-        DataSlot {
-            uniform,
-            bind_group,
-            vertices: None,
-            capacity: 0,
-            count: 0,
-            generation: u64::MAX,
+        DataSlots {
+            label,
+            kind,
+            uniform_size,
+            layout,
+            slots: HashMap::new(),
         }
     }
 
-    /// Uploads `data` unless `generation` is already on the GPU.
-    pub fn upload<T: bytemuck::Pod>(
+    /// The bind group layout the pipeline is built with.
+    fn layout(&self) -> &wgpu::BindGroupLayout {
+        &self.layout
+    }
+
+    /// Writes slot `key`'s uniform and uploads `data` unless `generation` is already on the GPU.
+    /// `row` is the number of elements per texture row (ignored for vertices); the last row is padded.
+    #[allow(clippy::too_many_arguments)]
+    fn prepare<U: bytemuck::Pod, T: bytemuck::Pod>(
         &mut self,
         device: &wgpu::Device,
         queue: &wgpu::Queue,
+        key: u64,
+        uniform: &U,
         generation: u64,
         data: &[T],
+        row: usize,
     ) {
-        use wgpu::util::DeviceExt;
-        if self.generation == generation {
+        let (label, size) = (self.label, self.uniform_size);
+        let slot = self.slots.entry(key).or_insert_with(|| DataSlot {
+            uniform: uniform_buffer(device, label, size),
+            bind_group: None,
+            data: None,
+            count: 0,
+            generation: u64::MAX,
+        });
+        queue.write_buffer(&slot.uniform, 0, bytemuck::bytes_of(uniform));
+        if slot.generation == generation {
             return;
         }
-        self.generation = generation;
-        self.count = data.len() as u32;
+        slot.generation = generation;
+        slot.count = data.len() as u32;
         if data.is_empty() {
             return;
         }
-        match &self.vertices {
-            Some(buffer) if self.capacity >= data.len() => {
-                queue.write_buffer(buffer, 0, bytemuck::cast_slice(data));
+        let bytes: &[u8] = bytemuck::cast_slice(data);
+        let rebuilt = match self.kind {
+            DataKind::Vertices => upload_vertices(device, queue, &mut slot.data, label, bytes),
+            DataKind::Texels(format) => {
+                let row = row.clamp(1, data.len());
+                upload_texels(device, queue, &mut slot.data, label, format, data, row)
             }
-            _ => {
-                self.vertices = Some(device.create_buffer_init(
-                    &wgpu::util::BufferInitDescriptor {
-                        label: Some("diffscope vertices"),
-                        contents: bytemuck::cast_slice(data),
-                        usage: wgpu::BufferUsages::VERTEX | wgpu::BufferUsages::COPY_DST,
-                    },
-                ));
-                self.capacity = data.len();
-            }
+        };
+        if rebuilt || slot.bind_group.is_none() {
+            slot.bind_group = Some(bind_group(
+                device,
+                &self.layout,
+                label,
+                &slot.uniform,
+                slot.data.as_ref(),
+            ));
         }
     }
 
-    /// The uploaded buffer and its element count, when there is something to draw.
-    pub fn vertices(&self) -> Option<(&wgpu::Buffer, u32)> {
-        self.vertices
-            .as_ref()
-            .filter(|_| self.count > 0)
-            .map(|b| (b, self.count))
+    /// Binds slot `key` (bind group 0, and the vertex buffer at slot 0) and returns its element count;
+    /// `None` when the slot has nothing to draw.
+    fn bind(&self, pass: &mut wgpu::RenderPass<'static>, key: u64) -> Option<u32> {
+        let slot = self.slots.get(&key).filter(|s| s.count > 0)?;
+        pass.set_bind_group(0, slot.bind_group.as_ref()?, &[]);
+        if let Some(SlotData::Vertices(buffer, _)) = &slot.data {
+            pass.set_vertex_buffer(0, buffer.slice(..));
+        }
+        Some(slot.count)
     }
+}
+
+/// Writes `bytes` into the vertex buffer, reallocating only when it grows; true when reallocated.
+fn upload_vertices(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    data: &mut Option<SlotData>,
+    label: &str,
+    bytes: &[u8],
+) -> bool {
+    use wgpu::util::DeviceExt;
+    if let Some(SlotData::Vertices(buffer, capacity)) = data
+        && *capacity >= bytes.len() as u64
+    {
+        queue.write_buffer(buffer, 0, bytes);
+        return false;
+    }
+    let buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some(label),
+        contents: bytes,
+        usage: wgpu::BufferUsages::VERTEX | wgpu::BufferUsages::COPY_DST,
+    });
+    *data = Some(SlotData::Vertices(buffer, bytes.len() as u64));
+    true
+}
+
+/// Writes `data` into a `row`-wide texture (last row zero-padded), recreating it only when its size
+/// changes; true when recreated.
+fn upload_texels<T: bytemuck::Pod>(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    data: &mut Option<SlotData>,
+    label: &str,
+    format: wgpu::TextureFormat,
+    values: &[T],
+    row: usize,
+) -> bool {
+    let size = wgpu::Extent3d {
+        width: row as u32,
+        height: values.len().div_ceil(row) as u32,
+        depth_or_array_layers: 1,
+    };
+    let reuse = matches!(data, Some(SlotData::Texture(t)) if t.size() == size && t.format() == format);
+    if !reuse {
+        *data = Some(SlotData::Texture(device.create_texture(
+            &wgpu::TextureDescriptor {
+                label: Some(label),
+                size,
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D2,
+                format,
+                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+                view_formats: &[],
+            },
+        )));
+    }
+    let Some(SlotData::Texture(texture)) = &*data else {
+        return !reuse;
+    };
+    let element = std::mem::size_of::<T>();
+    let full_rows = values.len() / row;
+    let copy = |rows: std::ops::Range<usize>, bytes: &[u8]| {
+        queue.write_texture(
+            wgpu::TexelCopyTextureInfo {
+                texture,
+                mip_level: 0,
+                origin: wgpu::Origin3d {
+                    x: 0,
+                    y: rows.start as u32,
+                    z: 0,
+                },
+                aspect: wgpu::TextureAspect::All,
+            },
+            bytes,
+            wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some((row * element) as u32),
+                rows_per_image: Some(rows.len() as u32),
+            },
+            wgpu::Extent3d {
+                width: row as u32,
+                height: rows.len() as u32,
+                depth_or_array_layers: 1,
+            },
+        );
+    };
+    if full_rows > 0 {
+        copy(0..full_rows, bytemuck::cast_slice(&values[..full_rows * row]));
+    }
+    let rest = &values[full_rows * row..];
+    if !rest.is_empty() {
+        // The partial last row, zero-padded to the texture width.
+        let mut padded = vec![0u8; row * element];
+        padded[..std::mem::size_of_val(rest)].copy_from_slice(bytemuck::cast_slice(rest));
+        copy(full_rows..full_rows + 1, &padded);
+    }
+    !reuse
+}
+
+fn bind_group(
+    device: &wgpu::Device,
+    layout: &wgpu::BindGroupLayout,
+    label: &str,
+    uniform: &wgpu::Buffer,
+    data: Option<&SlotData>,
+) -> wgpu::BindGroup {
+    let view = match data {
+        Some(SlotData::Texture(texture)) => {
+            Some(texture.create_view(&wgpu::TextureViewDescriptor::default()))
+        }
+        _ => None,
+    };
+    let mut entries = vec![wgpu::BindGroupEntry {
+        binding: 0,
+        resource: uniform.as_entire_binding(),
+    }];
+    if let Some(view) = &view {
+        entries.push(wgpu::BindGroupEntry {
+            binding: 1,
+            resource: wgpu::BindingResource::TextureView(view),
+        });
+    }
+    device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some(label),
+        layout,
+        entries: &entries,
+    })
 }

@@ -4,10 +4,9 @@
 //! histogram. Knows wgpu and glam only.
 
 use super::colormap::Colormap;
-use super::gpu;
+use super::gpu::{self, DataKind, PipelineSpec, SlotPipeline};
 use bytemuck::{Pod, Zeroable};
 use eframe::egui_wgpu::{self, CallbackResources, CallbackTrait, ScreenDescriptor, wgpu};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Uniform block; kept in sync with `LayerUniform` in `shaders/layer.wgsl` (std140: 128 bytes).
@@ -77,65 +76,28 @@ pub struct LayerData {
 }
 
 /// Pipeline shared by every layer slot.
-pub struct LayerPipeline {
-    pipeline: wgpu::RenderPipeline,
-    bind_group_layout: wgpu::BindGroupLayout,
-    slots: HashMap<u64, LayerSlot>,
-}
-
-struct LayerSlot {
-    uniform: wgpu::Buffer,
-    bind_group: Option<wgpu::BindGroup>,
-    generation: u64,
-}
+pub struct LayerPipeline(SlotPipeline);
 
 impl LayerPipeline {
+    /// Builds the pipeline for egui's render pass.
     pub fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat) -> Self {
-        let shader = gpu::shader(
+        LayerPipeline(SlotPipeline::new(
             device,
-            "diffscope layer",
-            include_str!("../../shaders/layer.wgsl"),
-        );
-        let bind_group_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("diffscope layer"),
-            entries: &[
-                gpu::uniform_entry(0),
-                wgpu::BindGroupLayoutEntry {
-                    binding: 1,
-                    visibility: wgpu::ShaderStages::FRAGMENT,
-                    ty: wgpu::BindingType::Texture {
-                        sample_type: wgpu::TextureSampleType::Float { filterable: false },
-                        view_dimension: wgpu::TextureViewDimension::D2,
-                        multisampled: false,
-                    },
-                    count: None,
-                },
-            ],
-        });
-        let pipeline = gpu::pipeline(
-            device,
-            "diffscope layer",
-            &shader,
-            &bind_group_layout,
-            &[],
-            wgpu::PrimitiveTopology::TriangleList,
             target_format,
-        );
-        LayerPipeline {
-            pipeline,
-            bind_group_layout,
-            slots: HashMap::new(),
-        }
+            PipelineSpec {
+                label: "diffscope layer",
+                source: include_str!("../../shaders/layer.wgsl"),
+                kind: DataKind::Texels(wgpu::TextureFormat::R32Float),
+                uniform_size: std::mem::size_of::<LayerUniform>(),
+                buffers: &[],
+                topology: wgpu::PrimitiveTopology::TriangleList,
+            },
+        ))
     }
 
     /// Installs the pipeline into egui-wgpu's renderer (once, at app start).
     pub fn install(render_state: &egui_wgpu::RenderState) {
-        let pipeline = LayerPipeline::new(&render_state.device, render_state.target_format);
-        render_state
-            .renderer
-            .write()
-            .callback_resources
-            .insert(pipeline);
+        gpu::install(render_state, LayerPipeline::new);
     }
 }
 
@@ -180,68 +142,15 @@ impl CallbackTrait for LayerCallback {
             log_max: max.ln_1p(),
             opacity: self.opacity.clamp(0.0, 1.0),
         };
-        let layout = &pipeline.bind_group_layout;
-        let slot = pipeline
-            .slots
-            .entry(self.slot)
-            .or_insert_with(|| LayerSlot {
-                uniform: gpu::uniform_buffer(
-                    device,
-                    "diffscope layer uniform",
-                    std::mem::size_of::<LayerUniform>(),
-                ),
-                bind_group: None,
-                generation: u64::MAX,
-            });
-        queue.write_buffer(&slot.uniform, 0, bytemuck::bytes_of(&uniform));
-        if slot.generation != self.data.generation && grid.width > 0 && grid.height > 0 {
-            let size = wgpu::Extent3d {
-                width: grid.width as u32,
-                height: grid.height as u32,
-                depth_or_array_layers: 1,
-            };
-            let texture = device.create_texture(&wgpu::TextureDescriptor {
-                label: Some("diffscope layer values"),
-                size,
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D2,
-                format: wgpu::TextureFormat::R32Float,
-                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-                view_formats: &[],
-            });
-            queue.write_texture(
-                wgpu::TexelCopyTextureInfo {
-                    texture: &texture,
-                    mip_level: 0,
-                    origin: wgpu::Origin3d::ZERO,
-                    aspect: wgpu::TextureAspect::All,
-                },
-                bytemuck::cast_slice(&grid.values),
-                wgpu::TexelCopyBufferLayout {
-                    offset: 0,
-                    bytes_per_row: Some(4 * grid.width as u32),
-                    rows_per_image: Some(grid.height as u32),
-                },
-                size,
-            );
-            let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
-            slot.bind_group = Some(device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some("diffscope layer"),
-                layout,
-                entries: &[
-                    wgpu::BindGroupEntry {
-                        binding: 0,
-                        resource: slot.uniform.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 1,
-                        resource: wgpu::BindingResource::TextureView(&view),
-                    },
-                ],
-            }));
-            slot.generation = self.data.generation;
-        }
+        pipeline.0.prepare(
+            device,
+            queue,
+            self.slot,
+            &uniform,
+            self.data.generation,
+            grid.values.as_slice(),
+            grid.width,
+        );
         Vec::new()
     }
 
@@ -251,19 +160,9 @@ impl CallbackTrait for LayerCallback {
         render_pass: &mut wgpu::RenderPass<'static>,
         resources: &CallbackResources,
     ) {
-        let Some(pipeline) = resources.get::<LayerPipeline>() else {
-            return;
-        };
-        let Some(bind_group) = pipeline
-            .slots
-            .get(&self.slot)
-            .and_then(|s| s.bind_group.as_ref())
-        else {
-            return;
-        };
-        render_pass.set_pipeline(&pipeline.pipeline);
-        render_pass.set_bind_group(0, bind_group, &[]);
-        render_pass.draw(0..6, 0..1);
+        if let Some(pipeline) = resources.get::<LayerPipeline>() {
+            pipeline.0.draw(render_pass, self.slot, |_| 0..6);
+        }
     }
 }
 

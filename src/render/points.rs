@@ -1,19 +1,18 @@
-//! The point-sprite renderer: one instanced draw of screen-aligned quads expanded in the vertex shader
-//! (`shaders/points.wgsl`), round and anti-aliased in the fragment shader, coloured by class palette or
-//! colormap on the GPU. Knows wgpu and glam only; what the points mean is the caller's business.
+//! The point-sprite renderer: one draw of screen-aligned quads expanded in the vertex shader from a data
+//! texture (`shaders/points.wgsl`), round and anti-aliased in the fragment shader, coloured by class
+//! palette or colormap on the GPU. Knows wgpu and glam only; what the points mean is the caller's business.
 //!
-//! Buffers live in egui-wgpu's `callback_resources`, one slot per view, and the instance buffer is
-//! re-uploaded only when the caller's data generation changes.
+//! Data lives in egui-wgpu's `callback_resources`, one slot per view, and is re-uploaded only when the
+//! caller's data generation changes.
 
 use super::colormap::{Colormap, palette_uniform};
-use super::gpu::{self, DataSlot};
+use super::gpu::{self, DataKind, PipelineSpec, SlotPipeline};
 use bytemuck::{Pod, Zeroable};
 use eframe::egui_wgpu::{self, CallbackResources, CallbackTrait, ScreenDescriptor, wgpu};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// One point: position in view space and the scalar that colours it (class index, or a value in
-/// [0, 1] for the colormap). Kept in sync with the vertex inputs of `shaders/points.wgsl`.
+/// [0, 1] for the colormap): one RGBA32F texel of the data texture read by `shaders/points.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
 pub struct PointInstance {
@@ -45,53 +44,28 @@ struct PointUniform {
 }
 
 /// Pipeline shared by every point slot.
-pub struct PointPipeline {
-    pipeline: wgpu::RenderPipeline,
-    bind_group_layout: wgpu::BindGroupLayout,
-    slots: HashMap<u64, DataSlot>,
-}
+pub struct PointPipeline(SlotPipeline);
 
 impl PointPipeline {
     /// Builds the pipeline for egui's render pass.
     pub fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat) -> Self {
-        let shader = gpu::shader(
+        PointPipeline(SlotPipeline::new(
             device,
-            "diffscope points",
-            include_str!("../../shaders/points.wgsl"),
-        );
-        let bind_group_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("diffscope points"),
-            entries: &[gpu::uniform_entry(0)],
-        });
-        let instance_layout = wgpu::VertexBufferLayout {
-            array_stride: std::mem::size_of::<PointInstance>() as u64,
-            step_mode: wgpu::VertexStepMode::Instance,
-            attributes: &wgpu::vertex_attr_array![0 => Float32x3, 1 => Float32],
-        };
-        let pipeline = gpu::pipeline(
-            device,
-            "diffscope points",
-            &shader,
-            &bind_group_layout,
-            &[Some(instance_layout)],
-            wgpu::PrimitiveTopology::TriangleList,
             target_format,
-        );
-        PointPipeline {
-            pipeline,
-            bind_group_layout,
-            slots: HashMap::new(),
-        }
+            PipelineSpec {
+                label: "diffscope points",
+                source: include_str!("../../shaders/points.wgsl"),
+                kind: DataKind::Texels(wgpu::TextureFormat::Rgba32Float),
+                uniform_size: std::mem::size_of::<PointUniform>(),
+                buffers: &[],
+                topology: wgpu::PrimitiveTopology::TriangleList,
+            },
+        ))
     }
 
     /// Installs the pipeline into egui-wgpu's renderer (once, at app start).
     pub fn install(render_state: &egui_wgpu::RenderState) {
-        let pipeline = PointPipeline::new(&render_state.device, render_state.target_format);
-        render_state
-            .renderer
-            .write()
-            .callback_resources
-            .insert(pipeline);
+        gpu::install(render_state, PointPipeline::new);
     }
 }
 
@@ -144,21 +118,17 @@ impl CallbackTrait for PointsCallback {
         _egui_encoder: &mut wgpu::CommandEncoder,
         resources: &mut CallbackResources,
     ) -> Vec<wgpu::CommandBuffer> {
-        let Some(pipeline) = resources.get_mut::<PointPipeline>() else {
-            return Vec::new();
-        };
-        let uniform = self.uniform();
-        let layout = &pipeline.bind_group_layout;
-        let slot = pipeline.slots.entry(self.slot).or_insert_with(|| {
-            DataSlot::new(
+        if let Some(pipeline) = resources.get_mut::<PointPipeline>() {
+            pipeline.0.prepare(
                 device,
-                layout,
-                "diffscope points",
-                std::mem::size_of::<PointUniform>(),
-            )
-        });
-        queue.write_buffer(&slot.uniform, 0, bytemuck::bytes_of(&uniform));
-        slot.upload(device, queue, self.data.generation, &self.data.instances);
+                queue,
+                self.slot,
+                &self.uniform(),
+                self.data.generation,
+                self.data.instances.as_slice(),
+                gpu::TEXEL_ROW,
+            );
+        }
         Vec::new()
     }
 
@@ -168,18 +138,11 @@ impl CallbackTrait for PointsCallback {
         render_pass: &mut wgpu::RenderPass<'static>,
         resources: &CallbackResources,
     ) {
-        let Some(pipeline) = resources.get::<PointPipeline>() else {
-            return;
-        };
-        let Some(slot) = pipeline.slots.get(&self.slot) else {
-            return;
-        };
-        let Some((instances, count)) = slot.vertices() else {
-            return;
-        };
-        render_pass.set_pipeline(&pipeline.pipeline);
-        render_pass.set_bind_group(0, &slot.bind_group, &[]);
-        render_pass.set_vertex_buffer(0, instances.slice(..));
-        render_pass.draw(0..6, 0..count);
+        if let Some(pipeline) = resources.get::<PointPipeline>() {
+            // Six vertices (two triangles) per point, pulled from the data texture: one plain draw,
+            // not an instanced one, because software rasterisers run their whole vertex front end
+            // once per instance (100k tiny draws), which dominated the frame on lavapipe.
+            pipeline.0.draw(render_pass, self.slot, |count| 0..6 * count);
+        }
     }
 }

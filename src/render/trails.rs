@@ -3,11 +3,10 @@
 //! end), all trails in one draw. Knows wgpu and glam only.
 
 use super::colormap::palette_uniform;
-use super::gpu::{self, DataSlot};
+use super::gpu::{self, DataKind, PipelineSpec, SlotPipeline};
 use super::points::PointColoring;
 use bytemuck::{Pod, Zeroable};
 use eframe::egui_wgpu::{self, CallbackResources, CallbackTrait, ScreenDescriptor, wgpu};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// One end of a segment; kept in sync with the vertex inputs of `shaders/trails.wgsl`.
@@ -33,52 +32,34 @@ struct TrailUniform {
     _pad: f32,
 }
 
-pub struct TrailPipeline {
-    pipeline: wgpu::RenderPipeline,
-    bind_group_layout: wgpu::BindGroupLayout,
-    slots: HashMap<u64, DataSlot>,
-}
+/// Pipeline shared by every trail slot.
+pub struct TrailPipeline(SlotPipeline);
 
 impl TrailPipeline {
+    /// Builds the pipeline for egui's render pass.
     pub fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat) -> Self {
-        let shader = gpu::shader(
-            device,
-            "diffscope trails",
-            include_str!("../../shaders/trails.wgsl"),
-        );
-        let bind_group_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("diffscope trails"),
-            entries: &[gpu::uniform_entry(0)],
-        });
         let vertex_layout = wgpu::VertexBufferLayout {
             array_stride: std::mem::size_of::<TrailVertex>() as u64,
             step_mode: wgpu::VertexStepMode::Vertex,
             attributes: &wgpu::vertex_attr_array![0 => Float32x3, 1 => Float32, 2 => Float32],
         };
-        let pipeline = gpu::pipeline(
+        TrailPipeline(SlotPipeline::new(
             device,
-            "diffscope trails",
-            &shader,
-            &bind_group_layout,
-            &[Some(vertex_layout)],
-            wgpu::PrimitiveTopology::LineList,
             target_format,
-        );
-        TrailPipeline {
-            pipeline,
-            bind_group_layout,
-            slots: HashMap::new(),
-        }
+            PipelineSpec {
+                label: "diffscope trails",
+                source: include_str!("../../shaders/trails.wgsl"),
+                kind: DataKind::Vertices,
+                uniform_size: std::mem::size_of::<TrailUniform>(),
+                buffers: &[Some(vertex_layout)],
+                topology: wgpu::PrimitiveTopology::LineList,
+            },
+        ))
     }
 
     /// Installs the pipeline into egui-wgpu's renderer (once, at app start).
     pub fn install(render_state: &egui_wgpu::RenderState) {
-        let pipeline = TrailPipeline::new(&render_state.device, render_state.target_format);
-        render_state
-            .renderer
-            .write()
-            .callback_resources
-            .insert(pipeline);
+        gpu::install(render_state, TrailPipeline::new);
     }
 }
 
@@ -122,17 +103,15 @@ impl CallbackTrait for TrailsCallback {
             opacity: self.opacity.clamp(0.0, 1.0),
             _pad: 0.0,
         };
-        let layout = &pipeline.bind_group_layout;
-        let slot = pipeline.slots.entry(self.slot).or_insert_with(|| {
-            DataSlot::new(
-                device,
-                layout,
-                "diffscope trails",
-                std::mem::size_of::<TrailUniform>(),
-            )
-        });
-        queue.write_buffer(&slot.uniform, 0, bytemuck::bytes_of(&uniform));
-        slot.upload(device, queue, self.data.generation, &self.data.vertices);
+        pipeline.0.prepare(
+            device,
+            queue,
+            self.slot,
+            &uniform,
+            self.data.generation,
+            self.data.vertices.as_slice(),
+            0,
+        );
         Vec::new()
     }
 
@@ -142,18 +121,8 @@ impl CallbackTrait for TrailsCallback {
         render_pass: &mut wgpu::RenderPass<'static>,
         resources: &CallbackResources,
     ) {
-        let Some(pipeline) = resources.get::<TrailPipeline>() else {
-            return;
-        };
-        let Some(slot) = pipeline.slots.get(&self.slot) else {
-            return;
-        };
-        let Some((vertices, count)) = slot.vertices() else {
-            return;
-        };
-        render_pass.set_pipeline(&pipeline.pipeline);
-        render_pass.set_bind_group(0, &slot.bind_group, &[]);
-        render_pass.set_vertex_buffer(0, vertices.slice(..));
-        render_pass.draw(0..count, 0..1);
+        if let Some(pipeline) = resources.get::<TrailPipeline>() {
+            pipeline.0.draw(render_pass, self.slot, |count| 0..count);
+        }
     }
 }

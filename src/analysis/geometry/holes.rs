@@ -7,9 +7,12 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 /// H_probe: probes of a G×G lattice over the robust square farther than τ from every point.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ProbeCount {
     pub unreachable: usize,
+    /// The centres of the unreachable probes (lattice order), for overlays; not part of the JSON.
+    #[serde(skip)]
+    pub unreachable_centres: Vec<[f64; 2]>,
     pub of: usize,
     /// τ: the reachability radius (a quantile of the 2-D 1-NN distances).
     pub tau: f64,
@@ -32,18 +35,19 @@ pub fn unreachable_probes(
     let side = (ranges[0].1 - ranges[0].0).max(ranges[1].1 - ranges[1].0);
     let lo = ranges.map(|(l, h)| 0.5 * (l + h) - 0.5 * side);
     let tau = quantile(&index.kth_neighbour_distances(points, 1), reach_quantile);
-    let unreachable = (0..grid * grid)
+    let unreachable_centres: Vec<[f64; 2]> = (0..grid * grid)
         .into_par_iter()
-        .filter(|&c| {
-            let centre = [0, 1].map(|a| {
+        .map(|c| {
+            [0, 1].map(|a| {
                 let cell = if a == 0 { c % grid } else { c / grid };
                 lo[a] + (cell as f64 + 0.5) * side / grid as f64
-            });
-            index.nearest_distance(centre) > tau
+            })
         })
-        .count();
+        .filter(|&centre| index.nearest_distance(centre) > tau)
+        .collect();
     ProbeCount {
-        unreachable,
+        unreachable: unreachable_centres.len(),
+        unreachable_centres,
         of: grid * grid,
         tau,
         square: SquareBox { lo, side },

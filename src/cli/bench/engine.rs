@@ -1,7 +1,7 @@
 //! Benchmarks of the engine area: whole reverse-time runs (final states only) with exact denoisers, and
 //! the engine's own cost measured with a trivial denoiser so that model and engine time can be told apart.
 
-use super::{Bench, Figure};
+use super::{Bench, Figure, RUNS, Timing, best_of};
 use crate::diffusion::{
     GridSpacing, InitKind, NoiseStream, SamplingSpec, StepKind, StoreSteps, run_trajectories,
     signal,
@@ -83,60 +83,21 @@ fn spec(kind: StepKind, trajectories: usize, steps: usize) -> SamplingSpec {
     }
 }
 
-/// Runs per figure; the best is reported (the machine is shared, so slower runs measure the neighbours).
-const RUNS: usize = 3;
-
-/// Wall and CPU seconds (all threads) of one run.
-struct Timing {
-    wall: f64,
-    cpu: Option<f64>,
-}
-
-impl Timing {
-    /// `wall (cpu … s)`, for the inputs text: CPU time shows what an unloaded machine would give.
-    fn cpu_note(&self) -> String {
-        self.cpu
-            .map(|cpu| format!(", cpu {cpu:.2} s"))
-            .unwrap_or_default()
-    }
-}
-
-/// User + system CPU seconds of this process so far (Linux `/proc/self/stat`, 100 ticks per second).
-fn process_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let rest = stat.get(stat.rfind(')')? + 2..)?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0)
-}
-
-/// Times `RUNS` identical runs; returns the fastest.
+/// The fastest of `RUNS` identical runs.
 fn time_run(
     model: &dyn Denoiser,
     exact: Option<&dyn ExactModel>,
     spec: &SamplingSpec,
 ) -> anyhow::Result<Timing> {
-    let mut best = Timing {
-        wall: f64::INFINITY,
-        cpu: None,
-    };
-    for _ in 0..RUNS {
-        let (start, cpu_start) = (Instant::now(), process_cpu_seconds());
+    let (timing, ()) = best_of(|| {
         let out = run_trajectories(model, exact, spec, &mut |_, _| {}, &AtomicBool::new(false))?;
-        let wall = start.elapsed().as_secs_f64();
-        let cpu = process_cpu_seconds()
-            .zip(cpu_start)
-            .map(|(end, start)| end - start);
         anyhow::ensure!(
             out.states.iter().all(|v| v.is_finite()),
             "non-finite states in the benchmark run"
         );
-        if wall < best.wall {
-            best = Timing { wall, cpu };
-        }
-    }
-    Ok(best)
+        Ok(())
+    })?;
+    Ok(timing)
 }
 
 /// The Gaussian noise generator alone on one thread: 100 M draws in rows of 256.

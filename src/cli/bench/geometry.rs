@@ -1,8 +1,8 @@
 //! Benchmarks of the geometry area: PCA of 1M × 64 f32, TwoNN on 20k × 64, H_void on 2k planar points
 //! (targets from DESIGN.md). Inputs come from deterministic streams; setup is not timed; each figure
-//! is the best of [`REPEATS`] runs, as the machine is shared.
+//! is the best of [`RUNS`] runs, as the machine is shared.
 
-use super::{Bench, Figure};
+use super::{Bench, Figure, RUNS, best_of};
 use crate::analysis::geometry::holes::persistent_voids;
 use crate::analysis::geometry::intrinsic_dim::twonn;
 use crate::analysis::geometry::knn::exact_knn;
@@ -11,23 +11,6 @@ use crate::analysis::geometry::reference_clouds::Reference;
 use crate::analysis::geometry::{MetricParams, PcaBasis, PointCloud};
 use crate::rng::{self, Domain};
 use rand_distr::{Distribution, StandardNormal};
-use std::time::Instant;
-
-const REPEATS: usize = 3;
-
-/// Best wall time of `REPEATS` runs of `work`, which returns a result to check.
-fn best_of<T>(mut work: impl FnMut() -> anyhow::Result<T>) -> anyhow::Result<(f64, T)> {
-    let mut best = f64::INFINITY;
-    let mut last = None;
-    for _ in 0..REPEATS {
-        let start = Instant::now();
-        let result = work()?;
-        best = best.min(start.elapsed().as_secs_f64());
-        last = Some(result);
-    }
-    let result = last.ok_or_else(|| anyhow::anyhow!("no benchmark run"))?;
-    Ok((best, result))
-}
 
 pub fn benches() -> Vec<Bench> {
     vec![
@@ -65,15 +48,15 @@ fn pca_1m_64() -> anyhow::Result<Figure> {
         .into_iter()
         .map(|v| v as f32)
         .collect();
-    let (seconds, projected) = best_of(|| {
+    let (timing, projected) = best_of(|| {
         let basis = PcaBasis::fit(&data, n, dim, 3)?;
         Ok(basis.project(&data, 3))
     })?;
     anyhow::ensure!(projected.len() == n * 3);
     Ok(Figure {
         name: "pca_1m_64",
-        inputs: format!("{n} x {dim} f32 -> 3 components + projection, best of {REPEATS}"),
-        seconds,
+        inputs: format!("{n} x {dim} f32 -> 3 components + projection, best of {RUNS}"),
+        seconds: timing.wall,
         target_seconds: Some(0.3),
     })
 }
@@ -81,15 +64,15 @@ fn pca_1m_64() -> anyhow::Result<Figure> {
 fn twonn_20k_64() -> anyhow::Result<Figure> {
     let (n, dim) = (20_000, 64);
     let cloud = PointCloud::new(n, dim, gaussian_rows(n, dim), "bench")?;
-    let (seconds, estimate) = best_of(|| {
+    let (timing, estimate) = best_of(|| {
         let neighbours = exact_knn(&cloud, 2)?;
         Ok(twonn(&neighbours, MetricParams::default().twonn_discard))
     })?;
     anyhow::ensure!(estimate.dimension.is_some());
     Ok(Figure {
         name: "twonn_20k_64",
-        inputs: format!("{n} x {dim}, exact kNN (k = 2) + fit, best of {REPEATS}"),
-        seconds,
+        inputs: format!("{n} x {dim}, exact kNN (k = 2) + fit, best of {RUNS}"),
+        seconds: timing.wall,
         target_seconds: Some(2.0),
     })
 }
@@ -99,7 +82,7 @@ fn hvoid_2k() -> anyhow::Result<Figure> {
     let cloud = Reference::Annulus.generate(2000, 0);
     let basis = PcaBasis::fit(cloud.data(), cloud.n(), cloud.dim(), 2)?;
     let plane = as_points(&basis.project(cloud.data(), 2));
-    let (seconds, voids) = best_of(|| {
+    let (timing, voids) = best_of(|| {
         let square = SquareBox::anchored(&plane);
         let index = PlaneIndex::new(&plane);
         Ok(persistent_voids(
@@ -114,10 +97,10 @@ fn hvoid_2k() -> anyhow::Result<Figure> {
     Ok(Figure {
         name: "hvoid_2k",
         inputs: format!(
-            "2000 planar points (annulus), kd-tree + raster {0} x {0}, best of {REPEATS}",
+            "2000 planar points (annulus), kd-tree + raster {0} x {0}, best of {RUNS}",
             params.raster
         ),
-        seconds,
+        seconds: timing.wall,
         target_seconds: Some(0.05),
     })
 }

@@ -3,11 +3,13 @@
 //! Each area keeps its own workloads in a submodule; this module only selects and prints them.
 
 mod engine;
+mod frame;
 mod geometry;
 mod learned;
 mod speciation;
 
 use clap::Args;
+use std::time::Instant;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -33,9 +35,63 @@ pub struct Bench {
     pub run: fn() -> anyhow::Result<Figure>,
 }
 
+/// Runs per figure; the fastest is reported (the machine is shared, so slower runs measure the neighbours).
+pub const RUNS: usize = 3;
+
+/// Wall and CPU seconds (all threads of this process) of one run.
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    pub wall: f64,
+    pub cpu: Option<f64>,
+}
+
+impl Timing {
+    /// `, cpu … s` for the inputs text: CPU time shows what an unloaded machine would give.
+    pub fn cpu_note(&self) -> String {
+        self.cpu
+            .map(|cpu| format!(", cpu {cpu:.2} s"))
+            .unwrap_or_default()
+    }
+}
+
+/// User + system CPU seconds of this process so far (Linux `/proc/self/stat`, 100 ticks per second).
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// The fastest of [`RUNS`] runs of `work` (wall time, with its CPU time) and the last run's result,
+/// for the caller to check.
+pub fn best_of<T>(mut work: impl FnMut() -> anyhow::Result<T>) -> anyhow::Result<(Timing, T)> {
+    let mut best = Timing {
+        wall: f64::INFINITY,
+        cpu: None,
+    };
+    let mut last = None;
+    for _ in 0..RUNS {
+        let (start, cpu_start) = (Instant::now(), process_cpu_seconds());
+        let result = work()?;
+        let wall = start.elapsed().as_secs_f64();
+        if wall < best.wall {
+            let cpu = process_cpu_seconds()
+                .zip(cpu_start)
+                .map(|(end, start)| end - start);
+            best = Timing { wall, cpu };
+        }
+        last = Some(result);
+    }
+    let result = last.ok_or_else(|| anyhow::anyhow!("no benchmark run"))?;
+    Ok((best, result))
+}
+
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let all = engine::benches()
         .into_iter()
+        .chain(frame::benches())
         .chain(geometry::benches())
         .chain(learned::benches())
         .chain(speciation::benches());
