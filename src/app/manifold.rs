@@ -995,7 +995,12 @@ mod tests {
         }
         // The path ends on the drawn point; its start differs from the step-0 basis' position.
         let end = cloud.position(false, step, i).unwrap();
-        assert!(path[step].iter().zip(end).all(|(a, b)| (a - b).abs() < 1e-4));
+        assert!(
+            path[step]
+                .iter()
+                .zip(end)
+                .all(|(a, b)| (a - b).abs() < 1e-4)
+        );
         let own = cloud.position(false, 0, i).unwrap();
         assert!(path[0].iter().zip(own).any(|(a, b)| (a - b).abs() > 0.5));
     }

@@ -347,7 +347,8 @@ fn upload_texels<T: bytemuck::Pod>(
         height: values.len().div_ceil(row) as u32,
         depth_or_array_layers: 1,
     };
-    let reuse = matches!(data, Some(SlotData::Texture(t)) if t.size() == size && t.format() == format);
+    let reuse =
+        matches!(data, Some(SlotData::Texture(t)) if t.size() == size && t.format() == format);
     if !reuse {
         *data = Some(SlotData::Texture(device.create_texture(
             &wgpu::TextureDescriptor {
@@ -393,7 +394,10 @@ fn upload_texels<T: bytemuck::Pod>(
         );
     };
     if full_rows > 0 {
-        copy(0..full_rows, bytemuck::cast_slice(&values[..full_rows * row]));
+        copy(
+            0..full_rows,
+            bytemuck::cast_slice(&values[..full_rows * row]),
+        );
     }
     let rest = &values[full_rows * row..];
     if !rest.is_empty() {

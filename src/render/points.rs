@@ -142,7 +142,9 @@ impl CallbackTrait for PointsCallback {
             // Six vertices (two triangles) per point, pulled from the data texture: one plain draw,
             // not an instanced one, because software rasterisers run their whole vertex front end
             // once per instance (100k tiny draws), which dominated the frame on lavapipe.
-            pipeline.0.draw(render_pass, self.slot, |count| 0..6 * count);
+            pipeline
+                .0
+                .draw(render_pass, self.slot, |count| 0..6 * count);
         }
     }
 }

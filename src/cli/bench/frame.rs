@@ -70,7 +70,9 @@ fn launch(points: Option<usize>) -> anyhow::Result<Report> {
         c
     } else {
         let mut c = Command::new("xvfb-run");
-        c.args(["-a", "-s", "-screen 0 1024x768x24"]).arg(&exe).args(&args);
+        c.args(["-a", "-s", "-screen 0 1024x768x24"])
+            .arg(&exe)
+            .args(&args);
         c
     };
     let mut child = command
@@ -90,8 +92,18 @@ fn launch(points: Option<usize>) -> anyhow::Result<Report> {
             text
         })
     };
-    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
     let start = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait()? {
@@ -164,7 +176,10 @@ fn median_launch(points: Option<usize>) -> anyhow::Result<(f64, Vec<Report>)> {
     let reports = (0..LAUNCHES)
         .map(|_| launch(points))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok((median(reports.iter().map(|r| r.median_ms).collect()), reports))
+    Ok((
+        median(reports.iter().map(|r| r.median_ms).collect()),
+        reports,
+    ))
 }
 
 fn display_note() -> String {
