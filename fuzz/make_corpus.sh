@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Seed corpora for the fuzz targets, made by the project itself: shipped scenes and model files, and
 # trajectories written by `diffscope sample` / models by `diffscope train` (plus the same arrays as
-# CSV and as float64 / Fortran-order / format-2.0 .npy variants, so every reader branch has a seed).
+# CSV and as float64 / Fortran-order / format-2.0 .npy variants, so every reader branch has a seed), and
+# sessions: each shipped scene inside a session in the app's format, with views that use every value.
 # Usage (from the repository root): fuzz/make_corpus.sh   → fuzz/corpus/<target>/
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --quiet --bin diffscope
 bin=target/debug/diffscope
 out=fuzz/corpus
-mkdir -p "$out"/{npy,safetensors,scene,csv,model_config}
+mkdir -p "$out"/{npy,safetensors,scene,csv,model_config,session}
 
 cp assets/scenes/*.json "$out/scene/"
 for scene in two-gaussians hierarchy-4class ising-0.3-vs-0.8 spiked-vs-isotropic; do
@@ -56,5 +57,32 @@ rows = [values[i * d:(i + 1) * d] for i in range(n)]
 column_major = [rows[i][j] for j in range(d) for i in range(n)]
 (out / "npy" / "fortran-2d.npy").write_bytes(npy((n, d), column_major, fortran=True))
 (out / "npy" / "v2-f32-1d.npy").write_bytes(npy((d,), values[:d], descr="<f4", version=2))
+PY
+# Sessions as the app saves them (`session::Session::to_json_pretty`): every shipped scene, with three
+# views that together take every enum value and both kinds of camera.
+python3 - "$out" <<'PY'
+import json, sys, pathlib
+out = pathlib.Path(sys.argv[1])
+camera = {"follow": True, "center": [0.0, 0.0], "half_height": 1.0, "target": [0.0, 0.0, 0.0],
+          "yaw": 0.6, "pitch": 0.35, "distance": 3.0}
+manifold = {"dimensions": "2d", "basis": "per_step", "color_by": "class", "colormap": "viridis",
+            "show_path": False, "trail_steps": 0, "radius_px": 2.5, "draw_mode": "auto", "show_holes": True,
+            "camera": camera, "selected": None}
+views = [
+    {"right_tab": "speciation", "manifold": manifold,
+     "timeline": {"step": None, "steps_per_second": 20.0}, "speciation_level": 0},
+    {"right_tab": "inspector",
+     "manifold": dict(manifold, dimensions="3d", basis="pooled", color_by={"posterior": 1}, colormap="magma",
+                      show_path=True, trail_steps=12, radius_px=4.0, draw_mode="density", show_holes=False,
+                      camera=dict(camera, follow=False, center=[0.5, -1.25], half_height=3.0,
+                                  target=[1.0, 2.0, 3.0], yaw=-2.0, pitch=1.2, distance=7.5),
+                      selected=17),
+     "timeline": {"step": 30, "steps_per_second": 5.0}, "speciation_level": 1},
+    {"right_tab": "metrics", "manifold": dict(manifold, color_by="time", draw_mode="points"),
+     "timeline": {"step": 0, "steps_per_second": 60.0}, "speciation_level": 0},
+]
+for i, scene in enumerate(sorted(pathlib.Path("assets/scenes").glob("*.json"))):
+    session = {"diffscope_session": 1, "scene": json.loads(scene.read_text()), "view": views[i % len(views)]}
+    (out / "session" / scene.name).write_text(json.dumps(session, indent=2) + "\n")
 PY
 ls "$out"/* | head -50

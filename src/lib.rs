@@ -15,4 +15,5 @@ pub mod model;
 pub mod render;
 pub mod rng;
 pub mod scene;
+pub mod session;
 pub mod worker;

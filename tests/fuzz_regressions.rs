@@ -6,6 +6,7 @@
 use diffscope::io::{StepSelection, csv, load_points, npy, tensors};
 use diffscope::model::learned;
 use diffscope::scene::Scene;
+use diffscope::session::Session;
 use std::path::{Path, PathBuf};
 
 /// The regression inputs of one fuzz target, sorted (none when it has no folder).
@@ -66,7 +67,7 @@ fn replay(target: &str, extension: &str, read: impl Fn(&Path) -> Result<(), Stri
 type Reader = fn(&Path) -> Result<(), String>;
 
 /// Each fuzz target's name, the extension its reader dispatches on, and the reader calls it makes.
-const TARGETS: [(&str, &str, Reader); 5] = [
+const TARGETS: [(&str, &str, Reader); 6] = [
     ("npy", "npy", |path| {
         npy::read_f64(path).map_err(|e| e.to_string())?;
         for step in [
@@ -98,6 +99,15 @@ const TARGETS: [(&str, &str, Reader); 5] = [
     }),
     ("model_config", "safetensors", |path| {
         learned::load(path).map(|_| ()).map_err(|e| e.to_string())
+    }),
+    ("session", "json", |path| {
+        let session = Session::load(path).map_err(|e| e.to_string())?;
+        session
+            .scene
+            .model
+            .build_analytic()
+            .map_err(|e| format!("{e}: {}", path.display()))?;
+        Ok(())
     }),
 ];
 

@@ -7,6 +7,7 @@ pub mod jobs;
 pub mod manifold;
 pub mod metrics_view;
 pub mod scene_panel;
+pub mod session;
 pub mod speciation_view;
 pub mod tasks;
 pub mod timeline;
@@ -37,6 +38,11 @@ pub struct AppOptions {
     pub solo: Option<View>,
     /// Measure frame times and exit (performance figures).
     pub frame_stats: Option<FrameStatsOptions>,
+    /// The session to open (instead of `scene`).
+    pub session: Option<PathBuf>,
+    /// Restore the session saved here when no scene or session is given, and save it on exit (the
+    /// interactive app only: tests, `render` and screenshots leave it `None`).
+    pub autosave: Option<PathBuf>,
 }
 
 /// What a frame-time measurement shows.
@@ -114,6 +120,9 @@ pub struct DiffscopeApp {
     started: Instant,
     /// Launch to the first frame that drew a sampled cloud.
     pub first_scene_drawn: Option<Duration>,
+    /// The step and selection of an applied session, waiting for its cloud.
+    pending_view: Option<session::PendingView>,
+    autosave: Option<PathBuf>,
 }
 
 impl DiffscopeApp {
@@ -125,15 +134,17 @@ impl DiffscopeApp {
             TrailPipeline::install(render_state);
         }
         let mut jobs = JobBoard::new(2);
-        let (scene, preset) = match &options.scene {
-            Some(path) => match Scene::load(path) {
+        let startup = session::startup_session(&options, &mut jobs);
+        let (scene, preset) = match (&startup, &options.scene) {
+            (Some(session), _) => (session.scene.clone(), None),
+            (None, Some(path)) => match Scene::load(path) {
                 Ok(scene) => (scene, None),
                 Err(e) => {
                     jobs.report(format!("could not open the scene: {e}"));
                     (Scene::default_scene(), Some(0))
                 }
             },
-            None => (Scene::default_scene(), Some(0)),
+            (None, None) => (Scene::default_scene(), Some(0)),
         };
         let mut app = DiffscopeApp {
             jobs,
@@ -162,6 +173,8 @@ impl DiffscopeApp {
             }),
             started: Instant::now(),
             first_scene_drawn: None,
+            pending_view: None,
+            autosave: options.autosave,
         };
         if let Some(n) = options.frame_stats.and_then(|f| f.synthetic_points) {
             app.jobs
@@ -173,6 +186,9 @@ impl DiffscopeApp {
         app.jobs
             .start(JobKind::References, "reference clouds", tasks::references);
         app.restart(true, true);
+        if let Some(session) = startup {
+            app.apply_session(session);
+        }
         app
     }
 
@@ -216,11 +232,16 @@ impl DiffscopeApp {
         self.restart(sampling, speciation);
     }
 
-    /// Opens a scene (.json) or a point cloud (.npy, .safetensors, .csv); errors go to the status bar.
+    /// Opens a session or a scene (.json, told apart by the session key) or a point cloud (.npy,
+    /// .safetensors, .csv); errors go to the status bar.
     pub fn open_path(&mut self, path: &Path) {
         let is_scene = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        if is_scene && crate::session::is_session_file(path) {
+            self.open_session(path);
+            return;
+        }
         if is_scene {
             match Scene::load(path) {
                 Ok(scene) => {
@@ -232,6 +253,7 @@ impl DiffscopeApp {
             return;
         }
         let path = path.to_path_buf();
+        self.pending_view = None;
         self.cloud = None;
         self.metrics = None;
         self.manifold.reset();
@@ -267,6 +289,7 @@ impl DiffscopeApp {
                             });
                         }
                         self.cloud = Some(cloud);
+                        self.apply_pending_view();
                     }
                 }
                 JobKind::Speciation => {
@@ -317,6 +340,7 @@ impl DiffscopeApp {
     }
 
     fn left_panel(&mut self, ui: &mut egui::Ui) {
+        self.session_ui(ui);
         let before = self.draft.clone();
         let actions = scene_panel::ui(
             ui,
@@ -603,6 +627,10 @@ impl eframe::App for DiffscopeApp {
         egui::CentralPanel::default().show(ui, |ui| self.central(ui));
         self.drive_capture(&ctx);
         self.drive_frame_stats(&ctx);
+    }
+
+    fn on_exit(&mut self) {
+        self.autosave();
     }
 }
 

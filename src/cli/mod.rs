@@ -23,6 +23,10 @@ pub struct Cli {
     /// Open the app on this scene file instead of the built-in default scene.
     #[arg(long, value_name = "SCENE")]
     pub scene: Option<std::path::PathBuf>,
+    /// Open the app on this session file (scene, view settings, camera and selection). Without --scene
+    /// or --session the app restores the session of its last run and saves it again on exit.
+    #[arg(long, value_name = "FILE", conflicts_with = "scene")]
+    pub session: Option<std::path::PathBuf>,
     /// Open the app, wait for the scene's jobs, save a screenshot (PNG) here and exit.
     #[arg(long, value_name = "FILE")]
     pub screenshot: Option<std::path::PathBuf>,
@@ -68,15 +72,24 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Some(command) => run(Some(command)),
-        None => open_app(crate::app::AppOptions {
-            scene: cli.scene,
-            screenshot: cli.screenshot,
-            solo: None,
-            frame_stats: cli.frame_stats.map(|frames| crate::app::FrameStatsOptions {
-                frames,
-                synthetic_points: cli.points,
-            }),
-        }),
+        None => {
+            // Only a plain interactive launch restores and keeps the last session.
+            let plain = cli.scene.is_none()
+                && cli.session.is_none()
+                && cli.screenshot.is_none()
+                && cli.frame_stats.is_none();
+            open_app(crate::app::AppOptions {
+                scene: cli.scene,
+                session: cli.session,
+                screenshot: cli.screenshot,
+                solo: None,
+                frame_stats: cli.frame_stats.map(|frames| crate::app::FrameStatsOptions {
+                    frames,
+                    synthetic_points: cli.points,
+                }),
+                autosave: plain.then(crate::session::autosave_path).flatten(),
+            })
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,9 +1,10 @@
-//! `diffscope render SCENE --view manifold|speciation|metrics --png FILE`: draws one view of the app
-//! offscreen with the same renderer (egui + our wgpu pipelines on a headless wgpu device, through
+//! `diffscope render SCENE|--session FILE --view manifold|speciation|metrics --png FILE`: draws one
+//! view of the app (for a session: with its camera, colours and selection) offscreen with the same renderer (egui + our wgpu pipelines on a headless wgpu device, through
 //! egui_kittest's offscreen harness), after the scene's jobs are done, and writes a PNG.
 
 use crate::app::{AppOptions, DiffscopeApp, View};
 use crate::scene::Scene;
+use crate::session::Session;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use egui_kittest::Harness;
@@ -14,7 +15,11 @@ use std::time::Duration;
 #[derive(Debug, Args)]
 pub struct RenderArgs {
     /// The scene file (.json).
-    pub scene: PathBuf,
+    #[arg(required_unless_present = "session", conflicts_with = "session")]
+    pub scene: Option<PathBuf>,
+    /// A session file (saved by the app) instead of a scene: the same figure, camera and selection.
+    #[arg(long, value_name = "FILE")]
+    pub session: Option<PathBuf>,
     /// Which view to draw.
     #[arg(long, value_enum)]
     pub view: ViewArg,
@@ -37,8 +42,16 @@ pub enum ViewArg {
 }
 
 pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
-    // Read the scene first so a bad file is reported as such, not as a job failure.
-    Scene::load(&args.scene)?;
+    // Read the scene or session first so a bad file is reported as such, not as a job failure.
+    match (&args.scene, &args.session) {
+        (Some(scene), None) => {
+            Scene::load(scene)?;
+        }
+        (None, Some(session)) => {
+            Session::load(session)?;
+        }
+        _ => bail!("give either a scene file or --session FILE, not both"),
+    }
     if !(16..=8192).contains(&args.width) || !(16..=8192).contains(&args.height) {
         bail!("--width and --height must lie in 16..=8192 pixels");
     }
@@ -48,10 +61,10 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
         ViewArg::Metrics => View::Metrics,
     };
     let options = AppOptions {
-        scene: Some(args.scene.clone()),
-        screenshot: None,
+        scene: args.scene.clone(),
+        session: args.session.clone(),
         solo: Some(view),
-        frame_stats: None,
+        ..AppOptions::default()
     };
     let size = [args.width as f32, args.height as f32];
     // The harness panics when no wgpu adapter exists; report that as one line.

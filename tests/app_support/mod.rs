@@ -38,9 +38,7 @@ pub fn small_scene(dir: &Path) -> PathBuf {
 pub fn harness(scene: &Path, size: [f32; 2]) -> Harness<'static, DiffscopeApp> {
     let options = AppOptions {
         scene: Some(scene.to_path_buf()),
-        screenshot: None,
-        solo: None,
-        frame_stats: None,
+        ..AppOptions::default()
     };
     Harness::builder()
         .with_size(size)

@@ -1,0 +1,255 @@
+//! Sessions in the app: a snapshot of the app's state as a `session::Session`, applying one (the scene
+//! first, restarting only the jobs it changes; the step and selection wait for the sampled cloud), the
+//! session buttons and shortcuts, and the autosave. A session that fails to load changes nothing.
+
+use super::manifold::{ColorBy, Dimensions, DrawMode, ManifoldView};
+use super::{AppOptions, DiffscopeApp, RightTab};
+use crate::app::jobs::JobBoard;
+use crate::render::camera::{Orbit, PanZoom};
+use crate::render::colormap::Colormap;
+use crate::session::{self as file, Session, ViewState};
+use std::path::Path;
+
+/// The part of a session that needs the sampled cloud: applied (clamped) when it arrives.
+pub(super) struct PendingView {
+    step: Option<usize>,
+    selected: Option<usize>,
+}
+
+/// The session the app starts on: `options.session`, else the autosave of the last run when no scene
+/// was asked for. One that cannot be read is reported and the app starts as if there were none.
+pub(super) fn startup_session(options: &AppOptions, jobs: &mut JobBoard) -> Option<Session> {
+    if let Some(path) = &options.session {
+        return Session::load(path)
+            .map_err(|e| jobs.report(format!("could not open the session: {e}")))
+            .ok();
+    }
+    let path = options
+        .autosave
+        .as_ref()
+        .filter(|_| options.scene.is_none())?;
+    if !path.exists() {
+        return None;
+    }
+    Session::load(path)
+        .map_err(|e| jobs.report(format!("could not restore the last session: {e}")))
+        .ok()
+}
+
+impl DiffscopeApp {
+    /// The current state as a session.
+    pub fn session(&self) -> Session {
+        let m = &self.manifold;
+        let last = self
+            .cloud
+            .as_ref()
+            .map(|c| c.trajectories.stored_steps.saturating_sub(1));
+        let mut session = Session {
+            scene: self.scene.clone(),
+            view: ViewState {
+                right_tab: match self.right_tab {
+                    RightTab::Inspector => file::RightTab::Inspector,
+                    RightTab::Speciation => file::RightTab::Speciation,
+                    RightTab::Metrics => file::RightTab::Metrics,
+                },
+                manifold: manifold_state(m),
+                timeline: file::TimelineState {
+                    // Before the cloud arrives the step shown is a placeholder: keep the pending one.
+                    step: match (&self.pending_view, last) {
+                        (Some(pending), _) => pending.step,
+                        (None, Some(last)) if self.timeline.step < last => Some(self.timeline.step),
+                        (None, _) => None,
+                    },
+                    steps_per_second: self.timeline.steps_per_second,
+                },
+                speciation_level: self.speciation_view.level,
+            },
+        };
+        if let Some(pending) = &self.pending_view {
+            session.view.manifold.selected = pending.selected;
+        }
+        session.absolutize_models(None);
+        session
+    }
+
+    /// Makes `session` current: its scene (restarting the jobs it changes), then its view state.
+    pub fn apply_session(&mut self, session: Session) {
+        let Session { scene, view } = session;
+        self.preset = None;
+        self.apply_scene(scene);
+        let (m, state) = (&mut self.manifold, &view.manifold);
+        m.dims = match state.dimensions {
+            file::Dimensions::Two => Dimensions::Two,
+            file::Dimensions::Three => Dimensions::Three,
+        };
+        m.pooled = state.basis == file::Basis::Pooled;
+        m.color_by = match state.color_by {
+            file::ColorBy::Class => ColorBy::Class,
+            file::ColorBy::Time => ColorBy::Time,
+            file::ColorBy::Posterior(k) => ColorBy::Posterior(k),
+        };
+        m.colormap = match state.colormap {
+            file::Colormap::Viridis => Colormap::Viridis,
+            file::Colormap::Magma => Colormap::Magma,
+        };
+        m.show_path = state.show_path;
+        m.trail_steps = state.trail_steps;
+        m.radius_px = state.radius_px;
+        m.draw_mode = match state.draw_mode {
+            file::DrawMode::Auto => DrawMode::Auto,
+            file::DrawMode::Points => DrawMode::Points,
+            file::DrawMode::Density => DrawMode::Density,
+        };
+        m.show_holes = state.show_holes;
+        let camera = &state.camera;
+        m.follow = camera.follow;
+        m.pan_zoom = PanZoom {
+            center: camera.center.into(),
+            half_height: camera.half_height,
+        };
+        m.orbit = Orbit {
+            target: camera.target.into(),
+            yaw: camera.yaw,
+            pitch: camera.pitch,
+            distance: camera.distance,
+        };
+        self.right_tab = match view.right_tab {
+            file::RightTab::Inspector => RightTab::Inspector,
+            file::RightTab::Speciation => RightTab::Speciation,
+            file::RightTab::Metrics => RightTab::Metrics,
+        };
+        self.speciation_view.level = view.speciation_level;
+        self.timeline.playing = false;
+        self.timeline.steps_per_second = view.timeline.steps_per_second;
+        self.pending_view = Some(PendingView {
+            step: view.timeline.step,
+            selected: state.selected,
+        });
+        self.apply_pending_view();
+    }
+
+    /// Applies the waiting step and selection once a sampled cloud is shown (a step beyond the cloud's
+    /// last is clamped, a selection beyond its trajectories dropped).
+    pub(super) fn apply_pending_view(&mut self) {
+        let Some(cloud) = &self.cloud else {
+            return;
+        };
+        let Some(pending) = self.pending_view.take() else {
+            return;
+        };
+        let last = cloud.trajectories.stored_steps.saturating_sub(1);
+        self.timeline.step = pending.step.map_or(last, |step| step.min(last));
+        self.manifold.selected = pending.selected.filter(|&i| i < cloud.trajectories.n);
+    }
+
+    /// Reads the session at `path` and applies it; on failure reports one error and changes nothing.
+    pub fn open_session(&mut self, path: &Path) -> bool {
+        match Session::load(path) {
+            Ok(session) => {
+                self.apply_session(session);
+                true
+            }
+            Err(e) => {
+                self.jobs.report(format!("could not open the session: {e}"));
+                false
+            }
+        }
+    }
+
+    /// Saves the current state at `path` (atomically); a failure is reported.
+    pub fn save_session(&mut self, path: &Path) -> bool {
+        match self.session().save(path) {
+            Ok(()) => true,
+            Err(e) => {
+                self.jobs.report(format!("could not save the session: {e}"));
+                false
+            }
+        }
+    }
+
+    /// The session buttons and their shortcuts (Ctrl+O, Ctrl+S).
+    pub(super) fn session_ui(&mut self, ui: &mut egui::Ui) {
+        let open_key = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::O);
+        let save_key = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::S);
+        let (mut open, mut save) =
+            ui.input_mut(|i| (i.consume_shortcut(&open_key), i.consume_shortcut(&save_key)));
+        ui.horizontal(|ui| {
+            open |= ui
+                .button("Open session…")
+                .on_hover_text("Ctrl+O: scene, view settings, camera and selection")
+                .clicked();
+            save |= ui
+                .button("Save session…")
+                .on_hover_text("Ctrl+S: rebuild this figure with `diffscope render --session`")
+                .clicked();
+        });
+        if open
+            && let Some(path) = rfd::FileDialog::new()
+                .add_filter("session", &["json"])
+                .pick_file()
+        {
+            self.open_session(&path);
+        }
+        if save
+            && let Some(path) = rfd::FileDialog::new()
+                .add_filter("session", &["json"])
+                .set_file_name("session.json")
+                .save_file()
+        {
+            self.save_session(&path);
+        }
+    }
+
+    /// Saves the autosave of the interactive app (on exit); a failure is logged (the window is gone).
+    pub(super) fn autosave(&mut self) {
+        if let Some(path) = self.autosave.clone()
+            && let Err(e) = file::save_autosave(&self.session(), &path)
+        {
+            log::error!("could not save the session on exit: {e}");
+            eprintln!("error: could not save the session on exit: {e}");
+        }
+    }
+}
+
+/// The manifold view's settings and camera as session data.
+fn manifold_state(m: &ManifoldView) -> file::ManifoldState {
+    file::ManifoldState {
+        dimensions: match m.dims {
+            Dimensions::Two => file::Dimensions::Two,
+            Dimensions::Three => file::Dimensions::Three,
+        },
+        basis: if m.pooled {
+            file::Basis::Pooled
+        } else {
+            file::Basis::PerStep
+        },
+        color_by: match m.color_by {
+            ColorBy::Class => file::ColorBy::Class,
+            ColorBy::Time => file::ColorBy::Time,
+            ColorBy::Posterior(k) => file::ColorBy::Posterior(k),
+        },
+        colormap: match m.colormap {
+            Colormap::Viridis => file::Colormap::Viridis,
+            Colormap::Magma => file::Colormap::Magma,
+        },
+        show_path: m.show_path,
+        trail_steps: m.trail_steps,
+        radius_px: m.radius_px,
+        draw_mode: match m.draw_mode {
+            DrawMode::Auto => file::DrawMode::Auto,
+            DrawMode::Points => file::DrawMode::Points,
+            DrawMode::Density => file::DrawMode::Density,
+        },
+        show_holes: m.show_holes,
+        camera: file::Camera {
+            follow: m.follow,
+            center: m.pan_zoom.center.into(),
+            half_height: m.pan_zoom.half_height,
+            target: m.orbit.target.into(),
+            yaw: m.orbit.yaw,
+            pitch: m.orbit.pitch,
+            distance: m.orbit.distance,
+        },
+        selected: m.selected,
+    }
+}
