@@ -10,6 +10,7 @@ pub mod app;
 pub mod assets;
 pub mod cli;
 pub mod diffusion;
+pub mod figure;
 pub mod io;
 pub mod model;
 pub mod render;

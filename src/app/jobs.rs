@@ -11,6 +11,10 @@ pub enum JobKind {
     Speciation,
     Metrics,
     References,
+    /// The DiT vs Euler-Stack measurement with the shipped weights (on request only).
+    Compare,
+    /// An offscreen PNG export.
+    Export,
 }
 
 /// A live job as the jobs strip shows it.

@@ -1,15 +1,19 @@
 //! The metric table: three column groups that are never mixed in one ratio — the numbers reported by the
-//! critique paper (`spec/metrics.md` §1.2, with the §4 warnings), the numbers measured on the current
-//! cloud, and the reference clouds. Formatting only; the reports come from the worker.
+//! critique paper (`spec/metrics.md` §1.2, with the §4 warnings), the numbers measured here (current
+//! cloud, our small DiT and Euler-Stack), and the reference clouds. Built as a `figure::Table` (pure,
+//! [`table`]) that the screen and the exports share; the reports come from the worker.
 
 use super::tasks::ReferenceReports;
+use crate::analysis::compare::{Comparison, MeasuredModel};
 use crate::analysis::geometry::MetricReport;
+use crate::figure::{ColumnGroup, Row as TableRow, Table, group_letter};
 use egui::{RichText, Ui};
 
 /// One table row: a metric under one definition.
 struct Row {
     name: &'static str,
-    /// Values reported by the paper (Flux DiT, Euler-Stack, stated ratio), on the row they claim.
+    /// Values reported by the paper (Flux DiT, Euler-Stack, the paper's own stated ratio), on the row
+    /// they claim. The only ratio in the table, and it stays in the paper's group.
     reported: Option<[&'static str; 3]>,
     /// Index into [`WARNINGS`].
     warning: Option<usize>,
@@ -98,65 +102,206 @@ const ROWS: [Row; 9] = [
     },
 ];
 
-pub fn ui(
-    ui: &mut Ui,
-    measured: Option<&MetricReport>,
+/// Caption of the reported group (index [`REPORTED`]).
+pub const REPORTED_CAPTION: &str =
+    "Reported by the critique paper (Flux DiT / Euler-Stack, their models)";
+pub const MEASURED_CAPTION: &str =
+    "Measured here (spec/metrics.md §2 definitions, §2.6 defaults; no ratios)";
+pub const REFERENCE_CAPTION: &str = "Reference clouds (n = 2000, embedded in 64 dimensions)";
+
+/// Group indices of the table.
+pub const REPORTED: usize = 0;
+pub const MEASURED: usize = 1;
+pub const REFERENCES: usize = 2;
+
+/// What the table shows besides finished reports: which measurements are still running.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Pending {
+    pub current: bool,
+    pub models: bool,
+}
+
+/// The metric table of the current cloud's report, the DiT / Euler-Stack comparison and the reference
+/// reports. Each cell is formatted from exactly one report; no cell combines two sources.
+pub fn table(
+    current: Option<&MetricReport>,
+    models: Option<&Comparison>,
     references: Option<&ReferenceReports>,
-    running: bool,
-) {
-    ui.label(
-        "Three column groups from different data and definitions. Ratios are never taken across groups; \
-         the paper's own ratio stays in its group.",
+    pending: Pending,
+) -> Table {
+    let missing = |running: bool| if running { "…" } else { "—" }.to_string();
+    let current_header = current.map_or("current cloud".into(), |r| {
+        format!(
+            "current cloud: {} (n = {}, d = {})",
+            short(&r.source),
+            r.n,
+            r.dim
+        )
+    });
+    let model_header = |name: &str, m: Option<&MeasuredModel>| {
+        m.map_or(format!("{name} (small, ours)"), |m| {
+            format!("{name} (small, ours), N = {}", m.report.n)
+        })
+    };
+    let reference_reports = references.map(|r| r.reports.as_slice()).unwrap_or_default();
+    let groups = vec![
+        ColumnGroup {
+            caption: REPORTED_CAPTION.into(),
+            columns: vec![
+                "Flux DiT".into(),
+                "Euler-Stack".into(),
+                "stated ratio".into(),
+            ],
+        },
+        ColumnGroup {
+            caption: MEASURED_CAPTION.into(),
+            columns: vec![
+                current_header,
+                model_header("DiT", models.map(|m| &m.dit)),
+                model_header("Euler-Stack", models.map(|m| &m.euler_stack)),
+            ],
+        },
+        ColumnGroup {
+            caption: REFERENCE_CAPTION.into(),
+            columns: reference_reports
+                .iter()
+                .map(|(name, _)| name.to_string())
+                .collect(),
+        },
+    ];
+    let mut rows: Vec<TableRow> = ROWS
+        .iter()
+        .map(|row| TableRow {
+            name: row.name.into(),
+            warning: row.warning,
+            cells: vec![
+                row.reported
+                    .unwrap_or(["", "", ""])
+                    .map(String::from)
+                    .to_vec(),
+                vec![
+                    current.map_or_else(|| missing(pending.current), row.value),
+                    models.map_or_else(|| missing(pending.models), |m| (row.value)(&m.dit.report)),
+                    models.map_or_else(
+                        || missing(pending.models),
+                        |m| (row.value)(&m.euler_stack.report),
+                    ),
+                ],
+                reference_reports
+                    .iter()
+                    .map(|(_, r)| (row.value)(r))
+                    .collect(),
+            ],
+        })
+        .collect();
+    let task = |m: &MeasuredModel| format!("{:.3} of {}", m.task_accuracy, m.task_samples);
+    rows.push(TableRow {
+        name: "Task: valid Dyck-2 strings".into(),
+        warning: None,
+        cells: vec![
+            vec![String::new(); 3],
+            vec![
+                "n/a".into(),
+                models.map_or_else(|| missing(pending.models), |m| task(&m.dit)),
+                models.map_or_else(|| missing(pending.models), |m| task(&m.euler_stack)),
+            ],
+            vec!["n/a".into(); reference_reports.len()],
+        ],
+    });
+    let mut notes =
+        vec!["Current cloud: the sampled states at t_min (or the loaded cloud).".to_string()];
+    match models {
+        Some(m) => {
+            for (name, model) in [("DiT", &m.dit), ("Euler-Stack", &m.euler_stack)] {
+                notes.push(format!(
+                    "{name}: {} ({} parameters); {}; N = {}, D = {}.",
+                    model.layer, model.parameters, model.filter, model.report.n, model.report.dim
+                ));
+            }
+            notes.push(format!(
+                "Chance validity of uniformly random strings: {:.2e}.",
+                m.chance
+            ));
+        }
+        None => notes.push(
+            "DiT / Euler-Stack: our small models trained on Dyck-2 (assets/models/), not the paper's; \
+             measured on request."
+                .into(),
+        ),
+    }
+    notes.push(
+        "The paper's numbers come from undisclosed definitions, layer and N. No ratio is taken across \
+         column groups; the only ratio shown is the paper's own, in its group."
+            .into(),
     );
+    Table {
+        caption: "Metric table: reported, measured and reference values, kept apart".into(),
+        row_header: "metric".into(),
+        groups,
+        rows,
+        warnings: WARNINGS.iter().map(|w| w.to_string()).collect(),
+        notes,
+    }
+}
+
+/// What the user asked of the table this frame.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Actions {
+    pub measure_models: bool,
+}
+
+/// Draws `table` in a scroll area (both directions: the reference group is wide).
+/// The measure button shows until the models are measured or being measured.
+pub fn ui(ui: &mut Ui, table: &Table, show_measure_button: bool) -> Actions {
+    let mut actions = Actions::default();
+    ui.horizontal_wrapped(|ui| {
+        ui.label(
+            "Three column groups from different data and definitions. Ratios are never taken across \
+             groups; the paper's own ratio stays in its group.",
+        );
+        if show_measure_button {
+            actions.measure_models = ui.button("Measure DiT and Euler-Stack (≈ 25 s)").clicked();
+        }
+    });
+    // egui's grid has no column spans: the groups are captioned above and lettered in the headers.
     egui::ScrollArea::both().show(ui, |ui| {
+        for (g, group) in table.groups.iter().enumerate() {
+            ui.label(RichText::new(format!("[{}] {}", group_letter(g), group.caption)).strong());
+        }
+        ui.add_space(4.0);
         egui::Grid::new("metric table")
             .striped(true)
             .spacing([14.0, 4.0])
             .show(ui, |ui| {
-                ui.label("");
-                ui.label(RichText::new("Reported by the critique (Flux DiT | Euler-Stack | stated ratio)").strong());
-                ui.label("");
-                ui.label("");
-                ui.label(RichText::new("Measured").strong());
-                ui.label(RichText::new("Reference clouds (n = 2000, embedded in 64 dimensions)").strong());
-                ui.end_row();
-                ui.label(RichText::new("metric").italics());
-                ui.label(RichText::new("Flux DiT").italics());
-                ui.label(RichText::new("Euler-Stack").italics());
-                ui.label(RichText::new("ratio").italics());
-                ui.label(
-                    RichText::new(measured.map_or("current cloud".into(), |r| format!("{} (n = {}, d = {})", short(&r.source), r.n, r.dim)))
-                        .italics(),
-                );
-                for (name, _) in references.map(|r| r.reports.as_slice()).unwrap_or_default() {
-                    ui.label(RichText::new(*name).italics());
+                ui.label(RichText::new(&table.row_header).italics());
+                for (g, group) in table.groups.iter().enumerate() {
+                    for column in &group.columns {
+                        ui.label(
+                            RichText::new(format!("[{}] {column}", group_letter(g))).italics(),
+                        );
+                    }
                 }
                 ui.end_row();
-                for row in &ROWS {
-                    let mark = row.warning.map_or(String::new(), |w| format!("  [{}]", w + 1));
-                    ui.label(format!("{}{mark}", row.name));
-                    for v in row.reported.unwrap_or(["", "", ""]) {
-                        ui.label(v);
-                    }
-                    ui.label(RichText::new(measured.map_or_else(
-                        || if running { "…".into() } else { "—".into() },
-                        |r| (row.value)(r),
-                    )).strong());
-                    for (_, report) in references.map(|r| r.reports.as_slice()).unwrap_or_default() {
-                        ui.label((row.value)(report));
+                for row in &table.rows {
+                    ui.label(table.row_label(row));
+                    for (g, group) in table.groups.iter().enumerate() {
+                        for c in 0..group.columns.len() {
+                            let text = RichText::new(table.cell(row, g, c));
+                            ui.label(if g == MEASURED { text.strong() } else { text });
+                        }
                     }
                     ui.end_row();
                 }
             });
         ui.add_space(6.0);
-        for (index, warning) in WARNINGS.iter().enumerate() {
+        for (index, warning) in table.warnings.iter().enumerate() {
             ui.small(format!("[{}] {warning}", index + 1));
         }
-        ui.small(
-            "Measured: the sampled states at t_min (or the loaded cloud), metric definitions of spec/metrics.md §2 \
-             with the §2.6 defaults. The paper's numbers come from undisclosed definitions, layer and N.",
-        );
+        for note in &table.notes {
+            ui.small(note);
+        }
     });
+    actions
 }
 
 /// The last path component of a source name, so file paths do not widen the table.

@@ -2,6 +2,7 @@
 //! centre, inspector / speciation plot / metric table on the right, jobs and errors at the bottom.
 //! The UI thread reads finished results and sends jobs to the worker; it never computes.
 
+pub mod export;
 pub mod inspector;
 pub mod jobs;
 pub mod manifold;
@@ -12,12 +13,15 @@ pub mod speciation_view;
 pub mod tasks;
 pub mod timeline;
 
+use crate::analysis::compare::Comparison;
 use crate::analysis::speciation::report::SpeciationReport;
+use crate::figure::{Figure, Table};
 use crate::io::{StepSelection, load_points};
 use crate::render::PointPipeline;
 use crate::render::layer::LayerPipeline;
 use crate::render::trails::TrailPipeline;
 use crate::scene::Scene;
+use crate::session::Session;
 use jobs::{JobBoard, JobKind};
 use manifold::ManifoldView;
 use speciation_view::SpeciationView;
@@ -72,6 +76,7 @@ pub enum View {
     Manifold,
     Speciation,
     Metrics,
+    Inspector,
 }
 
 /// Which panel the right side shows.
@@ -110,6 +115,9 @@ pub struct DiffscopeApp {
     pub speciation: Option<Arc<SpeciationReport>>,
     pub metrics: Option<Arc<Measured>>,
     pub references: Option<Arc<ReferenceReports>>,
+    /// The DiT vs Euler-Stack measurement, once asked for ([`DiffscopeApp::measure_models`]).
+    pub models: Option<Arc<Comparison>>,
+    export_menu: export::ExportMenu,
     pub manifold: ManifoldView,
     pub timeline: Timeline,
     speciation_view: SpeciationView,
@@ -128,6 +136,30 @@ pub struct DiffscopeApp {
 impl DiffscopeApp {
     /// Builds the app: installs the GPU pipelines, opens the scene and starts its jobs.
     pub fn new(cc: &eframe::CreationContext<'_>, options: AppOptions) -> Self {
+        let synthetic = options.frame_stats.and_then(|f| f.synthetic_points);
+        let (mut app, startup) = Self::without_jobs(cc, options);
+        if let Some(n) = synthetic {
+            app.jobs
+                .start(JobKind::Sample, "synthetic cloud", move |ctx| {
+                    tasks::synthetic(n, ctx)
+                });
+            return app;
+        }
+        app.jobs
+            .start(JobKind::References, "reference clouds", tasks::references);
+        app.restart(true, true);
+        if let Some(session) = startup {
+            app.apply_session(session);
+        }
+        app
+    }
+
+    /// The app with its scene opened and no job started (offscreen exports fill in the results).
+    /// Also returns the session to apply once the jobs are started (`--session`, or the autosave).
+    fn without_jobs(
+        cc: &eframe::CreationContext<'_>,
+        options: AppOptions,
+    ) -> (Self, Option<Session>) {
         if let Some(render_state) = &cc.wgpu_render_state {
             PointPipeline::install(render_state);
             LayerPipeline::install(render_state);
@@ -146,7 +178,7 @@ impl DiffscopeApp {
             },
             (None, None) => (Scene::default_scene(), Some(0)),
         };
-        let mut app = DiffscopeApp {
+        let app = DiffscopeApp {
             jobs,
             draft: scene.clone(),
             scene,
@@ -159,6 +191,8 @@ impl DiffscopeApp {
             speciation: None,
             metrics: None,
             references: None,
+            models: None,
+            export_menu: export::ExportMenu::default(),
             manifold: ManifoldView::default(),
             timeline: Timeline::default(),
             speciation_view: SpeciationView::default(),
@@ -176,20 +210,58 @@ impl DiffscopeApp {
             pending_view: None,
             autosave: options.autosave,
         };
-        if let Some(n) = options.frame_stats.and_then(|f| f.synthetic_points) {
-            app.jobs
-                .start(JobKind::Sample, "synthetic cloud", move |ctx| {
-                    tasks::synthetic(n, ctx)
-                });
-            return app;
+        (app, startup)
+    }
+
+    /// Starts measuring the shipped DiT and Euler-Stack for the metric table (≈ 25 s in a release
+    /// build); a running measurement is restarted. Never started on launch.
+    pub fn measure_models(&mut self) {
+        self.jobs.start(
+            JobKind::Compare,
+            "DiT vs Euler-Stack",
+            tasks::compare_models,
+        );
+    }
+
+    /// The metric table as shown (current cloud, DiT / Euler-Stack, reference clouds).
+    pub fn metric_table(&self) -> Table {
+        let pending = metrics_view::Pending {
+            current: self.jobs.is_running(JobKind::Metrics)
+                || self.jobs.is_running(JobKind::Sample),
+            models: self.jobs.is_running(JobKind::Compare),
+        };
+        metrics_view::table(
+            self.metrics.as_deref().map(|m| &m.report),
+            self.models.as_deref(),
+            self.references.as_deref(),
+            pending,
+        )
+    }
+
+    /// The speciation plots of the level on display, once the lab has finished.
+    pub fn speciation_figures(&self) -> Option<[Figure; 2]> {
+        let report = self.speciation.as_deref()?;
+        Some(speciation_view::figures(
+            self.speciation_view.level_of(report),
+        ))
+    }
+
+    /// Carries out an export the menu asked for: data now, PNG as a worker job; errors reach the
+    /// status bar once.
+    fn export(&mut self, request: export::Request) {
+        if request.format == export::Format::Png {
+            let shown = export::Shown::of(self, request.view);
+            let settings = self.export_menu.png;
+            self.jobs.start(JobKind::Export, "PNG export", move |_| {
+                shown
+                    .render_png(settings, &request.path)
+                    .map(|()| Arc::new(()) as crate::worker::JobOutput)
+                    .map_err(|e| crate::worker::JobError::failed(&e))
+            });
+        } else if let Err(e) = export::write_data(self, request.view, request.format, &request.path)
+        {
+            self.jobs.report(format!("export failed: {e}"));
         }
-        app.jobs
-            .start(JobKind::References, "reference clouds", tasks::references);
-        app.restart(true, true);
-        if let Some(session) = startup {
-            app.apply_session(session);
-        }
-        app
     }
 
     /// Restarts the sampling (and the metrics after it) and/or the speciation lab for the current scene.
@@ -299,6 +371,8 @@ impl DiffscopeApp {
                 JobKind::References => {
                     self.references = finished.output.downcast::<ReferenceReports>().ok();
                 }
+                JobKind::Compare => self.models = finished.output.downcast::<Comparison>().ok(),
+                JobKind::Export => {}
             }
         }
     }
@@ -392,18 +466,20 @@ impl DiffscopeApp {
             ui.selectable_value(&mut self.right_tab, RightTab::Speciation, "Speciation");
             ui.selectable_value(&mut self.right_tab, RightTab::Metrics, "Metrics");
             ui.selectable_value(&mut self.right_tab, RightTab::Inspector, "Inspector");
+            let front = match self.right_tab {
+                RightTab::Speciation => View::Speciation,
+                RightTab::Metrics => View::Metrics,
+                RightTab::Inspector => View::Inspector,
+            };
+            if let Some(request) = self.export_menu.ui(ui, &[front, View::Manifold]) {
+                self.export(request);
+            }
         });
         ui.separator();
         match self.right_tab {
             RightTab::Speciation => self.view_ui(ui, View::Speciation),
             RightTab::Metrics => self.view_ui(ui, View::Metrics),
-            RightTab::Inspector => {
-                let now = self
-                    .cloud
-                    .as_ref()
-                    .and_then(|c| c.trajectories.times.get(self.timeline.step).copied());
-                inspector::ui(ui, self.cloud.as_deref(), self.manifold.selected, now);
-            }
+            RightTab::Inspector => self.view_ui(ui, View::Inspector),
         }
     }
 
@@ -587,12 +663,21 @@ impl DiffscopeApp {
                 self.speciation.as_deref(),
                 self.jobs.is_running(JobKind::Speciation),
             ),
-            View::Metrics => metrics_view::ui(
-                ui,
-                self.metrics.as_deref().map(|m| &m.report),
-                self.references.as_deref(),
-                self.jobs.is_running(JobKind::Metrics) || self.jobs.is_running(JobKind::Sample),
-            ),
+            View::Metrics => {
+                let table = self.metric_table();
+                let idle = self.models.is_none() && !self.jobs.is_running(JobKind::Compare);
+                let actions = metrics_view::ui(ui, &table, idle);
+                if actions.measure_models {
+                    self.measure_models();
+                }
+            }
+            View::Inspector => {
+                let now = self
+                    .cloud
+                    .as_ref()
+                    .and_then(|c| c.trajectories.times.get(self.timeline.step).copied());
+                inspector::ui(ui, self.cloud.as_deref(), self.manifold.selected, now);
+            }
         }
     }
 }

@@ -1,17 +1,20 @@
 //! The speciation plot (egui_plot): φ(t) from cloning with ±1 standard-error bars, the exact φ_post(t)
 //! curve, the midpoint level, vertical lines for ½ ln Λ, the balance and the midpoint times, and the
-//! commitment-time histogram below on the same time axis. One hierarchy level at a time.
+//! commitment-time histogram below on the same time axis. One hierarchy level at a time. The plots are
+//! built as `figure::Figure`s (pure, [`figures`]) and drawn from them, so exports show the same series.
 
 use super::timeline::{BALANCE_COLOR, BBDM_COLOR, MID_COLOR, Marker};
 use crate::analysis::speciation::report::{LevelReport, SpeciationReport};
+use crate::figure::{Axis, Figure, Marker as PointMarker, Rgb, Series, Shape};
 use egui::{Color32, Ui};
 use egui_plot::{
-    Bar, BarChart, Corner, HLine, Legend, Line, LineStyle, MarkerShape, Plot, PlotPoint, Points,
-    Text, VLine,
+    Bar, BarChart, Corner, HLine, Legend, Line, LineStyle, MarkerShape, Plot, PlotPoint, PlotUi,
+    Points, Text, VLine,
 };
 
-const CLONING_COLOR: Color32 = Color32::from_rgb(86, 180, 233);
-const POSTERIOR_COLOR: Color32 = Color32::from_rgb(230, 159, 0);
+const CLONING_COLOR: Rgb = [86, 180, 233];
+const POSTERIOR_COLOR: Rgb = [230, 159, 0];
+const COMMITMENT_COLOR: Rgb = [0, 158, 115];
 
 /// The level chosen for display.
 #[derive(Default)]
@@ -56,136 +59,235 @@ impl SpeciationView {
                 }
             });
         }
-        let level = report.levels.get(self.level).unwrap_or(&report.headline);
+        let level = self.level_of(report);
         summary(ui, level);
+        let [phi, commitment] = figures(level);
         let link = ui.scope_id().with("speciation time axis");
-        // Both plots show the same time range: every clone time, curve point and histogram bin.
-        let histogram = &level.commitment.histogram;
-        let times = level
-            .phi_cloning
-            .t
-            .iter()
-            .chain(&level.phi_posterior.t)
-            .chain(&histogram.edges)
-            .copied()
-            .filter(|t| t.is_finite());
-        let (t_lo, t_hi) = times.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), t| {
-            (lo.min(t), hi.max(t))
-        });
-        let (t_lo, t_hi) = if t_lo <= t_hi {
-            (t_lo, t_hi)
-        } else {
-            (0.0, 1.0)
-        };
         let total = ui.available_height();
         let plot_height = (total * 0.64).max(120.0);
-        Plot::new("speciation phi")
+        plot(&phi, "speciation phi", Corner::LeftBottom, link)
             .height(plot_height)
-            .legend(Legend::default().position(Corner::LeftBottom))
-            .x_axis_label("OU time t")
-            .y_axis_label("φ(t): clones in the same class")
-            .include_y(0.0)
-            .include_y(1.05)
-            .include_x(t_lo)
-            .include_x(t_hi)
-            .link_axis(link, [true, false])
-            .show(ui, |plot| {
-                let cloning = &level.phi_cloning;
-                let bars_name = "φ cloning ± 1 s.e.";
-                for ((&t, &phi), &se) in cloning.t.iter().zip(&cloning.phi).zip(&cloning.stderr) {
-                    plot.line(
-                        Line::new(bars_name, vec![[t, phi - se], [t, phi + se]])
-                            .color(CLONING_COLOR)
-                            .width(1.5),
-                    );
-                }
-                let points: Vec<[f64; 2]> = cloning
+            .show(ui, |plot_ui| draw(plot_ui, &phi));
+        plot(&commitment, "speciation commitment", Corner::LeftTop, link)
+            .height((ui.available_height() - 4.0).max(80.0))
+            .show(ui, |plot_ui| draw(plot_ui, &commitment));
+    }
+
+    /// The level on display (the headline when the chosen index no longer exists).
+    pub fn level_of<'a>(&self, report: &'a SpeciationReport) -> &'a LevelReport {
+        report.levels.get(self.level).unwrap_or(&report.headline)
+    }
+}
+
+fn rgb(color: Color32) -> Rgb {
+    [color.r(), color.g(), color.b()]
+}
+
+fn color(rgb: Rgb) -> Color32 {
+    Color32::from_rgb(rgb[0], rgb[1], rgb[2])
+}
+
+/// The φ(t) plot and the commitment histogram of `level`, on one time range: every clone time, curve
+/// point and histogram bin. The screen and the exports draw these.
+pub fn figures(level: &LevelReport) -> [Figure; 2] {
+    let histogram = &level.commitment.histogram;
+    let times = level
+        .phi_cloning
+        .t
+        .iter()
+        .chain(&level.phi_posterior.t)
+        .chain(&histogram.edges)
+        .copied()
+        .filter(|t| t.is_finite());
+    let (t_lo, t_hi) = times.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), t| {
+        (lo.min(t), hi.max(t))
+    });
+    let time_range = if t_lo < t_hi {
+        [t_lo, t_hi]
+    } else {
+        [0.0, 1.0]
+    };
+    let cloning = &level.phi_cloning;
+    let mut phi_series = vec![
+        Series {
+            name: "φ cloning ± 1 s.e.".into(),
+            color: CLONING_COLOR,
+            shape: Shape::Points {
+                points: cloning
                     .t
                     .iter()
                     .zip(&cloning.phi)
                     .map(|(&t, &p)| [t, p])
-                    .collect();
-                plot.points(
-                    Points::new(bars_name, points)
-                        .color(CLONING_COLOR)
-                        .shape(MarkerShape::Circle)
-                        .filled(true)
-                        .radius(3.5),
-                );
-                let exact: Vec<[f64; 2]> = level
+                    .collect(),
+                errors: Some(cloning.stderr.clone()),
+                marker: PointMarker::Circle,
+            },
+        },
+        Series {
+            name: "φ_post exact (E Σ p(k|x)²)".into(),
+            color: POSTERIOR_COLOR,
+            shape: Shape::Line {
+                points: level
                     .phi_posterior
                     .t
                     .iter()
                     .zip(&level.phi_posterior.phi)
                     .map(|(&t, &p)| [t, p])
-                    .collect();
-                plot.line(
-                    Line::new("φ_post exact (E Σ p(k|x)²)", exact)
-                        .color(POSTERIOR_COLOR)
-                        .width(2.0),
-                );
-                plot.hline(
-                    HLine::new("midpoint level", level.midpoint_level)
-                        .color(Color32::GRAY)
-                        .style(LineStyle::dashed_loose()),
-                );
-                // Labels are staggered vertically: the times are often close together.
-                for (index, marker) in markers(level).into_iter().enumerate() {
-                    plot.vline(
-                        VLine::new(&marker.label, marker.t)
-                            .color(marker.color)
+                    .collect(),
+                dashed: false,
+            },
+        },
+        Series {
+            name: "midpoint level".into(),
+            color: rgb(Color32::GRAY),
+            shape: Shape::HLine {
+                y: level.midpoint_level,
+            },
+        },
+    ];
+    let theory_lines = |labelled: bool| {
+        markers(level).into_iter().map(move |marker| Series {
+            name: marker.label,
+            color: rgb(marker.color),
+            shape: Shape::VLine {
+                x: marker.t,
+                labelled,
+            },
+        })
+    };
+    phi_series.extend(theory_lines(true));
+    if let Some(t) = level.measured.t_mid {
+        phi_series.push(Series {
+            name: "measured midpoint crossing".into(),
+            color: rgb(MID_COLOR),
+            shape: Shape::Points {
+                points: vec![[t, level.midpoint_level]],
+                errors: None,
+                marker: PointMarker::Diamond,
+            },
+        });
+    }
+    let phi = Figure {
+        title: format!("Speciation: {}", level.name),
+        x: Axis {
+            label: "OU time t".into(),
+            range: time_range,
+        },
+        y: Axis {
+            label: "φ(t): clones in the same class".into(),
+            range: [0.0, 1.05],
+        },
+        series: phi_series,
+    };
+    let counts: Vec<f64> = histogram.counts.iter().map(|&c| c as f64).collect();
+    let top = counts.iter().copied().fold(0.0, f64::max);
+    let mut commitment_series = vec![Series {
+        name: "commitment times".into(),
+        color: COMMITMENT_COLOR,
+        shape: Shape::Bars {
+            edges: histogram.edges.clone(),
+            counts,
+        },
+    }];
+    commitment_series.extend(theory_lines(false));
+    let commitment = Figure {
+        title: format!("Commitment times: {}", level.name),
+        x: Axis {
+            label: "commitment time (final class posterior ≥ 1 − ε from then on)".into(),
+            range: time_range,
+        },
+        y: Axis {
+            label: "trajectories".into(),
+            range: [0.0, (1.1 * top).max(1.0)],
+        },
+        series: commitment_series,
+    };
+    [phi, commitment]
+}
+
+/// An egui plot showing `figure`'s axes and ranges, its time axis linked to the other panel's.
+fn plot<'a>(figure: &'a Figure, id: &str, legend: Corner, link: egui::Id) -> Plot<'a> {
+    Plot::new(id)
+        .legend(Legend::default().position(legend))
+        .x_axis_label(figure.x.label.as_str())
+        .y_axis_label(figure.y.label.as_str())
+        .include_x(figure.x.range[0])
+        .include_x(figure.x.range[1])
+        .include_y(figure.y.range[0])
+        .include_y(figure.y.range[1])
+        .link_axis(link, [true, false])
+}
+
+/// Draws `figure`'s series with egui_plot (the SVG writer draws the same series).
+fn draw(plot: &mut PlotUi, figure: &Figure) {
+    let mut vlines = 0;
+    for series in &figure.series {
+        let name = series.name.as_str();
+        let c = color(series.color);
+        match &series.shape {
+            Shape::Points {
+                points,
+                errors,
+                marker,
+            } => {
+                for (p, e) in points.iter().zip(errors.iter().flatten()) {
+                    plot.line(
+                        Line::new(name, vec![[p[0], p[1] - e], [p[0], p[1] + e]])
+                            .color(c)
                             .width(1.5),
                     );
-                    let y = 1.04 - 0.07 * index as f64;
-                    plot.text(
-                        Text::new(
-                            &marker.label,
-                            PlotPoint::new(marker.t, y),
-                            marker.label.clone(),
-                        )
-                        .color(marker.color),
-                    );
                 }
-                if let Some(t) = level.measured.t_mid {
-                    plot.points(
-                        Points::new(
-                            "measured midpoint crossing",
-                            vec![[t, level.midpoint_level]],
-                        )
-                        .shape(MarkerShape::Diamond)
-                        .radius(6.0)
-                        .color(MID_COLOR),
-                    );
-                }
-            });
-        let bars: Vec<Bar> = histogram
-            .edges
-            .windows(2)
-            .zip(&histogram.counts)
-            .map(|(edge, &count)| {
-                Bar::new(0.5 * (edge[0] + edge[1]), count as f64).width(edge[1] - edge[0])
-            })
-            .collect();
-        Plot::new("speciation commitment")
-            .height((ui.available_height() - 4.0).max(80.0))
-            .x_axis_label("commitment time (final class posterior ≥ 1 − ε from then on)")
-            .y_axis_label("trajectories")
-            .include_x(t_lo)
-            .include_x(t_hi)
-            .link_axis(link, [true, false])
-            .legend(Legend::default().position(Corner::LeftTop))
-            .show(ui, |plot| {
-                plot.bar_chart(
-                    BarChart::new("commitment times", bars).color(Color32::from_rgb(0, 158, 115)),
+                let (shape, radius) = match marker {
+                    PointMarker::Circle => (MarkerShape::Circle, 3.5),
+                    PointMarker::Diamond => (MarkerShape::Diamond, 6.0),
+                };
+                plot.points(
+                    Points::new(name, points.clone())
+                        .color(c)
+                        .shape(shape)
+                        .filled(true)
+                        .radius(radius),
                 );
-                for marker in markers(level) {
-                    plot.vline(
-                        VLine::new(&marker.label, marker.t)
-                            .color(marker.color)
-                            .width(1.0),
-                    );
+            }
+            Shape::Line { points, dashed } => {
+                let line = Line::new(name, points.clone()).color(c).width(2.0);
+                plot.line(if *dashed {
+                    line.style(LineStyle::dashed_loose())
+                } else {
+                    line
+                });
+            }
+            Shape::HLine { y } => {
+                plot.hline(
+                    HLine::new(name, *y)
+                        .color(c)
+                        .style(LineStyle::dashed_loose()),
+                );
+            }
+            Shape::VLine { x, labelled } => {
+                plot.vline(
+                    VLine::new(name, *x)
+                        .color(c)
+                        .width(if *labelled { 1.5 } else { 1.0 }),
+                );
+                if *labelled {
+                    // Labels are staggered vertically: the times are often close together.
+                    let y = figure.y.range[1] - 0.01 - 0.07 * vlines as f64;
+                    plot.text(Text::new(name, PlotPoint::new(*x, y), name).color(c));
                 }
-            });
+                vlines += 1;
+            }
+            Shape::Bars { edges, counts } => {
+                let bars: Vec<Bar> = edges
+                    .windows(2)
+                    .zip(counts)
+                    .map(|(edge, &count)| {
+                        Bar::new(0.5 * (edge[0] + edge[1]), count).width(edge[1] - edge[0])
+                    })
+                    .collect();
+                plot.bar_chart(BarChart::new(name, bars).color(c));
+            }
+        }
     }
 }
 

@@ -350,6 +350,39 @@ pub fn references(ctx: &JobContext) -> Result<JobOutput, JobError> {
     Ok(Arc::new(ReferenceReports { reports }))
 }
 
+/// Loads the shipped DiT and Euler-Stack weights and measures both (job "DiT vs Euler-Stack", the
+/// library's `compare` with its defaults). The comparison itself has no cancellation points: a
+/// cancel is honoured after loading, and a cancelled run's result is dropped when it ends.
+pub fn compare_models(ctx: &JobContext) -> Result<JobOutput, JobError> {
+    use crate::analysis::compare::{CompareOptions, compare};
+    // The shipped file names are owned by `diffscope compare`, the same measurement on the command line.
+    use crate::cli::compare::{SHIPPED_DIT, SHIPPED_EULER_STACK, shipped as path};
+    use crate::model::learned::{LearnedError, LearnedModel, load};
+    ctx.progress(0.0, "loading the shipped weights");
+    let wrong = |what: &str, p: std::path::PathBuf| {
+        JobError::failed(&LearnedError::Argument(format!(
+            "expected {what} weights: {}",
+            p.display()
+        )))
+    };
+    let (dit_path, es_path) = (path(SHIPPED_DIT), path(SHIPPED_EULER_STACK));
+    let LearnedModel::Dit(dit) = load(&dit_path).map_err(|e| JobError::failed(&e))? else {
+        return Err(wrong("DiT", dit_path));
+    };
+    let LearnedModel::EulerStack(euler_stack) = load(&es_path).map_err(|e| JobError::failed(&e))?
+    else {
+        return Err(wrong("Euler-Stack", es_path));
+    };
+    ctx.check_cancel()?;
+    ctx.progress(
+        0.1,
+        "sampling both models and measuring their hidden states",
+    );
+    let comparison = compare(&dit, &euler_stack, &CompareOptions::default())
+        .map_err(|e| JobError::failed(&e))?;
+    Ok(Arc::new(comparison))
+}
+
 /// A synthetic two-class cloud of `n` points already in view coordinates, for frame-time measurements:
 /// two Gaussian blobs in 3-D (per-row deterministic streams), one stored step, no posterior.
 pub fn synthetic(n: usize, ctx: &JobContext) -> Result<JobOutput, JobError> {

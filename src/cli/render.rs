@@ -1,14 +1,15 @@
 //! `diffscope render SCENE|--session FILE --view manifold|speciation|metrics --png FILE`: draws one
-//! view of the app (for a session: with its camera, colours and selection) offscreen with the same renderer (egui + our wgpu pipelines on a headless wgpu device, through
-//! egui_kittest's offscreen harness), after the scene's jobs are done, and writes a PNG.
+//! view of the app (for a session: with its camera, colours and selection) offscreen with the same
+//! renderer (egui + our wgpu pipelines on a headless wgpu device, through egui_kittest's offscreen
+//! harness), after the scene's jobs are done, and writes a PNG at 1× or 2× pixel density; plots and
+//! the metric table also as SVG, CSV, JSON (and Markdown for the table).
 
+use crate::app::export::{self, Format, PngSettings};
 use crate::app::{AppOptions, DiffscopeApp, View};
 use crate::scene::Scene;
 use crate::session::Session;
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::{Args, ValueEnum};
-use egui_kittest::Harness;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -23,15 +24,33 @@ pub struct RenderArgs {
     /// Which view to draw.
     #[arg(long, value_enum)]
     pub view: ViewArg,
-    /// Where to write the PNG.
+    /// Write the view as PNG here.
     #[arg(long)]
-    pub png: PathBuf,
-    /// Width of the image in pixels.
+    pub png: Option<PathBuf>,
+    /// Write the plot or table as SVG here (speciation, metrics).
+    #[arg(long)]
+    pub svg: Option<PathBuf>,
+    /// Write the plotted values (speciation) or the table (metrics) as CSV here.
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+    /// Write the plotted values (speciation) or the table (metrics) as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write the metric table as Markdown here (metrics).
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+    /// Also measure the shipped DiT and Euler-Stack for the metric table (≈ 25 s in a release build).
+    #[arg(long)]
+    pub measure_models: bool,
+    /// Width of the view in points; the PNG is width × scale pixels wide.
     #[arg(long, default_value_t = 1280)]
     pub width: u32,
-    /// Height of the image in pixels.
+    /// Height of the view in points; the PNG is height × scale pixels high.
     #[arg(long, default_value_t = 800)]
     pub height: u32,
+    /// Pixel density of the PNG: 1 or 2 (the same layout with twice the pixels in each direction).
+    #[arg(long, default_value_t = 1)]
+    pub scale: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -39,6 +58,22 @@ pub enum ViewArg {
     Manifold,
     Speciation,
     Metrics,
+}
+
+impl RenderArgs {
+    /// The requested outputs, PNG first.
+    fn outputs(&self) -> Vec<(Format, &PathBuf)> {
+        [
+            (Format::Png, &self.png),
+            (Format::Svg, &self.svg),
+            (Format::Csv, &self.csv),
+            (Format::Json, &self.json),
+            (Format::Markdown, &self.markdown),
+        ]
+        .into_iter()
+        .filter_map(|(format, path)| path.as_ref().map(|p| (format, p)))
+        .collect()
+    }
 }
 
 pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
@@ -52,29 +87,44 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
         }
         _ => bail!("give either a scene file or --session FILE, not both"),
     }
-    if !(16..=8192).contains(&args.width) || !(16..=8192).contains(&args.height) {
-        bail!("--width and --height must lie in 16..=8192 pixels");
-    }
     let view = match args.view {
         ViewArg::Manifold => View::Manifold,
         ViewArg::Speciation => View::Speciation,
         ViewArg::Metrics => View::Metrics,
     };
+    let outputs = args.outputs();
+    if outputs.is_empty() {
+        bail!("nothing to write: give at least one of --png, --svg, --csv, --json, --markdown");
+    }
+    for (format, _) in &outputs {
+        export::check(view, *format)?;
+    }
+    if args.measure_models && view != View::Metrics {
+        bail!("--measure-models only applies to --view metrics");
+    }
+    let settings = PngSettings {
+        width: args.width,
+        height: args.height,
+        scale: args.scale,
+    };
+    settings.validate()?;
+    if args.measure_models {
+        super::compare::prefer_one_candle_thread();
+    }
     let options = AppOptions {
         scene: args.scene.clone(),
         session: args.session.clone(),
         solo: Some(view),
         ..AppOptions::default()
     };
-    let size = [args.width as f32, args.height as f32];
-    // The harness panics when no wgpu adapter exists; report that as one line.
-    let mut harness = catch_unwind(AssertUnwindSafe(|| {
-        Harness::builder()
-            .with_size(size)
-            .wgpu()
-            .build_eframe(move |cc| DiffscopeApp::new(cc, options))
-    }))
-    .map_err(|_| anyhow::anyhow!("no usable wgpu adapter for offscreen rendering"))?;
+    let measure_models = args.measure_models;
+    let mut harness = export::harness(settings, move |cc| {
+        let mut app = DiffscopeApp::new(cc, options);
+        if measure_models {
+            app.measure_models();
+        }
+        app
+    })?;
     loop {
         harness.step();
         let app = harness.state();
@@ -86,12 +136,11 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    harness.run_steps(3);
-    let image = harness
-        .render()
-        .map_err(|e| anyhow::anyhow!("offscreen rendering failed: {e}"))?;
-    image
-        .save_with_format(&args.png, image::ImageFormat::Png)
-        .with_context(|| format!("could not write {}", args.png.display()))?;
+    for (format, path) in outputs {
+        match format {
+            Format::Png => export::save_harness_png(&mut harness, path)?,
+            _ => export::write_data(harness.state(), view, format, path)?,
+        }
+    }
     Ok(())
 }

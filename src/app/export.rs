@@ -1,0 +1,400 @@
+//! Exports of the app's views: PNG drawn offscreen at a chosen size and pixel density with the same
+//! renderer as the screen (egui_kittest's headless wgpu harness, as `diffscope render` does), and the
+//! views' figure / table models as SVG, CSV, JSON and Markdown. Every file is written atomically.
+//! Draws only the export menu; decides nothing about what a view shows.
+
+use super::{DiffscopeApp, View};
+use crate::figure::{self, Figure, Table, svg, text};
+use crate::io::{IoError, atomic};
+use egui_kittest::Harness;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use thiserror::Error;
+
+/// A file format of an export.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Png,
+    Svg,
+    Csv,
+    Json,
+    Markdown,
+}
+
+impl Format {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Png => "png",
+            Format::Svg => "svg",
+            Format::Csv => "csv",
+            Format::Json => "json",
+            Format::Markdown => "md",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Png => "PNG",
+            Format::Svg => "SVG",
+            Format::Csv => "CSV",
+            Format::Json => "JSON",
+            Format::Markdown => "Markdown",
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum ExportError {
+    #[error("the {view} view has no {format} export (it offers {offered})")]
+    Unsupported {
+        view: &'static str,
+        format: &'static str,
+        offered: String,
+    },
+    #[error("the {0} view has nothing to export yet")]
+    NotReady(&'static str),
+    #[error(transparent)]
+    Io(#[from] IoError),
+    #[error("cannot encode JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("cannot encode the PNG: {0}")]
+    Png(String),
+    #[error("offscreen rendering failed: {0}")]
+    Render(String),
+    #[error(
+        "PNG size {width}×{height} points at {scale}× is out of range (16..=8192 points, 1× or 2×)"
+    )]
+    Size { width: u32, height: u32, scale: u32 },
+}
+
+pub fn view_name(view: View) -> &'static str {
+    match view {
+        View::Manifold => "manifold",
+        View::Speciation => "speciation",
+        View::Metrics => "metrics",
+        View::Inspector => "inspector",
+    }
+}
+
+/// The formats `view` can be exported to: pictures of point clouds only as PNG, plots also as data and
+/// SVG, the metric table also as Markdown.
+pub fn formats(view: View) -> &'static [Format] {
+    match view {
+        View::Manifold | View::Inspector => &[Format::Png],
+        View::Speciation => &[Format::Png, Format::Svg, Format::Csv, Format::Json],
+        View::Metrics => &[
+            Format::Png,
+            Format::Svg,
+            Format::Csv,
+            Format::Json,
+            Format::Markdown,
+        ],
+    }
+}
+
+/// `Ok` when `view` offers `format`, else the error naming what it offers.
+pub fn check(view: View, format: Format) -> Result<(), ExportError> {
+    let offered = formats(view);
+    if offered.contains(&format) {
+        return Ok(());
+    }
+    Err(ExportError::Unsupported {
+        view: view_name(view),
+        format: format.name(),
+        offered: offered
+            .iter()
+            .map(|f| f.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
+}
+
+/// The model behind a view's data exports.
+pub enum Content {
+    /// Plot panels stacked top to bottom, with their heights in the SVG.
+    Figures(Vec<(Figure, f64)>),
+    Table(Table),
+}
+
+/// Width of an exported figure SVG.
+pub const FIGURE_WIDTH: f64 = 900.0;
+
+/// The figure or table `view` shows now, if it has one and its results are in.
+pub fn content(app: &DiffscopeApp, view: View) -> Option<Content> {
+    match view {
+        View::Speciation => {
+            let [phi, commitment] = app.speciation_figures()?;
+            Some(Content::Figures(vec![(phi, 440.0), (commitment, 260.0)]))
+        }
+        View::Metrics => Some(Content::Table(app.metric_table())),
+        View::Manifold | View::Inspector => None,
+    }
+}
+
+fn figures(panels: &[(Figure, f64)]) -> Vec<&Figure> {
+    panels.iter().map(|(f, _)| f).collect()
+}
+
+/// The text of `content` in `format` (not PNG).
+pub fn encode(content: &Content, format: Format) -> Result<String, ExportError> {
+    Ok(match (content, format) {
+        (Content::Figures(panels), Format::Svg) => {
+            let refs: Vec<(&Figure, f64)> = panels.iter().map(|(f, h)| (f, *h)).collect();
+            svg::document(&refs, FIGURE_WIDTH)
+        }
+        (Content::Figures(panels), Format::Csv) => text::figures_csv(&figures(panels)),
+        (Content::Figures(panels), Format::Json) => text::figures_json(&figures(panels))?,
+        (Content::Table(table), Format::Svg) => svg::table(table),
+        (Content::Table(table), Format::Csv) => text::table_csv(table),
+        (Content::Table(table), Format::Json) => text::table_json(table)?,
+        (Content::Table(table), Format::Markdown) => text::table_markdown(table),
+        (Content::Figures(_), Format::Markdown) => {
+            return Err(ExportError::Unsupported {
+                view: "speciation",
+                format: "Markdown",
+                offered: "PNG, SVG, CSV, JSON".into(),
+            });
+        }
+        (_, Format::Png) => {
+            return Err(ExportError::Png(
+                "a PNG is rendered, not encoded from data".into(),
+            ));
+        }
+    })
+}
+
+/// Writes `view`'s data export in `format` to `path` (atomically).
+pub fn write_data(
+    app: &DiffscopeApp,
+    view: View,
+    format: Format,
+    path: &Path,
+) -> Result<(), ExportError> {
+    check(view, format)?;
+    let content = content(app, view).ok_or(ExportError::NotReady(view_name(view)))?;
+    figure::write_text(path, &encode(&content, format)?)?;
+    Ok(())
+}
+
+/// Size and pixel density of a PNG export.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PngSettings {
+    /// Logical size in points; the image is `width × scale` by `height × scale` pixels.
+    pub width: u32,
+    pub height: u32,
+    /// Pixels per point: 1 or 2.
+    pub scale: u32,
+}
+
+impl Default for PngSettings {
+    fn default() -> Self {
+        PngSettings {
+            width: 1280,
+            height: 800,
+            scale: 2,
+        }
+    }
+}
+
+impl PngSettings {
+    pub fn validate(self) -> Result<(), ExportError> {
+        let fits = |v: u32| (16..=8192).contains(&v);
+        if fits(self.width) && fits(self.height) && (1..=2).contains(&self.scale) {
+            Ok(())
+        } else {
+            Err(ExportError::Size {
+                width: self.width,
+                height: self.height,
+                scale: self.scale,
+            })
+        }
+    }
+}
+
+/// The app in a headless wgpu harness of `settings`' size and density, built by `make`. The harness
+/// panics when no wgpu adapter exists; that becomes an error.
+pub fn harness(
+    settings: PngSettings,
+    make: impl FnOnce(&mut eframe::CreationContext<'_>) -> DiffscopeApp + 'static,
+) -> Result<Harness<'static, DiffscopeApp>, ExportError> {
+    settings.validate()?;
+    let size = [settings.width as f32, settings.height as f32];
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Harness::builder()
+            .with_size(size)
+            .with_pixels_per_point(settings.scale as f32)
+            .wgpu()
+            .build_eframe(make)
+    }))
+    .map_err(|_| ExportError::Render("no usable wgpu adapter for offscreen rendering".into()))
+}
+
+/// Draws a few frames so the finished results are laid out, renders and writes the PNG atomically.
+pub fn save_harness_png(
+    harness: &mut Harness<'static, DiffscopeApp>,
+    path: &Path,
+) -> Result<(), ExportError> {
+    harness.run_steps(3);
+    let image = harness.render().map_err(ExportError::Render)?;
+    let mut bytes = Vec::new();
+    image
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .map_err(|e| ExportError::Png(e.to_string()))?;
+    atomic::write_bytes_atomic(path, &bytes)?;
+    Ok(())
+}
+
+/// What an offscreen copy of the app shows: the finished results (shared, not recomputed) and the
+/// view settings the user chose.
+pub struct Shown {
+    view: View,
+    scene: crate::scene::Scene,
+    cloud: Option<Arc<super::tasks::Cloud>>,
+    classes: Vec<u32>,
+    speciation: Option<Arc<crate::analysis::speciation::report::SpeciationReport>>,
+    metrics: Option<Arc<super::tasks::Measured>>,
+    references: Option<Arc<super::tasks::ReferenceReports>>,
+    models: Option<Arc<crate::analysis::compare::Comparison>>,
+    level: usize,
+    step: usize,
+    manifold: ManifoldStyle,
+}
+
+/// The user-chosen drawing settings of the manifold view (the camera is refitted offscreen).
+struct ManifoldStyle {
+    dims: super::manifold::Dimensions,
+    color_by: super::manifold::ColorBy,
+    colormap: crate::render::colormap::Colormap,
+    pooled: bool,
+    show_path: bool,
+    trail_steps: usize,
+    radius_px: f32,
+    draw_mode: super::manifold::DrawMode,
+    show_holes: bool,
+    selected: Option<usize>,
+}
+
+impl Shown {
+    pub fn of(app: &DiffscopeApp, view: View) -> Self {
+        let m = &app.manifold;
+        Shown {
+            view,
+            scene: app.scene.clone(),
+            cloud: app.cloud.clone(),
+            classes: app.classes.clone(),
+            speciation: app.speciation.clone(),
+            metrics: app.metrics.clone(),
+            references: app.references.clone(),
+            models: app.models.clone(),
+            level: app.speciation_view.level,
+            step: app.timeline.step,
+            manifold: ManifoldStyle {
+                dims: m.dims,
+                color_by: m.color_by,
+                colormap: m.colormap,
+                pooled: m.pooled,
+                show_path: m.show_path,
+                trail_steps: m.trail_steps,
+                radius_px: m.radius_px,
+                draw_mode: m.draw_mode,
+                show_holes: m.show_holes,
+                selected: m.selected,
+            },
+        }
+    }
+
+    /// An app showing these results alone, with no job running.
+    fn into_app(self, cc: &eframe::CreationContext<'_>) -> DiffscopeApp {
+        let (mut app, _) = DiffscopeApp::without_jobs(
+            cc,
+            super::AppOptions {
+                solo: Some(self.view),
+                ..Default::default()
+            },
+        );
+        app.scene = self.scene.clone();
+        app.draft = self.scene;
+        app.cloud = self.cloud;
+        app.cloud_id = 1;
+        app.classes = self.classes;
+        app.speciation = self.speciation;
+        app.metrics = self.metrics;
+        app.references = self.references;
+        app.models = self.models;
+        app.speciation_view.level = self.level;
+        app.timeline.step = self.step;
+        let (m, s) = (&mut app.manifold, self.manifold);
+        m.dims = s.dims;
+        m.color_by = s.color_by;
+        m.colormap = s.colormap;
+        m.pooled = s.pooled;
+        m.show_path = s.show_path;
+        m.trail_steps = s.trail_steps;
+        m.radius_px = s.radius_px;
+        m.draw_mode = s.draw_mode;
+        m.show_holes = s.show_holes;
+        m.selected = s.selected;
+        app
+    }
+
+    /// Renders the view offscreen at `settings` and writes the PNG to `path` (runs as a worker job: it
+    /// blocks for the frames it draws).
+    pub fn render_png(self, settings: PngSettings, path: &Path) -> Result<(), ExportError> {
+        let mut harness = harness(settings, move |cc| self.into_app(cc))?;
+        save_harness_png(&mut harness, path)
+    }
+}
+
+/// What the export menu remembers between uses.
+#[derive(Clone, Debug, Default)]
+pub struct ExportMenu {
+    pub png: PngSettings,
+}
+
+/// An export the user asked for: which view, which format, where.
+pub struct Request {
+    pub view: View,
+    pub format: Format,
+    pub path: PathBuf,
+}
+
+impl ExportMenu {
+    /// The "Export…" menu for `views` (the panel in front and the manifold view). Asks for a file
+    /// name with the system dialog when a format is chosen.
+    pub fn ui(&mut self, ui: &mut egui::Ui, views: &[View]) -> Option<Request> {
+        let mut request = None;
+        ui.menu_button("Export…", |ui| {
+            ui.horizontal(|ui| {
+                ui.label("PNG size");
+                ui.add(egui::DragValue::new(&mut self.png.width).range(16..=8192));
+                ui.label("×");
+                ui.add(egui::DragValue::new(&mut self.png.height).range(16..=8192));
+                ui.label("points at");
+                ui.selectable_value(&mut self.png.scale, 1, "1×");
+                ui.selectable_value(&mut self.png.scale, 2, "2×");
+            });
+            for &view in views {
+                ui.separator();
+                ui.label(egui::RichText::new(format!("{} view", view_name(view))).strong());
+                ui.horizontal(|ui| {
+                    for &format in formats(view) {
+                        if ui.button(format.name()).clicked() {
+                            ui.close();
+                            let default_name =
+                                format!("{}.{}", view_name(view), format.extension());
+                            request = rfd::FileDialog::new()
+                                .set_file_name(default_name)
+                                .add_filter(format.name(), &[format.extension()])
+                                .save_file()
+                                .map(|path| Request { view, format, path });
+                        }
+                    }
+                });
+            }
+        });
+        request
+    }
+}

@@ -1,0 +1,244 @@
+//! Text forms of figures and tables: CSV (one row per plotted value, or one per table row), JSON (the
+//! models as they are) and Markdown (tables). Numbers are written in full precision (shortest
+//! round-trip form); nothing is computed here.
+
+use super::{Figure, Shape, Table, group_letter};
+
+/// A CSV field, quoted when it holds a comma, a quote or a line break.
+fn field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn number(v: f64) -> String {
+    if v.is_finite() {
+        v.to_string()
+    } else {
+        String::new()
+    }
+}
+
+/// The plotted values of `figures` as CSV: `figure,series,kind,x,y,error,x_end` — lines and points one
+/// row per point (`error` = the ± half-width of an error bar), a vertical line `x`, a horizontal line
+/// `y`, a bar `x`..`x_end` with height `y`.
+pub fn figures_csv(figures: &[&Figure]) -> String {
+    let mut out = String::from("figure,series,kind,x,y,error,x_end\n");
+    for figure in figures {
+        for series in &figure.series {
+            let head = format!("{},{}", field(&figure.title), field(&series.name));
+            let mut row = |kind: &str, x: f64, y: f64, error: Option<f64>, x_end: Option<f64>| {
+                out.push_str(&format!(
+                    "{head},{kind},{},{},{},{}\n",
+                    number(x),
+                    number(y),
+                    error.map(number).unwrap_or_default(),
+                    x_end.map(number).unwrap_or_default()
+                ));
+            };
+            match &series.shape {
+                Shape::Line { points, .. } => {
+                    for p in points {
+                        row("line", p[0], p[1], None, None);
+                    }
+                }
+                Shape::Points { points, errors, .. } => {
+                    for (i, p) in points.iter().enumerate() {
+                        let error = errors.as_ref().and_then(|e| e.get(i)).copied();
+                        row("points", p[0], p[1], error, None);
+                    }
+                }
+                Shape::VLine { x, .. } => row("vline", *x, f64::NAN, None, None),
+                Shape::HLine { y } => row("hline", f64::NAN, *y, None, None),
+                Shape::Bars { edges, counts } => {
+                    for (edge, &count) in edges.windows(2).zip(counts) {
+                        row("bar", edge[0], count, None, Some(edge[1]));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `figures` as a JSON array (titles, axes, series with their data).
+pub fn figures_json(figures: &[&Figure]) -> Result<String, serde_json::Error> {
+    serde_json::to_string_pretty(figures)
+}
+
+/// Column headers of every group, each prefixed by its group's caption so no column can be read
+/// without its source.
+fn headers(table: &Table) -> Vec<String> {
+    table
+        .groups
+        .iter()
+        .flat_map(|g| g.columns.iter().map(move |c| format!("{}: {c}", g.caption)))
+        .collect()
+}
+
+fn cells(table: &Table, row: &super::Row) -> Vec<String> {
+    table
+        .groups
+        .iter()
+        .enumerate()
+        .flat_map(|(g, group)| (0..group.columns.len()).map(move |c| (g, c)))
+        .map(|(g, c)| table.cell(row, g, c))
+        .collect()
+}
+
+/// The table as CSV: one header row (`group: column`), one row per table row; warnings are not data
+/// and stay out (they are in the Markdown and JSON forms).
+pub fn table_csv(table: &Table) -> String {
+    let mut out = std::iter::once(field(&table.row_header))
+        .chain(headers(table).iter().map(|h| field(h)))
+        .collect::<Vec<_>>()
+        .join(",");
+    out.push('\n');
+    for row in &table.rows {
+        let line: Vec<String> = std::iter::once(field(&table.row_label(row)))
+            .chain(cells(table, row).iter().map(|c| field(c)))
+            .collect();
+        out.push_str(&line.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// The table as JSON (caption, groups, rows, warnings, notes).
+pub fn table_json(table: &Table) -> Result<String, serde_json::Error> {
+    serde_json::to_string_pretty(table)
+}
+
+fn markdown_cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// The table as Markdown: caption, the column groups as a list (Markdown has no column spans), the
+/// table with `[group letter] column` headers, then the numbered warnings and the notes.
+pub fn table_markdown(table: &Table) -> String {
+    let mut out = format!("**{}**\n\n", markdown_cell(&table.caption));
+    for (g, group) in table.groups.iter().enumerate() {
+        out.push_str(&format!(
+            "- [{}] {}\n",
+            group_letter(g),
+            markdown_cell(&group.caption)
+        ));
+    }
+    out.push('\n');
+    let header: Vec<String> = std::iter::once(markdown_cell(&table.row_header))
+        .chain(table.groups.iter().enumerate().flat_map(|(g, group)| {
+            group
+                .columns
+                .iter()
+                .map(move |c| format!("[{}] {}", group_letter(g), markdown_cell(c)))
+        }))
+        .collect();
+    out.push_str(&format!("| {} |\n", header.join(" | ")));
+    out.push_str(&format!("|{}\n", " --- |".repeat(header.len())));
+    for row in &table.rows {
+        let line: Vec<String> = std::iter::once(markdown_cell(&table.row_label(row)))
+            .chain(cells(table, row).iter().map(|c| markdown_cell(c)))
+            .collect();
+        out.push_str(&format!("| {} |\n", line.join(" | ")));
+    }
+    if !table.warnings.is_empty() {
+        out.push('\n');
+        for (i, warning) in table.warnings.iter().enumerate() {
+            out.push_str(&format!("{}. {}\n", i + 1, markdown_cell(warning)));
+        }
+    }
+    if !table.notes.is_empty() {
+        out.push('\n');
+        for note in &table.notes {
+            out.push_str(&format!("{}\n\n", markdown_cell(note)));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::figure::{Axis, ColumnGroup, Marker, Row, Series};
+
+    fn table() -> Table {
+        Table {
+            caption: "caption".into(),
+            row_header: "metric".into(),
+            groups: vec![
+                ColumnGroup {
+                    caption: "paper".into(),
+                    columns: vec!["a".into(), "b, c".into()],
+                },
+                ColumnGroup {
+                    caption: "ours".into(),
+                    columns: vec!["x".into()],
+                },
+            ],
+            rows: vec![Row {
+                name: "m|1".into(),
+                warning: Some(0),
+                cells: vec![vec!["1".into(), "\"2\"".into()], vec!["3".into()]],
+            }],
+            warnings: vec!["careful".into()],
+            notes: vec![],
+        }
+    }
+
+    #[test]
+    fn table_csv_quotes_and_names_each_column_with_its_group() {
+        assert_eq!(
+            table_csv(&table()),
+            "metric,paper: a,\"paper: b, c\",ours: x\nm|1 [1],1,\"\"\"2\"\"\",3\n"
+        );
+    }
+
+    #[test]
+    fn table_markdown_escapes_pipes_and_numbers_warnings() {
+        let md = table_markdown(&table());
+        assert!(md.contains("| metric | [A] a | [A] b, c | [B] x |"), "{md}");
+        assert!(md.contains("| m\\|1 [1] | 1 | \"2\" | 3 |"), "{md}");
+        assert!(md.contains("1. careful"), "{md}");
+    }
+
+    #[test]
+    fn figure_csv_has_one_row_per_value() {
+        let figure = Figure {
+            title: "f".into(),
+            x: Axis {
+                label: "x".into(),
+                range: [0.0, 1.0],
+            },
+            y: Axis {
+                label: "y".into(),
+                range: [0.0, 1.0],
+            },
+            series: vec![
+                Series {
+                    name: "p".into(),
+                    color: [0, 0, 0],
+                    shape: Shape::Points {
+                        points: vec![[0.5, 0.25], [0.75, f64::NAN]],
+                        errors: Some(vec![0.125, 0.0]),
+                        marker: Marker::Circle,
+                    },
+                },
+                Series {
+                    name: "h".into(),
+                    color: [0, 0, 0],
+                    shape: Shape::Bars {
+                        edges: vec![0.0, 0.5, 1.0],
+                        counts: vec![3.0, 4.0],
+                    },
+                },
+            ],
+        };
+        assert_eq!(
+            figures_csv(&[&figure]),
+            "figure,series,kind,x,y,error,x_end\nf,p,points,0.5,0.25,0.125,\nf,p,points,0.75,,0,\n\
+             f,h,bar,0,3,,0.5\nf,h,bar,0.5,4,,1\n"
+        );
+    }
+}
