@@ -4,12 +4,15 @@
 
 pub mod inspector;
 pub mod jobs;
+pub mod laws_view;
 pub mod manifold;
 pub mod metrics_view;
+pub mod presentation;
 pub mod scene_panel;
 pub mod speciation_view;
 pub mod tasks;
 pub mod timeline;
+pub mod tour;
 
 use crate::analysis::speciation::report::SpeciationReport;
 use crate::io::{StepSelection, load_points};
@@ -66,6 +69,8 @@ pub enum View {
     Manifold,
     Speciation,
     Metrics,
+    /// The laws of t_S against d and the dendrogram (`laws_view`).
+    Theory,
 }
 
 /// Which panel the right side shows.
@@ -74,6 +79,7 @@ pub enum RightTab {
     Inspector,
     Speciation,
     Metrics,
+    Theory,
 }
 
 /// Screenshot-and-exit progress.
@@ -114,6 +120,12 @@ pub struct DiffscopeApp {
     started: Instant,
     /// Launch to the first frame that drew a sampled cloud.
     pub first_scene_drawn: Option<Duration>,
+    /// The teaching tour, while one runs.
+    pub tour: Option<tour::Tour>,
+    pub presentation: presentation::Presentation,
+    laws: laws_view::LawsView,
+    /// Show the next sampled cloud at the stored step nearest this time (a scene's `view.time`).
+    open_at: Option<f64>,
 }
 
 impl DiffscopeApp {
@@ -162,6 +174,10 @@ impl DiffscopeApp {
             }),
             started: Instant::now(),
             first_scene_drawn: None,
+            tour: None,
+            presentation: presentation::Presentation::default(),
+            laws: laws_view::LawsView::default(),
+            open_at: None,
         };
         if let Some(n) = options.frame_stats.and_then(|f| f.synthetic_points) {
             app.jobs
@@ -172,6 +188,9 @@ impl DiffscopeApp {
         }
         app.jobs
             .start(JobKind::References, "reference clouds", tasks::references);
+        if let Some(view) = app.scene.view.clone() {
+            app.apply_view(&view);
+        }
         app.restart(true, true);
         app
     }
@@ -190,6 +209,9 @@ impl DiffscopeApp {
         }
         if speciation {
             self.speciation = None;
+            self.jobs.cancel(JobKind::Speciation);
+        }
+        if speciation && self.scene.model.has_theory() {
             let scene = self.scene.clone();
             self.jobs
                 .start(JobKind::Speciation, "speciation lab", move |ctx| {
@@ -225,7 +247,7 @@ impl DiffscopeApp {
             match Scene::load(path) {
                 Ok(scene) => {
                     self.preset = None;
-                    self.apply_scene(scene);
+                    self.open_scene(scene);
                 }
                 Err(e) => self.jobs.report(format!("could not open the scene: {e}")),
             }
@@ -255,6 +277,9 @@ impl DiffscopeApp {
                         self.classes = manifold::trajectory_classes(&cloud);
                         self.cloud_id += 1;
                         self.timeline.step = cloud.trajectories.stored_steps.saturating_sub(1);
+                        if let Some(t) = self.open_at.take() {
+                            self.timeline.step = tour::nearest_step(&cloud.trajectories.times, t);
+                        }
                         self.timeline.playing = false;
                         let synthetic = self
                             .frame_stats
@@ -332,7 +357,7 @@ impl DiffscopeApp {
             match scene_panel::preset(index) {
                 Ok(scene) => {
                     self.preset = Some(index);
-                    self.apply_scene(scene);
+                    self.open_scene(scene);
                 }
                 Err(e) => self.jobs.report(format!("preset: {e}")),
             }
@@ -354,6 +379,12 @@ impl DiffscopeApp {
         if actions.rerun {
             self.restart(true, true);
         }
+        if actions.tour {
+            self.start_teaching_tour();
+        }
+        if actions.present {
+            self.presentation.enter(ui.ctx());
+        }
     }
 
     fn markers(&self) -> Vec<timeline::Marker> {
@@ -368,11 +399,13 @@ impl DiffscopeApp {
             ui.selectable_value(&mut self.right_tab, RightTab::Speciation, "Speciation");
             ui.selectable_value(&mut self.right_tab, RightTab::Metrics, "Metrics");
             ui.selectable_value(&mut self.right_tab, RightTab::Inspector, "Inspector");
+            ui.selectable_value(&mut self.right_tab, RightTab::Theory, "Theory");
         });
         ui.separator();
         match self.right_tab {
             RightTab::Speciation => self.view_ui(ui, View::Speciation),
             RightTab::Metrics => self.view_ui(ui, View::Metrics),
+            RightTab::Theory => self.view_ui(ui, View::Theory),
             RightTab::Inspector => {
                 let now = self
                     .cloud
@@ -552,6 +585,19 @@ impl DiffscopeApp {
                 self.references.as_deref(),
                 self.jobs.is_running(JobKind::Metrics) || self.jobs.is_running(JobKind::Sample),
             ),
+            View::Theory => {
+                let labels = self
+                    .cloud
+                    .as_ref()
+                    .map(|c| c.trajectories.class_labels.clone())
+                    .unwrap_or_default();
+                self.laws.ui(
+                    ui,
+                    self.draft.model.dim(),
+                    self.speciation.as_deref(),
+                    &labels,
+                );
+            }
         }
     }
 }
@@ -562,6 +608,7 @@ impl eframe::App for DiffscopeApp {
         self.take_results();
         self.handle_dropped_files(&ctx);
         self.apply_draft_when_ready(&ctx);
+        self.handle_keys(&ctx);
         if !self.jobs.idle() {
             // Progress arrives from the worker; poll it at a calm rate.
             ctx.request_repaint_after(Duration::from_millis(100));
@@ -571,6 +618,14 @@ impl eframe::App for DiffscopeApp {
             self.drive_capture(&ctx);
             self.drive_frame_stats(&ctx);
             return;
+        }
+        if self.presentation.active {
+            self.presentation_ui(ui);
+            self.drive_capture(&ctx);
+            return;
+        }
+        if self.tour.is_some() {
+            egui::Panel::top("tour").show(ui, |ui| self.tour_bar(ui));
         }
         egui::Panel::bottom("jobs").show(ui, |ui| {
             self.jobs.ui(ui);

@@ -1,4 +1,4 @@
-//! `diffscope render SCENE --view manifold|speciation|metrics --png FILE`: draws one view of the app
+//! `diffscope render SCENE --view manifold|speciation|metrics|theory --png FILE`: draws one view of the app
 //! offscreen with the same renderer (egui + our wgpu pipelines on a headless wgpu device, through
 //! egui_kittest's offscreen harness), after the scene's jobs are done, and writes a PNG.
 
@@ -34,6 +34,7 @@ pub enum ViewArg {
     Manifold,
     Speciation,
     Metrics,
+    Theory,
 }
 
 pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
@@ -46,6 +47,7 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
         ViewArg::Manifold => View::Manifold,
         ViewArg::Speciation => View::Speciation,
         ViewArg::Metrics => View::Metrics,
+        ViewArg::Theory => View::Theory,
     };
     let options = AppOptions {
         scene: Some(args.scene.clone()),
