@@ -55,6 +55,63 @@ pub struct Scene {
     pub seed: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub speciation: Option<SpeciationSpec>,
+    /// How the app first shows the scene (teaching scenes); ignored by the CLI's numerics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub view: Option<ViewSpec>,
+}
+
+/// The default view of a scene: a few plain switches applied when the scene opens.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ViewSpec {
+    /// 2 or 3 projected dimensions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dims: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<ViewColor>,
+    /// The right-hand tab.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tab: Option<ViewTab>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<ViewBasis>,
+    /// Draw every step up to the current one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<bool>,
+    /// Trail length in stored steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trails: Option<usize>,
+    /// Draw the hole overlay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holes: Option<bool>,
+    /// Open at the stored step nearest this time (default: the last step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<f64>,
+}
+
+/// `"class"`, `"time"` or `{"posterior": k}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ViewColor {
+    Class,
+    Time,
+    Posterior(usize),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ViewTab {
+    Speciation,
+    Metrics,
+    Inspector,
+    /// The theory tab: the ½ ln d and ¼ ln d laws, and the dendrogram of the pairwise times.
+    Theory,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ViewBasis {
+    PerStep,
+    Pooled,
 }
 
 /// The data law.
@@ -64,6 +121,8 @@ pub enum ModelSpec {
     GaussianMixture(GaussianMixtureSpec),
     IsingMixture(IsingMixtureSpec),
     Learned(LearnedSpec),
+    /// Hidden states of a Dyck-2 sequence model (DiT or Euler-Stack) as a trajectory cloud.
+    HiddenStates(HiddenStatesSpec),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -148,6 +207,21 @@ pub struct IsingComponent {
 #[serde(deny_unknown_fields)]
 pub struct LearnedSpec {
     pub path: PathBuf,
+    /// A scene file whose analytic model the learned one imitates: its exact theory and posteriors
+    /// are shown against the learned dynamics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<PathBuf>,
+}
+
+/// The DiT's mean-pooled block output at each Euler step (`sampler.steps` steps), or the
+/// Euler-Stack's state after each token; `trajectories` sequences.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HiddenStatesSpec {
+    pub path: PathBuf,
+    /// DiT block captured, counted from 1 (default: the last).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block: Option<usize>,
 }
 
 /// Reverse-time sampler settings (plain data; the engine converts them).
@@ -270,6 +344,8 @@ struct RawScene {
     seed: u64,
     #[serde(default)]
     speciation: Option<SpeciationSpec>,
+    #[serde(default)]
+    view: Option<ViewSpec>,
 }
 
 // Ranges. Upper bounds reject absurd values (e.g. 1e308) that would only overflow later.
@@ -285,6 +361,7 @@ const MAX_T: f64 = 50.0;
 const MAX_TRAJECTORIES: usize = 10_000_000;
 const MAX_PAIRS: usize = 10_000_000;
 const WEIGHT_SUM_TOLERANCE: f64 = 1e-6;
+const MAX_BLOCK: usize = 1024;
 
 /// A number as a person would write it: 1e308, not 309 digits.
 fn show(v: f64) -> String {
@@ -415,6 +492,7 @@ impl Scene {
             trajectories: raw.trajectories,
             seed: raw.seed,
             speciation: raw.speciation,
+            view: raw.view,
         };
         scene.validate(origin)?;
         Ok(scene)
@@ -434,6 +512,9 @@ impl Scene {
         )?;
         if let Some(s) = &self.speciation {
             validate_speciation(&check, s, self.model.class_count())?;
+        }
+        if let Some(v) = &self.view {
+            validate_view(&check, v)?;
         }
         Ok(())
     }
@@ -504,9 +585,10 @@ fn parse_model(check: &Checker, value: serde_json::Value) -> Result<ModelSpec, S
         "gaussian_mixture" => Ok(ModelSpec::GaussianMixture(check.typed("model", rest)?)),
         "ising_mixture" => Ok(ModelSpec::IsingMixture(check.typed("model", rest)?)),
         "learned" => Ok(ModelSpec::Learned(check.typed("model", rest)?)),
+        "hidden_states" => Ok(ModelSpec::HiddenStates(check.typed("model", rest)?)),
         other => check.fail(
             "model.kind",
-            format!("unknown kind {other:?}, expected one of \"gaussian_mixture\", \"ising_mixture\", \"learned\""),
+            format!("unknown kind {other:?}, expected one of \"gaussian_mixture\", \"ising_mixture\", \"learned\", \"hidden_states\""),
         ),
     }
 }
@@ -588,9 +670,42 @@ fn validate_model(check: &Checker, model: &ModelSpec) -> Result<(), SceneError> 
             if l.path.as_os_str().is_empty() {
                 return check.fail("model.path", "path must not be empty");
             }
+            if l.reference.as_ref().is_some_and(|r| r.as_os_str().is_empty()) {
+                return check.fail("model.reference", "path must not be empty");
+            }
+            Ok(())
+        }
+        ModelSpec::HiddenStates(h) => {
+            if h.path.as_os_str().is_empty() {
+                return check.fail("model.path", "path must not be empty");
+            }
+            if let Some(block) = h.block {
+                check.count("model.block", block, 1, MAX_BLOCK, "block (counted from 1)")?;
+            }
             Ok(())
         }
     }
+}
+
+fn validate_view(check: &Checker, v: &ViewSpec) -> Result<(), SceneError> {
+    if let Some(dims) = v.dims {
+        check.count("view.dims", dims, 2, 3, "dims")?;
+    }
+    if let Some(ViewColor::Posterior(k)) = v.color {
+        check.count("view.color.posterior", k, 0, MAX_COMPONENTS - 1, "class")?;
+    }
+    if let Some(t) = v.time
+        && !(t > 0.0 && t <= MAX_T)
+    {
+        return check.fail(
+            "view.time",
+            format!("time must be in (0, {MAX_T}], got {}", show(t)),
+        );
+    }
+    if let Some(trails) = v.trails {
+        check.count("view.trails", trails, 0, MAX_STEPS, "trail length")?;
+    }
+    Ok(())
 }
 
 fn validate_gaussian(check: &Checker, g: &GaussianMixtureSpec) -> Result<(), SceneError> {
@@ -821,8 +936,15 @@ impl ModelSpec {
     /// Builds the scene's model; a learned model's `path` is resolved against the scene file's
     /// folder, the working directory and the shipped assets, in that order.
     pub fn build(&self, scene_file: &Path) -> Result<SceneModel, SceneError> {
-        let ModelSpec::Learned(spec) = self else {
-            return self.build_analytic().map(SceneModel::Analytic);
+        let spec = match self {
+            ModelSpec::Learned(spec) => spec,
+            ModelSpec::HiddenStates(h) => {
+                return Err(SceneError::Model(format!(
+                    "{} is shown through its hidden states: it does not drive a diffusion scene",
+                    h.path.display()
+                )));
+            }
+            _ => return self.build_analytic().map(SceneModel::Analytic),
         };
         let path = crate::assets::resolve(&spec.path, scene_file.parent());
         let model = learned::load(&path).map_err(|e| SceneError::Model(e.to_string()))?;
@@ -841,7 +963,35 @@ impl ModelSpec {
         match self {
             ModelSpec::GaussianMixture(g) => Some(g.components.len()),
             ModelSpec::IsingMixture(m) => Some(m.components.len()),
-            ModelSpec::Learned(_) => None,
+            ModelSpec::Learned(_) | ModelSpec::HiddenStates(_) => None,
+        }
+    }
+
+    /// Whether the scene has an exact model for the speciation lab (its own or a `reference`).
+    pub fn has_theory(&self) -> bool {
+        match self {
+            ModelSpec::GaussianMixture(_) | ModelSpec::IsingMixture(_) => true,
+            ModelSpec::Learned(l) => l.reference.is_some(),
+            ModelSpec::HiddenStates(_) => false,
+        }
+    }
+
+    /// The exact analytic model behind the scene: its own, or the one a learned model imitates
+    /// (`reference`, a scene file resolved like the model path); `None` when there is none.
+    pub fn reference_model(&self, scene_file: &Path) -> Result<Option<AnalyticModel>, SceneError> {
+        match self {
+            ModelSpec::GaussianMixture(_) | ModelSpec::IsingMixture(_) => {
+                self.build_analytic().map(Some)
+            }
+            ModelSpec::Learned(LearnedSpec {
+                reference: Some(reference),
+                ..
+            }) => {
+                let path = crate::assets::resolve(reference, scene_file.parent());
+                let scene = Scene::load(&path)?;
+                scene.model.build_analytic().map(Some)
+            }
+            ModelSpec::Learned(_) | ModelSpec::HiddenStates(_) => Ok(None),
         }
     }
 
@@ -850,7 +1000,7 @@ impl ModelSpec {
         match self {
             ModelSpec::GaussianMixture(g) => Some(g.dim),
             ModelSpec::IsingMixture(m) => Some(m.dim),
-            ModelSpec::Learned(_) => None,
+            ModelSpec::Learned(_) | ModelSpec::HiddenStates(_) => None,
         }
     }
 
@@ -894,10 +1044,13 @@ impl ModelSpec {
                     .map(AnalyticModel::Ising)
                     .map_err(model_error)
             }
-            ModelSpec::Learned(l) => Err(SceneError::Model(format!(
-                "this needs an exact analytic model, but the scene's model is learned ({})",
-                l.path.display()
-            ))),
+            ModelSpec::Learned(LearnedSpec { path, .. })
+            | ModelSpec::HiddenStates(HiddenStatesSpec { path, .. }) => {
+                Err(SceneError::Model(format!(
+                    "this needs an exact analytic model, but the scene's model is learned ({})",
+                    path.display()
+                )))
+            }
         }
     }
 }

@@ -131,3 +131,127 @@ fn a_bad_point_file_is_one_readable_error() {
     h.run_steps(3);
     assert_eq!(h.state().jobs.errors().len(), 1);
 }
+
+/// The small scene with another seed and dimension: a second tour stop.
+fn second_scene() -> diffscope::scene::Scene {
+    let text = app_support::SMALL_SCENE
+        .replace(r#""dim": 8"#, r#""dim": 6"#)
+        .replace(r#""seed": 11"#, r#""seed": 12"#);
+    diffscope::scene::Scene::from_json_str(&text, std::path::Path::new("second.json")).unwrap()
+}
+
+fn press(h: &mut egui_kittest::Harness<'static, diffscope::app::DiffscopeApp>, key: egui::Key) {
+    h.key_press(key);
+    h.step();
+}
+
+#[test]
+fn the_tour_keeps_each_stops_results_and_view() {
+    use diffscope::app::manifold::Dimensions;
+    use diffscope::app::tour::Tour;
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let first = diffscope::scene::Scene::load(&small_scene(dir.path())).unwrap();
+    let mut h = harness(&small_scene(dir.path()), [1280.0, 800.0]);
+    settle(&mut h);
+    h.state_mut()
+        .start_tour(Tour::new(vec![first.clone(), second_scene()]));
+    settle(&mut h);
+    let (cloud, report) = {
+        let app = h.state_mut();
+        app.manifold.dims = Dimensions::Three;
+        app.timeline.step = 5;
+        (
+            Arc::clone(app.cloud.as_ref().unwrap()),
+            Arc::clone(app.speciation.as_ref().unwrap()),
+        )
+    };
+    h.get_by_label("Next ▶").click();
+    h.step();
+    assert_eq!(h.state().tour.as_ref().unwrap().current(), 1);
+    settle(&mut h);
+    assert_eq!(h.state().cloud.as_ref().unwrap().trajectories.dim, 6);
+    assert_eq!(h.state().manifold.dims, Dimensions::Two, "a first visit opens with defaults");
+    press(&mut h, egui::Key::PageUp);
+    let app = h.state();
+    assert_eq!(app.tour.as_ref().unwrap().current(), 0);
+    assert!(app.jobs.idle(), "coming back must not restart a job: {:?}", app.jobs.rows());
+    assert!(Arc::ptr_eq(app.cloud.as_ref().unwrap(), &cloud));
+    assert!(Arc::ptr_eq(app.speciation.as_ref().unwrap(), &report));
+    assert!(app.metrics.is_some());
+    assert_eq!(app.scene, first);
+    assert_eq!(app.manifold.dims, Dimensions::Three);
+    assert_eq!(app.timeline.step, 5);
+    // PageUp at the first stop stays there.
+    press(&mut h, egui::Key::PageUp);
+    assert_eq!(h.state().tour.as_ref().unwrap().current(), 0);
+}
+
+#[test]
+fn presentation_mode_hides_the_chrome_and_keys_drive_the_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(&small_scene(dir.path()), [1280.0, 800.0]);
+    settle(&mut h);
+    assert!(h.query_by_label("Teaching tour").is_some());
+    press(&mut h, egui::Key::F5);
+    h.step();
+    assert!(h.state().presentation.active);
+    assert!(h.query_by_label("Teaching tour").is_none(), "scene panel hidden");
+    assert!(
+        h.query_by_label("Idle: all results are up to date.").is_none(),
+        "jobs strip hidden"
+    );
+    assert!(h.query_by_label("Leave (Esc)").is_some());
+    let last = h.state().timeline.step;
+    press(&mut h, egui::Key::ArrowLeft);
+    press(&mut h, egui::Key::ArrowLeft);
+    assert_eq!(h.state().timeline.step, last - 2);
+    press(&mut h, egui::Key::ArrowRight);
+    assert_eq!(h.state().timeline.step, last - 1);
+    press(&mut h, egui::Key::Space);
+    assert!(h.state().timeline.playing);
+    press(&mut h, egui::Key::Space);
+    assert!(!h.state().timeline.playing);
+    let size = h.ctx.style_of(egui::Theme::Light).text_styles[&egui::TextStyle::Body].size;
+    press(&mut h, egui::Key::Escape);
+    h.step();
+    assert!(!h.state().presentation.active);
+    assert!(h.query_by_label("Teaching tour").is_some());
+    let restored = h.ctx.style_of(egui::Theme::Light).text_styles[&egui::TextStyle::Body].size;
+    assert!(
+        (size / restored - diffscope::app::presentation::FONT_SCALE).abs() < 1e-4,
+        "large type in presentation mode, the old size after it: {size} vs {restored}"
+    );
+}
+
+/// The theory tab's numbers are the library's: for ±m with |m|² = d the exact balance time and the
+/// law are both ½ ln d (spec §2.3, σ² = 1); for variance 1 vs 2 the law is ¼ ln(d/8) and the exact
+/// time solves d(λ − 1 − ln λ)/2 = √(d/2)(1 − λ), λ = s₁²/s₂², s_k² = 1 + a²(σ_k² − 1) (spec §2.4 i),
+/// solved here by an independent bisection in a².
+#[test]
+fn the_laws_view_shows_the_theory_at_the_scenes_d() {
+    use diffscope::app::laws_view::laws_at;
+    for d in [16usize, 100, 1000] {
+        let p = laws_at(d);
+        let half_ln_d = 0.5 * (d as f64).ln();
+        // The library bisects to ~1e-6·t.
+        assert!((p.means_exact.unwrap() - half_ln_d).abs() < 1e-5, "{p:?}");
+        assert!((p.means_law.unwrap() - half_ln_d).abs() < 1e-12, "{p:?}");
+        assert!((p.covariances_law.unwrap() - 0.25 * (d as f64 / 8.0).ln()).abs() < 1e-12);
+        let gap = |a2: f64| {
+            let lambda = 1.0 / (1.0 + a2);
+            let n = d as f64;
+            n * (lambda - 1.0 - lambda.ln()) / 2.0 - (n / 2.0).sqrt() * (1.0 - lambda)
+        };
+        // gap < 0 at small a² (little signal), > 0 at a² = 1 for these d.
+        let (mut lo, mut hi) = (1e-9, 1.0);
+        for _ in 0..80 {
+            let mid = 0.5 * (lo + hi);
+            if gap(mid) < 0.0 { lo = mid } else { hi = mid }
+        }
+        let t = -0.5 * (0.5 * (lo + hi)).ln();
+        assert!((p.covariances_exact.unwrap() - t).abs() < 1e-4, "{p:?} vs {t}");
+    }
+    // The case C number of the spec's table (exact mean = std, d = 100): 0.586.
+    assert!((laws_at(100).covariances_exact.unwrap() - 0.586).abs() < 0.005);
+}

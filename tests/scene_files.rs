@@ -398,3 +398,83 @@ fn learned_scenes_build_from_shipped_weights_and_refuse_what_cannot_denoise() {
         .to_string();
     assert!(err.contains("model.safetensors"), "{err}");
 }
+
+/// The seven teaching scenes: each parses, validates, round-trips, carries a title, a caption and a
+/// view, and builds (analytic models, the learned denoiser with its exact reference of the same
+/// dimension, the sequence model of the hidden-state scene). The embedded copies are the files.
+#[test]
+fn every_teaching_scene_parses_validates_and_builds() {
+    use diffscope::app::scene_panel::{TEACHING, teaching_scene};
+    use diffscope::model::learned::{LearnedModel, load};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenes/teaching");
+    assert_eq!(TEACHING.len(), 7);
+    for (index, (name, text)) in TEACHING.iter().enumerate() {
+        let file = dir.join(name);
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), *text, "{name}");
+        let scene = teaching_scene(index).unwrap_or_else(|e| panic!("{e}"));
+        assert!(scene.title.is_some() && scene.caption.is_some() && scene.view.is_some());
+        let again = Scene::from_json_str(&scene.to_json_pretty().unwrap(), &file).unwrap();
+        assert_eq!(scene, again, "{name} does not round-trip");
+        match &scene.model {
+            ModelSpec::HiddenStates(h) => {
+                let path = diffscope::assets::resolve(&h.path, None);
+                let model = load(&path).unwrap();
+                assert!(matches!(model, LearnedModel::Dit(_)), "{name}");
+                assert!(!scene.model.has_theory());
+            }
+            ModelSpec::Learned(_) => {
+                let built = scene.model.build(&file).unwrap();
+                let reference = scene.model.reference_model(&file).unwrap().unwrap();
+                assert_eq!(built.denoiser().dim(), reference.dim(), "{name}");
+                assert!(scene.model.has_theory());
+            }
+            _ => {
+                let model = scene.model.build_analytic().unwrap();
+                assert_eq!(Some(model.dim()), scene.model.dim());
+                assert!(scene.model.reference_model(&file).unwrap().is_some());
+            }
+        }
+    }
+}
+
+#[test]
+fn view_blocks_and_hidden_state_scenes_are_checked() {
+    let base = r#"{"model": {"kind": "gaussian_mixture", "dim": 2,
+        "components": [{"weight": 1, "cov": {"isotropic": 1}}]},
+        "sampler": {"kind": "sde", "steps": 10, "t_max": 3, "t_min": 0.1}, "trajectories": 1, "seed": 0,
+        "view": {"dims": 3, "color": {"posterior": 0}, "tab": "theory", "basis": "pooled", "time": 1.5}}"#;
+    let scene = parse(base).unwrap();
+    let view = scene.view.clone().unwrap();
+    assert_eq!(view.dims, Some(3));
+    assert_eq!(view.time, Some(1.5));
+    let bad = |from: &str, to: &str| parse(&base.replacen(from, to, 1)).unwrap_err().to_string();
+    assert!(bad(r#""dims": 3"#, r#""dims": 4"#).contains("view.dims"));
+    assert!(bad(r#""time": 1.5"#, r#""time": -1"#).contains("view.time"));
+    assert!(bad(r#""tab": "theory""#, r#""tab": "laws""#).contains("view.tab"));
+    assert!(bad(r#""dims": 3"#, r#""colour": "time""#).contains("colour"));
+    let hidden = r#"{"model": {"kind": "hidden_states", "path": "m.safetensors", "block": 0},
+        "sampler": {"kind": "ode", "steps": 10, "t_max": 1, "t_min": 0.1}, "trajectories": 1, "seed": 0}"#;
+    assert!(
+        parse(hidden)
+            .unwrap_err()
+            .to_string()
+            .contains("model.block")
+    );
+    let scene = parse(&hidden.replace(r#", "block": 0"#, "")).unwrap();
+    assert!(scene.model.build(Path::new("x.json")).is_err());
+    assert!(!scene.model.has_theory());
+}
+
+/// Numbers quoted in the captions are the theory's: ½ ln Λ of scene 1 and t_mid = ½ ln(θ/g*) of
+/// scene 4 (g* computed by the library, not copied).
+#[test]
+fn teaching_captions_quote_the_theory() {
+    use diffscope::analysis::speciation::universal::{solve_increasing, spiked_phi};
+    use diffscope::app::scene_panel::teaching_scene;
+    let caption = |i: usize| teaching_scene(i).unwrap().caption.unwrap();
+    let t_bbdm = 0.5 * 65f64.ln();
+    assert!(caption(0).contains(&format!("{t_bbdm:.2}")), "{}", caption(0));
+    let g_star = solve_increasing(spiked_phi, 0.75, 1.0, 1e4).unwrap();
+    let t_mid = 0.5 * (64.0 / g_star).ln();
+    assert!(caption(3).contains(&format!("{t_mid:.2}")), "{}", caption(3));
+}

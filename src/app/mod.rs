@@ -5,13 +5,16 @@
 pub mod export;
 pub mod inspector;
 pub mod jobs;
+pub mod laws_view;
 pub mod manifold;
 pub mod metrics_view;
+pub mod presentation;
 pub mod scene_panel;
 pub mod session;
 pub mod speciation_view;
 pub mod tasks;
 pub mod timeline;
+pub mod tour;
 
 use crate::analysis::compare::Comparison;
 use crate::analysis::speciation::report::SpeciationReport;
@@ -77,6 +80,8 @@ pub enum View {
     Speciation,
     Metrics,
     Inspector,
+    /// The laws of t_S against d and the dendrogram (`laws_view`).
+    Theory,
 }
 
 /// Which panel the right side shows.
@@ -85,6 +90,7 @@ pub enum RightTab {
     Inspector,
     Speciation,
     Metrics,
+    Theory,
 }
 
 /// Screenshot-and-exit progress.
@@ -131,6 +137,12 @@ pub struct DiffscopeApp {
     /// The step and selection of an applied session, waiting for its cloud.
     pending_view: Option<session::PendingView>,
     autosave: Option<PathBuf>,
+    /// The teaching tour, while one runs.
+    pub tour: Option<tour::Tour>,
+    pub presentation: presentation::Presentation,
+    laws: laws_view::LawsView,
+    /// Show the next sampled cloud at the stored step nearest this time (a scene's `view.time`).
+    open_at: Option<f64>,
 }
 
 impl DiffscopeApp {
@@ -147,6 +159,9 @@ impl DiffscopeApp {
         }
         app.jobs
             .start(JobKind::References, "reference clouds", tasks::references);
+        if let Some(view) = app.scene.view.clone() {
+            app.apply_view(&view);
+        }
         app.restart(true, true);
         if let Some(session) = startup {
             app.apply_session(session);
@@ -209,6 +224,10 @@ impl DiffscopeApp {
             first_scene_drawn: None,
             pending_view: None,
             autosave: options.autosave,
+            tour: None,
+            presentation: presentation::Presentation::default(),
+            laws: laws_view::LawsView::default(),
+            open_at: None,
         };
         (app, startup)
     }
@@ -278,6 +297,9 @@ impl DiffscopeApp {
         }
         if speciation {
             self.speciation = None;
+            self.jobs.cancel(JobKind::Speciation);
+        }
+        if speciation && self.scene.model.has_theory() {
             let scene = self.scene.clone();
             self.jobs
                 .start(JobKind::Speciation, "speciation lab", move |ctx| {
@@ -318,7 +340,7 @@ impl DiffscopeApp {
             match Scene::load(path) {
                 Ok(scene) => {
                     self.preset = None;
-                    self.apply_scene(scene);
+                    self.open_scene(scene);
                 }
                 Err(e) => self.jobs.report(format!("could not open the scene: {e}")),
             }
@@ -349,6 +371,9 @@ impl DiffscopeApp {
                         self.classes = manifold::trajectory_classes(&cloud);
                         self.cloud_id += 1;
                         self.timeline.step = cloud.trajectories.stored_steps.saturating_sub(1);
+                        if let Some(t) = self.open_at.take() {
+                            self.timeline.step = tour::nearest_step(&cloud.trajectories.times, t);
+                        }
                         self.timeline.playing = false;
                         let synthetic = self
                             .frame_stats
@@ -430,7 +455,7 @@ impl DiffscopeApp {
             match scene_panel::preset(index) {
                 Ok(scene) => {
                     self.preset = Some(index);
-                    self.apply_scene(scene);
+                    self.open_scene(scene);
                 }
                 Err(e) => self.jobs.report(format!("preset: {e}")),
             }
@@ -452,6 +477,12 @@ impl DiffscopeApp {
         if actions.rerun {
             self.restart(true, true);
         }
+        if actions.tour {
+            self.start_teaching_tour();
+        }
+        if actions.present {
+            self.presentation.enter(ui.ctx());
+        }
     }
 
     fn markers(&self) -> Vec<timeline::Marker> {
@@ -466,10 +497,12 @@ impl DiffscopeApp {
             ui.selectable_value(&mut self.right_tab, RightTab::Speciation, "Speciation");
             ui.selectable_value(&mut self.right_tab, RightTab::Metrics, "Metrics");
             ui.selectable_value(&mut self.right_tab, RightTab::Inspector, "Inspector");
+            ui.selectable_value(&mut self.right_tab, RightTab::Theory, "Theory");
             let front = match self.right_tab {
                 RightTab::Speciation => View::Speciation,
                 RightTab::Metrics => View::Metrics,
                 RightTab::Inspector => View::Inspector,
+                RightTab::Theory => View::Theory,
             };
             if let Some(request) = self.export_menu.ui(ui, &[front, View::Manifold]) {
                 self.export(request);
@@ -480,6 +513,7 @@ impl DiffscopeApp {
             RightTab::Speciation => self.view_ui(ui, View::Speciation),
             RightTab::Metrics => self.view_ui(ui, View::Metrics),
             RightTab::Inspector => self.view_ui(ui, View::Inspector),
+            RightTab::Theory => self.view_ui(ui, View::Theory),
         }
     }
 
@@ -678,6 +712,19 @@ impl DiffscopeApp {
                     .and_then(|c| c.trajectories.times.get(self.timeline.step).copied());
                 inspector::ui(ui, self.cloud.as_deref(), self.manifold.selected, now);
             }
+            View::Theory => {
+                let labels = self
+                    .cloud
+                    .as_ref()
+                    .map(|c| c.trajectories.class_labels.clone())
+                    .unwrap_or_default();
+                self.laws.ui(
+                    ui,
+                    self.draft.model.dim(),
+                    self.speciation.as_deref(),
+                    &labels,
+                );
+            }
         }
     }
 }
@@ -688,6 +735,7 @@ impl eframe::App for DiffscopeApp {
         self.take_results();
         self.handle_dropped_files(&ctx);
         self.apply_draft_when_ready(&ctx);
+        self.handle_keys(&ctx);
         if !self.jobs.idle() {
             // Progress arrives from the worker; poll it at a calm rate.
             ctx.request_repaint_after(Duration::from_millis(100));
@@ -697,6 +745,14 @@ impl eframe::App for DiffscopeApp {
             self.drive_capture(&ctx);
             self.drive_frame_stats(&ctx);
             return;
+        }
+        if self.presentation.active {
+            self.presentation_ui(ui);
+            self.drive_capture(&ctx);
+            return;
+        }
+        if self.tour.is_some() {
+            egui::Panel::top("tour").show(ui, |ui| self.tour_bar(ui));
         }
         egui::Panel::bottom("jobs").show(ui, |ui| {
             self.jobs.ui(ui);

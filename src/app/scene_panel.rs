@@ -37,6 +37,53 @@ pub const PRESETS: [(&str, &str); 6] = [
     ),
 ];
 
+/// The teaching scenes of the tour (`assets/scenes/teaching/`), compiled into the binary.
+pub const TEACHING: [(&str, &str); 7] = [
+    (
+        "01-two-gaussians.json",
+        include_str!("../../assets/scenes/teaching/01-two-gaussians.json"),
+    ),
+    (
+        "02-means-vs-covariances.json",
+        include_str!("../../assets/scenes/teaching/02-means-vs-covariances.json"),
+    ),
+    (
+        "03-ising-chains.json",
+        include_str!("../../assets/scenes/teaching/03-ising-chains.json"),
+    ),
+    (
+        "04-sharp-vs-smeared.json",
+        include_str!("../../assets/scenes/teaching/04-sharp-vs-smeared.json"),
+    ),
+    (
+        "05-hierarchy.json",
+        include_str!("../../assets/scenes/teaching/05-hierarchy.json"),
+    ),
+    (
+        "06-dit-vs-euler-stack.json",
+        include_str!("../../assets/scenes/teaching/06-dit-vs-euler-stack.json"),
+    ),
+    (
+        "07-learned-vs-exact.json",
+        include_str!("../../assets/scenes/teaching/07-learned-vs-exact.json"),
+    ),
+];
+
+/// Parses teaching scene `index`.
+pub fn teaching_scene(index: usize) -> Result<Scene, String> {
+    let (name, text) = TEACHING
+        .get(index)
+        .ok_or_else(|| format!("no teaching scene number {index}"))?;
+    Scene::from_json_str(text, &Path::new("assets/scenes/teaching").join(name))
+        .map_err(|e| e.to_string())
+}
+
+/// The shipped sequence models a hidden-state scene switches between.
+const SEQUENCE_MODELS: [(&str, &str); 2] = [
+    ("DiT", "assets/models/dit-dyck2.safetensors"),
+    ("Euler-Stack", "assets/models/euler-stack-dyck2.safetensors"),
+];
+
 /// Parses preset `index`.
 pub fn preset(index: usize) -> Result<Scene, String> {
     let (name, text) = PRESETS
@@ -58,6 +105,8 @@ pub struct PanelActions {
     pub open_scene: bool,
     pub open_points: bool,
     pub rerun: bool,
+    pub tour: bool,
+    pub present: bool,
 }
 
 /// Draws the panel; edits go into `draft`.
@@ -90,11 +139,21 @@ pub fn ui(
         actions.open_points = ui.button("Open points…").clicked();
     });
     ui.small("or drop a .json scene / .npy .safetensors .csv cloud on the window");
-    if let Some(title) = &draft.title {
+    ui.horizontal(|ui| {
+        actions.tour = ui.button("Teaching tour").clicked();
+        actions.present = ui.button("Present (F5)").clicked();
+    });
+    if draft.caption.is_some() {
+        egui::CollapsingHeader::new("About this scene")
+            .default_open(true)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .id_salt("caption")
+                    .max_height(220.0)
+                    .show(ui, |ui| super::tour::caption_ui(ui, draft));
+            });
+    } else if let Some(title) = &draft.title {
         ui.label(egui::RichText::new(title).strong());
-    }
-    if let Some(caption) = &draft.caption {
-        ui.small(caption);
     }
     ui.separator();
     egui::ScrollArea::vertical().show(ui, |ui| {
@@ -123,6 +182,18 @@ fn model_editor(ui: &mut Ui, model: &mut ModelSpec) {
                     DragValue::new(&mut spec.dim).range(1..=4096),
                 );
             });
+            // Means and covariances that do not fix d can be resized freely: a slider for live d.
+            let free_dim = spec.components.iter().all(|c| {
+                !matches!(c.mean, Some(MeanSpec::Vector(_)) | Some(MeanSpec::Axis { .. }))
+                    && matches!(c.cov, CovSpec::Isotropic(_))
+            });
+            if free_dim {
+                ui.add(
+                    egui::Slider::new(&mut spec.dim, 2..=4096)
+                        .logarithmic(true)
+                        .text("d"),
+                );
+            }
             let few = spec.components.len() <= 2;
             for (k, component) in spec.components.iter_mut().enumerate() {
                 let title = component
@@ -185,6 +256,21 @@ fn model_editor(ui: &mut Ui, model: &mut ModelSpec) {
         }
         ModelSpec::Learned(spec) => {
             ui.label(format!("Learned model: {}", spec.path.display()));
+            if let Some(reference) = &spec.reference {
+                ui.small(format!("exact theory from {}", reference.display()));
+            }
+        }
+        ModelSpec::HiddenStates(spec) => {
+            ui.label(egui::RichText::new("Hidden states of a Dyck-2 model").strong());
+            ui.horizontal(|ui| {
+                for (name, path) in SEQUENCE_MODELS {
+                    let selected = spec.path == Path::new(path);
+                    if ui.selectable_label(selected, name).clicked() && !selected {
+                        spec.path = path.into();
+                    }
+                }
+            });
+            ui.small(format!("{}", spec.path.display()));
         }
     }
 }

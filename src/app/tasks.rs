@@ -12,9 +12,11 @@ use crate::analysis::speciation::{Control, SpeciationError};
 use crate::diffusion::{SamplingSpec, StoreSteps, Trajectories, run_trajectories};
 use crate::model::ExactModel;
 use crate::render::layer::Grid;
-use crate::scene::{self, Scene};
+use crate::model::learned::{self, LearnedModel};
+use crate::scene::{self, HiddenStatesSpec, ModelSpec, Scene};
 use crate::worker::{JobContext, JobError, JobOutput};
 use rayon::prelude::*;
+use std::path::Path;
 use std::sync::Arc;
 
 /// The app keeps at most this many time points per trajectory (enough for a smooth scrubber; the
@@ -65,26 +67,144 @@ pub fn display_spec(scene: &Scene) -> SamplingSpec {
     spec
 }
 
-/// Samples `scene` and projects every stored step (job "sample").
+/// Samples `scene` and projects every stored step (job "sample"). A learned model with a `reference`
+/// gets the reference's exact posterior along its trajectories; a hidden-state scene runs its
+/// sequence model instead (`hidden_states`).
 pub fn sample(scene: &Scene, ctx: &JobContext) -> Result<JobOutput, JobError> {
-    let model = scene
-        .model
-        .build_analytic()
-        .map_err(|e| JobError::failed(&e))?;
+    if let ModelSpec::HiddenStates(spec) = &scene.model {
+        return hidden_states(scene, spec, ctx);
+    }
+    // Scenes in the app carry no file name: relative model paths resolve against the working
+    // directory and the shipped assets.
+    let origin = Path::new("");
+    let model = scene.model.build(origin).map_err(|e| JobError::failed(&e))?;
+    let reference = match model.exact() {
+        Some(_) => None,
+        None => scene
+            .model
+            .reference_model(origin)
+            .map_err(|e| JobError::failed(&e))?,
+    };
+    let exact: Option<&dyn ExactModel> = model
+        .exact()
+        .or(reference.as_ref().map(|m| m as &dyn ExactModel));
     let spec = display_spec(scene);
-    let mut progress = |f: f32, stage: &str| ctx.progress(0.85 * f, stage);
-    let exact: &dyn ExactModel = &model;
-    let trajectories =
-        run_trajectories(&model, Some(exact), &spec, &mut progress, ctx.cancel_flag()).map_err(
-            |e| match e {
-                crate::diffusion::DiffusionError::Cancelled => JobError::Cancelled,
-                e => JobError::failed(&e),
-            },
-        )?;
+    let mut progress = |f: f32, stage: &str| ctx.progress(0.8 * f, stage);
+    let mut trajectories = run_trajectories(
+        model.denoiser(),
+        exact,
+        &spec,
+        &mut progress,
+        ctx.cancel_flag(),
+    )
+    .map_err(|e| match e {
+        crate::diffusion::DiffusionError::Cancelled => JobError::Cancelled,
+        e => JobError::failed(&e),
+    })?;
+    if let Some(reference) = &reference {
+        ctx.progress(0.8, "exact posterior");
+        reference_posterior(&mut trajectories, reference);
+    }
     ctx.check_cancel()?;
     ctx.progress(0.85, "projecting");
     let source = scene.title.clone().unwrap_or_else(|| "scene".into());
     Ok(Arc::new(project(trajectories, source, ctx)?))
+}
+
+/// Fills p(k | x_t) `[N, S, K]` of the exact `reference` model along trajectories the reference did
+/// not drive (a learned model's), so the views colour them by the class the exact theory sees.
+fn reference_posterior(trajectories: &mut Trajectories, reference: &dyn ExactModel) {
+    let k = reference.weights().len();
+    let (s, d) = (trajectories.stored_steps, trajectories.dim);
+    if reference.dim() != d || k == 0 {
+        return;
+    }
+    let times = trajectories.times.clone();
+    let mut posterior = vec![0f32; trajectories.n * s * k];
+    posterior
+        .par_chunks_mut(s * k)
+        .zip(trajectories.states.par_chunks(s * d))
+        .for_each(|(out, states)| {
+            let mut x = vec![0f64; d];
+            let mut logits = vec![0f64; k];
+            for ((row, state), &t) in out.chunks_mut(k).zip(states.chunks(d)).zip(&times) {
+                x.iter_mut().zip(state).for_each(|(a, &b)| *a = f64::from(b));
+                reference.class_log_joint(&x, t.max(1e-9), &mut logits);
+                let top = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let total: f64 = logits.iter().map(|l| (l - top).exp()).sum();
+                for (p, l) in row.iter_mut().zip(&logits) {
+                    *p = ((l - top).exp() / total) as f32;
+                }
+            }
+        });
+    trajectories.posterior = Some(posterior);
+    trajectories.class_labels = reference.class_labels().to_vec();
+}
+
+/// Samples a Dyck-2 sequence model and shows its hidden states as trajectories (job "sample" of a
+/// `hidden_states` scene): the DiT's mean-pooled block output at each of `sampler.steps` Euler steps
+/// (time = rectified-flow τ, 1 = noise), or the Euler-Stack's state after each token (time = tokens
+/// still to come), for `trajectories` sequences.
+pub fn hidden_states(
+    scene: &Scene,
+    spec: &HiddenStatesSpec,
+    ctx: &JobContext,
+) -> Result<JobOutput, JobError> {
+    ctx.progress(0.0, "loading the model");
+    let path = crate::assets::resolve(&spec.path, None);
+    let model = learned::load(&path).map_err(|e| JobError::failed(&e))?;
+    ctx.check_cancel()?;
+    ctx.progress(0.1, "generating");
+    let n = scene.trajectories;
+    let hidden = match &model {
+        LearnedModel::Dit(dit) => {
+            let block = match spec.block {
+                Some(b) => b.saturating_sub(1),
+                None => dit.config().blocks.saturating_sub(1),
+            };
+            dit.sample(n, scene.sampler.steps, scene.seed, Some(block))
+                .map_err(|e| JobError::failed(&e))?
+                .hidden
+        }
+        LearnedModel::EulerStack(es) => Some(
+            es.sample(n, scene.seed)
+                .map_err(|e| JobError::failed(&e))?
+                .hidden,
+        ),
+        LearnedModel::MlpDenoiser(_) => None,
+    };
+    let Some(hidden) = hidden else {
+        return Err(JobError::Failed(format!(
+            "{} is a denoiser, not a Dyck-2 sequence model: open it as a \"learned\" scene",
+            path.display()
+        )));
+    };
+    ctx.check_cancel()?;
+    // The time bar runs from large to small positive times: τ as it is (1 → 1/steps), or for a
+    // model stepping forward through tokens the number of tokens still to come (L → 1).
+    let steps = hidden.steps;
+    let increasing = hidden.times.first() < hidden.times.last();
+    let times: Vec<f64> = (0..steps)
+        .map(|k| {
+            if increasing {
+                (steps - k) as f64
+            } else {
+                f64::from(hidden.times[k])
+            }
+        })
+        .collect();
+    let trajectories = Trajectories {
+        n: hidden.sequences,
+        stored_steps: steps,
+        dim: hidden.dim,
+        times,
+        states: hidden.states,
+        posterior: None,
+        class_labels: Vec::new(),
+        initial_labels: None,
+    };
+    ctx.progress(0.85, "projecting");
+    Ok(Arc::new(project(trajectories, hidden.layer, ctx)?))
 }
 
 /// Wraps a loaded `[n, d]` cloud as one-step trajectories and projects it (job "load points").
@@ -219,16 +339,24 @@ pub fn speciation_settings(scene: &Scene) -> SpeciationSettings {
 }
 
 /// Runs the speciation lab on `scene` (job "speciation").
+/// A learned model with a `reference` is measured against the exact theory of the model it imitates.
 pub fn speciation(scene: &Scene, ctx: &JobContext) -> Result<JobOutput, JobError> {
+    let origin = Path::new("");
     let model = scene
         .model
-        .build_analytic()
-        .map_err(|e| JobError::failed(&e))?;
+        .reference_model(origin)
+        .map_err(|e| JobError::failed(&e))?
+        .ok_or_else(|| JobError::Failed("this scene has no exact model to compare with".into()))?;
+    let learned = match &scene.model {
+        ModelSpec::Learned(_) => Some(scene.model.build(origin).map_err(|e| JobError::failed(&e))?),
+        _ => None,
+    };
     let settings = speciation_settings(scene);
     let mut progress = |f: f32, stage: &str| ctx.progress(f, stage);
     let mut control = Control::new(&mut progress, ctx.cancel_flag());
+    let dynamics = learned.as_ref().map(|m| m.denoiser());
     let report: SpeciationReport =
-        run_speciation(&model, None, &settings, &mut control).map_err(|e| match e {
+        run_speciation(&model, dynamics, &settings, &mut control).map_err(|e| match e {
             SpeciationError::Cancelled => JobError::Cancelled,
             e => JobError::failed(&e),
         })?;

@@ -61,6 +61,26 @@ impl Timeline {
         ctx.request_repaint();
     }
 
+    /// Play / pause; playing from the last of `steps` starts again at the first.
+    pub fn toggle_play(&mut self, steps: usize) {
+        if steps == 0 {
+            return;
+        }
+        if !self.playing && self.step + 1 >= steps {
+            self.step = 0;
+        }
+        self.playing = !self.playing;
+    }
+
+    /// Moves `delta` stored steps (clamped to the `steps` stored) and pauses.
+    pub fn step_by(&mut self, delta: isize, steps: usize) {
+        if steps == 0 {
+            return;
+        }
+        self.playing = false;
+        self.step = self.step.saturating_add_signed(delta).min(steps - 1);
+    }
+
     pub fn ui(&mut self, ui: &mut Ui, times: &[f64], markers: &[Marker]) {
         let steps = times.len();
         if steps == 0 {
@@ -71,10 +91,7 @@ impl Timeline {
         ui.horizontal(|ui| {
             let play = if self.playing { "Pause" } else { "Play" };
             if ui.button(play).clicked() {
-                if !self.playing && self.step + 1 >= steps {
-                    self.step = 0;
-                }
-                self.playing = !self.playing;
+                self.toggle_play(steps);
             }
             ui.label(format!(
                 "t = {:.4}  (step {} of {})",

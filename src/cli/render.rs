@@ -1,4 +1,4 @@
-//! `diffscope render SCENE|--session FILE --view manifold|speciation|metrics --png FILE`: draws one
+//! `diffscope render SCENE|--session FILE --view manifold|speciation|metrics|theory --png FILE`: draws one
 //! view of the app (for a session: with its camera, colours and selection) offscreen with the same
 //! renderer (egui + our wgpu pipelines on a headless wgpu device, through egui_kittest's offscreen
 //! harness), after the scene's jobs are done, and writes a PNG at 1× or 2× pixel density; plots and
@@ -58,6 +58,7 @@ pub enum ViewArg {
     Manifold,
     Speciation,
     Metrics,
+    Theory,
 }
 
 impl RenderArgs {
@@ -91,6 +92,7 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
         ViewArg::Manifold => View::Manifold,
         ViewArg::Speciation => View::Speciation,
         ViewArg::Metrics => View::Metrics,
+        ViewArg::Theory => View::Theory,
     };
     let outputs = args.outputs();
     if outputs.is_empty() {

@@ -63,17 +63,28 @@ pub fn settings_of(scene: &Scene, args: &SpeciationArgs) -> SpeciationSettings {
 
 pub fn run(args: &SpeciationArgs) -> anyhow::Result<()> {
     let scene = Scene::load(&args.scene)?;
-    let model = scene.model.build_analytic().with_context(|| {
+    // A learned model with a "reference" is measured against the exact theory it imitates.
+    let needs = || {
         format!(
-            "speciation needs an analytic model: {}",
+            "speciation needs an analytic model (or a learned one with a \"reference\"): {}",
             args.scene.display()
         )
-    })?;
+    };
+    let model = scene
+        .model
+        .reference_model(&args.scene)
+        .with_context(needs)?
+        .ok_or_else(|| anyhow::anyhow!(needs()))?;
+    let learned = match &scene.model {
+        scene::ModelSpec::Learned(_) => Some(scene.model.build(&args.scene)?),
+        _ => None,
+    };
     let settings = settings_of(&scene, args);
     let mut progress = |_: f32, _: &str| {};
     let cancel = AtomicBool::new(false);
     let mut control = Control::new(&mut progress, &cancel);
-    let report = run_speciation(&model, None, &settings, &mut control)
+    let dynamics = learned.as_ref().map(|m| m.denoiser());
+    let report = run_speciation(&model, dynamics, &settings, &mut control)
         .with_context(|| format!("speciation of {}", args.scene.display()))?;
     print!("{}", summary(&report));
     if let Some(path) = &args.json {

@@ -1,0 +1,193 @@
+//! Presentation mode and the app's keyboard control: hides the scene panel, the tabs and the jobs
+//! strip, shows the caption beside the view in large type with a high-contrast light or dark theme.
+//! Keys: F5 toggles, Esc leaves, space plays, ←/→ step the time bar, PageUp/PageDown (or P/N) move
+//! through the tour. Changes only styles and app state; draws the views through the app.
+
+use super::tour::caption_ui;
+use super::{DiffscopeApp, RightTab, View};
+use egui::{Color32, Key, Stroke, Theme, Ui};
+use std::sync::Arc;
+
+/// Text is this many times larger in presentation mode.
+pub const FONT_SCALE: f32 = 1.6;
+
+/// Presentation state; the styles to restore on leaving.
+#[derive(Default)]
+pub struct Presentation {
+    pub active: bool,
+    /// High-contrast dark theme (else light).
+    pub dark: bool,
+    saved: Option<SavedStyles>,
+}
+
+struct SavedStyles {
+    dark: Arc<egui::Style>,
+    light: Arc<egui::Style>,
+    preference: egui::ThemePreference,
+}
+
+impl Presentation {
+    /// Enters presentation mode: large type and the high-contrast theme.
+    pub fn enter(&mut self, ctx: &egui::Context) {
+        if self.active {
+            return;
+        }
+        self.saved = Some(SavedStyles {
+            dark: ctx.style_of(Theme::Dark),
+            light: ctx.style_of(Theme::Light),
+            preference: ctx.options(|o| o.theme_preference),
+        });
+        self.active = true;
+        self.apply(ctx);
+    }
+
+    /// Leaves presentation mode and restores the styles it replaced.
+    pub fn leave(&mut self, ctx: &egui::Context) {
+        if !self.active {
+            return;
+        }
+        self.active = false;
+        if let Some(saved) = self.saved.take() {
+            ctx.set_style_of(Theme::Dark, saved.dark);
+            ctx.set_style_of(Theme::Light, saved.light);
+            ctx.set_theme(saved.preference);
+        }
+    }
+
+    pub fn toggle(&mut self, ctx: &egui::Context) {
+        if self.active {
+            self.leave(ctx);
+        } else {
+            self.enter(ctx);
+        }
+    }
+
+    /// Switches between the high-contrast light and dark themes.
+    pub fn set_dark(&mut self, ctx: &egui::Context, dark: bool) {
+        self.dark = dark;
+        if self.active {
+            self.apply(ctx);
+        }
+    }
+
+    fn apply(&self, ctx: &egui::Context) {
+        let Some(saved) = &self.saved else {
+            return;
+        };
+        for (theme, base) in [(Theme::Dark, &saved.dark), (Theme::Light, &saved.light)] {
+            let mut style = (**base).clone();
+            for font in style.text_styles.values_mut() {
+                font.size *= FONT_SCALE;
+            }
+            style.visuals = high_contrast(theme == Theme::Dark);
+            ctx.set_style_of(theme, style);
+        }
+        ctx.set_theme(if self.dark { Theme::Dark } else { Theme::Light });
+    }
+}
+
+/// Pure black on white or white on black, with strong widget outlines.
+pub fn high_contrast(dark: bool) -> egui::Visuals {
+    let (mut visuals, ink, paper) = if dark {
+        (egui::Visuals::dark(), Color32::WHITE, Color32::BLACK)
+    } else {
+        (egui::Visuals::light(), Color32::BLACK, Color32::WHITE)
+    };
+    visuals.override_text_color = Some(ink);
+    visuals.panel_fill = paper;
+    visuals.window_fill = paper;
+    visuals.extreme_bg_color = paper;
+    visuals.faint_bg_color = paper;
+    for widget in [
+        &mut visuals.widgets.noninteractive,
+        &mut visuals.widgets.inactive,
+        &mut visuals.widgets.hovered,
+        &mut visuals.widgets.active,
+    ] {
+        widget.fg_stroke = Stroke::new(widget.fg_stroke.width.max(1.5), ink);
+        widget.bg_stroke = Stroke::new(widget.bg_stroke.width.max(1.0), ink);
+    }
+    visuals
+}
+
+impl DiffscopeApp {
+    /// Keyboard control; time and tour keys only while no text field has the keyboard.
+    pub(super) fn handle_keys(&mut self, ctx: &egui::Context) {
+        let toggle = ctx.input_mut(|i| i.consume_key(egui::Modifiers::NONE, Key::F5));
+        if toggle {
+            self.presentation.toggle(ctx);
+        }
+        if self.presentation.active && ctx.input(|i| i.key_pressed(Key::Escape)) {
+            self.presentation.leave(ctx);
+        }
+        if ctx.memory(|m| m.focused().is_some()) {
+            return;
+        }
+        let steps = self
+            .cloud
+            .as_ref()
+            .map_or(0, |c| c.trajectories.stored_steps);
+        let (play, back, forward, previous, next) = ctx.input(|i| {
+            (
+                i.key_pressed(Key::Space),
+                i.key_pressed(Key::ArrowLeft),
+                i.key_pressed(Key::ArrowRight),
+                i.key_pressed(Key::PageUp) || i.key_pressed(Key::P),
+                i.key_pressed(Key::PageDown) || i.key_pressed(Key::N),
+            )
+        });
+        if play {
+            self.timeline.toggle_play(steps);
+        }
+        if back {
+            self.timeline.step_by(-1, steps);
+        }
+        if forward {
+            self.timeline.step_by(1, steps);
+        }
+        if previous {
+            self.tour_step(-1);
+        }
+        if next {
+            self.tour_step(1);
+        }
+    }
+
+    /// The presentation layout: caption on the left, the scene's analysis view (speciation or
+    /// theory) on the right when its view block names one, the manifold view and time bar between.
+    pub(super) fn presentation_ui(&mut self, ui: &mut Ui) {
+        let ctx = ui.ctx().clone();
+        egui::Panel::top("presentation bar").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                if self.tour.is_some() {
+                    self.tour_bar(ui);
+                }
+                let mut dark = self.presentation.dark;
+                if ui.checkbox(&mut dark, "dark").changed() {
+                    self.presentation.set_dark(&ctx, dark);
+                }
+                if ui.button("Leave (Esc)").clicked() {
+                    self.presentation.leave(&ctx);
+                }
+            });
+        });
+        let width = ui.max_rect().width();
+        egui::Panel::left("presentation caption")
+            .resizable(true)
+            .default_size(width * 0.3)
+            .show(ui, |ui| caption_ui(ui, &self.scene));
+        let side = match self.right_tab {
+            RightTab::Speciation => Some(View::Speciation),
+            RightTab::Theory => Some(View::Theory),
+            RightTab::Metrics => Some(View::Metrics),
+            RightTab::Inspector => None,
+        };
+        if let Some(view) = side {
+            egui::Panel::right("presentation analysis")
+                .resizable(true)
+                .default_size(width * 0.33)
+                .show(ui, |ui| self.view_ui(ui, view));
+        }
+        egui::CentralPanel::default().show(ui, |ui| self.central(ui));
+    }
+}

@@ -1,0 +1,347 @@
+//! The teaching tour: steps through a list of scenes (the seven built-in teaching scenes by default),
+//! applies each scene's default `view` on its first visit, and keeps every stop's state (edited scene,
+//! finished results, view settings, time) in memory so that coming back recomputes nothing. Also the
+//! caption panel. No numerics here: it only moves results between the app and its stops.
+
+use super::manifold::{ColorBy, Dimensions, DrawMode, ManifoldView};
+use super::{DiffscopeApp, RightTab, jobs::JobKind, scene_panel, tasks};
+use crate::analysis::speciation::report::SpeciationReport;
+use crate::render::camera::{Orbit, PanZoom};
+use crate::render::colormap::Colormap;
+use crate::scene::{Scene, ViewBasis, ViewColor, ViewSpec, ViewTab};
+use egui::{RichText, Ui};
+use std::sync::Arc;
+
+/// The user-controlled settings of the manifold view (not its caches, which belong to the one live
+/// view so that GPU uploads stay keyed by its own generation counter).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ViewSettings {
+    pub dims: Dimensions,
+    pub color_by: ColorBy,
+    pub colormap: Colormap,
+    pub pooled: bool,
+    pub show_path: bool,
+    pub trail_steps: usize,
+    pub radius_px: f32,
+    pub draw_mode: DrawMode,
+    pub show_holes: bool,
+    pub pan_zoom: PanZoom,
+    pub orbit: Orbit,
+    pub follow: bool,
+    pub selected: Option<usize>,
+}
+
+impl ViewSettings {
+    pub fn of(view: &ManifoldView) -> Self {
+        ViewSettings {
+            dims: view.dims,
+            color_by: view.color_by,
+            colormap: view.colormap,
+            pooled: view.pooled,
+            show_path: view.show_path,
+            trail_steps: view.trail_steps,
+            radius_px: view.radius_px,
+            draw_mode: view.draw_mode,
+            show_holes: view.show_holes,
+            pan_zoom: view.pan_zoom,
+            orbit: view.orbit,
+            follow: view.follow,
+            selected: view.selected,
+        }
+    }
+
+    /// Puts these settings on `view` and drops its drawn caches (they were built for another cloud).
+    pub fn restore(&self, view: &mut ManifoldView) {
+        view.reset();
+        view.dims = self.dims;
+        view.color_by = self.color_by;
+        view.colormap = self.colormap;
+        view.pooled = self.pooled;
+        view.show_path = self.show_path;
+        view.trail_steps = self.trail_steps;
+        view.radius_px = self.radius_px;
+        view.draw_mode = self.draw_mode;
+        view.show_holes = self.show_holes;
+        view.pan_zoom = self.pan_zoom;
+        view.orbit = self.orbit;
+        view.follow = self.follow;
+        view.selected = self.selected;
+    }
+}
+
+/// Everything one tour stop shows.
+struct Stop {
+    scene: Scene,
+    draft: Scene,
+    cloud: Option<Arc<tasks::Cloud>>,
+    classes: Vec<u32>,
+    speciation: Option<Arc<SpeciationReport>>,
+    metrics: Option<Arc<tasks::Measured>>,
+    view: ViewSettings,
+    step: usize,
+    right_tab: RightTab,
+    level: usize,
+}
+
+/// The tour: its scenes and the saved state of every stop visited.
+pub struct Tour {
+    scenes: Vec<Scene>,
+    saved: Vec<Option<Stop>>,
+    current: usize,
+}
+
+impl Tour {
+    pub fn new(scenes: Vec<Scene>) -> Self {
+        let saved = scenes.iter().map(|_| None).collect();
+        Tour {
+            scenes,
+            saved,
+            current: 0,
+        }
+    }
+
+    /// The seven built-in teaching scenes.
+    pub fn teaching() -> Result<Self, String> {
+        let scenes = (0..scene_panel::TEACHING.len())
+            .map(scene_panel::teaching_scene)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Tour::new(scenes))
+    }
+
+    pub fn current(&self) -> usize {
+        self.current
+    }
+
+    pub fn len(&self) -> usize {
+        self.scenes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.scenes.is_empty()
+    }
+}
+
+impl DiffscopeApp {
+    /// Starts a tour over `scenes` at the first one.
+    pub fn start_tour(&mut self, tour: Tour) {
+        if tour.is_empty() {
+            return;
+        }
+        self.tour = Some(tour);
+        self.visit(0);
+    }
+
+    /// Starts the tour of the built-in teaching scenes.
+    pub fn start_teaching_tour(&mut self) {
+        match Tour::teaching() {
+            Ok(tour) => self.start_tour(tour),
+            Err(e) => self.jobs.report(format!("teaching scenes: {e}")),
+        }
+    }
+
+    /// Moves to the next (`+1`) or previous (`-1`) stop, if there is one.
+    pub fn tour_step(&mut self, delta: isize) {
+        let Some(tour) = &self.tour else {
+            return;
+        };
+        let target = tour.current as isize + delta;
+        if (0..tour.len() as isize).contains(&target) {
+            self.save_stop();
+            self.visit(target as usize);
+        }
+    }
+
+    /// Saves the current stop, then leaves the tour (the current scene stays open).
+    pub fn end_tour(&mut self) {
+        self.tour = None;
+    }
+
+    /// Copies the current state into the current stop and stops the jobs it started.
+    fn save_stop(&mut self) {
+        for kind in [JobKind::Sample, JobKind::Speciation, JobKind::Metrics] {
+            self.jobs.cancel(kind);
+        }
+        let stop = Stop {
+            scene: self.scene.clone(),
+            draft: self.draft.clone(),
+            cloud: self.cloud.take(),
+            classes: std::mem::take(&mut self.classes),
+            speciation: self.speciation.take(),
+            metrics: self.metrics.take(),
+            view: ViewSettings::of(&self.manifold),
+            step: self.timeline.step,
+            right_tab: self.right_tab,
+            level: self.speciation_view.level,
+        };
+        if let Some(tour) = &mut self.tour
+            && let Some(slot) = tour.saved.get_mut(tour.current)
+        {
+            *slot = Some(stop);
+        }
+    }
+
+    /// Shows stop `index`: its saved state, or its scene with its default view on a first visit.
+    /// Results a stop lost (its jobs were still running when it was left) are recomputed.
+    fn visit(&mut self, index: usize) {
+        let Some(tour) = &mut self.tour else {
+            return;
+        };
+        tour.current = index;
+        self.timeline.playing = false;
+        let saved = tour.saved.get_mut(index).and_then(Option::take);
+        let Some(stop) = saved else {
+            let Some(scene) = tour.scenes.get(index).cloned() else {
+                return;
+            };
+            self.preset = None;
+            ViewSettings::of(&ManifoldView::default()).restore(&mut self.manifold);
+            self.apply_view(&scene.view.clone().unwrap_or_default());
+            self.draft = scene.clone();
+            self.scene = scene;
+            self.draft_error = None;
+            self.edited_at = None;
+            self.restart(true, true);
+            return;
+        };
+        self.scene = stop.scene;
+        self.draft = stop.draft;
+        self.draft_error = None;
+        self.edited_at = None;
+        self.preset = None;
+        self.classes = stop.classes;
+        // A fresh id: the view's caches were dropped, and ids must never repeat across stops.
+        self.cloud_id += 1;
+        self.speciation = stop.speciation;
+        self.metrics = stop.metrics;
+        self.right_tab = stop.right_tab;
+        self.speciation_view.level = stop.level;
+        stop.view.restore(&mut self.manifold);
+        self.timeline.step = stop.step;
+        self.open_at = None;
+        let lost_cloud = stop.cloud.is_none();
+        let lost_speciation = self.speciation.is_none();
+        match stop.cloud {
+            Some(cloud) => {
+                if self.metrics.is_none() {
+                    let for_metrics = Arc::clone(&cloud);
+                    self.jobs.start(JobKind::Metrics, "metrics", move |ctx| {
+                        tasks::metrics(&for_metrics, ctx)
+                    });
+                }
+                self.cloud = Some(cloud);
+            }
+            None => self.cloud = None,
+        }
+        self.restart(lost_cloud, lost_speciation);
+    }
+
+    /// Opens `scene` and applies its default view (fields it does not set keep their defaults).
+    pub fn open_scene(&mut self, scene: Scene) {
+        let view = scene.view.clone().unwrap_or_default();
+        ViewSettings::of(&ManifoldView::default()).restore(&mut self.manifold);
+        self.apply_view(&view);
+        self.apply_scene(scene);
+    }
+
+    /// Applies the switches of a scene's `view` block.
+    pub fn apply_view(&mut self, view: &ViewSpec) {
+        if let Some(dims) = view.dims {
+            self.manifold.dims = if dims == 3 {
+                Dimensions::Three
+            } else {
+                Dimensions::Two
+            };
+        }
+        if let Some(color) = view.color {
+            self.manifold.color_by = match color {
+                ViewColor::Class => ColorBy::Class,
+                ViewColor::Time => ColorBy::Time,
+                ViewColor::Posterior(k) => ColorBy::Posterior(k),
+            };
+        }
+        if let Some(basis) = view.basis {
+            self.manifold.pooled = basis == ViewBasis::Pooled;
+        }
+        if let Some(path) = view.path {
+            self.manifold.show_path = path;
+        }
+        if let Some(trails) = view.trails {
+            self.manifold.trail_steps = trails;
+        }
+        if let Some(holes) = view.holes {
+            self.manifold.show_holes = holes;
+        }
+        if let Some(tab) = view.tab {
+            self.right_tab = match tab {
+                ViewTab::Speciation => RightTab::Speciation,
+                ViewTab::Metrics => RightTab::Metrics,
+                ViewTab::Inspector => RightTab::Inspector,
+                ViewTab::Theory => RightTab::Theory,
+            };
+        }
+        self.open_at = view.time;
+    }
+
+    /// The tour bar: previous / next, where we are, and the way out.
+    pub(super) fn tour_bar(&mut self, ui: &mut Ui) {
+        let Some(tour) = &self.tour else {
+            return;
+        };
+        let (current, len) = (tour.current, tour.len());
+        let mut delta = 0;
+        let mut end = false;
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(current > 0, egui::Button::new("◀ Previous"))
+                .clicked()
+            {
+                delta = -1;
+            }
+            ui.label(format!("Tour {} / {len}", current + 1));
+            if ui
+                .add_enabled(current + 1 < len, egui::Button::new("Next ▶"))
+                .clicked()
+            {
+                delta = 1;
+            }
+            if let Some(title) = &self.scene.title {
+                ui.label(RichText::new(title).strong());
+            }
+            if ui.button("End tour").clicked() {
+                end = true;
+            }
+        });
+        if delta != 0 {
+            self.tour_step(delta);
+        }
+        if end {
+            self.end_tour();
+        }
+    }
+}
+
+/// The scene's title and caption in readable type (the tour's and presentation mode's caption panel).
+/// Paragraphs are separated by blank lines; lines starting with "• " are list items.
+pub fn caption_ui(ui: &mut Ui, scene: &Scene) {
+    if let Some(title) = &scene.title {
+        ui.heading(title);
+    }
+    let Some(caption) = &scene.caption else {
+        return;
+    };
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        for paragraph in caption.split("\n\n") {
+            ui.add_space(4.0);
+            ui.add(egui::Label::new(RichText::new(paragraph.trim())).wrap());
+        }
+    });
+}
+
+/// The stored step whose time is nearest `t` (times decreasing; 0 when there are none).
+pub fn nearest_step(times: &[f64], t: f64) -> usize {
+    times
+        .iter()
+        .enumerate()
+        .min_by(|a, b| (a.1 - t).abs().total_cmp(&(b.1 - t).abs()))
+        .map_or(0, |(j, _)| j)
+}
