@@ -122,8 +122,8 @@ fn speciation_figures_export_every_series() {
     // serde_json's default float parser may be off in the last bit (no `float_roundtrip` feature).
     assert_eq!(read.len(), points.len());
     for (a, b) in read.iter().zip(points) {
-        for c in 0..2 {
-            assert!((a[c] - b[c]).abs() <= 1e-15 * b[c].abs(), "{a:?} vs {b:?}");
+        for (x, y) in a.iter().zip(b) {
+            assert!((x - y).abs() <= 1e-15 * y.abs(), "{a:?} vs {b:?}");
         }
     }
     assert_eq!(json[0]["series"][0]["name"], "φ cloning ± 1 s.e.");
