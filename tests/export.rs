@@ -122,8 +122,8 @@ fn speciation_figures_export_every_series() {
     // serde_json's default float parser may be off in the last bit (no `float_roundtrip` feature).
     assert_eq!(read.len(), points.len());
     for (a, b) in read.iter().zip(points) {
-        for c in 0..2 {
-            assert!((a[c] - b[c]).abs() <= 1e-15 * b[c].abs(), "{a:?} vs {b:?}");
+        for (x, y) in a.iter().zip(b) {
+            assert!((x - y).abs() <= 1e-15 * y.abs(), "{a:?} vs {b:?}");
         }
     }
     assert_eq!(json[0]["series"][0]["name"], "φ cloning ± 1 s.e.");
@@ -419,4 +419,35 @@ fn render_writes_svg_data_and_a_2x_png_from_a_scene_file() {
     assert_eq!(json.as_array().unwrap().len(), 2);
     let png = image::open(path("phi.png")).unwrap();
     assert_eq!((png.width(), png.height()), (800, 600));
+}
+
+/// The app's PNG export: a copy of the shown results drawn offscreen at 2×, without rerunning jobs.
+#[test]
+fn the_app_exports_a_view_as_png_and_its_data() {
+    use diffscope::app::View;
+    use diffscope::app::export::{Format, PngSettings, Shown, write_data};
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = app_support::harness(&app_support::small_scene(dir.path()), [1280.0, 800.0]);
+    app_support::settle(&mut h);
+    let png = dir.path().join("speciation.png");
+    let settings = PngSettings {
+        width: 300,
+        height: 200,
+        scale: 2,
+    };
+    Shown::of(h.state(), View::Speciation)
+        .render_png(settings, &png)
+        .unwrap();
+    let image = image::open(&png).unwrap();
+    assert_eq!((image.width(), image.height()), (600, 400));
+    let markdown = dir.path().join("table.md");
+    write_data(h.state(), View::Metrics, Format::Markdown, &markdown).unwrap();
+    let text = std::fs::read_to_string(&markdown).unwrap();
+    let report = &h.state().metrics.as_ref().unwrap().report;
+    assert!(
+        text.contains(&format!("| {} |", report.intrinsic_dim.pca90)),
+        "{text}"
+    );
+    let error = write_data(h.state(), View::Manifold, Format::Svg, &markdown).unwrap_err();
+    assert!(error.to_string().contains("no SVG export"), "{error}");
 }

@@ -131,12 +131,7 @@ pub fn table(
 ) -> Table {
     let missing = |running: bool| if running { "…" } else { "—" }.to_string();
     let current_header = current.map_or("current cloud".into(), |r| {
-        format!(
-            "current cloud: {} (n = {}, d = {})",
-            short(&r.source),
-            r.n,
-            r.dim
-        )
+        format!("current cloud (n = {}, d = {})", r.n, r.dim)
     });
     let model_header = |name: &str, m: Option<&MeasuredModel>| {
         m.map_or(format!("{name} (small, ours)"), |m| {
@@ -208,8 +203,10 @@ pub fn table(
             vec!["n/a".into(); reference_reports.len()],
         ],
     });
-    let mut notes =
-        vec!["Current cloud: the sampled states at t_min (or the loaded cloud).".to_string()];
+    let mut notes = vec![format!(
+        "Current cloud{}: the sampled states at t_min (or the loaded cloud).",
+        current.map_or(String::new(), |r| format!(" ({})", short(&r.source)))
+    )];
     match models {
         Some(m) => {
             for (name, model) in [("DiT", &m.dit), ("Euler-Stack", &m.euler_stack)] {
