@@ -85,6 +85,7 @@ pub enum RightTab {
     #[default]
     Speciation,
     Metrics,
+    Theory,
 }
 
 /// The manifold view: projection, colouring, drawing and camera.
@@ -379,12 +380,17 @@ impl Session {
     /// Makes relative learned-model paths absolute (found against `base`, the working directory or the
     /// shipped assets), so the session opens from anywhere.
     pub fn absolutize_models(&mut self, base: Option<&Path>) {
-        if let ModelSpec::Learned(spec) = &mut self.scene.model
-            && spec.path.is_relative()
-        {
-            let found = crate::assets::resolve(&spec.path, base);
+        let files: Vec<&mut PathBuf> = match &mut self.scene.model {
+            ModelSpec::Learned(spec) => std::iter::once(&mut spec.path)
+                .chain(spec.reference.as_mut())
+                .collect(),
+            ModelSpec::HiddenStates(spec) => vec![&mut spec.path],
+            ModelSpec::GaussianMixture(_) | ModelSpec::IsingMixture(_) => Vec::new(),
+        };
+        for path in files.into_iter().filter(|p| p.is_relative()) {
+            let found = crate::assets::resolve(path, base);
             if let Ok(absolute) = std::path::absolute(&found) {
-                spec.path = absolute;
+                *path = absolute;
             }
         }
     }
@@ -524,6 +530,7 @@ mod tests {
         let mut s = session();
         s.scene.model = ModelSpec::Learned(crate::scene::LearnedSpec {
             path: "assets/models/dit-dyck2.safetensors".into(),
+            reference: None,
         });
         s.absolutize_models(None);
         let ModelSpec::Learned(spec) = &s.scene.model else {

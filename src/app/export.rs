@@ -73,6 +73,7 @@ pub fn view_name(view: View) -> &'static str {
         View::Speciation => "speciation",
         View::Metrics => "metrics",
         View::Inspector => "inspector",
+        View::Theory => "theory",
     }
 }
 
@@ -80,7 +81,7 @@ pub fn view_name(view: View) -> &'static str {
 /// SVG, the metric table also as Markdown.
 pub fn formats(view: View) -> &'static [Format] {
     match view {
-        View::Manifold | View::Inspector => &[Format::Png],
+        View::Manifold | View::Inspector | View::Theory => &[Format::Png],
         View::Speciation => &[Format::Png, Format::Svg, Format::Csv, Format::Json],
         View::Metrics => &[
             Format::Png,
@@ -127,7 +128,7 @@ pub fn content(app: &DiffscopeApp, view: View) -> Option<Content> {
             Some(Content::Figures(vec![(phi, 440.0), (commitment, 260.0)]))
         }
         View::Metrics => Some(Content::Table(app.metric_table())),
-        View::Manifold | View::Inspector => None,
+        View::Manifold | View::Inspector | View::Theory => None,
     }
 }
 

@@ -51,6 +51,7 @@ impl DiffscopeApp {
                     RightTab::Inspector => file::RightTab::Inspector,
                     RightTab::Speciation => file::RightTab::Speciation,
                     RightTab::Metrics => file::RightTab::Metrics,
+                    RightTab::Theory => file::RightTab::Theory,
                 },
                 manifold: manifold_state(m),
                 timeline: file::TimelineState {
@@ -117,6 +118,7 @@ impl DiffscopeApp {
             file::RightTab::Inspector => RightTab::Inspector,
             file::RightTab::Speciation => RightTab::Speciation,
             file::RightTab::Metrics => RightTab::Metrics,
+            file::RightTab::Theory => RightTab::Theory,
         };
         self.speciation_view.level = view.speciation_level;
         self.timeline.playing = false;
