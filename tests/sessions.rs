@@ -86,6 +86,7 @@ fn save_then_load_into_a_fresh_app_draws_the_same_picture() {
     assert_eq!((app.timeline.step, app.manifold.selected), (30, Some(17)));
     let changed = differing_share(&before, &original);
     let same = differing_share(&original, &restored);
+    eprintln!("pixels changed by the view change: {changed:.4}; original vs restored: {same:.6}");
     assert!(changed > 0.05, "the view change must show: {changed}");
     assert!(
         same <= SAME_IMAGE,
@@ -237,15 +238,15 @@ fn a_failed_save_keeps_the_previous_session_file() {
     let mut new = old.clone();
     new.scene.seed = 99;
     std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o555)).unwrap();
-    let (target, kept) = if modes_are_ignored(&folder) {
+    let target = if modes_are_ignored(&folder) {
         // Running as root: make the rename fail instead (the target is a non-empty folder).
         std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o755)).unwrap();
         let blocked = folder.join("blocked.json");
         std::fs::create_dir(&blocked).unwrap();
         std::fs::write(blocked.join("inside"), b"x").unwrap();
-        (blocked, None)
+        blocked
     } else {
-        (path.clone(), Some(&old_bytes))
+        path.clone()
     };
     let error = new.save(&target).unwrap_err().to_string();
     assert!(
@@ -253,9 +254,6 @@ fn a_failed_save_keeps_the_previous_session_file() {
         "{error}"
     );
     std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o755)).unwrap();
-    if let Some(kept) = kept {
-        assert_eq!(&std::fs::read(&path).unwrap(), kept);
-    }
     assert_eq!(std::fs::read(&path).unwrap(), old_bytes);
     let leftovers: Vec<_> = std::fs::read_dir(&folder)
         .unwrap()
