@@ -166,7 +166,7 @@ fn the_tour_keeps_each_stops_results_and_view() {
             Arc::clone(app.speciation.as_ref().unwrap()),
         )
     };
-    h.get_by_label("Next ▶").click();
+    h.get_by_label("Next").click();
     h.step();
     assert_eq!(h.state().tour.as_ref().unwrap().current(), 1);
     settle(&mut h);
@@ -220,6 +220,8 @@ fn presentation_mode_hides_the_chrome_and_keys_drive_the_timeline() {
     assert_eq!(h.state().timeline.step, last - 2);
     press(&mut h, egui::Key::ArrowRight);
     assert_eq!(h.state().timeline.step, last - 1);
+    // Play from the start so that playback does not reach the end (and stop) within a frame.
+    h.state_mut().timeline.step = 0;
     press(&mut h, egui::Key::Space);
     assert!(h.state().timeline.playing);
     press(&mut h, egui::Key::Space);
