@@ -670,7 +670,10 @@ fn validate_model(check: &Checker, model: &ModelSpec) -> Result<(), SceneError> 
             if l.path.as_os_str().is_empty() {
                 return check.fail("model.path", "path must not be empty");
             }
-            if l.reference.as_ref().is_some_and(|r| r.as_os_str().is_empty()) {
+            if l.reference
+                .as_ref()
+                .is_some_and(|r| r.as_os_str().is_empty())
+            {
                 return check.fail("model.reference", "path must not be empty");
             }
             Ok(())

@@ -166,16 +166,24 @@ fn the_tour_keeps_each_stops_results_and_view() {
             Arc::clone(app.speciation.as_ref().unwrap()),
         )
     };
-    h.get_by_label("Next ▶").click();
+    h.get_by_label("Next").click();
     h.step();
     assert_eq!(h.state().tour.as_ref().unwrap().current(), 1);
     settle(&mut h);
     assert_eq!(h.state().cloud.as_ref().unwrap().trajectories.dim, 6);
-    assert_eq!(h.state().manifold.dims, Dimensions::Two, "a first visit opens with defaults");
+    assert_eq!(
+        h.state().manifold.dims,
+        Dimensions::Two,
+        "a first visit opens with defaults"
+    );
     press(&mut h, egui::Key::PageUp);
     let app = h.state();
     assert_eq!(app.tour.as_ref().unwrap().current(), 0);
-    assert!(app.jobs.idle(), "coming back must not restart a job: {:?}", app.jobs.rows());
+    assert!(
+        app.jobs.idle(),
+        "coming back must not restart a job: {:?}",
+        app.jobs.rows()
+    );
     assert!(Arc::ptr_eq(app.cloud.as_ref().unwrap(), &cloud));
     assert!(Arc::ptr_eq(app.speciation.as_ref().unwrap(), &report));
     assert!(app.metrics.is_some());
@@ -196,9 +204,13 @@ fn presentation_mode_hides_the_chrome_and_keys_drive_the_timeline() {
     press(&mut h, egui::Key::F5);
     h.step();
     assert!(h.state().presentation.active);
-    assert!(h.query_by_label("Teaching tour").is_none(), "scene panel hidden");
     assert!(
-        h.query_by_label("Idle: all results are up to date.").is_none(),
+        h.query_by_label("Teaching tour").is_none(),
+        "scene panel hidden"
+    );
+    assert!(
+        h.query_by_label("Idle: all results are up to date.")
+            .is_none(),
         "jobs strip hidden"
     );
     assert!(h.query_by_label("Leave (Esc)").is_some());
@@ -208,6 +220,8 @@ fn presentation_mode_hides_the_chrome_and_keys_drive_the_timeline() {
     assert_eq!(h.state().timeline.step, last - 2);
     press(&mut h, egui::Key::ArrowRight);
     assert_eq!(h.state().timeline.step, last - 1);
+    // Play from the start so that playback does not reach the end (and stop) within a frame.
+    h.state_mut().timeline.step = 0;
     press(&mut h, egui::Key::Space);
     assert!(h.state().timeline.playing);
     press(&mut h, egui::Key::Space);
@@ -250,7 +264,10 @@ fn the_laws_view_shows_the_theory_at_the_scenes_d() {
             if gap(mid) < 0.0 { lo = mid } else { hi = mid }
         }
         let t = -0.5 * (0.5 * (lo + hi)).ln();
-        assert!((p.covariances_exact.unwrap() - t).abs() < 1e-4, "{p:?} vs {t}");
+        assert!(
+            (p.covariances_exact.unwrap() - t).abs() < 1e-4,
+            "{p:?} vs {t}"
+        );
     }
     // The case C number of the spec's table (exact mean = std, d = 100): 0.586.
     assert!((laws_at(100).covariances_exact.unwrap() - 0.586).abs() < 0.005);

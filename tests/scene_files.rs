@@ -473,8 +473,16 @@ fn teaching_captions_quote_the_theory() {
     use diffscope::app::scene_panel::teaching_scene;
     let caption = |i: usize| teaching_scene(i).unwrap().caption.unwrap();
     let t_bbdm = 0.5 * 65f64.ln();
-    assert!(caption(0).contains(&format!("{t_bbdm:.2}")), "{}", caption(0));
+    assert!(
+        caption(0).contains(&format!("{t_bbdm:.2}")),
+        "{}",
+        caption(0)
+    );
     let g_star = solve_increasing(spiked_phi, 0.75, 1.0, 1e4).unwrap();
     let t_mid = 0.5 * (64.0 / g_star).ln();
-    assert!(caption(3).contains(&format!("{t_mid:.2}")), "{}", caption(3));
+    assert!(
+        caption(3).contains(&format!("{t_mid:.2}")),
+        "{}",
+        caption(3)
+    );
 }

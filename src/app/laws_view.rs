@@ -207,7 +207,8 @@ fn dendrogram_ui(ui: &mut Ui, merges: &[Merge], class_labels: &[String]) {
     let leaves = leaf_order(merges);
     let x_of = |class: usize| leaves.iter().position(|&c| c == class).unwrap_or(0) as f64;
     // A cluster's x is the mean of its leaves; its height is the time it was formed (0 for a leaf).
-    let centre = |set: &[usize]| set.iter().map(|&c| x_of(c)).sum::<f64>() / set.len().max(1) as f64;
+    let centre =
+        |set: &[usize]| set.iter().map(|&c| x_of(c)).sum::<f64>() / set.len().max(1) as f64;
     let formed = |set: &[usize]| -> f64 {
         if set.len() < 2 {
             return 0.0;
@@ -250,11 +251,7 @@ fn dendrogram_ui(ui: &mut Ui, merges: &[Merge], class_labels: &[String]) {
                     .filter(|l| !l.is_empty())
                     .cloned()
                     .unwrap_or_else(|| format!("class {class}"));
-                plot.text(Text::new(
-                    "dendrogram",
-                    PlotPoint::new(x as f64, 0.0),
-                    name,
-                ));
+                plot.text(Text::new("dendrogram", PlotPoint::new(x as f64, 0.0), name));
             }
         });
 }

@@ -111,7 +111,7 @@ pub fn high_contrast(dark: bool) -> egui::Visuals {
 }
 
 impl DiffscopeApp {
-    /// Keyboard control; time and tour keys only while no text field has the keyboard.
+    /// Keyboard control; time and tour keys only while no text field (or dragged number being typed) has the keyboard.
     pub(super) fn handle_keys(&mut self, ctx: &egui::Context) {
         let toggle = ctx.input_mut(|i| i.consume_key(egui::Modifiers::NONE, Key::F5));
         if toggle {
@@ -120,7 +120,7 @@ impl DiffscopeApp {
         if self.presentation.active && ctx.input(|i| i.key_pressed(Key::Escape)) {
             self.presentation.leave(ctx);
         }
-        if ctx.memory(|m| m.focused().is_some()) {
+        if ctx.text_edit_focused() {
             return;
         }
         let steps = self

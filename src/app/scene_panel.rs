@@ -184,8 +184,10 @@ fn model_editor(ui: &mut Ui, model: &mut ModelSpec) {
             });
             // Means and covariances that do not fix d can be resized freely: a slider for live d.
             let free_dim = spec.components.iter().all(|c| {
-                !matches!(c.mean, Some(MeanSpec::Vector(_)) | Some(MeanSpec::Axis { .. }))
-                    && matches!(c.cov, CovSpec::Isotropic(_))
+                !matches!(
+                    c.mean,
+                    Some(MeanSpec::Vector(_)) | Some(MeanSpec::Axis { .. })
+                ) && matches!(c.cov, CovSpec::Isotropic(_))
             });
             if free_dim {
                 ui.add(

@@ -11,8 +11,8 @@ use crate::analysis::speciation::report::{
 use crate::analysis::speciation::{Control, SpeciationError};
 use crate::diffusion::{SamplingSpec, StoreSteps, Trajectories, run_trajectories};
 use crate::model::ExactModel;
-use crate::render::layer::Grid;
 use crate::model::learned::{self, LearnedModel};
+use crate::render::layer::Grid;
 use crate::scene::{self, HiddenStatesSpec, ModelSpec, Scene};
 use crate::worker::{JobContext, JobError, JobOutput};
 use rayon::prelude::*;
@@ -77,7 +77,10 @@ pub fn sample(scene: &Scene, ctx: &JobContext) -> Result<JobOutput, JobError> {
     // Scenes in the app carry no file name: relative model paths resolve against the working
     // directory and the shipped assets.
     let origin = Path::new("");
-    let model = scene.model.build(origin).map_err(|e| JobError::failed(&e))?;
+    let model = scene
+        .model
+        .build(origin)
+        .map_err(|e| JobError::failed(&e))?;
     let reference = match model.exact() {
         Some(_) => None,
         None => scene
@@ -128,7 +131,9 @@ fn reference_posterior(trajectories: &mut Trajectories, reference: &dyn ExactMod
             let mut x = vec![0f64; d];
             let mut logits = vec![0f64; k];
             for ((row, state), &t) in out.chunks_mut(k).zip(states.chunks(d)).zip(&times) {
-                x.iter_mut().zip(state).for_each(|(a, &b)| *a = f64::from(b));
+                x.iter_mut()
+                    .zip(state)
+                    .for_each(|(a, &b)| *a = f64::from(b));
                 reference.class_log_joint(&x, t.max(1e-9), &mut logits);
                 let top = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
                 let total: f64 = logits.iter().map(|l| (l - top).exp()).sum();
@@ -348,15 +353,20 @@ pub fn speciation(scene: &Scene, ctx: &JobContext) -> Result<JobOutput, JobError
         .map_err(|e| JobError::failed(&e))?
         .ok_or_else(|| JobError::Failed("this scene has no exact model to compare with".into()))?;
     let learned = match &scene.model {
-        ModelSpec::Learned(_) => Some(scene.model.build(origin).map_err(|e| JobError::failed(&e))?),
+        ModelSpec::Learned(_) => Some(
+            scene
+                .model
+                .build(origin)
+                .map_err(|e| JobError::failed(&e))?,
+        ),
         _ => None,
     };
     let settings = speciation_settings(scene);
     let mut progress = |f: f32, stage: &str| ctx.progress(f, stage);
     let mut control = Control::new(&mut progress, ctx.cancel_flag());
     let dynamics = learned.as_ref().map(|m| m.denoiser());
-    let report: SpeciationReport =
-        run_speciation(&model, dynamics, &settings, &mut control).map_err(|e| match e {
+    let report: SpeciationReport = run_speciation(&model, dynamics, &settings, &mut control)
+        .map_err(|e| match e {
             SpeciationError::Cancelled => JobError::Cancelled,
             e => JobError::failed(&e),
         })?;

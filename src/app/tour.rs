@@ -292,14 +292,14 @@ impl DiffscopeApp {
         let mut end = false;
         ui.horizontal(|ui| {
             if ui
-                .add_enabled(current > 0, egui::Button::new("◀ Previous"))
+                .add_enabled(current > 0, egui::Button::new("Previous"))
                 .clicked()
             {
                 delta = -1;
             }
             ui.label(format!("Tour {} / {len}", current + 1));
             if ui
-                .add_enabled(current + 1 < len, egui::Button::new("Next ▶"))
+                .add_enabled(current + 1 < len, egui::Button::new("Next"))
                 .clicked()
             {
                 delta = 1;
