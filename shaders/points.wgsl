@@ -1,6 +1,5 @@
-// Point sprites: one quad (six vertices) per point, expanded in the vertex shader, one plain draw call.
-// Point i is texel (i % width, i / width) of `points`: xyz = position, w = value.
-// Uniform and texel layouts are kept in sync with src/render/points.rs (`PointUniform`, `PointInstance`).
+// Instanced point sprites: one quad per point, expanded in the vertex shader, one draw call.
+// Uniform and instance layouts are kept in sync with src/render/points.rs (`PointUniform`, `PointInstance`).
 // colormap.wgsl is prepended to this file.
 
 struct PointUniform {
@@ -16,7 +15,6 @@ struct PointUniform {
 };
 
 @group(0) @binding(0) var<uniform> u: PointUniform;
-@group(0) @binding(1) var points: texture_2d<f32>;
 
 struct VertexOut {
     @builtin(position) clip: vec4<f32>,
@@ -25,18 +23,17 @@ struct VertexOut {
 };
 
 @vertex
-fn vs_main(@builtin(vertex_index) vertex: u32) -> VertexOut {
-    let index = vertex / 6u;
-    let width = textureDimensions(points).x;
-    let point = textureLoad(points, vec2<u32>(index % width, index / width), 0);
-    let position = point.xyz;
-    let value = point.w;
+fn vs_main(
+    @builtin(vertex_index) vertex: u32,
+    @location(0) position: vec3<f32>,
+    @location(1) value: f32,
+) -> VertexOut {
     // Two triangles covering [-1, 1]².
     var corners = array<vec2<f32>, 6>(
         vec2<f32>(-1.0, -1.0), vec2<f32>(1.0, -1.0), vec2<f32>(1.0, 1.0),
         vec2<f32>(-1.0, -1.0), vec2<f32>(1.0, 1.0), vec2<f32>(-1.0, 1.0)
     );
-    let corner = corners[vertex % 6u];
+    let corner = corners[vertex];
     var clip = u.view_proj * vec4<f32>(position, 1.0);
     // Half a pixel of quad beyond the radius: the anti-aliased rim ends there (coverage is zero beyond
     // radius + ½), and every fragment of the quad costs fill on a software rasteriser.

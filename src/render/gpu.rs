@@ -141,16 +141,18 @@ impl SlotPipeline {
             .prepare(device, queue, key, uniform, generation, data, row);
     }
 
-    /// Draws slot `key` with the vertex range `vertices(element count)`; nothing when it is empty.
+    /// Draws slot `key` with the (vertex, instance) ranges `ranges(element count)`; nothing when the
+    /// slot is empty.
     pub fn draw(
         &self,
         pass: &mut wgpu::RenderPass<'static>,
         key: u64,
-        vertices: impl FnOnce(u32) -> std::ops::Range<u32>,
+        ranges: impl FnOnce(u32) -> (std::ops::Range<u32>, std::ops::Range<u32>),
     ) {
         if let Some(count) = self.slots.bind(pass, key) {
             pass.set_pipeline(&self.pipeline);
-            pass.draw(vertices(count), 0..1);
+            let (vertices, instances) = ranges(count);
+            pass.draw(vertices, instances);
         }
     }
 }
@@ -171,16 +173,11 @@ pub fn install<P: Send + Sync + 'static>(
 /// How a pipeline reads its per-view data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DataKind {
-    /// A vertex buffer at slot 0, one element per vertex.
+    /// A vertex buffer at slot 0, one element per vertex or instance.
     Vertices,
     /// A 2-D texture at binding 1 (seen by both stages), one element per texel, `row` elements per row.
-    /// Read with `textureLoad`, so it works on every backend, including GL's downlevel limits where
-    /// vertex-stage storage buffers are not available.
     Texels(wgpu::TextureFormat),
 }
-
-/// Texels per row of a point texture: within every backend's 2-D texture limit; rows grow with the data.
-pub const TEXEL_ROW: usize = 2048;
 
 /// One view's GPU data: its uniform buffer, its bind group, and the data (a vertex buffer or a data
 /// texture) which is re-uploaded only when the caller's data generation changes.

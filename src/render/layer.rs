@@ -161,7 +161,7 @@ impl CallbackTrait for LayerCallback {
         resources: &CallbackResources,
     ) {
         if let Some(pipeline) = resources.get::<LayerPipeline>() {
-            pipeline.0.draw(render_pass, self.slot, |_| 0..6);
+            pipeline.0.draw(render_pass, self.slot, |_| (0..6, 0..1));
         }
     }
 }

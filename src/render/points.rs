@@ -1,9 +1,9 @@
-//! The point-sprite renderer: one draw of screen-aligned quads expanded in the vertex shader from a data
-//! texture (`shaders/points.wgsl`), round and anti-aliased in the fragment shader, coloured by class
-//! palette or colormap on the GPU. Knows wgpu and glam only; what the points mean is the caller's business.
+//! The point-sprite renderer: one instanced draw of screen-aligned quads expanded in the vertex shader
+//! (`shaders/points.wgsl`), round and anti-aliased in the fragment shader, coloured by class palette or
+//! colormap on the GPU. Knows wgpu and glam only; what the points mean is the caller's business.
 //!
-//! Data lives in egui-wgpu's `callback_resources`, one slot per view, and is re-uploaded only when the
-//! caller's data generation changes.
+//! Buffers live in egui-wgpu's `callback_resources`, one slot per view, and the instance buffer is
+//! re-uploaded only when the caller's data generation changes.
 
 use super::colormap::{Colormap, palette_uniform};
 use super::gpu::{self, DataKind, PipelineSpec, SlotPipeline};
@@ -12,7 +12,7 @@ use eframe::egui_wgpu::{self, CallbackResources, CallbackTrait, ScreenDescriptor
 use std::sync::Arc;
 
 /// One point: position in view space and the scalar that colours it (class index, or a value in
-/// [0, 1] for the colormap): one RGBA32F texel of the data texture read by `shaders/points.wgsl`.
+/// [0, 1] for the colormap). Kept in sync with the vertex inputs of `shaders/points.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
 pub struct PointInstance {
@@ -55,9 +55,13 @@ impl PointPipeline {
             PipelineSpec {
                 label: "diffscope points",
                 source: include_str!("../../shaders/points.wgsl"),
-                kind: DataKind::Texels(wgpu::TextureFormat::Rgba32Float),
+                kind: DataKind::Vertices,
                 uniform_size: std::mem::size_of::<PointUniform>(),
-                buffers: &[],
+                buffers: &[Some(wgpu::VertexBufferLayout {
+                    array_stride: std::mem::size_of::<PointInstance>() as u64,
+                    step_mode: wgpu::VertexStepMode::Instance,
+                    attributes: &wgpu::vertex_attr_array![0 => Float32x3, 1 => Float32],
+                })],
                 topology: wgpu::PrimitiveTopology::TriangleList,
             },
         ))
@@ -126,7 +130,7 @@ impl CallbackTrait for PointsCallback {
                 &self.uniform(),
                 self.data.generation,
                 self.data.instances.as_slice(),
-                gpu::TEXEL_ROW,
+                0,
             );
         }
         Vec::new()
@@ -139,12 +143,10 @@ impl CallbackTrait for PointsCallback {
         resources: &CallbackResources,
     ) {
         if let Some(pipeline) = resources.get::<PointPipeline>() {
-            // Six vertices (two triangles) per point, pulled from the data texture: one plain draw,
-            // not an instanced one, because software rasterisers run their whole vertex front end
-            // once per instance (100k tiny draws), which dominated the frame on lavapipe.
+            // One instance (a quad of six vertices) per point.
             pipeline
                 .0
-                .draw(render_pass, self.slot, |count| 0..6 * count);
+                .draw(render_pass, self.slot, |count| (0..6, 0..count));
         }
     }
 }

@@ -122,7 +122,9 @@ impl CallbackTrait for TrailsCallback {
         resources: &CallbackResources,
     ) {
         if let Some(pipeline) = resources.get::<TrailPipeline>() {
-            pipeline.0.draw(render_pass, self.slot, |count| 0..count);
+            pipeline
+                .0
+                .draw(render_pass, self.slot, |count| (0..count, 0..1));
         }
     }
 }
