@@ -2,13 +2,16 @@
 
 use diffscope::model::Denoiser;
 use diffscope::model::learned::config::{
-    DitConfig, EulerStackConfig, FORMAT_VERSION, HEADER_KEY, MlpDenoiserConfig, ModelConfig,
+    DitConfig, DitPrediction, EulerStackConfig, FORMAT_VERSION, HEADER_KEY, MlpDenoiserConfig,
+    ModelConfig, StackKind,
 };
 use diffscope::model::learned::params::ExportedTensor;
 use diffscope::model::learned::{LearnedError, LearnedModel, load};
 use safetensors::tensor::{Dtype, TensorView};
 use std::collections::HashMap;
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 fn tiny_dit() -> ModelConfig {
     ModelConfig::Dit(DitConfig {
@@ -18,13 +21,25 @@ fn tiny_dit() -> ModelConfig {
         blocks: 1,
         heads: 2,
         mlp_ratio: 2,
+        prediction: DitPrediction::Velocity,
     })
 }
 
 fn configs() -> Vec<ModelConfig> {
+    let ModelConfig::Dit(dit) = tiny_dit() else {
+        unreachable!()
+    };
     vec![
         tiny_dit(),
+        ModelConfig::Dit(DitConfig {
+            prediction: DitPrediction::TokenLogits,
+            ..dit
+        }),
         ModelConfig::EulerStack(EulerStackConfig::default()),
+        ModelConfig::EulerStack(EulerStackConfig {
+            stack: StackKind::Hard,
+            ..EulerStackConfig::default()
+        }),
         ModelConfig::MlpDenoiser(MlpDenoiserConfig::for_dim(3)),
     ]
 }
@@ -245,4 +260,81 @@ fn truncated_and_missing_files_give_clear_errors() {
         e.contains("cannot read") && e.contains("absent.safetensors"),
         "{e}"
     );
+}
+
+/// Version-1 files predate the DiT's `prediction` and the Euler-Stack's `stack` fields: they load as a
+/// velocity DiT and a soft stack, with the same weights.
+#[test]
+fn version_one_files_load_with_the_old_meaning() {
+    let dir = tempfile::tempdir().unwrap();
+    for (config, missing) in [
+        (tiny_dit(), ",\"prediction\":\"velocity\""),
+        (
+            ModelConfig::EulerStack(EulerStackConfig::default()),
+            ",\"stack\":\"soft\"",
+        ),
+    ] {
+        let (tensors, header) = parts(&config);
+        let old = header
+            .replace(
+                &format!("\"format_version\":{FORMAT_VERSION}"),
+                "\"format_version\":1",
+            )
+            .replace(missing, "");
+        assert!(
+            !old.contains(missing) && old.contains("\"format_version\":1"),
+            "{old}"
+        );
+        let path = temp_file(&dir, "v1.safetensors");
+        write_raw(&path, &raw(tensors), Some(&old));
+        let loaded = load(&path).unwrap();
+        assert_eq!(loaded.config(), config);
+    }
+    // The shipped soft-stack Euler-Stack is a version-1 file.
+    let shipped =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/euler-stack-dyck2.safetensors");
+    assert_eq!(
+        load(&shipped).unwrap().config(),
+        ModelConfig::EulerStack(EulerStackConfig::default())
+    );
+}
+
+/// Ctrl-C (SIGINT) during `diffscope train` stops the run before its next step: a failure exit, one
+/// clear message on stderr, and no model file (nor any temporary file) left behind.
+#[test]
+fn ctrl_c_cancels_cli_training_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = temp_file(&dir, "dit.safetensors");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_diffscope"))
+        .args(["train", "dit", "--steps", "1000000", "--batch", "2"])
+        .args(["--log-every", "1", "--out"])
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until training runs (the handler is installed before the first step).
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("step") {
+        line.clear();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "no progress line");
+    }
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    // Keep draining stdout so the child never blocks on a full pipe.
+    let rest = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap());
+    let output = child.wait_with_output().unwrap();
+    rest.join().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "stderr: {stderr}");
+    assert!(
+        stderr.contains("training cancelled by Ctrl-C") && stderr.contains("nothing written"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }

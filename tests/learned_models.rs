@@ -1,8 +1,8 @@
 //! Learned models: training lowers the loss and is deterministic, hidden states have the configured
 //! shapes, the DiT's OU-time denoiser follows the time/scale map, and the shipped models do their task.
 
-use diffscope::model::learned::config::{DitConfig, EulerStackConfig};
-use diffscope::model::learned::dit::{Dit, DitTraining, ou_to_rectified_flow};
+use diffscope::model::learned::config::{DitConfig, EulerStackConfig, StackKind};
+use diffscope::model::learned::dit::{Dit, DitTraining, TimeSampling, ou_to_rectified_flow};
 use diffscope::model::learned::dyck;
 use diffscope::model::learned::euler_stack::{EulerStack, EulerStackTraining};
 use diffscope::model::learned::train::{DyckData, Objective, TrainOptions, TrainReport, train};
@@ -23,6 +23,7 @@ fn tiny_dit_config() -> DitConfig {
         blocks: 2,
         heads: 2,
         mlp_ratio: 2,
+        ..DitConfig::default()
     }
 }
 
@@ -42,6 +43,7 @@ fn run(objective: &dyn Objective, steps: usize) -> TrainReport {
         steps,
         lr_start: 3e-3,
         lr_end: 1e-3,
+        ..TrainOptions::default()
     };
     train(objective, &options, &mut |_| {}, &AtomicBool::new(false)).unwrap()
 }
@@ -61,6 +63,7 @@ fn training_loss_falls_and_is_deterministic() {
             data: DyckData::new(8, 1),
             seed: 1,
             batch: 64,
+            time_sampling: TimeSampling::Uniform,
         },
         120,
     );
@@ -88,6 +91,7 @@ fn training_loss_falls_and_is_deterministic() {
             data: DyckData::new(8, seed),
             seed,
             batch: 16,
+            time_sampling: TimeSampling::Uniform,
         };
         run(&o, 4).losses
     };
@@ -103,6 +107,7 @@ fn cancel_flag_stops_training_before_the_next_step() {
         data: DyckData::new(8, 2),
         seed: 2,
         batch: 8,
+        time_sampling: TimeSampling::Uniform,
     };
     let cancel = AtomicBool::new(false);
     let mut seen = 0;
@@ -199,17 +204,22 @@ fn dit_denoiser_is_the_converted_velocity() {
             data: DyckData::new(8, 4),
             seed: 4,
             batch: 16,
+            time_sampling: TimeSampling::Uniform,
         },
         5,
     );
+    let model = LearnedModel::Dit(dit);
+    let LearnedModel::Dit(dit) = &model else {
+        unreachable!()
+    };
     let n = 3;
-    let x: Vec<f32> = (0..n * dit.dim())
+    let x: Vec<f32> = (0..n * model.dim())
         .map(|i| (i as f32 * 0.71).sin() * 1.5)
         .collect();
     for &t in &[0.01, 0.4, 1.7] {
         let (c, tau) = ou_to_rectified_flow(t);
         let mut denoised = vec![0.0; x.len()];
-        dit.denoise(&x, t, &mut denoised, None).unwrap();
+        model.denoise(&x, t, &mut denoised, None).unwrap();
         let scaled: Vec<f32> = x.iter().map(|&v| (f64::from(v) * c) as f32).collect();
         let input = candle_core::Tensor::from_vec(
             scaled.clone(),
@@ -231,10 +241,10 @@ fn dit_denoiser_is_the_converted_velocity() {
             );
         }
     }
-    let model = LearnedModel::EulerStack(EulerStack::seeded(tiny_stack_config(), 0).unwrap());
-    assert!(!model.is_denoiser());
+    let stack = LearnedModel::EulerStack(EulerStack::seeded(tiny_stack_config(), 0).unwrap());
+    assert!(!stack.is_denoiser());
     let mut out = vec![0.0; 8];
-    assert!(model.denoise(&[0.0; 8], 1.0, &mut out, None).is_err());
+    assert!(stack.denoise(&[0.0; 8], 1.0, &mut out, None).is_err());
 }
 
 fn asset(name: &str) -> std::path::PathBuf {
@@ -260,9 +270,22 @@ fn shipped_dyck_models_are_well_above_chance() {
         panic!("shipped Euler-Stack missing or not an Euler-Stack");
     };
     let stack_valid = dyck::validity(&stack.sample(1000, 0).unwrap().tokens, 16);
-    println!("validity: DiT {dit_valid}, Euler-Stack {stack_valid}, chance {chance:.2e}");
+    // The hard-stack baseline (spec §3.2) reaches 98.2%: 1000 strings at p = 0.98 have a standard
+    // deviation of 0.4 percentage points, so 0.95 is ~8 of them below, and still far above the soft
+    // model's 82%, which is what the baseline is there to show.
+    let Ok(LearnedModel::EulerStack(hard)) =
+        load(&asset("assets/models/euler-stack-hard-dyck2.safetensors"))
+    else {
+        panic!("shipped hard-stack baseline missing or not an Euler-Stack");
+    };
+    assert_eq!(hard.config().stack, StackKind::Hard);
+    let hard_valid = dyck::validity(&hard.sample(1000, 0).unwrap().tokens, 16);
+    println!(
+        "validity: DiT {dit_valid}, Euler-Stack {stack_valid}, hard stack {hard_valid}, chance {chance:.2e}"
+    );
     assert!(dit_valid >= 0.005, "DiT validity {dit_valid}");
     assert!(stack_valid >= 0.5, "Euler-Stack validity {stack_valid}");
+    assert!(hard_valid >= 0.95, "hard-stack validity {hard_valid}");
 }
 
 /// The shipped two-Gaussian denoiser imitates the exact one: over 2000 noised data points per time,

@@ -87,10 +87,18 @@ fn check_batch_against_exact(model: &dyn ExactModel, name: &str) {
         let mut den = vec![0.0_f32; n * d];
         let mut post = vec![0.0_f32; n * k];
         model.denoise(&x32, t, &mut den, Some(&mut post)).unwrap();
+        // The batched class log-joint is the single-row one, bit for bit.
+        let mut batched = vec![f64::NAN; n * k];
+        model.class_log_joint_batch(&xs, t, &mut batched);
         for i in 0..n {
             let x = &xs[i * d..(i + 1) * d];
             let mut ell = vec![0.0; k];
             model.class_log_joint(x, t, &mut ell);
+            assert_eq!(
+                &batched[i * k..(i + 1) * k],
+                &ell[..],
+                "{name}, t = {t}, row {i}"
+            );
             let max = ell.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
             let z: f64 = ell.iter().map(|l| (l - max).exp()).sum();
             let soft: Vec<f64> = ell.iter().map(|l| (l - max).exp() / z).collect();

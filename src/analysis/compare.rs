@@ -5,6 +5,7 @@
 
 use crate::analysis::geometry::{GeometryError, MetricParams, MetricReport, measure};
 use crate::model::learned::LearnedError;
+use crate::model::learned::config::StackKind;
 use crate::model::learned::dit::Dit;
 use crate::model::learned::dyck;
 use crate::model::learned::euler_stack::EulerStack;
@@ -23,10 +24,15 @@ pub enum CompareError {
     },
     #[error("the DiT time filter [{0}, {1}] keeps no sampling step")]
     EmptyFilter(f32, f32),
+    #[error("the hard-stack baseline must be an Euler-Stack trained with a hard stack")]
+    NotHardStack,
 }
 
 pub const REPORTED_CAPTION: &str = "Reported by Li (2025), Flux DiT vs Euler-Stack — definitions and setup not published; values copied";
 pub const MEASURED_CAPTION: &str = "Measured: reproduction with tiny models (tiny DiT vs our Euler-Stack instantiation, Dyck-2, CPU; metric definitions from this app)";
+
+pub const HARD_STACK_CAPTION: &str =
+    "Euler-Stack with a hard stack (push/pop teacher-forced from the bracket type, spec §3.2)";
 
 /// What to sample and measure.
 #[derive(Clone, Debug, PartialEq)]
@@ -73,20 +79,36 @@ pub struct MeasuredModel {
     pub parameters: usize,
 }
 
+/// The hard-stack Euler-Stack of spec §3.2 (actions from the bracket type): a sanity baseline for
+/// the task score only; its hidden states are not measured.
+pub struct Baseline {
+    pub task_accuracy: f64,
+    pub task_samples: usize,
+    pub parameters: usize,
+}
+
 pub struct Comparison {
     pub dit: MeasuredModel,
     pub euler_stack: MeasuredModel,
+    pub hard_stack: Option<Baseline>,
     /// Validity of uniformly random strings of the same length.
     pub chance: f64,
     pub notes: Vec<String>,
 }
 
-/// Samples both models (seeded), measures their hidden states with `options.metrics` and scores them.
+/// Samples both models (seeded), measures their hidden states with `options.metrics` and scores them;
+/// scores the hard-stack baseline too if given (it must have a hard stack).
 pub fn compare(
     dit: &Dit,
     euler_stack: &EulerStack,
+    hard_stack: Option<&EulerStack>,
     options: &CompareOptions,
 ) -> Result<Comparison, CompareError> {
+    if let Some(baseline) = hard_stack
+        && baseline.config().stack != StackKind::Hard
+    {
+        return Err(CompareError::NotHardStack);
+    }
     let block = options
         .dit_block
         .unwrap_or(dit.config().blocks.saturating_sub(1));
@@ -161,6 +183,18 @@ pub fn compare(
         filter: es_filter,
         parameters: euler_stack.params().count(),
     };
+    let hard_stack = match hard_stack {
+        Some(model) => {
+            let len = model.config().seq_len;
+            let run = model.sample(options.task_samples, options.seed)?;
+            Some(Baseline {
+                task_accuracy: dyck::validity(&run.tokens, len),
+                task_samples: options.task_samples,
+                parameters: model.params().count(),
+            })
+        }
+        None => None,
+    };
     let mut notes = reported_notes();
     for (name, model) in [("tiny DiT", &dit), ("Euler-Stack", &euler_stack)] {
         notes.extend(measured_notes(name, &model.report));
@@ -173,6 +207,7 @@ pub fn compare(
     Ok(Comparison {
         dit,
         euler_stack,
+        hard_stack,
         chance: dyck::chance_validity(len),
         notes,
     })
@@ -284,6 +319,12 @@ impl Comparison {
                 "dit": measured(&self.dit)?,
                 "euler_stack": measured(&self.euler_stack)?,
                 "chance_validity": self.chance,
+                "hard_stack_baseline": self.hard_stack.as_ref().map(|b| json!({
+                    "description": HARD_STACK_CAPTION,
+                    "task_accuracy": b.task_accuracy,
+                    "task_samples": b.task_samples,
+                    "parameters": b.parameters,
+                })),
             },
             "notes": self.notes,
         }))
@@ -442,6 +483,14 @@ impl fmt::Display for Comparison {
             "chance validity (uniform random strings): {:.2e}",
             self.chance
         )?;
+        if let Some(b) = &self.hard_stack {
+            writeln!(
+                f,
+                "sanity baseline, {HARD_STACK_CAPTION} ({} parameters): {:.3} of {} valid \
+                 (soft-stack Euler-Stack {:.3})",
+                b.parameters, b.task_accuracy, b.task_samples, self.euler_stack.task_accuracy
+            )?;
+        }
         writeln!(f)?;
         for note in &self.notes {
             writeln!(f, "note: {note}")?;

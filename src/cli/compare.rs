@@ -3,7 +3,7 @@
 
 use crate::analysis::compare::{CompareOptions, compare};
 use crate::io;
-use crate::model::learned::{LearnedModel, load};
+use crate::model::learned::{LearnedModel, load, prepare_cpu};
 use anyhow::bail;
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 /// Shipped weights, relative to the crate root.
 pub const SHIPPED_DIT: &str = "assets/models/dit-dyck2.safetensors";
 pub const SHIPPED_EULER_STACK: &str = "assets/models/euler-stack-dyck2.safetensors";
+pub const SHIPPED_HARD_STACK: &str = "assets/models/euler-stack-hard-dyck2.safetensors";
 
 #[derive(Debug, Args)]
 pub struct CompareArgs {
@@ -20,6 +21,9 @@ pub struct CompareArgs {
     /// Euler-Stack model file (default: the shipped weights).
     #[arg(long)]
     pub euler_stack: Option<PathBuf>,
+    /// Hard-stack Euler-Stack, the sanity baseline of spec §3.2 (default: the shipped weights, if any).
+    #[arg(long)]
+    pub hard_stack: Option<PathBuf>,
     /// Also write the table as JSON.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -42,18 +46,8 @@ pub fn shipped(relative: &str) -> PathBuf {
     crate::assets::resolve(Path::new(relative), None)
 }
 
-/// candle's CPU pool spin-waits its workers; for these small models on a shared machine one pool
-/// thread is about twice as fast as one per core (measured: `compare` 22 s vs 46 s). The user's own
-/// CANDLE_NUM_THREADS wins. Must run before the first candle operation, which creates the pool.
-pub(crate) fn prefer_one_candle_thread() {
-    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
-        // SAFETY: called first thing in a CLI command, before this process has spawned any thread.
-        unsafe { std::env::set_var("CANDLE_NUM_THREADS", "1") };
-    }
-}
-
 pub fn run(args: &CompareArgs) -> anyhow::Result<()> {
-    prefer_one_candle_thread();
+    prepare_cpu();
     let dit_path = args.dit.clone().unwrap_or_else(|| shipped(SHIPPED_DIT));
     let es_path = args
         .euler_stack
@@ -68,6 +62,21 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<()> {
             es_path.display()
         );
     };
+    // The baseline is optional: given, or the shipped file when this build has one.
+    let hs_path = args
+        .hard_stack
+        .clone()
+        .or_else(|| Some(shipped(SHIPPED_HARD_STACK)).filter(|p| p.is_file()));
+    let hard_stack = match &hs_path {
+        Some(path) => match load(path)? {
+            LearnedModel::EulerStack(model) => Some(model),
+            _ => bail!(
+                "--hard-stack expects an Euler-Stack model file: {}",
+                path.display()
+            ),
+        },
+        None => None,
+    };
     let dit_block = match args.block {
         Some(0) => bail!("--block counts from 1"),
         Some(b) => Some(b - 1),
@@ -79,7 +88,7 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<()> {
         seed: args.seed,
         ..CompareOptions::default()
     };
-    let comparison = compare(&dit, &euler_stack, &options)?;
+    let comparison = compare(&dit, &euler_stack, hard_stack.as_ref(), &options)?;
     print!("{comparison}");
     if let Some(path) = &args.json {
         let text = serde_json::to_vec_pretty(&comparison.to_json()?)?;

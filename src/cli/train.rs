@@ -1,41 +1,80 @@
-//! `diffscope train dit|euler-stack|denoiser`: trains a learned model from a seed and writes it as a
-//! model file, printing the loss as it goes. A thin front on `model::learned::train`.
+//! `diffscope train dit|euler-stack|euler-stack-hard|denoiser`: trains a learned model from a seed and
+//! writes it as a model file, printing the loss as it goes and, for the Dyck-2 models, the task score.
+//! Ctrl-C stops the run before the next step and writes nothing. A thin front on `model::learned::train`.
 
 use crate::model::Denoiser;
-use crate::model::learned::LearnedModel;
-use crate::model::learned::config::{DitConfig, EulerStackConfig, MlpDenoiserConfig};
-use crate::model::learned::dit::{Dit, DitTraining};
+use crate::model::learned::config::{
+    DitConfig, DitPrediction, EulerStackConfig, MlpDenoiserConfig, StackKind,
+};
+use crate::model::learned::dit::{Dit, DitTraining, TimeSampling};
 use crate::model::learned::euler_stack::{EulerStack, EulerStackTraining};
 use crate::model::learned::mlp_denoiser::{DenoiserTraining, MlpDenoiser};
-use crate::model::learned::train::{DyckData, Progress, TrainOptions, train};
+use crate::model::learned::train::{DyckData, Progress, Recipe, TrainReport, train};
+use crate::model::learned::{LearnedModel, dyck, prepare_cpu};
 use crate::scene::Scene;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ModelKind {
     /// Tiny DiT on Dyck-2 (rectified flow).
     Dit,
-    /// Euler-Stack on Dyck-2 (next token).
+    /// Euler-Stack on Dyck-2 (next token, soft stack).
     EulerStack,
+    /// Sanity baseline: the Euler-Stack with a hard stack driven by the bracket type.
+    EulerStackHard,
     /// MLP denoiser in OU time on the data of an analytic scene (needs --scene).
     Denoiser,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PredictionArg {
+    Velocity,
+    TokenLogits,
+}
+
+impl From<PredictionArg> for DitPrediction {
+    fn from(p: PredictionArg) -> Self {
+        match p {
+            PredictionArg::Velocity => DitPrediction::Velocity,
+            PredictionArg::TokenLogits => DitPrediction::TokenLogits,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TimeArg {
+    Uniform,
+    LogitNormal,
 }
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     pub model: ModelKind,
-    /// Optimiser steps (default: the shipped recipe, dit 1500, euler-stack 2000, denoiser 1500).
+    /// Optimiser steps (default: the shipped recipe, see assets/models/PROVENANCE.md).
     #[arg(long)]
     pub steps: Option<usize>,
     /// Seed of the data, the noise and the initial weights.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Batch size (default: 64 for the Dyck-2 models, 256 for the denoiser).
+    /// Batch size (default: the shipped recipe).
     #[arg(long)]
     pub batch: Option<usize>,
+    /// Peak learning rate (default: the shipped recipe).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Linear learning-rate warm-up steps (default: the shipped recipe).
+    #[arg(long)]
+    pub warmup: Option<usize>,
+    /// DiT output: the velocity (MSE, the shipped recipe) or token logits (cross-entropy).
+    #[arg(long, value_enum, default_value_t = PredictionArg::Velocity)]
+    pub prediction: PredictionArg,
+    /// DiT training times: uniform (the shipped recipe) or logit-normal(0, 1).
+    #[arg(long, value_enum, default_value_t = TimeArg::Uniform)]
+    pub time_sampling: TimeArg,
     /// Analytic scene whose data the denoiser learns.
     #[arg(long)]
     pub scene: Option<PathBuf>,
@@ -48,30 +87,61 @@ pub struct TrainArgs {
 }
 
 impl ModelKind {
-    /// (steps, batch) of the shipped weights (assets/models/PROVENANCE.md).
-    fn recipe(self) -> (usize, usize) {
+    fn recipe(self) -> Recipe {
         match self {
-            ModelKind::Dit => (1500, 64),
-            ModelKind::EulerStack => (2000, 64),
-            ModelKind::Denoiser => (1500, 256),
+            ModelKind::Dit => Recipe::dit(),
+            ModelKind::EulerStack | ModelKind::EulerStackHard => Recipe::euler_stack(),
+            ModelKind::Denoiser => Recipe::denoiser(),
         }
     }
 }
 
+/// Strings generated for the task score printed after training (as in `diffscope compare`).
+const TASK_SAMPLES: usize = 1000;
+/// DiT Euler steps of that score (`spec/metrics.md` §3.3).
+const TASK_DIT_STEPS: usize = 20;
+
+/// Set by Ctrl-C (SIGINT). The handler is installed once per process; every run clears the flag first.
+fn interrupted() -> &'static AtomicBool {
+    static FLAG: AtomicBool = AtomicBool::new(false);
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        /// POSIX SIGINT (2 on every Unix).
+        const SIGINT: std::ffi::c_int = 2;
+        // SAFETY: the action only stores to an atomic, which is async-signal-safe.
+        let installed = unsafe {
+            signal_hook_registry::register(SIGINT, || FLAG.store(true, Ordering::SeqCst))
+        };
+        if let Err(e) = installed {
+            eprintln!("warning: Ctrl-C will not stop training cleanly: {e}");
+        }
+    });
+    &FLAG
+}
+
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
-    super::compare::prefer_one_candle_thread();
-    let (steps, batch) = args.model.recipe();
-    let (steps, batch) = (args.steps.unwrap_or(steps), args.batch.unwrap_or(batch));
-    if steps == 0 || batch == 0 {
+    prepare_cpu();
+    let recipe = args.model.recipe();
+    let mut options = recipe.options;
+    options.steps = args.steps.unwrap_or(options.steps);
+    options.lr_start = args.lr.unwrap_or(options.lr_start);
+    options.warmup = args.warmup.unwrap_or(options.warmup);
+    let batch = args.batch.unwrap_or(recipe.batch);
+    if options.steps == 0 || batch == 0 {
         bail!("--steps and --batch must be at least 1");
     }
+    if !(options.lr_start.is_finite() && options.lr_start > 0.0) {
+        bail!("--lr must be a positive number");
+    }
+    options.lr_end = options.lr_end.min(options.lr_start);
     if args.scene.is_some() && args.model != ModelKind::Denoiser {
         bail!("--scene only applies to `train denoiser`");
     }
-    let options = TrainOptions {
-        steps,
-        ..TrainOptions::default()
-    };
+    let dit_options =
+        args.prediction != PredictionArg::Velocity || args.time_sampling != TimeArg::Uniform;
+    if dit_options && args.model != ModelKind::Dit {
+        bail!("--prediction and --time-sampling only apply to `train dit`");
+    }
     let log_every = args.log_every.max(1);
     let mut print = |p: &Progress| {
         if p.step.is_multiple_of(log_every) || p.step == p.steps || p.step == 1 {
@@ -81,23 +151,44 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             );
         }
     };
-    // The CLI is stopped by the shell; the flag is for worker jobs in the app.
-    let cancel = AtomicBool::new(false);
+    let cancel = interrupted();
+    cancel.store(false, Ordering::SeqCst);
     let (model, report) = match args.model {
         ModelKind::Dit => {
-            let dit = Dit::seeded(DitConfig::default(), args.seed)?;
+            let config = DitConfig {
+                prediction: args.prediction.into(),
+                ..DitConfig::default()
+            };
+            let time_sampling = match args.time_sampling {
+                TimeArg::Uniform => TimeSampling::Uniform,
+                TimeArg::LogitNormal => TimeSampling::LogitNormal {
+                    mean: 0.0,
+                    std: 1.0,
+                },
+            };
+            let dit = Dit::seeded(config, args.seed)?;
             let data = DyckData::new(dit.config().seq_len, args.seed);
             let objective = DitTraining {
                 model: &dit,
                 data,
                 seed: args.seed,
                 batch,
+                time_sampling,
             };
-            let report = train(&objective, &options, &mut print, &cancel)?;
+            let report = train(&objective, &options, &mut print, cancel)?;
             (LearnedModel::Dit(dit), report)
         }
-        ModelKind::EulerStack => {
-            let es = EulerStack::seeded(EulerStackConfig::default(), args.seed)?;
+        ModelKind::EulerStack | ModelKind::EulerStackHard => {
+            let stack = if args.model == ModelKind::EulerStackHard {
+                StackKind::Hard
+            } else {
+                StackKind::Soft
+            };
+            let config = EulerStackConfig {
+                stack,
+                ..EulerStackConfig::default()
+            };
+            let es = EulerStack::seeded(config, args.seed)?;
             let data = DyckData::new(es.config().seq_len, args.seed);
             let objective = EulerStackTraining {
                 model: &es,
@@ -105,7 +196,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
                 seed: args.seed,
                 batch,
             };
-            let report = train(&objective, &options, &mut print, &cancel)?;
+            let report = train(&objective, &options, &mut print, cancel)?;
             (LearnedModel::EulerStack(es), report)
         }
         ModelKind::Denoiser => {
@@ -124,11 +215,27 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
                 seed: args.seed,
                 batch,
             };
-            let report = train(&objective, &options, &mut print, &cancel)?;
+            let report = train(&objective, &options, &mut print, cancel)?;
             (LearnedModel::MlpDenoiser(mlp), report)
         }
     };
+    if report.cancelled {
+        bail!(
+            "training cancelled by Ctrl-C after {} of {} steps; nothing written to {}",
+            report.steps_done,
+            options.steps,
+            args.out.display()
+        );
+    }
     model.save(&args.out)?;
+    print_summary(&model, &report, args);
+    if let Some(score) = task_score(&model)? {
+        println!("{score}");
+    }
+    Ok(())
+}
+
+fn print_summary(model: &LearnedModel, report: &TrainReport, args: &TrainArgs) {
     println!(
         "trained {} ({} parameters): {} steps in {:.1} s, final loss {:.5} (mean of last 100 steps), \
          held-out loss {:.5}; wrote {}",
@@ -140,5 +247,27 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         report.heldout_loss,
         args.out.display()
     );
-    Ok(())
+}
+
+/// The Dyck-2 task score of a freshly trained Dyck-2 model (seed 0, as in `diffscope compare`).
+fn task_score(model: &LearnedModel) -> anyhow::Result<Option<String>> {
+    let (tokens, len, how) = match model {
+        LearnedModel::Dit(dit) => (
+            dit.sample(TASK_SAMPLES, TASK_DIT_STEPS, 0, None)?.tokens,
+            dit.config().seq_len,
+            format!("{TASK_DIT_STEPS} Euler steps"),
+        ),
+        LearnedModel::EulerStack(es) => (
+            es.sample(TASK_SAMPLES, 0)?.tokens,
+            es.config().seq_len,
+            "temperature 1".to_string(),
+        ),
+        LearnedModel::MlpDenoiser(_) => return Ok(None),
+    };
+    Ok(Some(format!(
+        "task: {:.3} of {TASK_SAMPLES} generated strings are valid Dyck-2 (sampling seed 0, {how}; \
+         chance {:.2e})",
+        dyck::validity(&tokens, len),
+        dyck::chance_validity(len)
+    )))
 }

@@ -53,6 +53,9 @@ impl ExactModel for AnalyticModel {
     fn class_log_joint(&self, x: &[f64], t: f64, out: &mut [f64]) {
         self.inner().class_log_joint(x, t, out)
     }
+    fn class_log_joint_batch(&self, x: &[f64], t: f64, out: &mut [f64]) {
+        self.inner().class_log_joint_batch(x, t, out)
+    }
     fn log_density(&self, x: &[f64], t: f64) -> f64 {
         self.inner().log_density(x, t)
     }
@@ -132,6 +135,17 @@ pub(crate) fn data_stream(seed: u64, class: Option<usize>, i: usize) -> Stream {
     // Class samples use the high bits of the index so they never share a stream with mixture rows.
     let tag = class.map_or(0, |k| (k as u64 + 1) << 40);
     rng::stream(seed, Domain::DataSample, tag | i as u64)
+}
+
+/// Writes the class posterior `r` (`[K]`, f64) of row `row` of a chunk into its posterior rows
+/// (`[rows, K]` f32), when the caller asked for them.
+pub(crate) fn write_posterior(posterior: Option<&mut [f32]>, row: usize, r: &[f64]) {
+    if let Some(p) = posterior {
+        let k = r.len();
+        for (pk, &rk) in p[row * k..(row + 1) * k].iter_mut().zip(r) {
+            *pk = rk as f32;
+        }
+    }
 }
 
 /// Rows handed to one rayon task: large enough to amortise per-task work, small enough to balance.

@@ -5,10 +5,11 @@
 use nalgebra::{DMatrix, SymmetricEigen};
 use rand::Rng;
 use rand_distr::StandardNormal;
+use rayon::prelude::*;
 
 use super::analytic::{
     data_stream, log_sum_exp, normalise_weights, ou_coefficients, par_row_chunks, pick_class,
-    softmax_in_place,
+    softmax_in_place, write_posterior,
 };
 use super::{Denoiser, ExactModel, LabelledSamples, ModelError, check_batch};
 
@@ -457,11 +458,7 @@ impl GaussianMixture {
                 for (o, &xj) in dr.iter_mut().zip(xr) {
                     *o = offset + gain * xj;
                 }
-                if let Some(p) = pc.as_deref_mut() {
-                    for (pk, &rk) in p[row * k_count..(row + 1) * k_count].iter_mut().zip(&r) {
-                        *pk = rk as f32;
-                    }
-                }
+                write_posterior(pc.as_deref_mut(), row, &r);
             }
         });
     }
@@ -522,11 +519,7 @@ impl GaussianMixture {
                         }
                     }
                 }
-                if let Some(p) = pc.as_deref_mut() {
-                    for (pk, &rk) in p[row * k_count..(row + 1) * k_count].iter_mut().zip(&r) {
-                        *pk = rk as f32;
-                    }
-                }
+                write_posterior(pc.as_deref_mut(), row, &r);
             }
         });
     }
@@ -558,14 +551,7 @@ impl GaussianMixture {
                 for (o, &v) in dr.iter_mut().zip(&out) {
                     *o = v as f32;
                 }
-                if let Some(p) = pc.as_deref_mut() {
-                    for (pk, &rk) in p[row * k_count..(row + 1) * k_count]
-                        .iter_mut()
-                        .zip(&scratch.posterior)
-                    {
-                        *pk = rk as f32;
-                    }
-                }
+                write_posterior(pc.as_deref_mut(), row, &scratch.posterior);
             }
         });
     }
@@ -688,6 +674,16 @@ impl ExactModel for GaussianMixture {
         let noised = self.noised(t);
         let mut y = vec![0.0; self.dim];
         self.row_terms(&noised, x, a, out, &mut y, |_, _, _, _| {});
+    }
+
+    fn class_log_joint_batch(&self, x: &[f64], t: f64, out: &mut [f64]) {
+        let (a, _) = ou_coefficients(t);
+        let noised = self.noised(t);
+        let (d, k) = (self.dim, self.components.len());
+        x.par_chunks(d).zip(out.par_chunks_mut(k)).for_each_init(
+            || vec![0.0; d],
+            |y, (row, ell)| self.row_terms(&noised, row, a, ell, y, |_, _, _, _| {}),
+        );
     }
 
     fn log_density(&self, x: &[f64], t: f64) -> f64 {

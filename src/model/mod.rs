@@ -74,6 +74,17 @@ pub trait ExactModel: Denoiser {
     /// `x` is one state (`[d]`), `out` has K entries, t > 0.
     fn class_log_joint(&self, x: &[f64], t: f64, out: &mut [f64]);
 
+    /// `class_log_joint` of every row of `x` (`[n, d]`) into `out` (`[n, K]`), rows in parallel; each
+    /// row equals the single-row result exactly. Models override it to build their per-time tables
+    /// once per batch instead of once per row.
+    fn class_log_joint_batch(&self, x: &[f64], t: f64, out: &mut [f64]) {
+        use rayon::prelude::*;
+        let (d, k) = (self.dim().max(1), self.weights().len().max(1));
+        x.par_chunks(d)
+            .zip(out.par_chunks_mut(k))
+            .for_each(|(row, ell)| self.class_log_joint(row, t, ell));
+    }
+
     /// The exact normalised log-density ln P_t(x) of one state at t > 0.
     fn log_density(&self, x: &[f64], t: f64) -> f64;
 

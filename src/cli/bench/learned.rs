@@ -1,23 +1,22 @@
-//! Benchmarks of the learned models: training throughput (100 steps of the shipped recipe, batch 64,
-//! judged against the per-step share of a 5-minute budget for 1500 steps), `compare` on the shipped
-//! weights, DiT sampling.
+//! Benchmarks of the learned models: training throughput (100 steps of each shipped recipe, judged
+//! against their share of a 5-minute budget for the whole recipe), `compare` on the shipped weights,
+//! DiT sampling.
 
 use super::{Bench, Figure};
 use crate::analysis::compare::{CompareOptions, compare};
 use crate::cli::compare::{SHIPPED_DIT, SHIPPED_EULER_STACK, shipped};
 use crate::model::learned::config::{DitConfig, EulerStackConfig};
-use crate::model::learned::dit::{Dit, DitTraining};
+use crate::model::learned::dit::{Dit, DitTraining, TimeSampling};
 use crate::model::learned::euler_stack::{EulerStack, EulerStackTraining};
-use crate::model::learned::train::{DyckData, Objective, TrainOptions, train};
-use crate::model::learned::{LearnedModel, load};
+use crate::model::learned::train::{DyckData, Objective, Recipe, TrainOptions, train};
+use crate::model::learned::{LearnedModel, load, prepare_cpu};
 use anyhow::bail;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 const BENCH_STEPS: usize = 100;
-const BATCH: usize = 64;
-/// 5 minutes for the 1500 steps of the shipped DiT, pro rata.
-const TRAIN_TARGET_SECONDS: f64 = 300.0 * BENCH_STEPS as f64 / 1500.0;
+/// Full training runs are budgeted at 5 minutes each; a 100-step run gets its pro-rata share.
+const TRAIN_BUDGET_SECONDS: f64 = 300.0;
 
 pub fn benches() -> Vec<Bench> {
     vec![
@@ -40,54 +39,66 @@ pub fn benches() -> Vec<Bench> {
     ]
 }
 
-fn time_training(objective: &dyn Objective) -> anyhow::Result<f64> {
+/// Times `BENCH_STEPS` steps of `recipe`, judged against its share of the 5-minute budget.
+fn time_training(
+    name: &'static str,
+    objective: &dyn Objective,
+    recipe: &Recipe,
+    parameters: usize,
+) -> anyhow::Result<Figure> {
+    prepare_cpu();
     let options = TrainOptions {
         steps: BENCH_STEPS,
-        ..TrainOptions::default()
+        ..recipe.options.clone()
     };
     let start = Instant::now();
     train(objective, &options, &mut |_| {}, &AtomicBool::new(false))?;
-    Ok(start.elapsed().as_secs_f64())
+    Ok(Figure {
+        name,
+        inputs: format!(
+            "{BENCH_STEPS} of {} recipe steps x batch {}, {parameters} params",
+            recipe.options.steps, recipe.batch
+        ),
+        seconds: start.elapsed().as_secs_f64(),
+        target_seconds: Some(
+            TRAIN_BUDGET_SECONDS * BENCH_STEPS as f64 / recipe.options.steps as f64,
+        ),
+    })
 }
 
 fn train_dit() -> anyhow::Result<Figure> {
+    let recipe = Recipe::dit();
     let dit = Dit::seeded(DitConfig::default(), 0)?;
-    let data = DyckData::new(dit.config().seq_len, 0);
-    let seconds = time_training(&DitTraining {
+    let objective = DitTraining {
         model: &dit,
-        data,
+        data: DyckData::new(dit.config().seq_len, 0),
         seed: 0,
-        batch: BATCH,
-    })?;
-    Ok(Figure {
-        name: "learned_train_dit",
-        inputs: format!(
-            "{BENCH_STEPS} steps x batch {BATCH}, {} params",
-            dit.params().count()
-        ),
-        seconds,
-        target_seconds: Some(TRAIN_TARGET_SECONDS),
-    })
+        batch: recipe.batch,
+        time_sampling: TimeSampling::Uniform,
+    };
+    time_training(
+        "learned_train_dit",
+        &objective,
+        &recipe,
+        dit.params().count(),
+    )
 }
 
 fn train_euler_stack() -> anyhow::Result<Figure> {
+    let recipe = Recipe::euler_stack();
     let es = EulerStack::seeded(EulerStackConfig::default(), 0)?;
-    let data = DyckData::new(es.config().seq_len, 0);
-    let seconds = time_training(&EulerStackTraining {
+    let objective = EulerStackTraining {
         model: &es,
-        data,
+        data: DyckData::new(es.config().seq_len, 0),
         seed: 0,
-        batch: BATCH,
-    })?;
-    Ok(Figure {
-        name: "learned_train_euler_stack",
-        inputs: format!(
-            "{BENCH_STEPS} steps x batch {BATCH}, {} params",
-            es.params().count()
-        ),
-        seconds,
-        target_seconds: Some(TRAIN_TARGET_SECONDS),
-    })
+        batch: recipe.batch,
+    };
+    time_training(
+        "learned_train_euler_stack",
+        &objective,
+        &recipe,
+        es.params().count(),
+    )
 }
 
 fn shipped_models() -> anyhow::Result<(Dit, EulerStack)> {
@@ -101,9 +112,10 @@ fn shipped_models() -> anyhow::Result<(Dit, EulerStack)> {
 }
 
 fn compare_shipped() -> anyhow::Result<Figure> {
+    prepare_cpu();
     let start = Instant::now();
     let (dit, es) = shipped_models()?;
-    compare(&dit, &es, &CompareOptions::default())?;
+    compare(&dit, &es, None, &CompareOptions::default())?;
     Ok(Figure {
         name: "learned_compare_shipped",
         inputs: "load + 1000 samples each + metrics of 2 x N=2000".into(),
@@ -113,6 +125,7 @@ fn compare_shipped() -> anyhow::Result<Figure> {
 }
 
 fn dit_sample() -> anyhow::Result<Figure> {
+    prepare_cpu();
     let (dit, _) = shipped_models()?;
     let start = Instant::now();
     dit.sample(100, 20, 0, Some(dit.config().blocks - 1))?;

@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the model-file layout written by this build. Files with a larger number are refused.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version 2 added the Euler-Stack's `stack` field; version-1 files (no field) load as a soft stack.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The safetensors metadata key holding the [`ModelHeader`] JSON.
 pub const HEADER_KEY: &str = "diffscope_model";
@@ -29,6 +30,22 @@ pub struct DitConfig {
     pub heads: usize,
     /// MLP hidden width = `mlp_ratio · width`.
     pub mlp_ratio: usize,
+    /// What the network's output means (absent in version-1 files, which are velocity models).
+    #[serde(default)]
+    pub prediction: DitPrediction,
+}
+
+/// The DiT's output parameterisation. Both sample with the same Euler ODE on the rectified-flow path.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DitPrediction {
+    /// The velocity v̂ = ε − x₀, trained by MSE (`spec/metrics.md` §3.3).
+    #[default]
+    Velocity,
+    /// Per-token logits over the vocabulary, trained by cross-entropy against the clean token
+    /// (Dieleman et al. 2022, CDCD). The clean estimate is x̂₀ = 2·softmax − 1 (the expected analog
+    /// bits) and the velocity (x_τ − x̂₀)/τ.
+    TokenLogits,
 }
 
 impl Default for DitConfig {
@@ -40,6 +57,7 @@ impl Default for DitConfig {
             blocks: 4,
             heads: 4,
             mlp_ratio: 4,
+            prediction: DitPrediction::Velocity,
         }
     }
 }
@@ -66,6 +84,21 @@ pub struct EulerStackConfig {
     pub eta: f64,
     pub lambda_floor: f64,
     pub lambda_negative: f64,
+    /// Soft learned actions (the model) or hard actions from the bracket type (the §3.2 baseline).
+    #[serde(default)]
+    pub stack: StackKind,
+}
+
+/// How the Euler-Stack chooses push, pop or no-op at each token.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StackKind {
+    /// softmax(W_a·[h'; e] + b_a), learned (`spec/metrics.md` §3.2).
+    #[default]
+    Soft,
+    /// Teacher-forced from the token just read: an opening bracket pushes, a closing one pops, the
+    /// begin token does nothing. The sanity baseline of §3.2; it has no action layer.
+    Hard,
 }
 
 impl Default for EulerStackConfig {
@@ -83,6 +116,7 @@ impl Default for EulerStackConfig {
             eta: 0.5,
             lambda_floor: 0.1,
             lambda_negative: 0.1,
+            stack: StackKind::Soft,
         }
     }
 }
@@ -161,6 +195,12 @@ impl ModelConfig {
                 }
                 positive("heads", c.heads)?;
                 positive("mlp_ratio", c.mlp_ratio)?;
+                if c.prediction == DitPrediction::TokenLogits && c.channels < 2 {
+                    return Err(format!(
+                        "token_logits prediction needs at least 2 channels, got {}",
+                        c.channels
+                    ));
+                }
                 if !c.width.is_multiple_of(c.heads) || !c.width.is_multiple_of(2) {
                     return Err(format!(
                         "width {} must be even and divisible by heads {}",

@@ -3,12 +3,11 @@
 //! objective on Dyck-2, and its `Denoiser` face in OU time (`spec/speciation.md` §1.1–1.2).
 
 use super::LearnedError;
-use super::config::DitConfig;
+use super::config::{DitConfig, DitPrediction};
 use super::dyck;
 use super::hidden::HiddenStates;
 use super::params::{BuildError, Init, ParamBuilder, ParamStore, layer_norm, sinusoidal};
 use super::train::{DyckData, HELDOUT_NOISE_STREAM, Objective};
-use crate::model::{Denoiser, ModelError, check_batch};
 use crate::rng::{self, Domain};
 use candle_core::{D, Device, Tensor, Var};
 use candle_nn::{Linear, Module};
@@ -90,8 +89,9 @@ impl Dit {
         &self.params
     }
 
-    /// Predicted velocity v̂ = ε − x₀ for `x` `[n, L, C]` at rectified-flow times `tau` (`[n]`), and the
-    /// token-mean output `[n, width]` of block `capture` if asked.
+    /// The network output for `x` `[n, L, C]` at rectified-flow times `tau` (`[n]`): the velocity
+    /// v̂ = ε − x₀ or token logits (see [`DitPrediction`]), and the token-mean output `[n, width]` of
+    /// block `capture` if asked.
     pub fn forward(
         &self,
         x: &Tensor,
@@ -187,8 +187,11 @@ impl Dit {
             let mut chunk_states = vec![0f32; rows * steps * w];
             for k in 0..steps {
                 let tau = vec![taus[k]; rows];
-                let (v, hidden) = self
+                let (out, hidden) = self
                     .forward(&x, &tau, capture)
+                    .map_err(LearnedError::compute)?;
+                let v = self
+                    .velocity(&x, &out, f64::from(taus[k]))
                     .map_err(LearnedError::compute)?;
                 x = (x + (v * f64::from(taus[k + 1] - taus[k]))).map_err(LearnedError::compute)?;
                 if let Some(hidden) = hidden {
@@ -245,39 +248,78 @@ pub fn ou_to_rectified_flow(t: f64) -> (f64, f64) {
     (c, sigma * c)
 }
 
-impl Denoiser for Dit {
-    fn dim(&self) -> usize {
+impl Dit {
+    /// Values per sequence, `L · C`.
+    pub fn dim(&self) -> usize {
         self.config.seq_len * self.config.channels
     }
 
-    fn class_labels(&self) -> &[String] {
-        &[]
+    /// The clean estimate x̂₀ `[n, L, C]` from the network output `out` at x_τ and a common time τ:
+    /// x_τ − τ·v̂ for a velocity model (since x_τ = x₀ + τ(ε − x₀)), 2·softmax − 1 for token logits.
+    fn clean_estimate(
+        &self,
+        x_tau: &Tensor,
+        out: &Tensor,
+        tau: f64,
+    ) -> candle_core::Result<Tensor> {
+        match self.config.prediction {
+            DitPrediction::Velocity => x_tau - (out * tau)?,
+            DitPrediction::TokenLogits => {
+                candle_nn::ops::softmax(out, D::Minus1)?.affine(2.0, -1.0)
+            }
+        }
     }
 
-    fn has_exact_posterior(&self) -> bool {
-        false
+    /// The velocity v̂ from the network output at x_τ and a common time τ > 0.
+    fn velocity(&self, x_tau: &Tensor, out: &Tensor, tau: f64) -> candle_core::Result<Tensor> {
+        match self.config.prediction {
+            DitPrediction::Velocity => Ok(out.clone()),
+            DitPrediction::TokenLogits => (x_tau - self.clean_estimate(x_tau, out, tau)?)? / tau,
+        }
     }
 
-    /// E[x₀ | x_t] = x_τ − τ·v̂(x_τ, τ) with x_τ = c·x_t (since x_τ = x₀ + τ(ε − x₀)).
-    fn denoise(
+    /// E[x₀ | x_t] for `n` rows of OU-time states (shapes checked by the caller, `LearnedModel`): the
+    /// clean estimate at x_τ = c·x_t.
+    pub(crate) fn denoise(
         &self,
         x: &[f32],
+        n: usize,
         t: f64,
         denoised: &mut [f32],
-        posterior: Option<&mut [f32]>,
-    ) -> Result<(), ModelError> {
-        let n = check_batch(self.dim(), 0, x, denoised, posterior.as_deref(), t)?;
+    ) -> candle_core::Result<()> {
         let (c, tau) = ou_to_rectified_flow(t);
         let (l, ch) = (self.config.seq_len, self.config.channels);
-        let evaluate = || -> candle_core::Result<Vec<f32>> {
-            let scaled: Vec<f32> = x.iter().map(|&v| (f64::from(v) * c) as f32).collect();
-            let x_tau = Tensor::from_vec(scaled, (n, l, ch), &Device::Cpu)?;
-            let (v, _) = self.forward(&x_tau, &vec![tau as f32; n], None)?;
-            (x_tau - (v * tau)?)?.flatten_all()?.to_vec1::<f32>()
-        };
-        let values = evaluate().map_err(|e| ModelError::Evaluation(format!("tiny DiT: {e}")))?;
+        let scaled: Vec<f32> = x.iter().map(|&v| (f64::from(v) * c) as f32).collect();
+        let x_tau = Tensor::from_vec(scaled, (n, l, ch), &Device::Cpu)?;
+        let (out, _) = self.forward(&x_tau, &vec![tau as f32; n], None)?;
+        let values = self
+            .clean_estimate(&x_tau, &out, tau)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
         denoised.copy_from_slice(&values);
         Ok(())
+    }
+}
+
+/// How training draws the rectified-flow time τ of each string.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum TimeSampling {
+    /// τ ~ U(0, 1), as in `spec/metrics.md` §3.3.
+    Uniform,
+    /// τ = sigmoid(mean + std·z) with z ~ N(0, 1) (Esser et al. 2024, SD3): fewer steps are spent
+    /// near τ = 0 and 1, where the velocity is easy (mostly the noise or mostly the data).
+    LogitNormal { mean: f32, std: f32 },
+}
+
+impl TimeSampling {
+    fn draw(self, stream: &mut rng::Stream) -> f32 {
+        match self {
+            TimeSampling::Uniform => stream.random(),
+            TimeSampling::LogitNormal { mean, std } => {
+                let z: f32 = stream.sample(StandardNormal);
+                1.0 / (1.0 + (-(mean + std * z)).exp())
+            }
+        }
     }
 }
 
@@ -287,10 +329,12 @@ pub struct DitTraining<'a> {
     pub data: DyckData,
     pub seed: u64,
     pub batch: usize,
+    pub time_sampling: TimeSampling,
 }
 
 impl DitTraining<'_> {
-    /// MSE(v̂, ε − x₀) on `strings` (`[n, L]`) with t ~ U(0, 1) and ε ~ N(0, I) from `stream`.
+    /// MSE(v̂, ε − x₀), or the cross-entropy of the token logits, on `strings` (`[n, L]`) with τ from
+    /// `time_sampling` and ε ~ N(0, I) from `stream`.
     fn loss(&self, strings: &[u32], mut stream: rng::Stream) -> candle_core::Result<Tensor> {
         let (l, ch) = (self.model.config.seq_len, self.model.config.channels);
         let n = strings.len() / l;
@@ -299,7 +343,7 @@ impl DitTraining<'_> {
         let mut target = Vec::with_capacity(x0.len());
         let mut taus = Vec::with_capacity(n);
         for row in x0.chunks_exact(l * ch) {
-            let tau: f32 = stream.random();
+            let tau = self.time_sampling.draw(&mut stream);
             taus.push(tau);
             for &x in row {
                 let eps: f32 = stream.sample(StandardNormal);
@@ -308,9 +352,17 @@ impl DitTraining<'_> {
             }
         }
         let x_t = Tensor::from_vec(x_t, (n, l, ch), &Device::Cpu)?;
-        let target = Tensor::from_vec(target, (n, l, ch), &Device::Cpu)?;
-        let (v, _) = self.model.forward(&x_t, &taus, None)?;
-        candle_nn::loss::mse(&v, &target)
+        let (out, _) = self.model.forward(&x_t, &taus, None)?;
+        match self.model.config.prediction {
+            DitPrediction::Velocity => {
+                let target = Tensor::from_vec(target, (n, l, ch), &Device::Cpu)?;
+                candle_nn::loss::mse(&out, &target)
+            }
+            DitPrediction::TokenLogits => {
+                let tokens = Tensor::from_slice(strings, n * l, &Device::Cpu)?;
+                candle_nn::loss::cross_entropy(&out.reshape((n * l, ch))?, &tokens)
+            }
+        }
     }
 }
 

@@ -10,7 +10,7 @@ pub const VOCAB: usize = 4;
 pub const SYMBOLS: [char; VOCAB] = ['(', ')', '[', ']'];
 
 /// Whether token `tok` opens a bracket, and its bracket type (0 round, 1 square).
-fn is_open(tok: u32) -> bool {
+pub(crate) fn is_open(tok: u32) -> bool {
     tok.is_multiple_of(2)
 }
 

@@ -1,9 +1,11 @@
 //! Euler-Stack (`spec/metrics.md` §3.2, our instantiation): a state advanced by explicit Euler steps
-//! h ← h + η·F(h, token, stack top), coupled to a soft push/pop/no-op stack, trained autoregressively
-//! with the floor penalties; its sampler with hidden-state capture. Not a denoiser.
+//! h ← h + η·F(h, token, stack top), coupled to a soft push/pop/no-op stack (or, as the §3.2 sanity
+//! baseline, a hard stack driven by the bracket type), trained autoregressively with the floor
+//! penalties; its sampler with hidden-state capture. Not a denoiser.
 
 use super::LearnedError;
-use super::config::EulerStackConfig;
+use super::config::{EulerStackConfig, StackKind};
+use super::dyck;
 use super::hidden::HiddenStates;
 use super::params::{BuildError, Init, ParamBuilder, ParamStore};
 use super::train::{DyckData, Objective};
@@ -19,7 +21,7 @@ pub struct EulerStack {
     embedding: Tensor, // [vocab + 1, embedding]; the last row is the begin token
     field_in: Linear,  // [h; e; top] → hidden
     field_out: Linear, // hidden → state
-    action: Linear,    // [h'; e] → (push, pop, no-op)
+    action: Option<Linear>, // [h'; e] → (push, pop, no-op); none for the hard stack
     value: Linear,     // h' → slot
     output: Linear,    // [h'; top'] → vocab
 }
@@ -52,7 +54,10 @@ impl EulerStack {
             false,
         )?;
         let field_out = b.linear("field.out", c.hidden, c.state, false)?;
-        let action = b.linear("action", c.state + c.embedding, 3, false)?;
+        let action = match c.stack {
+            StackKind::Soft => Some(b.linear("action", c.state + c.embedding, 3, false)?),
+            StackKind::Hard => None,
+        };
         let value = b.linear("value", c.state, c.slot_width, false)?;
         let output = b.linear("output", c.state + c.slot_width, c.vocab, false)?;
         Ok(Self {
@@ -85,21 +90,25 @@ impl EulerStack {
         })
     }
 
-    /// One step on input tokens `[n]` (u32): the new state and the next-token logits `[n, vocab]`.
-    fn step(&self, state: &State, tokens: &Tensor) -> candle_core::Result<(State, Tensor)> {
+    /// One step on input tokens `[n]` (the begin token is `vocab`): the new state and the next-token
+    /// logits `[n, vocab]`.
+    fn step(&self, state: &State, tokens: &[u32]) -> candle_core::Result<(State, Tensor)> {
         let c = &self.config;
         let n = state.h.dim(0)?;
-        let e = self.embedding.index_select(tokens, 0)?; // [n, embedding]
+        let token_ids = Tensor::from_slice(tokens, n, &Device::Cpu)?;
+        let e = self.embedding.index_select(&token_ids, 0)?; // [n, embedding]
         let top = state.stack.narrow(1, 0, 1)?.squeeze(1)?; // [n, s]
         let input = Tensor::cat(&[&state.h, &e, &top], 1)?;
         let field = self
             .field_out
             .forward(&self.field_in.forward(&input)?.gelu()?)?;
         let h = (&state.h + (field * c.eta)?)?; // explicit Euler step
-        let action = candle_nn::ops::softmax(
-            &self.action.forward(&Tensor::cat(&[&h, &e], 1)?)?,
-            D::Minus1,
-        )?;
+        let action = match &self.action {
+            Some(layer) => {
+                candle_nn::ops::softmax(&layer.forward(&Tensor::cat(&[&h, &e], 1)?)?, D::Minus1)?
+            }
+            None => self.hard_actions(tokens)?,
+        }; // [n, 3]
         let push = action.narrow(1, 0, 1)?; // [n, 1]
         let pop = action.narrow(1, 1, 1)?;
         let noop = action.narrow(1, 2, 1)?;
@@ -116,6 +125,23 @@ impl EulerStack {
         let new_top = stack.narrow(1, 0, 1)?.squeeze(1)?;
         let logits = self.output.forward(&Tensor::cat(&[&h, &new_top], 1)?)?;
         Ok((State { h, stack, depth }, logits))
+    }
+
+    /// One-hot (push, pop, no-op) `[n, 3]` from the bracket type of each token read.
+    fn hard_actions(&self, tokens: &[u32]) -> candle_core::Result<Tensor> {
+        let begin = self.config.vocab as u32;
+        let mut onehot = vec![0f32; tokens.len() * 3];
+        for (row, &tok) in onehot.chunks_exact_mut(3).zip(tokens) {
+            let k = if tok >= begin {
+                2
+            } else if dyck::is_open(tok) {
+                0
+            } else {
+                1
+            };
+            row[k] = 1.0;
+        }
+        Tensor::from_vec(onehot, (tokens.len(), 3), &Device::Cpu)
     }
 
     /// Loss of teacher-forced strings `[n, L]` (§3.2): CE(next token) + λ_floor·δ_T² +
@@ -135,7 +161,6 @@ impl EulerStack {
             } else {
                 strings.chunks_exact(len).map(|s| s[step - 1]).collect()
             };
-            let input = Tensor::from_vec(input, n, &dev)?;
             let (next, step_logits) = self.step(&state, &input)?;
             state = next;
             negative = (negative + state.depth.neg()?.relu()?.sqr()?)?;
@@ -165,8 +190,7 @@ impl EulerStack {
             let mut state = self.initial_state(n)?;
             let mut input = vec![c.vocab as u32; n];
             for step in 0..len {
-                let (next, logits) =
-                    self.step(&state, &Tensor::from_vec(input.clone(), n, &Device::Cpu)?)?;
+                let (next, logits) = self.step(&state, &input)?;
                 state = next;
                 let probs = candle_nn::ops::softmax_last_dim(&logits)?.to_vec2::<f32>()?;
                 let h = state.h.to_vec2::<f32>()?;
@@ -184,7 +208,14 @@ impl EulerStack {
         Ok(EulerStackSamples {
             tokens,
             hidden: HiddenStates {
-                layer: format!("Euler-Stack, state h' after every step (d = {})", c.state),
+                layer: format!(
+                    "Euler-Stack ({} stack), state h' after every step (d = {})",
+                    match c.stack {
+                        StackKind::Soft => "soft",
+                        StackKind::Hard => "hard",
+                    },
+                    c.state
+                ),
                 sequences: n,
                 steps: len,
                 dim: c.state,
@@ -228,5 +259,93 @@ impl Objective for EulerStackTraining<'_> {
 
     fn heldout_loss(&self) -> candle_core::Result<Tensor> {
         self.model.loss(&self.data.heldout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hard_model() -> EulerStack {
+        let config = EulerStackConfig {
+            seq_len: 8,
+            state: 8,
+            hidden: 16,
+            slots: 6,
+            slot_width: 4,
+            stack: StackKind::Hard,
+            ..EulerStackConfig::default()
+        };
+        EulerStack::seeded(config, 3).unwrap()
+    }
+
+    /// With the hard stack every token moves the stack exactly: an opening bracket pushes tanh(W_v h')
+    /// of that step, a closing one pops back to the state before its opening bracket, and the depth is
+    /// the bracket height (exact in f32: sums of 0 and ±1).
+    #[test]
+    fn hard_stack_pushes_and_pops_by_bracket_type() {
+        let model = hard_model();
+        let c = model.config().clone();
+        // ( [ ] [ ( ) ] )  as tokens 0 2 3 2 0 1 3 1
+        let string = [0u32, 2, 3, 2, 0, 1, 3, 1];
+        let mut state = model.initial_state(1).unwrap();
+        let (next, _) = model.step(&state, &[c.vocab as u32]).unwrap();
+        state = next;
+        let mut stacks = vec![state.stack.flatten_all().unwrap().to_vec1::<f32>().unwrap()];
+        let mut height = 0i32;
+        for &tok in &string {
+            let (next, _) = model.step(&state, &[tok]).unwrap();
+            state = next;
+            let stack = state.stack.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let top = &stack[..c.slot_width];
+            if dyck::is_open(tok) {
+                height += 1;
+                let value = model
+                    .value
+                    .forward(&state.h)
+                    .unwrap()
+                    .tanh()
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap();
+                assert_eq!(top, &value[..], "push writes this step's value");
+                let previous = stacks.last().unwrap();
+                assert_eq!(
+                    &stack[c.slot_width..],
+                    &previous[..previous.len() - c.slot_width]
+                );
+            } else {
+                height -= 1;
+                // Popping returns the stack to what it was before the matching opening bracket.
+                assert_eq!(&stack, &stacks[stacks.len() - 2]);
+                stacks.pop();
+                stacks.pop();
+            }
+            stacks.push(stack);
+            let depth = state.depth.flatten_all().unwrap().to_vec1::<f32>().unwrap()[0];
+            assert_eq!(depth, height as f32);
+        }
+        assert_eq!(height, 0);
+    }
+
+    /// The hard model has no action layer; its file therefore has one fewer pair of tensors.
+    #[test]
+    fn hard_stack_has_no_action_layer() {
+        let hard = hard_model();
+        let soft = EulerStack::seeded(
+            EulerStackConfig {
+                stack: StackKind::Soft,
+                ..hard.config().clone()
+            },
+            3,
+        )
+        .unwrap();
+        let a = &hard.config;
+        assert_eq!(
+            soft.params().count() - hard.params().count(),
+            (a.state + a.embedding) * 3 + 3
+        );
     }
 }

@@ -5,7 +5,7 @@
 use super::config::MlpDenoiserConfig;
 use super::params::{BuildError, ParamBuilder, ParamStore, sinusoidal};
 use super::train::{HELDOUT_NOISE_STREAM, Objective};
-use crate::model::{Denoiser, ExactModel, ModelError, check_batch};
+use crate::model::ExactModel;
 use crate::rng::{self, Domain};
 use candle_core::{Device, Tensor, Var};
 use candle_nn::{Linear, Module};
@@ -71,35 +71,25 @@ fn ou_scales(t: f64) -> (f64, f64) {
     ((-t).exp(), (-(-2.0 * t).exp_m1()).sqrt())
 }
 
-impl Denoiser for MlpDenoiser {
-    fn dim(&self) -> usize {
+impl MlpDenoiser {
+    /// State dimension d.
+    pub fn dim(&self) -> usize {
         self.config.dim
     }
 
-    fn class_labels(&self) -> &[String] {
-        &[]
-    }
-
-    fn has_exact_posterior(&self) -> bool {
-        false
-    }
-
-    fn denoise(
+    /// D(x, t) = a_t·x + sqrt(Δ_t)·F for `n` rows (shapes checked by the caller, `LearnedModel`).
+    pub(crate) fn denoise(
         &self,
         x: &[f32],
+        n: usize,
         t: f64,
         denoised: &mut [f32],
-        posterior: Option<&mut [f32]>,
-    ) -> Result<(), ModelError> {
-        let n = check_batch(self.dim(), 0, x, denoised, posterior.as_deref(), t)?;
-        let evaluate = || -> candle_core::Result<Vec<f32>> {
-            let input = Tensor::from_slice(x, (n, self.config.dim), &Device::Cpu)?;
-            self.residual(&input, &vec![t as f32; n])?
-                .flatten_all()?
-                .to_vec1::<f32>()
-        };
-        let residual =
-            evaluate().map_err(|e| ModelError::Evaluation(format!("MLP denoiser: {e}")))?;
+    ) -> candle_core::Result<()> {
+        let input = Tensor::from_slice(x, (n, self.config.dim), &Device::Cpu)?;
+        let residual = self
+            .residual(&input, &vec![t as f32; n])?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
         let (a, sigma) = ou_scales(t);
         for ((out, &xi), &r) in denoised.iter_mut().zip(x).zip(&residual) {
             *out = (a * f64::from(xi) + sigma * f64::from(r)) as f32;

@@ -24,9 +24,13 @@ pub trait Objective {
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainOptions {
     pub steps: usize,
-    /// Learning rate decays from `lr_start` to `lr_end` on a half cosine.
+    /// The learning rate rises linearly to `lr_start` over the first `warmup` steps, then decays to
+    /// `lr_end` on a half cosine over the rest.
     pub lr_start: f64,
     pub lr_end: f64,
+    pub warmup: usize,
+    /// AdamW's second-moment decay.
+    pub beta2: f64,
 }
 
 impl Default for TrainOptions {
@@ -35,6 +39,50 @@ impl Default for TrainOptions {
             steps: 3000,
             lr_start: 1e-3,
             lr_end: 3e-4,
+            warmup: 0,
+            beta2: 0.999,
+        }
+    }
+}
+
+/// Optimiser settings and batch size of a shipped model (assets/models/PROVENANCE.md).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recipe {
+    pub options: TrainOptions,
+    pub batch: usize,
+}
+
+impl Recipe {
+    /// The shipped tiny DiT. See PROVENANCE.md for the experiments behind it.
+    pub fn dit() -> Self {
+        Self {
+            options: TrainOptions {
+                steps: 1500,
+                ..TrainOptions::default()
+            },
+            batch: 64,
+        }
+    }
+
+    /// The shipped Euler-Stack and its hard-stack baseline.
+    pub fn euler_stack() -> Self {
+        Self {
+            options: TrainOptions {
+                steps: 2000,
+                ..TrainOptions::default()
+            },
+            batch: 64,
+        }
+    }
+
+    /// The shipped MLP denoiser.
+    pub fn denoiser() -> Self {
+        Self {
+            options: TrainOptions {
+                steps: 1500,
+                ..TrainOptions::default()
+            },
+            batch: 256,
         }
     }
 }
@@ -73,6 +121,7 @@ pub fn train(
     let start = Instant::now();
     let params = ParamsAdamW {
         lr: options.lr_start,
+        beta2: options.beta2,
         ..ParamsAdamW::default()
     };
     let mut optimiser = AdamW::new(objective.vars(), params).map_err(LearnedError::compute)?;
@@ -125,8 +174,12 @@ pub fn train(
 }
 
 fn cosine_lr(options: &TrainOptions, step: usize) -> f64 {
-    let progress = if options.steps > 1 {
-        step as f64 / (options.steps - 1) as f64
+    if step < options.warmup {
+        return options.lr_start * (step + 1) as f64 / options.warmup as f64;
+    }
+    let decay_steps = options.steps.saturating_sub(options.warmup);
+    let progress = if decay_steps > 1 {
+        (step - options.warmup) as f64 / (decay_steps - 1) as f64
     } else {
         0.0
     };
