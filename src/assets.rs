@@ -3,6 +3,16 @@
 
 use std::path::{Path, PathBuf};
 
+/// The shipped Dyck-2 models (`assets/models/PROVENANCE.md`).
+pub const SHIPPED_DIT: &str = "assets/models/dit-dyck2.safetensors";
+pub const SHIPPED_EULER_STACK: &str = "assets/models/euler-stack-dyck2.safetensors";
+pub const SHIPPED_HARD_STACK: &str = "assets/models/euler-stack-hard-dyck2.safetensors";
+
+/// A shipped file, found from the working directory or the source tree.
+pub fn shipped(relative: &str) -> PathBuf {
+    resolve(Path::new(relative), None)
+}
+
 /// Resolves a shipped or user-relative path: `base` (e.g. a scene file's folder), the working
 /// directory, then the crate root; the first that exists wins, else the path as given.
 pub fn resolve(path: &Path, base: Option<&Path>) -> PathBuf {

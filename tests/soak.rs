@@ -1,6 +1,7 @@
 //! Soak: 1,000 short sampling jobs through the worker with random parameter changes and random
 //! cancellations (as a user dragging sliders does). Every job ends exactly once (finished or cancelled),
-//! the event channel drains, and resident memory at the end is within 10 % of that after 100 jobs.
+//! the event channel drains, the live heap (counted by this binary's allocator) does not grow after the
+//! first 100 jobs, and resident memory at the end is within 10 % of that after 100 jobs.
 //!
 //! Ignored by default (about a minute in release); run with
 //! `cargo test --release --test soak -- --ignored --nocapture`.
@@ -14,9 +15,11 @@ use diffscope::scene::Scene;
 use diffscope::worker::{JobError, JobEvent, JobId, JobOutput, Worker};
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const JOBS: usize = 1000;
@@ -35,17 +38,48 @@ const SCENE: &str = r#"{
   "seed": 1
 }"#;
 
-/// Resident set size of this process in KiB (`VmRSS` in /proc/self/status).
-fn resident_kib() -> u64 {
+/// A line of /proc/self/status in KiB.
+fn status_kib(key: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .find_map(|l| l.strip_prefix(key))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         })
-        .expect("VmRSS in /proc/self/status (the soak test needs Linux)")
+        .unwrap_or_else(|| panic!("{key} in /proc/self/status (the soak test needs Linux)"))
 }
+
+/// Resident set size of this process in KiB.
+fn resident_kib() -> u64 {
+    status_kib("VmRSS:")
+}
+
+/// The system allocator, counting the bytes live on the heap: an exact leak measure that the
+/// allocator's caching (which resident memory includes) cannot blur.
+struct CountingAllocator;
+
+static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded unchanged to the system allocator; only a counter is added.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE_BYTES.fetch_add(layout.size(), Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// Growth of live heap bytes allowed after the warm-up: capacity doublings of the worker's bounded
+/// bookkeeping (a few KiB); a leak of even 300 bytes per job over the 900 later jobs exceeds it.
+const LIVE_GROWTH_LIMIT: usize = 256 << 10;
 
 /// The next job's settings: the previous ones with one thing changed, like a slider move.
 fn tweak(spec: &mut SamplingSpec, rng: &mut Xoshiro256PlusPlus) {
@@ -98,12 +132,14 @@ fn thousand_jobs_with_cancellations_finish_drain_and_hold_memory() {
     let started = Instant::now();
     let rss_start = resident_kib();
 
-    let mut in_flight: Vec<JobId> = Vec::new();
-    let mut ended: HashSet<JobId> = HashSet::new();
-    let mut uncancellable: HashSet<JobId> = HashSet::new();
+    // Sized up front so that the test's own bookkeeping does not grow the heap after the warm-up.
+    let mut ended: HashSet<JobId> = HashSet::with_capacity(JOBS);
+    let mut uncancellable: HashSet<JobId> = HashSet::with_capacity(JOBS);
+    let mut in_flight: Vec<JobId> = Vec::with_capacity(JOBS);
     let (mut finished, mut cancelled, mut cancel_requests) = (0usize, 0usize, 0usize);
     let mut rss_after_warm_up = None;
-    let mut rss_every_hundred = Vec::new();
+    let mut live_after_warm_up = 0;
+    let mut rss_every_hundred = Vec::with_capacity(JOBS / WARM_UP);
     let mut receive_terminal = |in_flight: &mut Vec<JobId>, ended: &mut HashSet<JobId>| loop {
         let event = worker
             .events()
@@ -177,6 +213,7 @@ fn thousand_jobs_with_cancellations_finish_drain_and_hold_memory() {
             rss_every_hundred.push(resident_kib());
             if submitted == WARM_UP {
                 rss_after_warm_up = rss_every_hundred.last().copied();
+                live_after_warm_up = LIVE_BYTES.load(Ordering::Relaxed);
             }
         }
     }
@@ -188,18 +225,24 @@ fn thousand_jobs_with_cancellations_finish_drain_and_hold_memory() {
     let leftover: Vec<JobEvent> = worker.events().try_iter().collect();
     assert!(leftover.is_empty(), "events after the end: {leftover:?}");
     let rss_end = resident_kib();
+    let live_end = LIVE_BYTES.load(Ordering::Relaxed);
     let rss_warm = rss_after_warm_up.expect("warm-up reached");
 
     println!(
         "soak: {JOBS} jobs in {:.1} s: {finished} finished, {cancelled} cancelled \
          ({cancel_requests} cancel requests); RSS start {rss_start} KiB, after {WARM_UP} jobs \
-         {rss_warm} KiB, end {rss_end} KiB ({:+.1} %); every {WARM_UP} jobs: {rss_every_hundred:?} KiB",
+         {rss_warm} KiB, end {rss_end} KiB ({:+.1} %); every {WARM_UP} jobs: {rss_every_hundred:?} KiB; \
+         live heap after {WARM_UP} jobs {live_after_warm_up} B, end {live_end} B",
         started.elapsed().as_secs_f64(),
         100.0 * (rss_end as f64 / rss_warm as f64 - 1.0)
     );
     assert_eq!(ended.len(), JOBS);
     assert_eq!(finished + cancelled, JOBS);
     assert!(cancelled > 0 && finished > 0, "both outcomes must occur");
+    assert!(
+        live_end <= live_after_warm_up + LIVE_GROWTH_LIMIT,
+        "live heap grew from {live_after_warm_up} B to {live_end} B: the jobs keep memory"
+    );
     assert!(
         rss_end as f64 <= 1.10 * rss_warm as f64,
         "resident memory grew from {rss_warm} KiB to {rss_end} KiB"

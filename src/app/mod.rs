@@ -157,8 +157,6 @@ impl DiffscopeApp {
                 });
             return app;
         }
-        app.jobs
-            .start(JobKind::References, "reference clouds", tasks::references);
         if let Some(view) = app.scene.view.clone() {
             app.apply_view(&view);
         }
@@ -384,6 +382,17 @@ impl DiffscopeApp {
                             self.jobs.start(JobKind::Metrics, "metrics", move |ctx| {
                                 tasks::metrics(&for_metrics, ctx)
                             });
+                            // The reference clouds wait for the first cloud: on a one-core machine
+                            // they would otherwise share the CPU with it and delay the first scene.
+                            if self.references.is_none()
+                                && !self.jobs.is_running(JobKind::References)
+                            {
+                                self.jobs.start(
+                                    JobKind::References,
+                                    "reference clouds",
+                                    tasks::references,
+                                );
+                            }
                         }
                         self.cloud = Some(cloud);
                         self.apply_pending_view();

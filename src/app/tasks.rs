@@ -493,8 +493,7 @@ pub fn references(ctx: &JobContext) -> Result<JobOutput, JobError> {
 /// cancel is honoured after loading, and a cancelled run's result is dropped when it ends.
 pub fn compare_models(ctx: &JobContext) -> Result<JobOutput, JobError> {
     use crate::analysis::compare::{CompareOptions, compare};
-    // The shipped file names are owned by `diffscope compare`, the same measurement on the command line.
-    use crate::cli::compare::{SHIPPED_DIT, SHIPPED_EULER_STACK, shipped as path};
+    use crate::assets::{SHIPPED_DIT, SHIPPED_EULER_STACK, shipped as path};
     use crate::model::learned::{LearnedError, LearnedModel, load};
     ctx.progress(0.0, "loading the shipped weights");
     let wrong = |what: &str, p: std::path::PathBuf| {
@@ -516,7 +515,7 @@ pub fn compare_models(ctx: &JobContext) -> Result<JobOutput, JobError> {
         0.1,
         "sampling both models and measuring their hidden states",
     );
-    let comparison = compare(&dit, &euler_stack, &CompareOptions::default())
+    let comparison = compare(&dit, &euler_stack, None, &CompareOptions::default())
         .map_err(|e| JobError::failed(&e))?;
     Ok(Arc::new(comparison))
 }

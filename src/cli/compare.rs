@@ -2,16 +2,12 @@
 //! separate column groups) for the shipped or given model files, optionally written as JSON.
 
 use crate::analysis::compare::{CompareOptions, compare};
+use crate::assets::{SHIPPED_DIT, SHIPPED_EULER_STACK, SHIPPED_HARD_STACK, shipped};
 use crate::io;
-use crate::model::learned::{LearnedModel, load, prepare_cpu};
+use crate::model::learned::{LearnedModel, load};
 use anyhow::bail;
 use clap::Args;
-use std::path::{Path, PathBuf};
-
-/// Shipped weights, relative to the crate root.
-pub const SHIPPED_DIT: &str = "assets/models/dit-dyck2.safetensors";
-pub const SHIPPED_EULER_STACK: &str = "assets/models/euler-stack-dyck2.safetensors";
-pub const SHIPPED_HARD_STACK: &str = "assets/models/euler-stack-hard-dyck2.safetensors";
+use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct CompareArgs {
@@ -42,12 +38,7 @@ pub struct CompareArgs {
 }
 
 /// A shipped asset, found from the working directory or the source tree.
-pub fn shipped(relative: &str) -> PathBuf {
-    crate::assets::resolve(Path::new(relative), None)
-}
-
 pub fn run(args: &CompareArgs) -> anyhow::Result<()> {
-    prepare_cpu();
     let dit_path = args.dit.clone().unwrap_or_else(|| shipped(SHIPPED_DIT));
     let es_path = args
         .euler_stack

@@ -59,6 +59,9 @@ pub enum Command {
 
 /// Entry point of the executable.
 pub fn main() -> ExitCode {
+    // Before any thread exists (it may set the environment): the app, `train`, `compare` and the
+    // benches all run candle models.
+    crate::model::learned::prepare_cpu();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -110,9 +110,6 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
         scale: args.scale,
     };
     settings.validate()?;
-    if args.measure_models {
-        super::compare::prefer_one_candle_thread();
-    }
     let options = AppOptions {
         scene: args.scene.clone(),
         session: args.session.clone(),

@@ -10,7 +10,7 @@ use crate::model::learned::dit::{Dit, DitTraining, TimeSampling};
 use crate::model::learned::euler_stack::{EulerStack, EulerStackTraining};
 use crate::model::learned::mlp_denoiser::{DenoiserTraining, MlpDenoiser};
 use crate::model::learned::train::{DyckData, Progress, Recipe, TrainReport, train};
-use crate::model::learned::{LearnedModel, dyck, prepare_cpu};
+use crate::model::learned::{LearnedModel, dyck};
 use crate::scene::Scene;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
@@ -120,7 +120,6 @@ fn interrupted() -> &'static AtomicBool {
 }
 
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
-    prepare_cpu();
     let recipe = args.model.recipe();
     let mut options = recipe.options;
     options.steps = args.steps.unwrap_or(options.steps);

@@ -4,12 +4,12 @@
 
 use super::{Bench, Figure};
 use crate::analysis::compare::{CompareOptions, compare};
-use crate::cli::compare::{SHIPPED_DIT, SHIPPED_EULER_STACK, shipped};
+use crate::assets::{SHIPPED_DIT, SHIPPED_EULER_STACK, shipped};
 use crate::model::learned::config::{DitConfig, EulerStackConfig};
 use crate::model::learned::dit::{Dit, DitTraining, TimeSampling};
 use crate::model::learned::euler_stack::{EulerStack, EulerStackTraining};
 use crate::model::learned::train::{DyckData, Objective, Recipe, TrainOptions, train};
-use crate::model::learned::{LearnedModel, load, prepare_cpu};
+use crate::model::learned::{LearnedModel, load};
 use anyhow::bail;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -46,7 +46,6 @@ fn time_training(
     recipe: &Recipe,
     parameters: usize,
 ) -> anyhow::Result<Figure> {
-    prepare_cpu();
     let options = TrainOptions {
         steps: BENCH_STEPS,
         ..recipe.options.clone()
@@ -112,7 +111,6 @@ fn shipped_models() -> anyhow::Result<(Dit, EulerStack)> {
 }
 
 fn compare_shipped() -> anyhow::Result<Figure> {
-    prepare_cpu();
     let start = Instant::now();
     let (dit, es) = shipped_models()?;
     compare(&dit, &es, None, &CompareOptions::default())?;
@@ -125,7 +123,6 @@ fn compare_shipped() -> anyhow::Result<Figure> {
 }
 
 fn dit_sample() -> anyhow::Result<Figure> {
-    prepare_cpu();
     let (dit, _) = shipped_models()?;
     let start = Instant::now();
     dit.sample(100, 20, 0, Some(dit.config().blocks - 1))?;
