@@ -146,6 +146,7 @@ fn comparison(dit: MetricReport, euler_stack: MetricReport) -> Comparison {
     Comparison {
         dit: model(dit, 0.25),
         euler_stack: model(euler_stack, 0.75),
+        hard_stack: None,
         chance: 1e-3,
         notes: Vec::new(),
     }

@@ -3,6 +3,7 @@
 //! views' figure / table models as SVG, CSV, JSON and Markdown. Every file is written atomically.
 //! Draws only the export menu; decides nothing about what a view shows.
 
+use super::manifold::ViewSettings;
 use super::{DiffscopeApp, View};
 use crate::figure::{self, Figure, Table, svg, text};
 use crate::io::{IoError, atomic};
@@ -261,26 +262,12 @@ pub struct Shown {
     models: Option<Arc<crate::analysis::compare::Comparison>>,
     level: usize,
     step: usize,
-    manifold: ManifoldStyle,
-}
-
-/// The user-chosen drawing settings of the manifold view (the camera is refitted offscreen).
-struct ManifoldStyle {
-    dims: super::manifold::Dimensions,
-    color_by: super::manifold::ColorBy,
-    colormap: crate::render::colormap::Colormap,
-    pooled: bool,
-    show_path: bool,
-    trail_steps: usize,
-    radius_px: f32,
-    draw_mode: super::manifold::DrawMode,
-    show_holes: bool,
-    selected: Option<usize>,
+    /// The manifold view as the user set it up, camera included.
+    manifold: ViewSettings,
 }
 
 impl Shown {
     pub fn of(app: &DiffscopeApp, view: View) -> Self {
-        let m = &app.manifold;
         Shown {
             view,
             scene: app.scene.clone(),
@@ -292,18 +279,7 @@ impl Shown {
             models: app.models.clone(),
             level: app.speciation_view.level,
             step: app.timeline.step,
-            manifold: ManifoldStyle {
-                dims: m.dims,
-                color_by: m.color_by,
-                colormap: m.colormap,
-                pooled: m.pooled,
-                show_path: m.show_path,
-                trail_steps: m.trail_steps,
-                radius_px: m.radius_px,
-                draw_mode: m.draw_mode,
-                show_holes: m.show_holes,
-                selected: m.selected,
-            },
+            manifold: ViewSettings::of(&app.manifold),
         }
     }
 
@@ -327,17 +303,7 @@ impl Shown {
         app.models = self.models;
         app.speciation_view.level = self.level;
         app.timeline.step = self.step;
-        let (m, s) = (&mut app.manifold, self.manifold);
-        m.dims = s.dims;
-        m.color_by = s.color_by;
-        m.colormap = s.colormap;
-        m.pooled = s.pooled;
-        m.show_path = s.show_path;
-        m.trail_steps = s.trail_steps;
-        m.radius_px = s.radius_px;
-        m.draw_mode = s.draw_mode;
-        m.show_holes = s.show_holes;
-        m.selected = s.selected;
+        self.manifold.restore(&mut app.manifold);
         app
     }
 

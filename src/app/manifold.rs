@@ -65,6 +65,63 @@ pub enum ColorBy {
     Posterior(usize),
 }
 
+/// The user-controlled settings of the manifold view (not its caches, which belong to the one live
+/// view so that GPU uploads stay keyed by its own generation counter).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ViewSettings {
+    pub dims: Dimensions,
+    pub color_by: ColorBy,
+    pub colormap: Colormap,
+    pub pooled: bool,
+    pub show_path: bool,
+    pub trail_steps: usize,
+    pub radius_px: f32,
+    pub draw_mode: DrawMode,
+    pub show_holes: bool,
+    pub pan_zoom: PanZoom,
+    pub orbit: Orbit,
+    pub follow: bool,
+    pub selected: Option<usize>,
+}
+
+impl ViewSettings {
+    pub fn of(view: &ManifoldView) -> Self {
+        ViewSettings {
+            dims: view.dims,
+            color_by: view.color_by,
+            colormap: view.colormap,
+            pooled: view.pooled,
+            show_path: view.show_path,
+            trail_steps: view.trail_steps,
+            radius_px: view.radius_px,
+            draw_mode: view.draw_mode,
+            show_holes: view.show_holes,
+            pan_zoom: view.pan_zoom,
+            orbit: view.orbit,
+            follow: view.follow,
+            selected: view.selected,
+        }
+    }
+
+    /// Puts these settings on `view` and drops its drawn caches (they were built for another cloud).
+    pub fn restore(&self, view: &mut ManifoldView) {
+        view.reset();
+        view.dims = self.dims;
+        view.color_by = self.color_by;
+        view.colormap = self.colormap;
+        view.pooled = self.pooled;
+        view.show_path = self.show_path;
+        view.trail_steps = self.trail_steps;
+        view.radius_px = self.radius_px;
+        view.draw_mode = self.draw_mode;
+        view.show_holes = self.show_holes;
+        view.pan_zoom = self.pan_zoom;
+        view.orbit = self.orbit;
+        view.follow = self.follow;
+        view.selected = self.selected;
+    }
+}
+
 /// What the view draws and how; the state the user controls.
 pub struct ManifoldView {
     pub dims: Dimensions,

@@ -3,71 +3,12 @@
 //! finished results, view settings, time) in memory so that coming back recomputes nothing. Also the
 //! caption panel. No numerics here: it only moves results between the app and its stops.
 
-use super::manifold::{ColorBy, Dimensions, DrawMode, ManifoldView};
+use super::manifold::{ColorBy, Dimensions, DrawMode, ManifoldView, ViewSettings};
 use super::{DiffscopeApp, RightTab, jobs::JobKind, scene_panel, tasks};
 use crate::analysis::speciation::report::SpeciationReport;
-use crate::render::camera::{Orbit, PanZoom};
-use crate::render::colormap::Colormap;
 use crate::scene::{Scene, ViewBasis, ViewColor, ViewSpec, ViewTab};
 use egui::{RichText, Ui};
 use std::sync::Arc;
-
-/// The user-controlled settings of the manifold view (not its caches, which belong to the one live
-/// view so that GPU uploads stay keyed by its own generation counter).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ViewSettings {
-    pub dims: Dimensions,
-    pub color_by: ColorBy,
-    pub colormap: Colormap,
-    pub pooled: bool,
-    pub show_path: bool,
-    pub trail_steps: usize,
-    pub radius_px: f32,
-    pub draw_mode: DrawMode,
-    pub show_holes: bool,
-    pub pan_zoom: PanZoom,
-    pub orbit: Orbit,
-    pub follow: bool,
-    pub selected: Option<usize>,
-}
-
-impl ViewSettings {
-    pub fn of(view: &ManifoldView) -> Self {
-        ViewSettings {
-            dims: view.dims,
-            color_by: view.color_by,
-            colormap: view.colormap,
-            pooled: view.pooled,
-            show_path: view.show_path,
-            trail_steps: view.trail_steps,
-            radius_px: view.radius_px,
-            draw_mode: view.draw_mode,
-            show_holes: view.show_holes,
-            pan_zoom: view.pan_zoom,
-            orbit: view.orbit,
-            follow: view.follow,
-            selected: view.selected,
-        }
-    }
-
-    /// Puts these settings on `view` and drops its drawn caches (they were built for another cloud).
-    pub fn restore(&self, view: &mut ManifoldView) {
-        view.reset();
-        view.dims = self.dims;
-        view.color_by = self.color_by;
-        view.colormap = self.colormap;
-        view.pooled = self.pooled;
-        view.show_path = self.show_path;
-        view.trail_steps = self.trail_steps;
-        view.radius_px = self.radius_px;
-        view.draw_mode = self.draw_mode;
-        view.show_holes = self.show_holes;
-        view.pan_zoom = self.pan_zoom;
-        view.orbit = self.orbit;
-        view.follow = self.follow;
-        view.selected = self.selected;
-    }
-}
 
 /// Everything one tour stop shows.
 struct Stop {
