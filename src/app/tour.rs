@@ -3,7 +3,7 @@
 //! finished results, view settings, time) in memory so that coming back recomputes nothing. Also the
 //! caption panel. No numerics here: it only moves results between the app and its stops.
 
-use super::manifold::{ColorBy, Dimensions, DrawMode, ManifoldView, ViewSettings};
+use super::manifold::{ColorBy, Dimensions, ManifoldView, ViewSettings};
 use super::{DiffscopeApp, RightTab, jobs::JobKind, scene_panel, tasks};
 use crate::analysis::speciation::report::SpeciationReport;
 use crate::scene::{Scene, ViewBasis, ViewColor, ViewSpec, ViewTab};
