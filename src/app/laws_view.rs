@@ -8,7 +8,7 @@ use crate::analysis::speciation::gaussian::{
 };
 use crate::analysis::speciation::hierarchy::Merge;
 use crate::analysis::speciation::report::SpeciationReport;
-use egui::{Color32, Ui};
+use egui::{Align2, Color32, RichText, Ui};
 use egui_plot::{Legend, Line, LineStyle, MarkerShape, Plot, PlotPoint, Points, Text, VLine};
 
 const MEANS_COLOR: Color32 = Color32::from_rgb(86, 180, 233);
@@ -233,17 +233,29 @@ fn dendrogram_ui(ui: &mut Ui, merges: &[Merge], class_labels: &[String]) {
             for merge in merges.iter().filter(|m| m.time.is_finite()) {
                 let (xl, xr) = (centre(&merge.left), centre(&merge.right));
                 let (hl, hr) = (formed(&merge.left), formed(&merge.right));
-                let path = vec![[xl, hl], [xl, merge.time], [xr, merge.time], [xr, hr]];
-                plot.line(
-                    Line::new("dendrogram", path)
-                        .color(Color32::from_rgb(0, 158, 115))
-                        .width(2.5),
+                // Three separate segments: a joined path is drawn as a filled shape here.
+                let segments = [
+                    [[xl, hl], [xl, merge.time]],
+                    [[xl, merge.time], [xr, merge.time]],
+                    [[xr, merge.time], [xr, hr]],
+                ];
+                for segment in segments {
+                    plot.line(
+                        Line::new("dendrogram", segment.to_vec())
+                            .color(Color32::from_rgb(0, 158, 115))
+                            .width(2.5),
+                    );
+                }
+                plot.text(
+                    Text::new(
+                        "dendrogram",
+                        PlotPoint::new(0.5 * (xl + xr), merge.time),
+                        RichText::new(format!("t = {:.2}", merge.time))
+                            .size(14.0)
+                            .strong(),
+                    )
+                    .anchor(Align2::CENTER_BOTTOM),
                 );
-                plot.text(Text::new(
-                    "dendrogram",
-                    PlotPoint::new(0.5 * (xl + xr), merge.time),
-                    format!("t = {:.2}", merge.time),
-                ));
             }
             for (x, &class) in leaves.iter().enumerate() {
                 let name = class_labels
@@ -251,7 +263,14 @@ fn dendrogram_ui(ui: &mut Ui, merges: &[Merge], class_labels: &[String]) {
                     .filter(|l| !l.is_empty())
                     .cloned()
                     .unwrap_or_else(|| format!("class {class}"));
-                plot.text(Text::new("dendrogram", PlotPoint::new(x as f64, 0.0), name));
+                plot.text(
+                    Text::new(
+                        "dendrogram",
+                        PlotPoint::new(x as f64, 0.0),
+                        RichText::new(name).size(14.0).strong(),
+                    )
+                    .anchor(Align2::CENTER_BOTTOM),
+                );
             }
         });
 }
