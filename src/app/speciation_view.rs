@@ -91,12 +91,20 @@ fn color(rgb: Rgb) -> Color32 {
 /// point and histogram bin. The screen and the exports draw these.
 pub fn figures(level: &LevelReport) -> [Figure; 2] {
     let histogram = &level.commitment.histogram;
+    // Occupied bins only: the histogram spans [0, t_max], and empty tails would squeeze the data
+    // into a corner of both panels.
+    let occupied = histogram
+        .counts
+        .iter()
+        .zip(histogram.edges.windows(2))
+        .filter(|(count, _)| **count > 0)
+        .flat_map(|(_, bin)| bin.iter());
     let times = level
         .phi_cloning
         .t
         .iter()
         .chain(&level.phi_posterior.t)
-        .chain(&histogram.edges)
+        .chain(occupied)
         .copied()
         .filter(|t| t.is_finite());
     let (t_lo, t_hi) = times.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), t| {
@@ -281,6 +289,8 @@ fn draw(plot: &mut PlotUi, figure: &Figure) {
                 let bars: Vec<Bar> = edges
                     .windows(2)
                     .zip(counts)
+                    // Empty bins draw nothing but would stretch the linked time axis to t_max.
+                    .filter(|(_, count)| **count > 0.0)
                     .map(|(edge, &count)| {
                         Bar::new(0.5 * (edge[0] + edge[1]), count).width(edge[1] - edge[0])
                     })
