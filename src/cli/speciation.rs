@@ -2,9 +2,8 @@
 //! optionally the full result as JSON (snake_case, written atomically, with the inputs that produced it).
 
 use crate::analysis::speciation::Control;
-use crate::analysis::speciation::labeller::LabelRule;
 use crate::analysis::speciation::report::{
-    CloneTimes, LevelReport, SpeciationReport, SpeciationSettings, run_speciation,
+    LevelReport, SpeciationReport, SpeciationSettings, run_speciation,
 };
 use crate::io::atomic::write_atomic;
 use crate::scene::{self, Scene};
@@ -41,19 +40,9 @@ struct Output<'a> {
 
 /// The lab settings of a scene, with the command-line overrides.
 pub fn settings_of(scene: &Scene, args: &SpeciationArgs) -> SpeciationSettings {
-    let mut settings =
-        SpeciationSettings::new(args.seed.unwrap_or(scene.seed), scene.sampler.t_max);
-    if let Some(spec) = &scene.speciation {
-        settings.clone_times = match &spec.clone_times {
-            scene::CloneTimes::Auto => CloneTimes::Auto,
-            scene::CloneTimes::Times(t) => CloneTimes::Times(t.clone()),
-        };
-        settings.pairs = spec.pairs;
-        settings.labels = match spec.labels {
-            scene::LabelRule::Argmax => LabelRule::Argmax,
-            scene::LabelRule::Sampled => LabelRule::Sampled,
-        };
-        settings.groups = spec.groups.clone();
+    let mut settings = crate::app::tasks::speciation_settings(scene);
+    if let Some(seed) = args.seed {
+        settings.seed = seed;
     }
     if let Some(pairs) = args.pairs {
         settings.pairs = pairs;
