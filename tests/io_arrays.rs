@@ -261,34 +261,23 @@ fn csv_with_and_without_header() {
         &[1.0, 2.0, 3.0, 4.0]
     );
 
-    expect_error(
-        &write(dir.path(), "empty.csv", b""),
-        last,
-        "CSV file is empty",
-    );
-    expect_error(
-        &write(dir.path(), "header.csv", b"x,y\n"),
-        last,
-        "no data rows",
-    );
-    expect_error(
-        &write(dir.path(), "ragged.csv", b"1,2\n3\n"),
-        last,
-        "line 2 has 1 fields, expected 2",
-    );
-    expect_error(
-        &write(dir.path(), "cell.csv", b"1,2\n3,abc\n"),
-        last,
-        "line 2, column 2: 'abc' is not a number",
-    );
-    expect_error(
-        &write(dir.path(), "nan.csv", b"1,2\nNaN,4\n"),
-        last,
-        "line 2, column 1: 'NaN' is not finite",
-    );
-    expect_error(
-        &write(dir.path(), "points.txt", b"1,2\n"),
-        last,
-        "unsupported file type 'txt'",
-    );
+    let bad: [(&str, &[u8], &str); 6] = [
+        ("empty.csv", b"", "CSV file is empty"),
+        ("header.csv", b"x,y\n", "no data rows"),
+        ("ragged.csv", b"1,2\n3\n", "line 2 has 1 fields, expected 2"),
+        (
+            "cell.csv",
+            b"1,2\n3,abc\n",
+            "line 2, column 2: 'abc' is not a number",
+        ),
+        (
+            "nan.csv",
+            b"1,2\nNaN,4\n",
+            "line 2, column 1: 'NaN' is not finite",
+        ),
+        ("points.txt", b"1,2\n", "unsupported file type 'txt'"),
+    ];
+    for (name, bytes, expected) in bad {
+        expect_error(&write(dir.path(), name, bytes), last, expected);
+    }
 }

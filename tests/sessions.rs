@@ -103,56 +103,61 @@ fn bad_sessions(dir: &Path, valid: &str) -> Vec<(PathBuf, &'static str)> {
         std::fs::write(&path, text).unwrap();
         path
     };
-    vec![
+    // (file, text replaced in the valid session, its replacement, expected error)
+    let edits = [
+        (
+            "newer.json",
+            "\"diffscope_session\": 1",
+            "\"diffscope_session\": 2",
+            "newer diffscope (format version 2; this one reads versions up to 1)",
+        ),
+        (
+            "old.json",
+            "\"diffscope_session\": 1",
+            "\"diffscope_session\": 0",
+            "unsupported format version 0",
+        ),
+        (
+            "wrong-type.json",
+            "\"radius_px\": 3.5",
+            "\"radius_px\": \"big\"",
+            "view.manifold.radius_px: invalid type",
+        ),
+        (
+            "unknown-key.json",
+            "\"show_path\"",
+            "\"zoom\": 2, \"show_path\"",
+            "unknown field `zoom`",
+        ),
+        (
+            "bad-camera.json",
+            "\"pitch\": -0.4",
+            "\"pitch\": 9.0",
+            "view.manifold.camera.pitch: pitch must be in [-1.5, 1.5]",
+        ),
+        (
+            "bad-scene.json",
+            "\"trajectories\": 300",
+            "\"trajectories\": 0",
+            "scene.trajectories: trajectories must be in 1..=",
+        ),
+    ];
+    let mut cases: Vec<(PathBuf, &'static str)> = edits
+        .iter()
+        .map(|&(name, from, to, expected)| {
+            assert!(valid.contains(from), "the valid session has no `{from}`");
+            (write(name, &valid.replacen(from, to, 1)), expected)
+        })
+        .collect();
+    cases.extend([
         (
             write("truncated.json", &valid[..valid.len() / 2]),
             "invalid JSON",
         ),
-        (
-            write(
-                "newer.json",
-                &valid.replacen("\"diffscope_session\": 1", "\"diffscope_session\": 2", 1),
-            ),
-            "newer diffscope (format version 2; this one reads versions up to 1)",
-        ),
-        (
-            write(
-                "old.json",
-                &valid.replacen("\"diffscope_session\": 1", "\"diffscope_session\": 0", 1),
-            ),
-            "unsupported format version 0",
-        ),
-        (
-            write(
-                "wrong-type.json",
-                &valid.replacen("\"radius_px\": 3.5", "\"radius_px\": \"big\"", 1),
-            ),
-            "view.manifold.radius_px: invalid type",
-        ),
-        (
-            write(
-                "unknown-key.json",
-                &valid.replacen("\"show_path\"", "\"zoom\": 2, \"show_path\"", 1),
-            ),
-            "unknown field `zoom`",
-        ),
-        (
-            write(
-                "bad-camera.json",
-                &valid.replacen("\"pitch\": -0.4", "\"pitch\": 9.0", 1),
-            ),
-            "view.manifold.camera.pitch: pitch must be in [-1.5, 1.5]",
-        ),
-        (
-            write(
-                "bad-scene.json",
-                &valid.replacen("\"trajectories\": 300", "\"trajectories\": 0", 1),
-            ),
-            "scene.trajectories: trajectories must be in 1..=",
-        ),
         (write("scene.json", SMALL_SCENE), "this is a scene file"),
         (write("list.json", "[1, 2]"), "not a JSON object"),
-    ]
+    ]);
+    cases
 }
 
 #[test]

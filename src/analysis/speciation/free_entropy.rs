@@ -63,28 +63,27 @@ pub fn group_moments(
     let log_weight = |g: &[usize]| g.iter().map(|&k| weights[k]).sum::<f64>().ln();
     let prior_log_odds = log_weight(first) - log_weight(second);
     let (a, s) = (signal(t), noise_var(t).sqrt());
-    let d = samples.dim;
-    let values: Vec<f64> = (0..samples.len())
-        .into_par_iter()
-        .map_init(
-            || (vec![0.0; d], vec![0.0; weights.len()]),
-            |(x, joint), i| {
-                let (x0, z) = (
-                    &samples.x0[i * d..(i + 1) * d],
-                    &samples.noise[i * d..(i + 1) * d],
-                );
-                for ((o, &v), &n) in x.iter_mut().zip(x0).zip(z) {
-                    *o = a * v + s * n;
-                }
-                model.class_log_joint(x, t, joint);
-                let lse = |g: &[usize]| log_sum_exp(g.iter().map(|&k| joint[k]));
-                lse(first) - lse(second) - prior_log_odds
-            },
-        )
+    let (n, k) = (samples.len(), weights.len());
+    // [n, d]: x_t = a x0 + s z for every sample, then ℓ_k(x_t) for all rows in one batch so the model
+    // builds its per-time tables once.
+    let x_t: Vec<f64> = samples
+        .x0
+        .iter()
+        .zip(&samples.noise)
+        .map(|(&v, &z)| a * v + s * z)
         .collect();
-    let n = values.len().max(2) as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    let mut joint = vec![0.0; n * k]; // [n, K]
+    model.class_log_joint_batch(&x_t, t, &mut joint);
+    let values: Vec<f64> = joint
+        .par_chunks(k.max(1))
+        .map(|ell| {
+            let lse = |g: &[usize]| log_sum_exp(g.iter().map(|&c| ell[c]));
+            lse(first) - lse(second) - prior_log_odds
+        })
+        .collect();
+    let count = values.len().max(2) as f64;
+    let mean = values.iter().sum::<f64>() / count;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (count - 1.0);
     FreeEntropyMoments {
         mean,
         std: var.sqrt(),

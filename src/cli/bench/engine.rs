@@ -137,21 +137,9 @@ fn gmm2(kind: StepKind, name: &'static str) -> anyhow::Result<Figure> {
     let mut spec = spec(kind, 10_000, 200);
     spec.init = InitKind::Data;
     let timing = time_run(&model, Some(&model), &spec)?;
-    Ok(Figure {
-        name,
-        inputs: format!(
-            "exact score, {kind:?}, 2-class GMM ±1 fill, var 1, {} traj x d={dim} x {} steps, \
-             log grid {}..{}, exact data init, final states, {} threads, best of {RUNS}{}",
-            spec.trajectories,
-            spec.steps,
-            spec.t_max,
-            spec.t_min,
-            rayon::current_num_threads(),
-            timing.cpu_note()
-        ),
-        seconds: timing.wall,
-        target_seconds: (kind == StepKind::Sde).then_some(1.0),
-    })
+    let workload = format!("exact score, {kind:?}, 2-class GMM ±1 fill, var 1");
+    let target = (kind == StepKind::Sde).then_some(1.0);
+    Ok(run_figure(name, &workload, dim, &spec, &timing, target))
 }
 
 /// Two open Ising chains, β = 0.3 vs 0.8, J = 1, d = 100 (spec case D).
@@ -172,32 +160,50 @@ fn sde_ising2() -> anyhow::Result<Figure> {
     let mut spec = spec(StepKind::Sde, 1_000, 200);
     spec.init = InitKind::Data;
     let timing = time_run(&model, Some(&model), &spec)?;
-    Ok(Figure {
-        name: "sde_ising2_1k_100_200",
-        inputs: format!(
-            "exact score, Sde, open Ising chains β 0.3/0.8, J=1, {} traj x d={dim} x {} steps, \
-             log grid {}..{}, exact data init, final states, {} threads, best of {RUNS}{}",
-            spec.trajectories,
-            spec.steps,
-            spec.t_max,
-            spec.t_min,
-            rayon::current_num_threads(),
-            timing.cpu_note()
-        ),
-        seconds: timing.wall,
-        target_seconds: None,
-    })
+    let workload = "exact score, Sde, open Ising chains β 0.3/0.8, J=1";
+    Ok(run_figure(
+        "sde_ising2_1k_100_200",
+        workload,
+        dim,
+        &spec,
+        &timing,
+        None,
+    ))
 }
 
 fn sde_engine_only() -> anyhow::Result<Figure> {
     let spec = spec(StepKind::Sde, 10_000, 200);
     let model = StandardNormalData { dim: 256 };
     let timing = time_run(&model, None, &spec)?;
-    Ok(Figure {
-        name: "sde_gauss1_10k_256_200",
+    let workload = "engine only (D = a_t x): reverse SDE Euler–Maruyama";
+    Ok(run_figure(
+        "sde_gauss1_10k_256_200",
+        workload,
+        model.dim,
+        &spec,
+        &timing,
+        None,
+    ))
+}
+
+/// The figure of one whole reverse-time run: the workload and every sampling setting that sets its cost.
+fn run_figure(
+    name: &'static str,
+    workload: &str,
+    dim: usize,
+    spec: &SamplingSpec,
+    timing: &Timing,
+    target_seconds: Option<f64>,
+) -> Figure {
+    let init = match spec.init {
+        InitKind::Data => "exact data init",
+        InitKind::Gaussian => "N(0,I) init",
+    };
+    Figure {
+        name,
         inputs: format!(
-            "engine only (D = a_t x): reverse SDE Euler–Maruyama, {} traj x d=256 x {} steps, \
-             log grid {}..{}, N(0,I) init, final states, {} threads, best of {RUNS}{}",
+            "{workload}, {} traj x d={dim} x {} steps, log grid {}..{}, {init}, final states, \
+             {} threads, best of {RUNS}{}",
             spec.trajectories,
             spec.steps,
             spec.t_max,
@@ -206,6 +212,6 @@ fn sde_engine_only() -> anyhow::Result<Figure> {
             timing.cpu_note()
         ),
         seconds: timing.wall,
-        target_seconds: None,
-    })
+        target_seconds,
+    }
 }
