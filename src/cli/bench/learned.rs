@@ -9,7 +9,7 @@ use crate::model::learned::config::{DitConfig, EulerStackConfig};
 use crate::model::learned::dit::{Dit, DitTraining, TimeSampling};
 use crate::model::learned::euler_stack::{EulerStack, EulerStackTraining};
 use crate::model::learned::train::{DyckData, Objective, Recipe, TrainOptions, train};
-use crate::model::learned::{LearnedModel, load};
+use crate::model::learned::{LearnedModel, keep_freed_buffers, load};
 use anyhow::bail;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -50,6 +50,8 @@ fn time_training(
         steps: BENCH_STEPS,
         ..recipe.options.clone()
     };
+    // As `diffscope train` does (this also holds for the benchmarks run after this one).
+    keep_freed_buffers();
     let start = Instant::now();
     train(objective, &options, &mut |_| {}, &AtomicBool::new(false))?;
     Ok(Figure {

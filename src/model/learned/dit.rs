@@ -6,11 +6,13 @@ use super::LearnedError;
 use super::config::{DitConfig, DitPrediction};
 use super::dyck;
 use super::hidden::HiddenStates;
-use super::params::{BuildError, Init, ParamBuilder, ParamStore, layer_norm, sinusoidal};
+use super::params::{
+    BuildError, Init, ParamBuilder, ParamStore, gelu, layer_norm, linear, repeat_middle, sinusoidal,
+};
 use super::train::{DyckData, HELDOUT_NOISE_STREAM, Objective};
 use crate::rng::{self, Domain};
 use candle_core::{D, Device, Tensor, Var};
-use candle_nn::{Linear, Module};
+use candle_nn::Linear;
 use rand::Rng;
 use rand_distr::StandardNormal;
 
@@ -101,33 +103,28 @@ impl Dit {
         let w = self.config.width;
         let scaled: Vec<f32> = tau.iter().map(|t| t * 1000.0).collect();
         let features = sinusoidal(&scaled, w / 2, 1e-4, 1.0)?; // [n, w]
-        let c = self
-            .time_out
-            .forward(&self.time_in.forward(&features)?.silu()?)?; // [n, w]
+        let c = linear(&self.time_out, &linear(&self.time_in, &features)?.silu()?)?; // [n, w]
         let c_act = c.silu()?;
-        let mut h = self.input.forward(x)?.broadcast_add(&self.position)?; // [n, L, w]
+        let (n, l, _) = x.dims3()?;
+        let position = repeat_middle(&self.position.reshape((1, 1, l * w))?, n)?;
+        let mut h = (linear(&self.input, x)? + position.reshape((n, l, w))?)?; // [n, L, w]
         let mut captured = None;
+        // Every modulation repeated over the L tokens: [n, L, w].
+        let per_token = |m: &Tensor| repeat_middle(&m.unsqueeze(1)?, l);
         for (i, block) in self.blocks.iter().enumerate() {
-            let m = block
-                .modulation
-                .forward(&c_act)?
-                .unsqueeze(1)?
-                .chunk(6, D::Minus1)?; // 6 × [n, 1, w]
-            let y = modulate(&h, &m[0], &m[1])?;
-            h = (&h + self.attention(block, &y)?.broadcast_mul(&m[2])?)?;
-            let y = modulate(&h, &m[3], &m[4])?;
-            let mlp = block.fc2.forward(&block.fc1.forward(&y)?.gelu()?)?;
-            h = (&h + mlp.broadcast_mul(&m[5])?)?;
+            let m = linear(&block.modulation, &c_act)?.chunk(6, D::Minus1)?; // 6 × [n, w]
+            let y = modulate(&h, &per_token(&m[0])?, &per_token(&m[1])?)?;
+            h = (&h + (self.attention(block, &y)? * per_token(&m[2])?)?)?;
+            let y = modulate(&h, &per_token(&m[3])?, &per_token(&m[4])?)?;
+            let mlp = linear(&block.fc2, &gelu(&linear(&block.fc1, &y)?)?)?;
+            h = (&h + (mlp * per_token(&m[5])?)?)?;
             if capture == Some(i) {
                 captured = Some(h.mean(1)?);
             }
         }
-        let m = self
-            .final_modulation
-            .forward(&c_act)?
-            .unsqueeze(1)?
-            .chunk(2, D::Minus1)?;
-        let out = self.final_out.forward(&modulate(&h, &m[0], &m[1])?)?;
+        let m = linear(&self.final_modulation, &c_act)?.chunk(2, D::Minus1)?;
+        let y = modulate(&h, &per_token(&m[0])?, &per_token(&m[1])?)?;
+        let out = linear(&self.final_out, &y)?;
         Ok((out, captured))
     }
 
@@ -135,9 +132,7 @@ impl Dit {
         let (n, l, w) = y.dims3()?;
         let heads = self.config.heads;
         let head_dim = w / heads;
-        let qkv = block
-            .qkv
-            .forward(y)?
+        let qkv = linear(&block.qkv, y)?
             .reshape((n, l, 3, heads, head_dim))?
             .permute((2, 0, 3, 1, 4))?; // [3, n, heads, L, head_dim]
         let q = qkv.get(0)?.contiguous()?;
@@ -146,7 +141,7 @@ impl Dit {
         let scores = (q.matmul(&k.t()?.contiguous()?)? / (head_dim as f64).sqrt())?;
         let weights = candle_nn::ops::softmax(&scores, D::Minus1)?;
         let out = weights.matmul(&v)?.transpose(1, 2)?.reshape((n, l, w))?;
-        block.proj.forward(&out)
+        linear(&block.proj, &out)
     }
 
     /// Euler ODE from τ = 1 to 0 in `steps` steps (`spec/metrics.md` §3.3) for `n` sequences; sequence
@@ -193,7 +188,11 @@ impl Dit {
                 let v = self
                     .velocity(&x, &out, f64::from(taus[k]))
                     .map_err(LearnedError::compute)?;
-                x = (x + (v * f64::from(taus[k + 1] - taus[k]))).map_err(LearnedError::compute)?;
+                // Detached: the weights are variables, so every step's result would otherwise
+                // keep the whole graph of all earlier steps alive (4 GB for 250 × 20 steps).
+                x = (x + (v * f64::from(taus[k + 1] - taus[k])))
+                    .map_err(LearnedError::compute)?
+                    .detach();
                 if let Some(hidden) = hidden {
                     let hidden = hidden
                         .flatten_all()
@@ -231,11 +230,9 @@ impl Dit {
     }
 }
 
-/// LN(x)·(1 + scale) + shift, with scale and shift `[n, 1, w]`.
+/// LN(x)·(1 + scale) + shift, with scale and shift of x's shape `[n, L, w]`.
 fn modulate(x: &Tensor, shift: &Tensor, scale: &Tensor) -> candle_core::Result<Tensor> {
-    layer_norm(x)?
-        .broadcast_mul(&(scale + 1.0)?)?
-        .broadcast_add(shift)
+    (layer_norm(x)? * (scale + 1.0)?)? + shift
 }
 
 /// The OU ↔ rectified-flow map at OU time t: x_τ = c·x_t with c = 1/(a_t + sqrt(Δ_t)) and
