@@ -75,6 +75,9 @@ pub struct TrainArgs {
     /// DiT training times: uniform (the shipped recipe) or logit-normal(0, 1).
     #[arg(long, value_enum, default_value_t = TimeArg::Uniform)]
     pub time_sampling: TimeArg,
+    /// DiT self-conditioning: the network also reads its previous clean estimate.
+    #[arg(long)]
+    pub self_conditioning: bool,
     /// Analytic scene whose data the denoiser learns.
     #[arg(long)]
     pub scene: Option<PathBuf>,
@@ -137,10 +140,11 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     if args.scene.is_some() && args.model != ModelKind::Denoiser {
         bail!("--scene only applies to `train denoiser`");
     }
-    let dit_options =
-        args.prediction != PredictionArg::Velocity || args.time_sampling != TimeArg::Uniform;
+    let dit_options = args.prediction != PredictionArg::Velocity
+        || args.time_sampling != TimeArg::Uniform
+        || args.self_conditioning;
     if dit_options && args.model != ModelKind::Dit {
-        bail!("--prediction and --time-sampling only apply to `train dit`");
+        bail!("--prediction, --time-sampling and --self-conditioning only apply to `train dit`");
     }
     let log_every = args.log_every.max(1);
     let mut print = |p: &Progress| {
@@ -157,6 +161,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         ModelKind::Dit => {
             let config = DitConfig {
                 prediction: args.prediction.into(),
+                self_conditioning: args.self_conditioning,
                 ..DitConfig::default()
             };
             let time_sampling = match args.time_sampling {
