@@ -337,6 +337,16 @@ impl Dit {
     }
 }
 
+/// The shipped tiny DiT's architecture (assets/models/PROVENANCE.md, the recipe search): the
+/// `spec/metrics.md` §3.3 network with token-logit output. It is trained at
+/// [`TimeSampling::LOGIT_NORMAL`] times with the optimiser settings of `Recipe::dit()`.
+pub fn shipped_config() -> DitConfig {
+    DitConfig {
+        prediction: DitPrediction::TokenLogits,
+        ..DitConfig::default()
+    }
+}
+
 /// How training draws the rectified-flow time τ of each string.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum TimeSampling {
@@ -348,6 +358,12 @@ pub enum TimeSampling {
 }
 
 impl TimeSampling {
+    /// Logit-normal(0, 1), the shipped recipe's (see [`shipped_config`]).
+    pub const LOGIT_NORMAL: TimeSampling = TimeSampling::LogitNormal {
+        mean: 0.0,
+        std: 1.0,
+    };
+
     fn draw(self, stream: &mut rng::Stream) -> f32 {
         match self {
             TimeSampling::Uniform => stream.random(),

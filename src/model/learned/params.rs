@@ -240,12 +240,15 @@ struct RepeatMiddle {
 /// `[a, len, b]` → `[a, 1, b]`, summing over the middle axis (the gradient of [`RepeatMiddle`]).
 struct SumMiddle;
 
+/// A rank-3 tensor's dims.
+type Dims3 = (usize, usize, usize);
+
 /// The contiguous f32 values of a rank-3 tensor and its dims.
 fn f32_rank3<'s>(
     name: &str,
     storage: &'s CpuStorage,
     layout: &Layout,
-) -> candle_core::Result<(&'s [f32], (usize, usize, usize))> {
+) -> candle_core::Result<(&'s [f32], Dims3)> {
     let (CpuStorage::F32(values), Some((start, end))) = (storage, layout.contiguous_offsets())
     else {
         candle_core::bail!("{name} needs a contiguous f32 tensor");
