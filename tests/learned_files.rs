@@ -22,6 +22,7 @@ fn tiny_dit() -> ModelConfig {
         heads: 2,
         mlp_ratio: 2,
         prediction: DitPrediction::Velocity,
+        self_conditioning: false,
     })
 }
 
@@ -33,6 +34,11 @@ fn configs() -> Vec<ModelConfig> {
         tiny_dit(),
         ModelConfig::Dit(DitConfig {
             prediction: DitPrediction::TokenLogits,
+            ..dit.clone()
+        }),
+        ModelConfig::Dit(DitConfig {
+            prediction: DitPrediction::TokenLogits,
+            self_conditioning: true,
             ..dit
         }),
         ModelConfig::EulerStack(EulerStackConfig::default()),
@@ -262,27 +268,33 @@ fn truncated_and_missing_files_give_clear_errors() {
     );
 }
 
-/// Version-1 files predate the DiT's `prediction` and the Euler-Stack's `stack` fields: they load as a
-/// velocity DiT and a soft stack, with the same weights.
+/// Older files lack the fields added since: version 1 the DiT's `prediction` and the Euler-Stack's
+/// `stack`, version 2 the DiT's `self_conditioning`. They load as a velocity DiT without
+/// self-conditioning and a soft stack, with the same weights.
 #[test]
-fn version_one_files_load_with_the_old_meaning() {
+fn older_files_load_with_the_old_meaning() {
     let dir = tempfile::tempdir().unwrap();
-    for (config, missing) in [
-        (tiny_dit(), ",\"prediction\":\"velocity\""),
+    let sc = ",\"self_conditioning\":false";
+    for (config, version, missing) in [
+        (tiny_dit(), 1, vec![",\"prediction\":\"velocity\"", sc]),
+        (tiny_dit(), 2, vec![sc]),
         (
             ModelConfig::EulerStack(EulerStackConfig::default()),
-            ",\"stack\":\"soft\"",
+            1,
+            vec![",\"stack\":\"soft\""],
         ),
     ] {
         let (tensors, header) = parts(&config);
-        let old = header
-            .replace(
-                &format!("\"format_version\":{FORMAT_VERSION}"),
-                "\"format_version\":1",
-            )
-            .replace(missing, "");
+        let mut old = header.replace(
+            &format!("\"format_version\":{FORMAT_VERSION}"),
+            &format!("\"format_version\":{version}"),
+        );
+        for field in &missing {
+            assert!(old.contains(field), "{old}");
+            old = old.replace(field, "");
+        }
         assert!(
-            !old.contains(missing) && old.contains("\"format_version\":1"),
+            old.contains(&format!("\"format_version\":{version}")),
             "{old}"
         );
         let path = temp_file(&dir, "v1.safetensors");

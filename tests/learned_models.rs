@@ -227,7 +227,9 @@ fn dit_denoiser_is_the_converted_velocity() {
             &candle_core::Device::Cpu,
         )
         .unwrap();
-        let (v, _) = dit.forward(&input, &vec![tau as f32; n], None).unwrap();
+        let (v, _) = dit
+            .forward(&input, &vec![tau as f32; n], None, None)
+            .unwrap();
         let v = v.flatten_all().unwrap().to_vec1::<f32>().unwrap();
         assert!(
             v.iter().any(|&v| v.abs() > 1e-4),
@@ -245,6 +247,64 @@ fn dit_denoiser_is_the_converted_velocity() {
     assert!(!stack.is_denoiser());
     let mut out = vec![0.0; 8];
     assert!(stack.denoise(&[0.0; 8], 1.0, &mut out, None).is_err());
+}
+
+/// The self-condition layer is zero-initialised and built last: a fresh self-conditioned DiT draws the
+/// same weights as a plain one and computes exactly its output, whatever estimate it reads. Training
+/// (which feeds the estimate to half the batches) then makes the output depend on the estimate.
+#[test]
+fn self_conditioning_starts_as_the_plain_model_and_learns_to_read_its_estimate() {
+    let config = DitConfig {
+        self_conditioning: true,
+        ..tiny_dit_config()
+    };
+    let conditioned = Dit::seeded(config.clone(), 6).unwrap();
+    let (n, l, ch) = (5, config.seq_len, config.channels);
+    let values = |phase: f32| -> Vec<f32> {
+        (0..n * l * ch)
+            .map(|i| (i as f32 * 0.37 + phase).sin())
+            .collect()
+    };
+    let tensor = |v: Vec<f32>| {
+        candle_core::Tensor::from_vec(v, (n, l, ch), &candle_core::Device::Cpu).unwrap()
+    };
+    let (x, estimate) = (tensor(values(0.0)), tensor(values(1.0)));
+    let tau = vec![0.6; n];
+    let output = |dit: &Dit, estimate: Option<&candle_core::Tensor>| {
+        let (out, _) = dit.forward(&x, &tau, estimate, None).unwrap();
+        out.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+    };
+    let fresh = Dit::seeded(config.clone(), 6).unwrap();
+    let untrained_plain = Dit::seeded(tiny_dit_config(), 6).unwrap();
+    assert_eq!(
+        output(&fresh, Some(&estimate)),
+        output(&untrained_plain, None)
+    );
+    assert_eq!(output(&fresh, None), output(&untrained_plain, None));
+
+    run(
+        &DitTraining {
+            model: &conditioned,
+            data: DyckData::new(8, 6),
+            seed: 6,
+            batch: 32,
+            time_sampling: TimeSampling::Uniform,
+        },
+        20,
+    );
+    let (with, without) = (
+        output(&conditioned, Some(&estimate)),
+        output(&conditioned, None),
+    );
+    let change = with
+        .iter()
+        .zip(&without)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(
+        change > 1e-4,
+        "the trained model ignores its estimate ({change})"
+    );
 }
 
 fn asset(name: &str) -> std::path::PathBuf {

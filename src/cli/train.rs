@@ -6,7 +6,7 @@ use crate::model::Denoiser;
 use crate::model::learned::config::{
     DitConfig, DitPrediction, EulerStackConfig, MlpDenoiserConfig, StackKind,
 };
-use crate::model::learned::dit::{Dit, DitTraining, TimeSampling};
+use crate::model::learned::dit::{Dit, DitTraining, TimeSampling, shipped_config};
 use crate::model::learned::euler_stack::{EulerStack, EulerStackTraining};
 use crate::model::learned::mlp_denoiser::{DenoiserTraining, MlpDenoiser};
 use crate::model::learned::train::{DyckData, Progress, Recipe, TrainReport, train};
@@ -69,12 +69,15 @@ pub struct TrainArgs {
     /// Linear learning-rate warm-up steps (default: the shipped recipe).
     #[arg(long)]
     pub warmup: Option<usize>,
-    /// DiT output: the velocity (MSE, the shipped recipe) or token logits (cross-entropy).
-    #[arg(long, value_enum, default_value_t = PredictionArg::Velocity)]
-    pub prediction: PredictionArg,
-    /// DiT training times: uniform (the shipped recipe) or logit-normal(0, 1).
-    #[arg(long, value_enum, default_value_t = TimeArg::Uniform)]
-    pub time_sampling: TimeArg,
+    /// DiT output: the velocity (MSE) or token logits (cross-entropy; the shipped recipe).
+    #[arg(long, value_enum)]
+    pub prediction: Option<PredictionArg>,
+    /// DiT training times: uniform or logit-normal(0, 1) (the shipped recipe).
+    #[arg(long, value_enum)]
+    pub time_sampling: Option<TimeArg>,
+    /// DiT self-conditioning: the network also reads its previous clean estimate.
+    #[arg(long)]
+    pub self_conditioning: bool,
     /// Analytic scene whose data the denoiser learns.
     #[arg(long)]
     pub scene: Option<PathBuf>,
@@ -120,6 +123,7 @@ fn interrupted() -> &'static AtomicBool {
 }
 
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
+    crate::model::learned::keep_freed_buffers();
     let recipe = args.model.recipe();
     let mut options = recipe.options;
     options.steps = args.steps.unwrap_or(options.steps);
@@ -137,9 +141,9 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         bail!("--scene only applies to `train denoiser`");
     }
     let dit_options =
-        args.prediction != PredictionArg::Velocity || args.time_sampling != TimeArg::Uniform;
+        args.prediction.is_some() || args.time_sampling.is_some() || args.self_conditioning;
     if dit_options && args.model != ModelKind::Dit {
-        bail!("--prediction and --time-sampling only apply to `train dit`");
+        bail!("--prediction, --time-sampling and --self-conditioning only apply to `train dit`");
     }
     let log_every = args.log_every.max(1);
     let mut print = |p: &Progress| {
@@ -154,16 +158,17 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     cancel.store(false, Ordering::SeqCst);
     let (model, report) = match args.model {
         ModelKind::Dit => {
+            let shipped = shipped_config();
             let config = DitConfig {
-                prediction: args.prediction.into(),
-                ..DitConfig::default()
+                prediction: args
+                    .prediction
+                    .map_or(shipped.prediction, DitPrediction::from),
+                self_conditioning: args.self_conditioning,
+                ..shipped
             };
             let time_sampling = match args.time_sampling {
-                TimeArg::Uniform => TimeSampling::Uniform,
-                TimeArg::LogitNormal => TimeSampling::LogitNormal {
-                    mean: 0.0,
-                    std: 1.0,
-                },
+                None | Some(TimeArg::LogitNormal) => TimeSampling::LOGIT_NORMAL,
+                Some(TimeArg::Uniform) => TimeSampling::Uniform,
             };
             let dit = Dit::seeded(config, args.seed)?;
             let data = DyckData::new(dit.config().seq_len, args.seed);

@@ -4,8 +4,10 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the model-file layout written by this build. Files with a larger number are refused.
-/// Version 2 added the Euler-Stack's `stack` field; version-1 files (no field) load as a soft stack.
-pub const FORMAT_VERSION: u32 = 2;
+/// Version 2 added the Euler-Stack's `stack` and the DiT's `prediction` fields; version-1 files (no
+/// fields) load as a soft stack and a velocity model. Version 3 added the DiT's `self_conditioning`;
+/// older files (no field) load without it.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The safetensors metadata key holding the [`ModelHeader`] JSON.
 pub const HEADER_KEY: &str = "diffscope_model";
@@ -33,6 +35,10 @@ pub struct DitConfig {
     /// What the network's output means (absent in version-1 files, which are velocity models).
     #[serde(default)]
     pub prediction: DitPrediction,
+    /// Self-conditioning (Chen et al. 2022, Analog Bits): the network also reads its own previous clean
+    /// estimate x̂₀ through a zero-initialised `self_condition` layer (absent before version 3: off).
+    #[serde(default)]
+    pub self_conditioning: bool,
 }
 
 /// The DiT's output parameterisation. Both sample with the same Euler ODE on the rectified-flow path.
@@ -58,6 +64,7 @@ impl Default for DitConfig {
             heads: 4,
             mlp_ratio: 4,
             prediction: DitPrediction::Velocity,
+            self_conditioning: false,
         }
     }
 }

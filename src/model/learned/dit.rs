@@ -6,11 +6,13 @@ use super::LearnedError;
 use super::config::{DitConfig, DitPrediction};
 use super::dyck;
 use super::hidden::HiddenStates;
-use super::params::{BuildError, Init, ParamBuilder, ParamStore, layer_norm, sinusoidal};
+use super::params::{
+    BuildError, Init, ParamBuilder, ParamStore, gelu, layer_norm, linear, repeat_middle, sinusoidal,
+};
 use super::train::{DyckData, HELDOUT_NOISE_STREAM, Objective};
 use crate::rng::{self, Domain};
 use candle_core::{D, Device, Tensor, Var};
-use candle_nn::{Linear, Module};
+use candle_nn::Linear;
 use rand::Rng;
 use rand_distr::StandardNormal;
 
@@ -38,6 +40,8 @@ pub struct Dit {
     blocks: Vec<Block>,
     final_modulation: Linear, // c → 2·width (shift, scale), zero-initialised
     final_out: Linear,        // width → channels, zero-initialised
+    /// channels → width, zero-initialised: reads the previous clean estimate (self-conditioning).
+    self_condition: Option<Linear>,
 }
 
 /// Generated strings and, if asked, one block's hidden states.
@@ -68,6 +72,12 @@ impl Dit {
         }
         let final_modulation = b.linear("final.modulation", w, 2 * w, true)?;
         let final_out = b.linear("final.out", w, config.channels, true)?;
+        // Built last, so that a model without it draws the same initial weights as before.
+        let self_condition = if config.self_conditioning {
+            Some(b.linear("self_condition", config.channels, w, true)?)
+        } else {
+            None
+        };
         Ok(Self {
             config,
             params: b.finish()?,
@@ -78,6 +88,7 @@ impl Dit {
             blocks,
             final_modulation,
             final_out,
+            self_condition,
         })
     }
 
@@ -91,43 +102,47 @@ impl Dit {
 
     /// The network output for `x` `[n, L, C]` at rectified-flow times `tau` (`[n]`): the velocity
     /// v̂ = ε − x₀ or token logits (see [`DitPrediction`]), and the token-mean output `[n, width]` of
-    /// block `capture` if asked.
+    /// block `capture` if asked. A self-conditioned model also reads `estimate`, a previous clean
+    /// estimate `[n, L, C]` (none: zeros, as in the first pass); other models ignore it.
     pub fn forward(
         &self,
         x: &Tensor,
         tau: &[f32],
+        estimate: Option<&Tensor>,
         capture: Option<usize>,
     ) -> candle_core::Result<(Tensor, Option<Tensor>)> {
         let w = self.config.width;
         let scaled: Vec<f32> = tau.iter().map(|t| t * 1000.0).collect();
         let features = sinusoidal(&scaled, w / 2, 1e-4, 1.0)?; // [n, w]
-        let c = self
-            .time_out
-            .forward(&self.time_in.forward(&features)?.silu()?)?; // [n, w]
+        let c = linear(&self.time_out, &linear(&self.time_in, &features)?.silu()?)?; // [n, w]
         let c_act = c.silu()?;
-        let mut h = self.input.forward(x)?.broadcast_add(&self.position)?; // [n, L, w]
+        let (n, l, _) = x.dims3()?;
+        let position = repeat_middle(&self.position.reshape((1, 1, l * w))?, n)?;
+        let mut h = (linear(&self.input, x)? + position.reshape((n, l, w))?)?; // [n, L, w]
+        if let Some(layer) = &self.self_condition {
+            let previous = match estimate {
+                Some(e) => e.clone(),
+                None => x.zeros_like()?,
+            };
+            h = (h + linear(layer, &previous)?)?;
+        }
         let mut captured = None;
+        // Every modulation repeated over the L tokens: [n, L, w].
+        let per_token = |m: &Tensor| repeat_middle(&m.unsqueeze(1)?, l);
         for (i, block) in self.blocks.iter().enumerate() {
-            let m = block
-                .modulation
-                .forward(&c_act)?
-                .unsqueeze(1)?
-                .chunk(6, D::Minus1)?; // 6 × [n, 1, w]
-            let y = modulate(&h, &m[0], &m[1])?;
-            h = (&h + self.attention(block, &y)?.broadcast_mul(&m[2])?)?;
-            let y = modulate(&h, &m[3], &m[4])?;
-            let mlp = block.fc2.forward(&block.fc1.forward(&y)?.gelu()?)?;
-            h = (&h + mlp.broadcast_mul(&m[5])?)?;
+            let m = linear(&block.modulation, &c_act)?.chunk(6, D::Minus1)?; // 6 × [n, w]
+            let y = modulate(&h, &per_token(&m[0])?, &per_token(&m[1])?)?;
+            h = (&h + (self.attention(block, &y)? * per_token(&m[2])?)?)?;
+            let y = modulate(&h, &per_token(&m[3])?, &per_token(&m[4])?)?;
+            let mlp = linear(&block.fc2, &gelu(&linear(&block.fc1, &y)?)?)?;
+            h = (&h + (mlp * per_token(&m[5])?)?)?;
             if capture == Some(i) {
                 captured = Some(h.mean(1)?);
             }
         }
-        let m = self
-            .final_modulation
-            .forward(&c_act)?
-            .unsqueeze(1)?
-            .chunk(2, D::Minus1)?;
-        let out = self.final_out.forward(&modulate(&h, &m[0], &m[1])?)?;
+        let m = linear(&self.final_modulation, &c_act)?.chunk(2, D::Minus1)?;
+        let y = modulate(&h, &per_token(&m[0])?, &per_token(&m[1])?)?;
+        let out = linear(&self.final_out, &y)?;
         Ok((out, captured))
     }
 
@@ -135,9 +150,7 @@ impl Dit {
         let (n, l, w) = y.dims3()?;
         let heads = self.config.heads;
         let head_dim = w / heads;
-        let qkv = block
-            .qkv
-            .forward(y)?
+        let qkv = linear(&block.qkv, y)?
             .reshape((n, l, 3, heads, head_dim))?
             .permute((2, 0, 3, 1, 4))?; // [3, n, heads, L, head_dim]
         let q = qkv.get(0)?.contiguous()?;
@@ -146,7 +159,7 @@ impl Dit {
         let scores = (q.matmul(&k.t()?.contiguous()?)? / (head_dim as f64).sqrt())?;
         let weights = candle_nn::ops::softmax(&scores, D::Minus1)?;
         let out = weights.matmul(&v)?.transpose(1, 2)?.reshape((n, l, w))?;
-        block.proj.forward(&out)
+        linear(&block.proj, &out)
     }
 
     /// Euler ODE from τ = 1 to 0 in `steps` steps (`spec/metrics.md` §3.3) for `n` sequences; sequence
@@ -185,15 +198,27 @@ impl Dit {
             let mut x =
                 Tensor::from_vec(x, (rows, l, ch), &Device::Cpu).map_err(LearnedError::compute)?;
             let mut chunk_states = vec![0f32; rows * steps * w];
+            let mut estimate = None; // the previous step's x̂₀, for self-conditioning
             for k in 0..steps {
                 let tau = vec![taus[k]; rows];
                 let (out, hidden) = self
-                    .forward(&x, &tau, capture)
+                    .forward(&x, &tau, estimate.as_ref(), capture)
                     .map_err(LearnedError::compute)?;
                 let v = self
                     .velocity(&x, &out, f64::from(taus[k]))
                     .map_err(LearnedError::compute)?;
-                x = (x + (v * f64::from(taus[k + 1] - taus[k]))).map_err(LearnedError::compute)?;
+                if self.self_condition.is_some() {
+                    estimate = Some(
+                        self.clean_estimate(&x, &out, &tau)
+                            .map_err(LearnedError::compute)?
+                            .detach(),
+                    );
+                }
+                // Detached: the weights are variables, so every step's result would otherwise
+                // keep the whole graph of all earlier steps alive (4 GB for 250 × 20 steps).
+                x = (x + (v * f64::from(taus[k + 1] - taus[k])))
+                    .map_err(LearnedError::compute)?
+                    .detach();
                 if let Some(hidden) = hidden {
                     let hidden = hidden
                         .flatten_all()
@@ -231,11 +256,9 @@ impl Dit {
     }
 }
 
-/// LN(x)·(1 + scale) + shift, with scale and shift `[n, 1, w]`.
+/// LN(x)·(1 + scale) + shift, with scale and shift of x's shape `[n, L, w]`.
 fn modulate(x: &Tensor, shift: &Tensor, scale: &Tensor) -> candle_core::Result<Tensor> {
-    layer_norm(x)?
-        .broadcast_mul(&(scale + 1.0)?)?
-        .broadcast_add(shift)
+    (layer_norm(x)? * (scale + 1.0)?)? + shift
 }
 
 /// The OU ↔ rectified-flow map at OU time t: x_τ = c·x_t with c = 1/(a_t + sqrt(Δ_t)) and
@@ -254,16 +277,20 @@ impl Dit {
         self.config.seq_len * self.config.channels
     }
 
-    /// The clean estimate x̂₀ `[n, L, C]` from the network output `out` at x_τ and a common time τ:
-    /// x_τ − τ·v̂ for a velocity model (since x_τ = x₀ + τ(ε − x₀)), 2·softmax − 1 for token logits.
+    /// The clean estimate x̂₀ `[n, L, C]` from the network output `out` at x_τ and the times `tau`
+    /// (`[n]`): x_τ − τ·v̂ for a velocity model (since x_τ = x₀ + τ(ε − x₀)), 2·softmax − 1 for
+    /// token logits.
     fn clean_estimate(
         &self,
         x_tau: &Tensor,
         out: &Tensor,
-        tau: f64,
+        tau: &[f32],
     ) -> candle_core::Result<Tensor> {
         match self.config.prediction {
-            DitPrediction::Velocity => x_tau - (out * tau)?,
+            DitPrediction::Velocity => {
+                let tau = Tensor::from_slice(tau, (tau.len(), 1, 1), &Device::Cpu)?;
+                x_tau - out.broadcast_mul(&tau)?
+            }
             DitPrediction::TokenLogits => {
                 candle_nn::ops::softmax(out, D::Minus1)?.affine(2.0, -1.0)
             }
@@ -274,12 +301,16 @@ impl Dit {
     fn velocity(&self, x_tau: &Tensor, out: &Tensor, tau: f64) -> candle_core::Result<Tensor> {
         match self.config.prediction {
             DitPrediction::Velocity => Ok(out.clone()),
-            DitPrediction::TokenLogits => (x_tau - self.clean_estimate(x_tau, out, tau)?)? / tau,
+            DitPrediction::TokenLogits => {
+                let rows = vec![tau as f32; x_tau.dim(0)?];
+                (x_tau - self.clean_estimate(x_tau, out, &rows)?)? / tau
+            }
         }
     }
 
     /// E[x₀ | x_t] for `n` rows of OU-time states (shapes checked by the caller, `LearnedModel`): the
-    /// clean estimate at x_τ = c·x_t.
+    /// clean estimate at x_τ = c·x_t. A self-conditioned model refines its first estimate once, as
+    /// one sampling step would.
     pub(crate) fn denoise(
         &self,
         x: &[f32],
@@ -291,13 +322,28 @@ impl Dit {
         let (l, ch) = (self.config.seq_len, self.config.channels);
         let scaled: Vec<f32> = x.iter().map(|&v| (f64::from(v) * c) as f32).collect();
         let x_tau = Tensor::from_vec(scaled, (n, l, ch), &Device::Cpu)?;
-        let (out, _) = self.forward(&x_tau, &vec![tau as f32; n], None)?;
+        let taus = vec![tau as f32; n];
+        let (mut out, _) = self.forward(&x_tau, &taus, None, None)?;
+        if self.self_condition.is_some() {
+            let first = self.clean_estimate(&x_tau, &out, &taus)?;
+            out = self.forward(&x_tau, &taus, Some(&first), None)?.0;
+        }
         let values = self
-            .clean_estimate(&x_tau, &out, tau)?
+            .clean_estimate(&x_tau, &out, &taus)?
             .flatten_all()?
             .to_vec1::<f32>()?;
         denoised.copy_from_slice(&values);
         Ok(())
+    }
+}
+
+/// The shipped tiny DiT's architecture (assets/models/PROVENANCE.md, the recipe search): the
+/// `spec/metrics.md` §3.3 network with token-logit output. It is trained at
+/// [`TimeSampling::LOGIT_NORMAL`] times with the optimiser settings of `Recipe::dit()`.
+pub fn shipped_config() -> DitConfig {
+    DitConfig {
+        prediction: DitPrediction::TokenLogits,
+        ..DitConfig::default()
     }
 }
 
@@ -312,6 +358,12 @@ pub enum TimeSampling {
 }
 
 impl TimeSampling {
+    /// Logit-normal(0, 1), the shipped recipe's (see [`shipped_config`]).
+    pub const LOGIT_NORMAL: TimeSampling = TimeSampling::LogitNormal {
+        mean: 0.0,
+        std: 1.0,
+    };
+
     fn draw(self, stream: &mut rng::Stream) -> f32 {
         match self {
             TimeSampling::Uniform => stream.random(),
@@ -334,8 +386,15 @@ pub struct DitTraining<'a> {
 
 impl DitTraining<'_> {
     /// MSE(v̂, ε − x₀), or the cross-entropy of the token logits, on `strings` (`[n, L]`) with τ from
-    /// `time_sampling` and ε ~ N(0, I) from `stream`.
-    fn loss(&self, strings: &[u32], mut stream: rng::Stream) -> candle_core::Result<Tensor> {
+    /// `time_sampling` and ε ~ N(0, I) from `stream`. A self-conditioned model first estimates x̂₀
+    /// without gradient and reads it, with probability `estimate_probability` (Analog Bits: ½ in
+    /// training, so that it also learns the first, estimate-free step).
+    fn loss(
+        &self,
+        strings: &[u32],
+        mut stream: rng::Stream,
+        estimate_probability: f32,
+    ) -> candle_core::Result<Tensor> {
         let (l, ch) = (self.model.config.seq_len, self.model.config.channels);
         let n = strings.len() / l;
         let x0 = dyck::to_analog_bits(strings); // [n, L, C]
@@ -352,7 +411,15 @@ impl DitTraining<'_> {
             }
         }
         let x_t = Tensor::from_vec(x_t, (n, l, ch), &Device::Cpu)?;
-        let (out, _) = self.model.forward(&x_t, &taus, None)?;
+        let estimate = if self.model.self_condition.is_some()
+            && stream.random::<f32>() < estimate_probability
+        {
+            let (first, _) = self.model.forward(&x_t, &taus, None, None)?;
+            Some(self.model.clean_estimate(&x_t, &first, &taus)?.detach())
+        } else {
+            None
+        };
+        let (out, _) = self.model.forward(&x_t, &taus, estimate.as_ref(), None)?;
         match self.model.config.prediction {
             DitPrediction::Velocity => {
                 let target = Tensor::from_vec(target, (n, l, ch), &Device::Cpu)?;
@@ -374,11 +441,12 @@ impl Objective for DitTraining<'_> {
     fn batch_loss(&self, step: u64) -> candle_core::Result<Tensor> {
         let mut stream = rng::stream(self.seed, Domain::Training, step);
         let strings = self.data.batch(&mut stream, self.batch);
-        self.loss(&strings, stream)
+        self.loss(&strings, stream, 0.5)
     }
 
     fn heldout_loss(&self) -> candle_core::Result<Tensor> {
         let stream = rng::stream(self.seed, Domain::Training, HELDOUT_NOISE_STREAM);
-        self.loss(&self.data.heldout, stream)
+        // As in sampling, where every step after the first reads the previous estimate.
+        self.loss(&self.data.heldout, stream, 1.0)
     }
 }

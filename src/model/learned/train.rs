@@ -53,11 +53,14 @@ pub struct Recipe {
 }
 
 impl Recipe {
-    /// The shipped tiny DiT. See PROVENANCE.md for the experiments behind it.
+    /// The shipped tiny DiT (with `dit::shipped_config()` and logit-normal times). See PROVENANCE.md
+    /// for the search behind it.
     pub fn dit() -> Self {
         Self {
             options: TrainOptions {
-                steps: 1500,
+                steps: 5000,
+                lr_start: 2e-3,
+                warmup: 100,
                 ..TrainOptions::default()
             },
             batch: 64,
