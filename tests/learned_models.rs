@@ -6,7 +6,7 @@ use diffscope::model::learned::dit::{Dit, DitTraining, TimeSampling, ou_to_recti
 use diffscope::model::learned::dyck;
 use diffscope::model::learned::euler_stack::{EulerStack, EulerStackTraining};
 use diffscope::model::learned::train::{DyckData, Objective, TrainOptions, TrainReport, train};
-use diffscope::model::learned::{LearnedModel, load};
+use diffscope::model::learned::{LearnedError, LearnedModel, load};
 use diffscope::model::{Denoiser, ExactModel};
 use diffscope::rng::{self, Domain};
 use diffscope::scene::Scene;
@@ -14,6 +14,11 @@ use rand::Rng;
 use rand_distr::StandardNormal;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+/// A cancel flag that is never set.
+fn never() -> AtomicBool {
+    AtomicBool::new(false)
+}
 
 fn tiny_dit_config() -> DitConfig {
     DitConfig {
@@ -130,11 +135,63 @@ fn cancel_flag_stops_training_before_the_next_step() {
     assert_eq!((report.steps_done, seen), (3, 3));
 }
 
+/// A cancel set while any stage reports progress (both samplers, both metric stages, the baseline)
+/// ends the comparison with a cancellation, and only after that stage began: each stage checks it.
+#[test]
+fn compare_stops_at_every_stage_when_cancelled() {
+    use diffscope::analysis::compare::{CompareError, CompareOptions, compare};
+    let dit = Dit::seeded(tiny_dit_config(), 3).unwrap();
+    let stack = EulerStack::seeded(tiny_stack_config(), 3).unwrap();
+    let mut hard_config = tiny_stack_config();
+    hard_config.stack = StackKind::Hard;
+    let hard = EulerStack::seeded(hard_config, 3).unwrap();
+    let options = CompareOptions {
+        task_samples: 40,
+        dit_sequences: 40,
+        dit_steps: 5,
+        euler_stack_sequences: 40,
+        ..CompareOptions::default()
+    };
+    let run = |cancel_at: Option<usize>| {
+        let cancel = AtomicBool::new(false);
+        let mut stages = Vec::new();
+        let result = compare(
+            &dit,
+            &stack,
+            Some(&hard),
+            &options,
+            &mut |_, stage| {
+                stages.push(stage.to_string());
+                if Some(stages.len()) == cancel_at {
+                    cancel.store(true, Ordering::Relaxed);
+                }
+            },
+            &cancel,
+        );
+        (result, stages)
+    };
+    let (full, all_stages) = run(None);
+    full.unwrap();
+    assert_eq!(all_stages.len(), 5, "{all_stages:?}");
+    for at in 1..=all_stages.len() {
+        let (result, stages) = run(Some(at));
+        assert!(
+            matches!(
+                result,
+                Err(CompareError::Cancelled | CompareError::Model(LearnedError::Cancelled))
+            ),
+            "cancelled during stage {at} ({}): the comparison went on",
+            all_stages[at - 1]
+        );
+        assert_eq!(stages, all_stages[..at], "no stage runs after the cancel");
+    }
+}
+
 #[test]
 fn hidden_state_shapes_match_the_config() {
     let config = tiny_dit_config();
     let dit = Dit::seeded(config.clone(), 3).unwrap();
-    let run = dit.sample(5, 7, 0, Some(1)).unwrap();
+    let run = dit.sample(5, 7, 0, Some(1), &never()).unwrap();
     assert_eq!(run.tokens.len(), 5 * config.seq_len);
     let hidden = run.hidden.unwrap();
     assert_eq!(
@@ -148,13 +205,13 @@ fn hidden_state_shapes_match_the_config() {
     // τ_k = 1 − k/7 > 0.5 for k = 0..3.
     assert_eq!((cloud.n(), cloud.dim()), (5 * 4, config.width));
     assert!(
-        dit.sample(2, 3, 0, Some(2)).is_err(),
+        dit.sample(2, 3, 0, Some(2), &never()).is_err(),
         "block 2 of 2 does not exist"
     );
 
     let stack_config = tiny_stack_config();
     let stack = EulerStack::seeded(stack_config.clone(), 3).unwrap();
-    let run = stack.sample(6, 0).unwrap();
+    let run = stack.sample(6, 0, &never()).unwrap();
     assert_eq!(run.tokens.len(), 6 * stack_config.seq_len);
     let h = run.hidden;
     assert_eq!(
@@ -322,14 +379,14 @@ fn shipped_dyck_models_are_well_above_chance() {
     let Ok(LearnedModel::Dit(dit)) = load(&asset("assets/models/dit-dyck2.safetensors")) else {
         panic!("shipped DiT missing or not a DiT");
     };
-    let run = dit.sample(1000, 20, 0, None).unwrap();
+    let run = dit.sample(1000, 20, 0, None, &never()).unwrap();
     let dit_valid = dyck::validity(&run.tokens, 16);
     let Ok(LearnedModel::EulerStack(stack)) =
         load(&asset("assets/models/euler-stack-dyck2.safetensors"))
     else {
         panic!("shipped Euler-Stack missing or not an Euler-Stack");
     };
-    let stack_valid = dyck::validity(&stack.sample(1000, 0).unwrap().tokens, 16);
+    let stack_valid = dyck::validity(&stack.sample(1000, 0, &never()).unwrap().tokens, 16);
     // The hard-stack baseline (spec §3.2) reaches 98.2%: 1000 strings at p = 0.98 have a standard
     // deviation of 0.4 percentage points, so 0.95 is ~8 of them below, and still far above the soft
     // model's 82%, which is what the baseline is there to show.
@@ -339,7 +396,7 @@ fn shipped_dyck_models_are_well_above_chance() {
         panic!("shipped hard-stack baseline missing or not an Euler-Stack");
     };
     assert_eq!(hard.config().stack, StackKind::Hard);
-    let hard_valid = dyck::validity(&hard.sample(1000, 0).unwrap().tokens, 16);
+    let hard_valid = dyck::validity(&hard.sample(1000, 0, &never()).unwrap().tokens, 16);
     println!(
         "validity: DiT {dit_valid}, Euler-Stack {stack_valid}, hard stack {hard_valid}, chance {chance:.2e}"
     );

@@ -11,6 +11,7 @@ use crate::model::learned::dyck;
 use crate::model::learned::euler_stack::EulerStack;
 use serde_json::{Value, json};
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -26,6 +27,8 @@ pub enum CompareError {
     EmptyFilter(f32, f32),
     #[error("the hard-stack baseline must be an Euler-Stack trained with a hard stack")]
     NotHardStack,
+    #[error("cancelled")]
+    Cancelled,
 }
 
 pub const REPORTED_CAPTION: &str = "Reported by Li (2025), Flux DiT vs Euler-Stack — definitions and setup not published; values copied";
@@ -97,13 +100,24 @@ pub struct Comparison {
 }
 
 /// Samples both models (seeded), measures their hidden states with `options.metrics` and scores them;
-/// scores the hard-stack baseline too if given (it must have a hard stack).
+/// scores the hard-stack baseline too if given (it must have a hard stack). Reports
+/// `progress(fraction, stage)` at each stage and stops with `CompareError::Cancelled` within one
+/// sampling step (or one metric computation) of `cancel` being set.
 pub fn compare(
     dit: &Dit,
     euler_stack: &EulerStack,
     hard_stack: Option<&EulerStack>,
     options: &CompareOptions,
+    progress: &mut dyn FnMut(f32, &str),
+    cancel: &AtomicBool,
 ) -> Result<Comparison, CompareError> {
+    let check_cancel = || {
+        if cancel.load(Ordering::Relaxed) {
+            Err(CompareError::Cancelled)
+        } else {
+            Ok(())
+        }
+    };
     if let Some(baseline) = hard_stack
         && baseline.config().stack != StackKind::Hard
     {
@@ -113,7 +127,14 @@ pub fn compare(
         .dit_block
         .unwrap_or(dit.config().blocks.saturating_sub(1));
     let samples = options.task_samples.max(options.dit_sequences);
-    let dit_run = dit.sample(samples, options.dit_steps, options.seed, Some(block))?;
+    progress(0.0, "sampling the DiT");
+    let dit_run = dit.sample(
+        samples,
+        options.dit_steps,
+        options.seed,
+        Some(block),
+        cancel,
+    )?;
     let dit_hidden = dit_run
         .hidden
         .ok_or_else(|| LearnedError::Argument("DiT sampling returned no hidden states".into()))?
@@ -137,6 +158,8 @@ pub fn compare(
             model: "DiT",
             source,
         })?;
+    check_cancel()?;
+    progress(0.45, "measuring the DiT hidden states");
     let dit_report =
         measure(&dit_cloud, &options.metrics).map_err(|source| CompareError::Geometry {
             model: "DiT",
@@ -146,7 +169,9 @@ pub fn compare(
     let dit_tokens = &dit_run.tokens[..options.task_samples * len];
 
     let es_samples = options.task_samples.max(options.euler_stack_sequences);
-    let es_run = euler_stack.sample(es_samples, options.seed)?;
+    check_cancel()?;
+    progress(0.55, "sampling the Euler-Stack");
+    let es_run = euler_stack.sample(es_samples, options.seed, cancel)?;
     let es_hidden = es_run.hidden.first_sequences(options.euler_stack_sequences);
     let es_filter = format!(
         "all {} steps, {} strings",
@@ -159,6 +184,8 @@ pub fn compare(
                 model: "Euler-Stack",
                 source,
             })?;
+    check_cancel()?;
+    progress(0.8, "measuring the Euler-Stack hidden states");
     let es_report =
         measure(&es_cloud, &options.metrics).map_err(|source| CompareError::Geometry {
             model: "Euler-Stack",
@@ -186,7 +213,9 @@ pub fn compare(
     let hard_stack = match hard_stack {
         Some(model) => {
             let len = model.config().seq_len;
-            let run = model.sample(options.task_samples, options.seed)?;
+            check_cancel()?;
+            progress(0.9, "sampling the hard-stack baseline");
+            let run = model.sample(options.task_samples, options.seed, cancel)?;
             Some(Baseline {
                 task_accuracy: dyck::validity(&run.tokens, len),
                 task_samples: options.task_samples,

@@ -11,7 +11,7 @@ use crate::analysis::speciation::report::{
 use crate::analysis::speciation::{Control, SpeciationError};
 use crate::diffusion::{SamplingSpec, StoreSteps, Trajectories, run_trajectories};
 use crate::model::ExactModel;
-use crate::model::learned::{self, LearnedModel};
+use crate::model::learned::{self, LearnedError, LearnedModel};
 use crate::render::layer::Grid;
 use crate::scene::{self, HiddenStatesSpec, ModelSpec, Scene};
 use crate::worker::{JobContext, JobError, JobOutput};
@@ -167,13 +167,19 @@ pub fn hidden_states(
                 Some(b) => b.saturating_sub(1),
                 None => dit.config().blocks.saturating_sub(1),
             };
-            dit.sample(n, scene.sampler.steps, scene.seed, Some(block))
-                .map_err(|e| JobError::failed(&e))?
-                .hidden
+            dit.sample(
+                n,
+                scene.sampler.steps,
+                scene.seed,
+                Some(block),
+                ctx.cancel_flag(),
+            )
+            .map_err(sampling_failure)?
+            .hidden
         }
         LearnedModel::EulerStack(es) => Some(
-            es.sample(n, scene.seed)
-                .map_err(|e| JobError::failed(&e))?
+            es.sample(n, scene.seed, ctx.cancel_flag())
+                .map_err(sampling_failure)?
                 .hidden,
         ),
         LearnedModel::MlpDenoiser(_) => None,
@@ -488,13 +494,20 @@ pub fn references(ctx: &JobContext) -> Result<JobOutput, JobError> {
     Ok(Arc::new(ReferenceReports { reports }))
 }
 
+/// A learned model's sampling error as a job error: its own cancellation is the job's.
+fn sampling_failure(e: LearnedError) -> JobError {
+    match e {
+        LearnedError::Cancelled => JobError::Cancelled,
+        e => JobError::failed(&e),
+    }
+}
+
 /// Loads the shipped DiT and Euler-Stack weights and measures both (job "DiT vs Euler-Stack", the
-/// library's `compare` with its defaults). The comparison itself has no cancellation points: a
-/// cancel is honoured after loading, and a cancelled run's result is dropped when it ends.
+/// library's `compare` with its defaults), with its progress and cancellation.
 pub fn compare_models(ctx: &JobContext) -> Result<JobOutput, JobError> {
-    use crate::analysis::compare::{CompareOptions, compare};
+    use crate::analysis::compare::{CompareError, CompareOptions, compare};
     use crate::assets::{SHIPPED_DIT, SHIPPED_EULER_STACK, shipped as path};
-    use crate::model::learned::{LearnedError, LearnedModel, load};
+    use crate::model::learned::load;
     ctx.progress(0.0, "loading the shipped weights");
     let wrong = |what: &str, p: std::path::PathBuf| {
         JobError::failed(&LearnedError::Argument(format!(
@@ -511,12 +524,19 @@ pub fn compare_models(ctx: &JobContext) -> Result<JobOutput, JobError> {
         return Err(wrong("Euler-Stack", es_path));
     };
     ctx.check_cancel()?;
-    ctx.progress(
-        0.1,
-        "sampling both models and measuring their hidden states",
-    );
-    let comparison = compare(&dit, &euler_stack, None, &CompareOptions::default())
-        .map_err(|e| JobError::failed(&e))?;
+    let comparison = compare(
+        &dit,
+        &euler_stack,
+        None,
+        &CompareOptions::default(),
+        &mut |fraction, stage| ctx.progress(0.1 + 0.9 * fraction, stage),
+        ctx.cancel_flag(),
+    )
+    .map_err(|e| match e {
+        CompareError::Cancelled => JobError::Cancelled,
+        CompareError::Model(e) => sampling_failure(e),
+        e => JobError::failed(&e),
+    })?;
     Ok(Arc::new(comparison))
 }
 

@@ -8,6 +8,7 @@ use crate::model::learned::{LearnedModel, load};
 use anyhow::bail;
 use clap::Args;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 
 #[derive(Debug, Args)]
 pub struct CompareArgs {
@@ -79,7 +80,14 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<()> {
         seed: args.seed,
         ..CompareOptions::default()
     };
-    let comparison = compare(&dit, &euler_stack, hard_stack.as_ref(), &options)?;
+    let comparison = compare(
+        &dit,
+        &euler_stack,
+        hard_stack.as_ref(),
+        &options,
+        &mut |_, _| {},
+        &AtomicBool::new(false),
+    )?;
     print!("{comparison}");
     if let Some(path) = &args.json {
         let text = serde_json::to_vec_pretty(&comparison.to_json()?)?;

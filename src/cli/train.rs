@@ -257,12 +257,19 @@ fn print_summary(model: &LearnedModel, report: &TrainReport, args: &TrainArgs) {
 fn task_score(model: &LearnedModel) -> anyhow::Result<Option<String>> {
     let (tokens, len, how) = match model {
         LearnedModel::Dit(dit) => (
-            dit.sample(TASK_SAMPLES, TASK_DIT_STEPS, 0, None)?.tokens,
+            dit.sample(
+                TASK_SAMPLES,
+                TASK_DIT_STEPS,
+                0,
+                None,
+                &AtomicBool::new(false),
+            )?
+            .tokens,
             dit.config().seq_len,
             format!("{TASK_DIT_STEPS} Euler steps"),
         ),
         LearnedModel::EulerStack(es) => (
-            es.sample(TASK_SAMPLES, 0)?.tokens,
+            es.sample(TASK_SAMPLES, 0, &AtomicBool::new(false))?.tokens,
             es.config().seq_len,
             "temperature 1".to_string(),
         ),

@@ -115,7 +115,14 @@ fn shipped_models() -> anyhow::Result<(Dit, EulerStack)> {
 fn compare_shipped() -> anyhow::Result<Figure> {
     let start = Instant::now();
     let (dit, es) = shipped_models()?;
-    compare(&dit, &es, None, &CompareOptions::default())?;
+    compare(
+        &dit,
+        &es,
+        None,
+        &CompareOptions::default(),
+        &mut |_, _| {},
+        &AtomicBool::new(false),
+    )?;
     Ok(Figure {
         name: "learned_compare_shipped",
         inputs: "load + 1000 samples each + metrics of 2 x N=2000".into(),
@@ -127,7 +134,13 @@ fn compare_shipped() -> anyhow::Result<Figure> {
 fn dit_sample() -> anyhow::Result<Figure> {
     let (dit, _) = shipped_models()?;
     let start = Instant::now();
-    dit.sample(100, 20, 0, Some(dit.config().blocks - 1))?;
+    dit.sample(
+        100,
+        20,
+        0,
+        Some(dit.config().blocks - 1),
+        &AtomicBool::new(false),
+    )?;
     Ok(Figure {
         name: "learned_dit_sample",
         inputs: "100 trajectories x 20 steps, hidden states captured".into(),

@@ -15,6 +15,7 @@ use candle_core::{D, Device, Tensor, Var};
 use candle_nn::Linear;
 use rand::Rng;
 use rand_distr::StandardNormal;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Sequences per forward pass when sampling: large enough for efficient matmuls, small enough that
 /// the intermediate buffers (≤ 4 MB) stay below the allocator's mmap threshold and are reused
@@ -163,13 +164,15 @@ impl Dit {
     }
 
     /// Euler ODE from τ = 1 to 0 in `steps` steps (`spec/metrics.md` §3.3) for `n` sequences; sequence
-    /// i starts from `rng::stream(seed, ReverseNoise, i)`. Captures block `capture` at every step.
+    /// i starts from `rng::stream(seed, ReverseNoise, i)`. Captures block `capture` at every step. Stops
+    /// with `LearnedError::Cancelled` before the next Euler step of a chunk once `cancel` is set.
     pub fn sample(
         &self,
         n: usize,
         steps: usize,
         seed: u64,
         capture: Option<usize>,
+        cancel: &AtomicBool,
     ) -> Result<DitSamples, LearnedError> {
         if steps == 0 {
             return Err(LearnedError::Argument(
@@ -200,6 +203,9 @@ impl Dit {
             let mut chunk_states = vec![0f32; rows * steps * w];
             let mut estimate = None; // the previous step's x̂₀, for self-conditioning
             for k in 0..steps {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(LearnedError::Cancelled);
+                }
                 let tau = vec![taus[k]; rows];
                 let (out, hidden) = self
                     .forward(&x, &tau, estimate.as_ref(), capture)

@@ -13,6 +13,7 @@ use crate::rng::{self, Domain};
 use candle_core::{D, DType, Device, Tensor, Var};
 use candle_nn::{Linear, Module};
 use rand::Rng;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The network and its parameters.
 pub struct EulerStack {
@@ -177,8 +178,14 @@ impl EulerStack {
     }
 
     /// Samples `n` strings of the trained length token by token at temperature 1; sequence i draws
-    /// from `rng::stream(seed, ReverseNoise, i)`. Captures h' after every step.
-    pub fn sample(&self, n: usize, seed: u64) -> Result<EulerStackSamples, LearnedError> {
+    /// from `rng::stream(seed, ReverseNoise, i)`. Captures h' after every step. Stops with
+    /// `LearnedError::Cancelled` before the next token once `cancel` is set.
+    pub fn sample(
+        &self,
+        n: usize,
+        seed: u64,
+        cancel: &AtomicBool,
+    ) -> Result<EulerStackSamples, LearnedError> {
         let c = &self.config;
         let len = c.seq_len;
         let mut streams: Vec<rng::Stream> = (0..n)
@@ -186,14 +193,19 @@ impl EulerStack {
             .collect();
         let mut tokens = vec![0u32; n * len];
         let mut states = vec![0f32; n * len * c.state];
-        let mut run = |tokens: &mut [u32], states: &mut [f32]| -> candle_core::Result<()> {
-            let mut state = self.initial_state(n)?;
+        let mut run = |tokens: &mut [u32], states: &mut [f32]| -> Result<(), LearnedError> {
+            let mut state = self.initial_state(n).map_err(LearnedError::compute)?;
             let mut input = vec![c.vocab as u32; n];
             for step in 0..len {
-                let (next, logits) = self.step(&state, &input)?;
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(LearnedError::Cancelled);
+                }
+                let (next, logits) = self.step(&state, &input).map_err(LearnedError::compute)?;
                 state = next;
-                let probs = candle_nn::ops::softmax_last_dim(&logits)?.to_vec2::<f32>()?;
-                let h = state.h.to_vec2::<f32>()?;
+                let probs = candle_nn::ops::softmax_last_dim(&logits)
+                    .and_then(|p| p.to_vec2::<f32>())
+                    .map_err(LearnedError::compute)?;
+                let h = state.h.to_vec2::<f32>().map_err(LearnedError::compute)?;
                 for (i, (p, stream)) in probs.iter().zip(streams.iter_mut()).enumerate() {
                     let token = draw(p, stream.random::<f32>());
                     tokens[i * len + step] = token;
@@ -204,7 +216,7 @@ impl EulerStack {
             }
             Ok(())
         };
-        run(&mut tokens, &mut states).map_err(LearnedError::compute)?;
+        run(&mut tokens, &mut states)?;
         Ok(EulerStackSamples {
             tokens,
             hidden: HiddenStates {

@@ -102,6 +102,9 @@ pub enum LearnedError {
     Diverged { step: usize, loss: f32 },
     #[error("model computation failed: {0}")]
     Compute(String),
+    /// The caller's cancel flag was set; nothing was produced.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 impl LearnedError {
