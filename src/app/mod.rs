@@ -3,6 +3,7 @@
 //! The UI thread reads finished results and sends jobs to the worker; it never computes.
 
 pub mod export;
+pub mod figure_plot;
 pub mod inspector;
 pub mod jobs;
 pub mod laws_view;
@@ -513,7 +514,8 @@ impl DiffscopeApp {
                 RightTab::Inspector => View::Inspector,
                 RightTab::Theory => View::Theory,
             };
-            if let Some(request) = self.export_menu.ui(ui, &[front, View::Manifold]) {
+            let views = [front, View::Manifold].map(|v| (v, export::not_ready(self, v)));
+            if let Some(request) = self.export_menu.ui(ui, &views) {
                 self.export(request);
             }
         });
