@@ -144,6 +144,8 @@ pub struct DiffscopeApp {
     laws: laws_view::LawsView,
     /// Show the next sampled cloud at the stored step nearest this time (a scene's `view.time`).
     open_at: Option<f64>,
+    /// The (cloud id, step) whose metrics were last asked for by [`Self::follow_time_in_metrics`].
+    metrics_requested: Option<(usize, usize)>,
 }
 
 impl DiffscopeApp {
@@ -227,6 +229,7 @@ impl DiffscopeApp {
             presentation: presentation::Presentation::default(),
             laws: laws_view::LawsView::default(),
             open_at: None,
+            metrics_requested: None,
         };
         (app, startup)
     }
@@ -249,7 +252,7 @@ impl DiffscopeApp {
             models: self.jobs.is_running(JobKind::Compare),
         };
         metrics_view::table(
-            self.metrics.as_deref().map(|m| &m.report),
+            self.metrics.as_deref().map(|m| (&m.report, m.filter)),
             self.models.as_deref(),
             self.references.as_deref(),
             pending,
@@ -359,6 +362,30 @@ impl DiffscopeApp {
                 ctx.check_cancel()?;
                 tasks::cloud_from_points(cloud, ctx)
             });
+    }
+
+    /// When the scene's metric table follows time (`tasks::table_follows_time`), re-measures the step
+    /// shown once the time bar rests on a step other than the measured one; starting the job cancels
+    /// a stale one.
+    fn follow_time_in_metrics(&mut self) {
+        let Some(cloud) = &self.cloud else { return };
+        let step = self.timeline.step;
+        let measured = self.metrics.as_ref().map(|m| m.filter.step);
+        let first_running = self.metrics_requested.is_none_or(|(id, _)| id != self.cloud_id)
+            && self.jobs.is_running(JobKind::Metrics);
+        if !tasks::table_follows_time(&self.scene)
+            || self.timeline.playing
+            || measured == Some(step)
+            || first_running
+            || self.metrics_requested == Some((self.cloud_id, step))
+        {
+            return;
+        }
+        self.metrics_requested = Some((self.cloud_id, step));
+        let cloud = Arc::clone(cloud);
+        self.jobs.start(JobKind::Metrics, "metrics", move |ctx| {
+            tasks::metrics_at(&cloud, step, true, ctx)
+        });
     }
 
     /// Takes finished jobs into the views (and starts the metrics of a new cloud).
@@ -744,6 +771,7 @@ impl eframe::App for DiffscopeApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
         self.take_results();
+        self.follow_time_in_metrics();
         self.handle_dropped_files(&ctx);
         self.apply_draft_when_ready(&ctx);
         self.handle_keys(&ctx);

@@ -692,6 +692,73 @@ mod tests {
     }
 
     #[test]
+    fn log_ticks_mark_decades_or_their_round_multiples() {
+        assert_eq!(log_ticks(2.0, 4096.0), vec![10.0, 100.0, 1000.0]);
+        assert_eq!(log_ticks(0.01, 1.0), vec![0.01, 0.1, 1.0]);
+        // Under two decades inside: 2× and 5× multiples join in.
+        assert_eq!(log_ticks(3.0, 60.0), vec![5.0, 10.0, 20.0, 50.0]);
+        assert!(log_ticks(0.0, 10.0).is_empty());
+        let labels: Vec<String> = [0.01, 0.1, 10.0, 1000.0, 200.0]
+            .map(log_tick_label)
+            .to_vec();
+        assert_eq!(labels, ["0.01", "0.1", "10", "1000", "200"]);
+        assert_eq!(log_tick_label(10f64.powi(-3)), "0.001");
+    }
+
+    #[test]
+    fn bands_segments_and_labels_are_drawn_where_their_data_say() {
+        let series = vec![
+            Series {
+                name: "lower".into(),
+                color: [10, 20, 30],
+                shape: Shape::Band {
+                    x: vec![0.0, 0.5, 1.0],
+                    lower: vec![0.0, 0.0, 0.0],
+                    upper: vec![0.5, f64::NAN, 0.5],
+                },
+            },
+            Series {
+                name: "tree".into(),
+                color: [0, 0, 0],
+                shape: Shape::Segments {
+                    segments: vec![[[0.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [1.0, 1.0]]],
+                },
+            },
+            Series {
+                name: "names".into(),
+                color: [0, 0, 0],
+                shape: Shape::Labels {
+                    labels: vec![super::super::Label {
+                        at: [0.5, 0.5],
+                        text: "a < b".into(),
+                    }],
+                },
+            },
+        ];
+        let out = document(&[(&figure(series), 300.0)], 400.0);
+        // The NaN splits the band into two runs of one point: nothing to fill.
+        assert_eq!(out.matches(r#"class="band""#).count(), 0, "{out}");
+        assert_eq!(out.matches(r#"class="segment""#).count(), 2);
+        assert!(out.contains(">a &lt; b</text>"));
+        // Plot area: x from 70 to 380, y from 30 to 254 (300 − 46); the label sits 4 above its point.
+        assert!(out.contains(r#"class="label" x="225.00" y="138.00""#), "{out}");
+        let whole = Series {
+            name: "whole".into(),
+            color: [1, 1, 1],
+            shape: Shape::Band {
+                x: vec![0.0, 1.0],
+                lower: vec![0.0, 0.0],
+                upper: vec![1.0, 1.0],
+            },
+        };
+        let out = document(&[(&figure(vec![whole]), 300.0)], 400.0);
+        assert!(
+            out.contains(r#"d="M70.00,30.00 L380.00,30.00 L380.00,254.00 L70.00,254.00 Z""#),
+            "{out}"
+        );
+    }
+
+    #[test]
     fn special_characters_are_escaped() {
         assert_eq!(
             escape(r#"a<b & "c">'d'"#),
