@@ -716,3 +716,45 @@ fn render_writes_the_theory_figures_and_the_inspector_from_a_scene_file() {
     assert!(!output.status.success());
     assert!(stderr.contains("give --select N"), "{stderr}");
 }
+
+/// Scene 6 (hidden states): the metric table measures the time step shown. Moving the time bar
+/// re-measures that step (a worker job); the table's caption and header name it, and its numbers are
+/// those of the states at that step measured directly.
+#[test]
+fn the_hidden_states_table_follows_the_time_step() {
+    let scene = Path::new("assets/scenes/teaching/06-dit-vs-euler-stack.json");
+    let mut h = app_support::harness(scene, [1280.0, 800.0]);
+    app_support::settle(&mut h);
+    let steps = h.state().cloud.as_ref().unwrap().trajectories.stored_steps;
+    assert!(steps > 6, "{steps}");
+    let filter = h.state().metrics.as_ref().unwrap().filter;
+    assert_eq!(filter.step, steps - 1);
+    h.state_mut().timeline.step = 5;
+    app_support::step_until(&mut h, "the metrics of step 6", |app| {
+        app.jobs.idle() && app.metrics.as_ref().is_some_and(|m| m.filter.step == 5)
+    });
+    let app = h.state();
+    let measured = app.metrics.as_ref().unwrap();
+    assert!(measured.filter.follows_time);
+    let table = app.metric_table();
+    let label = format!("step 6 of {steps}");
+    assert!(table.caption.contains(&label), "{}", table.caption);
+    assert!(table.groups[MEASURED].columns[0].contains(&label));
+    assert!(table.notes[0].contains("time step shown"), "{:?}", table.notes);
+    // The same numbers as measuring the step-6 states directly (deterministic estimators).
+    let t = &app.cloud.as_ref().unwrap().trajectories;
+    let data: Vec<f64> = (0..t.n)
+        .flat_map(|i| t.state(i, 5).unwrap().iter().map(|&v| f64::from(v)))
+        .collect();
+    let direct = measure(
+        &diffscope::analysis::geometry::PointCloud::new(t.n, t.dim, data, "direct").unwrap(),
+        &MetricParams::default(),
+    )
+    .unwrap();
+    assert_eq!(measured.report.intrinsic_dim.pca90, direct.intrinsic_dim.pca90);
+    assert_eq!(measured.report.holes.probe, direct.holes.probe);
+    assert_eq!(
+        measured.report.density.entropy_uniformity,
+        direct.density.entropy_uniformity
+    );
+}

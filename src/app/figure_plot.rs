@@ -68,12 +68,7 @@ fn corner(place: LegendPlace) -> Corner {
 /// the window). Callers add a height, linked axes…
 pub fn plot<'a>(figure: &'a Figure, id: &str) -> Plot<'a> {
     let (x, y) = (&figure.x, &figure.y);
-    let has_legend = figure.series.iter().any(|s| {
-        matches!(
-            s.shape,
-            Shape::Line { .. } | Shape::Points { .. } | Shape::Bars { .. } | Shape::Band { .. }
-        )
-    });
+    let has_legend = figure.series.iter().any(|s| s.shape.in_legend());
     let mut plot = Plot::new(id)
         .x_axis_label(x.label.as_str())
         .y_axis_label(y.label.as_str())
@@ -82,7 +77,11 @@ pub fn plot<'a>(figure: &'a Figure, id: &str) -> Plot<'a> {
         .include_y(y.scale.forward(y.range[0]))
         .include_y(y.scale.forward(y.range[1]));
     if has_legend {
-        plot = plot.legend(Legend::default().position(corner(figure.legend)));
+        plot = plot.legend(
+            Legend::default()
+                .position(corner(figure.legend))
+                .follow_insertion_order(true),
+        );
     }
     match x.scale {
         Scale::Linear => {}
@@ -120,6 +119,8 @@ pub fn draw(plot: &mut PlotUi, figure: &Figure) {
                     );
                 }
                 let (shape, radius) = match marker {
+                    // Lone markers (a highlighted value) are drawn larger than a series of points.
+                    Marker::Circle if points.len() <= 2 => (MarkerShape::Circle, 6.0),
                     Marker::Circle => (MarkerShape::Circle, 3.5),
                     Marker::Diamond => (MarkerShape::Diamond, 6.0),
                 };
@@ -159,7 +160,7 @@ pub fn draw(plot: &mut PlotUi, figure: &Figure) {
                     // Labels are staggered vertically: the times are often close together.
                     let y = y_hi - (0.01 + 0.07 * vlines as f64) * (y_hi - y_lo);
                     plot.text(
-                        Text::new(name, PlotPoint::new(x, y), name)
+                        Text::new(name, PlotPoint::new(x, y), RichText::new(name).size(13.0))
                             .color(c)
                             .anchor(Align2::LEFT_TOP),
                     );
@@ -180,21 +181,22 @@ pub fn draw(plot: &mut PlotUi, figure: &Figure) {
                 plot.bar_chart(BarChart::new(name, bars).color(c));
             }
             Shape::Segments { segments } => {
-                // Separate lines: a joined path of a dendrogram would be filled as one shape.
+                // Separate lines (a joined path of a dendrogram would be filled as one shape), unnamed:
+                // segments are not in the legend (`Shape::in_legend`).
                 for [a, b] in segments {
-                    plot.line(Line::new(name, vec![at(a), at(b)]).color(c).width(2.5));
+                    plot.line(Line::new("", vec![at(a), at(b)]).color(c).width(2.5));
                 }
             }
             Shape::Labels { labels } => {
                 for label in labels {
                     let [x, y] = at(&label.at);
+                    // Unnamed: texts placed in the plot need no legend entry.
                     plot.text(
                         Text::new(
-                            name,
+                            "",
                             PlotPoint::new(x, y),
-                            RichText::new(&label.text).size(14.0).strong(),
+                            RichText::new(&label.text).size(14.0).strong().color(c),
                         )
-                        .color(c)
                         .anchor(Align2::CENTER_BOTTOM),
                     );
                 }

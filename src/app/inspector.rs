@@ -68,7 +68,8 @@ const SELECTED_TIME_COLOR: Rgb = [20, 20, 20];
 const COMMITMENT_COLOR: Rgb = [239, 83, 80];
 
 /// Trajectory `i`'s class posterior over time as stacked bands (one per class, in class order, from
-/// 0 up to 1), with the selected time `current_t` and its commitment time as vertical lines. `None`
+/// 0 up to 1), with the selected time `current_t` and its commitment time as vertical lines (named in
+/// the legend: a label over the coloured bands would be hard to read). `None`
 /// when the cloud has no posterior or no trajectory `i`.
 pub fn posterior_figure(cloud: &Cloud, i: usize, current_t: Option<f64>) -> Option<Figure> {
     let t = &cloud.trajectories;
@@ -103,7 +104,7 @@ pub fn posterior_figure(cloud: &Cloud, i: usize, current_t: Option<f64>) -> Opti
             color: SELECTED_TIME_COLOR,
             shape: Shape::VLine {
                 x: now,
-                labelled: true,
+                labelled: false,
             },
         });
     }
@@ -113,7 +114,7 @@ pub fn posterior_figure(cloud: &Cloud, i: usize, current_t: Option<f64>) -> Opti
             color: COMMITMENT_COLOR,
             shape: Shape::VLine {
                 x: tc,
-                labelled: true,
+                labelled: false,
             },
         });
     }

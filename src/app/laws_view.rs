@@ -101,8 +101,9 @@ pub fn laws_figure(curves: &[LawPoint], current: Option<LawPoint>) -> Figure {
         name: format!("{name} (label)"),
         color,
         shape: Shape::Labels {
+            // A little above the curve, so the line does not run through the text.
             labels: vec![Label {
-                at: [LAW_LABEL_D, law(LAW_LABEL_D)],
+                at: [LAW_LABEL_D, law(LAW_LABEL_D) + 0.12],
                 text: name.into(),
             }],
         },
@@ -200,11 +201,13 @@ pub fn dendrogram_figure(merges: &[Merge], class_labels: &[String]) -> Option<Fi
             text: format!("t = {:.2}", merge.time),
         });
     }
+    let top = times.iter().map(|l| l.at[1]).fold(0.0, f64::max).max(0.1);
+    // Leaf names sit under the tree (the arms end at t = 0), in a strip below the time axis's zero.
     let names = leaves
         .iter()
         .enumerate()
         .map(|(x, &class)| Label {
-            at: [x as f64, 0.0],
+            at: [x as f64, -0.1 * top],
             text: class_labels
                 .get(class)
                 .filter(|l| !l.is_empty())
@@ -212,13 +215,12 @@ pub fn dendrogram_figure(merges: &[Merge], class_labels: &[String]) -> Option<Fi
                 .unwrap_or_else(|| format!("class {class}")),
         })
         .collect();
-    let top = times.iter().map(|l| l.at[1]).fold(0.0, f64::max);
     Some(Figure {
         title: "Dendrogram of successive speciation".into(),
         x: Axis::unmarked("classes", [-0.5, leaves.len() as f64 - 0.5]),
         y: Axis::linear(
             "speciation time t (pairwise mean = std)",
-            [0.0, 1.15 * top.max(0.1)],
+            [-0.13 * top, 1.15 * top],
         ),
         series: vec![
             Series {

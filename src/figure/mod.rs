@@ -136,6 +136,17 @@ pub enum Shape {
     },
 }
 
+impl Shape {
+    /// Whether the series is named in the legend: lines, points, bars and bands are; vertical and
+    /// horizontal lines and labels carry their text in place, segments are a drawing (a dendrogram).
+    pub fn in_legend(&self) -> bool {
+        matches!(
+            self,
+            Shape::Line { .. } | Shape::Points { .. } | Shape::Bars { .. } | Shape::Band { .. }
+        )
+    }
+}
+
 /// One named series in one colour.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Series {

@@ -445,16 +445,12 @@ fn kind(shape: &Shape) -> &'static str {
     }
 }
 
-/// A legend box in the plot's lower left: one row per distinct series name, lines excluded (their
-/// labels sit on the lines).
+/// A legend box in the figure's legend corner: one row per distinct series name of the shapes that
+/// belong in a legend ([`Shape::in_legend`]).
 fn legend(out: &mut String, figure: &Figure, f: &Frame) {
     let mut names: Vec<(&str, Rgb)> = Vec::new();
     for s in &figure.series {
-        let labelled_in_place = matches!(
-            s.shape,
-            Shape::VLine { .. } | Shape::HLine { .. } | Shape::Labels { .. }
-        );
-        if !labelled_in_place && !names.iter().any(|(n, _)| *n == s.name) {
+        if s.shape.in_legend() && !names.iter().any(|(n, _)| *n == s.name) {
             names.push((&s.name, s.color));
         }
     }
