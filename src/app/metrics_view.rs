@@ -287,6 +287,8 @@ pub struct Actions {
 /// The measure button shows until the models are measured or being measured.
 pub fn ui(ui: &mut Ui, table: &Table, show_measure_button: bool) -> Actions {
     let mut actions = Actions::default();
+    // The caption names the time step the current column measures.
+    ui.label(RichText::new(&table.caption).strong());
     ui.horizontal_wrapped(|ui| {
         ui.label(
             "Three column groups from different data and definitions. Ratios are never taken across \
