@@ -12,10 +12,10 @@ use diffscope::analysis::compare::{Comparison, MeasuredModel};
 use diffscope::analysis::geometry::reference_clouds::Reference;
 use diffscope::analysis::geometry::{MetricParams, MetricReport, measure};
 use diffscope::analysis::speciation::Control;
-use diffscope::analysis::speciation::report::{SpeciationReport, run_speciation};
-use diffscope::app::metrics_view::{self, MEASURED, Pending, REFERENCES, REPORTED};
 use diffscope::analysis::speciation::hierarchy::Merge;
+use diffscope::analysis::speciation::report::{SpeciationReport, run_speciation};
 use diffscope::app::laws_view;
+use diffscope::app::metrics_view::{self, MEASURED, Pending, REFERENCES, REPORTED};
 use diffscope::app::speciation_view;
 use diffscope::app::tasks::{ReferenceReports, StepFilter, speciation_settings};
 use diffscope::figure::{Figure, Shape, Table, svg, text, write_text};
@@ -197,8 +197,12 @@ fn the_metric_table_keeps_its_groups_apart() {
     // Changing one source changes only its own column(s): no cell combines data of two sources.
     let current_changed =
         metrics_view::table(current(&square), Some(&models), Some(&references), pending);
-    let models_changed =
-        metrics_view::table(current(&line), Some(&other_models), Some(&references), pending);
+    let models_changed = metrics_view::table(
+        current(&line),
+        Some(&other_models),
+        Some(&references),
+        pending,
+    );
     let references_changed = metrics_view::table(
         current(&line),
         Some(&models),
@@ -270,9 +274,17 @@ fn the_metric_table_keeps_its_groups_apart() {
     assert_eq!(base.groups[MEASURED].columns.len(), 3);
     // The time filter of the current column is stated in its header, the caption and a note, and
     // follows the measured step.
-    assert!(base.caption.contains("step 20 of 20, t = 0.050"), "{}", base.caption);
+    assert!(
+        base.caption.contains("step 20 of 20, t = 0.050"),
+        "{}",
+        base.caption
+    );
     assert!(base.groups[MEASURED].columns[0].contains("step 20 of 20"));
-    assert!(base.notes[0].contains("last stored step"), "{}", base.notes[0]);
+    assert!(
+        base.notes[0].contains("last stored step"),
+        "{}",
+        base.notes[0]
+    );
     let shown = StepFilter {
         step: 6,
         time: 0.7,
@@ -281,7 +293,11 @@ fn the_metric_table_keeps_its_groups_apart() {
     };
     let following = metrics_view::table(Some((&line, shown)), None, None, pending);
     assert!(following.caption.contains("step 7 of 20, t = 0.700"));
-    assert!(following.notes[0].contains("time step shown"), "{:?}", following.notes);
+    assert!(
+        following.notes[0].contains("time step shown"),
+        "{:?}",
+        following.notes
+    );
     assert!(text::table_markdown(&following).contains("step 7 of 20, t = 0.700"));
     assert!(text::table_csv(&following).contains("step 7 of 20"));
     assert!(base.groups[MEASURED].columns[1].starts_with("DiT (small, ours)"));
@@ -527,15 +543,24 @@ fn theory_figures_export_a_log_axis_a_dendrogram_and_their_numbers() {
     let expected = |d: f64| left + width * (d / 2.0).ln() / (4096.0f64 / 2.0).ln();
     for (label, x) in &ticks {
         let d: f64 = label.parse().unwrap();
-        assert!((x - expected(d)).abs() < 0.01, "{label}: {x} vs {}", expected(d));
+        assert!(
+            (x - expected(d)).abs() < 0.01,
+            "{label}: {x} vs {}",
+            expected(d)
+        );
     }
     let marker = svg_series(&doc, "d = 64");
     let line = marker.children().find(|c| c.has_tag_name("line")).unwrap();
     let x: f64 = line.attribute("x1").unwrap().parse().unwrap();
-    assert!((x - expected(64.0)).abs() < 0.01, "{x} vs {}", expected(64.0));
+    assert!(
+        (x - expected(64.0)).abs() < 0.01,
+        "{x} vs {}",
+        expected(64.0)
+    );
     // The four curves: one polyline vertex per curve point where the time exists (the covariance
     // family has no balance time at small d).
-    let picks: [(&str, fn(&laws_view::LawPoint) -> Option<f64>); 4] = [
+    type Pick = fn(&laws_view::LawPoint) -> Option<f64>;
+    let picks: [(&str, Pick); 4] = [
         ("means ±m: exact", |p| p.means_exact),
         ("½ ln d", |p| p.means_law),
         ("variance 1 vs 2: exact", |p| p.covariances_exact),
@@ -627,7 +652,10 @@ fn the_app_exports_a_view_as_png_and_its_data() {
     // The inspector exports only with a trajectory selected: then one band per class, stacked to 1.
     let svg_path = dir.path().join("inspector.svg");
     let error = write_data(h.state(), View::Inspector, Format::Svg, &svg_path).unwrap_err();
-    assert!(error.to_string().contains("no trajectory selected"), "{error}");
+    assert!(
+        error.to_string().contains("no trajectory selected"),
+        "{error}"
+    );
     assert!(!svg_path.exists());
     h.state_mut().manifold.selected = Some(3);
     write_data(h.state(), View::Inspector, Format::Svg, &svg_path).unwrap();
@@ -711,7 +739,14 @@ fn render_writes_the_theory_figures_and_the_inspector_from_a_scene_file() {
         .filter(|s| s["kind"] == "band")
         .count();
     assert_eq!(bands, 2);
-    let output = diffscope(&["render", scene, "--view", "inspector", "--json", &path("x.json")]);
+    let output = diffscope(&[
+        "render",
+        scene,
+        "--view",
+        "inspector",
+        "--json",
+        &path("x.json"),
+    ]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(stderr.contains("give --select N"), "{stderr}");
@@ -741,7 +776,11 @@ fn the_hidden_states_table_follows_the_time_step() {
     let label = format!("step 6 of {steps}");
     assert!(table.caption.contains(&label), "{}", table.caption);
     assert!(table.groups[MEASURED].columns[0].contains(&label));
-    assert!(table.notes[0].contains("time step shown"), "{:?}", table.notes);
+    assert!(
+        table.notes[0].contains("time step shown"),
+        "{:?}",
+        table.notes
+    );
     // The same numbers as measuring the step-6 states directly (deterministic estimators).
     let t = &app.cloud.as_ref().unwrap().trajectories;
     let data: Vec<f64> = (0..t.n)
@@ -752,7 +791,10 @@ fn the_hidden_states_table_follows_the_time_step() {
         &MetricParams::default(),
     )
     .unwrap();
-    assert_eq!(measured.report.intrinsic_dim.pca90, direct.intrinsic_dim.pca90);
+    assert_eq!(
+        measured.report.intrinsic_dim.pca90,
+        direct.intrinsic_dim.pca90
+    );
     assert_eq!(measured.report.holes.probe, direct.holes.probe);
     assert_eq!(
         measured.report.density.entropy_uniformity,

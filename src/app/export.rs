@@ -131,9 +131,7 @@ pub fn not_ready(app: &DiffscopeApp, view: View) -> Option<&'static str> {
     let cloud = app.cloud.as_deref();
     match view {
         View::Manifold => Some("a point cloud is exported as PNG only"),
-        View::Speciation if app.speciation.is_none() => {
-            Some("the speciation lab has not finished")
-        }
+        View::Speciation if app.speciation.is_none() => Some("the speciation lab has not finished"),
         View::Inspector => match (cloud, app.manifold.selected) {
             (None, _) => Some("no sampled cloud yet"),
             (Some(_), None) => Some("no trajectory selected (click a point in the manifold view)"),
@@ -160,11 +158,8 @@ pub fn content(app: &DiffscopeApp, view: View) -> Option<Content> {
                 .as_ref()
                 .map(|c| c.trajectories.class_labels.clone())
                 .unwrap_or_default();
-            let figures = laws_view::figures(
-                app.draft.model.dim(),
-                app.speciation.as_deref(),
-                &labels,
-            );
+            let figures =
+                laws_view::figures(app.draft.model.dim(), app.speciation.as_deref(), &labels);
             Some(Content::Figures(
                 figures
                     .into_iter()

@@ -205,16 +205,14 @@ pub fn draw(plot: &mut PlotUi, figure: &Figure) {
                 let xs: Vec<f64> = x.iter().map(|&v| sx.forward(v)).collect();
                 let lo: Vec<f64> = lower.iter().map(|&v| sy.forward(v)).collect();
                 let hi: Vec<f64> = upper.iter().map(|&v| sy.forward(v)).collect();
-                plot.add(
-                    FilledArea::new(name, &xs, &lo, &hi).fill_color(
-                        Color32::from_rgba_unmultiplied(
-                            series.color[0],
-                            series.color[1],
-                            series.color[2],
-                            200,
-                        ),
+                plot.add(FilledArea::new(name, &xs, &lo, &hi).fill_color(
+                    Color32::from_rgba_unmultiplied(
+                        series.color[0],
+                        series.color[1],
+                        series.color[2],
+                        200,
                     ),
-                );
+                ));
             }
         }
     }

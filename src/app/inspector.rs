@@ -2,9 +2,9 @@
 //! and its commitment time. Reads the finished trajectories only; the plot is a `figure::Figure` built by
 //! [`posterior_figure`] (pure) and drawn from it, so the exports show the same bands.
 
+use super::figure_plot::{draw, plot};
 use super::tasks::Cloud;
 use crate::analysis::speciation::commitment::EPSILON;
-use super::figure_plot::{draw, plot};
 use crate::figure::{Axis, Figure, LegendPlace, Rgb, Series, Shape};
 use crate::render::colormap::class_rgb8;
 use egui::Ui;

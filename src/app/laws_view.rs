@@ -4,10 +4,10 @@
 //! closed forms and bisections of `analysis::speciation::gaussian` (cheap: O(d) per time); no sampling.
 //! Both plots are `figure::Figure`s built by pure functions ([`figures`]) and drawn from them.
 
+use super::figure_plot::{draw, plot};
 use crate::analysis::speciation::gaussian::{
     ClassCovariance, GaussianClass, leading_order, pair_balance_time, pair_separation,
 };
-use super::figure_plot::{draw, plot};
 use crate::analysis::speciation::hierarchy::Merge;
 use crate::analysis::speciation::report::SpeciationReport;
 use crate::figure::{Axis, Figure, Label, LegendPlace, Marker, Rgb, Series, Shape};
@@ -118,7 +118,9 @@ pub fn laws_figure(curves: &[LawPoint], current: Option<LawPoint>) -> Figure {
             p.covariances_law
         }),
         law_name(MEANS_LAW, MEANS_COLOR, |d| 0.5 * d.ln()),
-        law_name(COVARIANCES_LAW, COVARIANCES_COLOR, |d| 0.25 * (d / 8.0).ln()),
+        law_name(COVARIANCES_LAW, COVARIANCES_COLOR, |d| {
+            0.25 * (d / 8.0).ln()
+        }),
     ];
     let mut d_range = [D_MIN, D_MAX];
     if let Some(p) = current {
@@ -149,14 +151,24 @@ pub fn laws_figure(curves: &[LawPoint], current: Option<LawPoint>) -> Figure {
     let top = curves
         .iter()
         .chain(&current)
-        .flat_map(|p| [p.means_exact, p.means_law, p.covariances_exact, p.covariances_law])
+        .flat_map(|p| {
+            [
+                p.means_exact,
+                p.means_law,
+                p.covariances_exact,
+                p.covariances_law,
+            ]
+        })
         .flatten()
         .filter(|t| t.is_finite())
         .fold(0.0, f64::max);
     Figure {
         title: "Speciation time against dimension".into(),
         x: Axis::log("dimension d (log scale)", d_range),
-        y: Axis::linear("speciation time t_S (mean = std)", [0.0, 1.08 * top.max(0.5)]),
+        y: Axis::linear(
+            "speciation time t_S (mean = std)",
+            [0.0, 1.08 * top.max(0.5)],
+        ),
         series,
         legend: LegendPlace::LeftTop,
     }

@@ -371,7 +371,9 @@ impl DiffscopeApp {
         let Some(cloud) = &self.cloud else { return };
         let step = self.timeline.step;
         let measured = self.metrics.as_ref().map(|m| m.filter.step);
-        let first_running = self.metrics_requested.is_none_or(|(id, _)| id != self.cloud_id)
+        let first_running = self
+            .metrics_requested
+            .is_none_or(|(id, _)| id != self.cloud_id)
             && self.jobs.is_running(JobKind::Metrics);
         if !tasks::table_follows_time(&self.scene)
             || self.timeline.playing

@@ -3,9 +3,9 @@
 //! commitment-time histogram below on the same time axis. One hierarchy level at a time. The plots are
 //! built as `figure::Figure`s (pure, [`figures`]) and drawn from them, so exports show the same series.
 
+use super::figure_plot::{draw, plot, rgb};
 use super::timeline::{BALANCE_COLOR, BBDM_COLOR, MID_COLOR, Marker};
 use crate::analysis::speciation::report::{LevelReport, SpeciationReport};
-use super::figure_plot::{draw, plot, rgb};
 use crate::figure::{Axis, Figure, LegendPlace, Marker as PointMarker, Rgb, Series, Shape};
 use egui::{Color32, Ui};
 

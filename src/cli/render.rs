@@ -168,7 +168,9 @@ fn select(
         Some(i) if i >= n => bail!("--select {i} is out of range: the cloud has {n} trajectories"),
         Some(i) => app.manifold.selected = Some(i),
         None if app.manifold.selected.is_none() => {
-            bail!("the inspector needs a trajectory: give --select N (or a session with a selection)")
+            bail!(
+                "the inspector needs a trajectory: give --select N (or a session with a selection)"
+            )
         }
         None => {}
     }

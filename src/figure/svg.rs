@@ -70,7 +70,10 @@ pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
     }
     let (first, last) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
     let inside = |v: &f64| *v >= lo * (1.0 - 1e-9) && *v <= hi * (1.0 + 1e-9);
-    let decades: Vec<f64> = (first..=last).map(|k| 10f64.powi(k)).filter(inside).collect();
+    let decades: Vec<f64> = (first..=last)
+        .map(|k| 10f64.powi(k))
+        .filter(inside)
+        .collect();
     if decades.len() >= 2 {
         return decades;
     }
@@ -403,7 +406,10 @@ fn draw_series(out: &mut String, series: &Series, f: &Frame, vline_index: usize)
             // Upper edge left to right, lower edge back: one closed outline per run of finite values.
             let corners = |i: usize| -> Option<[f64; 3]> {
                 let (px, lo, hi) = (f.px(*x.get(i)?), f.py(*lower.get(i)?), f.py(*upper.get(i)?));
-                [px, lo, hi].iter().all(|v| v.is_finite()).then_some([px, lo, hi])
+                [px, lo, hi]
+                    .iter()
+                    .all(|v| v.is_finite())
+                    .then_some([px, lo, hi])
             };
             let mut runs: Vec<Vec<[f64; 3]>> = vec![Vec::new()];
             for i in 0..x.len() {
@@ -737,7 +743,10 @@ mod tests {
         assert_eq!(out.matches(r#"class="segment""#).count(), 2);
         assert!(out.contains(">a &lt; b</text>"));
         // Plot area: x from 70 to 380, y from 30 to 254 (300 − 46); the label sits 4 above its point.
-        assert!(out.contains(r#"class="label" x="225.00" y="138.00""#), "{out}");
+        assert!(
+            out.contains(r#"class="label" x="225.00" y="138.00""#),
+            "{out}"
+        );
         let whole = Series {
             name: "whole".into(),
             color: [1, 1, 1],

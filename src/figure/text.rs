@@ -74,7 +74,13 @@ pub fn figures_csv(figures: &[&Figure]) -> String {
                 Shape::Points { points, errors, .. } => {
                     for (i, p) in points.iter().enumerate() {
                         let error = errors.as_ref().and_then(|e| e.get(i)).copied();
-                        put("points", Values { error, ..Values::at(p[0], p[1]) });
+                        put(
+                            "points",
+                            Values {
+                                error,
+                                ..Values::at(p[0], p[1])
+                            },
+                        );
                     }
                 }
                 Shape::VLine { x, .. } => put("vline", Values::at(*x, f64::NAN)),
