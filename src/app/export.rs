@@ -197,7 +197,7 @@ pub fn encode(content: &Content, format: Format) -> Result<String, ExportError> 
         (Content::Table(table), Format::Markdown) => text::table_markdown(table),
         (Content::Figures(_), Format::Markdown) => {
             return Err(ExportError::Unsupported {
-                view: "speciation",
+                view: "plot",
                 format: "Markdown",
                 offered: "PNG, SVG, CSV, JSON".into(),
             });
