@@ -137,13 +137,17 @@ pub enum Shape {
 }
 
 impl Shape {
-    /// Whether the series is named in the legend: lines, points, bars and bands are; vertical and
-    /// horizontal lines and labels carry their text in place, segments are a drawing (a dendrogram).
+    /// Whether the series is named in the legend: lines, points, bars, bands and unlabelled vertical
+    /// lines are; labelled vertical lines, horizontal lines and labels carry their text in place,
+    /// segments are a drawing (a dendrogram).
     pub fn in_legend(&self) -> bool {
-        matches!(
-            self,
-            Shape::Line { .. } | Shape::Points { .. } | Shape::Bars { .. } | Shape::Band { .. }
-        )
+        match self {
+            Shape::Line { .. } | Shape::Points { .. } | Shape::Bars { .. } | Shape::Band { .. } => {
+                true
+            }
+            Shape::VLine { labelled, .. } => !labelled,
+            Shape::HLine { .. } | Shape::Segments { .. } | Shape::Labels { .. } => false,
+        }
     }
 }
 

@@ -658,7 +658,7 @@ mod tests {
     }
 
     #[test]
-    fn a_gap_splits_a_line_and_only_labelled_lines_carry_text() {
+    fn a_gap_splits_a_line_and_unlabelled_lines_are_named_in_the_legend() {
         let series = vec![
             Series {
                 name: "curve".into(),
@@ -688,7 +688,11 @@ mod tests {
         let out = document(&[(&figure(series), 300.0)], 400.0);
         assert_eq!(out.matches("<polyline").count(), 2, "{out}");
         assert!(out.contains(">shown</text>"));
-        assert!(!out.contains(">hidden</text>"));
+        // An unlabelled line is named in the legend only, a labelled one on the line only.
+        let (plot, legend) = out.split_once(r#"<g class="legend">"#).unwrap();
+        assert!(!plot.contains(">hidden</text>"));
+        assert!(legend.contains(">hidden</text>"));
+        assert!(!legend.contains(">shown</text>"));
         assert!(out.contains("t &amp; &lt;title&gt;"));
         assert!(out.contains("#010203"));
     }
