@@ -189,27 +189,39 @@ fn the_metric_table_keeps_its_groups_apart() {
         step: 19,
         steps: 20,
         time: 0.05,
-        follows_time: false,
     };
     let current = |r| Some((r, last));
-    let base = metrics_view::table(current(&line), Some(&models), Some(&references), pending);
+    let base = metrics_view::table(
+        current(&line),
+        false,
+        Some(&models),
+        Some(&references),
+        pending,
+    );
 
     // Changing one source changes only its own column(s): no cell combines data of two sources.
-    let current_changed =
-        metrics_view::table(current(&square), Some(&models), Some(&references), pending);
+    let current_changed = metrics_view::table(
+        current(&square),
+        false,
+        Some(&models),
+        Some(&references),
+        pending,
+    );
     let models_changed = metrics_view::table(
         current(&line),
+        false,
         Some(&other_models),
         Some(&references),
         pending,
     );
     let references_changed = metrics_view::table(
         current(&line),
+        false,
         Some(&models),
         Some(&other_references),
         pending,
     );
-    let empty = metrics_view::table(None, None, None, pending);
+    let empty = metrics_view::table(None, false, None, None, pending);
     for changed in [
         &current_changed,
         &models_changed,
@@ -288,10 +300,9 @@ fn the_metric_table_keeps_its_groups_apart() {
     let shown = StepFilter {
         step: 6,
         time: 0.7,
-        follows_time: true,
         ..last
     };
-    let following = metrics_view::table(Some((&line, shown)), None, None, pending);
+    let following = metrics_view::table(Some((&line, shown)), true, None, None, pending);
     assert!(following.caption.contains("step 7 of 20, t = 0.700"));
     assert!(
         following.notes[0].contains("time step shown"),
@@ -765,13 +776,19 @@ fn the_hidden_states_table_follows_the_time_step() {
     assert!(steps > 6, "{steps}");
     let filter = h.state().metrics.as_ref().unwrap().filter;
     assert_eq!(filter.step, steps - 1);
+    // Already the first measurement (the last step, shown on opening) says the table follows time.
+    let first = h.state().metric_table();
+    assert!(
+        first.notes[0].contains("time step shown"),
+        "{:?}",
+        first.notes
+    );
     h.state_mut().timeline.step = 5;
     app_support::step_until(&mut h, "the metrics of step 6", |app| {
         app.metrics.as_ref().is_some_and(|m| m.filter.step == 5)
     });
     let app = h.state();
     let measured = app.metrics.as_ref().unwrap();
-    assert!(measured.filter.follows_time);
     let table = app.metric_table();
     let label = format!("step 6 of {steps}");
     assert!(table.caption.contains(&label), "{}", table.caption);

@@ -134,11 +134,12 @@ pub fn step_label(filter: &StepFilter) -> Option<String> {
     })
 }
 
-/// The metric table of the current cloud's report (measured at the stored step `filter`), the DiT /
-/// Euler-Stack comparison and the reference reports. Each cell is formatted from exactly one report;
-/// no cell combines two sources.
+/// The metric table of the current cloud's report (measured at the stored step `filter`; the step
+/// shown when `follows_time`, else the last), the DiT / Euler-Stack comparison and the reference
+/// reports. Each cell is formatted from exactly one report; no cell combines two sources.
 pub fn table(
     current: Option<(&MetricReport, StepFilter)>,
+    follows_time: bool,
     models: Option<&Comparison>,
     references: Option<&ReferenceReports>,
     pending: Pending,
@@ -151,7 +152,7 @@ pub fn table(
     });
     let filter_note = match current {
         Some((_, filter)) if filter.steps <= 1 => "the loaded points".to_string(),
-        Some((_, filter)) if filter.follows_time => format!(
+        Some(_) if follows_time => format!(
             "t-filter: the states at the time step shown ({}); re-measured when the time step \
              changes (no pooling over steps)",
             step.clone().unwrap_or_default()

@@ -253,6 +253,7 @@ impl DiffscopeApp {
         };
         metrics_view::table(
             self.metrics.as_deref().map(|m| (&m.report, m.filter)),
+            tasks::table_follows_time(&self.scene),
             self.models.as_deref(),
             self.references.as_deref(),
             pending,
@@ -386,7 +387,7 @@ impl DiffscopeApp {
         self.metrics_requested = Some((self.cloud_id, step));
         let cloud = Arc::clone(cloud);
         self.jobs.start(JobKind::Metrics, "metrics", move |ctx| {
-            tasks::metrics_at(&cloud, step, true, ctx)
+            tasks::metrics_at(&cloud, step, ctx)
         });
     }
 

@@ -398,9 +398,6 @@ pub struct StepFilter {
     pub step: usize,
     pub steps: usize,
     pub time: f64,
-    /// Whether the table follows the time step shown (a `hidden_states` scene, [`table_follows_time`]);
-    /// otherwise it measures the last step.
-    pub follows_time: bool,
 }
 
 /// Whether the metric table of `scene` measures the step shown rather than the last one: the hidden
@@ -429,17 +426,12 @@ pub struct HoleOverlay {
 /// Measures the final states of `cloud` and builds its hole overlay (job "metrics").
 pub fn metrics(cloud: &Cloud, ctx: &JobContext) -> Result<JobOutput, JobError> {
     let last = cloud.trajectories.stored_steps.saturating_sub(1);
-    metrics_at(cloud, last, false, ctx)
+    metrics_at(cloud, last, ctx)
 }
 
 /// Measures the states of `cloud` at stored step `step` and builds their hole overlay (job
-/// "metrics"); `follows_time` is recorded in the result's filter.
-pub fn metrics_at(
-    cloud: &Cloud,
-    step: usize,
-    follows_time: bool,
-    ctx: &JobContext,
-) -> Result<JobOutput, JobError> {
+/// "metrics").
+pub fn metrics_at(cloud: &Cloud, step: usize, ctx: &JobContext) -> Result<JobOutput, JobError> {
     ctx.progress(0.0, "measuring");
     let points = cloud.cloud_at(step)?;
     let report = measure(&points, &MetricParams::default()).map_err(|e| JobError::failed(&e))?;
@@ -450,7 +442,6 @@ pub fn metrics_at(
         step,
         steps: t.stored_steps,
         time: t.times.get(step).copied().unwrap_or(f64::NAN),
-        follows_time,
     };
     Ok(Arc::new(Measured {
         report,
