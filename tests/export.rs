@@ -1,7 +1,10 @@
 //! Exports (issue 7): the speciation figures as SVG (parsed as XML, every plotted series found with its
 //! points and labels), CSV and JSON (the report's numbers); the metric table as Markdown / CSV and its
 //! column groups kept apart (no cell depends on another group's data); atomic writes that keep the old
-//! file; and `diffscope render` writing SVG, CSV, JSON, Markdown and a 2× PNG from a scene file.
+//! file; and `diffscope render` writing SVG, CSV, JSON, Markdown and a 2× PNG from a scene file. The
+//! Theory tab's figures (laws on a log-d axis, dendrogram) and the inspector's stacked posterior export
+//! their series too; the log axis is checked against an independent log10 mapping; the metric table
+//! states the time step its current column measures.
 
 mod app_support;
 
@@ -9,10 +12,12 @@ use diffscope::analysis::compare::{Comparison, MeasuredModel};
 use diffscope::analysis::geometry::reference_clouds::Reference;
 use diffscope::analysis::geometry::{MetricParams, MetricReport, measure};
 use diffscope::analysis::speciation::Control;
+use diffscope::analysis::speciation::hierarchy::Merge;
 use diffscope::analysis::speciation::report::{SpeciationReport, run_speciation};
+use diffscope::app::laws_view;
 use diffscope::app::metrics_view::{self, MEASURED, Pending, REFERENCES, REPORTED};
 use diffscope::app::speciation_view;
-use diffscope::app::tasks::{ReferenceReports, speciation_settings};
+use diffscope::app::tasks::{ReferenceReports, StepFilter, speciation_settings};
 use diffscope::figure::{Figure, Shape, Table, svg, text, write_text};
 use diffscope::scene::Scene;
 use std::path::Path;
@@ -180,16 +185,43 @@ fn the_metric_table_keeps_its_groups_apart() {
     let models = comparison(sphere.clone(), square.clone());
     let other_models = comparison(line.clone(), line.clone());
     let pending = Pending::default();
-    let base = metrics_view::table(Some(&line), Some(&models), Some(&references), pending);
+    let last = StepFilter {
+        step: 19,
+        steps: 20,
+        time: 0.05,
+    };
+    let current = |r| Some((r, last));
+    let base = metrics_view::table(
+        current(&line),
+        false,
+        Some(&models),
+        Some(&references),
+        pending,
+    );
 
     // Changing one source changes only its own column(s): no cell combines data of two sources.
-    let current_changed =
-        metrics_view::table(Some(&square), Some(&models), Some(&references), pending);
-    let models_changed =
-        metrics_view::table(Some(&line), Some(&other_models), Some(&references), pending);
-    let references_changed =
-        metrics_view::table(Some(&line), Some(&models), Some(&other_references), pending);
-    let empty = metrics_view::table(None, None, None, pending);
+    let current_changed = metrics_view::table(
+        current(&square),
+        false,
+        Some(&models),
+        Some(&references),
+        pending,
+    );
+    let models_changed = metrics_view::table(
+        current(&line),
+        false,
+        Some(&other_models),
+        Some(&references),
+        pending,
+    );
+    let references_changed = metrics_view::table(
+        current(&line),
+        false,
+        Some(&models),
+        Some(&other_references),
+        pending,
+    );
+    let empty = metrics_view::table(None, false, None, None, pending);
     for changed in [
         &current_changed,
         &models_changed,
@@ -252,6 +284,33 @@ fn the_metric_table_keeps_its_groups_apart() {
         }
     }
     assert_eq!(base.groups[MEASURED].columns.len(), 3);
+    // The time filter of the current column is stated in its header, the caption and a note, and
+    // follows the measured step.
+    assert!(
+        base.caption.contains("step 20 of 20, t = 0.050"),
+        "{}",
+        base.caption
+    );
+    assert!(base.groups[MEASURED].columns[0].contains("step 20 of 20"));
+    assert!(
+        base.notes[0].contains("last stored step"),
+        "{}",
+        base.notes[0]
+    );
+    let shown = StepFilter {
+        step: 6,
+        time: 0.7,
+        ..last
+    };
+    let following = metrics_view::table(Some((&line, shown)), true, None, None, pending);
+    assert!(following.caption.contains("step 7 of 20, t = 0.700"));
+    assert!(
+        following.notes[0].contains("time step shown"),
+        "{:?}",
+        following.notes
+    );
+    assert!(text::table_markdown(&following).contains("step 7 of 20, t = 0.700"));
+    assert!(text::table_csv(&following).contains("step 7 of 20"));
     assert!(base.groups[MEASURED].columns[1].starts_with("DiT (small, ours)"));
     assert!(
         base.notes
@@ -343,7 +402,7 @@ fn render_refuses_formats_a_view_has_not() {
     let scene = app_support::small_scene(dir.path());
     let scene = scene.to_str().unwrap();
     let out = dir.path().join("x.svg");
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
         (
             &["--view", "manifold", "--svg"],
             "the manifold view has no SVG export (it offers PNG)",
@@ -357,6 +416,10 @@ fn render_refuses_formats_a_view_has_not() {
             "out of range",
         ),
         (&["--view", "metrics"], "nothing to write"),
+        (
+            &["--view", "theory", "--select", "1", "--svg"],
+            "--select only applies to --view inspector",
+        ),
     ];
     for (args, message) in cases {
         let mut all = vec!["render", scene];
@@ -422,6 +485,151 @@ fn render_writes_svg_data_and_a_2x_png_from_a_scene_file() {
     assert_eq!((png.width(), png.height()), (800, 600));
 }
 
+/// The x coordinate of each x-axis tick label of the first panel, by its text.
+fn x_ticks(doc: &roxmltree::Document) -> Vec<(String, f64)> {
+    let panel = doc
+        .descendants()
+        .find(|n| n.attribute("class") == Some("figure"))
+        .unwrap();
+    panel
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("x-tick"))
+        .map(|n| {
+            let x: f64 = n.attribute("x").unwrap().parse().unwrap();
+            (n.text().unwrap().to_string(), x)
+        })
+        .collect()
+}
+
+/// Left edge and width of the first panel's plot frame (its unfilled rectangle).
+fn plot_frame(doc: &roxmltree::Document) -> (f64, f64) {
+    let rect = doc
+        .descendants()
+        .find(|n| n.has_tag_name("rect") && n.attribute("fill") == Some("none"))
+        .unwrap();
+    let number = |a: &str| -> f64 { rect.attribute(a).unwrap().parse().unwrap() };
+    (number("x"), number("width"))
+}
+
+/// Four classes speciating in two stages (the hierarchy scene's shape).
+fn two_level_merges() -> Vec<Merge> {
+    vec![
+        Merge {
+            time: 1.4,
+            left: vec![0],
+            right: vec![2],
+        },
+        Merge {
+            time: 1.5,
+            left: vec![1],
+            right: vec![3],
+        },
+        Merge {
+            time: 2.8,
+            left: vec![0, 2],
+            right: vec![1, 3],
+        },
+    ]
+}
+
+#[test]
+fn theory_figures_export_a_log_axis_a_dendrogram_and_their_numbers() {
+    let curves = laws_view::curves();
+    let current = laws_view::laws_at(64);
+    let laws = laws_view::laws_figure(curves, Some(current));
+    let labels: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
+    let dendrogram = laws_view::dendrogram_figure(&two_level_merges(), &labels).unwrap();
+    let document = svg::document(&[(&laws, 460.0), (&dendrogram, 340.0)], 900.0);
+    let doc = roxmltree::Document::parse(&document).expect("the SVG is well-formed XML");
+
+    // Log axis: decade ticks labelled 10, 100, 1000 (range 2 … 4096), equally spaced.
+    let ticks = x_ticks(&doc);
+    let names: Vec<&str> = ticks.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(names, ["10", "100", "1000"]);
+    let gap = |i: usize| ticks[i + 1].1 - ticks[i].1;
+    assert!((gap(0) - gap(1)).abs() < 1e-6, "{ticks:?}");
+    // Independently: x(d) = left + width · log(d / 2) / log(4096 / 2), for the ticks and the d = 64
+    // marker (any base of logarithm gives the same ratio; the SVG is written with 2 decimals).
+    let (left, width) = plot_frame(&doc);
+    let expected = |d: f64| left + width * (d / 2.0).ln() / (4096.0f64 / 2.0).ln();
+    for (label, x) in &ticks {
+        let d: f64 = label.parse().unwrap();
+        assert!(
+            (x - expected(d)).abs() < 0.01,
+            "{label}: {x} vs {}",
+            expected(d)
+        );
+    }
+    let marker = svg_series(&doc, "d = 64");
+    let line = marker.children().find(|c| c.has_tag_name("line")).unwrap();
+    let x: f64 = line.attribute("x1").unwrap().parse().unwrap();
+    assert!(
+        (x - expected(64.0)).abs() < 0.01,
+        "{x} vs {}",
+        expected(64.0)
+    );
+    // The four curves: one polyline vertex per curve point where the time exists (the covariance
+    // family has no balance time at small d).
+    type Pick = fn(&laws_view::LawPoint) -> Option<f64>;
+    let picks: [(&str, Pick); 4] = [
+        ("means ±m: exact", |p| p.means_exact),
+        ("½ ln d", |p| p.means_law),
+        ("variance 1 vs 2: exact", |p| p.covariances_exact),
+        ("¼ ln(d/8)", |p| p.covariances_law),
+    ];
+    for (name, pick) in picks {
+        let node = svg_series(&doc, name);
+        let vertices: usize = node
+            .children()
+            .filter(|c| c.has_tag_name("polyline"))
+            .map(|p| p.attribute("points").unwrap().split_whitespace().count())
+            .sum();
+        let defined = curves.iter().filter(|p| pick(p).is_some()).count();
+        assert!(defined >= 20, "{name}: {defined}");
+        assert_eq!(vertices, defined, "{name}");
+    }
+    let texts: Vec<&str> = doc.descendants().filter_map(|n| n.text()).collect();
+    for law in ["½ ln d", "¼ ln(d/8)"] {
+        assert!(texts.contains(&law), "law label {law}");
+    }
+    // Dendrogram: three arms per merge, every merge time and every leaf name written; no x ticks.
+    let node = svg_series(&doc, "dendrogram");
+    assert_eq!(count(node, "line"), 9);
+    for label in ["t = 1.40", "t = 1.50", "t = 2.80", "a", "b", "c", "d"] {
+        assert!(texts.contains(&label), "dendrogram label {label}");
+    }
+    let dendrogram_panel = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("figure"))
+        .nth(1)
+        .unwrap();
+    assert!(
+        !dendrogram_panel
+            .descendants()
+            .any(|n| n.attribute("class") == Some("x-tick"))
+    );
+
+    // CSV: every curve value in full precision, the segments and the labels.
+    let csv = text::figures_csv(&[&laws, &dendrogram]);
+    for p in curves {
+        let row = format!(",line,{},{},", p.d, p.means_exact.unwrap());
+        assert!(csv.contains(&row), "missing {row}");
+    }
+    assert!(csv.contains(",segment,0,0,,0,1.4,"), "{csv}");
+    assert!(csv.contains(",label,0.5,1.4,,,,t = 1.40\n"), "{csv}");
+    assert_eq!(csv.lines().filter(|l| l.contains(",segment,")).count(), 9);
+    // JSON: the axis scale and the same numbers.
+    let json: serde_json::Value =
+        serde_json::from_str(&text::figures_json(&[&laws, &dendrogram]).unwrap()).unwrap();
+    assert_eq!(json[0]["x"]["scale"], "log");
+    assert_eq!(json[1]["x"]["scale"], "unmarked");
+    let first = &json[0]["series"][0]["points"][0];
+    assert_eq!(first[0].as_f64(), Some(curves[0].d as f64));
+    let means = first[1].as_f64().unwrap();
+    assert!((means - curves[0].means_exact.unwrap()).abs() <= 1e-15 * means);
+    assert_eq!(json[1]["series"][0]["kind"], "segments");
+}
+
 /// The app's PNG export: a copy of the shown results drawn offscreen at 2×, without rerunning jobs.
 #[test]
 fn the_app_exports_a_view_as_png_and_its_data() {
@@ -451,4 +659,162 @@ fn the_app_exports_a_view_as_png_and_its_data() {
     );
     let error = write_data(h.state(), View::Manifold, Format::Svg, &markdown).unwrap_err();
     assert!(error.to_string().contains("no SVG export"), "{error}");
+
+    // The inspector exports only with a trajectory selected: then one band per class, stacked to 1.
+    let svg_path = dir.path().join("inspector.svg");
+    let error = write_data(h.state(), View::Inspector, Format::Svg, &svg_path).unwrap_err();
+    assert!(
+        error.to_string().contains("no trajectory selected"),
+        "{error}"
+    );
+    assert!(!svg_path.exists());
+    h.state_mut().manifold.selected = Some(3);
+    write_data(h.state(), View::Inspector, Format::Svg, &svg_path).unwrap();
+    let document = std::fs::read_to_string(&svg_path).unwrap();
+    let doc = roxmltree::Document::parse(&document).unwrap();
+    let trajectories = &h.state().cloud.as_ref().unwrap().trajectories;
+    let labels = &trajectories.class_labels;
+    assert_eq!(labels.len(), 2);
+    for label in labels {
+        let band = svg_series(&doc, &format!("p({label} | x_t)"));
+        assert_eq!(band.attribute("data-kind"), Some("band"));
+        assert_eq!(count(band, "path"), 1);
+    }
+    let csv_path = dir.path().join("inspector.csv");
+    write_data(h.state(), View::Inspector, Format::Csv, &csv_path).unwrap();
+    let csv = std::fs::read_to_string(&csv_path).unwrap();
+    // The top band's upper edge is Σ_k p(k | x_t) = 1 at every stored time (f32 posterior summed in
+    // f64: within a few f32 ulps).
+    let top = format!("p({} | x_t)", labels[1]);
+    let rows: Vec<&str> = csv.lines().filter(|l| l.contains(&top)).collect();
+    assert_eq!(rows.len(), trajectories.times.len());
+    for row in rows {
+        let upper: f64 = row.split(',').nth(7).unwrap().parse().unwrap();
+        assert!((upper - 1.0).abs() < 1e-5, "{row}");
+    }
+}
+
+#[test]
+fn render_writes_the_theory_figures_and_the_inspector_from_a_scene_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = app_support::small_scene(dir.path());
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let scene = scene.to_str().unwrap();
+    let output = diffscope(&[
+        "render",
+        scene,
+        "--view",
+        "theory",
+        "--svg",
+        &path("theory.svg"),
+        "--json",
+        &path("theory.json"),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let document = std::fs::read_to_string(path("theory.svg")).unwrap();
+    let doc = roxmltree::Document::parse(&document).unwrap();
+    // The scene's d = 8 is marked on the log axis, whose decades are labelled.
+    svg_series(&doc, "d = 8");
+    let names: Vec<String> = x_ticks(&doc).into_iter().map(|(t, _)| t).collect();
+    assert_eq!(names, ["10", "100", "1000"]);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path("theory.json")).unwrap()).unwrap();
+    // Two classes: one merge, no dendrogram panel.
+    assert_eq!(json.as_array().unwrap().len(), 1);
+
+    let output = diffscope(&[
+        "render",
+        scene,
+        "--view",
+        "inspector",
+        "--select",
+        "5",
+        "--json",
+        &path("inspector.json"),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path("inspector.json")).unwrap()).unwrap();
+    let bands = json[0]["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["kind"] == "band")
+        .count();
+    assert_eq!(bands, 2);
+    let output = diffscope(&[
+        "render",
+        scene,
+        "--view",
+        "inspector",
+        "--json",
+        &path("x.json"),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("give --select N"), "{stderr}");
+}
+
+/// Scene 6 (hidden states): the metric table measures the time step shown. Moving the time bar
+/// re-measures that step (a worker job); the table's caption and header name it, and its numbers are
+/// those of the states at that step measured directly.
+#[test]
+fn the_hidden_states_table_follows_the_time_step() {
+    let scene = Path::new("assets/scenes/teaching/06-dit-vs-euler-stack.json");
+    let mut h = app_support::harness(scene, [1280.0, 800.0]);
+    // Not `settle`: the reference clouds (not needed here) would add a minute in the test profile.
+    app_support::step_until(&mut h, "the first metrics", |app| app.metrics.is_some());
+    let steps = h.state().cloud.as_ref().unwrap().trajectories.stored_steps;
+    assert!(steps > 6, "{steps}");
+    let filter = h.state().metrics.as_ref().unwrap().filter;
+    assert_eq!(filter.step, steps - 1);
+    // Already the first measurement (the last step, shown on opening) says the table follows time.
+    let first = h.state().metric_table();
+    assert!(
+        first.notes[0].contains("time step shown"),
+        "{:?}",
+        first.notes
+    );
+    h.state_mut().timeline.step = 5;
+    app_support::step_until(&mut h, "the metrics of step 6", |app| {
+        app.metrics.as_ref().is_some_and(|m| m.filter.step == 5)
+    });
+    let app = h.state();
+    let measured = app.metrics.as_ref().unwrap();
+    let table = app.metric_table();
+    let label = format!("step 6 of {steps}");
+    assert!(table.caption.contains(&label), "{}", table.caption);
+    assert!(table.groups[MEASURED].columns[0].contains(&label));
+    assert!(
+        table.notes[0].contains("time step shown"),
+        "{:?}",
+        table.notes
+    );
+    // The same numbers as measuring the step-6 states directly (deterministic estimators).
+    let t = &app.cloud.as_ref().unwrap().trajectories;
+    let data: Vec<f64> = (0..t.n)
+        .flat_map(|i| t.state(i, 5).unwrap().iter().map(|&v| f64::from(v)))
+        .collect();
+    let direct = measure(
+        &diffscope::analysis::geometry::PointCloud::new(t.n, t.dim, data, "direct").unwrap(),
+        &MetricParams::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        measured.report.intrinsic_dim.pca90,
+        direct.intrinsic_dim.pca90
+    );
+    assert_eq!(measured.report.holes.probe, direct.holes.probe);
+    assert_eq!(
+        measured.report.density.entropy_uniformity,
+        direct.density.entropy_uniformity
+    );
 }

@@ -4,7 +4,7 @@
 //! Draws only the export menu; decides nothing about what a view shows.
 
 use super::manifold::ViewSettings;
-use super::{DiffscopeApp, View};
+use super::{DiffscopeApp, View, inspector, laws_view};
 use crate::figure::{self, Figure, Table, svg, text};
 use crate::io::{IoError, atomic};
 use egui_kittest::Harness;
@@ -52,8 +52,11 @@ pub enum ExportError {
         format: &'static str,
         offered: String,
     },
-    #[error("the {0} view has nothing to export yet")]
-    NotReady(&'static str),
+    #[error("the {view} view has nothing to export yet: {reason}")]
+    NotReady {
+        view: &'static str,
+        reason: &'static str,
+    },
     #[error(transparent)]
     Io(#[from] IoError),
     #[error("cannot encode JSON: {0}")]
@@ -82,8 +85,10 @@ pub fn view_name(view: View) -> &'static str {
 /// SVG, the metric table also as Markdown.
 pub fn formats(view: View) -> &'static [Format] {
     match view {
-        View::Manifold | View::Inspector | View::Theory => &[Format::Png],
-        View::Speciation => &[Format::Png, Format::Svg, Format::Csv, Format::Json],
+        View::Manifold => &[Format::Png],
+        View::Speciation | View::Inspector | View::Theory => {
+            &[Format::Png, Format::Svg, Format::Csv, Format::Json]
+        }
         View::Metrics => &[
             Format::Png,
             Format::Svg,
@@ -121,6 +126,24 @@ pub enum Content {
 /// Width of an exported figure SVG.
 pub const FIGURE_WIDTH: f64 = 900.0;
 
+/// Why `view` has no figure or table to export now, or `None` when it has one.
+pub fn not_ready(app: &DiffscopeApp, view: View) -> Option<&'static str> {
+    let cloud = app.cloud.as_deref();
+    match view {
+        View::Manifold => Some("a point cloud is exported as PNG only"),
+        View::Speciation if app.speciation.is_none() => Some("the speciation lab has not finished"),
+        View::Inspector => match (cloud, app.manifold.selected) {
+            (None, _) => Some("no sampled cloud yet"),
+            (Some(_), None) => Some("no trajectory selected (click a point in the manifold view)"),
+            (Some(c), Some(_)) if c.trajectories.posterior.is_none() => {
+                Some("this cloud has no class posterior (a loaded point file)")
+            }
+            _ => None,
+        },
+        View::Speciation | View::Metrics | View::Theory => None,
+    }
+}
+
 /// The figure or table `view` shows now, if it has one and its results are in.
 pub fn content(app: &DiffscopeApp, view: View) -> Option<Content> {
     match view {
@@ -129,7 +152,29 @@ pub fn content(app: &DiffscopeApp, view: View) -> Option<Content> {
             Some(Content::Figures(vec![(phi, 440.0), (commitment, 260.0)]))
         }
         View::Metrics => Some(Content::Table(app.metric_table())),
-        View::Manifold | View::Inspector | View::Theory => None,
+        View::Theory => {
+            let labels = app
+                .cloud
+                .as_ref()
+                .map(|c| c.trajectories.class_labels.clone())
+                .unwrap_or_default();
+            let figures =
+                laws_view::figures(app.draft.model.dim(), app.speciation.as_deref(), &labels);
+            Some(Content::Figures(
+                figures
+                    .into_iter()
+                    .enumerate()
+                    .map(|(k, f)| (f, if k == 0 { 460.0 } else { 340.0 }))
+                    .collect(),
+            ))
+        }
+        View::Inspector => {
+            let cloud = app.cloud.as_deref()?;
+            let now = cloud.trajectories.times.get(app.timeline.step).copied();
+            let figure = inspector::posterior_figure(cloud, app.manifold.selected?, now)?;
+            Some(Content::Figures(vec![(figure, 440.0)]))
+        }
+        View::Manifold => None,
     }
 }
 
@@ -152,7 +197,7 @@ pub fn encode(content: &Content, format: Format) -> Result<String, ExportError> 
         (Content::Table(table), Format::Markdown) => text::table_markdown(table),
         (Content::Figures(_), Format::Markdown) => {
             return Err(ExportError::Unsupported {
-                view: "speciation",
+                view: "plot",
                 format: "Markdown",
                 offered: "PNG, SVG, CSV, JSON".into(),
             });
@@ -173,7 +218,14 @@ pub fn write_data(
     path: &Path,
 ) -> Result<(), ExportError> {
     check(view, format)?;
-    let content = content(app, view).ok_or(ExportError::NotReady(view_name(view)))?;
+    let not_ready = |reason| ExportError::NotReady {
+        view: view_name(view),
+        reason,
+    };
+    if let Some(reason) = self::not_ready(app, view) {
+        return Err(not_ready(reason));
+    }
+    let content = content(app, view).ok_or(not_ready("its results are not in"))?;
     figure::write_text(path, &encode(&content, format)?)?;
     Ok(())
 }
@@ -329,9 +381,14 @@ pub struct Request {
 }
 
 impl ExportMenu {
-    /// The "Export…" menu for `views` (the panel in front and the manifold view). Asks for a file
-    /// name with the system dialog when a format is chosen.
-    pub fn ui(&mut self, ui: &mut egui::Ui, views: &[View]) -> Option<Request> {
+    /// The "Export…" menu for `views` (the panel in front and the manifold view), each with the reason
+    /// its data formats are greyed out ([`not_ready`]). Asks for a file name with the system dialog
+    /// when a format is chosen.
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        views: &[(View, Option<&'static str>)],
+    ) -> Option<Request> {
         let mut request = None;
         ui.menu_button("Export…", |ui| {
             ui.horizontal(|ui| {
@@ -343,12 +400,18 @@ impl ExportMenu {
                 ui.selectable_value(&mut self.png.scale, 1, "1×");
                 ui.selectable_value(&mut self.png.scale, 2, "2×");
             });
-            for &view in views {
+            for &(view, blocked) in views {
                 ui.separator();
                 ui.label(egui::RichText::new(format!("{} view", view_name(view))).strong());
                 ui.horizontal(|ui| {
                     for &format in formats(view) {
-                        if ui.button(format.name()).clicked() {
+                        let enabled = format == Format::Png || blocked.is_none();
+                        let button = ui.add_enabled(enabled, egui::Button::new(format.name()));
+                        let button = match blocked.filter(|_| !enabled) {
+                            Some(reason) => button.on_disabled_hover_text(reason),
+                            None => button,
+                        };
+                        if button.clicked() {
                             ui.close();
                             let default_name =
                                 format!("{}.{}", view_name(view), format.extension());

@@ -1,11 +1,13 @@
 //! The inspector: the selected trajectory's class posterior over time (stacked bands), its final class
-//! and its commitment time. Reads the finished trajectories only.
+//! and its commitment time. Reads the finished trajectories only; the plot is a `figure::Figure` built by
+//! [`posterior_figure`] (pure) and drawn from it, so the exports show the same bands.
 
+use super::figure_plot::{draw, plot};
 use super::tasks::Cloud;
 use crate::analysis::speciation::commitment::EPSILON;
+use crate::figure::{Axis, Figure, LegendPlace, Rgb, Series, Shape};
 use crate::render::colormap::class_rgb8;
-use egui::{Color32, Ui};
-use egui_plot::{FilledArea, Legend, Plot, VLine};
+use egui::Ui;
 
 /// Commitment time of trajectory `i`: the largest stored t such that the posterior of its final class
 /// stays ≥ 1 − ε at every stored time from t_min up to t (the rule of `analysis::speciation::commitment`).
@@ -57,36 +59,76 @@ pub fn ui(ui: &mut Ui, cloud: Option<&Cloud>, selected: Option<usize>, current_t
         )),
         None => ui.label("Not committed at t_min."),
     };
+    if let Some(figure) = posterior_figure(cloud, i, current_t) {
+        plot(&figure, "inspector posterior").show(ui, |plot_ui| draw(plot_ui, &figure));
+    }
+}
+
+const SELECTED_TIME_COLOR: Rgb = [20, 20, 20];
+const COMMITMENT_COLOR: Rgb = [239, 83, 80];
+
+/// Trajectory `i`'s class posterior over time as stacked bands (one per class, in class order, from
+/// 0 up to 1), with the selected time `current_t` and its commitment time as vertical lines (named in
+/// the legend: a label over the coloured bands would be hard to read). `None`
+/// when the cloud has no posterior or no trajectory `i`.
+pub fn posterior_figure(cloud: &Cloud, i: usize, current_t: Option<f64>) -> Option<Figure> {
+    let t = &cloud.trajectories;
+    if t.posterior.is_none() || i >= t.n {
+        return None;
+    }
     let times = &t.times;
-    Plot::new("inspector posterior")
-        .legend(Legend::default())
-        .x_axis_label("OU time t")
-        .y_axis_label("p(k | x_t), stacked")
-        .include_y(0.0)
-        .include_y(1.0)
-        .show(ui, |plot| {
-            let mut lower = vec![0.0f64; times.len()];
-            for (k, label) in labels.iter().enumerate() {
-                let upper: Vec<f64> = (0..times.len())
-                    .map(|j| {
-                        lower[j]
-                            + t.posterior_at(i, j)
-                                .and_then(|p| p.get(k))
-                                .map_or(0.0, |&v| f64::from(v))
-                    })
-                    .collect();
-                let [r, g, b] = class_rgb8(k);
-                plot.add(
-                    FilledArea::new(format!("p({label} | x_t)"), times, &lower, &upper)
-                        .fill_color(Color32::from_rgba_unmultiplied(r, g, b, 200)),
-                );
-                lower = upper;
-            }
-            if let Some(now) = current_t {
-                plot.vline(VLine::new("selected time", now).color(Color32::WHITE));
-            }
-            if let Some(tc) = commitment_time(cloud, i) {
-                plot.vline(VLine::new("commitment", tc).color(Color32::from_rgb(239, 83, 80)));
-            }
+    let mut lower = vec![0.0f64; times.len()];
+    let mut series = Vec::with_capacity(t.class_labels.len() + 2);
+    for (k, label) in t.class_labels.iter().enumerate() {
+        let upper: Vec<f64> = (0..times.len())
+            .map(|j| {
+                lower[j]
+                    + t.posterior_at(i, j)
+                        .and_then(|p| p.get(k))
+                        .map_or(0.0, |&v| f64::from(v))
+            })
+            .collect();
+        series.push(Series {
+            name: format!("p({label} | x_t)"),
+            color: class_rgb8(k),
+            shape: Shape::Band {
+                x: times.clone(),
+                lower: std::mem::replace(&mut lower, upper.clone()),
+                upper,
+            },
         });
+    }
+    if let Some(now) = current_t {
+        series.push(Series {
+            name: format!("selected time {now:.2}"),
+            color: SELECTED_TIME_COLOR,
+            shape: Shape::VLine {
+                x: now,
+                labelled: false,
+            },
+        });
+    }
+    if let Some(tc) = commitment_time(cloud, i) {
+        series.push(Series {
+            name: format!("commitment {tc:.2}"),
+            color: COMMITMENT_COLOR,
+            shape: Shape::VLine {
+                x: tc,
+                labelled: false,
+            },
+        });
+    }
+    let (lo, hi) = times
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
+    Some(Figure {
+        title: format!("Class posterior of trajectory {i}"),
+        x: Axis::linear("OU time t", if lo < hi { [lo, hi] } else { [0.0, 1.0] }),
+        y: Axis::linear("p(k | x_t), stacked", [0.0, 1.0]),
+        series,
+        legend: LegendPlace::RightTop,
+    })
 }

@@ -2,18 +2,26 @@
 //! the ½ ln d law) and covariance-only classes (exact and the ¼ ln d law), with the scene's current d
 //! marked; below it the dendrogram of the pairwise speciation times of the scene's report. Calls the
 //! closed forms and bisections of `analysis::speciation::gaussian` (cheap: O(d) per time); no sampling.
+//! Both plots are `figure::Figure`s built by pure functions ([`figures`]) and drawn from them.
 
+use super::figure_plot::{draw, plot};
 use crate::analysis::speciation::gaussian::{
     ClassCovariance, GaussianClass, leading_order, pair_balance_time, pair_separation,
 };
 use crate::analysis::speciation::hierarchy::Merge;
 use crate::analysis::speciation::report::SpeciationReport;
-use egui::{Align2, Color32, RichText, Ui};
-use egui_plot::{Legend, Line, LineStyle, MarkerShape, Plot, PlotPoint, Points, Text, VLine};
+use crate::figure::{Axis, Figure, Label, LegendPlace, Marker, Rgb, Series, Shape};
+use egui::Ui;
+use std::sync::OnceLock;
 
-const MEANS_COLOR: Color32 = Color32::from_rgb(86, 180, 233);
-const COVARIANCES_COLOR: Color32 = Color32::from_rgb(230, 159, 0);
-const CURRENT_COLOR: Color32 = Color32::from_rgb(239, 83, 80);
+const MEANS_COLOR: Rgb = [86, 180, 233];
+const COVARIANCES_COLOR: Rgb = [230, 159, 0];
+const CURRENT_COLOR: Rgb = [239, 83, 80];
+const DENDROGRAM_COLOR: Rgb = [0, 158, 115];
+/// Readable on the light SVG background and on the dark screen theme.
+const LEAF_COLOR: Rgb = [86, 140, 233];
+const MEANS_LAW: &str = "½ ln d";
+const COVARIANCES_LAW: &str = "¼ ln(d/8)";
 
 /// Dimensions of the drawn curves: 2 … 4096, log-spaced.
 const CURVE_POINTS: usize = 33;
@@ -55,10 +63,213 @@ pub fn laws_at(d: usize) -> LawPoint {
     }
 }
 
-/// The curves (computed once) and the marker at the last d asked for.
+/// The dimensions and values of the drawn curves, computed once per process.
+pub fn curves() -> &'static [LawPoint] {
+    static CURVES: OnceLock<Vec<LawPoint>> = OnceLock::new();
+    CURVES.get_or_init(|| {
+        (0..CURVE_POINTS)
+            .map(|i| {
+                let f = i as f64 / (CURVE_POINTS - 1) as f64;
+                (D_MIN * (D_MAX / D_MIN).powf(f)).round() as usize
+            })
+            .map(laws_at)
+            .collect()
+    })
+}
+
+/// Where the laws' names are written: at this dimension, above their dashed curves.
+const LAW_LABEL_D: f64 = 512.0;
+
+/// The laws plot: exact balance times and leading-order laws of both families against d on a log
+/// axis, with `current` (the scene's d) marked.
+pub fn laws_figure(curves: &[LawPoint], current: Option<LawPoint>) -> Figure {
+    let series_of = |pick: fn(&LawPoint) -> Option<f64>| -> Vec<[f64; 2]> {
+        curves
+            .iter()
+            .filter_map(|p| pick(p).map(|t| [p.d as f64, t]))
+            .collect()
+    };
+    let line = |name: &str, color: Rgb, dashed: bool, pick: fn(&LawPoint) -> Option<f64>| Series {
+        name: name.into(),
+        color,
+        shape: Shape::Line {
+            points: series_of(pick),
+            dashed,
+        },
+    };
+    let law_name = |name: &str, color: Rgb, law: fn(f64) -> f64| Series {
+        name: format!("{name} (label)"),
+        color,
+        shape: Shape::Labels {
+            // A little above the curve, so the line does not run through the text.
+            labels: vec![Label {
+                at: [LAW_LABEL_D, law(LAW_LABEL_D) + 0.12],
+                text: name.into(),
+            }],
+        },
+    };
+    let mut series = vec![
+        line("means ±m: exact", MEANS_COLOR, false, |p| p.means_exact),
+        line(MEANS_LAW, MEANS_COLOR, true, |p| p.means_law),
+        line("variance 1 vs 2: exact", COVARIANCES_COLOR, false, |p| {
+            p.covariances_exact
+        }),
+        line(COVARIANCES_LAW, COVARIANCES_COLOR, true, |p| {
+            p.covariances_law
+        }),
+        law_name(MEANS_LAW, MEANS_COLOR, |d| 0.5 * d.ln()),
+        law_name(COVARIANCES_LAW, COVARIANCES_COLOR, |d| {
+            0.25 * (d / 8.0).ln()
+        }),
+    ];
+    let mut d_range = [D_MIN, D_MAX];
+    if let Some(p) = current {
+        let d = p.d as f64;
+        d_range = [d_range[0].min(d), d_range[1].max(d)];
+        series.push(Series {
+            name: format!("d = {}", p.d),
+            color: CURRENT_COLOR,
+            shape: Shape::VLine {
+                x: d,
+                labelled: true,
+            },
+        });
+        series.push(Series {
+            name: format!("exact t_S at d = {}", p.d),
+            color: CURRENT_COLOR,
+            shape: Shape::Points {
+                points: [p.means_exact, p.covariances_exact]
+                    .into_iter()
+                    .flatten()
+                    .map(|t| [d, t])
+                    .collect(),
+                errors: None,
+                marker: Marker::Circle,
+            },
+        });
+    }
+    let top = curves
+        .iter()
+        .chain(&current)
+        .flat_map(|p| {
+            [
+                p.means_exact,
+                p.means_law,
+                p.covariances_exact,
+                p.covariances_law,
+            ]
+        })
+        .flatten()
+        .filter(|t| t.is_finite())
+        .fold(0.0, f64::max);
+    Figure {
+        title: "Speciation time against dimension".into(),
+        x: Axis::log("dimension d (log scale)", d_range),
+        y: Axis::linear(
+            "speciation time t_S (mean = std)",
+            [0.0, 1.08 * top.max(0.5)],
+        ),
+        series,
+        legend: LegendPlace::LeftTop,
+    }
+}
+
+/// The dendrogram of `merges` (at least two, else `None`): classes along x in an order where every
+/// cluster is contiguous, each merge drawn at its speciation time and labelled with it, the leaves
+/// named by `class_labels` (or "class k").
+pub fn dendrogram_figure(merges: &[Merge], class_labels: &[String]) -> Option<Figure> {
+    if merges.len() < 2 {
+        return None;
+    }
+    let leaves = leaf_order(merges);
+    let x_of = |class: usize| leaves.iter().position(|&c| c == class).unwrap_or(0) as f64;
+    // A cluster's x is the mean of its leaves; its height is the time it was formed (0 for a leaf).
+    let centre =
+        |set: &[usize]| set.iter().map(|&c| x_of(c)).sum::<f64>() / set.len().max(1) as f64;
+    let formed = |set: &[usize]| -> f64 {
+        if set.len() < 2 {
+            return 0.0;
+        }
+        merges
+            .iter()
+            .find(|m| {
+                m.left.len() + m.right.len() == set.len()
+                    && m.left.iter().chain(&m.right).all(|c| set.contains(c))
+            })
+            .map_or(0.0, |m| m.time)
+    };
+    let mut segments = Vec::new();
+    let mut times = Vec::new();
+    for merge in merges.iter().filter(|m| m.time.is_finite()) {
+        let (xl, xr) = (centre(&merge.left), centre(&merge.right));
+        let (hl, hr) = (formed(&merge.left), formed(&merge.right));
+        segments.extend([
+            [[xl, hl], [xl, merge.time]],
+            [[xl, merge.time], [xr, merge.time]],
+            [[xr, merge.time], [xr, hr]],
+        ]);
+        times.push(Label {
+            at: [0.5 * (xl + xr), merge.time],
+            text: format!("t = {:.2}", merge.time),
+        });
+    }
+    let top = times.iter().map(|l| l.at[1]).fold(0.0, f64::max).max(0.1);
+    // Leaf names sit under the tree (the arms end at t = 0), in a strip below the time axis's zero.
+    let names = leaves
+        .iter()
+        .enumerate()
+        .map(|(x, &class)| Label {
+            at: [x as f64, -0.1 * top],
+            text: class_labels
+                .get(class)
+                .filter(|l| !l.is_empty())
+                .cloned()
+                .unwrap_or_else(|| format!("class {class}")),
+        })
+        .collect();
+    Some(Figure {
+        title: "Dendrogram of successive speciation".into(),
+        x: Axis::unmarked("classes", [-0.5, leaves.len() as f64 - 0.5]),
+        y: Axis::linear(
+            "speciation time t (pairwise mean = std)",
+            [-0.13 * top, 1.15 * top],
+        ),
+        series: vec![
+            Series {
+                name: "dendrogram".into(),
+                color: DENDROGRAM_COLOR,
+                shape: Shape::Segments { segments },
+            },
+            Series {
+                name: "merge times".into(),
+                color: DENDROGRAM_COLOR,
+                shape: Shape::Labels { labels: times },
+            },
+            Series {
+                name: "classes".into(),
+                color: LEAF_COLOR,
+                shape: Shape::Labels { labels: names },
+            },
+        ],
+        legend: LegendPlace::LeftTop,
+    })
+}
+
+/// The Theory tab's figures: the laws plot with `d` marked, then the dendrogram of `report` when it
+/// has one. The screen and the exports draw these.
+pub fn figures(
+    d: Option<usize>,
+    report: Option<&SpeciationReport>,
+    class_labels: &[String],
+) -> Vec<Figure> {
+    let mut figures = vec![laws_figure(curves(), d.map(laws_at))];
+    figures.extend(report.and_then(|r| dendrogram_figure(&r.pairwise.dendrogram, class_labels)));
+    figures
+}
+
+/// The marker at the last d asked for (the curves are shared, [`curves`]).
 #[derive(Default)]
 pub struct LawsView {
-    curves: Vec<LawPoint>,
     current: Option<LawPoint>,
 }
 
@@ -73,19 +284,6 @@ impl LawsView {
                 point
             }
         }
-    }
-
-    fn curves(&mut self) -> &[LawPoint] {
-        if self.curves.is_empty() {
-            self.curves = (0..CURVE_POINTS)
-                .map(|i| {
-                    let f = i as f64 / (CURVE_POINTS - 1) as f64;
-                    (D_MIN * (D_MAX / D_MIN).powf(f)).round() as usize
-                })
-                .map(laws_at)
-                .collect();
-        }
-        &self.curves
     }
 
     /// The laws plot with the scene's dimension `d` marked, then the report's dendrogram.
@@ -108,68 +306,22 @@ impl LawsView {
                 fmt(p.covariances_law)
             ));
         }
-        let has_dendrogram = report.is_some_and(|r| r.pairwise.dendrogram.len() > 1);
-        let height = if has_dendrogram {
+        let laws = laws_figure(curves(), current);
+        let dendrogram =
+            report.and_then(|r| dendrogram_figure(&r.pairwise.dendrogram, class_labels));
+        let height = if dendrogram.is_some() {
             ui.available_height() * 0.58
         } else {
             ui.available_height()
         };
-        let curves = self.curves().to_vec();
-        let series = |pick: fn(&LawPoint) -> Option<f64>| -> Vec<[f64; 2]> {
-            curves
-                .iter()
-                .filter_map(|p| pick(p).map(|t| [(p.d as f64).ln(), t]))
-                .collect()
-        };
-        Plot::new("speciation laws")
+        plot(&laws, "speciation laws")
             .height(height.max(120.0))
-            .legend(Legend::default().position(egui_plot::Corner::LeftTop))
-            .x_axis_label("dimension d (log scale)")
-            .y_axis_label("speciation time t_S (mean = std)")
-            .x_axis_formatter(|mark, _| format!("{:.0}", mark.value.exp()))
-            .include_y(0.0)
-            .show(ui, |plot| {
-                plot.line(
-                    Line::new("means ±m: exact", series(|p| p.means_exact))
-                        .color(MEANS_COLOR)
-                        .width(3.0),
-                );
-                plot.line(
-                    Line::new("½ ln d", series(|p| p.means_law))
-                        .color(MEANS_COLOR)
-                        .style(LineStyle::dashed_loose())
-                        .width(1.5),
-                );
-                plot.line(
-                    Line::new("variance 1 vs 2: exact", series(|p| p.covariances_exact))
-                        .color(COVARIANCES_COLOR)
-                        .width(3.0),
-                );
-                plot.line(
-                    Line::new("¼ ln(d/8)", series(|p| p.covariances_law))
-                        .color(COVARIANCES_COLOR)
-                        .style(LineStyle::dashed_loose())
-                        .width(1.5),
-                );
-                if let Some(p) = current {
-                    let x = (p.d as f64).ln();
-                    plot.vline(VLine::new(format!("d = {}", p.d), x).color(CURRENT_COLOR));
-                    let marks: Vec<[f64; 2]> = [p.means_exact, p.covariances_exact]
-                        .into_iter()
-                        .flatten()
-                        .map(|t| [x, t])
-                        .collect();
-                    plot.points(
-                        Points::new(format!("d = {}", p.d), marks)
-                            .shape(MarkerShape::Circle)
-                            .filled(true)
-                            .radius(6.0)
-                            .color(CURRENT_COLOR),
-                    );
-                }
-            });
-        if let Some(report) = report.filter(|_| has_dendrogram) {
-            dendrogram_ui(ui, &report.pairwise.dendrogram, class_labels);
+            .show(ui, |plot_ui| draw(plot_ui, &laws));
+        if let Some(dendrogram) = dendrogram {
+            plot(&dendrogram, "speciation dendrogram")
+                .height((ui.available_height() - 4.0).max(100.0))
+                .show_x(false)
+                .show(ui, |plot_ui| draw(plot_ui, &dendrogram));
         }
     }
 }
@@ -202,79 +354,6 @@ fn leaf_order(merges: &[Merge]) -> Vec<usize> {
     out
 }
 
-/// The dendrogram: classes along x, each merge drawn at its speciation time (y = t).
-fn dendrogram_ui(ui: &mut Ui, merges: &[Merge], class_labels: &[String]) {
-    let leaves = leaf_order(merges);
-    let x_of = |class: usize| leaves.iter().position(|&c| c == class).unwrap_or(0) as f64;
-    // A cluster's x is the mean of its leaves; its height is the time it was formed (0 for a leaf).
-    let centre =
-        |set: &[usize]| set.iter().map(|&c| x_of(c)).sum::<f64>() / set.len().max(1) as f64;
-    let formed = |set: &[usize]| -> f64 {
-        if set.len() < 2 {
-            return 0.0;
-        }
-        merges
-            .iter()
-            .find(|m| {
-                m.left.len() + m.right.len() == set.len()
-                    && m.left.iter().chain(&m.right).all(|c| set.contains(c))
-            })
-            .map_or(0.0, |m| m.time)
-    };
-    Plot::new("speciation dendrogram")
-        .height((ui.available_height() - 4.0).max(100.0))
-        .x_axis_label("classes")
-        .y_axis_label("speciation time t (pairwise mean = std)")
-        .show_x(false)
-        .include_y(0.0)
-        .include_x(-0.5)
-        .include_x(leaves.len() as f64 - 0.5)
-        .show(ui, |plot| {
-            for merge in merges.iter().filter(|m| m.time.is_finite()) {
-                let (xl, xr) = (centre(&merge.left), centre(&merge.right));
-                let (hl, hr) = (formed(&merge.left), formed(&merge.right));
-                // Three separate segments: a joined path is drawn as a filled shape here.
-                let segments = [
-                    [[xl, hl], [xl, merge.time]],
-                    [[xl, merge.time], [xr, merge.time]],
-                    [[xr, merge.time], [xr, hr]],
-                ];
-                for segment in segments {
-                    plot.line(
-                        Line::new("dendrogram", segment.to_vec())
-                            .color(Color32::from_rgb(0, 158, 115))
-                            .width(2.5),
-                    );
-                }
-                plot.text(
-                    Text::new(
-                        "dendrogram",
-                        PlotPoint::new(0.5 * (xl + xr), merge.time),
-                        RichText::new(format!("t = {:.2}", merge.time))
-                            .size(14.0)
-                            .strong(),
-                    )
-                    .anchor(Align2::CENTER_BOTTOM),
-                );
-            }
-            for (x, &class) in leaves.iter().enumerate() {
-                let name = class_labels
-                    .get(class)
-                    .filter(|l| !l.is_empty())
-                    .cloned()
-                    .unwrap_or_else(|| format!("class {class}"));
-                plot.text(
-                    Text::new(
-                        "dendrogram",
-                        PlotPoint::new(x as f64, 0.0),
-                        RichText::new(name).size(14.0).strong(),
-                    )
-                    .anchor(Align2::CENTER_BOTTOM),
-                );
-            }
-        });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,5 +378,42 @@ mod tests {
             },
         ];
         assert_eq!(leaf_order(&merges), vec![0, 2, 1, 3]);
+
+        // The figure: each merge's bar at its time, spanning its two clusters' centres.
+        let figure = dendrogram_figure(&merges, &[]).unwrap();
+        let Shape::Segments { segments } = &figure.series[0].shape else {
+            panic!("the tree is drawn as segments");
+        };
+        // Leaves at x = 0, 1, 2, 3 in the order 0, 2, 1, 3: {0, 2} is centred at 0.5, {1, 3} at 2.5.
+        assert!(segments.contains(&[[0.5, 2.8], [2.5, 2.8]]), "{segments:?}");
+        assert!(segments.contains(&[[0.0, 0.0], [0.0, 1.4]]), "{segments:?}");
+        let Shape::Labels { labels } = &figure.series[2].shape else {
+            panic!("leaf names are labels");
+        };
+        let names: Vec<&str> = labels.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(names, ["class 0", "class 2", "class 1", "class 3"]);
+        assert!(dendrogram_figure(&merges[..1], &[]).is_none());
+    }
+
+    #[test]
+    fn the_laws_figure_marks_the_current_dimension_on_a_log_axis() {
+        let current = laws_at(10_000);
+        let figure = laws_figure(curves(), Some(current));
+        assert_eq!(figure.x.scale, crate::figure::Scale::Log);
+        // A d beyond the curves widens the axis to show it.
+        assert_eq!(figure.x.range, [D_MIN, 10_000.0]);
+        let marked = figure.series.iter().any(|s| {
+            s.shape
+                == Shape::VLine {
+                    x: 10_000.0,
+                    labelled: true,
+                }
+        });
+        assert!(marked);
+        // The ½ ln d law is exactly ½ ln d on every curve point.
+        for p in curves() {
+            let law = p.means_law.unwrap();
+            assert!((law - 0.5 * (p.d as f64).ln()).abs() < 1e-12, "{p:?}");
+        }
     }
 }

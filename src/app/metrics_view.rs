@@ -3,7 +3,7 @@
 //! cloud, our small DiT and Euler-Stack), and the reference clouds. Built as a `figure::Table` (pure,
 //! [`table`]) that the screen and the exports share; the reports come from the worker.
 
-use super::tasks::ReferenceReports;
+use super::tasks::{ReferenceReports, StepFilter};
 use crate::analysis::compare::{Comparison, MeasuredModel};
 use crate::analysis::geometry::MetricReport;
 use crate::figure::{ColumnGroup, Row as TableRow, Table, group_letter};
@@ -121,18 +121,49 @@ pub struct Pending {
     pub models: bool,
 }
 
-/// The metric table of the current cloud's report, the DiT / Euler-Stack comparison and the reference
+/// The time filter of the current cloud's column, for its header ("step 7 of 20, t = 0.40") and the
+/// caption; `None` for a loaded cloud (a single step).
+pub fn step_label(filter: &StepFilter) -> Option<String> {
+    (filter.steps > 1).then(|| {
+        format!(
+            "step {} of {}, t = {:.3}",
+            filter.step + 1,
+            filter.steps,
+            filter.time
+        )
+    })
+}
+
+/// The metric table of the current cloud's report (measured at the stored step `filter`; the step
+/// shown when `follows_time`, else the last), the DiT / Euler-Stack comparison and the reference
 /// reports. Each cell is formatted from exactly one report; no cell combines two sources.
 pub fn table(
-    current: Option<&MetricReport>,
+    current: Option<(&MetricReport, StepFilter)>,
+    follows_time: bool,
     models: Option<&Comparison>,
     references: Option<&ReferenceReports>,
     pending: Pending,
 ) -> Table {
     let missing = |running: bool| if running { "…" } else { "—" }.to_string();
-    let current_header = current.map_or("current cloud".into(), |r| {
-        format!("current cloud (n = {}, d = {})", r.n, r.dim)
+    let step = current.and_then(|(_, filter)| step_label(&filter));
+    let current_header = current.map_or("current cloud".into(), |(r, _)| {
+        let at = step.as_ref().map_or(String::new(), |s| format!(", {s}"));
+        format!("current cloud (n = {}, d = {}{at})", r.n, r.dim)
     });
+    let filter_note = match current {
+        Some((_, filter)) if filter.steps <= 1 => "the loaded points".to_string(),
+        Some(_) if follows_time => format!(
+            "t-filter: the states at the time step shown ({}); re-measured when the time step \
+             changes (no pooling over steps)",
+            step.clone().unwrap_or_default()
+        ),
+        Some(_) => format!(
+            "t-filter: the sampled states at the last stored step ({})",
+            step.clone().unwrap_or_default()
+        ),
+        None => "the sampled states of one stored step (not yet measured)".to_string(),
+    };
+    let current = current.map(|(report, _)| report);
     let model_header = |name: &str, m: Option<&MeasuredModel>| {
         m.map_or(format!("{name} (small, ours)"), |m| {
             format!("{name} (small, ours), N = {}", m.report.n)
@@ -204,7 +235,7 @@ pub fn table(
         ],
     });
     let mut notes = vec![format!(
-        "Current cloud{}: the sampled states at t_min (or the loaded cloud).",
+        "Current cloud{}: {filter_note}.",
         current.map_or(String::new(), |r| format!(" ({})", short(&r.source)))
     )];
     match models {
@@ -232,7 +263,13 @@ pub fn table(
             .into(),
     );
     Table {
-        caption: "Metric table: reported, measured and reference values, kept apart".into(),
+        caption: match &step {
+            Some(step) => format!(
+                "Metric table: reported, measured and reference values, kept apart; current cloud \
+                 at {step}"
+            ),
+            None => "Metric table: reported, measured and reference values, kept apart".into(),
+        },
         row_header: "metric".into(),
         groups,
         rows,
@@ -251,6 +288,8 @@ pub struct Actions {
 /// The measure button shows until the models are measured or being measured.
 pub fn ui(ui: &mut Ui, table: &Table, show_measure_button: bool) -> Actions {
     let mut actions = Actions::default();
+    // The caption names the time step the current column measures.
+    ui.label(RichText::new(&table.caption).strong());
     ui.horizontal_wrapped(|ui| {
         ui.label(
             "Three column groups from different data and definitions. Ratios are never taken across \

@@ -3,6 +3,7 @@
 //! The UI thread reads finished results and sends jobs to the worker; it never computes.
 
 pub mod export;
+pub mod figure_plot;
 pub mod inspector;
 pub mod jobs;
 pub mod laws_view;
@@ -143,6 +144,8 @@ pub struct DiffscopeApp {
     laws: laws_view::LawsView,
     /// Show the next sampled cloud at the stored step nearest this time (a scene's `view.time`).
     open_at: Option<f64>,
+    /// The (cloud id, step) whose metrics were last asked for by [`Self::follow_time_in_metrics`].
+    metrics_requested: Option<(usize, usize)>,
 }
 
 impl DiffscopeApp {
@@ -226,6 +229,7 @@ impl DiffscopeApp {
             presentation: presentation::Presentation::default(),
             laws: laws_view::LawsView::default(),
             open_at: None,
+            metrics_requested: None,
         };
         (app, startup)
     }
@@ -248,7 +252,8 @@ impl DiffscopeApp {
             models: self.jobs.is_running(JobKind::Compare),
         };
         metrics_view::table(
-            self.metrics.as_deref().map(|m| &m.report),
+            self.metrics.as_deref().map(|m| (&m.report, m.filter)),
+            tasks::table_follows_time(&self.scene),
             self.models.as_deref(),
             self.references.as_deref(),
             pending,
@@ -358,6 +363,32 @@ impl DiffscopeApp {
                 ctx.check_cancel()?;
                 tasks::cloud_from_points(cloud, ctx)
             });
+    }
+
+    /// When the scene's metric table follows time (`tasks::table_follows_time`), re-measures the step
+    /// shown once the time bar rests on a step other than the measured one; starting the job cancels
+    /// a stale one.
+    fn follow_time_in_metrics(&mut self) {
+        let Some(cloud) = &self.cloud else { return };
+        let step = self.timeline.step;
+        let measured = self.metrics.as_ref().map(|m| m.filter.step);
+        let first_running = self
+            .metrics_requested
+            .is_none_or(|(id, _)| id != self.cloud_id)
+            && self.jobs.is_running(JobKind::Metrics);
+        if !tasks::table_follows_time(&self.scene)
+            || self.timeline.playing
+            || measured == Some(step)
+            || first_running
+            || self.metrics_requested == Some((self.cloud_id, step))
+        {
+            return;
+        }
+        self.metrics_requested = Some((self.cloud_id, step));
+        let cloud = Arc::clone(cloud);
+        self.jobs.start(JobKind::Metrics, "metrics", move |ctx| {
+            tasks::metrics_at(&cloud, step, ctx)
+        });
     }
 
     /// Takes finished jobs into the views (and starts the metrics of a new cloud).
@@ -513,7 +544,8 @@ impl DiffscopeApp {
                 RightTab::Inspector => View::Inspector,
                 RightTab::Theory => View::Theory,
             };
-            if let Some(request) = self.export_menu.ui(ui, &[front, View::Manifold]) {
+            let views = [front, View::Manifold].map(|v| (v, export::not_ready(self, v)));
+            if let Some(request) = self.export_menu.ui(ui, &views) {
                 self.export(request);
             }
         });
@@ -742,6 +774,7 @@ impl eframe::App for DiffscopeApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
         self.take_results();
+        self.follow_time_in_metrics();
         self.handle_dropped_files(&ctx);
         self.apply_draft_when_ready(&ctx);
         self.handle_keys(&ctx);

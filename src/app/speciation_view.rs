@@ -3,14 +3,11 @@
 //! commitment-time histogram below on the same time axis. One hierarchy level at a time. The plots are
 //! built as `figure::Figure`s (pure, [`figures`]) and drawn from them, so exports show the same series.
 
+use super::figure_plot::{draw, plot, rgb};
 use super::timeline::{BALANCE_COLOR, BBDM_COLOR, MID_COLOR, Marker};
 use crate::analysis::speciation::report::{LevelReport, SpeciationReport};
-use crate::figure::{Axis, Figure, Marker as PointMarker, Rgb, Series, Shape};
+use crate::figure::{Axis, Figure, LegendPlace, Marker as PointMarker, Rgb, Series, Shape};
 use egui::{Color32, Ui};
-use egui_plot::{
-    Bar, BarChart, Corner, HLine, Legend, Line, LineStyle, MarkerShape, Plot, PlotPoint, PlotUi,
-    Points, Text, VLine,
-};
 
 const CLONING_COLOR: Rgb = [86, 180, 233];
 const POSTERIOR_COLOR: Rgb = [230, 159, 0];
@@ -65,10 +62,12 @@ impl SpeciationView {
         let link = ui.scope_id().with("speciation time axis");
         let total = ui.available_height();
         let plot_height = (total * 0.64).max(120.0);
-        plot(&phi, "speciation phi", Corner::LeftBottom, link)
+        plot(&phi, "speciation phi")
+            .link_axis(link, [true, false])
             .height(plot_height)
             .show(ui, |plot_ui| draw(plot_ui, &phi));
-        plot(&commitment, "speciation commitment", Corner::LeftTop, link)
+        plot(&commitment, "speciation commitment")
+            .link_axis(link, [true, false])
             .height((ui.available_height() - 4.0).max(80.0))
             .show(ui, |plot_ui| draw(plot_ui, &commitment));
     }
@@ -77,14 +76,6 @@ impl SpeciationView {
     pub fn level_of<'a>(&self, report: &'a SpeciationReport) -> &'a LevelReport {
         report.levels.get(self.level).unwrap_or(&report.headline)
     }
-}
-
-fn rgb(color: Color32) -> Rgb {
-    [color.r(), color.g(), color.b()]
-}
-
-fn color(rgb: Rgb) -> Color32 {
-    Color32::from_rgb(rgb[0], rgb[1], rgb[2])
 }
 
 /// The φ(t) plot and the commitment histogram of `level`, on one time range: every clone time, curve
@@ -177,15 +168,10 @@ pub fn figures(level: &LevelReport) -> [Figure; 2] {
     }
     let phi = Figure {
         title: format!("Speciation: {}", level.name),
-        x: Axis {
-            label: "OU time t".into(),
-            range: time_range,
-        },
-        y: Axis {
-            label: "φ(t): clones in the same class".into(),
-            range: [0.0, 1.05],
-        },
+        x: Axis::linear("OU time t", time_range),
+        y: Axis::linear("φ(t): clones in the same class", [0.0, 1.05]),
         series: phi_series,
+        legend: LegendPlace::LeftBottom,
     };
     let counts: Vec<f64> = histogram.counts.iter().map(|&c| c as f64).collect();
     let top = counts.iter().copied().fold(0.0, f64::max);
@@ -200,105 +186,15 @@ pub fn figures(level: &LevelReport) -> [Figure; 2] {
     commitment_series.extend(theory_lines(false));
     let commitment = Figure {
         title: format!("Commitment times: {}", level.name),
-        x: Axis {
-            label: "commitment time (final class posterior ≥ 1 − ε from then on)".into(),
-            range: time_range,
-        },
-        y: Axis {
-            label: "trajectories".into(),
-            range: [0.0, (1.1 * top).max(1.0)],
-        },
+        x: Axis::linear(
+            "commitment time (final class posterior ≥ 1 − ε from then on)",
+            time_range,
+        ),
+        y: Axis::linear("trajectories", [0.0, (1.1 * top).max(1.0)]),
         series: commitment_series,
+        legend: LegendPlace::LeftTop,
     };
     [phi, commitment]
-}
-
-/// An egui plot showing `figure`'s axes and ranges, its time axis linked to the other panel's.
-fn plot<'a>(figure: &'a Figure, id: &str, legend: Corner, link: egui::Id) -> Plot<'a> {
-    Plot::new(id)
-        .legend(Legend::default().position(legend))
-        .x_axis_label(figure.x.label.as_str())
-        .y_axis_label(figure.y.label.as_str())
-        .include_x(figure.x.range[0])
-        .include_x(figure.x.range[1])
-        .include_y(figure.y.range[0])
-        .include_y(figure.y.range[1])
-        .link_axis(link, [true, false])
-}
-
-/// Draws `figure`'s series with egui_plot (the SVG writer draws the same series).
-fn draw(plot: &mut PlotUi, figure: &Figure) {
-    let mut vlines = 0;
-    for series in &figure.series {
-        let name = series.name.as_str();
-        let c = color(series.color);
-        match &series.shape {
-            Shape::Points {
-                points,
-                errors,
-                marker,
-            } => {
-                for (p, e) in points.iter().zip(errors.iter().flatten()) {
-                    plot.line(
-                        Line::new(name, vec![[p[0], p[1] - e], [p[0], p[1] + e]])
-                            .color(c)
-                            .width(1.5),
-                    );
-                }
-                let (shape, radius) = match marker {
-                    PointMarker::Circle => (MarkerShape::Circle, 3.5),
-                    PointMarker::Diamond => (MarkerShape::Diamond, 6.0),
-                };
-                plot.points(
-                    Points::new(name, points.clone())
-                        .color(c)
-                        .shape(shape)
-                        .filled(true)
-                        .radius(radius),
-                );
-            }
-            Shape::Line { points, dashed } => {
-                let line = Line::new(name, points.clone()).color(c).width(2.0);
-                plot.line(if *dashed {
-                    line.style(LineStyle::dashed_loose())
-                } else {
-                    line
-                });
-            }
-            Shape::HLine { y } => {
-                plot.hline(
-                    HLine::new(name, *y)
-                        .color(c)
-                        .style(LineStyle::dashed_loose()),
-                );
-            }
-            Shape::VLine { x, labelled } => {
-                plot.vline(
-                    VLine::new(name, *x)
-                        .color(c)
-                        .width(if *labelled { 1.5 } else { 1.0 }),
-                );
-                if *labelled {
-                    // Labels are staggered vertically: the times are often close together.
-                    let y = figure.y.range[1] - 0.01 - 0.07 * vlines as f64;
-                    plot.text(Text::new(name, PlotPoint::new(*x, y), name).color(c));
-                }
-                vlines += 1;
-            }
-            Shape::Bars { edges, counts } => {
-                let bars: Vec<Bar> = edges
-                    .windows(2)
-                    .zip(counts)
-                    // Empty bins draw nothing but would stretch the linked time axis to t_max.
-                    .filter(|(_, count)| **count > 0.0)
-                    .map(|(edge, &count)| {
-                        Bar::new(0.5 * (edge[0] + edge[1]), count).width(edge[1] - edge[0])
-                    })
-                    .collect();
-                plot.bar_chart(BarChart::new(name, bars).color(c));
-            }
-        }
-    }
 }
 
 fn summary(ui: &mut Ui, level: &LevelReport) {

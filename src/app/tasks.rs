@@ -49,10 +49,20 @@ impl Cloud {
         data.get(start..start + 3).map(|p| [p[0], p[1], p[2]])
     }
 
-    /// The final states as a point cloud for the metric table.
-    pub fn final_cloud(&self) -> Result<PointCloud, JobError> {
+    /// The states at stored step `step` (`[n, d]`) as a point cloud for the metric table.
+    pub fn cloud_at(&self, step: usize) -> Result<PointCloud, JobError> {
         let t = &self.trajectories;
-        let data: Vec<f64> = t.final_states().iter().map(|&v| f64::from(v)).collect();
+        let data: Vec<f64> = (0..t.n)
+            .filter_map(|i| t.state(i, step))
+            .flatten()
+            .map(|&v| f64::from(v))
+            .collect();
+        if data.len() != t.n * t.dim {
+            return Err(JobError::Failed(format!(
+                "step {step} is outside the {} stored steps",
+                t.stored_steps
+            )));
+        }
         PointCloud::new(t.n, t.dim, data, self.source.clone()).map_err(|e| JobError::failed(&e))
     }
 }
@@ -383,10 +393,28 @@ pub fn speciation(scene: &Scene, ctx: &JobContext) -> Result<JobOutput, JobError
 pub struct Measured {
     pub report: MetricReport,
     pub overlay: Option<HoleOverlay>,
+    /// Which stored step was measured.
+    pub filter: StepFilter,
 }
 
-/// H_void regions and unreachable probes on the PCA plane of the final step, in the coordinates of the
-/// view's per-step basis at that step (the metrics' own basis up to axis signs, which are matched).
+/// The time filter of a measured cloud: one stored step of the trajectories.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepFilter {
+    /// The measured step (0-based) of `steps` stored steps, at time `time`.
+    pub step: usize,
+    pub steps: usize,
+    pub time: f64,
+}
+
+/// Whether the metric table of `scene` measures the step shown rather than the last one: the hidden
+/// states of a sequence model change meaning along t (spec/metrics.md §3.6: show the DiT as a
+/// function of t).
+pub fn table_follows_time(scene: &Scene) -> bool {
+    matches!(scene.model, ModelSpec::HiddenStates(_))
+}
+
+/// H_void regions and unreachable probes on the PCA plane of the measured step, in the coordinates of
+/// the view's per-step basis at that step (the metrics' own basis up to axis signs, which are matched).
 pub struct HoleOverlay {
     /// The void cells (1) of the H_void raster, `[size, size]`, over `[rect_min, rect_max]`.
     pub voids: Grid,
@@ -403,22 +431,44 @@ pub struct HoleOverlay {
 
 /// Measures the final states of `cloud` and builds its hole overlay (job "metrics").
 pub fn metrics(cloud: &Cloud, ctx: &JobContext) -> Result<JobOutput, JobError> {
-    ctx.progress(0.0, "measuring");
-    let points = cloud.final_cloud()?;
-    let report = measure(&points, &MetricParams::default()).map_err(|e| JobError::failed(&e))?;
-    ctx.check_cancel()?;
-    let overlay = hole_overlay(cloud, &report, MetricParams::default().grid);
-    Ok(Arc::new(Measured { report, overlay }))
+    let last = cloud.trajectories.stored_steps.saturating_sub(1);
+    metrics_at(cloud, last, ctx)
 }
 
-/// The overlay of `report` mapped onto the view's projection of the last step.
-fn hole_overlay(cloud: &Cloud, report: &MetricReport, grid: usize) -> Option<HoleOverlay> {
+/// Measures the states of `cloud` at stored step `step` and builds their hole overlay (job
+/// "metrics").
+pub fn metrics_at(cloud: &Cloud, step: usize, ctx: &JobContext) -> Result<JobOutput, JobError> {
+    ctx.progress(0.0, "measuring");
+    let points = cloud.cloud_at(step)?;
+    let report = measure(&points, &MetricParams::default()).map_err(|e| JobError::failed(&e))?;
+    ctx.check_cancel()?;
+    let overlay = hole_overlay(cloud, step, &report, MetricParams::default().grid);
+    let t = &cloud.trajectories;
+    let filter = StepFilter {
+        step,
+        steps: t.stored_steps,
+        time: t.times.get(step).copied().unwrap_or(f64::NAN),
+    };
+    Ok(Arc::new(Measured {
+        report,
+        overlay,
+        filter,
+    }))
+}
+
+/// The overlay of `report` (measured at stored step `step`) mapped onto the view's projection of
+/// that step.
+fn hole_overlay(
+    cloud: &Cloud,
+    step: usize,
+    report: &MetricReport,
+    grid: usize,
+) -> Option<HoleOverlay> {
     let detail = &report.detail;
-    let last = cloud.trajectories.stored_steps.checked_sub(1)?;
     // Same data, same PCA: the axes agree up to sign; read each sign off the projected points.
     let mut dots = [0.0f64; 2];
     for (i, plane) in detail.plane.iter().enumerate() {
-        let view = cloud.position(false, last, i)?;
+        let view = cloud.position(false, step, i)?;
         dots[0] += plane[0] * f64::from(view[0]);
         dots[1] += plane[1] * f64::from(view[1]);
     }

@@ -1,8 +1,9 @@
-//! `diffscope render SCENE|--session FILE --view manifold|speciation|metrics|theory --png FILE`: draws one
-//! view of the app (for a session: with its camera, colours and selection) offscreen with the same
-//! renderer (egui + our wgpu pipelines on a headless wgpu device, through egui_kittest's offscreen
+//! `diffscope render SCENE|--session FILE --view manifold|speciation|metrics|theory|inspector --png FILE`:
+//! draws one view of the app (for a session: with its camera, colours and selection) offscreen with the
+//! same renderer (egui + our wgpu pipelines on a headless wgpu device, through egui_kittest's offscreen
 //! harness), after the scene's jobs are done, and writes a PNG at 1× or 2× pixel density; plots and
-//! the metric table also as SVG, CSV, JSON (and Markdown for the table).
+//! the metric table also as SVG, CSV, JSON (and Markdown for the table). The inspector shows the
+//! trajectory chosen by `--select N` (or the session's selection).
 
 use crate::app::export::{self, Format, PngSettings};
 use crate::app::{AppOptions, DiffscopeApp, View};
@@ -27,18 +28,21 @@ pub struct RenderArgs {
     /// Write the view as PNG here.
     #[arg(long)]
     pub png: Option<PathBuf>,
-    /// Write the plot or table as SVG here (speciation, metrics).
+    /// Write the plot or table as SVG here (speciation, metrics, theory, inspector).
     #[arg(long)]
     pub svg: Option<PathBuf>,
-    /// Write the plotted values (speciation) or the table (metrics) as CSV here.
+    /// Write the plotted values (speciation, theory, inspector) or the table (metrics) as CSV here.
     #[arg(long)]
     pub csv: Option<PathBuf>,
-    /// Write the plotted values (speciation) or the table (metrics) as JSON here.
+    /// Write the plotted values (speciation, theory, inspector) or the table (metrics) as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
     /// Write the metric table as Markdown here (metrics).
     #[arg(long)]
     pub markdown: Option<PathBuf>,
+    /// The trajectory the inspector shows (index into the sampled cloud; `--view inspector` only).
+    #[arg(long, value_name = "N")]
+    pub select: Option<usize>,
     /// Also measure the shipped DiT and Euler-Stack for the metric table (≈ 25 s in a release build).
     #[arg(long)]
     pub measure_models: bool,
@@ -59,6 +63,7 @@ pub enum ViewArg {
     Speciation,
     Metrics,
     Theory,
+    Inspector,
 }
 
 impl RenderArgs {
@@ -93,6 +98,7 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
         ViewArg::Speciation => View::Speciation,
         ViewArg::Metrics => View::Metrics,
         ViewArg::Theory => View::Theory,
+        ViewArg::Inspector => View::Inspector,
     };
     let outputs = args.outputs();
     if outputs.is_empty() {
@@ -103,6 +109,9 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
     }
     if args.measure_models && view != View::Metrics {
         bail!("--measure-models only applies to --view metrics");
+    }
+    if args.select.is_some() && view != View::Inspector {
+        bail!("--select only applies to --view inspector");
     }
     let settings = PngSettings {
         width: args.width,
@@ -135,11 +144,38 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    if view == View::Inspector {
+        select(&mut harness, args.select)?;
+    }
     for (format, path) in outputs {
         match format {
             Format::Png => export::save_harness_png(&mut harness, path)?,
             _ => export::write_data(harness.state(), view, format, path)?,
         }
+    }
+    Ok(())
+}
+
+/// Shows trajectory `chosen` (else keeps the session's selection) in the inspector; refuses an index
+/// outside the cloud and an inspector with nothing selected.
+fn select(
+    harness: &mut egui_kittest::Harness<'static, DiffscopeApp>,
+    chosen: Option<usize>,
+) -> anyhow::Result<()> {
+    let app = harness.state_mut();
+    let n = app.cloud.as_ref().map_or(0, |c| c.trajectories.n);
+    match chosen {
+        Some(i) if i >= n => bail!("--select {i} is out of range: the cloud has {n} trajectories"),
+        Some(i) => app.manifold.selected = Some(i),
+        None if app.manifold.selected.is_none() => {
+            bail!(
+                "the inspector needs a trajectory: give --select N (or a session with a selection)"
+            )
+        }
+        None => {}
+    }
+    if let Some(reason) = export::not_ready(app, View::Inspector) {
+        bail!("the inspector has nothing to show: {reason}");
     }
     Ok(())
 }

@@ -12,12 +12,89 @@ use std::path::Path;
 /// An sRGB colour.
 pub type Rgb = [u8; 3];
 
-/// One axis: its label and the range shown.
+/// How an axis maps values to positions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scale {
+    #[default]
+    Linear,
+    /// Position ∝ log10(value); ticks at decades (and 2, 5 when fewer than two decades show). Only
+    /// positive values are drawn; the data keep their own values (not their logarithms).
+    Log,
+    /// Linear positions that carry no value (e.g. the leaf order of a dendrogram): no ticks, no numbers.
+    Unmarked,
+}
+
+/// One axis: its label, the range shown and its scale.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Axis {
     pub label: String,
-    /// `[lo, hi]` with lo < hi.
+    /// `[lo, hi]` with lo < hi (and lo > 0 on a log axis).
     pub range: [f64; 2],
+    pub scale: Scale,
+}
+
+impl Axis {
+    pub fn linear(label: impl Into<String>, range: [f64; 2]) -> Self {
+        Axis {
+            label: label.into(),
+            range,
+            scale: Scale::Linear,
+        }
+    }
+
+    pub fn log(label: impl Into<String>, range: [f64; 2]) -> Self {
+        Axis {
+            label: label.into(),
+            range,
+            scale: Scale::Log,
+        }
+    }
+
+    pub fn unmarked(label: impl Into<String>, range: [f64; 2]) -> Self {
+        Axis {
+            label: label.into(),
+            range,
+            scale: Scale::Unmarked,
+        }
+    }
+}
+
+impl Scale {
+    /// The value in the axis's linear drawing coordinate: itself, or log10 (NaN for v ≤ 0).
+    pub fn forward(self, v: f64) -> f64 {
+        match self {
+            Scale::Linear | Scale::Unmarked => v,
+            Scale::Log if v > 0.0 => v.log10(),
+            Scale::Log => f64::NAN,
+        }
+    }
+
+    /// The value at drawing coordinate `u` (inverse of [`Scale::forward`]).
+    pub fn inverse(self, u: f64) -> f64 {
+        match self {
+            Scale::Linear | Scale::Unmarked => u,
+            Scale::Log => 10f64.powf(u),
+        }
+    }
+}
+
+/// Where a figure's legend sits inside its plot area.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LegendPlace {
+    #[default]
+    LeftBottom,
+    LeftTop,
+    RightTop,
+    RightBottom,
+}
+
+/// A text placed at data coordinates: centred on `at[0]`, its baseline just above `at[1]`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Label {
+    pub at: [f64; 2],
+    pub text: String,
 }
 
 /// A marker shape for points.
@@ -46,6 +123,32 @@ pub enum Shape {
     HLine { y: f64 },
     /// A histogram: bin `i` spans `[edges[i], edges[i + 1]]` with height `counts[i]`.
     Bars { edges: Vec<f64>, counts: Vec<f64> },
+    /// Separate straight segments `[[x0, y0], [x1, y1]]` (e.g. the arms of a dendrogram).
+    Segments { segments: Vec<[[f64; 2]; 2]> },
+    /// Texts at data coordinates, in the series' colour (e.g. dendrogram leaves, law names).
+    Labels { labels: Vec<Label> },
+    /// A filled band between `lower[i]` and `upper[i]` at `x[i]` (same lengths); a stacked area plot
+    /// is one band per layer, each starting where the one below ends.
+    Band {
+        x: Vec<f64>,
+        lower: Vec<f64>,
+        upper: Vec<f64>,
+    },
+}
+
+impl Shape {
+    /// Whether the series is named in the legend: lines, points, bars, bands and unlabelled vertical
+    /// lines are; labelled vertical lines, horizontal lines and labels carry their text in place,
+    /// segments are a drawing (a dendrogram).
+    pub fn in_legend(&self) -> bool {
+        match self {
+            Shape::Line { .. } | Shape::Points { .. } | Shape::Bars { .. } | Shape::Band { .. } => {
+                true
+            }
+            Shape::VLine { labelled, .. } => !labelled,
+            Shape::HLine { .. } | Shape::Segments { .. } | Shape::Labels { .. } => false,
+        }
+    }
 }
 
 /// One named series in one colour.
@@ -65,6 +168,7 @@ pub struct Figure {
     pub x: Axis,
     pub y: Axis,
     pub series: Vec<Series>,
+    pub legend: LegendPlace,
 }
 
 /// A group of columns from one source of numbers (never combined with another group).

@@ -3,7 +3,7 @@
 //! series is one `<g class="series" data-series="…">` so a reader (or a test) finds it by name; each
 //! table column group one `<g class="group">`. Text is escaped; no layout engine, widths are estimated.
 
-use super::{Figure, Marker, Rgb, Series, Shape};
+use super::{Figure, LegendPlace, Marker, Rgb, Scale, Series, Shape};
 use std::fmt::Write;
 
 /// Margins of a panel's plot area inside its box (left, right, top, bottom), in SVG units.
@@ -62,7 +62,37 @@ fn tick_label(v: f64, step: f64) -> String {
     format!("{v:.digits$}")
 }
 
-/// Maps data coordinates to the SVG coordinates of one plot area.
+/// Tick values of a log axis over `[lo, hi]` (lo > 0): the powers of ten inside, with 2× and 5×
+/// multiples added when fewer than two decades would be marked.
+pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    if !(lo > 0.0 && hi.is_finite()) || hi <= lo {
+        return Vec::new();
+    }
+    let (first, last) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    let inside = |v: &f64| *v >= lo * (1.0 - 1e-9) && *v <= hi * (1.0 + 1e-9);
+    let decades: Vec<f64> = (first..=last)
+        .map(|k| 10f64.powi(k))
+        .filter(inside)
+        .collect();
+    if decades.len() >= 2 {
+        return decades;
+    }
+    (first..=last)
+        .flat_map(|k| [1.0, 2.0, 5.0].map(|m| m * 10f64.powi(k)))
+        .filter(inside)
+        .collect()
+}
+
+/// A log-axis tick label: the value in its shortest form ("10", "200", "0.05").
+pub fn log_tick_label(v: f64) -> String {
+    // Round to 12 significant digits so 10^k computed in floating point prints as itself.
+    let digits = 11 - v.abs().log10().floor() as i32;
+    let scale = 10f64.powi(digits.clamp(-300, 300));
+    ((v * scale).round() / scale).to_string()
+}
+
+/// Maps data coordinates to the SVG coordinates of one plot area. `x` and `y` are the ranges in the
+/// axes' drawing coordinates ([`Scale::forward`]).
 struct Frame {
     left: f64,
     top: f64,
@@ -70,14 +100,18 @@ struct Frame {
     height: f64,
     x: [f64; 2],
     y: [f64; 2],
+    x_scale: Scale,
+    y_scale: Scale,
 }
 
 impl Frame {
     fn px(&self, x: f64) -> f64 {
-        self.left + (x - self.x[0]) / (self.x[1] - self.x[0]) * self.width
+        let u = self.x_scale.forward(x);
+        self.left + (u - self.x[0]) / (self.x[1] - self.x[0]) * self.width
     }
     fn py(&self, y: f64) -> f64 {
-        self.top + self.height - (y - self.y[0]) / (self.y[1] - self.y[0]) * self.height
+        let u = self.y_scale.forward(y);
+        self.top + self.height - (u - self.y[0]) / (self.y[1] - self.y[0]) * self.height
     }
     fn bottom(&self) -> f64 {
         self.top + self.height
@@ -87,9 +121,10 @@ impl Frame {
     }
 }
 
-/// A valid `[lo, hi]` range: non-finite or empty ranges become `[0, 1]` or are widened around the value.
-fn usable(range: [f64; 2]) -> [f64; 2] {
-    let [lo, hi] = range;
+/// A valid `[lo, hi]` range in drawing coordinates: non-finite or empty ranges become `[0, 1]` or are
+/// widened around the value.
+fn usable(range: [f64; 2], scale: Scale) -> [f64; 2] {
+    let [lo, hi] = range.map(|v| scale.forward(v));
     if !(lo.is_finite() && hi.is_finite()) {
         [0.0, 1.0]
     } else if hi > lo {
@@ -124,8 +159,10 @@ fn panel(out: &mut String, figure: &Figure, index: usize, top: f64, width: f64, 
         top: top + MARGIN[2],
         width: (width - MARGIN[0] - MARGIN[1]).max(10.0),
         height: (height - MARGIN[2] - MARGIN[3]).max(10.0),
-        x: usable(figure.x.range),
-        y: usable(figure.y.range),
+        x: usable(figure.x.range, figure.x.scale),
+        y: usable(figure.y.range, figure.y.scale),
+        x_scale: figure.x.scale,
+        y_scale: figure.y.scale,
     };
     let clip = format!("plot-area-{index}");
     let _ = writeln!(
@@ -153,37 +190,50 @@ fn panel(out: &mut String, figure: &Figure, index: usize, top: f64, width: f64, 
     out.push_str("</g>\n");
 }
 
+/// Tick values and labels of an axis whose drawing range is `range`.
+fn axis_ticks(range: [f64; 2], scale: Scale, target: usize) -> Vec<(f64, String)> {
+    match scale {
+        Scale::Linear => {
+            let values = ticks(range[0], range[1], target);
+            let step = values.windows(2).next().map_or(1.0, |w| w[1] - w[0]);
+            values
+                .into_iter()
+                .map(|v| (v, tick_label(v, step)))
+                .collect()
+        }
+        Scale::Log => log_ticks(scale.inverse(range[0]), scale.inverse(range[1]))
+            .into_iter()
+            .map(|v| (v, log_tick_label(v)))
+            .collect(),
+        Scale::Unmarked => Vec::new(),
+    }
+}
+
 fn axes(out: &mut String, figure: &Figure, f: &Frame) {
     let _ = writeln!(
         out,
         r##"<rect x="{}" y="{}" width="{}" height="{}" fill="none" stroke="#444"/>"##,
         f.left, f.top, f.width, f.height
     );
-    let xs = ticks(f.x[0], f.x[1], 8);
-    let x_step = xs.windows(2).next().map_or(1.0, |w| w[1] - w[0]);
-    for v in xs {
+    for (v, label) in axis_ticks(f.x, f.x_scale, 8) {
         let x = f.px(v);
         let _ = writeln!(
             out,
-            r##"<line x1="{x}" y1="{b}" x2="{x}" y2="{b6}" stroke="#444"/><text x="{x}" y="{ty}" text-anchor="middle">{label}</text>"##,
+            r##"<line x1="{x}" y1="{b}" x2="{x}" y2="{b6}" stroke="#444"/><text class="x-tick" x="{x}" y="{ty}" text-anchor="middle">{label}</text>"##,
             b = f.bottom(),
             b6 = f.bottom() + 5.0,
             ty = f.bottom() + 18.0,
-            label = tick_label(v, x_step),
         );
     }
-    let ys = ticks(f.y[0], f.y[1], 5);
-    let y_step = ys.windows(2).next().map_or(1.0, |w| w[1] - w[0]);
-    for v in ys {
+    for (v, label) in axis_ticks(f.y, f.y_scale, 5) {
         let y = f.py(v);
         let _ = writeln!(
             out,
-            r##"<line x1="{l5}" y1="{y}" x2="{l}" y2="{y}" stroke="#444"/><text x="{tx}" y="{ty}" text-anchor="end">{label}</text>"##,
+            r##"<line x1="{l5}" y1="{y}" x2="{l}" y2="{y}" stroke="#444"/><text class="y-tick" x="{tx}" y="{ty}" text-anchor="end">{label}</text>"##,
             l5 = f.left - 5.0,
             l = f.left,
             tx = f.left - 8.0,
             ty = y + FONT / 3.0,
-            label = tick_label(v, y_step),
         );
     }
     let _ = writeln!(
@@ -204,8 +254,9 @@ fn segments(points: &[[f64; 2]], f: &Frame) -> Vec<String> {
     let mut segments = Vec::new();
     let mut current = String::new();
     for p in points {
-        if p[0].is_finite() && p[1].is_finite() {
-            let _ = write!(current, "{:.2},{:.2} ", f.px(p[0]), f.py(p[1]));
+        let (x, y) = (f.px(p[0]), f.py(p[1]));
+        if x.is_finite() && y.is_finite() {
+            let _ = write!(current, "{x:.2},{y:.2} ");
         } else if !current.is_empty() {
             segments.push(std::mem::take(&mut current));
         }
@@ -327,6 +378,62 @@ fn draw_series(out: &mut String, series: &Series, f: &Frame, vline_index: usize)
                 );
             }
         }
+        Shape::Segments { segments } => {
+            for [a, b] in segments {
+                let (x1, y1, x2, y2) = (f.px(a[0]), f.py(a[1]), f.px(b[0]), f.py(b[1]));
+                if [x1, y1, x2, y2].iter().all(|v| v.is_finite()) {
+                    let _ = writeln!(
+                        out,
+                        r#"<line class="segment" x1="{x1:.2}" y1="{y1:.2}" x2="{x2:.2}" y2="{y2:.2}" stroke="{color}" stroke-width="2.5"/>"#
+                    );
+                }
+            }
+        }
+        Shape::Labels { labels } => {
+            for label in labels {
+                let (x, y) = (f.px(label.at[0]), f.py(label.at[1]));
+                if x.is_finite() && y.is_finite() {
+                    let _ = writeln!(
+                        out,
+                        r#"<text class="label" x="{x:.2}" y="{:.2}" text-anchor="middle" font-weight="bold" fill="{color}">{}</text>"#,
+                        y - 4.0,
+                        escape(&label.text)
+                    );
+                }
+            }
+        }
+        Shape::Band { x, lower, upper } => {
+            // Upper edge left to right, lower edge back: one closed outline per run of finite values.
+            let corners = |i: usize| -> Option<[f64; 3]> {
+                let (px, lo, hi) = (f.px(*x.get(i)?), f.py(*lower.get(i)?), f.py(*upper.get(i)?));
+                [px, lo, hi]
+                    .iter()
+                    .all(|v| v.is_finite())
+                    .then_some([px, lo, hi])
+            };
+            let mut runs: Vec<Vec<[f64; 3]>> = vec![Vec::new()];
+            for i in 0..x.len() {
+                match (corners(i), runs.last_mut()) {
+                    (Some(c), Some(run)) => run.push(c),
+                    (None, Some(run)) if !run.is_empty() => runs.push(Vec::new()),
+                    _ => {}
+                }
+            }
+            for run in runs.iter().filter(|r| r.len() >= 2) {
+                let mut d = String::new();
+                for (k, [px, _, hi]) in run.iter().enumerate() {
+                    let _ = write!(d, "{}{px:.2},{hi:.2} ", if k == 0 { "M" } else { "L" });
+                }
+                for [px, lo, _] in run.iter().rev() {
+                    let _ = write!(d, "L{px:.2},{lo:.2} ");
+                }
+                let _ = writeln!(
+                    out,
+                    r#"<path class="band" d="{}Z" fill="{color}" fill-opacity="0.8" stroke="none"/>"#,
+                    d
+                );
+            }
+        }
     }
     out.push_str("</g>\n");
 }
@@ -338,16 +445,18 @@ fn kind(shape: &Shape) -> &'static str {
         Shape::VLine { .. } => "vline",
         Shape::HLine { .. } => "hline",
         Shape::Bars { .. } => "bars",
+        Shape::Segments { .. } => "segments",
+        Shape::Labels { .. } => "labels",
+        Shape::Band { .. } => "band",
     }
 }
 
-/// A legend box in the plot's lower left: one row per distinct series name, lines excluded (their
-/// labels sit on the lines).
+/// A legend box in the figure's legend corner: one row per distinct series name of the shapes that
+/// belong in a legend ([`Shape::in_legend`]).
 fn legend(out: &mut String, figure: &Figure, f: &Frame) {
     let mut names: Vec<(&str, Rgb)> = Vec::new();
     for s in &figure.series {
-        let labelled_in_place = matches!(s.shape, Shape::VLine { .. } | Shape::HLine { .. });
-        if !labelled_in_place && !names.iter().any(|(n, _)| *n == s.name) {
+        if s.shape.in_legend() && !names.iter().any(|(n, _)| *n == s.name) {
             names.push((&s.name, s.color));
         }
     }
@@ -364,7 +473,12 @@ fn legend(out: &mut String, figure: &Figure, f: &Frame) {
         30.0 + longest as f64 * FONT * 0.6,
         row * names.len() as f64 + 8.0,
     );
-    let (x, y) = (f.left + 8.0, f.bottom() - h - 8.0);
+    let (x, y) = match figure.legend {
+        LegendPlace::LeftBottom => (f.left + 8.0, f.bottom() - h - 8.0),
+        LegendPlace::LeftTop => (f.left + 8.0, f.top + 8.0),
+        LegendPlace::RightTop => (f.right() - w - 8.0, f.top + 8.0),
+        LegendPlace::RightBottom => (f.right() - w - 8.0, f.bottom() - h - 8.0),
+    };
     let _ = writeln!(
         out,
         r##"<g class="legend"><rect x="{x}" y="{y}" width="{w:.1}" height="{h}" fill="white" fill-opacity="0.85" stroke="#999"/>"##
@@ -533,20 +647,18 @@ mod tests {
     }
 
     fn figure(series: Vec<Series>) -> Figure {
-        let axis = |label: &str| super::super::Axis {
-            label: label.into(),
-            range: [0.0, 1.0],
-        };
+        let axis = |label: &str| super::super::Axis::linear(label, [0.0, 1.0]);
         Figure {
             title: "t & <title>".into(),
             x: axis("x"),
             y: axis("y"),
             series,
+            legend: LegendPlace::LeftBottom,
         }
     }
 
     #[test]
-    fn a_gap_splits_a_line_and_only_labelled_lines_carry_text() {
+    fn a_gap_splits_a_line_and_unlabelled_lines_are_named_in_the_legend() {
         let series = vec![
             Series {
                 name: "curve".into(),
@@ -576,9 +688,83 @@ mod tests {
         let out = document(&[(&figure(series), 300.0)], 400.0);
         assert_eq!(out.matches("<polyline").count(), 2, "{out}");
         assert!(out.contains(">shown</text>"));
-        assert!(!out.contains(">hidden</text>"));
+        // An unlabelled line is named in the legend only, a labelled one on the line only.
+        let (plot, legend) = out.split_once(r#"<g class="legend">"#).unwrap();
+        assert!(!plot.contains(">hidden</text>"));
+        assert!(legend.contains(">hidden</text>"));
+        assert!(!legend.contains(">shown</text>"));
         assert!(out.contains("t &amp; &lt;title&gt;"));
         assert!(out.contains("#010203"));
+    }
+
+    #[test]
+    fn log_ticks_mark_decades_or_their_round_multiples() {
+        assert_eq!(log_ticks(2.0, 4096.0), vec![10.0, 100.0, 1000.0]);
+        assert_eq!(log_ticks(0.01, 1.0), vec![0.01, 0.1, 1.0]);
+        // Under two decades inside: 2× and 5× multiples join in.
+        assert_eq!(log_ticks(3.0, 60.0), vec![5.0, 10.0, 20.0, 50.0]);
+        assert!(log_ticks(0.0, 10.0).is_empty());
+        let labels: Vec<String> = [0.01, 0.1, 10.0, 1000.0, 200.0]
+            .map(log_tick_label)
+            .to_vec();
+        assert_eq!(labels, ["0.01", "0.1", "10", "1000", "200"]);
+        assert_eq!(log_tick_label(10f64.powi(-3)), "0.001");
+    }
+
+    #[test]
+    fn bands_segments_and_labels_are_drawn_where_their_data_say() {
+        let series = vec![
+            Series {
+                name: "lower".into(),
+                color: [10, 20, 30],
+                shape: Shape::Band {
+                    x: vec![0.0, 0.5, 1.0],
+                    lower: vec![0.0, 0.0, 0.0],
+                    upper: vec![0.5, f64::NAN, 0.5],
+                },
+            },
+            Series {
+                name: "tree".into(),
+                color: [0, 0, 0],
+                shape: Shape::Segments {
+                    segments: vec![[[0.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [1.0, 1.0]]],
+                },
+            },
+            Series {
+                name: "names".into(),
+                color: [0, 0, 0],
+                shape: Shape::Labels {
+                    labels: vec![super::super::Label {
+                        at: [0.5, 0.5],
+                        text: "a < b".into(),
+                    }],
+                },
+            },
+        ];
+        let out = document(&[(&figure(series), 300.0)], 400.0);
+        // The NaN splits the band into two runs of one point: nothing to fill.
+        assert_eq!(out.matches(r#"class="band""#).count(), 0, "{out}");
+        assert_eq!(out.matches(r#"class="segment""#).count(), 2);
+        assert!(out.contains(">a &lt; b</text>"));
+        // Plot area: x from 70 to 380, y from 30 to 254 (300 − 46); the label sits 4 above its point.
+        assert!(
+            out.contains(r#"class="label" x="225.00" y="138.00""#),
+            "{out}"
+        );
+        let whole = Series {
+            name: "whole".into(),
+            color: [1, 1, 1],
+            shape: Shape::Band {
+                x: vec![0.0, 1.0],
+                lower: vec![0.0, 0.0],
+                upper: vec![1.0, 1.0],
+            },
+        };
+        let out = document(&[(&figure(vec![whole]), 300.0)], 400.0);
+        assert!(
+            out.contains(r#"d="M70.00,30.00 L380.00,30.00 L380.00,254.00 L70.00,254.00 Z""#),
+            "{out}"
+        );
     }
 
     #[test]

@@ -21,40 +21,113 @@ fn number(v: f64) -> String {
     }
 }
 
-/// The plotted values of `figures` as CSV: `figure,series,kind,x,y,error,x_end` — lines and points one
-/// row per point (`error` = the ± half-width of an error bar), a vertical line `x`, a horizontal line
-/// `y`, a bar `x`..`x_end` with height `y`.
+/// One CSV row's values after `figure,series,kind`.
+struct Values {
+    x: f64,
+    y: f64,
+    error: Option<f64>,
+    x_end: Option<f64>,
+    y_end: Option<f64>,
+    text: Option<String>,
+}
+
+impl Values {
+    fn at(x: f64, y: f64) -> Self {
+        Values {
+            x,
+            y,
+            error: None,
+            x_end: None,
+            y_end: None,
+            text: None,
+        }
+    }
+}
+
+/// The plotted values of `figures` as CSV: `figure,series,kind,x,y,error,x_end,y_end,text` — lines and
+/// points one row per point (`error` = the ± half-width of an error bar), a vertical line `x`, a
+/// horizontal line `y`, a bar `x`..`x_end` with height `y`, a segment from `x,y` to `x_end,y_end`, a
+/// label's text at `x,y`, a band one row per `x` from `y` (lower) to `y_end` (upper).
 pub fn figures_csv(figures: &[&Figure]) -> String {
-    let mut out = String::from("figure,series,kind,x,y,error,x_end\n");
+    let mut out = String::from("figure,series,kind,x,y,error,x_end,y_end,text\n");
     for figure in figures {
         for series in &figure.series {
             let head = format!("{},{}", field(&figure.title), field(&series.name));
-            let mut row = |kind: &str, x: f64, y: f64, error: Option<f64>, x_end: Option<f64>| {
+            let mut put = |kind: &str, v: Values| {
+                let optional = |o: Option<f64>| o.map(number).unwrap_or_default();
                 out.push_str(&format!(
-                    "{head},{kind},{},{},{},{}\n",
-                    number(x),
-                    number(y),
-                    error.map(number).unwrap_or_default(),
-                    x_end.map(number).unwrap_or_default()
+                    "{head},{kind},{},{},{},{},{},{}\n",
+                    number(v.x),
+                    number(v.y),
+                    optional(v.error),
+                    optional(v.x_end),
+                    optional(v.y_end),
+                    v.text.as_deref().map(field).unwrap_or_default()
                 ));
             };
             match &series.shape {
                 Shape::Line { points, .. } => {
                     for p in points {
-                        row("line", p[0], p[1], None, None);
+                        put("line", Values::at(p[0], p[1]));
                     }
                 }
                 Shape::Points { points, errors, .. } => {
                     for (i, p) in points.iter().enumerate() {
                         let error = errors.as_ref().and_then(|e| e.get(i)).copied();
-                        row("points", p[0], p[1], error, None);
+                        put(
+                            "points",
+                            Values {
+                                error,
+                                ..Values::at(p[0], p[1])
+                            },
+                        );
                     }
                 }
-                Shape::VLine { x, .. } => row("vline", *x, f64::NAN, None, None),
-                Shape::HLine { y } => row("hline", f64::NAN, *y, None, None),
+                Shape::VLine { x, .. } => put("vline", Values::at(*x, f64::NAN)),
+                Shape::HLine { y } => put("hline", Values::at(f64::NAN, *y)),
                 Shape::Bars { edges, counts } => {
                     for (edge, &count) in edges.windows(2).zip(counts) {
-                        row("bar", edge[0], count, None, Some(edge[1]));
+                        put(
+                            "bar",
+                            Values {
+                                x_end: Some(edge[1]),
+                                ..Values::at(edge[0], count)
+                            },
+                        );
+                    }
+                }
+                Shape::Segments { segments } => {
+                    for [a, b] in segments {
+                        put(
+                            "segment",
+                            Values {
+                                x_end: Some(b[0]),
+                                y_end: Some(b[1]),
+                                ..Values::at(a[0], a[1])
+                            },
+                        );
+                    }
+                }
+                Shape::Labels { labels } => {
+                    for label in labels {
+                        put(
+                            "label",
+                            Values {
+                                text: Some(label.text.clone()),
+                                ..Values::at(label.at[0], label.at[1])
+                            },
+                        );
+                    }
+                }
+                Shape::Band { x, lower, upper } => {
+                    for ((&x, &lo), &hi) in x.iter().zip(lower).zip(upper) {
+                        put(
+                            "band",
+                            Values {
+                                y_end: Some(hi),
+                                ..Values::at(x, lo)
+                            },
+                        );
                     }
                 }
             }
@@ -207,14 +280,9 @@ mod tests {
     fn figure_csv_has_one_row_per_value() {
         let figure = Figure {
             title: "f".into(),
-            x: Axis {
-                label: "x".into(),
-                range: [0.0, 1.0],
-            },
-            y: Axis {
-                label: "y".into(),
-                range: [0.0, 1.0],
-            },
+            x: Axis::linear("x", [0.0, 1.0]),
+            y: Axis::linear("y", [0.0, 1.0]),
+            legend: Default::default(),
             series: vec![
                 Series {
                     name: "p".into(),
@@ -237,8 +305,8 @@ mod tests {
         };
         assert_eq!(
             figures_csv(&[&figure]),
-            "figure,series,kind,x,y,error,x_end\nf,p,points,0.5,0.25,0.125,\nf,p,points,0.75,,0,\n\
-             f,h,bar,0,3,,0.5\nf,h,bar,0.5,4,,1\n"
+            "figure,series,kind,x,y,error,x_end,y_end,text\nf,p,points,0.5,0.25,0.125,,,\n\
+             f,p,points,0.75,,0,,,\nf,h,bar,0,3,,0.5,,\nf,h,bar,0.5,4,,1,,\n"
         );
     }
 }

@@ -1,0 +1,219 @@
+//! Draws a `figure::Figure` with egui_plot: the one path from the UI-free plot models to the screen,
+//! so what a view shows and what its SVG / CSV / JSON exports contain cannot drift. A log axis is drawn
+//! in log10 coordinates with ticks at decades. Knows nothing of what a figure means.
+
+use crate::figure::{Figure, LegendPlace, Marker, Rgb, Scale, Shape};
+use egui::{Align2, Color32, RichText};
+use egui_plot::{
+    Bar, BarChart, Corner, FilledArea, GridInput, GridMark, HLine, Legend, Line, LineStyle,
+    MarkerShape, Plot, PlotPoint, PlotUi, Points, Text, VLine,
+};
+
+pub fn rgb(color: Color32) -> Rgb {
+    [color.r(), color.g(), color.b()]
+}
+
+pub fn color(rgb: Rgb) -> Color32 {
+    Color32::from_rgb(rgb[0], rgb[1], rgb[2])
+}
+
+/// Grid marks of a log10 axis: decades (strong) and their 2…9 multiples (faint).
+fn log_grid(input: GridInput) -> Vec<GridMark> {
+    let (lo, hi) = input.bounds;
+    if !(lo.is_finite() && hi.is_finite()) || hi - lo > 300.0 {
+        return Vec::new();
+    }
+    let mut marks = Vec::new();
+    for k in (lo.floor() as i32)..=(hi.ceil() as i32) {
+        let decade = f64::from(k);
+        marks.push(GridMark {
+            value: decade,
+            step_size: 1.0,
+        });
+        for m in 2..10 {
+            marks.push(GridMark {
+                value: decade + f64::from(m).log10(),
+                step_size: 0.1,
+            });
+        }
+    }
+    marks.retain(|m| m.value >= lo && m.value <= hi);
+    marks
+}
+
+/// The label of a log10 grid mark: decades always, 2× and 5× only when the axis spans few decades.
+fn log_label(mark: GridMark, range: &std::ops::RangeInclusive<f64>) -> String {
+    let value = 10f64.powf(mark.value);
+    let decade = (mark.value - mark.value.round()).abs() < 1e-9;
+    let few_decades = range.end() - range.start() < 2.0;
+    let mantissa = value / 10f64.powf(mark.value.floor());
+    let round_multiple = [2.0, 5.0].iter().any(|m| (mantissa - m).abs() < 1e-6);
+    if decade || (few_decades && round_multiple) {
+        crate::figure::svg::log_tick_label(value)
+    } else {
+        String::new()
+    }
+}
+
+fn corner(place: LegendPlace) -> Corner {
+    match place {
+        LegendPlace::LeftBottom => Corner::LeftBottom,
+        LegendPlace::LeftTop => Corner::LeftTop,
+        LegendPlace::RightTop => Corner::RightTop,
+        LegendPlace::RightBottom => Corner::RightBottom,
+    }
+}
+
+/// An egui plot with `figure`'s axis labels, ranges, scales and legend place (`id` must be unique in
+/// the window). Callers add a height, linked axes…
+pub fn plot<'a>(figure: &'a Figure, id: &str) -> Plot<'a> {
+    let (x, y) = (&figure.x, &figure.y);
+    let has_legend = figure.series.iter().any(|s| s.shape.in_legend());
+    let mut plot = Plot::new(id)
+        .x_axis_label(x.label.as_str())
+        .y_axis_label(y.label.as_str())
+        .include_x(x.scale.forward(x.range[0]))
+        .include_x(x.scale.forward(x.range[1]))
+        .include_y(y.scale.forward(y.range[0]))
+        .include_y(y.scale.forward(y.range[1]));
+    if has_legend {
+        plot = plot.legend(
+            Legend::default()
+                .position(corner(figure.legend))
+                .follow_insertion_order(true),
+        );
+    }
+    match x.scale {
+        Scale::Linear => {}
+        Scale::Log => plot = plot.x_grid_spacer(log_grid).x_axis_formatter(log_label),
+        Scale::Unmarked => plot = plot.x_axis_formatter(|_, _| String::new()),
+    }
+    match y.scale {
+        Scale::Linear => {}
+        Scale::Log => plot = plot.y_grid_spacer(log_grid).y_axis_formatter(log_label),
+        Scale::Unmarked => plot = plot.y_axis_formatter(|_, _| String::new()),
+    }
+    plot
+}
+
+/// Draws `figure`'s series with egui_plot (the SVG writer draws the same series).
+pub fn draw(plot: &mut PlotUi, figure: &Figure) {
+    let (sx, sy) = (figure.x.scale, figure.y.scale);
+    let at = |p: &[f64; 2]| [sx.forward(p[0]), sy.forward(p[1])];
+    let [y_lo, y_hi] = figure.y.range.map(|v| sy.forward(v));
+    let mut vlines = 0;
+    for series in &figure.series {
+        let name = series.name.as_str();
+        let c = color(series.color);
+        match &series.shape {
+            Shape::Points {
+                points,
+                errors,
+                marker,
+            } => {
+                for (p, e) in points.iter().zip(errors.iter().flatten()) {
+                    plot.line(
+                        Line::new(name, vec![at(&[p[0], p[1] - e]), at(&[p[0], p[1] + e])])
+                            .color(c)
+                            .width(1.5),
+                    );
+                }
+                let (shape, radius) = match marker {
+                    // Lone markers (a highlighted value) are drawn larger than a series of points.
+                    Marker::Circle if points.len() <= 2 => (MarkerShape::Circle, 6.0),
+                    Marker::Circle => (MarkerShape::Circle, 3.5),
+                    Marker::Diamond => (MarkerShape::Diamond, 6.0),
+                };
+                plot.points(
+                    Points::new(name, points.iter().map(at).collect::<Vec<_>>())
+                        .color(c)
+                        .shape(shape)
+                        .filled(true)
+                        .radius(radius),
+                );
+            }
+            Shape::Line { points, dashed } => {
+                let line = Line::new(name, points.iter().map(at).collect::<Vec<_>>())
+                    .color(c)
+                    .width(if *dashed { 1.5 } else { 2.5 });
+                plot.line(if *dashed {
+                    line.style(LineStyle::dashed_loose())
+                } else {
+                    line
+                });
+            }
+            Shape::HLine { y } => {
+                plot.hline(
+                    HLine::new(name, sy.forward(*y))
+                        .color(c)
+                        .style(LineStyle::dashed_loose()),
+                );
+            }
+            Shape::VLine { x, labelled } => {
+                let x = sx.forward(*x);
+                plot.vline(
+                    VLine::new(name, x)
+                        .color(c)
+                        .width(if *labelled { 1.5 } else { 1.0 }),
+                );
+                if *labelled {
+                    // Labels are staggered vertically: the times are often close together.
+                    let y = y_hi - (0.01 + 0.07 * vlines as f64) * (y_hi - y_lo);
+                    plot.text(
+                        Text::new(name, PlotPoint::new(x, y), RichText::new(name).size(13.0))
+                            .color(c)
+                            .anchor(Align2::LEFT_TOP),
+                    );
+                }
+                vlines += 1;
+            }
+            Shape::Bars { edges, counts } => {
+                let bars: Vec<Bar> = edges
+                    .windows(2)
+                    .zip(counts)
+                    // Empty bins draw nothing but would stretch a linked axis to their range.
+                    .filter(|(_, count)| **count > 0.0)
+                    .map(|(edge, &count)| {
+                        let (a, b) = (sx.forward(edge[0]), sx.forward(edge[1]));
+                        Bar::new(0.5 * (a + b), sy.forward(count)).width(b - a)
+                    })
+                    .collect();
+                plot.bar_chart(BarChart::new(name, bars).color(c));
+            }
+            Shape::Segments { segments } => {
+                // Separate lines (a joined path of a dendrogram would be filled as one shape), unnamed:
+                // segments are not in the legend (`Shape::in_legend`).
+                for [a, b] in segments {
+                    plot.line(Line::new("", vec![at(a), at(b)]).color(c).width(2.5));
+                }
+            }
+            Shape::Labels { labels } => {
+                for label in labels {
+                    let [x, y] = at(&label.at);
+                    // Unnamed: texts placed in the plot need no legend entry.
+                    plot.text(
+                        Text::new(
+                            "",
+                            PlotPoint::new(x, y),
+                            RichText::new(&label.text).size(14.0).strong().color(c),
+                        )
+                        .anchor(Align2::CENTER_BOTTOM),
+                    );
+                }
+            }
+            Shape::Band { x, lower, upper } => {
+                let xs: Vec<f64> = x.iter().map(|&v| sx.forward(v)).collect();
+                let lo: Vec<f64> = lower.iter().map(|&v| sy.forward(v)).collect();
+                let hi: Vec<f64> = upper.iter().map(|&v| sy.forward(v)).collect();
+                plot.add(FilledArea::new(name, &xs, &lo, &hi).fill_color(
+                    Color32::from_rgba_unmultiplied(
+                        series.color[0],
+                        series.color[1],
+                        series.color[2],
+                        200,
+                    ),
+                ));
+            }
+        }
+    }
+}
