@@ -6,6 +6,9 @@
 //! their series too; the log axis is checked against an independent log10 mapping; the metric table
 //! states the time step its current column measures.
 
+mod fs_support;
+use fs_support::modes_are_ignored;
+
 mod app_support;
 
 use diffscope::analysis::compare::{Comparison, MeasuredModel};
@@ -351,14 +354,6 @@ fn the_metric_table_keeps_its_groups_apart() {
         doc.descendants()
             .any(|n| n.text() == Some(uniformity.as_str()))
     );
-}
-
-/// True when this process can write into a folder it has made read-only (root ignores modes).
-fn modes_are_ignored(folder: &Path) -> bool {
-    let probe = folder.join("probe");
-    let ignored = std::fs::write(&probe, b"x").is_ok();
-    let _ = std::fs::remove_file(probe);
-    ignored
 }
 
 #[test]

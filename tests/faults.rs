@@ -4,6 +4,9 @@
 //! previous file and leaves no temporary when the folder refuses writes, the disk fills mid-way, or the
 //! `sample` process is killed part-way. An over-large point cloud is refused with its estimate, not read.
 
+mod fs_support;
+use fs_support::modes_are_ignored;
+
 use diffscope::diffusion::{
     DiffusionError, InitKind, SamplingSpec, StoreSteps, Trajectories, run_trajectories,
 };
@@ -289,14 +292,6 @@ fn every_writer() -> Vec<(&'static str, Writer)> {
             }),
         ),
     ]
-}
-
-/// True when this process can write into a folder it has made read-only (root ignores modes).
-fn modes_are_ignored(folder: &Path) -> bool {
-    let probe = folder.join("probe");
-    let ignored = std::fs::write(&probe, b"x").is_ok();
-    let _ = std::fs::remove_file(probe);
-    ignored
 }
 
 #[test]

@@ -2,6 +2,9 @@
 //! foreign session is refused with one clear error and changes nothing, a failed save keeps the old file,
 //! the autosave restores the last run, and `diffscope render --session` rebuilds a figure headless.
 
+mod fs_support;
+use fs_support::modes_are_ignored;
+
 mod app_support;
 
 use app_support::{SMALL_SCENE, harness, settle, small_scene};
@@ -217,14 +220,6 @@ fn a_dropped_session_file_opens_as_a_session() {
     assert_eq!(app.manifold.selected, Some(5));
     // A step beyond the run is clamped to its last stored step.
     assert_eq!(app.timeline.step, 60);
-}
-
-/// True when this process can write into a folder it has made read-only (root ignores modes).
-fn modes_are_ignored(folder: &Path) -> bool {
-    let probe = folder.join("probe");
-    let ignored = std::fs::write(&probe, b"x").is_ok();
-    let _ = std::fs::remove_file(probe);
-    ignored
 }
 
 #[test]
