@@ -8,8 +8,7 @@ use crate::render::camera::{self, Orbit, PanZoom};
 use crate::render::colormap::{Colormap, class_rgb8};
 use crate::render::layer::{Grid, LayerCallback, LayerData, LayerStyle, histogram};
 use crate::render::trails::{TrailData, TrailVertex, TrailsCallback};
-use crate::render::{PointColoring, PointData, PointInstance, PointsCallback};
-use eframe::egui_wgpu;
+use crate::render::{PointColoring, PointData, PointInstance, PointsCallback, paint_callback};
 use egui::{Color32, Pos2, Rect, Sense, Stroke, Ui, Vec2};
 use glam::{Vec2 as GVec2, Vec3};
 use std::sync::Arc;
@@ -485,7 +484,7 @@ impl ManifoldView {
             _ => PointColoring::Scalar(self.colormap),
         };
         if !self.trails.vertices.is_empty() {
-            painter.add(egui_wgpu::Callback::new_paint_callback(
+            painter.add(paint_callback(
                 rect,
                 TrailsCallback {
                     slot: TRAILS_SLOT,
@@ -499,13 +498,12 @@ impl ManifoldView {
         if self.uses_density() {
             self.draw_density(&painter, rect, aspect, ppp, &view_proj);
         } else {
-            painter.add(egui_wgpu::Callback::new_paint_callback(
+            painter.add(paint_callback(
                 rect,
                 PointsCallback {
                     slot: SLOT,
                     data: self.data.clone(),
                     view_proj,
-                    viewport_px: [rect.width() * ppp, rect.height() * ppp],
                     radius_px: self.radius_px * ppp,
                     coloring,
                     opacity: if self.show_path { 0.55 } else { 0.85 },
@@ -608,7 +606,7 @@ impl ManifoldView {
             self.density = Some((key, data, min.to_array(), max.to_array()));
         }
         if let Some((_, data, min, max)) = &self.density {
-            painter.add(egui_wgpu::Callback::new_paint_callback(
+            painter.add(paint_callback(
                 rect,
                 LayerCallback {
                     slot: DENSITY_SLOT,
@@ -644,7 +642,7 @@ impl ManifoldView {
             ));
         }
         if let Some((_, data)) = &self.holes {
-            painter.add(egui_wgpu::Callback::new_paint_callback(
+            painter.add(paint_callback(
                 rect,
                 LayerCallback {
                     slot: HOLES_SLOT,
