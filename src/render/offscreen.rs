@@ -6,32 +6,56 @@ use super::gpu::{self, Frame};
 use eframe::egui_wgpu::wgpu;
 use std::collections::HashMap;
 
-/// Decides when a layer must be redrawn: whenever the key of its inputs differs from the last one drawn.
-/// Counts the redraws (what the tests check instead of timings).
+/// Decides, each frame, what a slot's layer does for the key of its inputs: nothing when it already shows
+/// them; a redraw once they have settled (they equal the previous frame's); and while they change every
+/// frame (a camera being dragged, the time being scrubbed) the renderer draws straight into egui's pass,
+/// since a layer redrawn every frame would only add its clear and its composite. Counts the redraws
+/// (what the tests check instead of timings).
 #[derive(Debug)]
 pub struct LayerCache<K> {
-    key: Option<K>,
+    /// What the layer shows.
+    drawn: Option<K>,
+    /// The previous frame's key.
+    last: Option<K>,
     redraws: u64,
+}
+
+/// What a layer does this frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Plan {
+    /// Composite the layer as it is.
+    Current,
+    /// Redraw the layer, then composite it.
+    Redraw,
+    /// Draw straight into egui's pass; the layer is left as it was.
+    Direct,
 }
 
 impl<K> Default for LayerCache<K> {
     fn default() -> Self {
         LayerCache {
-            key: None,
+            drawn: None,
+            last: None,
             redraws: 0,
         }
     }
 }
 
-impl<K: PartialEq> LayerCache<K> {
-    /// True (and `key` becomes the drawn one) when the layer must be redrawn for `key`.
-    pub fn stale(&mut self, key: K) -> bool {
-        if self.key.as_ref() == Some(&key) {
-            return false;
+impl<K: PartialEq + Clone> LayerCache<K> {
+    /// The plan for `key`; `fits` says whether the layer's texture still has the viewport's size (a
+    /// texture that does not is redrawn whatever it showed).
+    pub fn plan(&mut self, key: K, fits: bool) -> Plan {
+        let settled = self.last.as_ref().is_none_or(|last| *last == key);
+        self.last = Some(key.clone());
+        if fits && self.drawn.as_ref() == Some(&key) {
+            Plan::Current
+        } else if settled {
+            self.drawn = Some(key);
+            self.redraws += 1;
+            Plan::Redraw
+        } else {
+            Plan::Direct
         }
-        self.key = Some(key);
-        self.redraws += 1;
-        true
     }
 
     /// How many times the layer was redrawn.
@@ -41,11 +65,17 @@ impl<K: PartialEq> LayerCache<K> {
 }
 
 /// One slot's layer: a texture the size of its viewport and the bind group compositing it.
-struct Layer<K> {
+struct Layer {
     texture: wgpu::Texture,
     view: wgpu::TextureView,
     bind_group: wgpu::BindGroup,
+}
+
+/// A slot: its layer (once drawn), its cache, and whether this frame draws directly.
+struct Slot<K> {
+    layer: Option<Layer>,
     cache: LayerCache<K>,
+    direct: bool,
 }
 
 /// The layers of one renderer, keyed by slot, and the pipeline compositing them into egui's pass.
@@ -54,10 +84,10 @@ pub struct OffscreenLayers<K> {
     format: wgpu::TextureFormat,
     composite: wgpu::RenderPipeline,
     layout: wgpu::BindGroupLayout,
-    layers: HashMap<u64, Layer<K>>,
+    slots: HashMap<u64, Slot<K>>,
 }
 
-impl<K: PartialEq> OffscreenLayers<K> {
+impl<K: PartialEq + Clone> OffscreenLayers<K> {
     /// Layers in egui's colour format, composited with premultiplied alpha like every other pipeline.
     pub fn new(
         device: &wgpu::Device,
@@ -92,14 +122,14 @@ impl<K: PartialEq> OffscreenLayers<K> {
             format: target_format,
             composite,
             layout,
-            layers: HashMap::new(),
+            slots: HashMap::new(),
         }
     }
 
-    /// A pass into `slot`'s layer, cleared to transparent, when the layer must be redrawn for `key`
-    /// (its inputs changed, or the viewport was resized); `None` when the layer already shows `key` or
-    /// the viewport is empty (then nothing is composited either).
-    pub fn redraw(
+    /// Plans `slot`'s frame for the key of its inputs (see [`LayerCache`]); returns a pass into the
+    /// layer, cleared to transparent, when the caller must redraw it. After a [`Plan::Direct`] the
+    /// caller draws in [`Self::paint`]'s `direct`. Nothing is drawn for an empty viewport.
+    pub fn prepare(
         &mut self,
         frame: &mut Frame<'_>,
         slot: u64,
@@ -110,27 +140,32 @@ impl<K: PartialEq> OffscreenLayers<K> {
             u32::try_from(frame.viewport.height_px).unwrap_or(0),
         ];
         if size.contains(&0) {
-            self.layers.remove(&slot);
+            self.slots.remove(&slot);
             return None;
         }
-        let resized = self
-            .layers
-            .get(&slot)
-            .is_none_or(|l| [l.texture.width(), l.texture.height()] != size);
-        if resized {
-            // A new texture holds nothing yet; the slot keeps counting its redraws.
-            let mut layer = self.layer(frame.device, size);
-            layer.cache.redraws = self.redraws(slot);
-            self.layers.insert(slot, layer);
-        }
-        let layer = self.layers.get_mut(&slot)?;
-        if !layer.cache.stale(key) {
+        let state = self.slots.entry(slot).or_insert_with(|| Slot {
+            layer: None,
+            cache: LayerCache::default(),
+            direct: false,
+        });
+        let fits = state
+            .layer
+            .as_ref()
+            .is_some_and(|l| [l.texture.width(), l.texture.height()] == size);
+        let plan = state.cache.plan(key, fits);
+        state.direct = plan == Plan::Direct;
+        if plan != Plan::Redraw {
             return None;
         }
+        if !fits {
+            let layer = layer(frame.device, self.label, self.format, &self.layout, size);
+            state.layer = Some(layer);
+        }
+        let view = &state.layer.as_ref()?.view;
         let pass = frame.encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
             label: Some(self.label),
             color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                view: &layer.view,
+                view,
                 depth_slice: None,
                 resolve_target: None,
                 ops: wgpu::Operations {
@@ -146,9 +181,20 @@ impl<K: PartialEq> OffscreenLayers<K> {
         Some(pass.forget_lifetime())
     }
 
-    /// Draws `slot`'s layer over egui's pass (whose viewport is the layer's); nothing if it has none.
-    pub fn composite(&self, pass: &mut wgpu::RenderPass<'static>, slot: u64) {
-        if let Some(layer) = self.layers.get(&slot) {
+    /// Draws `slot` into egui's pass (whose viewport is the layer's): its layer, or `direct` when this
+    /// frame was planned to draw directly.
+    pub fn paint(
+        &self,
+        pass: &mut wgpu::RenderPass<'static>,
+        slot: u64,
+        direct: impl FnOnce(&mut wgpu::RenderPass<'static>),
+    ) {
+        let Some(state) = self.slots.get(&slot) else {
+            return;
+        };
+        if state.direct {
+            direct(pass);
+        } else if let Some(layer) = &state.layer {
             pass.set_pipeline(&self.composite);
             pass.set_bind_group(0, &layer.bind_group, &[]);
             pass.draw(0..3, 0..1);
@@ -157,39 +203,45 @@ impl<K: PartialEq> OffscreenLayers<K> {
 
     /// How many times `slot`'s layer was redrawn (0 if it never was).
     pub fn redraws(&self, slot: u64) -> u64 {
-        self.layers.get(&slot).map_or(0, |l| l.cache.redraws())
+        self.slots.get(&slot).map_or(0, |s| s.cache.redraws())
     }
+}
 
-    fn layer(&self, device: &wgpu::Device, [width, height]: [u32; 2]) -> Layer<K> {
-        let texture = device.create_texture(&wgpu::TextureDescriptor {
-            label: Some(self.label),
-            size: wgpu::Extent3d {
-                width,
-                height,
-                depth_or_array_layers: 1,
-            },
-            mip_level_count: 1,
-            sample_count: 1,
-            dimension: wgpu::TextureDimension::D2,
-            format: self.format,
-            usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING,
-            view_formats: &[],
-        });
-        let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
-        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(self.label),
-            layout: &self.layout,
-            entries: &[wgpu::BindGroupEntry {
-                binding: 0,
-                resource: wgpu::BindingResource::TextureView(&view),
-            }],
-        });
-        Layer {
-            texture,
-            view,
-            bind_group,
-            cache: LayerCache::default(),
-        }
+/// A `width × height` layer in `format` with its composite bind group.
+fn layer(
+    device: &wgpu::Device,
+    label: &str,
+    format: wgpu::TextureFormat,
+    layout: &wgpu::BindGroupLayout,
+    [width, height]: [u32; 2],
+) -> Layer {
+    let texture = device.create_texture(&wgpu::TextureDescriptor {
+        label: Some(label),
+        size: wgpu::Extent3d {
+            width,
+            height,
+            depth_or_array_layers: 1,
+        },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format,
+        usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING,
+        view_formats: &[],
+    });
+    let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
+    let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some(label),
+        layout,
+        entries: &[wgpu::BindGroupEntry {
+            binding: 0,
+            resource: wgpu::BindingResource::TextureView(&view),
+        }],
+    });
+    Layer {
+        texture,
+        view,
+        bind_group,
     }
 }
 
@@ -197,15 +249,23 @@ impl<K: PartialEq> OffscreenLayers<K> {
 mod tests {
     use super::*;
 
+    use Plan::*;
+
+    /// Still frames composite, settled changes redraw once, and keys that change every frame draw
+    /// directly until they settle.
     #[test]
-    fn a_layer_is_redrawn_exactly_when_its_key_changes() {
+    fn a_layer_is_redrawn_once_its_inputs_settle_and_never_for_unchanged_ones() {
         let mut cache = LayerCache::default();
-        let keys = [1, 1, 2, 2, 2, 1, 3, 3];
-        let redrawn: Vec<bool> = keys.iter().map(|&k| cache.stale(k)).collect();
+        let frames = [1, 1, 2, 2, 2, 3, 4, 5, 5, 5, 1];
+        let plans: Vec<Plan> = frames.iter().map(|&k| cache.plan(k, true)).collect();
         assert_eq!(
-            redrawn,
-            [true, false, true, false, false, true, true, false]
+            plans,
+            [Redraw, Current, Direct, Redraw, Current, Direct, Direct, Direct, Redraw, Current, Direct]
         );
+        assert_eq!(cache.redraws(), 3);
+        // A texture of the wrong size is redrawn even for the key it showed.
+        assert_eq!(cache.plan(1, false), Redraw);
+        assert_eq!(cache.plan(1, true), Current);
         assert_eq!(cache.redraws(), 4);
     }
 }

@@ -3,8 +3,9 @@
 //! colormap on the GPU. Knows wgpu and glam only; what the points mean is the caller's business.
 //!
 //! Each view slot draws its sprites into an offscreen layer ([`super::offscreen`]) only when the points,
-//! the camera, the viewport or the style change; every frame composites that layer (one textured
-//! triangle), so a still view of 100k points costs about what an empty one does on a software rasteriser.
+//! the camera, the viewport or the style change (and have settled); every frame composites that layer
+//! (one textured triangle), so a still view of 100k points costs about what an empty one does on a
+//! software rasteriser. While the inputs change every frame the sprites are drawn straight into egui's pass.
 
 use super::colormap::{Colormap, palette_uniform};
 use super::gpu::{self, DataKind, Frame, PipelineSpec, SlotCallback, SlotPipeline, SlotUpload};
@@ -116,8 +117,13 @@ impl PointPipeline {
         gpu::install(render_state, PointPipeline::new);
     }
 
-    /// How many times slot `slot`'s sprites were drawn into its layer (the rest of its frames only
-    /// composited the layer).
+    fn draw_sprites(&self, pass: &mut wgpu::RenderPass<'static>, slot: u64) {
+        self.sprites
+            .draw(pass, slot, |count| (0..SPRITE_VERTICES, 0..count));
+    }
+
+    /// How many times slot `slot`'s sprites were drawn into its layer (its other frames composited the
+    /// layer, or drew straight into egui's pass while the inputs changed every frame).
     pub fn redraws(&self, slot: u64) -> u64 {
         self.layers.redraws(slot)
     }
@@ -163,9 +169,6 @@ impl SlotCallback for PointsCallback {
             generation: self.data.generation,
             uniform,
         };
-        let Some(mut pass) = pipeline.layers.redraw(frame, self.slot, key) else {
-            return;
-        };
         pipeline.sprites.prepare(
             frame,
             self.slot,
@@ -176,14 +179,16 @@ impl SlotCallback for PointsCallback {
                 row: 0,
             },
         );
-        pipeline
-            .sprites
-            .draw(&mut pass, self.slot, |count| (0..SPRITE_VERTICES, 0..count));
+        if let Some(mut pass) = pipeline.layers.prepare(frame, self.slot, key) {
+            pipeline.draw_sprites(&mut pass, self.slot);
+        }
     }
 
     fn paint(&self, pipeline: &PointPipeline, pass: &mut wgpu::RenderPass<'static>) {
         if !self.data.instances.is_empty() {
-            pipeline.layers.composite(pass, self.slot);
+            pipeline
+                .layers
+                .paint(pass, self.slot, |pass| pipeline.draw_sprites(pass, self.slot));
         }
     }
 }
