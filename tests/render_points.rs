@@ -201,7 +201,10 @@ fn the_sprite_layer_is_redrawn_exactly_when_its_inputs_change() {
     };
     still(&mut harness, class_rgb8(1), 1);
     harness.state_mut().camera.center = glam::Vec2::new(0.3, 0.1);
-    assert!(close(frame(&mut harness), class_rgb8(1), 2), "drawn directly");
+    assert!(
+        close(frame(&mut harness), class_rgb8(1), 2),
+        "drawn directly"
+    );
     assert_eq!(redraws(), 1);
     still(&mut harness, class_rgb8(1), 2);
     harness.state_mut().coloring = PointColoring::Scalar(Colormap::Magma);

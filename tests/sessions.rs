@@ -83,7 +83,10 @@ fn save_then_load_into_a_fresh_app_draws_the_same_picture() {
     let app = b.state();
     assert!(app.jobs.errors().is_empty(), "{:?}", app.jobs.errors());
     assert_eq!(app.session(), saved, "restored state");
-    assert_eq!((app.timeline.step, app.manifold.settings.selected), (30, Some(17)));
+    assert_eq!(
+        (app.timeline.step, app.manifold.settings.selected),
+        (30, Some(17))
+    );
     let changed = differing_share(&before, &original);
     let same = differing_share(&original, &restored);
     eprintln!("pixels changed by the view change: {changed:.4}; original vs restored: {same:.6}");

@@ -439,7 +439,13 @@ impl ManifoldView {
         };
         let step = step.min(cloud.trajectories.stored_steps.saturating_sub(1));
         let aspect = rect.width() / rect.height().max(1.0);
-        let fit_key = (cloud_id, step, self.settings.dims, self.settings.pooled, aspect.to_bits());
+        let fit_key = (
+            cloud_id,
+            step,
+            self.settings.dims,
+            self.settings.pooled,
+            aspect.to_bits(),
+        );
         if self.settings.follow && self.fitted != Some(fit_key) {
             self.fit(cloud, step, aspect);
             self.fitted = Some(fit_key);
@@ -506,7 +512,9 @@ impl ManifoldView {
             let local = GVec2::new(cursor.x - rect.left(), cursor.y - rect.top());
             let flat = self.settings.dims == Dimensions::Two;
             let points = (0..cloud.trajectories.n).map(|i| {
-                let p = cloud.position(self.settings.pooled, step, i).unwrap_or_default();
+                let p = cloud
+                    .position(self.settings.pooled, step, i)
+                    .unwrap_or_default();
                 Vec3::new(p[0], p[1], if flat { 0.0 } else { p[2] })
             });
             self.settings.selected = camera::pick(&view_proj, points, size, local, 8.0);
@@ -555,7 +563,10 @@ impl ManifoldView {
             self.settings.pan_zoom.half_height * aspect,
             self.settings.pan_zoom.half_height,
         );
-        let (min, max) = (self.settings.pan_zoom.center - half, self.settings.pan_zoom.center + half);
+        let (min, max) = (
+            self.settings.pan_zoom.center - half,
+            self.settings.pan_zoom.center + half,
+        );
         let bins = [
             ((rect.width() * ppp / DENSITY_BIN_PX).ceil() as u32).max(1),
             ((rect.height() * ppp / DENSITY_BIN_PX).ceil() as u32).max(1),
@@ -740,7 +751,11 @@ impl ManifoldView {
             .filter_map(to_screen)
             .collect();
         if let Some(&at) = path.last() {
-            painter.circle_stroke(at, self.settings.radius_px + 4.0, Stroke::new(2.0, Color32::WHITE));
+            painter.circle_stroke(
+                at,
+                self.settings.radius_px + 4.0,
+                Stroke::new(2.0, Color32::WHITE),
+            );
         }
         painter.add(egui::Shape::line(path, Stroke::new(1.5, Color32::WHITE)));
     }
@@ -947,6 +962,9 @@ fn caption(painter: &egui::Painter, ui: &Ui, rect: Rect, above: f32, text: Strin
     );
     let height = galley.size().y;
     let top_left = rect.left_bottom() + egui::vec2(margin, -margin - above - height);
+    // A backing like the legend's, so the text stays readable over dense points.
+    let backing = Rect::from_min_size(top_left, galley.size()).expand(2.0);
+    painter.rect_filled(backing, 3.0, ui.visuals().window_fill().gamma_multiply(0.7));
     painter.galley(top_left, galley, ui.visuals().text_color());
     height
 }

@@ -555,7 +555,9 @@ impl DiffscopeApp {
                 self.timeline.step,
             );
         });
-        if self.manifold.settings.selected.is_some() && self.manifold.settings.selected != previously_selected {
+        if self.manifold.settings.selected.is_some()
+            && self.manifold.settings.selected != previously_selected
+        {
             self.right_tab = RightTab::Inspector;
         }
         self.timeline.ui(ui, &times, &markers);
@@ -625,7 +627,8 @@ impl DiffscopeApp {
         };
         let now = Instant::now();
         if measuring && stats.options.moving_camera {
-            self.manifold.drift_camera(stats.intervals.len() + stats.skipped);
+            self.manifold
+                .drift_camera(stats.intervals.len() + stats.skipped);
         }
         if measuring {
             if let Some(last) = stats.last {
@@ -724,7 +727,12 @@ impl DiffscopeApp {
                     .cloud
                     .as_ref()
                     .and_then(|c| c.trajectories.times.get(self.timeline.step).copied());
-                inspector::ui(ui, self.cloud.as_deref(), self.manifold.settings.selected, now);
+                inspector::ui(
+                    ui,
+                    self.cloud.as_deref(),
+                    self.manifold.settings.selected,
+                    now,
+                );
             }
             View::Theory => {
                 let labels = self

@@ -162,22 +162,24 @@ impl<K: PartialEq + Clone> OffscreenLayers<K> {
             state.layer = Some(layer);
         }
         let view = &state.layer.as_ref()?.view;
-        let pass = frame.encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-            label: Some(self.label),
-            color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                view,
-                depth_slice: None,
-                resolve_target: None,
-                ops: wgpu::Operations {
-                    load: wgpu::LoadOp::Clear(wgpu::Color::TRANSPARENT),
-                    store: wgpu::StoreOp::Store,
-                },
-            })],
-            depth_stencil_attachment: None,
-            timestamp_writes: None,
-            occlusion_query_set: None,
-            multiview_mask: None,
-        });
+        let pass = frame
+            .encoder
+            .begin_render_pass(&wgpu::RenderPassDescriptor {
+                label: Some(self.label),
+                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                    view,
+                    depth_slice: None,
+                    resolve_target: None,
+                    ops: wgpu::Operations {
+                        load: wgpu::LoadOp::Clear(wgpu::Color::TRANSPARENT),
+                        store: wgpu::StoreOp::Store,
+                    },
+                })],
+                depth_stencil_attachment: None,
+                timestamp_writes: None,
+                occlusion_query_set: None,
+                multiview_mask: None,
+            });
         Some(pass.forget_lifetime())
     }
 
@@ -260,7 +262,10 @@ mod tests {
         let plans: Vec<Plan> = frames.iter().map(|&k| cache.plan(k, true)).collect();
         assert_eq!(
             plans,
-            [Redraw, Current, Direct, Redraw, Current, Direct, Direct, Direct, Redraw, Current, Direct]
+            [
+                Redraw, Current, Direct, Redraw, Current, Direct, Direct, Direct, Redraw, Current,
+                Direct
+            ]
         );
         assert_eq!(cache.redraws(), 3);
         // A texture of the wrong size is redrawn even for the key it showed.

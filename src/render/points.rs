@@ -1,4 +1,4 @@
-//! The point-sprite renderer: one instanced draw of screen-aligned triangles expanded in the vertex shader
+//! The point-sprite renderer: one instanced draw of screen-aligned quads expanded in the vertex shader
 //! (`shaders/points.wgsl`), round and anti-aliased in the fragment shader, coloured by class palette or
 //! colormap on the GPU. Knows wgpu and glam only; what the points mean is the caller's business.
 //!
@@ -84,8 +84,8 @@ pub struct PointPipeline {
     layers: OffscreenLayers<SpriteKey>,
 }
 
-/// Vertices per sprite: one triangle.
-const SPRITE_VERTICES: u32 = 3;
+/// Vertices per sprite: a quad of two triangles.
+const SPRITE_VERTICES: u32 = 6;
 
 impl PointPipeline {
     /// Builds the pipelines for egui's colour format.
@@ -186,9 +186,9 @@ impl SlotCallback for PointsCallback {
 
     fn paint(&self, pipeline: &PointPipeline, pass: &mut wgpu::RenderPass<'static>) {
         if !self.data.instances.is_empty() {
-            pipeline
-                .layers
-                .paint(pass, self.slot, |pass| pipeline.draw_sprites(pass, self.slot));
+            pipeline.layers.paint(pass, self.slot, |pass| {
+                pipeline.draw_sprites(pass, self.slot)
+            });
         }
     }
 }

@@ -31,7 +31,13 @@ pub fn benches() -> Vec<Bench> {
         },
         Bench {
             name: "frame_sprites_100k",
-            run: || relative("frame_sprites_100k", Cloud::still(100_000), Some(SPRITES_TARGET)),
+            run: || {
+                relative(
+                    "frame_sprites_100k",
+                    Cloud::still(100_000),
+                    Some(SPRITES_TARGET),
+                )
+            },
         },
         Bench {
             name: "frame_sprites_100k_moving",
@@ -39,7 +45,13 @@ pub fn benches() -> Vec<Bench> {
         },
         Bench {
             name: "frame_density_1m",
-            run: || relative("frame_density_1m", Cloud::still(1_000_000), Some(DENSITY_TARGET)),
+            run: || {
+                relative(
+                    "frame_density_1m",
+                    Cloud::still(1_000_000),
+                    Some(DENSITY_TARGET),
+                )
+            },
         },
         Bench {
             name: "frame_while_jobs",
