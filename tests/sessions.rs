@@ -41,7 +41,7 @@ const SAME_IMAGE: f64 = 0.002;
 /// A view far from the defaults: 3-D orbit moved by hand, pooled basis, time colours in magma, trails,
 /// a selected trajectory at a middle step, the inspector open.
 fn change_view(app: &mut DiffscopeApp) {
-    let m = &mut app.manifold;
+    let m = &mut app.manifold.settings;
     m.dims = Dimensions::Three;
     m.pooled = true;
     m.color_by = ColorBy::Time;
