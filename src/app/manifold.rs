@@ -821,42 +821,18 @@ impl ManifoldView {
         let background = ui.visuals().window_fill().gamma_multiply(0.85);
         let labels = &cloud.trajectories.class_labels;
         if self.uses_density() {
-            let width = 220.0;
-            let top_left = rect.right_top() + egui::vec2(-width - 8.0, 8.0);
-            painter.rect_filled(
-                Rect::from_min_size(top_left, egui::vec2(width, 62.0)),
-                4.0,
-                background,
-            );
-            painter.text(
-                top_left + egui::vec2(8.0, 4.0),
-                egui::Align2::LEFT_TOP,
-                "points per bin (log scale)",
-                font.clone(),
-                text_color,
-            );
-            let bar = Rect::from_min_size(
-                top_left + egui::vec2(8.0, 24.0),
-                egui::vec2(width - 16.0, 14.0),
-            );
-            colour_bar(painter, bar, Colormap::Magma);
             let max = self
                 .density
                 .as_ref()
                 .map_or(0.0, |d| d.1.grid.values.iter().copied().fold(0.0, f32::max));
-            painter.text(
-                bar.left_bottom() + egui::vec2(0.0, 2.0),
-                egui::Align2::LEFT_TOP,
-                "1",
-                font.clone(),
-                text_color,
-            );
-            painter.text(
-                bar.right_bottom() + egui::vec2(0.0, 2.0),
-                egui::Align2::RIGHT_TOP,
-                format!("{max:.0}"),
-                font,
-                text_color,
+            let range = ("1".to_string(), format!("{max:.0}"));
+            bar_legend(
+                painter,
+                ui,
+                rect,
+                "points per bin (log scale)",
+                Colormap::Magma,
+                range,
             );
             return;
         }
@@ -915,35 +891,13 @@ impl ManifoldView {
                     }
                     ColorBy::Class => return,
                 };
-                let width = 220.0;
-                let top_left = rect.right_top() + egui::vec2(-width - 8.0, 8.0);
-                let frame = Rect::from_min_size(top_left, egui::vec2(width, 62.0));
-                painter.rect_filled(frame, 4.0, background);
-                painter.text(
-                    top_left + egui::vec2(8.0, 4.0),
-                    egui::Align2::LEFT_TOP,
-                    title,
-                    font.clone(),
-                    text_color,
-                );
-                let bar = Rect::from_min_size(
-                    top_left + egui::vec2(8.0, 24.0),
-                    egui::vec2(width - 16.0, 14.0),
-                );
-                colour_bar(painter, bar, self.settings.colormap);
-                painter.text(
-                    bar.left_bottom() + egui::vec2(0.0, 2.0),
-                    egui::Align2::LEFT_TOP,
-                    low,
-                    font.clone(),
-                    text_color,
-                );
-                painter.text(
-                    bar.right_bottom() + egui::vec2(0.0, 2.0),
-                    egui::Align2::RIGHT_TOP,
-                    high,
-                    font,
-                    text_color,
+                bar_legend(
+                    painter,
+                    ui,
+                    rect,
+                    &title,
+                    self.settings.colormap,
+                    (low, high),
                 );
             }
         }
@@ -967,6 +921,51 @@ fn caption(painter: &egui::Painter, ui: &Ui, rect: Rect, above: f32, text: Strin
     painter.rect_filled(backing, 3.0, ui.visuals().window_fill().gamma_multiply(0.7));
     painter.galley(top_left, galley, ui.visuals().text_color());
     height
+}
+
+/// A legend in the top-right corner of `rect`: `title` over a colour bar through `map`, with the values
+/// at its two ends.
+fn bar_legend(
+    painter: &egui::Painter,
+    ui: &Ui,
+    rect: Rect,
+    title: &str,
+    map: Colormap,
+    (low, high): (String, String),
+) {
+    let text_color = ui.visuals().text_color();
+    let font = egui::FontId::proportional(13.0);
+    let width = 220.0;
+    let top_left = rect.right_top() + egui::vec2(-width - 8.0, 8.0);
+    let frame = Rect::from_min_size(top_left, egui::vec2(width, 62.0));
+    painter.rect_filled(frame, 4.0, ui.visuals().window_fill().gamma_multiply(0.85));
+    painter.text(
+        top_left + egui::vec2(8.0, 4.0),
+        egui::Align2::LEFT_TOP,
+        title,
+        font.clone(),
+        text_color,
+    );
+    let bar = Rect::from_min_size(
+        top_left + egui::vec2(8.0, 24.0),
+        egui::vec2(width - 16.0, 14.0),
+    );
+    colour_bar(painter, bar, map);
+    let below = egui::vec2(0.0, 2.0);
+    painter.text(
+        bar.left_bottom() + below,
+        egui::Align2::LEFT_TOP,
+        low,
+        font.clone(),
+        text_color,
+    );
+    painter.text(
+        bar.right_bottom() + below,
+        egui::Align2::RIGHT_TOP,
+        high,
+        font,
+        text_color,
+    );
 }
 
 /// A horizontal colour bar through `map` (the same fit the shader uses).
