@@ -1,6 +1,6 @@
 // Perceptually uniform colormaps as degree-6 polynomial fits.
 // Kept in sync with src/render/colormap.rs (the test `wgsl_copy_is_in_sync` compares the numbers).
-// This file is prepended to the shaders that colour by value.
+// This file is prepended to every shader (src/render/gpu.rs).
 
 fn horner(c: array<vec3<f32>, 7>, t: f32) -> vec3<f32> {
     return c[0] + t * (c[1] + t * (c[2] + t * (c[3] + t * (c[4] + t * (c[5] + t * c[6])))));
@@ -32,4 +32,22 @@ fn colormap(which: u32, t_in: f32) -> vec3<f32> {
         vec3<f32>(-5.435456, 4.6458526, 26.312435)
     );
     return clamp(horner(c, t), vec3<f32>(0.0), vec3<f32>(1.0));
+}
+
+// How points and trails turn their scalar into a colour; kept in sync with `ColoringUniform` in
+// src/render/points.rs (std140: 144 bytes, embedded in both uniforms).
+struct Coloring {
+    palette: array<vec4<f32>, 8>,
+    mode: u32,             // 0 = class palette, 1 = colormap
+    colormap_index: u32,
+    opacity: f32,
+    _pad: f32,
+};
+
+// `value` is a class index (palette) or a value in [0, 1] (colormap).
+fn color_of(c: Coloring, value: f32) -> vec3<f32> {
+    if c.mode == 0u {
+        return c.palette[u32(max(value, 0.0)) % 8u].rgb;
+    }
+    return colormap(c.colormap_index, value);
 }

@@ -1,4 +1,7 @@
-// Instanced point sprites: one quad per point, expanded in the vertex shader, one draw call.
+// Point sprites: one quad per point (instanced), expanded in the vertex shader around the point's
+// screen position, round and anti-aliased in the fragment shader. Drawn into the view's offscreen sprite
+// layer (src/render/offscreen.rs, copied into egui's pass by composite.wgsl), or straight into egui's
+// pass while the view changes every frame.
 // Uniform and instance layouts are kept in sync with src/render/points.rs (`PointUniform`, `PointInstance`).
 // colormap.wgsl is prepended to this file.
 
@@ -6,12 +9,8 @@ struct PointUniform {
     view_proj: mat4x4<f32>,
     viewport_px: vec2<f32>,
     radius_px: f32,
-    color_mode: u32,       // 0 = class palette, 1 = colormap
-    palette: array<vec4<f32>, 8>,
-    colormap_index: u32,
-    opacity: f32,
-    _pad0: f32,
-    _pad1: f32,
+    _pad: f32,
+    coloring: Coloring,
 };
 
 @group(0) @binding(0) var<uniform> u: PointUniform;
@@ -28,41 +27,32 @@ fn vs_main(
     @location(0) position: vec3<f32>,
     @location(1) value: f32,
 ) -> VertexOut {
-    // Two triangles covering [-1, 1]².
+    // Two triangles covering [-1, 1]². (Measured on lavapipe: one circumscribed triangle per point is
+    // slower, its 30% more fill costs more than the triangle setup it saves; an indexed 4-corner quad
+    // was no faster than these 6 vertices within the noise.)
     var corners = array<vec2<f32>, 6>(
         vec2<f32>(-1.0, -1.0), vec2<f32>(1.0, -1.0), vec2<f32>(1.0, 1.0),
         vec2<f32>(-1.0, -1.0), vec2<f32>(1.0, 1.0), vec2<f32>(-1.0, 1.0)
     );
     let corner = corners[vertex];
     var clip = u.view_proj * vec4<f32>(position, 1.0);
-    // Half a pixel of quad beyond the radius: the anti-aliased rim ends there (coverage is zero beyond
-    // radius + ½), and every fragment of the quad costs fill on a software rasteriser.
+    // Half a pixel beyond the radius: the anti-aliased rim ends there (coverage is zero beyond radius + ½).
     let half_px = u.radius_px + 0.5;
     let extent = half_px * 2.0 / u.viewport_px;
     clip = vec4<f32>(clip.xy + corner * extent * clip.w, clip.z, clip.w);
 
-    var rgb: vec3<f32>;
-    if u.color_mode == 0u {
-        rgb = u.palette[u32(max(value, 0.0)) % 8u].rgb;
-    } else {
-        rgb = colormap(u.colormap_index, value);
-    }
     var out: VertexOut;
     out.clip = clip;
     out.corner = corner * half_px;
-    out.color = vec4<f32>(rgb, u.opacity);
+    out.color = vec4<f32>(color_of(u.coloring, value), u.coloring.opacity);
     return out;
 }
 
 @fragment
 fn fs_main(in: VertexOut) -> @location(0) vec4<f32> {
-    // Distance from the centre in pixels; a one-pixel smooth rim.
-    let d = length(in.corner);
-    let coverage = clamp(u.radius_px + 0.5 - d, 0.0, 1.0);
-    if coverage <= 0.0 {
-        discard;
-    }
+    // Distance from the centre in pixels; a one-pixel smooth rim. Fragments outside the disc get zero
+    // coverage, which adds nothing under premultiplied blending (no `discard` needed).
+    let coverage = clamp(u.radius_px + 0.5 - length(in.corner), 0.0, 1.0);
     let a = in.color.a * coverage;
-    // egui blends premultiplied alpha.
     return vec4<f32>(in.color.rgb * a, a);
 }

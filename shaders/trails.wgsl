@@ -3,11 +3,7 @@
 
 struct TrailUniform {
     view_proj: mat4x4<f32>,
-    palette: array<vec4<f32>, 8>,
-    color_mode: u32,       // 0 = class palette, 1 = colormap
-    colormap_index: u32,
-    opacity: f32,
-    _pad: f32,
+    coloring: Coloring,
 };
 
 @group(0) @binding(0) var<uniform> u: TrailUniform;
@@ -23,16 +19,10 @@ fn vs_main(
     @location(1) value: f32,
     @location(2) freshness: f32,  // 1 at the selected step, 0 at the far end of the trail
 ) -> VertexOut {
-    var rgb: vec3<f32>;
-    if u.color_mode == 0u {
-        rgb = u.palette[u32(max(value, 0.0)) % 8u].rgb;
-    } else {
-        rgb = colormap(u.colormap_index, value);
-    }
     var out: VertexOut;
     out.clip = u.view_proj * vec4<f32>(position, 1.0);
     let f = clamp(freshness, 0.0, 1.0);
-    out.color = vec4<f32>(rgb, u.opacity * f * f);
+    out.color = vec4<f32>(color_of(u.coloring, value), u.coloring.opacity * f * f);
     return out;
 }
 

@@ -76,7 +76,7 @@ fn clicking_a_point_selects_its_trajectory() {
     }
     h.step();
     let app = h.state();
-    let selected = app.manifold.selected.expect("a selection");
+    let selected = app.manifold.settings.selected.expect("a selection");
     // Another point may sit under the cursor too; the selected one must be drawn within the pick radius.
     let cloud = app.cloud.as_ref().unwrap();
     let at = app
@@ -159,7 +159,7 @@ fn the_tour_keeps_each_stops_results_and_view() {
     settle(&mut h);
     let (cloud, report) = {
         let app = h.state_mut();
-        app.manifold.dims = Dimensions::Three;
+        app.manifold.settings.dims = Dimensions::Three;
         app.timeline.step = 5;
         (
             Arc::clone(app.cloud.as_ref().unwrap()),
@@ -172,7 +172,7 @@ fn the_tour_keeps_each_stops_results_and_view() {
     settle(&mut h);
     assert_eq!(h.state().cloud.as_ref().unwrap().trajectories.dim, 6);
     assert_eq!(
-        h.state().manifold.dims,
+        h.state().manifold.settings.dims,
         Dimensions::Two,
         "a first visit opens with defaults"
     );
@@ -188,7 +188,7 @@ fn the_tour_keeps_each_stops_results_and_view() {
     assert!(Arc::ptr_eq(app.speciation.as_ref().unwrap(), &report));
     assert!(app.metrics.is_some());
     assert_eq!(app.scene, first);
-    assert_eq!(app.manifold.dims, Dimensions::Three);
+    assert_eq!(app.manifold.settings.dims, Dimensions::Three);
     assert_eq!(app.timeline.step, 5);
     // PageUp at the first stop stays there.
     press(&mut h, egui::Key::PageUp);

@@ -25,7 +25,7 @@ fn snapshot_with(tab: RightTab, name: &str, select: Option<usize>) {
     settle(&mut h);
     h.state_mut().right_tab = tab;
     if let Some(i) = select {
-        h.state_mut().manifold.selected = Some(i);
+        h.state_mut().manifold.settings.selected = Some(i);
     }
     h.run_steps(3);
     h.snapshot_options(name, &options());
@@ -55,9 +55,9 @@ fn manifold_3d_with_trails() {
     settle(&mut h);
     {
         let app = h.state_mut();
-        app.manifold.dims = Dimensions::Three;
-        app.manifold.trail_steps = 12;
-        app.manifold.color_by = ColorBy::Posterior(0);
+        app.manifold.settings.dims = Dimensions::Three;
+        app.manifold.settings.trail_steps = 12;
+        app.manifold.settings.color_by = ColorBy::Posterior(0);
         app.timeline.step = 40;
     }
     h.run_steps(3);
@@ -73,8 +73,8 @@ fn manifold_density_layer() {
     settle(&mut h);
     {
         let app = h.state_mut();
-        app.manifold.draw_mode = DrawMode::Density;
-        app.manifold.show_path = true;
+        app.manifold.settings.draw_mode = DrawMode::Density;
+        app.manifold.settings.show_path = true;
     }
     h.run_steps(3);
     h.snapshot_options("app_manifold_density", &options());

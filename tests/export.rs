@@ -663,7 +663,7 @@ fn the_app_exports_a_view_as_png_and_its_data() {
         "{error}"
     );
     assert!(!svg_path.exists());
-    h.state_mut().manifold.selected = Some(3);
+    h.state_mut().manifold.settings.selected = Some(3);
     write_data(h.state(), View::Inspector, Format::Svg, &svg_path).unwrap();
     let document = std::fs::read_to_string(&svg_path).unwrap();
     let doc = roxmltree::Document::parse(&document).unwrap();

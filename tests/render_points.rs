@@ -1,10 +1,13 @@
 //! The point pipeline on a real wgpu device (lavapipe here; no adapter fails the test): points land
 //! where the camera puts them, in the palette colour of their class or the colormap colour of their value,
-//! and nothing is drawn elsewhere.
+//! and nothing is drawn elsewhere; the sprites are drawn into their offscreen layer only when the points,
+//! the camera or the style change.
 
 use diffscope::render::camera::{PanZoom, to_screen};
 use diffscope::render::colormap::{Colormap, class_rgb8};
-use diffscope::render::{PointColoring, PointData, PointInstance, PointPipeline, PointsCallback};
+use diffscope::render::{
+    PointColoring, PointData, PointInstance, PointPipeline, PointsCallback, paint_callback,
+};
 use eframe::egui_wgpu;
 use egui_kittest::Harness;
 use std::sync::Arc;
@@ -12,25 +15,27 @@ use std::sync::Arc;
 struct PointsApp {
     coloring: PointColoring,
     instances: Arc<Vec<PointInstance>>,
+    generation: u64,
+    camera: PanZoom,
 }
 
 const SIZE: f32 = 200.0;
 const RADIUS: f32 = 6.0;
+const SLOT: u64 = 7;
 
 impl eframe::App for PointsApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let rect = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(SIZE, SIZE));
         ui.painter().rect_filled(rect, 0.0, egui::Color32::BLACK);
-        ui.painter().add(egui_wgpu::Callback::new_paint_callback(
+        ui.painter().add(paint_callback(
             rect,
             PointsCallback {
-                slot: 7,
+                slot: SLOT,
                 data: PointData {
-                    generation: 1,
+                    generation: self.generation,
                     instances: Arc::clone(&self.instances),
                 },
-                view_proj: camera().view_proj(1.0),
-                viewport_px: [SIZE, SIZE],
+                view_proj: self.camera.view_proj(1.0),
                 radius_px: RADIUS,
                 coloring: self.coloring,
                 opacity: 1.0,
@@ -46,22 +51,36 @@ fn camera() -> PanZoom {
     }
 }
 
-fn render(coloring: PointColoring, instances: Vec<PointInstance>) -> image::RgbaImage {
+/// A harness drawing `instances`, and the renderer state holding the point pipeline.
+fn harness(
+    coloring: PointColoring,
+    instances: Vec<PointInstance>,
+) -> (Harness<'static, PointsApp>, egui_wgpu::RenderState) {
     let instances = Arc::new(instances);
-    let mut harness = Harness::builder()
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let harness = Harness::builder()
         .with_size([SIZE, SIZE])
         .wgpu()
         .build_eframe(move |cc| {
             let state = cc
                 .wgpu_render_state
-                .as_ref()
+                .clone()
                 .expect("a wgpu adapter (lavapipe)");
-            PointPipeline::install(state);
+            PointPipeline::install(&state);
+            sender.send(state).expect("the test holds the receiver");
             PointsApp {
                 coloring,
                 instances,
+                generation: 1,
+                camera: camera(),
             }
         });
+    let state = receiver.recv().expect("the app was built");
+    (harness, state)
+}
+
+fn render(coloring: PointColoring, instances: Vec<PointInstance>) -> image::RgbaImage {
+    let (mut harness, _) = harness(coloring, instances);
     harness.run_steps(2);
     harness.render().expect("wgpu render")
 }
@@ -139,4 +158,64 @@ fn scalar_points_use_the_same_colormap_as_the_cpu() {
             );
         }
     }
+}
+
+/// Frames that change nothing only composite the sprite layer; a change of points, camera or colouring
+/// is drawn straight into egui's pass on the frame it happens (inputs that change every frame are never
+/// cached), and redraws the layer once on the next frame, when it has settled. Every frame shows the
+/// point in its current colour. Counted by the pipeline, so no timing is involved.
+#[test]
+fn the_sprite_layer_is_redrawn_exactly_when_its_inputs_change() {
+    let instances = vec![PointInstance {
+        position: [0.2, -0.3, 0.0],
+        value: 1.0,
+    }];
+    let (mut harness, state) = harness(PointColoring::Class, instances);
+    let redraws = || {
+        state
+            .renderer
+            .read()
+            .callback_resources
+            .get::<PointPipeline>()
+            .expect("installed")
+            .redraws(SLOT)
+    };
+    // One frame: the colour at the point's centre.
+    let frame = |harness: &mut Harness<'static, PointsApp>| {
+        harness.run();
+        let image = harness.render().expect("wgpu render");
+        let s = to_screen(
+            &harness.state().camera.view_proj(1.0),
+            glam::Vec3::new(0.2, -0.3, 0.0),
+            glam::Vec2::splat(SIZE),
+        )
+        .unwrap();
+        pixel_at(&image, s.x, s.y)
+    };
+    // Frames with the same inputs: drawn once, then composited.
+    let still = |harness: &mut Harness<'static, PointsApp>, colour: [u8; 3], redrawn: u64| {
+        for _ in 0..2 {
+            assert!(close(frame(harness), colour, 2));
+            assert_eq!(redraws(), redrawn);
+        }
+    };
+    still(&mut harness, class_rgb8(1), 1);
+    harness.state_mut().camera.center = glam::Vec2::new(0.3, 0.1);
+    assert!(
+        close(frame(&mut harness), class_rgb8(1), 2),
+        "drawn directly"
+    );
+    assert_eq!(redraws(), 1);
+    still(&mut harness, class_rgb8(1), 2);
+    harness.state_mut().coloring = PointColoring::Scalar(Colormap::Magma);
+    assert!(close(frame(&mut harness), Colormap::Magma.rgb8(1.0), 2));
+    still(&mut harness, Colormap::Magma.rgb8(1.0), 3);
+    let app = harness.state_mut();
+    app.instances = Arc::new(vec![PointInstance {
+        position: [0.2, -0.3, 0.0],
+        value: 0.0,
+    }]);
+    app.generation = 2;
+    assert!(close(frame(&mut harness), Colormap::Magma.rgb8(0.0), 2));
+    still(&mut harness, Colormap::Magma.rgb8(0.0), 4);
 }

@@ -44,7 +44,7 @@ const SAME_IMAGE: f64 = 0.002;
 /// A view far from the defaults: 3-D orbit moved by hand, pooled basis, time colours in magma, trails,
 /// a selected trajectory at a middle step, the inspector open.
 fn change_view(app: &mut DiffscopeApp) {
-    let m = &mut app.manifold;
+    let m = &mut app.manifold.settings;
     m.dims = Dimensions::Three;
     m.pooled = true;
     m.color_by = ColorBy::Time;
@@ -66,7 +66,7 @@ fn save_then_load_into_a_fresh_app_draws_the_same_picture() {
     let mut a = harness(&small_scene(dir.path()), [1280.0, 800.0]);
     settle(&mut a);
     // Fit the orbit camera to the cloud once (3-D, following), then take over by hand.
-    a.state_mut().manifold.dims = Dimensions::Three;
+    a.state_mut().manifold.settings.dims = Dimensions::Three;
     a.run_steps(2);
     let before = a.render().unwrap();
     change_view(a.state_mut());
@@ -86,7 +86,10 @@ fn save_then_load_into_a_fresh_app_draws_the_same_picture() {
     let app = b.state();
     assert!(app.jobs.errors().is_empty(), "{:?}", app.jobs.errors());
     assert_eq!(app.session(), saved, "restored state");
-    assert_eq!((app.timeline.step, app.manifold.selected), (30, Some(17)));
+    assert_eq!(
+        (app.timeline.step, app.manifold.settings.selected),
+        (30, Some(17))
+    );
     let changed = differing_share(&before, &original);
     let same = differing_share(&original, &restored);
     eprintln!("pixels changed by the view change: {changed:.4}; original vs restored: {same:.6}");
@@ -216,8 +219,8 @@ fn a_dropped_session_file_opens_as_a_session() {
     let app = h.state();
     assert!(app.jobs.errors().is_empty(), "{:?}", app.jobs.errors());
     assert_eq!(app.scene.seed, 12, "the new seed resamples");
-    assert_eq!(app.manifold.dims, Dimensions::Three);
-    assert_eq!(app.manifold.selected, Some(5));
+    assert_eq!(app.manifold.settings.dims, Dimensions::Three);
+    assert_eq!(app.manifold.settings.selected, Some(5));
     // A step beyond the run is clamped to its last stored step.
     assert_eq!(app.timeline.step, 60);
 }
@@ -276,7 +279,7 @@ fn the_autosave_restores_the_last_run_and_is_written_on_exit() {
     let small = Scene::load(&small_scene(dir.path())).unwrap();
     first.state_mut().apply_scene(small.clone());
     settle(&mut first);
-    first.state_mut().manifold.dims = Dimensions::Three;
+    first.state_mut().manifold.settings.dims = Dimensions::Three;
     first.state_mut().timeline.step = 12;
     // A frame refits the following camera to the 3-D view of step 12, as the restored app will.
     first.run_steps(2);

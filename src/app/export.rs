@@ -132,7 +132,7 @@ pub fn not_ready(app: &DiffscopeApp, view: View) -> Option<&'static str> {
     match view {
         View::Manifold => Some("a point cloud is exported as PNG only"),
         View::Speciation if app.speciation.is_none() => Some("the speciation lab has not finished"),
-        View::Inspector => match (cloud, app.manifold.selected) {
+        View::Inspector => match (cloud, app.manifold.settings.selected) {
             (None, _) => Some("no sampled cloud yet"),
             (Some(_), None) => Some("no trajectory selected (click a point in the manifold view)"),
             (Some(c), Some(_)) if c.trajectories.posterior.is_none() => {
@@ -171,7 +171,7 @@ pub fn content(app: &DiffscopeApp, view: View) -> Option<Content> {
         View::Inspector => {
             let cloud = app.cloud.as_deref()?;
             let now = cloud.trajectories.times.get(app.timeline.step).copied();
-            let figure = inspector::posterior_figure(cloud, app.manifold.selected?, now)?;
+            let figure = inspector::posterior_figure(cloud, app.manifold.settings.selected?, now)?;
             Some(Content::Figures(vec![(figure, 440.0)]))
         }
         View::Manifold => None,

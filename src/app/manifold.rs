@@ -8,8 +8,7 @@ use crate::render::camera::{self, Orbit, PanZoom};
 use crate::render::colormap::{Colormap, class_rgb8};
 use crate::render::layer::{Grid, LayerCallback, LayerData, LayerStyle, histogram};
 use crate::render::trails::{TrailData, TrailVertex, TrailsCallback};
-use crate::render::{PointColoring, PointData, PointInstance, PointsCallback};
-use eframe::egui_wgpu;
+use crate::render::{PointColoring, PointData, PointInstance, PointsCallback, paint_callback};
 use egui::{Color32, Pos2, Rect, Sense, Stroke, Ui, Vec2};
 use glam::{Vec2 as GVec2, Vec3};
 use std::sync::Arc;
@@ -72,61 +71,6 @@ pub struct ViewSettings {
     pub dims: Dimensions,
     pub color_by: ColorBy,
     pub colormap: Colormap,
-    pub pooled: bool,
-    pub show_path: bool,
-    pub trail_steps: usize,
-    pub radius_px: f32,
-    pub draw_mode: DrawMode,
-    pub show_holes: bool,
-    pub pan_zoom: PanZoom,
-    pub orbit: Orbit,
-    pub follow: bool,
-    pub selected: Option<usize>,
-}
-
-impl ViewSettings {
-    pub fn of(view: &ManifoldView) -> Self {
-        ViewSettings {
-            dims: view.dims,
-            color_by: view.color_by,
-            colormap: view.colormap,
-            pooled: view.pooled,
-            show_path: view.show_path,
-            trail_steps: view.trail_steps,
-            radius_px: view.radius_px,
-            draw_mode: view.draw_mode,
-            show_holes: view.show_holes,
-            pan_zoom: view.pan_zoom,
-            orbit: view.orbit,
-            follow: view.follow,
-            selected: view.selected,
-        }
-    }
-
-    /// Puts these settings on `view` and drops its drawn caches (they were built for another cloud).
-    pub fn restore(&self, view: &mut ManifoldView) {
-        view.reset();
-        view.dims = self.dims;
-        view.color_by = self.color_by;
-        view.colormap = self.colormap;
-        view.pooled = self.pooled;
-        view.show_path = self.show_path;
-        view.trail_steps = self.trail_steps;
-        view.radius_px = self.radius_px;
-        view.draw_mode = self.draw_mode;
-        view.show_holes = self.show_holes;
-        view.pan_zoom = self.pan_zoom;
-        view.orbit = self.orbit;
-        view.follow = self.follow;
-        view.selected = self.selected;
-    }
-}
-
-/// What the view draws and how; the state the user controls.
-pub struct ManifoldView {
-    pub dims: Dimensions,
-    pub color_by: ColorBy,
-    pub colormap: Colormap,
     /// Project every step on one pooled basis instead of the basis of the selected step.
     pub pooled: bool,
     /// Draw every step up to the selected one, not only the selected step.
@@ -142,6 +86,43 @@ pub struct ManifoldView {
     /// Refit the camera when the step changes (off once the user pans or zooms).
     pub follow: bool,
     pub selected: Option<usize>,
+}
+
+impl Default for ViewSettings {
+    fn default() -> Self {
+        ViewSettings {
+            dims: Dimensions::Two,
+            color_by: ColorBy::Class,
+            colormap: Colormap::Viridis,
+            pooled: false,
+            show_path: false,
+            trail_steps: 0,
+            radius_px: 2.5,
+            draw_mode: DrawMode::Auto,
+            show_holes: true,
+            pan_zoom: PanZoom::default(),
+            orbit: Orbit::default(),
+            follow: true,
+            selected: None,
+        }
+    }
+}
+
+impl ViewSettings {
+    pub fn of(view: &ManifoldView) -> Self {
+        view.settings
+    }
+
+    /// Puts these settings on `view` and drops its drawn caches (they were built for another cloud).
+    pub fn restore(&self, view: &mut ManifoldView) {
+        view.reset();
+        view.settings = *self;
+    }
+}
+
+/// The manifold view: what the user controls, and what was drawn for it.
+pub struct ManifoldView {
+    pub settings: ViewSettings,
     /// What the camera was last fitted to: (cloud, step, dimensions, pooled, aspect).
     fitted: Option<(usize, usize, Dimensions, bool, u32)>,
     /// The rect and matrix of the last drawn frame (for picking and tests).
@@ -176,19 +157,7 @@ struct CacheKey {
 impl Default for ManifoldView {
     fn default() -> Self {
         ManifoldView {
-            dims: Dimensions::Two,
-            color_by: ColorBy::Class,
-            colormap: Colormap::Viridis,
-            pooled: false,
-            show_path: false,
-            trail_steps: 0,
-            radius_px: 2.5,
-            draw_mode: DrawMode::Auto,
-            show_holes: true,
-            pan_zoom: PanZoom::default(),
-            orbit: Orbit::default(),
-            follow: true,
-            selected: None,
+            settings: ViewSettings::default(),
             fitted: None,
             last_frame: None,
             generation: 0,
@@ -251,8 +220,8 @@ impl ManifoldView {
     /// Drops cached instances and the selection (a new cloud arrived).
     pub fn reset(&mut self) {
         self.cache_key = None;
-        self.selected = None;
-        self.follow = true;
+        self.settings.selected = None;
+        self.settings.follow = true;
         self.fitted = None;
         self.holes = None;
         self.density = None;
@@ -263,11 +232,11 @@ impl ManifoldView {
         let key = CacheKey {
             cloud: cloud_id,
             step,
-            dims: self.dims,
-            color_by: self.color_by,
-            pooled: self.pooled,
-            show_path: self.show_path,
-            trail_steps: self.trail_steps,
+            dims: self.settings.dims,
+            color_by: self.settings.color_by,
+            pooled: self.settings.pooled,
+            show_path: self.settings.show_path,
+            trail_steps: self.settings.trail_steps,
         };
         if self.cache_key == Some(key) {
             return;
@@ -275,7 +244,7 @@ impl ManifoldView {
         self.cache_key = Some(key);
         let t = &cloud.trajectories;
         let n = t.n;
-        let steps: Vec<usize> = if self.show_path {
+        let steps: Vec<usize> = if self.settings.show_path {
             let stride = (n * (step + 1)).div_ceil(MAX_PATH_POINTS).max(1);
             // Thin older steps, always keep the selected one (drawn last, on top).
             let mut s: Vec<usize> = (0..step).rev().step_by(stride).collect();
@@ -285,9 +254,9 @@ impl ManifoldView {
         } else {
             vec![step]
         };
-        let flat = self.dims == Dimensions::Two;
-        let color_by = self.color_by;
-        let pooled = self.pooled;
+        let flat = self.settings.dims == Dimensions::Two;
+        let color_by = self.settings.color_by;
+        let pooled = self.settings.pooled;
         let value = |i: usize, j: usize| -> f32 {
             match color_by {
                 ColorBy::Class => classes.get(i).copied().unwrap_or(0) as f32,
@@ -315,6 +284,7 @@ impl ManifoldView {
             }
         }
         let length = self
+            .settings
             .trail_steps
             .min(step)
             .min(MAX_TRAIL_SEGMENTS / n.max(1));
@@ -354,7 +324,7 @@ impl ManifoldView {
         let mut min = Vec3::splat(f32::INFINITY);
         let mut max = Vec3::splat(f32::NEG_INFINITY);
         for i in 0..n {
-            if let Some(p) = cloud.position(self.pooled, step, i) {
+            if let Some(p) = cloud.position(self.settings.pooled, step, i) {
                 let v = Vec3::from(p);
                 min = min.min(v);
                 max = max.max(v);
@@ -363,16 +333,16 @@ impl ManifoldView {
         if !(min.is_finite() && max.is_finite()) {
             return;
         }
-        self.pan_zoom = PanZoom::fit(min.truncate(), max.truncate(), aspect);
+        self.settings.pan_zoom = PanZoom::fit(min.truncate(), max.truncate(), aspect);
         let orbit = Orbit::fit(min, max);
-        self.orbit.target = orbit.target;
-        self.orbit.distance = orbit.distance;
+        self.settings.orbit.target = orbit.target;
+        self.settings.orbit.distance = orbit.distance;
     }
 
     fn view_proj(&self, aspect: f32) -> glam::Mat4 {
-        match self.dims {
-            Dimensions::Two => self.pan_zoom.view_proj(aspect),
-            Dimensions::Three => self.orbit.view_proj(aspect),
+        match self.settings.dims {
+            Dimensions::Two => self.settings.pan_zoom.view_proj(aspect),
+            Dimensions::Three => self.settings.orbit.view_proj(aspect),
         }
     }
 
@@ -380,18 +350,18 @@ impl ManifoldView {
     pub fn toolbar(&mut self, ui: &mut Ui, cloud: Option<&Cloud>) {
         ui.spacing_mut().slider_width = 70.0;
         ui.horizontal_wrapped(|ui| {
-            ui.selectable_value(&mut self.dims, Dimensions::Two, "2-D");
-            ui.selectable_value(&mut self.dims, Dimensions::Three, "3-D");
+            ui.selectable_value(&mut self.settings.dims, Dimensions::Two, "2-D");
+            ui.selectable_value(&mut self.settings.dims, Dimensions::Three, "3-D");
             ui.separator();
             ui.label("Colour by");
-            ui.selectable_value(&mut self.color_by, ColorBy::Class, "class");
-            ui.selectable_value(&mut self.color_by, ColorBy::Time, "time");
+            ui.selectable_value(&mut self.settings.color_by, ColorBy::Class, "class");
+            ui.selectable_value(&mut self.settings.color_by, ColorBy::Time, "time");
             let labels = cloud
                 .map(|c| c.trajectories.class_labels.clone())
                 .unwrap_or_default();
             let has_posterior = cloud.is_some_and(|c| c.trajectories.posterior.is_some());
             if has_posterior {
-                let current = match self.color_by {
+                let current = match self.settings.color_by {
                     ColorBy::Posterior(k) => k,
                     _ => 0,
                 };
@@ -401,44 +371,44 @@ impl ManifoldView {
                     .show_ui(ui, |ui| {
                         for k in 0..labels.len() {
                             ui.selectable_value(
-                                &mut self.color_by,
+                                &mut self.settings.color_by,
                                 ColorBy::Posterior(k),
                                 format!("p({} | x)", name(k)),
                             );
                         }
                     });
             }
-            if self.color_by != ColorBy::Class {
+            if self.settings.color_by != ColorBy::Class {
                 egui::ComboBox::from_label("colormap")
-                    .selected_text(self.colormap.name())
+                    .selected_text(self.settings.colormap.name())
                     .show_ui(ui, |ui| {
                         for map in Colormap::ALL {
-                            ui.selectable_value(&mut self.colormap, map, map.name());
+                            ui.selectable_value(&mut self.settings.colormap, map, map.name());
                         }
                     });
             }
             ui.separator();
-            ui.checkbox(&mut self.pooled, "pooled basis");
-            ui.checkbox(&mut self.show_path, "path so far");
-            ui.checkbox(&mut self.show_holes, "holes")
+            ui.checkbox(&mut self.settings.pooled, "pooled basis");
+            ui.checkbox(&mut self.settings.show_path, "path so far");
+            ui.checkbox(&mut self.settings.show_holes, "holes")
                 .on_hover_text(PLANE_ONLY_NOTE);
-            ui.add(egui::Slider::new(&mut self.trail_steps, 0..=40).text("trail steps"));
+            ui.add(egui::Slider::new(&mut self.settings.trail_steps, 0..=40).text("trail steps"));
             egui::ComboBox::from_label("drawn as")
-                .selected_text(match self.draw_mode {
+                .selected_text(match self.settings.draw_mode {
                     DrawMode::Auto => "auto",
                     DrawMode::Points => "points",
                     DrawMode::Density => "density",
                 })
                 .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut self.draw_mode, DrawMode::Auto, "auto");
-                    ui.selectable_value(&mut self.draw_mode, DrawMode::Points, "points");
-                    ui.selectable_value(&mut self.draw_mode, DrawMode::Density, "density");
+                    ui.selectable_value(&mut self.settings.draw_mode, DrawMode::Auto, "auto");
+                    ui.selectable_value(&mut self.settings.draw_mode, DrawMode::Points, "points");
+                    ui.selectable_value(&mut self.settings.draw_mode, DrawMode::Density, "density");
                 })
                 .response
                 .on_hover_text(PLANE_ONLY_NOTE);
-            ui.add(egui::Slider::new(&mut self.radius_px, 0.5..=8.0).text("point px"));
+            ui.add(egui::Slider::new(&mut self.settings.radius_px, 0.5..=8.0).text("point px"));
             if ui.button("Fit").clicked() {
-                self.follow = true;
+                self.settings.follow = true;
                 self.fitted = None;
             }
         });
@@ -469,8 +439,14 @@ impl ManifoldView {
         };
         let step = step.min(cloud.trajectories.stored_steps.saturating_sub(1));
         let aspect = rect.width() / rect.height().max(1.0);
-        let fit_key = (cloud_id, step, self.dims, self.pooled, aspect.to_bits());
-        if self.follow && self.fitted != Some(fit_key) {
+        let fit_key = (
+            cloud_id,
+            step,
+            self.settings.dims,
+            self.settings.pooled,
+            aspect.to_bits(),
+        );
+        if self.settings.follow && self.fitted != Some(fit_key) {
             self.fit(cloud, step, aspect);
             self.fitted = Some(fit_key);
         }
@@ -480,12 +456,12 @@ impl ManifoldView {
         let ppp = ui.ctx().pixels_per_point();
         let view_proj = self.view_proj(aspect);
         self.last_frame = Some((rect, view_proj));
-        let coloring = match self.color_by {
+        let coloring = match self.settings.color_by {
             ColorBy::Class => PointColoring::Class,
-            _ => PointColoring::Scalar(self.colormap),
+            _ => PointColoring::Scalar(self.settings.colormap),
         };
         if !self.trails.vertices.is_empty() {
-            painter.add(egui_wgpu::Callback::new_paint_callback(
+            painter.add(paint_callback(
                 rect,
                 TrailsCallback {
                     slot: TRAILS_SLOT,
@@ -499,39 +475,34 @@ impl ManifoldView {
         if self.uses_density() {
             self.draw_density(&painter, rect, aspect, ppp, &view_proj);
         } else {
-            painter.add(egui_wgpu::Callback::new_paint_callback(
+            painter.add(paint_callback(
                 rect,
                 PointsCallback {
                     slot: SLOT,
                     data: self.data.clone(),
                     view_proj,
-                    viewport_px: [rect.width() * ppp, rect.height() * ppp],
-                    radius_px: self.radius_px * ppp,
+                    radius_px: self.settings.radius_px * ppp,
                     coloring,
-                    opacity: if self.show_path { 0.55 } else { 0.85 },
+                    opacity: if self.settings.show_path { 0.55 } else { 0.85 },
                 },
             ));
         }
         let last = cloud.trajectories.stored_steps.saturating_sub(1);
-        if self.show_holes
+        let mut holes_caption = None;
+        if self.settings.show_holes
             && step == last
-            && !self.pooled
-            && self.dims == Dimensions::Two
+            && !self.settings.pooled
+            && self.settings.dims == Dimensions::Two
             && let Some(overlay) = overlay
         {
             self.draw_holes(&painter, rect, &view_proj, overlay, cloud_id);
-            painter.text(
-                rect.left_bottom() + egui::vec2(8.0, -28.0),
-                egui::Align2::LEFT_BOTTOM,
-                format!(
-                    "holes at t_min: red = H_void regions ({}), × = unreachable probes ({} of {}), frame = probe square",
-                    overlay.void_count,
-                    overlay.unreachable_probes.len(),
-                    overlay.probe_count
-                ),
-                egui::FontId::proportional(13.0),
-                ui.visuals().text_color(),
-            );
+            holes_caption = Some(format!(
+                "holes at t_min: red = H_void regions ({}), × = unreachable probes ({} of {}), frame = \
+                 probe square",
+                overlay.void_count,
+                overlay.unreachable_probes.len(),
+                overlay.probe_count
+            ));
         }
 
         if response.clicked()
@@ -539,22 +510,39 @@ impl ManifoldView {
         {
             let size = GVec2::new(rect.width(), rect.height());
             let local = GVec2::new(cursor.x - rect.left(), cursor.y - rect.top());
-            let flat = self.dims == Dimensions::Two;
+            let flat = self.settings.dims == Dimensions::Two;
             let points = (0..cloud.trajectories.n).map(|i| {
-                let p = cloud.position(self.pooled, step, i).unwrap_or_default();
+                let p = cloud
+                    .position(self.settings.pooled, step, i)
+                    .unwrap_or_default();
                 Vec3::new(p[0], p[1], if flat { 0.0 } else { p[2] })
             });
-            self.selected = camera::pick(&view_proj, points, size, local, 8.0);
+            self.settings.selected = camera::pick(&view_proj, points, size, local, 8.0);
         }
         self.draw_selection(&painter, cloud, step, rect, &view_proj);
-        self.draw_axes(&painter, ui, cloud, step, rect);
+        let axes_height = caption(&painter, ui, rect, 0.0, self.axes_text(cloud, step));
+        if let Some(text) = holes_caption {
+            caption(&painter, ui, rect, axes_height + 4.0, text);
+        }
         self.draw_legend(&painter, ui, cloud, rect);
+    }
+
+    /// Moves the camera along a small circle, `frame` steps of it, as a user dragging the view would
+    /// (frame-time measurement of a view that changes every frame).
+    pub fn drift_camera(&mut self, frame: usize) {
+        self.settings.follow = false;
+        let angle = frame as f32 * 0.2;
+        let delta = GVec2::new(angle.cos(), angle.sin()) * 4.0;
+        match self.settings.dims {
+            Dimensions::Two => self.settings.pan_zoom.pan(delta, 768.0),
+            Dimensions::Three => self.settings.orbit.rotate(delta),
+        }
     }
 
     /// Whether the density layer replaces the sprites this frame (2-D only).
     pub fn uses_density(&self) -> bool {
-        self.dims == Dimensions::Two
-            && match self.draw_mode {
+        self.settings.dims == Dimensions::Two
+            && match self.settings.draw_mode {
                 DrawMode::Auto => self.data.instances.len() > DENSITY_THRESHOLD,
                 DrawMode::Points => false,
                 DrawMode::Density => true,
@@ -572,10 +560,13 @@ impl ManifoldView {
         view_proj: &glam::Mat4,
     ) {
         let half = GVec2::new(
-            self.pan_zoom.half_height * aspect,
-            self.pan_zoom.half_height,
+            self.settings.pan_zoom.half_height * aspect,
+            self.settings.pan_zoom.half_height,
         );
-        let (min, max) = (self.pan_zoom.center - half, self.pan_zoom.center + half);
+        let (min, max) = (
+            self.settings.pan_zoom.center - half,
+            self.settings.pan_zoom.center + half,
+        );
         let bins = [
             ((rect.width() * ppp / DENSITY_BIN_PX).ceil() as u32).max(1),
             ((rect.height() * ppp / DENSITY_BIN_PX).ceil() as u32).max(1),
@@ -583,9 +574,9 @@ impl ManifoldView {
         let key = DensityKey {
             points: self.data.generation,
             camera: [
-                self.pan_zoom.center.x,
-                self.pan_zoom.center.y,
-                self.pan_zoom.half_height,
+                self.settings.pan_zoom.center.x,
+                self.settings.pan_zoom.center.y,
+                self.settings.pan_zoom.half_height,
             ],
             size: bins,
         };
@@ -608,7 +599,7 @@ impl ManifoldView {
             self.density = Some((key, data, min.to_array(), max.to_array()));
         }
         if let Some((_, data, min, max)) = &self.density {
-            painter.add(egui_wgpu::Callback::new_paint_callback(
+            painter.add(paint_callback(
                 rect,
                 LayerCallback {
                     slot: DENSITY_SLOT,
@@ -644,7 +635,7 @@ impl ManifoldView {
             ));
         }
         if let Some((_, data)) = &self.holes {
-            painter.add(egui_wgpu::Callback::new_paint_callback(
+            painter.add(paint_callback(
                 rect,
                 LayerCallback {
                     slot: HOLES_SLOT,
@@ -684,8 +675,8 @@ impl ManifoldView {
     /// Where trajectory `i` at `step` was drawn in the last frame (screen points).
     pub fn screen_position(&self, cloud: &Cloud, step: usize, i: usize) -> Option<Pos2> {
         let (rect, view_proj) = self.last_frame?;
-        let p = cloud.position(self.pooled, step, i)?;
-        let z = if self.dims == Dimensions::Two {
+        let p = cloud.position(self.settings.pooled, step, i)?;
+        let z = if self.settings.dims == Dimensions::Two {
             0.0
         } else {
             p[2]
@@ -704,19 +695,20 @@ impl ManifoldView {
         {
             let delta = response.drag_delta();
             if delta != Vec2::ZERO {
-                self.follow = false;
-                match self.dims {
+                self.settings.follow = false;
+                match self.settings.dims {
                     Dimensions::Two => self
+                        .settings
                         .pan_zoom
                         .pan(GVec2::new(delta.x, delta.y), rect.height()),
-                    Dimensions::Three => self.orbit.rotate(GVec2::new(delta.x, delta.y)),
+                    Dimensions::Three => self.settings.orbit.rotate(GVec2::new(delta.x, delta.y)),
                 }
             }
         }
         if response.hovered() {
             let scroll = ui.input(|i| i.smooth_scroll_delta.y + (i.zoom_delta() - 1.0) * 200.0);
             if scroll != 0.0 {
-                self.follow = false;
+                self.settings.follow = false;
                 let factor = (scroll * 0.002).exp();
                 let anchor = ui
                     .input(|i| i.pointer.hover_pos())
@@ -727,9 +719,9 @@ impl ManifoldView {
                         )
                     })
                     .unwrap_or(GVec2::ZERO);
-                match self.dims {
-                    Dimensions::Two => self.pan_zoom.zoom(factor, anchor, aspect),
-                    Dimensions::Three => self.orbit.zoom(factor),
+                match self.settings.dims {
+                    Dimensions::Two => self.settings.pan_zoom.zoom(factor, anchor, aspect),
+                    Dimensions::Three => self.settings.orbit.zoom(factor),
                 }
             }
         }
@@ -743,11 +735,11 @@ impl ManifoldView {
         rect: Rect,
         view_proj: &glam::Mat4,
     ) {
-        let Some(i) = self.selected else {
+        let Some(i) = self.settings.selected else {
             return;
         };
         let size = GVec2::new(rect.width(), rect.height());
-        let flat = self.dims == Dimensions::Two;
+        let flat = self.settings.dims == Dimensions::Two;
         let to_screen = |p: [f32; 3]| -> Option<Pos2> {
             let v = Vec3::new(p[0], p[1], if flat { 0.0 } else { p[2] });
             camera::to_screen(view_proj, v, size)
@@ -759,7 +751,11 @@ impl ManifoldView {
             .filter_map(to_screen)
             .collect();
         if let Some(&at) = path.last() {
-            painter.circle_stroke(at, self.radius_px + 4.0, Stroke::new(2.0, Color32::WHITE));
+            painter.circle_stroke(
+                at,
+                self.settings.radius_px + 4.0,
+                Stroke::new(2.0, Color32::WHITE),
+            );
         }
         painter.add(egui::Shape::line(path, Stroke::new(1.5, Color32::WHITE)));
     }
@@ -769,9 +765,9 @@ impl ManifoldView {
     /// point. Projecting each step on its own basis would make the path jump wherever the bases turn.
     pub fn path_positions(&self, cloud: &Cloud, i: usize, step: usize) -> Vec<[f32; 3]> {
         let t = &cloud.trajectories;
-        let Some(basis) = cloud.bases.get(step).filter(|_| !self.pooled) else {
+        let Some(basis) = cloud.bases.get(step).filter(|_| !self.settings.pooled) else {
             return (0..=step)
-                .filter_map(|j| cloud.position(self.pooled, j, i))
+                .filter_map(|j| cloud.position(self.settings.pooled, j, i))
                 .collect();
         };
         // [step + 1, d]
@@ -788,8 +784,9 @@ impl ManifoldView {
             .collect()
     }
 
-    fn draw_axes(&self, painter: &egui::Painter, ui: &Ui, cloud: &Cloud, step: usize, rect: Rect) {
-        let explained = if self.pooled {
+    /// The caption under the view: explained variance, basis, number of trajectories.
+    fn axes_text(&self, cloud: &Cloud, step: usize) -> String {
+        let explained = if self.settings.pooled {
             cloud.explained_pooled
         } else {
             cloud
@@ -798,7 +795,7 @@ impl ManifoldView {
                 .copied()
                 .unwrap_or_default()
         };
-        let basis = if self.pooled {
+        let basis = if self.settings.pooled {
             "pooled basis"
         } else {
             "basis of this step"
@@ -808,20 +805,14 @@ impl ManifoldView {
             100.0 * explained[0],
             100.0 * explained[1]
         );
-        if self.dims == Dimensions::Three {
+        if self.settings.dims == Dimensions::Three {
             text.push_str(&format!(" · PC3 {:.0}%", 100.0 * explained[2]));
         }
         text.push_str(&format!(
             " ({basis}) · {} trajectories",
             cloud.trajectories.n
         ));
-        painter.text(
-            rect.left_bottom() + egui::vec2(8.0, -8.0),
-            egui::Align2::LEFT_BOTTOM,
-            text,
-            egui::FontId::proportional(13.0),
-            ui.visuals().text_color(),
-        );
+        text
     }
 
     fn draw_legend(&self, painter: &egui::Painter, ui: &Ui, cloud: &Cloud, rect: Rect) {
@@ -830,46 +821,22 @@ impl ManifoldView {
         let background = ui.visuals().window_fill().gamma_multiply(0.85);
         let labels = &cloud.trajectories.class_labels;
         if self.uses_density() {
-            let width = 220.0;
-            let top_left = rect.right_top() + egui::vec2(-width - 8.0, 8.0);
-            painter.rect_filled(
-                Rect::from_min_size(top_left, egui::vec2(width, 62.0)),
-                4.0,
-                background,
-            );
-            painter.text(
-                top_left + egui::vec2(8.0, 4.0),
-                egui::Align2::LEFT_TOP,
-                "points per bin (log scale)",
-                font.clone(),
-                text_color,
-            );
-            let bar = Rect::from_min_size(
-                top_left + egui::vec2(8.0, 24.0),
-                egui::vec2(width - 16.0, 14.0),
-            );
-            colour_bar(painter, bar, Colormap::Magma);
             let max = self
                 .density
                 .as_ref()
                 .map_or(0.0, |d| d.1.grid.values.iter().copied().fold(0.0, f32::max));
-            painter.text(
-                bar.left_bottom() + egui::vec2(0.0, 2.0),
-                egui::Align2::LEFT_TOP,
-                "1",
-                font.clone(),
-                text_color,
-            );
-            painter.text(
-                bar.right_bottom() + egui::vec2(0.0, 2.0),
-                egui::Align2::RIGHT_TOP,
-                format!("{max:.0}"),
-                font,
-                text_color,
+            let range = ("1".to_string(), format!("{max:.0}"));
+            bar_legend(
+                painter,
+                ui,
+                rect,
+                "points per bin (log scale)",
+                Colormap::Magma,
+                range,
             );
             return;
         }
-        match self.color_by {
+        match self.settings.color_by {
             ColorBy::Class => {
                 if labels.is_empty() {
                     return;
@@ -907,7 +874,7 @@ impl ManifoldView {
                 }
             }
             ColorBy::Time | ColorBy::Posterior(_) => {
-                let (title, low, high) = match self.color_by {
+                let (title, low, high) = match self.settings.color_by {
                     ColorBy::Time => {
                         let times = &cloud.trajectories.times;
                         let first = times.first().copied().unwrap_or(0.0);
@@ -924,39 +891,81 @@ impl ManifoldView {
                     }
                     ColorBy::Class => return,
                 };
-                let width = 220.0;
-                let top_left = rect.right_top() + egui::vec2(-width - 8.0, 8.0);
-                let frame = Rect::from_min_size(top_left, egui::vec2(width, 62.0));
-                painter.rect_filled(frame, 4.0, background);
-                painter.text(
-                    top_left + egui::vec2(8.0, 4.0),
-                    egui::Align2::LEFT_TOP,
-                    title,
-                    font.clone(),
-                    text_color,
-                );
-                let bar = Rect::from_min_size(
-                    top_left + egui::vec2(8.0, 24.0),
-                    egui::vec2(width - 16.0, 14.0),
-                );
-                colour_bar(painter, bar, self.colormap);
-                painter.text(
-                    bar.left_bottom() + egui::vec2(0.0, 2.0),
-                    egui::Align2::LEFT_TOP,
-                    low,
-                    font.clone(),
-                    text_color,
-                );
-                painter.text(
-                    bar.right_bottom() + egui::vec2(0.0, 2.0),
-                    egui::Align2::RIGHT_TOP,
-                    high,
-                    font,
-                    text_color,
+                bar_legend(
+                    painter,
+                    ui,
+                    rect,
+                    &title,
+                    self.settings.colormap,
+                    (low, high),
                 );
             }
         }
     }
+}
+
+/// A caption in the bottom-left corner of `rect`, `above` points over its bottom margin, wrapped to the
+/// view's width (narrow windows); returns its height.
+fn caption(painter: &egui::Painter, ui: &Ui, rect: Rect, above: f32, text: String) -> f32 {
+    let margin = 8.0;
+    let galley = painter.layout(
+        text,
+        egui::FontId::proportional(13.0),
+        ui.visuals().text_color(),
+        (rect.width() - 2.0 * margin).max(40.0),
+    );
+    let height = galley.size().y;
+    let top_left = rect.left_bottom() + egui::vec2(margin, -margin - above - height);
+    // A backing like the legend's, so the text stays readable over dense points.
+    let backing = Rect::from_min_size(top_left, galley.size()).expand(2.0);
+    painter.rect_filled(backing, 3.0, ui.visuals().window_fill().gamma_multiply(0.7));
+    painter.galley(top_left, galley, ui.visuals().text_color());
+    height
+}
+
+/// A legend in the top-right corner of `rect`: `title` over a colour bar through `map`, with the values
+/// at its two ends.
+fn bar_legend(
+    painter: &egui::Painter,
+    ui: &Ui,
+    rect: Rect,
+    title: &str,
+    map: Colormap,
+    (low, high): (String, String),
+) {
+    let text_color = ui.visuals().text_color();
+    let font = egui::FontId::proportional(13.0);
+    let width = 220.0;
+    let top_left = rect.right_top() + egui::vec2(-width - 8.0, 8.0);
+    let frame = Rect::from_min_size(top_left, egui::vec2(width, 62.0));
+    painter.rect_filled(frame, 4.0, ui.visuals().window_fill().gamma_multiply(0.85));
+    painter.text(
+        top_left + egui::vec2(8.0, 4.0),
+        egui::Align2::LEFT_TOP,
+        title,
+        font.clone(),
+        text_color,
+    );
+    let bar = Rect::from_min_size(
+        top_left + egui::vec2(8.0, 24.0),
+        egui::vec2(width - 16.0, 14.0),
+    );
+    colour_bar(painter, bar, map);
+    let below = egui::vec2(0.0, 2.0);
+    painter.text(
+        bar.left_bottom() + below,
+        egui::Align2::LEFT_TOP,
+        low,
+        font.clone(),
+        text_color,
+    );
+    painter.text(
+        bar.right_bottom() + below,
+        egui::Align2::RIGHT_TOP,
+        high,
+        font,
+        text_color,
+    );
 }
 
 /// A horizontal colour bar through `map` (the same fit the shader uses).

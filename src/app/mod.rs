@@ -61,6 +61,8 @@ pub struct FrameStatsOptions {
     /// Show a synthetic cloud of this many points instead of sampling the scene, and measure once it is
     /// drawn; without it, frames are measured while the scene's jobs run.
     pub synthetic_points: Option<usize>,
+    /// Move the manifold camera a little every frame (a view being dragged: nothing can be cached).
+    pub moving_camera: bool,
 }
 
 /// Frames skipped before measuring.
@@ -573,7 +575,7 @@ impl DiffscopeApp {
         // The view takes what the time bar leaves.
         let time_bar_height = 86.0;
         let view_size = egui::vec2(width, (ui.available_height() - time_bar_height).max(120.0));
-        let previously_selected = self.manifold.selected;
+        let previously_selected = self.manifold.settings.selected;
         ui.allocate_ui(view_size, |ui| {
             let overlay = self.metrics.as_ref().and_then(|m| m.overlay.as_ref());
             self.manifold.ui(
@@ -585,7 +587,9 @@ impl DiffscopeApp {
                 self.timeline.step,
             );
         });
-        if self.manifold.selected.is_some() && self.manifold.selected != previously_selected {
+        if self.manifold.settings.selected.is_some()
+            && self.manifold.settings.selected != previously_selected
+        {
             self.right_tab = RightTab::Inspector;
         }
         self.timeline.ui(ui, &times, &markers);
@@ -654,6 +658,10 @@ impl DiffscopeApp {
             None => busy,
         };
         let now = Instant::now();
+        if measuring && stats.options.moving_camera {
+            self.manifold
+                .drift_camera(stats.intervals.len() + stats.skipped);
+        }
         if measuring {
             if let Some(last) = stats.last {
                 if stats.skipped < WARM_UP_FRAMES {
@@ -751,7 +759,12 @@ impl DiffscopeApp {
                     .cloud
                     .as_ref()
                     .and_then(|c| c.trajectories.times.get(self.timeline.step).copied());
-                inspector::ui(ui, self.cloud.as_deref(), self.manifold.selected, now);
+                inspector::ui(
+                    ui,
+                    self.cloud.as_deref(),
+                    self.manifold.settings.selected,
+                    now,
+                );
             }
             View::Theory => {
                 let labels = self

@@ -2,7 +2,7 @@
 //! first, restarting only the jobs it changes; the step and selection wait for the sampled cloud), the
 //! session buttons and shortcuts, and the autosave. A session that fails to load changes nothing.
 
-use super::manifold::{ColorBy, Dimensions, DrawMode, ManifoldView};
+use super::manifold::{ColorBy, Dimensions, DrawMode, ViewSettings};
 use super::{AppOptions, DiffscopeApp, RightTab};
 use crate::app::jobs::JobBoard;
 use crate::render::camera::{Orbit, PanZoom};
@@ -39,7 +39,7 @@ pub(super) fn startup_session(options: &AppOptions, jobs: &mut JobBoard) -> Opti
 impl DiffscopeApp {
     /// The current state as a session.
     pub fn session(&self) -> Session {
-        let m = &self.manifold;
+        let m = &self.manifold.settings;
         let last = self
             .cloud
             .as_ref()
@@ -78,7 +78,7 @@ impl DiffscopeApp {
         let Session { scene, view } = session;
         self.preset = None;
         self.apply_scene(scene);
-        let (m, state) = (&mut self.manifold, &view.manifold);
+        let (m, state) = (&mut self.manifold.settings, &view.manifold);
         m.dims = match state.dimensions {
             file::Dimensions::Two => Dimensions::Two,
             file::Dimensions::Three => Dimensions::Three,
@@ -141,7 +141,7 @@ impl DiffscopeApp {
         };
         let last = cloud.trajectories.stored_steps.saturating_sub(1);
         self.timeline.step = pending.step.map_or(last, |step| step.min(last));
-        self.manifold.selected = pending.selected.filter(|&i| i < cloud.trajectories.n);
+        self.manifold.settings.selected = pending.selected.filter(|&i| i < cloud.trajectories.n);
     }
 
     /// Reads the session at `path` and applies it; on failure reports one error and changes nothing.
@@ -214,7 +214,7 @@ impl DiffscopeApp {
 }
 
 /// The manifold view's settings and camera as session data.
-fn manifold_state(m: &ManifoldView) -> file::ManifoldState {
+fn manifold_state(m: &ViewSettings) -> file::ManifoldState {
     file::ManifoldState {
         dimensions: match m.dims {
             Dimensions::Two => file::Dimensions::Two,

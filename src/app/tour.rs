@@ -187,30 +187,30 @@ impl DiffscopeApp {
     /// Applies the switches of a scene's `view` block.
     pub fn apply_view(&mut self, view: &ViewSpec) {
         if let Some(dims) = view.dims {
-            self.manifold.dims = if dims == 3 {
+            self.manifold.settings.dims = if dims == 3 {
                 Dimensions::Three
             } else {
                 Dimensions::Two
             };
         }
         if let Some(color) = view.color {
-            self.manifold.color_by = match color {
+            self.manifold.settings.color_by = match color {
                 ViewColor::Class => ColorBy::Class,
                 ViewColor::Time => ColorBy::Time,
                 ViewColor::Posterior(k) => ColorBy::Posterior(k),
             };
         }
         if let Some(basis) = view.basis {
-            self.manifold.pooled = basis == ViewBasis::Pooled;
+            self.manifold.settings.pooled = basis == ViewBasis::Pooled;
         }
         if let Some(path) = view.path {
-            self.manifold.show_path = path;
+            self.manifold.settings.show_path = path;
         }
         if let Some(trails) = view.trails {
-            self.manifold.trail_steps = trails;
+            self.manifold.settings.trail_steps = trails;
         }
         if let Some(holes) = view.holes {
-            self.manifold.show_holes = holes;
+            self.manifold.settings.show_holes = holes;
         }
         if let Some(tab) = view.tab {
             self.right_tab = match tab {

@@ -37,6 +37,9 @@ pub struct Cli {
     /// With --frame-stats: draw a synthetic cloud of this many points instead of sampling the scene.
     #[arg(long, value_name = "N", requires = "frame_stats")]
     pub points: Option<usize>,
+    /// With --frame-stats: move the manifold camera every frame (the cost of a view being dragged).
+    #[arg(long, requires = "frame_stats")]
+    pub moving_camera: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,6 +92,7 @@ pub fn main() -> ExitCode {
                 frame_stats: cli.frame_stats.map(|frames| crate::app::FrameStatsOptions {
                     frames,
                     synthetic_points: cli.points,
+                    moving_camera: cli.moving_camera,
                 }),
                 autosave: plain.then(crate::session::autosave_path).flatten(),
             })

@@ -166,8 +166,8 @@ fn select(
     let n = app.cloud.as_ref().map_or(0, |c| c.trajectories.n);
     match chosen {
         Some(i) if i >= n => bail!("--select {i} is out of range: the cloud has {n} trajectories"),
-        Some(i) => app.manifold.selected = Some(i),
-        None if app.manifold.selected.is_none() => {
+        Some(i) => app.manifold.settings.selected = Some(i),
+        None if app.manifold.settings.selected.is_none() => {
             bail!(
                 "the inspector needs a trajectory: give --select N (or a session with a selection)"
             )

@@ -2,11 +2,12 @@
 //! that match egui's pass (its colour format, premultiplied alpha, no depth, one sample), and the per-view
 //! data slots (uniform + vertex buffer or data texture, uploaded only when the data changes).
 
-use eframe::egui_wgpu::wgpu;
+use eframe::egui_wgpu::{CallbackResources, CallbackTrait, ScreenDescriptor, wgpu};
 use std::collections::HashMap;
 
-/// A shader module from `source` with `shaders/colormap.wgsl` prepended.
-fn shader(device: &wgpu::Device, label: &str, source: &str) -> wgpu::ShaderModule {
+/// A shader module from `source` with `shaders/colormap.wgsl` (colormaps and the shared `Coloring`
+/// uniform block) prepended.
+pub(super) fn shader(device: &wgpu::Device, label: &str, source: &str) -> wgpu::ShaderModule {
     let full = format!(
         "{}\n{}",
         include_str!("../../shaders/colormap.wgsl"),
@@ -43,7 +44,7 @@ fn uniform_buffer(device: &wgpu::Device, label: &str, size: usize) -> wgpu::Buff
 }
 
 /// A render pipeline into egui's pass with entry points `vs_main` / `fs_main`.
-fn pipeline(
+pub(super) fn pipeline(
     device: &wgpu::Device,
     label: &str,
     module: &wgpu::ShaderModule,
@@ -117,7 +118,7 @@ impl SlotPipeline {
             device,
             spec.label,
             &module,
-            slots.layout(),
+            &slots.layout,
             spec.buffers,
             spec.topology,
             target_format,
@@ -125,20 +126,15 @@ impl SlotPipeline {
         SlotPipeline { pipeline, slots }
     }
 
-    /// Writes slot `key`'s uniform and uploads `data` if its generation is new.
-    #[allow(clippy::too_many_arguments)]
+    /// Writes slot `key`'s uniform and uploads `data` if its generation is new (see [`SlotUpload`]).
     pub fn prepare<U: bytemuck::Pod, T: bytemuck::Pod>(
         &mut self,
-        device: &wgpu::Device,
-        queue: &wgpu::Queue,
+        frame: &Frame<'_>,
         key: u64,
         uniform: &U,
-        generation: u64,
-        data: &[T],
-        row: usize,
+        upload: SlotUpload<'_, T>,
     ) {
-        self.slots
-            .prepare(device, queue, key, uniform, generation, data, row);
+        self.slots.prepare(frame, key, uniform, upload);
     }
 
     /// Draws slot `key` with the (vertex, instance) ranges `ranges(element count)`; nothing when the
@@ -153,6 +149,83 @@ impl SlotPipeline {
             pass.set_pipeline(&self.pipeline);
             let (vertices, instances) = ranges(count);
             pass.draw(vertices, instances);
+        }
+    }
+}
+
+/// A slot's data for [`SlotPipeline::prepare`]: uploaded only when `generation` is not already on the GPU.
+pub struct SlotUpload<'a, T> {
+    pub generation: u64,
+    pub data: &'a [T],
+    /// Elements per texture row (ignored for vertices); the last row is zero-padded.
+    pub row: usize,
+}
+
+/// What a renderer's per-frame callback sees while preparing: egui's device, queue and encoder (passes
+/// recorded here run before egui's main pass), and the callback's viewport in physical pixels, computed
+/// the way egui-wgpu sets it for `paint`.
+pub struct Frame<'a> {
+    pub device: &'a wgpu::Device,
+    pub queue: &'a wgpu::Queue,
+    pub encoder: &'a mut wgpu::CommandEncoder,
+    pub viewport: egui::epaint::ViewportInPixels,
+}
+
+/// One frame's draw by a renderer whose pipeline lives in egui-wgpu's `callback_resources`.
+pub trait SlotCallback: Send + Sync + 'static {
+    type Pipeline: Send + Sync + 'static;
+    /// Uploads, writes uniforms and records offscreen passes.
+    fn prepare(&self, pipeline: &mut Self::Pipeline, frame: &mut Frame<'_>);
+    /// Draws into egui's pass (its viewport is already the callback rect).
+    fn paint(&self, pipeline: &Self::Pipeline, pass: &mut wgpu::RenderPass<'static>);
+}
+
+/// The egui paint callback drawing `callback` over `rect`; nothing is drawn when its pipeline was never
+/// installed.
+pub fn paint_callback<C: SlotCallback>(rect: egui::Rect, callback: C) -> egui::PaintCallback {
+    eframe::egui_wgpu::Callback::new_paint_callback(rect, Shell { rect, callback })
+}
+
+/// The egui-wgpu side of every [`SlotCallback`]: finds the pipeline among the callback resources.
+struct Shell<C> {
+    rect: egui::Rect,
+    callback: C,
+}
+
+impl<C: SlotCallback> CallbackTrait for Shell<C> {
+    fn prepare(
+        &self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        screen: &ScreenDescriptor,
+        encoder: &mut wgpu::CommandEncoder,
+        resources: &mut CallbackResources,
+    ) -> Vec<wgpu::CommandBuffer> {
+        if let Some(pipeline) = resources.get_mut::<C::Pipeline>() {
+            let viewport = egui::epaint::ViewportInPixels::from_points(
+                &self.rect,
+                screen.pixels_per_point,
+                screen.size_in_pixels,
+            );
+            let mut frame = Frame {
+                device,
+                queue,
+                encoder,
+                viewport,
+            };
+            self.callback.prepare(pipeline, &mut frame);
+        }
+        Vec::new()
+    }
+
+    fn paint(
+        &self,
+        _info: egui::PaintCallbackInfo,
+        render_pass: &mut wgpu::RenderPass<'static>,
+        resources: &CallbackResources,
+    ) {
+        if let Some(pipeline) = resources.get::<C::Pipeline>() {
+            self.callback.paint(pipeline, render_pass);
         }
     }
 }
@@ -238,24 +311,20 @@ impl DataSlots {
         }
     }
 
-    /// The bind group layout the pipeline is built with.
-    fn layout(&self) -> &wgpu::BindGroupLayout {
-        &self.layout
-    }
-
-    /// Writes slot `key`'s uniform and uploads `data` unless `generation` is already on the GPU.
-    /// `row` is the number of elements per texture row (ignored for vertices); the last row is padded.
-    #[allow(clippy::too_many_arguments)]
+    /// Writes slot `key`'s uniform and uploads the data unless its generation is already on the GPU.
     fn prepare<U: bytemuck::Pod, T: bytemuck::Pod>(
         &mut self,
-        device: &wgpu::Device,
-        queue: &wgpu::Queue,
+        frame: &Frame<'_>,
         key: u64,
         uniform: &U,
-        generation: u64,
-        data: &[T],
-        row: usize,
+        upload: SlotUpload<'_, T>,
     ) {
+        let (device, queue) = (frame.device, frame.queue);
+        let SlotUpload {
+            generation,
+            data,
+            row,
+        } = upload;
         let (label, size) = (self.label, self.uniform_size);
         let slot = self.slots.entry(key).or_insert_with(|| DataSlot {
             uniform: uniform_buffer(device, label, size),

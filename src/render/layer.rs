@@ -4,9 +4,9 @@
 //! histogram. Knows wgpu and glam only.
 
 use super::colormap::Colormap;
-use super::gpu::{self, DataKind, PipelineSpec, SlotPipeline};
+use super::gpu::{self, DataKind, Frame, PipelineSpec, SlotCallback, SlotPipeline, SlotUpload};
 use bytemuck::{Pod, Zeroable};
-use eframe::egui_wgpu::{self, CallbackResources, CallbackTrait, ScreenDescriptor, wgpu};
+use eframe::egui_wgpu::{self, wgpu};
 use std::sync::Arc;
 
 /// Uniform block; kept in sync with `LayerUniform` in `shaders/layer.wgsl` (std140: 128 bytes).
@@ -114,18 +114,10 @@ pub struct LayerCallback {
     pub opacity: f32,
 }
 
-impl CallbackTrait for LayerCallback {
-    fn prepare(
-        &self,
-        device: &wgpu::Device,
-        queue: &wgpu::Queue,
-        _screen_descriptor: &ScreenDescriptor,
-        _egui_encoder: &mut wgpu::CommandEncoder,
-        resources: &mut CallbackResources,
-    ) -> Vec<wgpu::CommandBuffer> {
-        let Some(pipeline) = resources.get_mut::<LayerPipeline>() else {
-            return Vec::new();
-        };
+impl SlotCallback for LayerCallback {
+    type Pipeline = LayerPipeline;
+
+    fn prepare(&self, pipeline: &mut LayerPipeline, frame: &mut Frame<'_>) {
         let grid = &self.data.grid;
         let max = grid.values.iter().copied().fold(0.0f32, f32::max);
         let (mode, colormap_index, tint) = match self.style {
@@ -143,26 +135,19 @@ impl CallbackTrait for LayerCallback {
             opacity: self.opacity.clamp(0.0, 1.0),
         };
         pipeline.0.prepare(
-            device,
-            queue,
+            frame,
             self.slot,
             &uniform,
-            self.data.generation,
-            grid.values.as_slice(),
-            grid.width,
+            SlotUpload {
+                generation: self.data.generation,
+                data: grid.values.as_slice(),
+                row: grid.width,
+            },
         );
-        Vec::new()
     }
 
-    fn paint(
-        &self,
-        _info: egui::PaintCallbackInfo,
-        render_pass: &mut wgpu::RenderPass<'static>,
-        resources: &CallbackResources,
-    ) {
-        if let Some(pipeline) = resources.get::<LayerPipeline>() {
-            pipeline.0.draw(render_pass, self.slot, |_| (0..6, 0..1));
-        }
+    fn paint(&self, pipeline: &LayerPipeline, pass: &mut wgpu::RenderPass<'static>) {
+        pipeline.0.draw(pass, self.slot, |_| (0..6, 0..1));
     }
 }
 

@@ -6,9 +6,11 @@ pub mod camera;
 pub mod colormap;
 pub mod gpu;
 pub mod layer;
+pub mod offscreen;
 pub mod points;
 pub mod trails;
 
 pub use camera::{Orbit, PanZoom};
 pub use colormap::Colormap;
+pub use gpu::paint_callback;
 pub use points::{PointColoring, PointData, PointInstance, PointPipeline, PointsCallback};

@@ -2,13 +2,16 @@
 //! (`shaders/points.wgsl`), round and anti-aliased in the fragment shader, coloured by class palette or
 //! colormap on the GPU. Knows wgpu and glam only; what the points mean is the caller's business.
 //!
-//! Buffers live in egui-wgpu's `callback_resources`, one slot per view, and the instance buffer is
-//! re-uploaded only when the caller's data generation changes.
+//! Each view slot draws its sprites into an offscreen layer ([`super::offscreen`]) only when the points,
+//! the camera, the viewport or the style change (and have settled); every frame composites that layer
+//! (one textured triangle), so a still view of 100k points costs about what an empty one does on a
+//! software rasteriser. While the inputs change every frame the sprites are drawn straight into egui's pass.
 
 use super::colormap::{Colormap, palette_uniform};
-use super::gpu::{self, DataKind, PipelineSpec, SlotPipeline};
+use super::gpu::{self, DataKind, Frame, PipelineSpec, SlotCallback, SlotPipeline, SlotUpload};
+use super::offscreen::OffscreenLayers;
 use bytemuck::{Pod, Zeroable};
-use eframe::egui_wgpu::{self, CallbackResources, CallbackTrait, ScreenDescriptor, wgpu};
+use eframe::egui_wgpu::{self, wgpu};
 use std::sync::Arc;
 
 /// One point: position in view space and the scalar that colours it (class index, or a value in
@@ -23,33 +26,71 @@ pub struct PointInstance {
 /// How the scalar of each point becomes a colour.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum PointColoring {
-    /// `value` is a class index into [`CLASS_PALETTE`].
+    /// `value` is a class index into [`super::colormap::CLASS_PALETTE`].
     Class,
     /// `value` in [0, 1] through a colormap.
     Scalar(Colormap),
 }
 
+/// The `Coloring` block shared by the point and trail shaders (`shaders/colormap.wgsl`; std140: 144 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+pub(super) struct ColoringUniform {
+    palette: [[f32; 4]; 8],
+    mode: u32,
+    colormap_index: u32,
+    opacity: f32,
+    _pad: f32,
+}
+
+impl ColoringUniform {
+    pub(super) fn new(coloring: PointColoring, opacity: f32) -> Self {
+        let (mode, colormap_index) = match coloring {
+            PointColoring::Class => (0, 0),
+            PointColoring::Scalar(map) => (1, map.shader_index()),
+        };
+        ColoringUniform {
+            palette: palette_uniform(),
+            mode,
+            colormap_index,
+            opacity: opacity.clamp(0.0, 1.0),
+            _pad: 0.0,
+        }
+    }
+}
+
 /// Uniform block; kept in sync with `PointUniform` in `shaders/points.wgsl` (std140 layout: 224 bytes).
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
 struct PointUniform {
     view_proj: [[f32; 4]; 4],
     viewport_px: [f32; 2],
     radius_px: f32,
-    color_mode: u32,
-    palette: [[f32; 4]; 8],
-    colormap_index: u32,
-    opacity: f32,
-    _pad: [f32; 2],
+    _pad: f32,
+    coloring: ColoringUniform,
 }
 
-/// Pipeline shared by every point slot.
-pub struct PointPipeline(SlotPipeline);
+/// What a sprite layer shows: it is redrawn whenever this changes (the viewport size is part of the
+/// uniform).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct SpriteKey {
+    generation: u64,
+    uniform: PointUniform,
+}
+
+/// The sprite pipeline (into the offscreen layers) and the layers of every point slot.
+pub struct PointPipeline {
+    sprites: SlotPipeline,
+    layers: OffscreenLayers<SpriteKey>,
+}
+
+/// Vertices per sprite: a quad of two triangles.
+const SPRITE_VERTICES: u32 = 6;
 
 impl PointPipeline {
-    /// Builds the pipeline for egui's render pass.
+    /// Builds the pipelines for egui's colour format.
     pub fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat) -> Self {
-        PointPipeline(SlotPipeline::new(
+        let sprites = SlotPipeline::new(
             device,
             target_format,
             PipelineSpec {
@@ -64,12 +105,27 @@ impl PointPipeline {
                 })],
                 topology: wgpu::PrimitiveTopology::TriangleList,
             },
-        ))
+        );
+        PointPipeline {
+            sprites,
+            layers: OffscreenLayers::new(device, "diffscope point layer", target_format),
+        }
     }
 
     /// Installs the pipeline into egui-wgpu's renderer (once, at app start).
     pub fn install(render_state: &egui_wgpu::RenderState) {
         gpu::install(render_state, PointPipeline::new);
+    }
+
+    fn draw_sprites(&self, pass: &mut wgpu::RenderPass<'static>, slot: u64) {
+        self.sprites
+            .draw(pass, slot, |count| (0..SPRITE_VERTICES, 0..count));
+    }
+
+    /// How many times slot `slot`'s sprites were drawn into its layer (its other frames composited the
+    /// layer, or drew straight into egui's pass while the inputs changed every frame).
+    pub fn redraws(&self, slot: u64) -> u64 {
+        self.layers.redraws(slot)
     }
 }
 
@@ -80,73 +136,59 @@ pub struct PointData {
     pub instances: Arc<Vec<PointInstance>>,
 }
 
-/// One frame's draw of a point slot.
+/// One frame's draw of a point slot (over the rect given to [`gpu::paint_callback`]).
 #[derive(Clone, Debug)]
 pub struct PointsCallback {
-    /// Which slot (one per view) holds this data on the GPU.
+    /// Which slot (one per view) holds this data and its layer on the GPU.
     pub slot: u64,
     pub data: PointData,
     pub view_proj: glam::Mat4,
-    /// Size of the callback rect in physical pixels.
-    pub viewport_px: [f32; 2],
     pub radius_px: f32,
     pub coloring: PointColoring,
     pub opacity: f32,
 }
 
-impl PointsCallback {
-    fn uniform(&self) -> PointUniform {
-        let (color_mode, colormap_index) = match self.coloring {
-            PointColoring::Class => (0, 0),
-            PointColoring::Scalar(map) => (1, map.shader_index()),
-        };
-        PointUniform {
+impl SlotCallback for PointsCallback {
+    type Pipeline = PointPipeline;
+
+    fn prepare(&self, pipeline: &mut PointPipeline, frame: &mut Frame<'_>) {
+        if self.data.instances.is_empty() {
+            return;
+        }
+        let uniform = PointUniform {
             view_proj: self.view_proj.to_cols_array_2d(),
-            viewport_px: [self.viewport_px[0].max(1.0), self.viewport_px[1].max(1.0)],
+            viewport_px: [
+                frame.viewport.width_px.max(1) as f32,
+                frame.viewport.height_px.max(1) as f32,
+            ],
             radius_px: self.radius_px,
-            color_mode,
-            palette: palette_uniform(),
-            colormap_index,
-            opacity: self.opacity.clamp(0.0, 1.0),
-            _pad: [0.0; 2],
+            _pad: 0.0,
+            coloring: ColoringUniform::new(self.coloring, self.opacity),
+        };
+        let key = SpriteKey {
+            generation: self.data.generation,
+            uniform,
+        };
+        pipeline.sprites.prepare(
+            frame,
+            self.slot,
+            &uniform,
+            SlotUpload {
+                generation: self.data.generation,
+                data: self.data.instances.as_slice(),
+                row: 0,
+            },
+        );
+        if let Some(mut pass) = pipeline.layers.prepare(frame, self.slot, key) {
+            pipeline.draw_sprites(&mut pass, self.slot);
         }
     }
-}
 
-impl CallbackTrait for PointsCallback {
-    fn prepare(
-        &self,
-        device: &wgpu::Device,
-        queue: &wgpu::Queue,
-        _screen_descriptor: &ScreenDescriptor,
-        _egui_encoder: &mut wgpu::CommandEncoder,
-        resources: &mut CallbackResources,
-    ) -> Vec<wgpu::CommandBuffer> {
-        if let Some(pipeline) = resources.get_mut::<PointPipeline>() {
-            pipeline.0.prepare(
-                device,
-                queue,
-                self.slot,
-                &self.uniform(),
-                self.data.generation,
-                self.data.instances.as_slice(),
-                0,
-            );
-        }
-        Vec::new()
-    }
-
-    fn paint(
-        &self,
-        _info: egui::PaintCallbackInfo,
-        render_pass: &mut wgpu::RenderPass<'static>,
-        resources: &CallbackResources,
-    ) {
-        if let Some(pipeline) = resources.get::<PointPipeline>() {
-            // One instance (a quad of six vertices) per point.
-            pipeline
-                .0
-                .draw(render_pass, self.slot, |count| (0..6, 0..count));
+    fn paint(&self, pipeline: &PointPipeline, pass: &mut wgpu::RenderPass<'static>) {
+        if !self.data.instances.is_empty() {
+            pipeline.layers.paint(pass, self.slot, |pass| {
+                pipeline.draw_sprites(pass, self.slot)
+            });
         }
     }
 }

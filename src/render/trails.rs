@@ -2,11 +2,10 @@
 //! coloured like the points and fading with age (`freshness` 1 at the selected step, 0 at the trail's far
 //! end), all trails in one draw. Knows wgpu and glam only.
 
-use super::colormap::palette_uniform;
-use super::gpu::{self, DataKind, PipelineSpec, SlotPipeline};
-use super::points::PointColoring;
+use super::gpu::{self, DataKind, Frame, PipelineSpec, SlotCallback, SlotPipeline, SlotUpload};
+use super::points::{ColoringUniform, PointColoring};
 use bytemuck::{Pod, Zeroable};
-use eframe::egui_wgpu::{self, CallbackResources, CallbackTrait, ScreenDescriptor, wgpu};
+use eframe::egui_wgpu::{self, wgpu};
 use std::sync::Arc;
 
 /// One end of a segment; kept in sync with the vertex inputs of `shaders/trails.wgsl`.
@@ -25,11 +24,7 @@ pub struct TrailVertex {
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
 struct TrailUniform {
     view_proj: [[f32; 4]; 4],
-    palette: [[f32; 4]; 8],
-    color_mode: u32,
-    colormap_index: u32,
-    opacity: f32,
-    _pad: f32,
+    coloring: ColoringUniform,
 }
 
 /// Pipeline shared by every trail slot.
@@ -79,52 +74,27 @@ pub struct TrailsCallback {
     pub opacity: f32,
 }
 
-impl CallbackTrait for TrailsCallback {
-    fn prepare(
-        &self,
-        device: &wgpu::Device,
-        queue: &wgpu::Queue,
-        _screen_descriptor: &ScreenDescriptor,
-        _egui_encoder: &mut wgpu::CommandEncoder,
-        resources: &mut CallbackResources,
-    ) -> Vec<wgpu::CommandBuffer> {
-        let Some(pipeline) = resources.get_mut::<TrailPipeline>() else {
-            return Vec::new();
-        };
-        let (color_mode, colormap_index) = match self.coloring {
-            PointColoring::Class => (0, 0),
-            PointColoring::Scalar(map) => (1, map.shader_index()),
-        };
+impl SlotCallback for TrailsCallback {
+    type Pipeline = TrailPipeline;
+
+    fn prepare(&self, pipeline: &mut TrailPipeline, frame: &mut Frame<'_>) {
         let uniform = TrailUniform {
             view_proj: self.view_proj.to_cols_array_2d(),
-            palette: palette_uniform(),
-            color_mode,
-            colormap_index,
-            opacity: self.opacity.clamp(0.0, 1.0),
-            _pad: 0.0,
+            coloring: ColoringUniform::new(self.coloring, self.opacity),
         };
         pipeline.0.prepare(
-            device,
-            queue,
+            frame,
             self.slot,
             &uniform,
-            self.data.generation,
-            self.data.vertices.as_slice(),
-            0,
+            SlotUpload {
+                generation: self.data.generation,
+                data: self.data.vertices.as_slice(),
+                row: 0,
+            },
         );
-        Vec::new()
     }
 
-    fn paint(
-        &self,
-        _info: egui::PaintCallbackInfo,
-        render_pass: &mut wgpu::RenderPass<'static>,
-        resources: &CallbackResources,
-    ) {
-        if let Some(pipeline) = resources.get::<TrailPipeline>() {
-            pipeline
-                .0
-                .draw(render_pass, self.slot, |count| (0..count, 0..1));
-        }
+    fn paint(&self, pipeline: &TrailPipeline, pass: &mut wgpu::RenderPass<'static>) {
+        pipeline.0.draw(pass, self.slot, |count| (0..count, 0..1));
     }
 }

@@ -1,6 +1,8 @@
 //! Benchmarks of the app's frame time (issue 6): launches `diffscope --frame-stats` as a child process
 //! under the current display (or under its own `xvfb-run` when DISPLAY is unset) and reports the median
-//! over several launches, as ratios to the empty frame, since the targets are relative to it.
+//! over several launches, as ratios to the empty frame, since the targets are relative to it. The sprite
+//! figures come in two rows: a still view (its sprite layer is drawn once and composited each frame) and
+//! a view whose camera moves every frame (the sprites are drawn every frame, as while dragging).
 //! Only starts processes and parses their report lines; the measuring is done by the app itself.
 
 use super::{Bench, Figure};
@@ -29,11 +31,27 @@ pub fn benches() -> Vec<Bench> {
         },
         Bench {
             name: "frame_sprites_100k",
-            run: || relative("frame_sprites_100k", 100_000, SPRITES_TARGET),
+            run: || {
+                relative(
+                    "frame_sprites_100k",
+                    Cloud::still(100_000),
+                    Some(SPRITES_TARGET),
+                )
+            },
+        },
+        Bench {
+            name: "frame_sprites_100k_moving",
+            run: || relative("frame_sprites_100k_moving", Cloud::moving(100_000), None),
         },
         Bench {
             name: "frame_density_1m",
-            run: || relative("frame_density_1m", 1_000_000, DENSITY_TARGET),
+            run: || {
+                relative(
+                    "frame_density_1m",
+                    Cloud::still(1_000_000),
+                    Some(DENSITY_TARGET),
+                )
+            },
         },
         Bench {
             name: "frame_while_jobs",
@@ -44,6 +62,29 @@ pub fn benches() -> Vec<Bench> {
             run: launch_to_scene,
         },
     ]
+}
+
+/// A synthetic cloud to measure: how many points, and whether the camera moves every frame.
+#[derive(Clone, Copy, Debug)]
+struct Cloud {
+    points: usize,
+    moving: bool,
+}
+
+impl Cloud {
+    fn still(points: usize) -> Self {
+        Cloud {
+            points,
+            moving: false,
+        }
+    }
+
+    fn moving(points: usize) -> Self {
+        Cloud {
+            points,
+            moving: true,
+        }
+    }
 }
 
 /// What one `--frame-stats` launch printed.
@@ -57,12 +98,16 @@ struct Report {
     halves_ms: Option<(f64, f64)>,
 }
 
-/// Runs the app once: `--frame-stats FRAMES`, with `--points n` for a synthetic cloud.
-fn launch(points: Option<usize>) -> anyhow::Result<Report> {
+/// Runs the app once: `--frame-stats FRAMES`, with `--points n` (and `--moving-camera`) for a synthetic
+/// cloud, else on the default scene while its jobs run.
+fn launch(cloud: Option<Cloud>) -> anyhow::Result<Report> {
     let exe = std::env::current_exe()?;
     let mut args: Vec<String> = vec!["--frame-stats".into(), FRAMES.to_string()];
-    if let Some(n) = points {
-        args.extend(["--points".into(), n.to_string()]);
+    if let Some(cloud) = cloud {
+        args.extend(["--points".into(), cloud.points.to_string()]);
+        if cloud.moving {
+            args.push("--moving-camera".into());
+        }
     }
     let mut command = if std::env::var_os("DISPLAY").is_some() {
         let mut c = Command::new(&exe);
@@ -172,9 +217,9 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 /// The median over `LAUNCHES` launches of the per-launch median frame time.
-fn median_launch(points: Option<usize>) -> anyhow::Result<(f64, Vec<Report>)> {
+fn median_launch(cloud: Option<Cloud>) -> anyhow::Result<(f64, Vec<Report>)> {
     let reports = (0..LAUNCHES)
-        .map(|_| launch(points))
+        .map(|_| launch(cloud))
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok((
         median(reports.iter().map(|r| r.median_ms).collect()),
@@ -195,7 +240,7 @@ fn empty_frame_ms() -> anyhow::Result<f64> {
     if let Some(&ms) = EMPTY.get() {
         return Ok(ms);
     }
-    let (ms, _) = median_launch(Some(0))?;
+    let (ms, _) = median_launch(Some(Cloud::still(0)))?;
     Ok(*EMPTY.get_or_init(|| ms))
 }
 
@@ -213,24 +258,34 @@ fn frame_empty() -> anyhow::Result<Figure> {
     })
 }
 
-/// A synthetic cloud of `points`, judged against `target` × the empty frame.
-fn relative(name: &'static str, points: usize, target: f64) -> anyhow::Result<Figure> {
+/// A synthetic cloud, as a ratio to the empty frame (judged against `target` × the empty frame when
+/// given).
+fn relative(name: &'static str, cloud: Cloud, target: Option<f64>) -> anyhow::Result<Figure> {
     let empty = empty_frame_ms()?;
-    let (ms, reports) = median_launch(Some(points))?;
+    let (ms, reports) = median_launch(Some(cloud))?;
     let drawn_as = reports
         .first()
         .and_then(|r| r.drawn_as.clone())
         .unwrap_or_else(|| "?".into());
+    let camera = if cloud.moving {
+        "camera moving every frame"
+    } else {
+        "still camera"
+    };
+    let judged = target
+        .map(|t| format!("; target <= {t}x"))
+        .unwrap_or_default();
     Ok(Figure {
         name,
         inputs: format!(
-            "{points} points drawn as {drawn_as}: {:.2}x the empty frame ({empty:.1} ms; target \
-             <= {target}x), median of {LAUNCHES} launches x {FRAMES} frames, {}",
+            "{} points drawn as {drawn_as}, {camera}: {:.2}x the empty frame ({empty:.1} ms{judged}), \
+             median of {LAUNCHES} launches x {FRAMES} frames, {}",
+            cloud.points,
             ms / empty,
             display_note()
         ),
         seconds: ms / 1e3,
-        target_seconds: Some(target * empty / 1e3),
+        target_seconds: target.map(|t| t * empty / 1e3),
     })
 }
 
