@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Regenerates every figure under docs/ with the app's own renderer: the views of the default scene
+# (`diffscope render`), the real window under Xvfb (`--screenshot`), the 3-D trails and density views
+# (the app snapshots of tests/snapshots/, made by `UPDATE_SNAPSHOTS=1 cargo test --test app_snapshots`),
+# and each teaching scene's manifold view plus the panel its `view` block opens.
+# Usage (from the repository root, after `cargo build --release`): bash docs/render-docs.sh [path/to/diffscope]
+set -euo pipefail
+bin=${1:-target/release/diffscope}
+scene=assets/scenes/two-gaussians.json
+for view in manifold speciation metrics; do
+  "$bin" render "$scene" --view "$view" --png "docs/view-$view.png"
+done
+"$bin" render "$scene" --view inspector --select 17 --png docs/view-inspector.png
+cp tests/snapshots/app_manifold_3d_trails.png docs/view-manifold-3d-trails.png
+cp tests/snapshots/app_manifold_density.png docs/view-manifold-density.png
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
+chmod 700 "$XDG_RUNTIME_DIR"
+# A fresh HOME so no autosaved session is restored into the screenshot.
+HOME=$(mktemp -d) xvfb-run -a -s "-screen 0 1280x800x24" "$bin" --screenshot docs/app-window.png
+echo "views and window"
+for scene in assets/scenes/teaching/*.json; do
+  name=$(basename "$scene" .json)
+  tab=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1])).get('view', {}).get('tab', 'speciation'))" "$scene")
+  "$bin" render "$scene" --view manifold --png "docs/teaching-$name-manifold.png" --width 900 --height 600
+  "$bin" render "$scene" --view "$tab" --png "docs/teaching-$name-$tab.png" --width 900 --height 700
+  echo "$name: manifold, $tab"
+done
