@@ -312,11 +312,11 @@ fn asset(name: &str) -> std::path::PathBuf {
 }
 
 /// Chance is 1430·256/4¹⁶ ≈ 8.5·10⁻⁵, so 1000 strings at chance hold Poisson(0.085) valid ones: any
-/// threshold of a few percent is far above chance. The shipped DiT reaches 48.5% and the Euler-Stack
-/// 82% (release build, seed 0; PROVENANCE.md). With 1000 strings at p = 0.485 the binomial standard
-/// deviation is sqrt(p(1 − p)/1000) = 1.6 percentage points, so the DiT's 0.42 is 4σ below its figure:
-/// it allows the float differences of another build or machine, yet fails for any model of the
-/// earlier recipes (1.5–5% at 1500 steps, 31–40% at 4000–5000 steps × 64).
+/// threshold of a few percent is far above chance. The shipped DiT reaches 60.8% and the Euler-Stack
+/// 82% (release build, seed 0; PROVENANCE.md). With 1000 strings at p = 0.608 the binomial standard
+/// deviation is sqrt(p(1 − p)/1000) = 1.5 percentage points, so the DiT's 0.54 is 4.5σ below its
+/// figure: it allows the float differences of another build or machine, yet fails for every other
+/// model of the search (1.5–5% at 1500 steps, 31–40% at 4000–5000 steps × 64, 48% at 6500 × 48).
 #[test]
 fn shipped_dyck_models_are_well_above_chance() {
     let chance = dyck::chance_validity(16);
@@ -345,7 +345,7 @@ fn shipped_dyck_models_are_well_above_chance() {
     println!(
         "validity: DiT {dit_valid}, Euler-Stack {stack_valid}, hard stack {hard_valid}, chance {chance:.2e}"
     );
-    assert!(dit_valid >= 0.42, "DiT validity {dit_valid}");
+    assert!(dit_valid >= 0.54, "DiT validity {dit_valid}");
     assert!(stack_valid >= 0.5, "Euler-Stack validity {stack_valid}");
     assert!(hard_valid >= 0.95, "hard-stack validity {hard_valid}");
 }

@@ -58,12 +58,12 @@ impl Recipe {
     pub fn dit() -> Self {
         Self {
             options: TrainOptions {
-                steps: 6500,
+                steps: 7500,
                 lr_start: 2e-3,
                 warmup: 100,
                 ..TrainOptions::default()
             },
-            batch: 48,
+            batch: 40,
         }
     }
 
