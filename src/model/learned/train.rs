@@ -58,12 +58,12 @@ impl Recipe {
     pub fn dit() -> Self {
         Self {
             options: TrainOptions {
-                steps: 7500,
+                steps: 11_000,
                 lr_start: 2e-3,
                 warmup: 100,
                 ..TrainOptions::default()
             },
-            batch: 40,
+            batch: 32,
         }
     }
 
