@@ -368,10 +368,13 @@ fn asset(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
 }
 
-/// Chance is 1430·256/4¹⁶ ≈ 8.5·10⁻⁵, so 1000 strings at chance hold Poisson(0.085) valid ones and
-/// P(≥ 5 valid) ≈ 0.085⁵/5! ≈ 4·10⁻⁸: 5 of 1000 (0.5%) is already far above chance. The shipped DiT
-/// reaches 1.5% and the Euler-Stack 82% (release build, seed 0; PROVENANCE.md); the thresholds leave
-/// room for the small float differences of the test build.
+/// Chance is 1430·256/4¹⁶ ≈ 8.5·10⁻⁵, so 1000 strings at chance hold Poisson(0.085) valid ones: any
+/// threshold of a few percent is far above chance. The shipped DiT reaches 65.0% and the Euler-Stack
+/// 82% (release build, seed 0; PROVENANCE.md). With 1000 strings at p = 0.65 the binomial standard
+/// deviation is sqrt(p(1 − p)/1000) = 1.5 percentage points, so the DiT's 0.58 is 4.6σ below its
+/// figure: it allows the float differences of another build or machine, yet fails for every other
+/// model of the search but one (1.5–5% at 1500 steps, 31–40% at 4000–5000 steps × 64, 48% at
+/// 6500 × 48 and 8000 × 32; only 7500 × 40 reached 61%).
 #[test]
 fn shipped_dyck_models_are_well_above_chance() {
     let chance = dyck::chance_validity(16);
@@ -400,7 +403,7 @@ fn shipped_dyck_models_are_well_above_chance() {
     println!(
         "validity: DiT {dit_valid}, Euler-Stack {stack_valid}, hard stack {hard_valid}, chance {chance:.2e}"
     );
-    assert!(dit_valid >= 0.005, "DiT validity {dit_valid}");
+    assert!(dit_valid >= 0.58, "DiT validity {dit_valid}");
     assert!(stack_valid >= 0.5, "Euler-Stack validity {stack_valid}");
     assert!(hard_valid >= 0.95, "hard-stack validity {hard_valid}");
 }

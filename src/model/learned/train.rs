@@ -58,12 +58,12 @@ impl Recipe {
     pub fn dit() -> Self {
         Self {
             options: TrainOptions {
-                steps: 5000,
+                steps: 11_000,
                 lr_start: 2e-3,
                 warmup: 100,
                 ..TrainOptions::default()
             },
-            batch: 64,
+            batch: 32,
         }
     }
 
