@@ -106,7 +106,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         let figure = (bench.run)()?;
         let target = figure
             .target_seconds
-            .map(|t| format!("  (target <= {t} s)"))
+            .map(|t| format!("  (target <= {t:.3} s)"))
             .unwrap_or_default();
         println!(
             "{:<24} {:>9.3} s  {}{}",
