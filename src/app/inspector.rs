@@ -64,7 +64,8 @@ pub fn ui(ui: &mut Ui, cloud: Option<&Cloud>, selected: Option<usize>, current_t
     }
 }
 
-const SELECTED_TIME_COLOR: Rgb = [20, 20, 20];
+/// Mid grey: readable on the app's dark plot, on the white SVG page and over both class bands.
+const SELECTED_TIME_COLOR: Rgb = [128, 128, 128];
 const COMMITMENT_COLOR: Rgb = [239, 83, 80];
 
 /// Trajectory `i`'s class posterior over time as stacked bands (one per class, in class order, from

@@ -3,7 +3,7 @@
 //! selected trajectory's path, click-to-select. Builds instance arrays from finished results (a copy per
 //! change, no numerics) and never blocks on the worker.
 
-use super::tasks::{Cloud, HoleOverlay};
+use super::tasks::{Cloud, HoleOverlay, StepFilter};
 use crate::render::camera::{self, Orbit, PanZoom};
 use crate::render::colormap::{Colormap, class_rgb8};
 use crate::render::layer::{Grid, LayerCallback, LayerData, LayerStyle, histogram};
@@ -419,7 +419,7 @@ impl ManifoldView {
         &mut self,
         ui: &mut Ui,
         cloud: Option<&Cloud>,
-        overlay: Option<&HoleOverlay>,
+        overlay: Option<(&HoleOverlay, StepFilter)>,
         cloud_id: usize,
         classes: &[u32],
         step: usize,
@@ -487,22 +487,16 @@ impl ManifoldView {
                 },
             ));
         }
-        let last = cloud.trajectories.stored_steps.saturating_sub(1);
         let mut holes_caption = None;
+        // The overlay belongs to the measured step's cloud in its own PCA plane: drawn only there.
         if self.settings.show_holes
-            && step == last
             && !self.settings.pooled
             && self.settings.dims == Dimensions::Two
-            && let Some(overlay) = overlay
+            && let Some((overlay, measured)) = overlay
+            && step == measured.step
         {
             self.draw_holes(&painter, rect, &view_proj, overlay, cloud_id);
-            holes_caption = Some(format!(
-                "holes at t_min: red = H_void regions ({}), × = unreachable probes ({} of {}), frame = \
-                 probe square",
-                overlay.void_count,
-                overlay.unreachable_probes.len(),
-                overlay.probe_count
-            ));
+            holes_caption = Some(holes_caption_text(overlay, measured));
         }
 
         if response.clicked()
@@ -906,6 +900,27 @@ impl ManifoldView {
 
 /// A caption in the bottom-left corner of `rect`, `above` points over its bottom margin, wrapped to the
 /// view's width (narrow windows); returns its height.
+/// The caption of the hole overlay, naming the step it was measured at.
+fn holes_caption_text(overlay: &HoleOverlay, measured: StepFilter) -> String {
+    let at = if measured.step + 1 == measured.steps {
+        "t_min".to_string()
+    } else {
+        format!(
+            "step {} of {} (t = {:.3})",
+            measured.step + 1,
+            measured.steps,
+            measured.time
+        )
+    };
+    format!(
+        "holes at {at}: red = H_void regions ({}), × = unreachable probes ({} of {}), frame = probe \
+         square",
+        overlay.void_count,
+        overlay.unreachable_probes.len(),
+        overlay.probe_count
+    )
+}
+
 fn caption(painter: &egui::Painter, ui: &Ui, rect: Rect, above: f32, text: String) -> f32 {
     let margin = 8.0;
     let galley = painter.layout(
@@ -993,6 +1008,40 @@ mod tests {
     use super::*;
     use crate::analysis::geometry::PcaBasis;
     use crate::diffusion::Trajectories;
+
+    /// The overlay caption names the step the holes were measured at: t_min for the last one.
+    #[test]
+    fn the_holes_caption_names_the_measured_step() {
+        let overlay = HoleOverlay {
+            voids: Grid {
+                width: 2,
+                height: 2,
+                values: vec![0.0; 4],
+            },
+            rect_min: [0.0; 2],
+            rect_max: [1.0; 2],
+            unreachable_probes: vec![[0.5, 0.5]; 3],
+            probe_square: ([0.0; 2], [1.0; 2]),
+            void_count: 1,
+            probe_count: 400,
+        };
+        let at = |step| StepFilter {
+            step,
+            steps: 20,
+            time: 0.25,
+        };
+        let last = holes_caption_text(&overlay, at(19));
+        assert!(last.starts_with("holes at t_min: "), "{last}");
+        assert!(
+            last.contains("(1)") && last.contains("(3 of 400)"),
+            "{last}"
+        );
+        let middle = holes_caption_text(&overlay, at(5));
+        assert!(
+            middle.starts_with("holes at step 6 of 20 (t = 0.250): "),
+            "{middle}"
+        );
+    }
 
     /// Two steps of 6 trajectories in d = 4 whose clouds spread along different axes, so the two
     /// per-step bases differ: the path must use the basis of the shown step for every point.

@@ -577,7 +577,10 @@ impl DiffscopeApp {
         let view_size = egui::vec2(width, (ui.available_height() - time_bar_height).max(120.0));
         let previously_selected = self.manifold.settings.selected;
         ui.allocate_ui(view_size, |ui| {
-            let overlay = self.metrics.as_ref().and_then(|m| m.overlay.as_ref());
+            let overlay = self
+                .metrics
+                .as_ref()
+                .and_then(|m| m.overlay.as_ref().map(|o| (o, m.filter)));
             self.manifold.ui(
                 ui,
                 self.cloud.as_deref(),
