@@ -296,7 +296,7 @@ pub fn ui(ui: &mut Ui, table: &Table, show_measure_button: bool) -> Actions {
              groups; the paper's own ratio stays in its group.",
         );
         if show_measure_button {
-            actions.measure_models = ui.button("Measure DiT and Euler-Stack (≈ 25 s)").clicked();
+            actions.measure_models = ui.button("Measure DiT and Euler-Stack (≈ 5 s)").clicked();
         }
     });
     // egui's grid has no column spans: the groups are captioned above and lettered in the headers.

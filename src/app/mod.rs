@@ -236,7 +236,7 @@ impl DiffscopeApp {
         (app, startup)
     }
 
-    /// Starts measuring the shipped DiT and Euler-Stack for the metric table (≈ 25 s in a release
+    /// Starts measuring the shipped DiT and Euler-Stack for the metric table (≈ 5 s in a release
     /// build); a running measurement is restarted. Never started on launch.
     pub fn measure_models(&mut self) {
         self.jobs.start(

@@ -43,7 +43,7 @@ pub struct RenderArgs {
     /// The trajectory the inspector shows (index into the sampled cloud; `--view inspector` only).
     #[arg(long, value_name = "N")]
     pub select: Option<usize>,
-    /// Also measure the shipped DiT and Euler-Stack for the metric table (≈ 25 s in a release build).
+    /// Also measure the shipped DiT and Euler-Stack for the metric table (≈ 5 s in a release build).
     #[arg(long)]
     pub measure_models: bool,
     /// Width of the view in points; the PNG is width × scale pixels wide.
