@@ -11,7 +11,7 @@ bin=target/debug/diffscope
 out=fuzz/corpus
 mkdir -p "$out"/{npy,safetensors,scene,csv,model_config,session}
 
-cp assets/scenes/*.json "$out/scene/"
+cp assets/scenes/*.json assets/scenes/teaching/*.json "$out/scene/"
 for scene in two-gaussians hierarchy-4class ising-0.3-vs-0.8 spiked-vs-isotropic; do
   for store in final every:25; do
     tag="$scene-${store/:/}"
