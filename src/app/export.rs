@@ -153,13 +153,11 @@ pub fn content(app: &DiffscopeApp, view: View) -> Option<Content> {
         }
         View::Metrics => Some(Content::Table(app.metric_table())),
         View::Theory => {
-            let labels = app
-                .cloud
-                .as_ref()
-                .map(|c| c.trajectories.class_labels.clone())
-                .unwrap_or_default();
-            let figures =
-                laws_view::figures(app.draft.model.dim(), app.speciation.as_deref(), &labels);
+            let figures = laws_view::figures(
+                app.draft.model.dim(),
+                app.speciation.as_deref(),
+                super::class_labels(app.cloud.as_deref()),
+            );
             Some(Content::Figures(
                 figures
                     .into_iter()

@@ -770,16 +770,11 @@ impl DiffscopeApp {
                 );
             }
             View::Theory => {
-                let labels = self
-                    .cloud
-                    .as_ref()
-                    .map(|c| c.trajectories.class_labels.clone())
-                    .unwrap_or_default();
                 self.laws.ui(
                     ui,
                     self.draft.model.dim(),
                     self.speciation.as_deref(),
-                    &labels,
+                    class_labels(self.cloud.as_deref()),
                 );
             }
         }
@@ -864,4 +859,9 @@ pub fn run(options: AppOptions) -> Result<(), eframe::Error> {
             Ok(Box::new(app))
         }),
     )
+}
+
+/// The class names of the cloud shown (none before the first cloud).
+fn class_labels(cloud: Option<&Cloud>) -> &[String] {
+    cloud.map_or(&[], |c| c.trajectories.class_labels.as_slice())
 }
