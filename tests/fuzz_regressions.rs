@@ -1,7 +1,8 @@
 //! Inputs that crashed, hung or over-allocated a reader (`fuzz/`, see TESTING.md), fed to the same
 //! readers as the fuzz target of the same name: each must end as one clean error naming the file, never
 //! a panic, hang or huge allocation. Files named `ok-*` are inputs that crashed a later stage and must
-//! now load. A target without a folder has had no finding yet.
+//! now load. Scenes and sessions must also survive their own JSON round trip unchanged. A target
+//! without a folder has had no finding yet.
 
 use diffscope::io::{StepSelection, csv, load_points, npy, tensors};
 use diffscope::model::learned;
@@ -91,6 +92,14 @@ const TARGETS: [(&str, &str, Reader); 6] = [
     }),
     ("scene", "json", |path| {
         let scene = Scene::load(path).map_err(|e| e.to_string())?;
+        let json = scene.to_json_pretty().map_err(|e| e.to_string())?;
+        let again = Scene::from_json_str(&json, path).map_err(|e| e.to_string())?;
+        assert_eq!(
+            scene,
+            again,
+            "{}: JSON round trip changed the scene",
+            path.display()
+        );
         scene
             .model
             .build_analytic()
@@ -102,6 +111,14 @@ const TARGETS: [(&str, &str, Reader); 6] = [
     }),
     ("session", "json", |path| {
         let session = Session::load(path).map_err(|e| e.to_string())?;
+        let json = session.to_json_pretty().map_err(|e| e.to_string())?;
+        let again = Session::from_json_str(&json, path).map_err(|e| e.to_string())?;
+        assert_eq!(
+            session,
+            again,
+            "{}: JSON round trip changed the session",
+            path.display()
+        );
         session
             .scene
             .model
