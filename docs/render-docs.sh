@@ -7,9 +7,11 @@
 set -euo pipefail
 bin=${1:-target/release/diffscope}
 scene=assets/scenes/two-gaussians.json
-for view in manifold speciation metrics; do
+for view in manifold speciation; do
   "$bin" render "$scene" --view "$view" --png "docs/view-$view.png"
 done
+# The metric table with the DiT and Euler-Stack columns measured, tall enough for every reference cloud.
+"$bin" render "$scene" --view metrics --measure-models --height 1000 --png docs/view-metrics.png
 "$bin" render "$scene" --view inspector --select 17 --png docs/view-inspector.png
 cp tests/snapshots/app_manifold_3d_trails.png docs/view-manifold-3d-trails.png
 cp tests/snapshots/app_manifold_density.png docs/view-manifold-density.png
@@ -22,6 +24,10 @@ for scene in assets/scenes/teaching/*.json; do
   name=$(basename "$scene" .json)
   tab=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1])).get('view', {}).get('tab', 'speciation'))" "$scene")
   "$bin" render "$scene" --view manifold --png "docs/teaching-$name-manifold.png" --width 900 --height 600
-  "$bin" render "$scene" --view "$tab" --png "docs/teaching-$name-$tab.png" --width 900 --height 700
+  if [ "$tab" = metrics ]; then
+    "$bin" render "$scene" --view metrics --measure-models --png "docs/teaching-$name-metrics.png" --width 1280 --height 1000
+  else
+    "$bin" render "$scene" --view "$tab" --png "docs/teaching-$name-$tab.png" --width 900 --height 700
+  fi
   echo "$name: manifold, $tab"
 done

@@ -146,10 +146,18 @@ pub fn table(
 ) -> Table {
     let missing = |running: bool| if running { "…" } else { "—" }.to_string();
     let step = current.and_then(|(_, filter)| step_label(&filter));
-    let current_header = current.map_or("current cloud".into(), |(r, _)| {
-        let at = step.as_ref().map_or(String::new(), |s| format!(", {s}"));
-        format!("current cloud (n = {}, d = {}{at})", r.n, r.dim)
-    });
+    // The step's time is in the caption and N, D in the notes: a narrow header keeps the measured
+    // group beside the reported one at common window widths.
+    let current_header = match current {
+        Some((_, filter)) if filter.steps > 1 => {
+            format!(
+                "current cloud, step {} of {}",
+                filter.step + 1,
+                filter.steps
+            )
+        }
+        _ => "current cloud".into(),
+    };
     let filter_note = match current {
         Some((_, filter)) if filter.steps <= 1 => "the loaded points".to_string(),
         Some(_) if follows_time => format!(
@@ -227,16 +235,21 @@ pub fn table(
         cells: vec![
             vec![String::new(); 3],
             vec![
-                "n/a".into(),
+                NOT_APPLICABLE.into(),
                 models.map_or_else(|| missing(pending.models), |m| task(&m.dit)),
                 models.map_or_else(|| missing(pending.models), |m| task(&m.euler_stack)),
             ],
-            vec!["n/a".into(); reference_reports.len()],
+            vec![NOT_APPLICABLE.into(); reference_reports.len()],
         ],
     });
     let mut notes = vec![format!(
         "Current cloud{}: {filter_note}.",
-        current.map_or(String::new(), |r| format!(" ({})", short(&r.source)))
+        current.map_or(String::new(), |r| format!(
+            " ({}, N = {}, D = {})",
+            short(&r.source),
+            r.n,
+            r.dim
+        ))
     )];
     match models {
         Some(m) => {
@@ -299,36 +312,45 @@ pub fn ui(ui: &mut Ui, table: &Table, show_measure_button: bool) -> Actions {
             actions.measure_models = ui.button("Measure DiT and Euler-Stack (≈ 5 s)").clicked();
         }
     });
-    // egui's grid has no column spans: the groups are captioned above and lettered in the headers.
+    // egui's grid has no column spans: groups are captioned above their grid and lettered in its
+    // headers. The reported and measured groups share one grid when it fits (read side by side), and
+    // the reference clouds follow in grids as wide as the view, so the measured column is on screen
+    // in the side panel as in a wide window, and the groups stay visibly apart.
     egui::ScrollArea::both().show(ui, |ui| {
-        for (g, group) in table.groups.iter().enumerate() {
-            ui.label(RichText::new(format!("[{}] {}", group_letter(g), group.caption)).strong());
+        let width = ui.available_width();
+        let whole = |g: usize| {
+            (
+                g,
+                0..table.groups.get(g).map_or(0, |group| group.columns.len()),
+            )
+        };
+        let side_by_side = [whole(REPORTED), whole(MEASURED)];
+        if grid_width(ui, table, &side_by_side) <= width {
+            grid(ui, table, "metric table", &side_by_side);
+        } else {
+            for part in side_by_side {
+                grid(ui, table, &format!("metric table {}", part.0), &[part]);
+                ui.add_space(8.0);
+            }
         }
-        ui.add_space(4.0);
-        egui::Grid::new("metric table")
-            .striped(true)
-            .spacing([14.0, 4.0])
-            .show(ui, |ui| {
-                ui.label(RichText::new(&table.row_header).italics());
-                for (g, group) in table.groups.iter().enumerate() {
-                    for column in &group.columns {
-                        ui.label(
-                            RichText::new(format!("[{}] {column}", group_letter(g))).italics(),
-                        );
-                    }
-                }
-                ui.end_row();
-                for row in &table.rows {
-                    ui.label(table.row_label(row));
-                    for (g, group) in table.groups.iter().enumerate() {
-                        for c in 0..group.columns.len() {
-                            let text = RichText::new(table.cell(row, g, c));
-                            ui.label(if g == MEASURED { text.strong() } else { text });
-                        }
-                    }
-                    ui.end_row();
-                }
-            });
+        let (_, references) = whole(REFERENCES);
+        let mut start = 0;
+        while start < references.end {
+            let mut end = (start + MIN_REFERENCE_COLUMNS).min(references.end);
+            while end < references.end
+                && grid_width(ui, table, &[(REFERENCES, start..end + 1)]) <= width
+            {
+                end += 1;
+            }
+            ui.add_space(8.0);
+            grid(
+                ui,
+                table,
+                &format!("reference table {start}"),
+                &[(REFERENCES, start..end)],
+            );
+            start = end;
+        }
         ui.add_space(6.0);
         for (index, warning) in table.warnings.iter().enumerate() {
             ui.small(format!("[{}] {warning}", index + 1));
@@ -338,6 +360,95 @@ pub fn ui(ui: &mut Ui, table: &Table, show_measure_button: bool) -> Actions {
         }
     });
     actions
+}
+
+/// The cell of a metric that does not apply to a column's data (the task score of a point cloud).
+const NOT_APPLICABLE: &str = "n/a";
+
+/// Reference clouds per grid at least, however narrow the view (it scrolls sideways then).
+const MIN_REFERENCE_COLUMNS: usize = 3;
+
+/// Horizontal space between grid columns.
+const COLUMN_SPACING: f32 = 14.0;
+
+/// The width `grid` needs for `parts`: the widest text of each column plus the spacing.
+fn grid_width(ui: &Ui, table: &Table, parts: &[(usize, std::ops::Range<usize>)]) -> f32 {
+    let font = egui::TextStyle::Body.resolve(ui.style());
+    let text_width = |text: String| {
+        ui.painter()
+            .layout_no_wrap(text, font.clone(), egui::Color32::WHITE)
+            .size()
+            .x
+    };
+    let lettered = parts.len() > 1;
+    let names = std::iter::once(table.row_header.clone())
+        .chain(table.rows.iter().map(|row| table.row_label(row)));
+    let mut width = names.map(text_width).fold(0.0, f32::max);
+    for (g, columns) in parts {
+        for c in columns.clone() {
+            let header = header_text(table, *g, c, lettered);
+            let cells = table.rows.iter().map(|row| table.cell(row, *g, c));
+            width += COLUMN_SPACING
+                + std::iter::once(header)
+                    .chain(cells)
+                    .map(text_width)
+                    .fold(0.0, f32::max);
+        }
+    }
+    width
+}
+
+/// A column's header, with its group's letter where a grid mixes groups.
+fn header_text(table: &Table, g: usize, c: usize, lettered: bool) -> String {
+    let column = table.groups[g].columns.get(c).cloned().unwrap_or_default();
+    if lettered {
+        format!("[{}] {column}", group_letter(g))
+    } else {
+        column
+    }
+}
+
+/// One grid: the row names and the given columns of each group, under the groups' captions (the first
+/// grid of a group only). Headers carry the group's letter where a grid mixes groups.
+fn grid(ui: &mut Ui, table: &Table, id: &str, parts: &[(usize, std::ops::Range<usize>)]) {
+    for (g, columns) in parts {
+        if columns.start == 0 {
+            let caption = &table.groups[*g].caption;
+            ui.label(RichText::new(format!("[{}] {caption}", group_letter(*g))).strong());
+        }
+    }
+    ui.add_space(4.0);
+    let lettered = parts.len() > 1;
+    egui::Grid::new(id)
+        .striped(true)
+        .spacing([COLUMN_SPACING, 4.0])
+        .show(ui, |ui| {
+            ui.label(RichText::new(&table.row_header).italics());
+            for (g, columns) in parts {
+                for c in columns.clone() {
+                    ui.label(RichText::new(header_text(table, *g, c, lettered)).italics());
+                }
+            }
+            ui.end_row();
+            // A row with nothing to say here (the task row among reference clouds) is left out.
+            let applies = |row: &TableRow| {
+                parts.iter().any(|(g, columns)| {
+                    columns
+                        .clone()
+                        .any(|c| table.cell(row, *g, c) != NOT_APPLICABLE)
+                })
+            };
+            for row in table.rows.iter().filter(|row| applies(row)) {
+                ui.label(table.row_label(row));
+                for (g, columns) in parts {
+                    for c in columns.clone() {
+                        let text = RichText::new(table.cell(row, *g, c));
+                        ui.label(if *g == MEASURED { text.strong() } else { text });
+                    }
+                }
+                ui.end_row();
+            }
+        });
 }
 
 /// The last path component of a source name, so file paths do not widen the table.
