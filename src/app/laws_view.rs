@@ -129,9 +129,11 @@ pub fn laws_figure(curves: &[LawPoint], current: Option<LawPoint>) -> Figure {
         series.push(Series {
             name: format!("d = {}", p.d),
             color: CURRENT_COLOR,
+            // Named in the legend, not at the top of the line: at small d the line runs under the
+            // top-left legend, which would hide its label.
             shape: Shape::VLine {
                 x: d,
-                labelled: true,
+                labelled: false,
             },
         });
         series.push(Series {
@@ -208,8 +210,10 @@ pub fn dendrogram_figure(merges: &[Merge], class_labels: &[String]) -> Option<Fi
             [[xl, merge.time], [xr, merge.time]],
             [[xr, merge.time], [xr, hr]],
         ]);
+        // Halfway between the left arm and the middle: the parent's arm joins the bar at its middle
+        // and would run through a centred label.
         times.push(Label {
-            at: [0.5 * (xl + xr), merge.time],
+            at: [0.75 * xl + 0.25 * xr, merge.time],
             text: format!("t = {:.2}", merge.time),
         });
     }
@@ -406,7 +410,7 @@ mod tests {
             s.shape
                 == Shape::VLine {
                     x: 10_000.0,
-                    labelled: true,
+                    labelled: false,
                 }
         });
         assert!(marked);
