@@ -3,6 +3,7 @@
 //! selected trajectory's path, click-to-select. Builds instance arrays from finished results (a copy per
 //! change, no numerics) and never blocks on the worker.
 
+use super::CameraMotion;
 use super::tasks::{Cloud, HoleOverlay, StepFilter};
 use crate::render::camera::{self, Orbit, PanZoom};
 use crate::render::colormap::{Colormap, class_rgb8};
@@ -521,15 +522,21 @@ impl ManifoldView {
         self.draw_legend(&painter, ui, cloud, rect);
     }
 
-    /// Moves the camera along a small circle, `frame` steps of it, as a user dragging the view would
-    /// (frame-time measurement of a view that changes every frame).
-    pub fn drift_camera(&mut self, frame: usize) {
+    /// Moves the camera along a small circle, `frame` steps of it, as a user dragging the view would:
+    /// panning the 2-D view or orbiting the 3-D one (frame-time measurement of a moving view).
+    pub fn drift_camera(&mut self, motion: CameraMotion, frame: usize) {
         self.settings.follow = false;
         let angle = frame as f32 * 0.2;
         let delta = GVec2::new(angle.cos(), angle.sin()) * 4.0;
-        match self.settings.dims {
-            Dimensions::Two => self.settings.pan_zoom.pan(delta, 768.0),
-            Dimensions::Three => self.settings.orbit.rotate(delta),
+        match motion {
+            CameraMotion::Pan => {
+                self.settings.dims = Dimensions::Two;
+                self.settings.pan_zoom.pan(delta, 768.0);
+            }
+            CameraMotion::Orbit => {
+                self.settings.dims = Dimensions::Three;
+                self.settings.orbit.rotate(delta);
+            }
         }
     }
 

@@ -61,8 +61,17 @@ pub struct FrameStatsOptions {
     /// Show a synthetic cloud of this many points instead of sampling the scene, and measure once it is
     /// drawn; without it, frames are measured while the scene's jobs run.
     pub synthetic_points: Option<usize>,
-    /// Move the manifold camera a little every frame (a view being dragged: nothing can be cached).
-    pub moving_camera: bool,
+    /// Move the manifold camera a little every frame, as a user dragging the view would.
+    pub camera_motion: Option<CameraMotion>,
+}
+
+/// How the camera moves during a frame-time measurement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CameraMotion {
+    /// Pan the 2-D view (the sprite layer is reprojected while it covers the view).
+    Pan,
+    /// Orbit the 3-D view (every frame draws every sprite).
+    Orbit,
 }
 
 /// Frames skipped before measuring.
@@ -661,9 +670,9 @@ impl DiffscopeApp {
             None => busy,
         };
         let now = Instant::now();
-        if measuring && stats.options.moving_camera {
+        if let Some(motion) = stats.options.camera_motion.filter(|_| measuring) {
             self.manifold
-                .drift_camera(stats.intervals.len() + stats.skipped);
+                .drift_camera(motion, stats.intervals.len() + stats.skipped);
         }
         if measuring {
             if let Some(last) = stats.last {

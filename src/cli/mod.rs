@@ -37,9 +37,10 @@ pub struct Cli {
     /// With --frame-stats: draw a synthetic cloud of this many points instead of sampling the scene.
     #[arg(long, value_name = "N", requires = "frame_stats")]
     pub points: Option<usize>,
-    /// With --frame-stats: move the manifold camera every frame (the cost of a view being dragged).
-    #[arg(long, requires = "frame_stats")]
-    pub moving_camera: bool,
+    /// With --frame-stats: move the manifold camera every frame, panning the 2-D view or orbiting the
+    /// 3-D one (the cost of a view being dragged).
+    #[arg(long, value_name = "MOTION", requires = "frame_stats")]
+    pub camera_motion: Option<crate::app::CameraMotion>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,7 +93,7 @@ pub fn main() -> ExitCode {
                 frame_stats: cli.frame_stats.map(|frames| crate::app::FrameStatsOptions {
                     frames,
                     synthetic_points: cli.points,
-                    moving_camera: cli.moving_camera,
+                    camera_motion: cli.camera_motion,
                 }),
                 autosave: plain.then(crate::session::autosave_path).flatten(),
             })

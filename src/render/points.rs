@@ -4,12 +4,14 @@
 //!
 //! Each view slot draws its sprites into an offscreen layer ([`super::offscreen`]) only when the points,
 //! the camera, the viewport or the style change (and have settled); every frame composites that layer
-//! (one textured triangle), so a still view of 100k points costs about what an empty one does on a
-//! software rasteriser. While the inputs change every frame the sprites are drawn straight into egui's pass.
+//! (one textured quad), so a still view of 100k points costs about what an empty one does on a
+//! software rasteriser. While a 2-D camera pans or zooms the layer is composited through the camera map;
+//! while anything else changes every frame (a 3-D orbit, the time playing) the sprites are drawn
+//! straight into egui's pass.
 
 use super::colormap::{Colormap, palette_uniform};
 use super::gpu::{self, DataKind, Frame, PipelineSpec, SlotCallback, SlotPipeline, SlotUpload};
-use super::offscreen::OffscreenLayers;
+use super::offscreen::{ClipMap, LayerGeometry, LayerKey, OffscreenLayers, Plan};
 use bytemuck::{Pod, Zeroable};
 use eframe::egui_wgpu::{self, wgpu};
 use std::sync::Arc;
@@ -78,6 +80,22 @@ struct SpriteKey {
     uniform: PointUniform,
 }
 
+impl LayerKey for SpriteKey {
+    /// Sprites drawn for one camera stand for the same points seen through another when only the
+    /// camera differs and the map between them is a 2-D pan or zoom.
+    fn reprojection(&self, drawn: &Self) -> Option<ClipMap> {
+        let camera_only = PointUniform {
+            view_proj: drawn.uniform.view_proj,
+            ..self.uniform
+        } == drawn.uniform;
+        (camera_only && self.generation == drawn.generation).then_some(())?;
+        ClipMap::between(
+            &glam::Mat4::from_cols_array_2d(&drawn.uniform.view_proj),
+            &glam::Mat4::from_cols_array_2d(&self.uniform.view_proj),
+        )
+    }
+}
+
 /// The sprite pipeline (into the offscreen layers) and the layers of every point slot.
 pub struct PointPipeline {
     sprites: SlotPipeline,
@@ -127,6 +145,11 @@ impl PointPipeline {
     pub fn redraws(&self, slot: u64) -> u64 {
         self.layers.redraws(slot)
     }
+
+    /// How many frames composited slot `slot`'s layer through a 2-D camera move instead of drawing.
+    pub fn reprojections(&self, slot: u64) -> u64 {
+        self.layers.reprojections(slot)
+    }
 }
 
 /// Points shared with the renderer; `generation` changes whenever `instances` does.
@@ -169,17 +192,29 @@ impl SlotCallback for PointsCallback {
             generation: self.data.generation,
             uniform,
         };
+        let plan = pipeline.layers.plan(frame, self.slot, key);
+        // A layer redraw sees the wider window of the layer, with sprites of the same pixel size.
+        let drawn = match LayerGeometry::of_frame(frame).filter(|_| plan == Plan::Redraw) {
+            Some(layer) => PointUniform {
+                view_proj: (layer.view_to_layer() * self.view_proj).to_cols_array_2d(),
+                viewport_px: layer.size_px.map(|n| n as f32),
+                ..uniform
+            },
+            None => uniform,
+        };
         pipeline.sprites.prepare(
             frame,
             self.slot,
-            &uniform,
+            &drawn,
             SlotUpload {
                 generation: self.data.generation,
                 data: self.data.instances.as_slice(),
                 row: 0,
             },
         );
-        if let Some(mut pass) = pipeline.layers.prepare(frame, self.slot, key) {
+        if plan == Plan::Redraw
+            && let Some(mut pass) = pipeline.layers.begin_redraw(frame, self.slot)
+        {
             pipeline.draw_sprites(&mut pass, self.slot);
         }
     }

@@ -6,6 +6,8 @@
 //! Only starts processes and parses their report lines; the measuring is done by the app itself.
 
 use super::{Bench, Figure};
+use crate::app::CameraMotion;
+use clap::ValueEnum;
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -40,8 +42,24 @@ pub fn benches() -> Vec<Bench> {
             },
         },
         Bench {
-            name: "frame_sprites_100k_moving",
-            run: || relative("frame_sprites_100k_moving", Cloud::moving(100_000), None),
+            name: "frame_sprites_100k_pan",
+            run: || {
+                relative(
+                    "frame_sprites_100k_pan",
+                    Cloud::moving(100_000, CameraMotion::Pan),
+                    None,
+                )
+            },
+        },
+        Bench {
+            name: "frame_sprites_100k_orbit",
+            run: || {
+                relative(
+                    "frame_sprites_100k_orbit",
+                    Cloud::moving(100_000, CameraMotion::Orbit),
+                    None,
+                )
+            },
         },
         Bench {
             name: "frame_density_1m",
@@ -64,25 +82,25 @@ pub fn benches() -> Vec<Bench> {
     ]
 }
 
-/// A synthetic cloud to measure: how many points, and whether the camera moves every frame.
+/// A synthetic cloud to measure: how many points, and how the camera moves every frame (if it does).
 #[derive(Clone, Copy, Debug)]
 struct Cloud {
     points: usize,
-    moving: bool,
+    motion: Option<CameraMotion>,
 }
 
 impl Cloud {
     fn still(points: usize) -> Self {
         Cloud {
             points,
-            moving: false,
+            motion: None,
         }
     }
 
-    fn moving(points: usize) -> Self {
+    fn moving(points: usize, motion: CameraMotion) -> Self {
         Cloud {
             points,
-            moving: true,
+            motion: Some(motion),
         }
     }
 }
@@ -98,15 +116,16 @@ struct Report {
     halves_ms: Option<(f64, f64)>,
 }
 
-/// Runs the app once: `--frame-stats FRAMES`, with `--points n` (and `--moving-camera`) for a synthetic
+/// Runs the app once: `--frame-stats FRAMES`, with `--points n` (and `--camera-motion`) for a synthetic
 /// cloud, else on the default scene while its jobs run.
 fn launch(cloud: Option<Cloud>) -> anyhow::Result<Report> {
     let exe = std::env::current_exe()?;
     let mut args: Vec<String> = vec!["--frame-stats".into(), FRAMES.to_string()];
     if let Some(cloud) = cloud {
         args.extend(["--points".into(), cloud.points.to_string()]);
-        if cloud.moving {
-            args.push("--moving-camera".into());
+        if let Some(motion) = cloud.motion {
+            let name = motion.to_possible_value().map(|v| v.get_name().to_string());
+            args.extend(["--camera-motion".into(), name.unwrap_or_default()]);
         }
     }
     let mut command = if std::env::var_os("DISPLAY").is_some() {
@@ -267,10 +286,10 @@ fn relative(name: &'static str, cloud: Cloud, target: Option<f64>) -> anyhow::Re
         .first()
         .and_then(|r| r.drawn_as.clone())
         .unwrap_or_else(|| "?".into());
-    let camera = if cloud.moving {
-        "camera moving every frame"
-    } else {
-        "still camera"
+    let camera = match cloud.motion {
+        None => "still camera",
+        Some(CameraMotion::Pan) => "2-D camera panning every frame (layer reprojected)",
+        Some(CameraMotion::Orbit) => "3-D camera orbiting every frame (all sprites drawn)",
     };
     let judged = target
         .map(|t| format!("; target <= {t}x"))
