@@ -17,10 +17,10 @@ use diffscope::analysis::geometry::{MetricParams, MetricReport, measure};
 use diffscope::analysis::speciation::Control;
 use diffscope::analysis::speciation::hierarchy::Merge;
 use diffscope::analysis::speciation::report::{SpeciationReport, run_speciation};
-use diffscope::app::laws_view;
 use diffscope::app::metrics_view::{self, MEASURED, Pending, REFERENCES, REPORTED};
 use diffscope::app::speciation_view;
 use diffscope::app::tasks::{ReferenceReports, StepFilter, speciation_settings};
+use diffscope::app::{inspector, laws_view};
 use diffscope::figure::{Figure, Shape, Table, svg, text, write_text};
 use diffscope::scene::Scene;
 use std::path::Path;
@@ -611,7 +611,7 @@ fn theory_figures_export_a_log_axis_a_dendrogram_and_their_numbers() {
         assert!(csv.contains(&row), "missing {row}");
     }
     assert!(csv.contains(",segment,0,0,,0,1.4,"), "{csv}");
-    assert!(csv.contains(",label,0.5,1.4,,,,t = 1.40\n"), "{csv}");
+    assert!(csv.contains(",label,0.25,1.4,,,,t = 1.40\n"), "{csv}");
     assert_eq!(csv.lines().filter(|l| l.contains(",segment,")).count(), 9);
     // JSON: the axis scale and the same numbers.
     let json: serde_json::Value =
@@ -664,6 +664,16 @@ fn the_app_exports_a_view_as_png_and_its_data() {
     );
     assert!(!svg_path.exists());
     h.state_mut().manifold.settings.selected = Some(3);
+    // The selected time is the last stored step, t_min: its line must sit inside the frame, not on
+    // the axis where it cannot be seen.
+    let cloud = h.state().cloud.clone().unwrap();
+    let t_min = *cloud.trajectories.times.last().unwrap();
+    let figure = inspector::posterior_figure(&cloud, 3, Some(t_min)).unwrap();
+    assert!(
+        figure.x.range[0] < t_min && t_min < figure.x.range[1],
+        "{:?}",
+        figure.x.range
+    );
     write_data(h.state(), View::Inspector, Format::Svg, &svg_path).unwrap();
     let document = std::fs::read_to_string(&svg_path).unwrap();
     let doc = roxmltree::Document::parse(&document).unwrap();

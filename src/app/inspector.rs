@@ -125,9 +125,19 @@ pub fn posterior_figure(cloud: &Cloud, i: usize, current_t: Option<f64>) -> Opti
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
             (lo.min(v), hi.max(v))
         });
+    // A little room on both sides: the selected time is often t_min (or t_max), and a line on the
+    // frame's edge would be lost in the axis.
+    let pad = 0.02 * (hi - lo);
     Some(Figure {
         title: format!("Class posterior of trajectory {i}"),
-        x: Axis::linear("OU time t", if lo < hi { [lo, hi] } else { [0.0, 1.0] }),
+        x: Axis::linear(
+            "OU time t",
+            if lo < hi {
+                [lo - pad, hi + pad]
+            } else {
+                [0.0, 1.0]
+            },
+        ),
         y: Axis::linear("p(k | x_t), stacked", [0.0, 1.0]),
         series,
         legend: LegendPlace::RightTop,
