@@ -5,6 +5,7 @@
 //! (`analysis`) and the background job runner (`worker`). The command line (`cli`) is a thin front on it;
 //! none of these modules knows about a window.
 
+pub mod alloc_policy;
 pub mod analysis;
 pub mod app;
 pub mod assets;

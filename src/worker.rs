@@ -2,6 +2,7 @@
 //! (started, throttled progress, finished with an `Arc` result, cancelled). A panicking job becomes an
 //! error result and the worker keeps serving. Knows nothing of what the jobs compute, nor of the UI.
 
+use crate::alloc_policy::{self, Policy};
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use std::any::Any;
 use std::collections::HashMap;
@@ -158,7 +159,7 @@ pub struct Worker {
 impl Worker {
     /// Starts `threads` worker threads (at least one).
     pub fn new(threads: usize) -> Self {
-        keep_large_buffers_out_of_arenas();
+        alloc_policy::set(Policy::SmallMappings);
         let (tasks_tx, tasks_rx) = unbounded::<Task>();
         let (events_tx, events) = unbounded();
         let flags: Arc<Mutex<HashMap<JobId, Arc<AtomicBool>>>> = Arc::default();
@@ -255,36 +256,7 @@ fn serve(
             flags.remove(&id);
         }
         let _ = events.send(event);
-        release_freed_memory();
-    }
-}
-
-/// Allocations above this size get their own mapping, returned to the system when freed.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-const MMAP_THRESHOLD: libc::c_int = 128 << 10;
-
-/// Fixes glibc's mmap threshold (128 KiB, its initial value). glibc otherwise raises it after each
-/// large free, so later trajectory buffers land in the per-thread arenas, which keep the high-water
-/// mark of every thread: a long session of slider moves then grows in steps (measured in the soak
-/// test: +0–20 % resident after 1,000 jobs; with this and [`release_freed_memory`], 2.5× smaller
-/// and flat).
-fn keep_large_buffers_out_of_arenas() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        static ONCE: std::sync::Once = std::sync::Once::new();
-        // SAFETY: mallopt only sets a glibc tuning parameter under its own lock.
-        ONCE.call_once(|| unsafe {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
-        });
-    }
-}
-
-/// Hands the free pages a finished job left in glibc's arenas back to the system.
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks glibc's own heaps under their locks; it takes no pointers.
-    unsafe {
-        libc::malloc_trim(0);
+        alloc_policy::release_freed_memory();
     }
 }
 

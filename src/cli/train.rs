@@ -123,7 +123,7 @@ fn interrupted() -> &'static AtomicBool {
 }
 
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
-    crate::model::learned::keep_freed_buffers();
+    let _policy = crate::alloc_policy::keep_freed_buffers();
     let recipe = args.model.recipe();
     let mut options = recipe.options;
     options.steps = args.steps.unwrap_or(options.steps);

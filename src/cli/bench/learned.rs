@@ -3,13 +3,14 @@
 //! DiT sampling.
 
 use super::{Bench, Figure};
+use crate::alloc_policy::keep_freed_buffers;
 use crate::analysis::compare::{CompareOptions, compare};
 use crate::assets::{SHIPPED_DIT, SHIPPED_EULER_STACK, shipped};
 use crate::model::learned::config::EulerStackConfig;
 use crate::model::learned::dit::{Dit, DitTraining, TimeSampling, shipped_config};
 use crate::model::learned::euler_stack::{EulerStack, EulerStackTraining};
 use crate::model::learned::train::{DyckData, Objective, Recipe, TrainOptions, train};
-use crate::model::learned::{LearnedModel, keep_freed_buffers, load};
+use crate::model::learned::{LearnedModel, load};
 use anyhow::bail;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -50,8 +51,8 @@ fn time_training(
         steps: BENCH_STEPS,
         ..recipe.options.clone()
     };
-    // As `diffscope train` does (this also holds for the benchmarks run after this one).
-    keep_freed_buffers();
+    // As `diffscope train` does, for this benchmark only.
+    let _policy = keep_freed_buffers();
     let start = Instant::now();
     train(objective, &options, &mut |_| {}, &AtomicBool::new(false))?;
     Ok(Figure {

@@ -41,26 +41,6 @@ pub fn prepare_cpu() -> bool {
     true
 }
 
-/// Lets glibc keep the buffers a training step frees for the next step. By default it returns the top
-/// of its heap (and every block above its mmap threshold) to the system, so each step page-faults its
-/// tens of megabytes of tensors in afresh: a third of a DiT step was kernel time (`/usr/bin/time`,
-/// perf: `clear_page`, page faults). For a one-job process (`diffscope train`, the training
-/// benchmarks) only; the app's worker fixes a small threshold for its soak criterion instead.
-pub fn keep_freed_buffers() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        /// Blocks below this come from the heap (glibc's largest dynamic threshold).
-        const MMAP_THRESHOLD: std::ffi::c_int = 32 << 20;
-        /// Free memory at the top of the heap kept for reuse.
-        const TRIM_THRESHOLD: std::ffi::c_int = 1 << 30;
-        // SAFETY: mallopt only sets glibc tuning parameters under its own lock.
-        unsafe {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
-            libc::mallopt(libc::M_TRIM_THRESHOLD, TRIM_THRESHOLD);
-        }
-    }
-}
-
 /// Whether the process has exactly one thread (false if that cannot be read).
 fn single_threaded() -> bool {
     std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
