@@ -15,7 +15,7 @@ use diffscope::analysis::compare::{Comparison, MeasuredModel};
 use diffscope::analysis::geometry::reference_clouds::Reference;
 use diffscope::analysis::geometry::{MetricParams, MetricReport, measure};
 use diffscope::analysis::speciation::Control;
-use diffscope::analysis::speciation::hierarchy::Merge;
+use diffscope::analysis::speciation::hierarchy::{Merge, dendrogram};
 use diffscope::analysis::speciation::report::{SpeciationReport, run_speciation};
 use diffscope::app::metrics_view::{self, MEASURED, Pending, REFERENCES, REPORTED};
 use diffscope::app::speciation_view;
@@ -506,25 +506,36 @@ fn plot_frame(doc: &roxmltree::Document) -> (f64, f64) {
     (number("x"), number("width"))
 }
 
-/// Four classes speciating in two stages (the hierarchy scene's shape).
+/// Four classes speciating in two stages (the hierarchy scene's shape), linked by the library from their
+/// pair times (a 4 × 4 matrix): 0 and 2 merge first, then 1 and 3, then the two pairs.
+#[rustfmt::skip]
 fn two_level_merges() -> Vec<Merge> {
-    vec![
-        Merge {
-            time: 1.4,
-            left: vec![0],
-            right: vec![2],
-        },
-        Merge {
-            time: 1.5,
-            left: vec![1],
-            right: vec![3],
-        },
-        Merge {
-            time: 2.8,
-            left: vec![0, 2],
-            right: vec![1, 3],
-        },
-    ]
+    dendrogram(4, &[
+        0.0, 2.8, 1.4, 2.8,
+        2.8, 0.0, 2.8, 1.5,
+        1.4, 2.8, 0.0, 2.8,
+        2.8, 1.5, 2.8, 0.0,
+    ])
+}
+
+/// The dendrogram lays the leaves out so every cluster is contiguous, draws each merge's bar at its time
+/// between its two clusters' centres, and needs two merges at least.
+#[test]
+fn leaves_of_a_two_level_hierarchy_are_contiguous() {
+    let merges = two_level_merges();
+    let figure = laws_view::dendrogram_figure(&merges, &[]).unwrap();
+    let Shape::Segments { segments } = &figure.series[0].shape else {
+        panic!("the tree is drawn as segments");
+    };
+    // Leaves at x = 0, 1, 2, 3 in the order 0, 2, 1, 3: {0, 2} is centred at 0.5, {1, 3} at 2.5.
+    assert!(segments.contains(&[[0.5, 2.8], [2.5, 2.8]]), "{segments:?}");
+    assert!(segments.contains(&[[0.0, 0.0], [0.0, 1.4]]), "{segments:?}");
+    let Shape::Labels { labels } = &figure.series[2].shape else {
+        panic!("leaf names are labels");
+    };
+    let names: Vec<&str> = labels.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(names, ["class 0", "class 2", "class 1", "class 3"]);
+    assert!(laws_view::dendrogram_figure(&merges[..1], &[]).is_none());
 }
 
 #[test]

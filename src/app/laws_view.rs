@@ -363,43 +363,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn leaves_of_a_two_level_hierarchy_are_contiguous() {
-        let merges = vec![
-            Merge {
-                time: 1.4,
-                left: vec![0],
-                right: vec![2],
-            },
-            Merge {
-                time: 1.5,
-                left: vec![1],
-                right: vec![3],
-            },
-            Merge {
-                time: 2.8,
-                left: vec![0, 2],
-                right: vec![1, 3],
-            },
-        ];
-        assert_eq!(leaf_order(&merges), vec![0, 2, 1, 3]);
-
-        // The figure: each merge's bar at its time, spanning its two clusters' centres.
-        let figure = dendrogram_figure(&merges, &[]).unwrap();
-        let Shape::Segments { segments } = &figure.series[0].shape else {
-            panic!("the tree is drawn as segments");
-        };
-        // Leaves at x = 0, 1, 2, 3 in the order 0, 2, 1, 3: {0, 2} is centred at 0.5, {1, 3} at 2.5.
-        assert!(segments.contains(&[[0.5, 2.8], [2.5, 2.8]]), "{segments:?}");
-        assert!(segments.contains(&[[0.0, 0.0], [0.0, 1.4]]), "{segments:?}");
-        let Shape::Labels { labels } = &figure.series[2].shape else {
-            panic!("leaf names are labels");
-        };
-        let names: Vec<&str> = labels.iter().map(|l| l.text.as_str()).collect();
-        assert_eq!(names, ["class 0", "class 2", "class 1", "class 3"]);
-        assert!(dendrogram_figure(&merges[..1], &[]).is_none());
-    }
-
-    #[test]
     fn the_laws_figure_marks_the_current_dimension_on_a_log_axis() {
         let current = laws_at(10_000);
         let figure = laws_figure(curves(), Some(current));
