@@ -2,12 +2,14 @@
 # Seed corpora for the fuzz targets, made by the project itself: shipped scenes and model files, and
 # trajectories written by `diffscope sample` / models by `diffscope train` (plus the same arrays as
 # CSV and as float64 / Fortran-order / format-2.0 .npy variants, so every reader branch has a seed), and
-# sessions: each shipped scene inside a session in the app's format, with views that use every value.
+# sessions: each shipped scene inside a session written by the app's own writer (`render --save-session`),
+# with views that use every value.
 # Usage (from the repository root): fuzz/make_corpus.sh   → fuzz/corpus/<target>/
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --quiet --bin diffscope
-bin=target/debug/diffscope
+# Release: the session seeds render each scene once (sampling and its other jobs).
+cargo build --quiet --release --bin diffscope
+bin=target/release/diffscope
 out=fuzz/corpus
 mkdir -p "$out"/{npy,safetensors,scene,csv,model_config,session}
 
@@ -58,9 +60,11 @@ column_major = [rows[i][j] for j in range(d) for i in range(n)]
 (out / "npy" / "fortran-2d.npy").write_bytes(npy((n, d), column_major, fortran=True))
 (out / "npy" / "v2-f32-1d.npy").write_bytes(npy((d,), values[:d], descr="<f4", version=2))
 PY
-# Sessions as the app saves them (`session::Session::to_json_pretty`): every shipped scene, with three
-# views that together take every enum value and both kinds of camera.
-python3 - "$out" <<'PY'
+# Sessions: every shipped scene, with three views that together take every enum value and both kinds of
+# camera. Drafted here, then opened and saved by the app's own writer (`render --save-session`), so the
+# seeds are exactly what the app writes.
+drafts=$(mktemp -d)
+python3 - "$drafts" <<'PY'
 import json, sys, pathlib
 out = pathlib.Path(sys.argv[1])
 camera = {"follow": True, "center": [0.0, 0.0], "half_height": 1.0, "target": [0.0, 0.0, 0.0],
@@ -83,6 +87,12 @@ views = [
 ]
 for i, scene in enumerate(sorted(pathlib.Path("assets/scenes").glob("*.json"))):
     session = {"diffscope_session": 1, "scene": json.loads(scene.read_text()), "view": views[i % len(views)]}
-    (out / "session" / scene.name).write_text(json.dumps(session, indent=2) + "\n")
+    (out / scene.name).write_text(json.dumps(session, indent=2) + "\n")
 PY
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
+chmod 700 "$XDG_RUNTIME_DIR"
+for draft in "$drafts"/*.json; do
+  "$bin" render --session "$draft" --view manifold --save-session "$out/session/$(basename "$draft")" 2>/dev/null
+done
+rm -r "$drafts"
 ls "$out"/* | head -50

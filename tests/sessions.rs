@@ -353,6 +353,59 @@ fn render_session_rebuilds_the_figure_headless() {
     );
     let image = image::open(&png).unwrap().to_rgba8();
     assert_eq!(image.dimensions(), (640, 400));
+    // The rendered view saved as a session (the app's own writer) holds the same state and draws the
+    // same figure again.
+    let saved = dir.path().join("saved.json");
+    let again = dir.path().join("again.png");
+    let render_saving = |input: &Path, output: &Path, save: &Path| {
+        run(&[
+            "--session".as_ref(),
+            input.as_os_str(),
+            "--view".as_ref(),
+            "manifold".as_ref(),
+            "--png".as_ref(),
+            output.as_os_str(),
+            "--width".as_ref(),
+            "640".as_ref(),
+            "--height".as_ref(),
+            "400".as_ref(),
+            "--save-session".as_ref(),
+            save.as_os_str(),
+        ])
+    };
+    let output = render_saving(&path, &again, &saved);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let reloaded = Session::load(&saved).unwrap();
+    assert_eq!(reloaded.scene, session.scene);
+    assert_eq!(
+        reloaded.view.manifold.dimensions,
+        session::Dimensions::Three
+    );
+    assert_eq!(reloaded.view.manifold.selected, Some(3));
+    let redrawn = dir.path().join("redrawn.png");
+    let output = render_saving(&saved, &redrawn, &dir.path().join("saved-twice.json"));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let redrawn = image::open(&redrawn).unwrap().to_rgba8();
+    assert!(
+        differing_share(&image, &redrawn) <= SAME_IMAGE,
+        "the saved session draws another figure"
+    );
+    // A session that cannot be written is one clear error naming the file.
+    let unwritable = dir.path().join("no-such-dir").join("s.json");
+    let output = render_saving(&path, &again, &unwritable);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && stderr.trim().lines().count() == 1 && stderr.contains("s.json"),
+        "{stderr}"
+    );
     // A bad session is refused before anything is drawn, naming the file.
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, "{\"diffscope_session\": 7}").unwrap();

@@ -43,6 +43,10 @@ pub struct RenderArgs {
     /// The trajectory the inspector shows (index into the sampled cloud; `--view inspector` only).
     #[arg(long, value_name = "N")]
     pub select: Option<usize>,
+    /// Save the session of the rendered view here (scene, view settings, camera, selection), as the
+    /// app's Save session would: it opens in the app, or renders again with --session.
+    #[arg(long, value_name = "FILE")]
+    pub save_session: Option<PathBuf>,
     /// Also measure the shipped DiT and Euler-Stack for the metric table (≈ 5 s in a release build).
     #[arg(long)]
     pub measure_models: bool,
@@ -101,8 +105,11 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
         ViewArg::Inspector => View::Inspector,
     };
     let outputs = args.outputs();
-    if outputs.is_empty() {
-        bail!("nothing to write: give at least one of --png, --svg, --csv, --json, --markdown");
+    if outputs.is_empty() && args.save_session.is_none() {
+        bail!(
+            "nothing to write: give at least one of --png, --svg, --csv, --json, --markdown, \
+             --save-session"
+        );
     }
     for (format, _) in &outputs {
         export::check(view, *format)?;
@@ -152,6 +159,9 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
             Format::Png => export::save_harness_png(&mut harness, path)?,
             _ => export::write_data(harness.state(), view, format, path)?,
         }
+    }
+    if let Some(path) = &args.save_session {
+        harness.state().session().save(path)?;
     }
     Ok(())
 }
