@@ -34,7 +34,13 @@ fn a_scene_runs_to_the_end() {
 #[test]
 fn cancelling_the_speciation_lab_stops_it_without_an_error() {
     let dir = tempfile::tempdir().unwrap();
-    let mut h = harness(&small_scene(dir.path()), [1280.0, 800.0]);
+    // Enough clone pairs that the lab cannot finish before the click lands: with the small scene's 200
+    // it sometimes did under a loaded CI machine, and then rightly delivered.
+    let scene = dir.path().join("many-pairs.json");
+    let text = app_support::SMALL_SCENE.replace("\"pairs\": 200", "\"pairs\": 100000");
+    assert_ne!(text, app_support::SMALL_SCENE);
+    std::fs::write(&scene, text).unwrap();
+    let mut h = harness(&scene, [1280.0, 800.0]);
     h.step();
     h.get_by_label("Cancel speciation lab").click();
     step_until(&mut h, "the sampling", |app| {
