@@ -126,12 +126,6 @@ impl Denoiser for HalfNan {
     fn dim(&self) -> usize {
         2
     }
-    fn class_labels(&self) -> &[String] {
-        &[]
-    }
-    fn has_exact_posterior(&self) -> bool {
-        false
-    }
     fn denoise(
         &self,
         x: &[f32],

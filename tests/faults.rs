@@ -78,10 +78,6 @@ impl Denoiser for Faulty {
         self.inner.class_labels()
     }
 
-    fn has_exact_posterior(&self) -> bool {
-        false
-    }
-
     fn denoise(
         &self,
         x: &[f32],

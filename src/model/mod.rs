@@ -37,11 +37,15 @@ pub trait Denoiser: Send + Sync {
     /// Dimension d of one state.
     fn dim(&self) -> usize;
 
-    /// Names of the classes the model knows (empty when it has none).
-    fn class_labels(&self) -> &[String];
+    /// Names of the classes the model knows (by default none: a learned denoiser knows no classes).
+    fn class_labels(&self) -> &[String] {
+        &[]
+    }
 
-    /// Whether `denoise` can fill the exact class posterior p(k | x_t).
-    fn has_exact_posterior(&self) -> bool;
+    /// Whether `denoise` can fill the exact class posterior p(k | x_t) (by default not).
+    fn has_exact_posterior(&self) -> bool {
+        false
+    }
 
     /// For every row of `x` (`[n, d]`) at OU time `t > 0`, writes E[x_0 | x_t] into `denoised` (`[n, d]`)
     /// and, when `posterior` is given and `has_exact_posterior()`, p(k | x_t) into it (`[n, K]`).

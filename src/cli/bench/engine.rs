@@ -47,12 +47,6 @@ impl Denoiser for StandardNormalData {
     fn dim(&self) -> usize {
         self.dim
     }
-    fn class_labels(&self) -> &[String] {
-        &[]
-    }
-    fn has_exact_posterior(&self) -> bool {
-        false
-    }
     fn denoise(
         &self,
         x: &[f32],

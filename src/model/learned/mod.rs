@@ -273,14 +273,6 @@ impl Denoiser for LearnedModel {
         }
     }
 
-    fn class_labels(&self) -> &[String] {
-        &[]
-    }
-
-    fn has_exact_posterior(&self) -> bool {
-        false
-    }
-
     fn denoise(
         &self,
         x: &[f32],
