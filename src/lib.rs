@@ -9,6 +9,7 @@ pub mod alloc_policy;
 pub mod analysis;
 pub mod app;
 pub mod assets;
+pub mod base;
 pub mod cli;
 pub mod diffusion;
 pub mod figure;

@@ -2,9 +2,9 @@
 //! mixture with unequal weights and unequal variances: class proportions and per-class mean and
 //! variance within 4 standard errors (SDE, ancestral, and the probability-flow ODE from exact data).
 
+use diffscope::base::ou::{noise_var, signal};
 use diffscope::diffusion::{
-    GridSpacing, InitKind, SamplingSpec, StepKind, StoreSteps, Trajectories, noise_var,
-    run_trajectories, signal,
+    GridSpacing, InitKind, SamplingSpec, StepKind, StoreSteps, Trajectories, run_trajectories,
 };
 use diffscope::model::gaussian_mixture::{ComponentSpec, Covariance, GaussianMixture};
 use std::sync::atomic::AtomicBool;

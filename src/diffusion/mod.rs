@@ -1,7 +1,7 @@
 //! Reverse-time diffusion: OU time grids, samplers and trajectory storage. Knows models only through
 //! the `Denoiser` / `ExactModel` traits; never touches the UI or the worker.
 //!
-//! - [`schedule`]: a_t, Δ_t, time grids, DDPM β-schedule conversion;
+//! - [`schedule`]: reverse-time grids (the OU coefficients are `base::ou`);
 //! - [`sampler`]: the step-level API ([`Batch`] of rows with stable ids, [`Sampler::step`]) that every
 //!   experiment builds on, batched and parallel, bit-identical whatever the thread count;
 //! - [`trajectories`]: whole runs from t_max to t_min with selectable stored steps ([`run_trajectories`]);
@@ -15,7 +15,7 @@ pub mod trajectories;
 
 pub use noise::NoiseStream;
 pub use sampler::{Batch, Sampler, StepKind};
-pub use schedule::{GridSpacing, ddpm_linear_betas, ddpm_times, noise_var, signal, time_grid};
+pub use schedule::{GridSpacing, time_grid};
 pub use trajectories::{
     InitKind, SamplingSpec, StoreSteps, Trajectories, forward_noise_in_place, forward_noised,
     run_trajectories,

@@ -5,7 +5,7 @@
 
 use super::DiffusionError;
 use super::noise::NoiseStream;
-use super::schedule::{noise_var, signal};
+use crate::base::ou::{noise_var, signal};
 use crate::model::Denoiser;
 use crate::rng::Domain;
 use rayon::prelude::*;

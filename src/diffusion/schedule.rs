@@ -1,17 +1,7 @@
-//! OU time: the forward-process coefficients a_t, Δ_t, reverse-time grids and the DDPM β-schedule
-//! conversion (`spec/speciation.md` §1.1). Pure arithmetic; knows nothing of models or samplers.
+//! Reverse-time grids in OU time (the OU coefficients themselves are `base::ou`). Pure arithmetic;
+//! knows nothing of models or samplers.
 
 use super::DiffusionError;
-
-/// Signal coefficient a_t = e^{-t} of x_t = a_t x_0 + sqrt(Δ_t) z.
-pub fn signal(t: f64) -> f64 {
-    (-t).exp()
-}
-
-/// Noise variance Δ_t = 1 - e^{-2t} (computed with `exp_m1`, accurate for small t).
-pub fn noise_var(t: f64) -> f64 {
-    -(-2.0 * t).exp_m1()
-}
 
 /// How the reverse-time grid points are spread between t_max and t_min.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,48 +49,9 @@ pub fn time_grid(
     Ok(grid)
 }
 
-/// OU times t_n = -½ ln ᾱ_n = -½ Σ_{i≤n} ln(1 - β_i) of a DDPM β-schedule (one per β, increasing).
-pub fn ddpm_times(betas: &[f64]) -> Result<Vec<f64>, DiffusionError> {
-    let mut total = 0.0;
-    betas
-        .iter()
-        .enumerate()
-        .map(|(i, &beta)| {
-            if !(beta > 0.0 && beta < 1.0) {
-                return Err(DiffusionError::Spec(format!(
-                    "DDPM β_{i} = {beta} is outside (0, 1)"
-                )));
-            }
-            total += -0.5 * (-beta).ln_1p();
-            Ok(total)
-        })
-        .collect()
-}
-
-/// The linear DDPM schedule β_i from `start` to `end` over `n` steps (Ho et al.: 1e-4 to 0.02, n = 1000).
-pub fn ddpm_linear_betas(start: f64, end: f64, n: usize) -> Vec<f64> {
-    match n {
-        0 => Vec::new(),
-        1 => vec![start],
-        _ => (0..n)
-            .map(|i| start + (end - start) * i as f64 / (n - 1) as f64)
-            .collect(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn coefficients_satisfy_variance_preservation() {
-        for t in [1e-6, 1e-3, 0.5, 3.0, 20.0] {
-            let (a, delta) = (signal(t), noise_var(t));
-            assert!((a * a + delta - 1.0).abs() < 1e-15, "t = {t}");
-        }
-        // exp_m1 keeps relative accuracy at tiny t: Δ ≈ 2t.
-        assert!((noise_var(1e-12) / 2e-12 - 1.0).abs() < 1e-9);
-    }
 
     #[test]
     fn grids_run_from_t_max_to_t_min_and_decrease() {
@@ -117,19 +68,5 @@ mod tests {
         assert!(time_grid(1.0, 0.0, 10, GridSpacing::Log).is_err());
         assert!(time_grid(1.0, 2.0, 10, GridSpacing::Linear).is_err());
         assert!(time_grid(1.0, 0.1, 0, GridSpacing::Linear).is_err());
-    }
-
-    #[test]
-    fn linear_ddpm_schedule_ends_near_t_5_04() {
-        // spec §1.1: β from 1e-4 to 0.02 over 1000 steps gives t_max ≈ 5.04 (½Σβ = 5.025, and the
-        // exact −½ln ᾱ adds ¼Σβ² ≈ 0.033); check against ᾱ computed as a plain product.
-        let betas = ddpm_linear_betas(1e-4, 0.02, 1000);
-        let t = ddpm_times(&betas).unwrap();
-        let alpha_bar: f64 = betas.iter().map(|b| 1.0 - b).product();
-        assert!((t[999] + 0.5 * alpha_bar.ln()).abs() < 1e-9, "{}", t[999]);
-        assert!((t[999] - 5.04).abs() < 0.025, "{}", t[999]);
-        // First step: t_1 = -½ ln(1 - 1e-4).
-        assert!((t[0] - 0.5 * 1.000_050_003_3e-4).abs() < 1e-12);
-        assert!(ddpm_times(&[0.1, 1.0]).is_err());
     }
 }

@@ -7,11 +7,12 @@ use rand::Rng;
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
 
-use super::analytic::{
-    data_stream, log_sum_exp, normalise_weights, ou_coefficients, par_row_chunks, pick_class,
-    softmax_in_place, write_posterior,
+use super::math::{
+    data_stream, log_sum_exp, normalise_weights, par_row_chunks, pick_class, softmax_in_place,
+    write_posterior,
 };
 use super::{Denoiser, ExactModel, LabelledSamples, ModelError, check_batch};
+use crate::base::ou;
 
 /// A component covariance as the user gives it.
 #[derive(Clone, Debug, PartialEq)]
@@ -317,7 +318,7 @@ impl GaussianMixture {
     }
 
     fn noised(&self, t: f64) -> Vec<NoisedComponent> {
-        let (a, delta) = ou_coefficients(t);
+        let (a, delta) = ou::coefficients(t);
         self.components
             .iter()
             .map(|c| {
@@ -403,7 +404,7 @@ impl GaussianMixture {
         denoised: &mut [f32],
         posterior: Option<&mut [f32]>,
     ) {
-        let (a, delta) = ou_coefficients(t);
+        let (a, delta) = ou::coefficients(t);
         let d = self.dim as f64;
         let k_count = self.components.len();
         let coeffs: Vec<IsotropicClass> = self
@@ -472,7 +473,7 @@ impl GaussianMixture {
         denoised: &mut [f32],
         posterior: Option<&mut [f32]>,
     ) {
-        let (a, _) = ou_coefficients(t);
+        let (a, _) = ou::coefficients(t);
         let dim = self.dim;
         let k_count = self.components.len();
         let noised = self.noised(t);
@@ -532,7 +533,7 @@ impl GaussianMixture {
         denoised: &mut [f32],
         posterior: Option<&mut [f32]>,
     ) {
-        let (a, _) = ou_coefficients(t);
+        let (a, _) = ou::coefficients(t);
         let dim = self.dim;
         let k_count = self.components.len();
         let noised = self.noised(t);
@@ -566,7 +567,7 @@ impl GaussianMixture {
 
     /// The exact f64 denoiser E[x_0 | x_t = x] of one row (`[d]`), for tests and theory.
     pub fn denoise_exact(&self, x: &[f64], t: f64, out: &mut [f64]) {
-        let (a, _) = ou_coefficients(t);
+        let (a, _) = ou::coefficients(t);
         let noised = self.noised(t);
         self.denoise_row_f64(&noised, x, a, out, &mut self.row_scratch());
     }
@@ -670,14 +671,14 @@ impl ExactModel for GaussianMixture {
     }
 
     fn class_log_joint(&self, x: &[f64], t: f64, out: &mut [f64]) {
-        let (a, _) = ou_coefficients(t);
+        let (a, _) = ou::coefficients(t);
         let noised = self.noised(t);
         let mut y = vec![0.0; self.dim];
         self.row_terms(&noised, x, a, out, &mut y, |_, _, _, _| {});
     }
 
     fn class_log_joint_batch(&self, x: &[f64], t: f64, out: &mut [f64]) {
-        let (a, _) = ou_coefficients(t);
+        let (a, _) = ou::coefficients(t);
         let noised = self.noised(t);
         let (d, k) = (self.dim, self.components.len());
         x.par_chunks(d).zip(out.par_chunks_mut(k)).for_each_init(
@@ -694,7 +695,7 @@ impl ExactModel for GaussianMixture {
 
     fn score(&self, x: &[f64], t: f64, out: &mut [f64]) {
         // s = −Σ_k r_k Σ_k(t)^{-1}(x − a μ_k) = −Σ_k r_k U_k diag(1/s) y_k.
-        let (a, _) = ou_coefficients(t);
+        let (a, _) = ou::coefficients(t);
         let noised = self.noised(t);
         let (k_count, d) = (self.components.len(), self.dim);
         let mut ell = vec![0.0; k_count];

@@ -4,11 +4,11 @@
 
 use rand::Rng;
 
-use super::analytic::{
-    data_stream, log_sum_exp, normalise_weights, ou_coefficients, par_row_chunks, pick_class,
-    softmax_in_place,
+use super::math::{
+    data_stream, log_sum_exp, normalise_weights, par_row_chunks, pick_class, softmax_in_place,
 };
 use super::{Denoiser, ExactModel, LabelledSamples, ModelError, check_batch};
+use crate::base::ou;
 
 /// Chain topology.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -414,7 +414,7 @@ impl IsingMixture {
             per_class,
             chain: s,
         } = scratch;
-        let (a, delta) = ou_coefficients(t);
+        let (a, delta) = ou::coefficients(t);
         let factor = self.scale * a / delta;
         fields.set(x.iter().map(|&xi| factor * xi));
         let d = self.dim;
@@ -654,7 +654,7 @@ impl ExactModel for IsingMixture {
     fn log_density(&self, x: &[f64], t: f64) -> f64 {
         // ln P_t(x) = −|x|²/(2Δ) − (d/2) ln(2πΔ) − d c² a²/(2Δ) + ln Σ_k w_k Z_k(h)/Z_k(0),
         // h = c a x / Δ; `class_log_joint` leaves out Σ|h_i|, added back here.
-        let (a, delta) = ou_coefficients(t);
+        let (a, delta) = ou::coefficients(t);
         let d = self.dim as f64;
         let mut ell = vec![0.0; self.bonds.len()];
         self.class_log_joint(x, t, &mut ell);
@@ -668,7 +668,7 @@ impl ExactModel for IsingMixture {
     }
 
     fn score(&self, x: &[f64], t: f64, out: &mut [f64]) {
-        let (a, delta) = ou_coefficients(t);
+        let (a, delta) = ou::coefficients(t);
         self.denoise_exact(x, t, out);
         for (o, &xi) in out.iter_mut().zip(x) {
             *o = (a * *o - xi) / delta;

@@ -11,9 +11,11 @@
 //! - exact (`f64`) single-row methods exist for tests and theory, batched `f32` ones for sampling.
 
 pub mod analytic;
+pub mod discrete;
 pub mod gaussian_mixture;
 pub mod ising;
 pub mod learned;
+pub mod math;
 
 use thiserror::Error;
 

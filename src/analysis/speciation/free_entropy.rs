@@ -5,7 +5,7 @@
 
 use super::gaussian::{FreeEntropyMoments, first_sign_change};
 use super::posterior_curve::forward_noise;
-use crate::diffusion::{noise_var, signal};
+use crate::base::ou::{noise_var, signal};
 use crate::model::ExactModel;
 use rayon::prelude::*;
 

@@ -4,7 +4,7 @@
 
 use super::TIME_SEARCH;
 use super::universal::constants;
-use crate::diffusion::{noise_var, signal};
+use crate::base::ou::{noise_var, signal};
 use crate::model::ExactModel;
 use crate::model::gaussian_mixture::{EigenBasis, GaussianMixture};
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
@@ -28,7 +28,7 @@ impl ClassCovariance {
 
     /// Σ(t) = a_t² C + Δ_t I as a full matrix.
     fn noised_full(&self, t: f64) -> DMatrix<f64> {
-        let (a2, delta) = ou_coefficients(t);
+        let (a2, delta) = (signal(t).powi(2), noise_var(t));
         let mut m = self.to_full() * a2;
         for i in 0..m.nrows() {
             m[(i, i)] += delta;
@@ -46,11 +46,6 @@ pub struct GaussianClass {
     pub cov: ClassCovariance,
 }
 
-/// (a_t², Δ_t) of the OU forward process.
-fn ou_coefficients(t: f64) -> (f64, f64) {
-    (signal(t).powi(2), noise_var(t))
-}
-
 /// Mean and standard deviation of one free-entropy difference at one time.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FreeEntropyMoments {
@@ -65,7 +60,7 @@ pub struct FreeEntropyMoments {
 /// M = ½Σ(λ_j − 1 − ln λ_j) + ½ δᵀΣ_l⁻¹δ,  S² = ½Σ(λ_j − 1)² + δᵀΣ_l⁻¹Σ_kΣ_l⁻¹δ
 /// (ΔΦ is a quadratic form in a standard normal vector; §2.3 and §2.4 are its special cases).
 pub fn pair_moments(k: &GaussianClass, l: &GaussianClass, t: f64) -> FreeEntropyMoments {
-    let (a2, delta) = ou_coefficients(t);
+    let (a2, delta) = (signal(t).powi(2), noise_var(t));
     let a = a2.sqrt();
     match (&k.cov, &l.cov) {
         (ClassCovariance::Diagonal(ck), ClassCovariance::Diagonal(cl)) => {
@@ -88,7 +83,7 @@ pub fn pair_moments(k: &GaussianClass, l: &GaussianClass, t: f64) -> FreeEntropy
 }
 
 fn full_pair_moments(k: &GaussianClass, l: &GaussianClass, t: f64) -> FreeEntropyMoments {
-    let (a2, _) = ou_coefficients(t);
+    let a2 = signal(t).powi(2);
     let sigma_k = k.cov.noised_full(t);
     let sigma_l = l.cov.noised_full(t);
     // Σ_l(t) ⪰ Δ_t I is positive definite for t > 0.

@@ -6,7 +6,7 @@ use super::SpeciationError;
 use super::gaussian::{bisect_down, scan_times};
 use super::hierarchy::Level;
 use super::labeller::exact_posteriors;
-use crate::diffusion::{noise_var, signal};
+use crate::base::ou::{noise_var, signal};
 use crate::model::ExactModel;
 use crate::rng::{Domain, stream};
 use rand_distr::{Distribution, StandardNormal};

@@ -2,9 +2,9 @@
 //! the engine's own cost measured with a trivial denoiser so that model and engine time can be told apart.
 
 use super::{Bench, Figure, RUNS, Timing, best_of};
+use crate::base::ou::signal;
 use crate::diffusion::{
     GridSpacing, InitKind, NoiseStream, SamplingSpec, StepKind, StoreSteps, run_trajectories,
-    signal,
 };
 use crate::model::gaussian_mixture::{ComponentSpec, Covariance, GaussianMixture};
 use crate::model::ising::{Boundary, IsingComponentSpec, IsingMixture};

@@ -10,6 +10,7 @@ use super::params::{
     BuildError, Init, ParamBuilder, ParamStore, gelu, layer_norm, linear, repeat_middle, sinusoidal,
 };
 use super::train::{DyckData, HELDOUT_NOISE_STREAM, Objective};
+use crate::base::ou;
 use crate::rng::{self, Domain};
 use candle_core::{D, Device, Tensor, Var};
 use candle_nn::Linear;
@@ -271,8 +272,7 @@ fn modulate(x: &Tensor, shift: &Tensor, scale: &Tensor) -> candle_core::Result<T
 /// τ = sqrt(Δ_t)/(a_t + sqrt(Δ_t)), so (1 − τ) = c·a_t and τ = c·sqrt(Δ_t): same signal-to-noise ratio.
 /// Returns (c, τ).
 pub fn ou_to_rectified_flow(t: f64) -> (f64, f64) {
-    let a = (-t).exp();
-    let sigma = (-(-2.0 * t).exp_m1()).sqrt();
+    let (a, sigma) = (ou::signal(t), ou::noise_scale(t));
     let c = 1.0 / (a + sigma);
     (c, sigma * c)
 }

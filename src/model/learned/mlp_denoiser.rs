@@ -5,6 +5,7 @@
 use super::config::MlpDenoiserConfig;
 use super::params::{BuildError, ParamBuilder, ParamStore, sinusoidal};
 use super::train::{HELDOUT_NOISE_STREAM, Objective};
+use crate::base::ou;
 use crate::model::ExactModel;
 use crate::rng::{self, Domain};
 use candle_core::{Device, Tensor, Var};
@@ -66,11 +67,6 @@ impl MlpDenoiser {
     }
 }
 
-/// (a_t, sqrt(Δ_t)) of the OU process.
-fn ou_scales(t: f64) -> (f64, f64) {
-    ((-t).exp(), (-(-2.0 * t).exp_m1()).sqrt())
-}
-
 impl MlpDenoiser {
     /// State dimension d.
     pub fn dim(&self) -> usize {
@@ -90,7 +86,7 @@ impl MlpDenoiser {
             .residual(&input, &vec![t as f32; n])?
             .flatten_all()?
             .to_vec1::<f32>()?;
-        let (a, sigma) = ou_scales(t);
+        let (a, sigma) = (ou::signal(t), ou::noise_scale(t));
         for ((out, &xi), &r) in denoised.iter_mut().zip(x).zip(&residual) {
             *out = (a * f64::from(xi) + sigma * f64::from(r)) as f32;
         }
@@ -120,7 +116,7 @@ impl DenoiserTraining<'_> {
         let mut target = Vec::with_capacity(x0.len());
         for row in x0.chunks_exact(c.dim) {
             let t = (log_min + stream.random::<f64>() * (log_max - log_min)).exp();
-            let (a, sigma) = ou_scales(t);
+            let (a, sigma) = (ou::signal(t), ou::noise_scale(t));
             times.push(t as f32);
             for &x in row {
                 let z: f64 = stream.sample(StandardNormal);
