@@ -464,13 +464,38 @@ fn explain(message: &str) -> String {
 }
 
 impl Scene {
-    /// Reads and checks a scene file.
+    /// Reads and checks a scene file. Relative model files are resolved against the scene file's
+    /// folder here, once, so every front (CLI, app, render, sessions) opens the same model.
     pub fn load(path: &Path) -> Result<Scene, SceneError> {
         let text = std::fs::read_to_string(path).map_err(|source| SceneError::Read {
             file: path.to_path_buf(),
             source,
         })?;
-        Scene::from_json_str(&text, path)
+        let mut scene = Scene::from_json_str(&text, path)?;
+        scene.resolve_model_files(path.parent());
+        Ok(scene)
+    }
+
+    /// Makes relative model files (learned weights, their reference scene, hidden-state models)
+    /// absolute where they are found: against `base` (a scene or session file's folder), the working
+    /// directory, then the shipped assets. A file found nowhere keeps the path the user wrote, so the
+    /// error that follows names it as written.
+    pub fn resolve_model_files(&mut self, base: Option<&Path>) {
+        let files: Vec<&mut PathBuf> = match &mut self.model {
+            ModelSpec::Learned(spec) => std::iter::once(&mut spec.path)
+                .chain(spec.reference.as_mut())
+                .collect(),
+            ModelSpec::HiddenStates(spec) => vec![&mut spec.path],
+            ModelSpec::GaussianMixture(_) | ModelSpec::IsingMixture(_) => Vec::new(),
+        };
+        for path in files.into_iter().filter(|p| p.is_relative()) {
+            let found = crate::assets::resolve(path, base);
+            if found.exists()
+                && let Ok(absolute) = std::path::absolute(&found)
+            {
+                *path = absolute;
+            }
+        }
     }
 
     /// Parses and checks scene JSON; `origin` names the file in errors.

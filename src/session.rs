@@ -377,22 +377,10 @@ impl Session {
         Ok(())
     }
 
-    /// Makes relative learned-model paths absolute (found against `base`, the working directory or the
-    /// shipped assets), so the session opens from anywhere.
+    /// Makes relative model paths absolute (`Scene::resolve_model_files`), so the session opens from
+    /// anywhere.
     pub fn absolutize_models(&mut self, base: Option<&Path>) {
-        let files: Vec<&mut PathBuf> = match &mut self.scene.model {
-            ModelSpec::Learned(spec) => std::iter::once(&mut spec.path)
-                .chain(spec.reference.as_mut())
-                .collect(),
-            ModelSpec::HiddenStates(spec) => vec![&mut spec.path],
-            ModelSpec::GaussianMixture(_) | ModelSpec::IsingMixture(_) => Vec::new(),
-        };
-        for path in files.into_iter().filter(|p| p.is_relative()) {
-            let found = crate::assets::resolve(path, base);
-            if let Ok(absolute) = std::path::absolute(&found) {
-                *path = absolute;
-            }
-        }
+        self.scene.resolve_model_files(base);
     }
 }
 

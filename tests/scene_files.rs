@@ -399,6 +399,45 @@ fn learned_scenes_build_from_shipped_weights_and_refuse_what_cannot_denoise() {
     assert!(err.contains("model.safetensors"), "{err}");
 }
 
+/// A scene whose weights sit beside it, named by a relative path, opens the same model from any working
+/// directory: `Scene::load` resolves the path against the scene's folder once, so the app and `render`
+/// (which build with no scene file) find it as `diffscope sample` does.
+#[test]
+fn a_model_beside_its_scene_resolves_against_the_scene_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets/models/denoiser-two-gaussians.safetensors");
+    std::fs::copy(&shipped, dir.path().join("beside.safetensors")).unwrap();
+    let scene_file = dir.path().join("scene.json");
+    std::fs::write(
+        &scene_file,
+        learned_scene("beside.safetensors")
+            .to_json_pretty()
+            .unwrap(),
+    )
+    .unwrap();
+    let scene = Scene::load(&scene_file).unwrap();
+    let ModelSpec::Learned(spec) = &scene.model else {
+        panic!("a learned scene")
+    };
+    assert_eq!(
+        spec.path,
+        std::path::absolute(dir.path().join("beside.safetensors")).unwrap()
+    );
+    // The app's and render's call: no scene file to resolve against.
+    let model = scene.model.build(Path::new("")).unwrap();
+    assert_eq!(model.denoiser().dim(), 64);
+    // A file found nowhere keeps the path as written, and the error names it.
+    std::fs::write(
+        &scene_file,
+        learned_scene("gone.safetensors").to_json_pretty().unwrap(),
+    )
+    .unwrap();
+    let scene = Scene::load(&scene_file).unwrap();
+    let err = scene.model.build(Path::new("")).err().unwrap().to_string();
+    assert!(err.contains("gone.safetensors"), "{err}");
+}
+
 /// The seven teaching scenes: each parses, validates, round-trips, carries a title, a caption and a
 /// view, and builds (analytic models, the learned denoiser with its exact reference of the same
 /// dimension, the sequence model of the hidden-state scene). The embedded copies are the files.

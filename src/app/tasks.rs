@@ -84,8 +84,8 @@ pub fn sample(scene: &Scene, ctx: &JobContext) -> Result<JobOutput, JobError> {
     if let ModelSpec::HiddenStates(spec) = &scene.model {
         return hidden_states(scene, spec, ctx);
     }
-    // Scenes in the app carry no file name: relative model paths resolve against the working
-    // directory and the shipped assets.
+    // `Scene::load` made the model files of a scene file absolute; a relative path left here belongs
+    // to a built-in scene and resolves against the working directory and the shipped assets.
     let origin = Path::new("");
     let model = scene
         .model
