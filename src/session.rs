@@ -9,7 +9,7 @@ use thiserror::Error;
 
 use crate::io::IoError;
 use crate::io::atomic::write_bytes_atomic;
-use crate::scene::{ModelSpec, Scene, SceneError};
+use crate::scene::{Scene, SceneError};
 
 /// The top-level key that marks a session file; its value is the format version.
 pub const SESSION_KEY: &str = "diffscope_session";
@@ -516,12 +516,12 @@ mod tests {
     #[test]
     fn relative_learned_paths_become_absolute() {
         let mut s = session();
-        s.scene.model = ModelSpec::Learned(crate::scene::LearnedSpec {
+        s.scene.model = crate::scene::ModelSpec::Learned(crate::scene::LearnedSpec {
             path: "assets/models/dit-dyck2.safetensors".into(),
             reference: None,
         });
         s.absolutize_models(None);
-        let ModelSpec::Learned(spec) = &s.scene.model else {
+        let crate::scene::ModelSpec::Learned(spec) = &s.scene.model else {
             unreachable!()
         };
         assert!(spec.path.is_absolute() && spec.path.exists(), "{spec:?}");

@@ -17,9 +17,12 @@ use diffscope::analysis::geometry::{MetricParams, MetricReport, measure};
 use diffscope::analysis::speciation::Control;
 use diffscope::analysis::speciation::hierarchy::{Merge, dendrogram};
 use diffscope::analysis::speciation::report::{SpeciationReport, run_speciation};
-use diffscope::app::metrics_view::{self, MEASURED, Pending, REFERENCES, REPORTED};
+use diffscope::analysis::view_data::lab::speciation_settings;
+use diffscope::analysis::view_data::metric_table::{
+    self, Current, MEASURED, Pending, REFERENCES, REPORTED,
+};
+use diffscope::analysis::view_data::{ReferenceReports, StepFilter};
 use diffscope::app::speciation_view;
-use diffscope::app::tasks::{ReferenceReports, StepFilter, speciation_settings};
 use diffscope::app::{inspector, laws_view};
 use diffscope::figure::{Figure, Shape, Table, svg, text, write_text};
 use diffscope::scene::Scene;
@@ -193,38 +196,29 @@ fn the_metric_table_keeps_its_groups_apart() {
         steps: 20,
         time: 0.05,
     };
-    let current = |r| Some((r, last));
-    let base = metrics_view::table(
-        current(&line),
-        false,
-        Some(&models),
-        Some(&references),
-        pending,
-    );
+    let current = |report| Current::Measured {
+        report,
+        filter: last,
+        follows_time: false,
+    };
+    let base = metric_table::table(current(&line), Some(&models), Some(&references), pending);
 
     // Changing one source changes only its own column(s): no cell combines data of two sources.
-    let current_changed = metrics_view::table(
-        current(&square),
-        false,
-        Some(&models),
-        Some(&references),
-        pending,
-    );
-    let models_changed = metrics_view::table(
+    let current_changed =
+        metric_table::table(current(&square), Some(&models), Some(&references), pending);
+    let models_changed = metric_table::table(
         current(&line),
-        false,
         Some(&other_models),
         Some(&references),
         pending,
     );
-    let references_changed = metrics_view::table(
+    let references_changed = metric_table::table(
         current(&line),
-        false,
         Some(&models),
         Some(&other_references),
         pending,
     );
-    let empty = metrics_view::table(None, false, None, None, pending);
+    let empty = metric_table::table(Current::Waiting, None, None, pending);
     for changed in [
         &current_changed,
         &models_changed,
@@ -305,7 +299,16 @@ fn the_metric_table_keeps_its_groups_apart() {
         time: 0.7,
         ..last
     };
-    let following = metrics_view::table(Some((&line, shown)), true, None, None, pending);
+    let following = metric_table::table(
+        Current::Measured {
+            report: &line,
+            filter: shown,
+            follows_time: true,
+        },
+        None,
+        None,
+        pending,
+    );
     assert!(following.caption.contains("step 7 of 20, t = 0.700"));
     assert!(
         following.notes[0].contains("time step shown"),
@@ -353,6 +356,54 @@ fn the_metric_table_keeps_its_groups_apart() {
     assert!(
         doc.descendants()
             .any(|n| n.text() == Some(uniformity.as_str()))
+    );
+}
+
+/// `diffscope compare` prints the app's table: the same reported group (the paper's "60 / 1" on the PCA95
+/// headline row) and the same DiT / Euler-Stack cells, without the current-cloud and reference columns.
+#[test]
+fn the_cli_comparison_is_the_apps_table_without_the_current_cloud() {
+    let models = comparison(
+        report_of(Reference::Sphere, 2),
+        report_of(Reference::PlaneSquare, 3),
+    );
+    let pending = Pending::default();
+    let app = metric_table::table(Current::Waiting, Some(&models), None, pending);
+    let cli = metric_table::table(Current::Absent, Some(&models), None, pending);
+    assert_eq!(group_cells(&cli, REPORTED), group_cells(&app, REPORTED));
+    assert_eq!(cli.groups.len(), 2, "no reference group without references");
+    assert_eq!(
+        cli.groups[MEASURED].columns,
+        app.groups[MEASURED].columns[1..]
+    );
+    for c in [0, 1] {
+        assert_eq!(column(&cli, MEASURED, c), column(&app, MEASURED, c + 1));
+    }
+    let headline = app
+        .rows
+        .iter()
+        .find(|r| r.cells[REPORTED][..2] == ["60", "1"])
+        .expect("the paper's intrinsic dimension");
+    assert!(headline.name.contains("PCA 95 %"), "{}", headline.name);
+    assert_eq!(
+        headline.cells[MEASURED][1],
+        models.dit.report.intrinsic_dim.pca95.to_string()
+    );
+    let printed = models.to_string();
+    let line = printed
+        .lines()
+        .find(|l| l.starts_with("Dimension, PCA 95 %"))
+        .expect("the headline row in the printed table");
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert!(words.windows(2).any(|w| w == ["60", "1"]), "{line}");
+    let json = models.to_json().unwrap();
+    assert_eq!(
+        json["reported"]["flux_dit"]["intrinsic_dimension"]["value"],
+        60.0
+    );
+    assert_eq!(
+        json["reported"]["euler_stack"]["flatness"]["as_printed"],
+        "≈0"
     );
 }
 

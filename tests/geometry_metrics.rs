@@ -7,7 +7,9 @@ use diffscope::analysis::geometry::flatness::spectral_flatness;
 use diffscope::analysis::geometry::holes::{enclosed_empty_components, persistent_voids};
 use diffscope::analysis::geometry::intrinsic_dim::{participation_ratio, pca_count};
 use diffscope::analysis::geometry::plane::{PlaneIndex, SquareBox};
-use diffscope::analysis::geometry::{GeometryError, MetricParams, PcaBasis, PointCloud, measure};
+use diffscope::analysis::geometry::{
+    CloudError, GeometryError, MetricParams, PcaBasis, PointCloud, measure,
+};
 use diffscope::rng::{self, Domain};
 use nalgebra::{DMatrix, SymmetricEigen};
 use rand_distr::{Distribution, StandardNormal};
@@ -253,21 +255,21 @@ fn out_of_range_values_are_refused() {
         "value at point 1, coordinate 0 is 1e200, beyond ±1e150 where squared distances overflow"
     );
     let err = PointCloud::new(1, 2, vec![0.0, f64::NAN], "nan").unwrap_err();
-    assert!(matches!(
-        err,
-        GeometryError::NotFinite { coordinate: 1, .. }
-    ));
+    assert!(matches!(err, CloudError::NotFinite { coordinate: 1, .. }));
     let err = PcaBasis::fit(&[0.0, 1.0, f64::NAN, 2.0], 2, 2, 1).unwrap_err();
     assert!(matches!(
         err,
-        GeometryError::NotFinite {
+        GeometryError::Cloud(CloudError::NotFinite {
             point: 1,
             coordinate: 0,
             ..
-        }
+        })
     ));
     let err = PcaBasis::fit(&[1.0, -1e300], 2, 1, 1).unwrap_err();
-    assert!(matches!(err, GeometryError::TooLarge { point: 1, .. }));
+    assert!(matches!(
+        err,
+        GeometryError::Cloud(CloudError::TooLarge { point: 1, .. })
+    ));
 }
 
 #[test]

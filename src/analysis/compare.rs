@@ -4,6 +4,10 @@
 //! Metrics come from `analysis::geometry`; nothing is re-implemented here.
 
 use crate::analysis::geometry::{GeometryError, MetricParams, MetricReport, measure};
+use crate::analysis::view_data::metric_table::{
+    self, MEASURED_CAPTION, PAPER_DENSITY, PAPER_FLATNESS, PAPER_HOLES, PAPER_INTRINSIC_DIM,
+    PAPER_SOURCE, REPORTED_CAPTION, WARNINGS,
+};
 use crate::model::learned::LearnedError;
 use crate::model::learned::config::StackKind;
 use crate::model::learned::dit::Dit;
@@ -30,9 +34,6 @@ pub enum CompareError {
     #[error("cancelled")]
     Cancelled,
 }
-
-pub const REPORTED_CAPTION: &str = "Reported by Li (2025), Flux DiT vs Euler-Stack — definitions and setup not published; values copied";
-pub const MEASURED_CAPTION: &str = "Measured: reproduction with tiny models (tiny DiT vs our Euler-Stack instantiation, Dyck-2, CPU; metric definitions from this app)";
 
 pub const HARD_STACK_CAPTION: &str =
     "Euler-Stack with a hard stack (push/pop teacher-forced from the bracket type, spec §3.2)";
@@ -154,9 +155,9 @@ pub fn compare(
     );
     let dit_cloud = dit_hidden
         .cloud(|t| t >= lo && t <= hi, &dit_filter)
-        .map_err(|source| CompareError::Geometry {
+        .map_err(|e| CompareError::Geometry {
             model: "DiT",
-            source,
+            source: e.into(),
         })?;
     check_cancel()?;
     progress(0.45, "measuring the DiT hidden states");
@@ -177,13 +178,12 @@ pub fn compare(
         "all {} steps, {} strings",
         es_hidden.steps, es_hidden.sequences
     );
-    let es_cloud =
-        es_hidden
-            .cloud(|_| true, &es_filter)
-            .map_err(|source| CompareError::Geometry {
-                model: "Euler-Stack",
-                source,
-            })?;
+    let es_cloud = es_hidden
+        .cloud(|_| true, &es_filter)
+        .map_err(|e| CompareError::Geometry {
+            model: "Euler-Stack",
+            source: e.into(),
+        })?;
     check_cancel()?;
     progress(0.8, "measuring the Euler-Stack hidden states");
     let es_report =
@@ -224,15 +224,10 @@ pub fn compare(
         }
         None => None,
     };
-    let mut notes = reported_notes();
+    let mut notes = Vec::new();
     for (name, model) in [("tiny DiT", &dit), ("Euler-Stack", &euler_stack)] {
         notes.extend(measured_notes(name, &model.report));
     }
-    notes.push(
-        "No ratio combines a reported and a measured value; measured ratios are shown only when both \
-         values are measurements (not at the F_spec floor)."
-            .into(),
-    );
     Ok(Comparison {
         dit,
         euler_stack,
@@ -240,24 +235,6 @@ pub fn compare(
         chance: dyck::chance_validity(len),
         notes,
     })
-}
-
-/// Warnings of spec §4 about the reported numbers.
-fn reported_notes() -> Vec<String> {
-    vec![
-        format!("{REPORTED_CAPTION}."),
-        "Reported flatness ratio 883M×: 0.000883 / 883·10⁶ ≈ 1.0·10⁻¹², the ε floor of a \
-         rank-deficient spectrum; the ratio reflects ε, not geometry (moving ε from 10⁻¹² to 10⁻¹⁶ \
-         would multiply it by about 10⁴)."
-            .into(),
-        "Reported 400 unreachable holes = 20×20: a saturated probe count (the cloud occupies none of \
-         the probe square), i.e. a collapsed cloud, not 400 holes; topological counts (H_void, β₁) \
-         give 0 for such a cloud."
-            .into(),
-        "Reported intrinsic dimension 60 vs 1: the method is unknown; PCA, TwoNN and MLE can differ \
-         by a factor of ~30 on the same cloud."
-            .into(),
-    ]
 }
 
 /// Warnings about one measured column.
@@ -280,33 +257,6 @@ fn measured_notes(model: &str, report: &MetricReport) -> Vec<String> {
     notes
 }
 
-fn flatness_measurement(report: &MetricReport) -> Option<f64> {
-    if report.flatness.rank_deficient.is_some() {
-        None
-    } else {
-        report.flatness.spectral
-    }
-}
-
-fn flatness_text(report: &MetricReport) -> String {
-    match (report.flatness.rank_deficient, report.flatness.spectral) {
-        (Some(r), _) => format!("< floor (rank {} of {})", r.rank, r.of),
-        (None, Some(v)) => format!("{v:.6}"),
-        (None, None) => "undefined".into(),
-    }
-}
-
-fn ratio(a: Option<f64>, b: Option<f64>) -> String {
-    match (a, b) {
-        (Some(a), Some(b)) if b != 0.0 => format!("{:.2}×", a / b),
-        _ => "–".into(),
-    }
-}
-
-fn optional(v: Option<f64>, digits: usize) -> String {
-    v.map_or_else(|| "undefined".into(), |v| format!("{v:.digits$}"))
-}
-
 impl Comparison {
     /// The JSON of `diffscope compare --json`: `reported`, `measured.dit`, `measured.euler_stack`, `notes`.
     pub fn to_json(&self) -> Result<Value, serde_json::Error> {
@@ -324,24 +274,28 @@ impl Comparison {
         Ok(json!({
             "reported": {
                 "caption": REPORTED_CAPTION,
-                "source": "A Reasoning Critique of Diffusion Models (Li, 2025), DOI 10.57967/hf/7243",
+                "source": PAPER_SOURCE,
                 "flux_dit": {
-                    "flatness": {"value": 0.000883, "as_printed": "0.000883"},
-                    "density_uniformity": {"value": 0.890, "as_printed": "0.890"},
-                    "intrinsic_dimension": {"value": 60, "as_printed": "60"},
-                    "unreachable_holes": {"value": 0, "as_printed": "0"},
+                    "flatness": as_printed(PAPER_FLATNESS.flux_dit),
+                    "density_uniformity": as_printed(PAPER_DENSITY.flux_dit),
+                    "intrinsic_dimension": as_printed(PAPER_INTRINSIC_DIM.flux_dit),
+                    "unreachable_holes": as_printed(PAPER_HOLES.flux_dit),
                 },
                 "euler_stack": {
-                    "flatness": {"value": null, "as_printed": "≈0", "implied_by_ratio": 1.0e-12},
-                    "density_uniformity": {"value": 0.255, "as_printed": "0.255"},
-                    "intrinsic_dimension": {"value": 1, "as_printed": "1"},
-                    "unreachable_holes": {"value": 400, "as_printed": "400"},
+                    "flatness": {
+                        "value": null,
+                        "as_printed": PAPER_FLATNESS.euler_stack,
+                        "implied_by_ratio": 1.0e-12,
+                    },
+                    "density_uniformity": as_printed(PAPER_DENSITY.euler_stack),
+                    "intrinsic_dimension": as_printed(PAPER_INTRINSIC_DIM.euler_stack),
+                    "unreachable_holes": as_printed(PAPER_HOLES.euler_stack),
                 },
-                "stated_ratios": {"flatness": "883M×", "density_uniformity": "3.49×"},
-                "warnings": {
-                    "flatness": "ratio against the ε floor of a rank-deficient spectrum",
-                    "unreachable_holes": "400 = 20×20, a saturated probe count",
+                "stated_ratios": {
+                    "flatness": PAPER_FLATNESS.stated_ratio,
+                    "density_uniformity": PAPER_DENSITY.stated_ratio,
                 },
+                "warnings": WARNINGS,
             },
             "measured": {
                 "caption": MEASURED_CAPTION,
@@ -361,157 +315,21 @@ impl Comparison {
 }
 
 impl fmt::Display for Comparison {
+    /// The metric table without the current-cloud and reference columns, then the task baselines.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (d, e) = (&self.dit.report, &self.euler_stack.report);
-        writeln!(f, "[A] {REPORTED_CAPTION}")?;
-        writeln!(f, "[B] {MEASURED_CAPTION}")?;
-        for m in [&self.dit, &self.euler_stack] {
-            writeln!(
-                f,
-                "    {} ({} parameters): {}; N = {}, D = {}",
-                m.layer, m.parameters, m.filter, m.report.n, m.report.dim
-            )?;
-        }
+        let table = metric_table::table(
+            metric_table::Current::Absent,
+            Some(self),
+            None,
+            metric_table::Pending::default(),
+        );
+        let p = &self.dit.report.params;
         writeln!(
             f,
-            "    metrics: G = {}, P = {}, ε = {:e}",
-            d.params.grid, d.params.raster, d.params.spectral_floor
+            "metrics: G = {}, P = {}, ε = {:e}\n",
+            p.grid, p.raster, p.spectral_floor
         )?;
-        writeln!(f)?;
-        let header = |f: &mut fmt::Formatter<'_>| {
-            writeln!(
-                f,
-                "{:<30} | {:>10} {:>11} {:>9} | {:>24} {:>24} {:>8}",
-                "metric",
-                "[A] Flux",
-                "[A] E-Stack",
-                "[A] ratio",
-                "[B] tiny DiT",
-                "[B] Euler-Stack",
-                "[B] ratio"
-            )
-        };
-        header(f)?;
-        writeln!(f, "{}", "-".repeat(126))?;
-        let row =
-            |f: &mut fmt::Formatter<'_>, name: &str, reported: [&str; 3], measured: [String; 3]| {
-                writeln!(
-                    f,
-                    "{name:<30} | {:>10} {:>11} {:>9} | {:>24} {:>24} {:>8}",
-                    reported[0], reported[1], reported[2], measured[0], measured[1], measured[2]
-                )
-            };
-        row(
-            f,
-            "flatness F_spec",
-            ["0.000883", "≈0", "883M× ⚠"],
-            [
-                flatness_text(d),
-                flatness_text(e),
-                ratio(flatness_measurement(d), flatness_measurement(e)),
-            ],
-        )?;
-        row(
-            f,
-            "density uniformity U_ent",
-            ["0.890", "0.255", "3.49×"],
-            [
-                format!("{:.3}", d.density.entropy_uniformity),
-                format!("{:.3}", e.density.entropy_uniformity),
-                ratio(
-                    Some(d.density.entropy_uniformity),
-                    Some(e.density.entropy_uniformity),
-                ),
-            ],
-        )?;
-        row(
-            f,
-            "intrinsic dim PCA95",
-            ["60", "1", ""],
-            [
-                d.intrinsic_dim.pca95.to_string(),
-                e.intrinsic_dim.pca95.to_string(),
-                "–".into(),
-            ],
-        )?;
-        row(
-            f,
-            "intrinsic dim TwoNN",
-            ["", "", ""],
-            [
-                optional(d.intrinsic_dim.twonn, 2),
-                optional(e.intrinsic_dim.twonn, 2),
-                "–".into(),
-            ],
-        )?;
-        row(
-            f,
-            "intrinsic dim MLE (k = 20)",
-            ["", "", ""],
-            [
-                optional(d.intrinsic_dim.mle, 2),
-                optional(e.intrinsic_dim.mle, 2),
-                "–".into(),
-            ],
-        )?;
-        row(
-            f,
-            "participation ratio",
-            ["", "", ""],
-            [
-                optional(d.intrinsic_dim.participation_ratio, 2),
-                optional(e.intrinsic_dim.participation_ratio, 2),
-                "–".into(),
-            ],
-        )?;
-        row(
-            f,
-            "unreachable probes H_probe",
-            ["0", "400 ⚠", ""],
-            [
-                format!("{} of {}", d.holes.probe, d.holes.probe_of),
-                format!("{} of {}", e.holes.probe, e.holes.probe_of),
-                "–".into(),
-            ],
-        )?;
-        row(
-            f,
-            "persistent voids H_void",
-            ["", "", ""],
-            [
-                d.holes.void.to_string(),
-                e.holes.void.to_string(),
-                "–".into(),
-            ],
-        )?;
-        row(
-            f,
-            "local curvature K_loc",
-            ["", "", ""],
-            [
-                format!("{:.4}", d.flatness.local_curvature),
-                format!("{:.4}", e.flatness.local_curvature),
-                "–".into(),
-            ],
-        )?;
-        row(
-            f,
-            "task: valid Dyck-2 strings",
-            ["", "", ""],
-            [
-                format!("{:.3} of {}", self.dit.task_accuracy, self.dit.task_samples),
-                format!(
-                    "{:.3} of {}",
-                    self.euler_stack.task_accuracy, self.euler_stack.task_samples
-                ),
-                "–".into(),
-            ],
-        )?;
-        writeln!(
-            f,
-            "chance validity (uniform random strings): {:.2e}",
-            self.chance
-        )?;
+        write!(f, "{}", crate::figure::text::table_plain(&table))?;
         if let Some(b) = &self.hard_stack {
             writeln!(
                 f,
@@ -520,10 +338,11 @@ impl fmt::Display for Comparison {
                 b.parameters, b.task_accuracy, b.task_samples, self.euler_stack.task_accuracy
             )?;
         }
-        writeln!(f)?;
-        for note in &self.notes {
-            writeln!(f, "note: {note}")?;
-        }
         Ok(())
     }
+}
+
+/// A reported number in JSON: its value when it is one, and the text as printed.
+fn as_printed(text: &str) -> Value {
+    json!({"value": text.parse::<f64>().ok(), "as_printed": text})
 }

@@ -3,8 +3,8 @@
 //! [`posterior_figure`] (pure) and drawn from it, so the exports show the same bands.
 
 use super::figure_plot::{draw, plot};
-use super::tasks::Cloud;
 use crate::analysis::speciation::commitment::EPSILON;
+use crate::analysis::view_data::Cloud;
 use crate::figure::{Axis, Figure, LegendPlace, Rgb, Series, Shape};
 use crate::render::colormap::class_rgb8;
 use egui::Ui;

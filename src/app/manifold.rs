@@ -4,7 +4,7 @@
 //! change, no numerics) and never blocks on the worker.
 
 use super::CameraMotion;
-use super::tasks::{Cloud, HoleOverlay, StepFilter};
+use crate::analysis::view_data::{Cloud, HoleOverlay, StepFilter};
 use crate::render::camera::{self, Orbit, PanZoom};
 use crate::render::colormap::{Colormap, class_rgb8};
 use crate::render::layer::{Grid, LayerCallback, LayerData, LayerStyle, histogram};

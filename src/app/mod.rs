@@ -19,6 +19,7 @@ pub mod tour;
 
 use crate::analysis::compare::Comparison;
 use crate::analysis::speciation::report::SpeciationReport;
+use crate::analysis::view_data::{Cloud, Measured, ReferenceReports, measured, metric_table};
 use crate::figure::{Figure, Table};
 use crate::io::{StepSelection, load_points};
 use crate::render::PointPipeline;
@@ -32,7 +33,6 @@ use speciation_view::SpeciationView;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tasks::{Cloud, Measured, ReferenceReports};
 use timeline::Timeline;
 
 /// How the app starts.
@@ -257,14 +257,21 @@ impl DiffscopeApp {
 
     /// The metric table as shown (current cloud, DiT / Euler-Stack, reference clouds).
     pub fn metric_table(&self) -> Table {
-        let pending = metrics_view::Pending {
+        let pending = metric_table::Pending {
             current: self.jobs.is_running(JobKind::Metrics)
                 || self.jobs.is_running(JobKind::Sample),
             models: self.jobs.is_running(JobKind::Compare),
         };
-        metrics_view::table(
-            self.metrics.as_deref().map(|m| (&m.report, m.filter)),
-            tasks::table_follows_time(&self.scene),
+        let current = match self.metrics.as_deref() {
+            Some(m) => metric_table::Current::Measured {
+                report: &m.report,
+                filter: m.filter,
+                follows_time: measured::table_follows_time(&self.scene),
+            },
+            None => metric_table::Current::Waiting,
+        };
+        metric_table::table(
+            current,
             self.models.as_deref(),
             self.references.as_deref(),
             pending,
@@ -376,7 +383,7 @@ impl DiffscopeApp {
             });
     }
 
-    /// When the scene's metric table follows time (`tasks::table_follows_time`), re-measures the step
+    /// When the scene's metric table follows time (`measured::table_follows_time`), re-measures the step
     /// shown once the time bar rests on a step other than the measured one; starting the job cancels
     /// a stale one.
     fn follow_time_in_metrics(&mut self) {
@@ -387,7 +394,7 @@ impl DiffscopeApp {
             .metrics_requested
             .is_none_or(|(id, _)| id != self.cloud_id)
             && self.jobs.is_running(JobKind::Metrics);
-        if !tasks::table_follows_time(&self.scene)
+        if !measured::table_follows_time(&self.scene)
             || self.timeline.playing
             || measured == Some(step)
             || first_running
@@ -398,7 +405,7 @@ impl DiffscopeApp {
         self.metrics_requested = Some((self.cloud_id, step));
         let cloud = Arc::clone(cloud);
         self.jobs.start(JobKind::Metrics, "metrics", move |ctx| {
-            tasks::metrics_at(&cloud, step, ctx)
+            tasks::metrics(&cloud, Some(step), ctx)
         });
     }
 
@@ -422,7 +429,7 @@ impl DiffscopeApp {
                         if !synthetic {
                             let for_metrics = Arc::clone(&cloud);
                             self.jobs.start(JobKind::Metrics, "metrics", move |ctx| {
-                                tasks::metrics(&for_metrics, ctx)
+                                tasks::metrics(&for_metrics, None, ctx)
                             });
                             // The reference clouds wait for the first cloud: on a one-core machine
                             // they would otherwise share the CPU with it and delay the first scene.

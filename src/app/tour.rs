@@ -14,10 +14,10 @@ use std::sync::Arc;
 struct Stop {
     scene: Scene,
     draft: Scene,
-    cloud: Option<Arc<tasks::Cloud>>,
+    cloud: Option<Arc<crate::analysis::view_data::Cloud>>,
     classes: Vec<u32>,
     speciation: Option<Arc<SpeciationReport>>,
-    metrics: Option<Arc<tasks::Measured>>,
+    metrics: Option<Arc<crate::analysis::view_data::Measured>>,
     view: ViewSettings,
     step: usize,
     right_tab: RightTab,
@@ -166,7 +166,7 @@ impl DiffscopeApp {
                 if self.metrics.is_none() {
                     let for_metrics = Arc::clone(&cloud);
                     self.jobs.start(JobKind::Metrics, "metrics", move |ctx| {
-                        tasks::metrics(&for_metrics, ctx)
+                        tasks::metrics(&for_metrics, None, ctx)
                     });
                 }
                 self.cloud = Some(cloud);

@@ -2,11 +2,10 @@
 //! optionally the full result as JSON (snake_case, written atomically, with the inputs that produced it).
 
 use crate::analysis::speciation::Control;
-use crate::analysis::speciation::report::{
-    LevelReport, SpeciationReport, SpeciationSettings, run_speciation,
-};
+use crate::analysis::speciation::report::{LevelReport, SpeciationReport, SpeciationSettings};
+use crate::analysis::view_data::lab;
 use crate::io::atomic::write_atomic;
-use crate::scene::{self, Scene};
+use crate::scene::Scene;
 use anyhow::Context;
 use clap::Args;
 use serde::Serialize;
@@ -40,7 +39,7 @@ struct Output<'a> {
 
 /// The lab settings of a scene, with the command-line overrides.
 pub fn settings_of(scene: &Scene, args: &SpeciationArgs) -> SpeciationSettings {
-    let mut settings = crate::app::tasks::speciation_settings(scene);
+    let mut settings = lab::speciation_settings(scene);
     if let Some(seed) = args.seed {
         settings.seed = seed;
     }
@@ -52,28 +51,11 @@ pub fn settings_of(scene: &Scene, args: &SpeciationArgs) -> SpeciationSettings {
 
 pub fn run(args: &SpeciationArgs) -> anyhow::Result<()> {
     let scene = Scene::load(&args.scene)?;
-    // A learned model with a "reference" is measured against the exact theory it imitates.
-    let needs = || {
-        format!(
-            "speciation needs an analytic model (or a learned one with a \"reference\"): {}",
-            args.scene.display()
-        )
-    };
-    let model = scene
-        .model
-        .reference_model(&args.scene)
-        .with_context(needs)?
-        .ok_or_else(|| anyhow::anyhow!(needs()))?;
-    let learned = match &scene.model {
-        scene::ModelSpec::Learned(_) => Some(scene.model.build(&args.scene)?),
-        _ => None,
-    };
     let settings = settings_of(&scene, args);
     let mut progress = |_: f32, _: &str| {};
     let cancel = AtomicBool::new(false);
     let mut control = Control::new(&mut progress, &cancel);
-    let dynamics = learned.as_ref().map(|m| m.denoiser());
-    let report = run_speciation(&model, dynamics, &settings, &mut control)
+    let report = lab::run_lab(&scene, &settings, &mut control)
         .with_context(|| format!("speciation of {}", args.scene.display()))?;
     print!("{}", summary(&report));
     if let Some(path) = &args.json {

@@ -1,5 +1,5 @@
 //! Text forms of figures and tables: CSV (one row per plotted value, or one per table row), JSON (the
-//! models as they are) and Markdown (tables). Numbers are written in full precision (shortest
+//! models as they are), Markdown and plain text (tables). Numbers are written in full precision (shortest
 //! round-trip form); nothing is computed here.
 
 use super::{Figure, Shape, Table, group_letter};
@@ -231,6 +231,67 @@ pub fn table_markdown(table: &Table) -> String {
     out
 }
 
+/// The table as plain text for a terminal: caption, lettered group captions, a header of
+/// `[letter] column` names and the rows in columns padded to their widest cell (counted in characters),
+/// then the numbered warnings and the notes.
+pub fn table_plain(table: &Table) -> String {
+    let header: Vec<String> = std::iter::once(table.row_header.clone())
+        .chain(table.groups.iter().enumerate().flat_map(|(g, group)| {
+            group
+                .columns
+                .iter()
+                .map(move |c| format!("[{}] {c}", group_letter(g)))
+        }))
+        .collect();
+    let lines: Vec<Vec<String>> = std::iter::once(header)
+        .chain(table.rows.iter().map(|row| {
+            std::iter::once(table.row_label(row))
+                .chain(cells(table, row))
+                .collect()
+        }))
+        .collect();
+    let widths: Vec<usize> = (0..lines[0].len())
+        .map(|c| {
+            lines
+                .iter()
+                .map(|l| l.get(c).map_or(0, |t| t.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let format_line = |line: &[String]| -> String {
+        let padded: Vec<String> = line
+            .iter()
+            .zip(&widths)
+            .map(|(text, &w)| format!("{text}{}", " ".repeat(w - text.chars().count())))
+            .collect();
+        padded.join("  ").trim_end().to_string()
+    };
+    let mut out = format!("{}\n", table.caption);
+    for (g, group) in table.groups.iter().enumerate() {
+        out.push_str(&format!("[{}] {}\n", group_letter(g), group.caption));
+    }
+    out.push('\n');
+    out.push_str(&format_line(&lines[0]));
+    out.push('\n');
+    out.push_str(&"-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)));
+    out.push('\n');
+    for line in &lines[1..] {
+        out.push_str(&format_line(line));
+        out.push('\n');
+    }
+    if !table.warnings.is_empty() {
+        out.push('\n');
+        for (i, warning) in table.warnings.iter().enumerate() {
+            out.push_str(&format!("[{}] {warning}\n", i + 1));
+        }
+    }
+    for note in &table.notes {
+        out.push_str(&format!("note: {note}\n"));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,6 +335,17 @@ mod tests {
         assert!(md.contains("| metric | [A] a | [A] b, c | [B] x |"), "{md}");
         assert!(md.contains("| m\\|1 [1] | 1 | \"2\" | 3 |"), "{md}");
         assert!(md.contains("1. careful"), "{md}");
+    }
+
+    #[test]
+    fn table_plain_aligns_columns_by_characters() {
+        let text = table_plain(&table());
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[1], "[A] paper");
+        let header = lines.iter().position(|l| l.starts_with("metric")).unwrap();
+        assert_eq!(lines[header], "metric   [A] a  [A] b, c  [B] x");
+        assert_eq!(lines[header + 2], "m|1 [1]  1      \"2\"       3");
+        assert!(text.contains("[1] careful"), "{text}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! 2-D arrays are `[n, dim]`; 3-D trajectory arrays `[n, steps, dim]` give one step or all pooled.
 
 use super::{IoError, csv, npy, tensors};
-use crate::analysis::geometry::PointCloud;
+use crate::base::point_cloud::PointCloud;
 use std::path::Path;
 use std::str::FromStr;
 

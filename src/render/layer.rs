@@ -23,14 +23,7 @@ struct LayerUniform {
     opacity: f32,
 }
 
-/// A `width × height` grid of non-negative values (row 0 at `rect_min.y`).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Grid {
-    pub width: usize,
-    pub height: usize,
-    /// `[height, width]`
-    pub values: Vec<f32>,
-}
+pub use crate::base::grid::Grid;
 
 /// Counts the points `[x, y]` falling in each of `width × height` bins over `[min, max]`.
 pub fn histogram(

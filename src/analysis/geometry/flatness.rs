@@ -1,7 +1,7 @@
 //! Flatness (spec §2.2): spectral flatness F_spec of the PCA spectrum with its ε floor and the
 //! rank-deficiency flag, and the local-PCA curvature proxy K_loc (per point and averaged).
 
-use super::cloud::PointCloud;
+use super::PointCloud;
 use super::knn::Neighbours;
 use nalgebra::DMatrix;
 use rayon::prelude::*;

@@ -4,7 +4,7 @@
 //! (near-ties closer than f32 can resolve, e.g. duplicates) are redone by an exact f64 scan.
 
 use super::GeometryError;
-use super::cloud::PointCloud;
+use super::PointCloud;
 use rayon::prelude::*;
 
 /// Queries per task; a task multiplies its queries against candidate blocks of `CANDIDATE_BLOCK`.

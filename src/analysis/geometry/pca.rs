@@ -3,7 +3,8 @@
 //! The covariance is accumulated over row blocks (GEMM in the input precision, summed in f64 in a
 //! fixed block order), so the result does not depend on the thread count.
 
-use super::{GeometryError, acceptable, value_error};
+use super::GeometryError;
+use crate::base::point_cloud::{CloudError, acceptable, value_error};
 use nalgebra::{DMatrix, SymmetricEigen};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -76,14 +77,15 @@ impl PcaBasis {
         keep: usize,
     ) -> Result<Self, GeometryError> {
         if dim == 0 {
-            return Err(GeometryError::NoDimension);
+            return Err(CloudError::NoDimension.into());
         }
         if n.checked_mul(dim) != Some(data.len()) {
-            return Err(GeometryError::Shape {
+            return Err(CloudError::Shape {
                 n,
                 dim,
                 values: data.len(),
-            });
+            }
+            .into());
         }
         if n < 2 {
             return Err(GeometryError::TooFewPoints {
@@ -99,7 +101,7 @@ impl PcaBasis {
                 .iter()
                 .position(|v| !acceptable(v.to_f64()))
                 .unwrap_or(0);
-            return Err(value_error(at, dim, data[at].to_f64()));
+            return Err(value_error(at, dim, data[at].to_f64()).into());
         }
         let m = (n - 1).min(dim);
         let keep = keep.min(m);

@@ -2,7 +2,7 @@
 //! noisy plane, mock DiT, mock Euler-Stack), generated from deterministic streams and embedded
 //! isometrically into ℝ⁶⁴ by a random orthonormal map. Shared by tests and benchmarks.
 
-use super::cloud::PointCloud;
+use super::PointCloud;
 use crate::rng::{self, Domain};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};

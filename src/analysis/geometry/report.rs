@@ -3,7 +3,7 @@
 //! projection, void regions, per-point curvature) that the views use. Printing is `Display`.
 
 use super::GeometryError;
-use super::cloud::PointCloud;
+use super::PointCloud;
 use super::density::{entropy_uniformity, knn_uniformity};
 use super::flatness::{self, RankDeficiency};
 use super::holes::{self, Bar, ProbeCount, VoidAnalysis};

@@ -17,8 +17,8 @@ pub mod report;
 pub mod universal;
 pub mod uturn;
 
+pub use crate::analysis::control::{Cancelled, Control};
 use crate::worker::{JobContext, JobError};
-use std::sync::atomic::{AtomicBool, Ordering};
 use thiserror::Error;
 
 /// Range of OU times searched for crossings: (first, last, log-spaced scan points).
@@ -37,39 +37,9 @@ pub enum SpeciationError {
     Cancelled,
 }
 
-/// Progress reporting and cancellation for long computations, in the shape `diffusion` uses
-/// (fraction in [0, 1] and a stage text; a cancel flag checked between steps).
-pub struct Control<'a> {
-    progress: &'a mut dyn FnMut(f32, &str),
-    cancel: &'a AtomicBool,
-    /// The part [from, to] of the whole job that the current stage covers.
-    span: (f64, f64),
-}
-
-impl<'a> Control<'a> {
-    pub fn new(progress: &'a mut dyn FnMut(f32, &str), cancel: &'a AtomicBool) -> Self {
-        Control {
-            progress,
-            cancel,
-            span: (0.0, 1.0),
-        }
-    }
-
-    /// Maps the fractions of the following `step` calls into [from, to] of the whole job.
-    pub fn set_span(&mut self, from: f64, to: f64) {
-        self.span = (from, to);
-    }
-
-    /// Reports progress (a fraction of the current stage), then returns `Cancelled` if the cancel flag
-    /// is set.
-    pub fn step(&mut self, fraction: f64, stage: &str) -> Result<(), SpeciationError> {
-        let (from, to) = self.span;
-        let overall = from + (to - from) * fraction.clamp(0.0, 1.0);
-        (self.progress)(overall as f32, stage);
-        if self.cancel.load(Ordering::Relaxed) {
-            return Err(SpeciationError::Cancelled);
-        }
-        Ok(())
+impl From<Cancelled> for SpeciationError {
+    fn from(_: Cancelled) -> Self {
+        SpeciationError::Cancelled
     }
 }
 

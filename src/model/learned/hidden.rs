@@ -2,7 +2,7 @@
 //! step's time as metadata, turned into the point clouds the geometry module and the manifold view
 //! consume. No model code here.
 
-use crate::analysis::geometry::{GeometryError, PointCloud};
+use crate::base::point_cloud::{CloudError, PointCloud};
 
 /// States `[sequences, steps, dim]` of one layer, in generation order.
 #[derive(Clone, Debug, PartialEq)]
@@ -38,7 +38,7 @@ impl HiddenStates {
         &self,
         keep: impl Fn(f32) -> bool,
         filter_label: &str,
-    ) -> Result<PointCloud, GeometryError> {
+    ) -> Result<PointCloud, CloudError> {
         let steps: Vec<usize> = (0..self.steps).filter(|&k| keep(self.times[k])).collect();
         let mut data = Vec::with_capacity(self.sequences * steps.len() * self.dim);
         for seq in self.states.chunks_exact(self.steps * self.dim) {

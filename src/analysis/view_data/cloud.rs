@@ -1,0 +1,343 @@
+//! Trajectories projected for the manifold view: each stored step on its own PCA basis (signs aligned
+//! step to step so the picture does not flip) and every step on one pooled basis. Clouds come from a
+//! sampled scene, a sequence model's hidden states, a loaded point file or a synthetic generator.
+
+use super::ViewDataError;
+use crate::analysis::control::Control;
+use crate::analysis::geometry::{PcaBasis, PointCloud};
+use crate::diffusion::{SamplingSpec, StoreSteps, Trajectories, run_trajectories};
+use crate::model::ExactModel;
+use crate::model::learned::{self, LearnedModel};
+use crate::scene::{HiddenStatesSpec, ModelSpec, Scene};
+use rayon::prelude::*;
+use std::path::Path;
+
+/// The views keep at most this many time points per trajectory (enough for a smooth scrubber; the
+/// scene's own `store` setting still applies when it keeps fewer).
+pub const MAX_DISPLAY_STEPS: usize = 101;
+
+/// Trajectories and their PCA projections, ready for the manifold view.
+pub struct Cloud {
+    /// Where the points came from (scene title or file name).
+    pub source: String,
+    pub trajectories: Trajectories,
+    /// `[S, N, 3]`: each stored step projected on the first three principal axes of that step, with
+    /// signs aligned step to step so the picture does not flip.
+    pub per_time: Vec<f32>,
+    /// `[S, N, 3]`: every step projected on one basis fitted to all steps pooled.
+    pub pooled: Vec<f32>,
+    /// `[S][3]` explained-variance ratios of the per-step bases, and of the pooled basis.
+    pub explained_per_time: Vec<[f32; 3]>,
+    pub explained_pooled: [f32; 3],
+    /// `[S]` the sign-aligned per-step bases behind `per_time` (empty for a synthetic cloud).
+    pub bases: Vec<PcaBasis>,
+}
+
+impl Cloud {
+    /// The projected position `[3]` of trajectory `i` at step `j`.
+    pub fn position(&self, pooled: bool, j: usize, i: usize) -> Option<[f32; 3]> {
+        let n = self.trajectories.n;
+        let data = if pooled { &self.pooled } else { &self.per_time };
+        let start = (j * n + i) * 3;
+        data.get(start..start + 3).map(|p| [p[0], p[1], p[2]])
+    }
+
+    /// The states at stored step `step` (`[n, d]`) as a point cloud for the metric table.
+    pub fn cloud_at(&self, step: usize) -> Result<PointCloud, ViewDataError> {
+        let t = &self.trajectories;
+        let data: Vec<f64> = (0..t.n)
+            .filter_map(|i| t.state(i, step))
+            .flatten()
+            .map(|&v| f64::from(v))
+            .collect();
+        if data.len() != t.n * t.dim {
+            return Err(ViewDataError::Unsuitable(format!(
+                "step {step} is outside the {} stored steps",
+                t.stored_steps
+            )));
+        }
+        Ok(PointCloud::new(t.n, t.dim, data, self.source.clone())?)
+    }
+}
+
+/// The sampling run of `scene` with the views' stored-step cap ([`MAX_DISPLAY_STEPS`]).
+pub fn display_spec(scene: &Scene) -> SamplingSpec {
+    let mut spec = SamplingSpec::from_scene(scene);
+    let stored = spec.store.count(spec.steps).unwrap_or(usize::MAX);
+    if stored > MAX_DISPLAY_STEPS {
+        spec.store = StoreSteps::Every(spec.steps.div_ceil(MAX_DISPLAY_STEPS - 1).max(1));
+    }
+    spec
+}
+
+/// Samples `scene` and projects every stored step. A learned model with a `reference` gets the
+/// reference's exact posterior along its trajectories; a hidden-state scene runs its sequence model
+/// instead ([`hidden_states`]).
+pub fn sample_scene(scene: &Scene, control: &mut Control) -> Result<Cloud, ViewDataError> {
+    if let ModelSpec::HiddenStates(spec) = &scene.model {
+        return hidden_states(scene, spec, control);
+    }
+    // `Scene::load` made the model files of a scene file absolute; a relative path left here belongs
+    // to a built-in scene and resolves against the working directory and the shipped assets.
+    let origin = Path::new("");
+    let model = scene.model.build(origin)?;
+    let reference = match model.exact() {
+        Some(_) => None,
+        None => scene.model.reference_model(origin)?,
+    };
+    let exact: Option<&dyn ExactModel> = model
+        .exact()
+        .or(reference.as_ref().map(|m| m as &dyn ExactModel));
+    let spec = display_spec(scene);
+    let cancel = control.cancel_flag();
+    control.set_span(0.0, 0.8);
+    let mut progress = |f: f32, stage: &str| control.report(f64::from(f), stage);
+    let mut trajectories = run_trajectories(model.denoiser(), exact, &spec, &mut progress, cancel)?;
+    control.set_span(0.0, 1.0);
+    if let Some(reference) = &reference {
+        control.step(0.8, "exact posterior")?;
+        reference_posterior(&mut trajectories, reference);
+    }
+    control.step(0.85, "projecting")?;
+    let source = scene.title.clone().unwrap_or_else(|| "scene".into());
+    project(trajectories, source, control)
+}
+
+/// Fills p(k | x_t) `[N, S, K]` of the exact `reference` model along trajectories the reference did
+/// not drive (a learned model's), so the views colour them by the class the exact theory sees.
+fn reference_posterior(trajectories: &mut Trajectories, reference: &dyn ExactModel) {
+    let k = reference.weights().len();
+    let (s, d) = (trajectories.stored_steps, trajectories.dim);
+    if reference.dim() != d || k == 0 {
+        return;
+    }
+    let times = trajectories.times.clone();
+    let mut posterior = vec![0f32; trajectories.n * s * k];
+    posterior
+        .par_chunks_mut(s * k)
+        .zip(trajectories.states.par_chunks(s * d))
+        .for_each(|(out, states)| {
+            let mut x = vec![0f64; d];
+            let mut logits = vec![0f64; k];
+            for ((row, state), &t) in out.chunks_mut(k).zip(states.chunks(d)).zip(&times) {
+                x.iter_mut()
+                    .zip(state)
+                    .for_each(|(a, &b)| *a = f64::from(b));
+                reference.class_log_joint(&x, t.max(1e-9), &mut logits);
+                crate::model::math::softmax_in_place(&mut logits);
+                for (p, l) in row.iter_mut().zip(&logits) {
+                    *p = *l as f32;
+                }
+            }
+        });
+    trajectories.posterior = Some(posterior);
+    trajectories.class_labels = reference.class_labels().to_vec();
+}
+
+/// Samples a Dyck-2 sequence model and shows its hidden states as trajectories (a `hidden_states`
+/// scene): the DiT's mean-pooled block output at each of `sampler.steps` Euler steps (time =
+/// rectified-flow τ, 1 = noise), or the Euler-Stack's state after each token (time = tokens still to
+/// come), for `trajectories` sequences.
+pub fn hidden_states(
+    scene: &Scene,
+    spec: &HiddenStatesSpec,
+    control: &mut Control,
+) -> Result<Cloud, ViewDataError> {
+    control.step(0.0, "loading the model")?;
+    let path = crate::assets::resolve(&spec.path, None);
+    let model = learned::load(&path)?;
+    control.step(0.1, "generating")?;
+    let cancel = control.cancel_flag();
+    let n = scene.trajectories;
+    let hidden = match &model {
+        LearnedModel::Dit(dit) => {
+            let block = match spec.block {
+                Some(b) => b.saturating_sub(1),
+                None => dit.config().blocks.saturating_sub(1),
+            };
+            dit.sample(n, scene.sampler.steps, scene.seed, Some(block), cancel)?
+                .hidden
+        }
+        LearnedModel::EulerStack(es) => Some(es.sample(n, scene.seed, cancel)?.hidden),
+        LearnedModel::MlpDenoiser(_) => None,
+    };
+    let Some(hidden) = hidden else {
+        return Err(ViewDataError::Unsuitable(format!(
+            "{} is a denoiser, not a Dyck-2 sequence model: open it as a \"learned\" scene",
+            path.display()
+        )));
+    };
+    control.check()?;
+    // The time bar runs from large to small positive times: τ as it is (1 → 1/steps), or for a
+    // model stepping forward through tokens the number of tokens still to come (L → 1).
+    let steps = hidden.steps;
+    let increasing = hidden.times.first() < hidden.times.last();
+    let times: Vec<f64> = (0..steps)
+        .map(|k| {
+            if increasing {
+                (steps - k) as f64
+            } else {
+                f64::from(hidden.times[k])
+            }
+        })
+        .collect();
+    let trajectories = Trajectories {
+        n: hidden.sequences,
+        stored_steps: steps,
+        dim: hidden.dim,
+        times,
+        states: hidden.states,
+        posterior: None,
+        class_labels: Vec::new(),
+        initial_labels: None,
+    };
+    control.step(0.85, "projecting")?;
+    project(trajectories, hidden.layer, control)
+}
+
+/// Wraps a loaded `[n, d]` cloud as one-step trajectories and projects it.
+pub fn from_points(cloud: PointCloud, control: &mut Control) -> Result<Cloud, ViewDataError> {
+    let trajectories = Trajectories {
+        n: cloud.n(),
+        stored_steps: 1,
+        dim: cloud.dim(),
+        times: vec![0.0],
+        states: cloud.data().iter().map(|&v| v as f32).collect(),
+        posterior: None,
+        class_labels: Vec::new(),
+        initial_labels: None,
+    };
+    project(trajectories, cloud.source.clone(), control)
+}
+
+/// PCA per stored step (sign-aligned to the previous step) and on all steps pooled.
+fn project(
+    trajectories: Trajectories,
+    source: String,
+    control: &mut Control,
+) -> Result<Cloud, ViewDataError> {
+    let (n, s, d) = (trajectories.n, trajectories.stored_steps, trajectories.dim);
+    let step_rows = |j: usize| -> Vec<f32> {
+        (0..n)
+            .flat_map(|i| trajectories.state(i, j).unwrap_or_default().iter().copied())
+            .collect()
+    };
+    let fit = |rows: &[f32], count: usize| PcaBasis::fit(rows, count, d, 3);
+    let mut bases: Vec<PcaBasis> = (0..s)
+        .into_par_iter()
+        .map(|j| fit(&step_rows(j), n))
+        .collect::<Result<_, _>>()?;
+    control.check()?;
+    for j in 1..s {
+        let (before, after) = bases.split_at_mut(j);
+        if let (Some(previous), Some(current)) = (before.last(), after.first_mut()) {
+            align_signs(previous, current);
+        }
+    }
+    control.step(0.93, "projecting (pooled)")?;
+    // The pooled basis is fitted on at most 200k rows (every k-th step) — enough for 3 axes.
+    let stride = (n * s).div_ceil(200_000).max(1);
+    let pooled_steps: Vec<usize> = (0..s).step_by(stride).collect();
+    let pooled_rows: Vec<f32> = pooled_steps.iter().flat_map(|&j| step_rows(j)).collect();
+    let pooled_basis = fit(&pooled_rows, pooled_steps.len() * n)?;
+    drop(pooled_rows);
+    control.check()?;
+
+    // Padded to 3 columns when the cloud has fewer than 3 dimensions or points.
+    let padded = |basis: &PcaBasis, rows: &[f32]| -> Vec<f32> {
+        let kept = basis.kept().min(3);
+        let projected: Vec<f32> = basis
+            .project(rows, kept)
+            .into_iter()
+            .map(|x| x as f32)
+            .collect();
+        if kept == 3 {
+            return projected;
+        }
+        projected
+            .chunks(kept.max(1))
+            .flat_map(|p| (0..3).map(move |c| p.get(c).copied().unwrap_or(0.0)))
+            .take(rows.len() / d * 3)
+            .collect()
+    };
+    let per_step: Vec<(Vec<f32>, Vec<f32>)> = (0..s)
+        .into_par_iter()
+        .map(|j| {
+            let rows = step_rows(j);
+            (padded(&bases[j], &rows), padded(&pooled_basis, &rows))
+        })
+        .collect();
+    let mut per_time = Vec::with_capacity(s * n * 3);
+    let mut pooled = Vec::with_capacity(s * n * 3);
+    for (a, b) in per_step {
+        per_time.extend(a);
+        pooled.extend(b);
+    }
+    let explained = |basis: &PcaBasis| -> [f32; 3] {
+        let ratio = basis.explained_variance_ratio();
+        [0, 1, 2].map(|c| ratio.get(c).copied().unwrap_or(0.0) as f32)
+    };
+    Ok(Cloud {
+        source,
+        explained_per_time: bases.iter().map(explained).collect(),
+        explained_pooled: explained(&pooled_basis),
+        bases,
+        trajectories,
+        per_time,
+        pooled,
+    })
+}
+
+/// Flips each component of `current` that points against the same component of `previous`.
+fn align_signs(previous: &PcaBasis, current: &mut PcaBasis) {
+    let d = current.dim;
+    let kept = current.kept().min(previous.kept());
+    for c in 0..kept {
+        let dot: f64 = previous
+            .component(c)
+            .iter()
+            .zip(current.component(c))
+            .map(|(a, b)| a * b)
+            .sum();
+        if dot < 0.0 {
+            current.components[c * d..(c + 1) * d]
+                .iter_mut()
+                .for_each(|v| *v = -*v);
+        }
+    }
+}
+
+/// A synthetic two-class cloud of `n` points already in view coordinates, for frame-time measurements:
+/// two Gaussian blobs in 3-D (per-row deterministic streams), one stored step, no posterior.
+pub fn synthetic(n: usize) -> Cloud {
+    use rand::Rng;
+    use rand_distr::StandardNormal;
+    let per_time: Vec<f32> = (0..n)
+        .into_par_iter()
+        .flat_map_iter(|i| {
+            let mut rng = crate::rng::stream(7, crate::rng::Domain::Analysis, i as u64);
+            let centre = if i % 2 == 0 { 1.5f32 } else { -1.5 };
+            let mut draw = move || rng.sample::<f32, _>(StandardNormal);
+            [centre + draw(), draw() * 0.7, draw() * 0.4]
+        })
+        .collect();
+    let trajectories = Trajectories {
+        n,
+        stored_steps: 1,
+        dim: 3,
+        times: vec![0.0],
+        states: per_time.clone(),
+        posterior: None,
+        class_labels: vec!["even".into(), "odd".into()],
+        initial_labels: Some((0..n).map(|i| (i % 2) as u32).collect()),
+    };
+    Cloud {
+        source: format!("synthetic cloud of {n} points"),
+        trajectories,
+        pooled: per_time.clone(),
+        per_time,
+        explained_per_time: vec![[0.0; 3]],
+        explained_pooled: [0.0; 3],
+        bases: Vec::new(),
+    }
+}
