@@ -10,6 +10,7 @@ pub mod analysis;
 pub mod app;
 pub mod assets;
 pub mod base;
+pub mod builtin_scenes;
 pub mod cli;
 pub mod diffusion;
 pub mod figure;

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::diffusion::{GridSpacing, InitKind as Init, SamplingSpec, StepKind, StoreSteps};
 use crate::model::analytic::AnalyticModel;
 use crate::model::gaussian_mixture::{ComponentSpec, Covariance, GaussianMixture, eigen_full};
 use crate::model::ising::{Boundary, IsingComponentSpec, IsingMixture};
@@ -1111,6 +1112,39 @@ impl CovSpec {
                 axis: s.axis,
             },
             CovSpec::Full(rows) => Covariance::Full(rows.clone()),
+        }
+    }
+}
+
+impl Scene {
+    /// The run this scene describes (its sampler settings, trajectory count and seed).
+    pub fn sampling_spec(&self) -> SamplingSpec {
+        let sampler = &self.sampler;
+        SamplingSpec {
+            kind: match sampler.kind {
+                SamplerKind::Sde => StepKind::Sde,
+                SamplerKind::Ancestral => StepKind::Ancestral,
+                SamplerKind::Ode => StepKind::Ode,
+                SamplerKind::Ddim => StepKind::Ddim,
+            },
+            steps: sampler.steps,
+            t_max: sampler.t_max,
+            t_min: sampler.t_min,
+            grid: match sampler.grid {
+                TimeGrid::Log => GridSpacing::Log,
+                TimeGrid::Linear => GridSpacing::Linear,
+            },
+            init: match sampler.init {
+                InitKind::Data => Init::Data,
+                InitKind::Gaussian => Init::Gaussian,
+            },
+            store: match sampler.store {
+                StoreSpec::All => StoreSteps::All,
+                StoreSpec::Final => StoreSteps::Final,
+                StoreSpec::Every(k) => StoreSteps::Every(k),
+            },
+            trajectories: self.trajectories,
+            seed: self.seed,
         }
     }
 }

@@ -45,7 +45,7 @@ fn model() -> Arc<AnalyticModel> {
 }
 
 fn spec() -> SamplingSpec {
-    SamplingSpec::from_scene(&scene())
+    scene().sampling_spec()
 }
 
 /// The faulty models are plain denoisers (no exact sampling of the data): start from N(0, I).

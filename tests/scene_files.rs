@@ -443,7 +443,7 @@ fn a_model_beside_its_scene_resolves_against_the_scene_folder() {
 /// dimension, the sequence model of the hidden-state scene). The embedded copies are the files.
 #[test]
 fn every_teaching_scene_parses_validates_and_builds() {
-    use diffscope::app::scene_panel::{TEACHING, teaching_scene};
+    use diffscope::builtin_scenes::{TEACHING, teaching_scene};
     use diffscope::model::learned::{LearnedModel, load};
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenes/teaching");
     assert_eq!(TEACHING.len(), 7);
@@ -509,7 +509,7 @@ fn view_blocks_and_hidden_state_scenes_are_checked() {
 #[test]
 fn teaching_captions_quote_the_theory() {
     use diffscope::analysis::speciation::universal::{solve_increasing, spiked_phi};
-    use diffscope::app::scene_panel::teaching_scene;
+    use diffscope::builtin_scenes::teaching_scene;
     let caption = |i: usize| teaching_scene(i).unwrap().caption.unwrap();
     let t_bbdm = 0.5 * 65f64.ln();
     assert!(

@@ -126,7 +126,7 @@ fn submit(worker: &Worker, model: &Arc<AnalyticModel>, spec: SamplingSpec) -> Jo
 fn thousand_jobs_with_cancellations_finish_drain_and_hold_memory() {
     let scene = Scene::from_json_str(SCENE, Path::new("soak.json")).unwrap();
     let model = Arc::new(scene.model.build_analytic().unwrap());
-    let mut spec = SamplingSpec::from_scene(&scene);
+    let mut spec = scene.sampling_spec();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(2026);
     let worker = Worker::new(2);
     let started = Instant::now();

@@ -1,20 +1,14 @@
-//! DiT vs Euler-Stack (`spec/metrics.md` §3.6, §4): the geometry metrics of both learned models' hidden
-//! states and their Dyck-2 task accuracy, next to the critique paper's reported numbers as a separate
-//! column group with its warnings. Reported and measured values are never combined in one ratio.
+//! DiT vs Euler-Stack (`docs/science/metrics.md`): the geometry metrics of both learned models' hidden
+//! states and their Dyck-2 task accuracy. Only measurements: the table that sets them beside the
+//! critique paper's reported numbers, and its text and JSON, are `view_data::metric_table`'s.
 //! Metrics come from `analysis::geometry`; nothing is re-implemented here.
 
 use crate::analysis::geometry::{GeometryError, MetricParams, MetricReport, measure};
-use crate::analysis::view_data::metric_table::{
-    self, MEASURED_CAPTION, PAPER_DENSITY, PAPER_FLATNESS, PAPER_HOLES, PAPER_INTRINSIC_DIM,
-    PAPER_SOURCE, REPORTED_CAPTION, WARNINGS,
-};
 use crate::model::learned::LearnedError;
 use crate::model::learned::config::StackKind;
 use crate::model::learned::dit::Dit;
 use crate::model::learned::dyck;
 use crate::model::learned::euler_stack::EulerStack;
-use serde_json::{Value, json};
-use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use thiserror::Error;
 
@@ -255,94 +249,4 @@ fn measured_notes(model: &str, report: &MetricReport) -> Vec<String> {
         ));
     }
     notes
-}
-
-impl Comparison {
-    /// The JSON of `diffscope compare --json`: `reported`, `measured.dit`, `measured.euler_stack`, `notes`.
-    pub fn to_json(&self) -> Result<Value, serde_json::Error> {
-        let measured = |m: &MeasuredModel| -> Result<Value, serde_json::Error> {
-            let mut value = serde_json::to_value(&m.report)?;
-            if let Value::Object(map) = &mut value {
-                map.insert("task_accuracy".into(), json!(m.task_accuracy));
-                map.insert("task_samples".into(), json!(m.task_samples));
-                map.insert("layer".into(), json!(m.layer));
-                map.insert("filter".into(), json!(m.filter));
-                map.insert("parameters".into(), json!(m.parameters));
-            }
-            Ok(value)
-        };
-        Ok(json!({
-            "reported": {
-                "caption": REPORTED_CAPTION,
-                "source": PAPER_SOURCE,
-                "flux_dit": {
-                    "flatness": as_printed(PAPER_FLATNESS.flux_dit),
-                    "density_uniformity": as_printed(PAPER_DENSITY.flux_dit),
-                    "intrinsic_dimension": as_printed(PAPER_INTRINSIC_DIM.flux_dit),
-                    "unreachable_holes": as_printed(PAPER_HOLES.flux_dit),
-                },
-                "euler_stack": {
-                    "flatness": {
-                        "value": null,
-                        "as_printed": PAPER_FLATNESS.euler_stack,
-                        "implied_by_ratio": 1.0e-12,
-                    },
-                    "density_uniformity": as_printed(PAPER_DENSITY.euler_stack),
-                    "intrinsic_dimension": as_printed(PAPER_INTRINSIC_DIM.euler_stack),
-                    "unreachable_holes": as_printed(PAPER_HOLES.euler_stack),
-                },
-                "stated_ratios": {
-                    "flatness": PAPER_FLATNESS.stated_ratio,
-                    "density_uniformity": PAPER_DENSITY.stated_ratio,
-                },
-                "warnings": WARNINGS,
-            },
-            "measured": {
-                "caption": MEASURED_CAPTION,
-                "dit": measured(&self.dit)?,
-                "euler_stack": measured(&self.euler_stack)?,
-                "chance_validity": self.chance,
-                "hard_stack_baseline": self.hard_stack.as_ref().map(|b| json!({
-                    "description": HARD_STACK_CAPTION,
-                    "task_accuracy": b.task_accuracy,
-                    "task_samples": b.task_samples,
-                    "parameters": b.parameters,
-                })),
-            },
-            "notes": self.notes,
-        }))
-    }
-}
-
-impl fmt::Display for Comparison {
-    /// The metric table without the current-cloud and reference columns, then the task baselines.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let table = metric_table::table(
-            metric_table::Current::Absent,
-            Some(self),
-            None,
-            metric_table::Pending::default(),
-        );
-        let p = &self.dit.report.params;
-        writeln!(
-            f,
-            "metrics: G = {}, P = {}, ε = {:e}\n",
-            p.grid, p.raster, p.spectral_floor
-        )?;
-        write!(f, "{}", crate::figure::text::table_plain(&table))?;
-        if let Some(b) = &self.hard_stack {
-            writeln!(
-                f,
-                "sanity baseline, {HARD_STACK_CAPTION} ({} parameters): {:.3} of {} valid \
-                 (soft-stack Euler-Stack {:.3})",
-                b.parameters, b.task_accuracy, b.task_samples, self.euler_stack.task_accuracy
-            )?;
-        }
-        Ok(())
-    }
-}
-
-/// A reported number in JSON: its value when it is one, and the text as printed.
-fn as_printed(text: &str) -> Value {
-    json!({"value": text.parse::<f64>().ok(), "as_printed": text})
 }

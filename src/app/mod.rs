@@ -510,7 +510,7 @@ impl DiffscopeApp {
             self.draft_error = None;
         }
         if let Some(index) = actions.preset {
-            match scene_panel::preset(index) {
+            match crate::builtin_scenes::preset(index) {
                 Ok(scene) => {
                     self.preset = Some(index);
                     self.open_scene(scene);

@@ -2,6 +2,7 @@
 //! a draft copy; the app applies the draft (restarting only the affected jobs) once it is valid and the
 //! pointer is released. No compute here.
 
+use crate::builtin_scenes::PRESETS;
 use crate::scene::{
     BoundarySpec, CovSpec, InitKind, LabelRule, MeanSpec, ModelSpec, SamplerKind, Scene, StoreSpec,
     TimeGrid,
@@ -9,88 +10,11 @@ use crate::scene::{
 use egui::{DragValue, Ui};
 use std::path::Path;
 
-/// The scenes shipped in `assets/scenes/`, compiled into the binary.
-pub const PRESETS: [(&str, &str); 6] = [
-    (
-        "two-gaussians.json",
-        include_str!("../../assets/scenes/two-gaussians.json"),
-    ),
-    (
-        "two-gaussians-d256.json",
-        include_str!("../../assets/scenes/two-gaussians-d256.json"),
-    ),
-    (
-        "variance-1-vs-2.json",
-        include_str!("../../assets/scenes/variance-1-vs-2.json"),
-    ),
-    (
-        "spiked-vs-isotropic.json",
-        include_str!("../../assets/scenes/spiked-vs-isotropic.json"),
-    ),
-    (
-        "hierarchy-4class.json",
-        include_str!("../../assets/scenes/hierarchy-4class.json"),
-    ),
-    (
-        "ising-0.3-vs-0.8.json",
-        include_str!("../../assets/scenes/ising-0.3-vs-0.8.json"),
-    ),
-];
-
-/// The teaching scenes of the tour (`assets/scenes/teaching/`), compiled into the binary.
-pub const TEACHING: [(&str, &str); 7] = [
-    (
-        "01-two-gaussians.json",
-        include_str!("../../assets/scenes/teaching/01-two-gaussians.json"),
-    ),
-    (
-        "02-means-vs-covariances.json",
-        include_str!("../../assets/scenes/teaching/02-means-vs-covariances.json"),
-    ),
-    (
-        "03-ising-chains.json",
-        include_str!("../../assets/scenes/teaching/03-ising-chains.json"),
-    ),
-    (
-        "04-sharp-vs-smeared.json",
-        include_str!("../../assets/scenes/teaching/04-sharp-vs-smeared.json"),
-    ),
-    (
-        "05-hierarchy.json",
-        include_str!("../../assets/scenes/teaching/05-hierarchy.json"),
-    ),
-    (
-        "06-dit-vs-euler-stack.json",
-        include_str!("../../assets/scenes/teaching/06-dit-vs-euler-stack.json"),
-    ),
-    (
-        "07-learned-vs-exact.json",
-        include_str!("../../assets/scenes/teaching/07-learned-vs-exact.json"),
-    ),
-];
-
-/// Parses teaching scene `index`.
-pub fn teaching_scene(index: usize) -> Result<Scene, String> {
-    let (name, text) = TEACHING
-        .get(index)
-        .ok_or_else(|| format!("no teaching scene number {index}"))?;
-    Scene::from_json_str(text, &Path::new("assets/scenes/teaching").join(name))
-        .map_err(|e| e.to_string())
-}
-
 /// The shipped sequence models a hidden-state scene switches between.
 const SEQUENCE_MODELS: [(&str, &str); 2] = [
     ("DiT", "assets/models/dit-dyck2.safetensors"),
     ("Euler-Stack", "assets/models/euler-stack-dyck2.safetensors"),
 ];
-
-/// Parses preset `index`.
-pub fn preset(index: usize) -> Result<Scene, String> {
-    let (name, text) = PRESETS
-        .get(index)
-        .ok_or_else(|| format!("no preset number {index}"))?;
-    Scene::from_json_str(text, &Path::new("assets/scenes").join(name)).map_err(|e| e.to_string())
-}
 
 /// A label and its drag value, linked for accessibility (screen readers, UI tests).
 fn labelled(ui: &mut Ui, label: impl Into<egui::WidgetText>, value: DragValue) -> egui::Response {

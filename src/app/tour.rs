@@ -4,7 +4,7 @@
 //! caption panel. No numerics here: it only moves results between the app and its stops.
 
 use super::manifold::{ColorBy, Dimensions, ManifoldView, ViewSettings};
-use super::{DiffscopeApp, RightTab, jobs::JobKind, scene_panel, tasks};
+use super::{DiffscopeApp, RightTab, jobs::JobKind, tasks};
 use crate::analysis::speciation::report::SpeciationReport;
 use crate::scene::{Scene, ViewBasis, ViewColor, ViewSpec, ViewTab};
 use egui::{RichText, Ui};
@@ -43,8 +43,8 @@ impl Tour {
 
     /// The seven built-in teaching scenes.
     pub fn teaching() -> Result<Self, String> {
-        let scenes = (0..scene_panel::TEACHING.len())
-            .map(scene_panel::teaching_scene)
+        let scenes = (0..crate::builtin_scenes::TEACHING.len())
+            .map(crate::builtin_scenes::teaching_scene)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Tour::new(scenes))
     }

@@ -94,7 +94,7 @@ pub fn run(args: &SampleArgs) -> anyhow::Result<()> {
         .model
         .build(&args.scene)
         .with_context(|| format!("scene {}", args.scene.display()))?;
-    let spec = SamplingSpec::from_scene(&scene);
+    let spec = scene.sampling_spec();
     check_memory(&spec, model.denoiser(), kind)?;
 
     let mut progress = StderrProgress::new();

@@ -10,7 +10,6 @@ use super::schedule::{GridSpacing, time_grid};
 use crate::base::ou::{noise_var, signal};
 use crate::model::{Denoiser, ExactModel, LabelledSamples};
 use crate::rng::Domain;
-use crate::scene::{InitKind as SceneInit, SamplerKind, Scene, StoreSpec, TimeGrid};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -296,39 +295,6 @@ fn scatter(rows: &[f32], store: &mut [f32], width: usize, slots: usize, slot: us
         .par_chunks_mut(slots * width)
         .zip(rows.par_chunks(width))
         .for_each(|(dest, src)| dest[slot * width..(slot + 1) * width].copy_from_slice(src));
-}
-
-impl SamplingSpec {
-    /// The run a scene describes (its sampler settings, trajectory count and seed).
-    pub fn from_scene(scene: &Scene) -> Self {
-        let sampler = &scene.sampler;
-        SamplingSpec {
-            kind: match sampler.kind {
-                SamplerKind::Sde => StepKind::Sde,
-                SamplerKind::Ancestral => StepKind::Ancestral,
-                SamplerKind::Ode => StepKind::Ode,
-                SamplerKind::Ddim => StepKind::Ddim,
-            },
-            steps: sampler.steps,
-            t_max: sampler.t_max,
-            t_min: sampler.t_min,
-            grid: match sampler.grid {
-                TimeGrid::Log => GridSpacing::Log,
-                TimeGrid::Linear => GridSpacing::Linear,
-            },
-            init: match sampler.init {
-                SceneInit::Data => InitKind::Data,
-                SceneInit::Gaussian => InitKind::Gaussian,
-            },
-            store: match sampler.store {
-                StoreSpec::All => StoreSteps::All,
-                StoreSpec::Final => StoreSteps::Final,
-                StoreSpec::Every(k) => StoreSteps::Every(k),
-            },
-            trajectories: scene.trajectories,
-            seed: scene.seed,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -62,7 +62,7 @@ impl Cloud {
 
 /// The sampling run of `scene` with the views' stored-step cap ([`MAX_DISPLAY_STEPS`]).
 pub fn display_spec(scene: &Scene) -> SamplingSpec {
-    let mut spec = SamplingSpec::from_scene(scene);
+    let mut spec = scene.sampling_spec();
     let stored = spec.store.count(spec.steps).unwrap_or(usize::MAX);
     if stored > MAX_DISPLAY_STEPS {
         spec.store = StoreSteps::Every(spec.steps.div_ceil(MAX_DISPLAY_STEPS - 1).max(1));

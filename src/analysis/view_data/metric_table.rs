@@ -6,9 +6,12 @@
 
 use super::StepFilter;
 use super::measured::ReferenceReports;
-use crate::analysis::compare::{Comparison, MeasuredModel};
+use crate::analysis::compare::{Comparison, HARD_STACK_CAPTION, MeasuredModel};
 use crate::analysis::geometry::MetricReport;
+use crate::figure::text::table_plain;
 use crate::figure::{ColumnGroup, Row as TableRow, Table};
+use serde_json::{Value, json};
+use std::fmt;
 
 /// Where the reported numbers come from.
 pub const PAPER_SOURCE: &str =
@@ -398,6 +401,91 @@ pub fn table(
         warnings: WARNINGS.iter().map(|w| w.to_string()).collect(),
         notes,
     }
+}
+
+impl Comparison {
+    /// The JSON of `diffscope compare --json`: `reported`, `measured.dit`, `measured.euler_stack`, `notes`.
+    pub fn to_json(&self) -> Result<Value, serde_json::Error> {
+        let measured = |m: &MeasuredModel| -> Result<Value, serde_json::Error> {
+            let mut value = serde_json::to_value(&m.report)?;
+            if let Value::Object(map) = &mut value {
+                map.insert("task_accuracy".into(), json!(m.task_accuracy));
+                map.insert("task_samples".into(), json!(m.task_samples));
+                map.insert("layer".into(), json!(m.layer));
+                map.insert("filter".into(), json!(m.filter));
+                map.insert("parameters".into(), json!(m.parameters));
+            }
+            Ok(value)
+        };
+        Ok(json!({
+            "reported": {
+                "caption": REPORTED_CAPTION,
+                "source": PAPER_SOURCE,
+                "flux_dit": {
+                    "flatness": as_printed(PAPER_FLATNESS.flux_dit),
+                    "density_uniformity": as_printed(PAPER_DENSITY.flux_dit),
+                    "intrinsic_dimension": as_printed(PAPER_INTRINSIC_DIM.flux_dit),
+                    "unreachable_holes": as_printed(PAPER_HOLES.flux_dit),
+                },
+                "euler_stack": {
+                    "flatness": {
+                        "value": null,
+                        "as_printed": PAPER_FLATNESS.euler_stack,
+                        "implied_by_ratio": 1.0e-12,
+                    },
+                    "density_uniformity": as_printed(PAPER_DENSITY.euler_stack),
+                    "intrinsic_dimension": as_printed(PAPER_INTRINSIC_DIM.euler_stack),
+                    "unreachable_holes": as_printed(PAPER_HOLES.euler_stack),
+                },
+                "stated_ratios": {
+                    "flatness": PAPER_FLATNESS.stated_ratio,
+                    "density_uniformity": PAPER_DENSITY.stated_ratio,
+                },
+                "warnings": WARNINGS,
+            },
+            "measured": {
+                "caption": MEASURED_CAPTION,
+                "dit": measured(&self.dit)?,
+                "euler_stack": measured(&self.euler_stack)?,
+                "chance_validity": self.chance,
+                "hard_stack_baseline": self.hard_stack.as_ref().map(|b| json!({
+                    "description": HARD_STACK_CAPTION,
+                    "task_accuracy": b.task_accuracy,
+                    "task_samples": b.task_samples,
+                    "parameters": b.parameters,
+                })),
+            },
+            "notes": self.notes,
+        }))
+    }
+}
+
+impl fmt::Display for Comparison {
+    /// The metric table without the current-cloud and reference columns, then the task baselines.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let table = table(Current::Absent, Some(self), None, Pending::default());
+        let p = &self.dit.report.params;
+        writeln!(
+            f,
+            "metrics: G = {}, P = {}, ε = {:e}\n",
+            p.grid, p.raster, p.spectral_floor
+        )?;
+        write!(f, "{}", table_plain(&table))?;
+        if let Some(b) = &self.hard_stack {
+            writeln!(
+                f,
+                "sanity baseline, {HARD_STACK_CAPTION} ({} parameters): {:.3} of {} valid \
+                 (soft-stack Euler-Stack {:.3})",
+                b.parameters, b.task_accuracy, b.task_samples, self.euler_stack.task_accuracy
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// A reported number in JSON: its value when it is one, and the text as printed.
+fn as_printed(text: &str) -> Value {
+    json!({"value": text.parse::<f64>().ok(), "as_printed": text})
 }
 
 /// The last path component of a source name, so file paths do not widen the table.
