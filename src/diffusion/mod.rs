@@ -1,12 +1,14 @@
 //! Reverse-time diffusion: OU time grids, samplers and trajectory storage. Knows models only through
-//! the `Denoiser` / `ExactModel` traits; never touches the UI or the worker.
+//! the `Denoiser` / `ExactModel` / `TokenModel` traits; never touches the UI or the worker.
 //!
 //! - [`schedule`]: reverse-time grids (the OU coefficients are `base::ou`);
 //! - [`sampler`]: the step-level API ([`Batch`] of rows with stable ids, [`Sampler::step`]) that every
 //!   experiment builds on, batched and parallel, bit-identical whatever the thread count;
 //! - [`trajectories`]: whole runs from t_max to t_min with selectable stored steps ([`run_trajectories`]);
+//! - [`discrete`]: reverse samplers for token sequences under mask and flip noise;
 //! - [`noise`]: the fast exact Gaussian noise per row; [`memory`]: the check before large allocations.
 
+pub mod discrete;
 pub mod memory;
 pub mod noise;
 pub mod sampler;

@@ -1,0 +1,412 @@
+//! Reverse-time sampling under discrete noise (`docs/science/discrete.md` §3): token sequences from the
+//! forward-noised data law at t_max down to clean words at t = 0, through any exact [`TokenModel`].
+//! Four samplers share one step: `exact` (a joint draw of x_0 | x_t, then the exact bridge per site),
+//! `factorized` (each site's x_0 from its own marginal, as a neural masked-diffusion model does),
+//! `confidence` (mask: reveal the most confident masked sites) and `autoregressive` (mask: reveal left to
+//! right from the exact conditionals). Rows are independent and each draws from its own stream, so runs
+//! are bit-identical whatever the thread count.
+
+use super::DiffusionError;
+use super::memory;
+use super::schedule::{GridSpacing, time_grid};
+use super::trajectories::StoreSteps;
+use crate::model::discrete::{DiscreteNoise, MASK, TokenModel};
+use crate::rng::{Domain, Stream, stream};
+use rand::Rng;
+use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// How a reverse step proposes the clean word behind the current state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiscreteSampler {
+    /// x_0 ~ p(x_0 | x_t) jointly: the path law is exact at any step count.
+    Exact,
+    /// Each x_0,i ~ p(x_0,i | x_t) on its own: exact only when at most one site changes per step.
+    Factorized,
+    /// Mask only: the scheduled number of masked sites with the highest max-marginal, values from
+    /// their marginals.
+    Confidence,
+    /// Mask only: the scheduled number of sites, strictly left to right, each from its exact
+    /// conditional given everything revealed so far.
+    Autoregressive,
+}
+
+impl DiscreteSampler {
+    pub const ALL: [DiscreteSampler; 4] = [
+        DiscreteSampler::Exact,
+        DiscreteSampler::Factorized,
+        DiscreteSampler::Confidence,
+        DiscreteSampler::Autoregressive,
+    ];
+
+    /// The name used in scene files and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            DiscreteSampler::Exact => "exact",
+            DiscreteSampler::Factorized => "factorized",
+            DiscreteSampler::Confidence => "confidence",
+            DiscreteSampler::Autoregressive => "autoregressive",
+        }
+    }
+
+    /// Whether the sampler is defined under `noise` (ordering reveals needs masks).
+    pub fn supports(self, noise: DiscreteNoise) -> bool {
+        matches!(self, DiscreteSampler::Exact | DiscreteSampler::Factorized)
+            || noise == DiscreteNoise::Mask
+    }
+}
+
+/// A whole discrete run: sampler, grid, batch size, seed and the steps kept.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenSpec {
+    pub noise: DiscreteNoise,
+    pub sampler: DiscreteSampler,
+    /// Grid steps from t_max to t_min; one more step then goes to t = 0 (the clean word).
+    pub steps: usize,
+    pub t_max: f64,
+    pub t_min: f64,
+    pub grid: GridSpacing,
+    pub trajectories: usize,
+    pub seed: u64,
+    pub store: StoreSteps,
+}
+
+/// Token trajectories: the stored states of every row with their exact class posterior.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenTrajectories {
+    pub n: usize,
+    pub length: usize,
+    pub vocab: usize,
+    pub stored_steps: usize,
+    /// `[S]`, decreasing; the last is 0 (the clean words).
+    pub times: Vec<f64>,
+    /// `[N, S, L]`, [`MASK`] where a site is masked.
+    pub tokens: Vec<u8>,
+    /// `[N, S, K]`, p(k | x_t) at each stored time.
+    pub posterior: Vec<f32>,
+    pub class_labels: Vec<String>,
+    /// `[N]`, the class of the data word each trajectory was noised from.
+    pub initial_labels: Vec<u32>,
+}
+
+impl TokenTrajectories {
+    /// The tokens `[L]` of row `i` at stored step `j`.
+    pub fn state(&self, i: usize, j: usize) -> Option<&[u8]> {
+        let start = (i * self.stored_steps + j) * self.length;
+        (i < self.n && j < self.stored_steps)
+            .then(|| self.tokens.get(start..start + self.length))
+            .flatten()
+    }
+
+    /// p(k | x_t) `[K]` of row `i` at stored step `j`.
+    pub fn posterior_at(&self, i: usize, j: usize) -> Option<&[f32]> {
+        let k = self.class_labels.len();
+        let start = (i * self.stored_steps + j) * k;
+        (i < self.n && j < self.stored_steps)
+            .then(|| self.posterior.get(start..start + k))
+            .flatten()
+    }
+}
+
+/// Steps rows of one model with one sampler, reusing its buffers from step to step.
+pub struct TokenStepper<'a> {
+    model: &'a dyn TokenModel,
+    noise: DiscreteNoise,
+    sampler: DiscreteSampler,
+    /// `[L, V]` per-site marginals and `[K]` class posterior of the last posterior call.
+    marginals: Vec<f64>,
+    classes: Vec<f64>,
+    x0: Vec<u8>,
+    order: Vec<usize>,
+}
+
+/// Draws an index from the probabilities `p` (summing to 1 up to rounding).
+fn categorical(p: &[f64], rng: &mut Stream) -> usize {
+    let mut u = rng.random::<f64>() * p.iter().sum::<f64>();
+    for (i, &w) in p.iter().enumerate() {
+        if u < w {
+            return i;
+        }
+        u -= w;
+    }
+    p.iter().rposition(|&w| w > 0.0).unwrap_or(0)
+}
+
+/// The count revealed this step: the expected number, `masked · (α_s − α_t)/(1 − α_t)`, rounded
+/// stochastically so its mean is exact.
+fn scheduled_reveals(masked: usize, t: f64, s: f64, rng: &mut Stream) -> usize {
+    let (alpha_t, alpha_s) = (DiscreteNoise::keep(t), DiscreteNoise::keep(s));
+    let expected = masked as f64 * ((alpha_s - alpha_t) / (1.0 - alpha_t)).clamp(0.0, 1.0);
+    let whole = expected.floor();
+    let extra = rng.random::<f64>() < expected - whole;
+    (whole as usize + usize::from(extra)).min(masked)
+}
+
+/// One site of the exact bridge q(x_s | x_t, x_0) from t to s < t.
+fn bridge_site(
+    noise: DiscreteNoise,
+    vocab: usize,
+    observed: u8,
+    clean: u8,
+    t: f64,
+    s: f64,
+    rng: &mut Stream,
+) -> u8 {
+    let (alpha_t, alpha_s) = (DiscreteNoise::keep(t), DiscreteNoise::keep(s));
+    match noise {
+        DiscreteNoise::Mask if observed != MASK => observed,
+        DiscreteNoise::Mask => {
+            let reveal = ((alpha_s - alpha_t) / (1.0 - alpha_t)).clamp(0.0, 1.0);
+            if rng.random::<f64>() < reveal {
+                clean
+            } else {
+                MASK
+            }
+        }
+        DiscreteNoise::Flip => {
+            // q(x_s = v | x_t, x_0) ∝ q(x_t | x_s = v) q(x_s = v | x_0); from s to t a site keeps its
+            // value with probability α_t/α_s.
+            let keep = alpha_t / alpha_s;
+            let uniform_ts = (1.0 - keep) / vocab as f64;
+            let uniform_s = (1.0 - alpha_s) / vocab as f64;
+            let weight = |v: u8| {
+                let forward = if v == observed {
+                    keep + uniform_ts
+                } else {
+                    uniform_ts
+                };
+                let prior = if v == clean {
+                    alpha_s + uniform_s
+                } else {
+                    uniform_s
+                };
+                forward * prior
+            };
+            let weights: Vec<f64> = (0..vocab as u8).map(weight).collect();
+            categorical(&weights, rng) as u8
+        }
+    }
+}
+
+impl<'a> TokenStepper<'a> {
+    pub fn new(model: &'a dyn TokenModel, noise: DiscreteNoise, sampler: DiscreteSampler) -> Self {
+        TokenStepper {
+            model,
+            noise,
+            sampler,
+            marginals: vec![0.0; model.length() * model.vocab()],
+            classes: vec![0.0; model.weights().len()],
+            x0: vec![0; model.length()],
+            order: Vec::with_capacity(model.length()),
+        }
+    }
+
+    /// p(k | x) `[K]` of the state `x` (`[L]`) at time t.
+    pub fn class_posterior(&mut self, t: f64, x: &[u8]) -> &[f64] {
+        self.model
+            .posterior(self.noise, t, x, &mut self.marginals, &mut self.classes);
+        &self.classes
+    }
+
+    /// One reverse step of one row `x` (`[L]`) from time t to s < t.
+    pub fn step(&mut self, t: f64, s: f64, x: &mut [u8], rng: &mut Stream) {
+        let (model, noise, scratch) = (self.model, self.noise, &mut *self);
+        let vocab = model.vocab();
+        match scratch.sampler {
+            DiscreteSampler::Exact => {
+                model.sample_posterior(noise, t, x, rng, &mut scratch.x0);
+                for (site, &clean) in x.iter_mut().zip(&scratch.x0) {
+                    *site = bridge_site(noise, vocab, *site, clean, t, s, rng);
+                }
+            }
+            DiscreteSampler::Factorized => {
+                model.posterior(noise, t, x, &mut scratch.marginals, &mut scratch.classes);
+                for (i, site) in x.iter_mut().enumerate() {
+                    let row = &scratch.marginals[i * vocab..(i + 1) * vocab];
+                    let clean = categorical(row, rng) as u8;
+                    *site = bridge_site(noise, vocab, *site, clean, t, s, rng);
+                }
+            }
+            DiscreteSampler::Confidence => {
+                let masked = x.iter().filter(|&&v| v == MASK).count();
+                let count = scheduled_reveals(masked, t, s, rng);
+                if count == 0 {
+                    return;
+                }
+                model.posterior(noise, t, x, &mut scratch.marginals, &mut scratch.classes);
+                let confidence = |i: usize| {
+                    scratch.marginals[i * vocab..(i + 1) * vocab]
+                        .iter()
+                        .copied()
+                        .fold(0.0, f64::max)
+                };
+                scratch.order.clear();
+                scratch.order.extend((0..x.len()).filter(|&i| x[i] == MASK));
+                // Most confident first; ties by position, so the order is deterministic.
+                scratch
+                    .order
+                    .sort_by(|&a, &b| confidence(b).total_cmp(&confidence(a)).then(a.cmp(&b)));
+                for &i in &scratch.order[..count] {
+                    let row = &scratch.marginals[i * vocab..(i + 1) * vocab];
+                    x[i] = categorical(row, rng) as u8;
+                }
+            }
+            DiscreteSampler::Autoregressive => {
+                let masked = x.iter().filter(|&&v| v == MASK).count();
+                let count = scheduled_reveals(masked, t, s, rng);
+                for _ in 0..count {
+                    let Some(i) = x.iter().position(|&v| v == MASK) else {
+                        return;
+                    };
+                    // The exact conditional of site i given every site revealed so far.
+                    model.posterior(noise, t, x, &mut scratch.marginals, &mut scratch.classes);
+                    let row = &scratch.marginals[i * vocab..(i + 1) * vocab];
+                    x[i] = categorical(row, rng) as u8;
+                }
+            }
+        }
+    }
+}
+
+/// The run's times: the grid from t_max to t_min, then 0.
+pub fn token_times(spec: &TokenSpec) -> Result<Vec<f64>, DiffusionError> {
+    let mut times = time_grid(spec.t_max, spec.t_min, spec.steps, spec.grid)?;
+    times.push(0.0);
+    Ok(times)
+}
+
+/// Runs `spec.trajectories` rows of `model` from forward-noised data at t_max (the exact law of x_T)
+/// down to t = 0, storing the steps `spec.store` selects (over the grid and the final step to 0).
+/// Reports `progress(fraction, stage)` as rows finish and stops with `Cancelled` soon after `cancel`.
+pub fn run_token_trajectories(
+    model: &dyn TokenModel,
+    spec: &TokenSpec,
+    progress: &mut dyn FnMut(f32, &str),
+    cancel: &AtomicBool,
+) -> Result<TokenTrajectories, DiffusionError> {
+    if !spec.sampler.supports(spec.noise) {
+        return Err(DiffusionError::Spec(format!(
+            "the {} sampler orders reveals and needs mask noise, not {}",
+            spec.sampler.name(),
+            spec.noise.name()
+        )));
+    }
+    if spec.trajectories == 0 {
+        return Err(DiffusionError::Spec(
+            "the number of trajectories must be at least 1".into(),
+        ));
+    }
+    let times = token_times(spec)?;
+    let transitions = times.len() - 1;
+    let stored = spec.store.indices(transitions)?;
+    let (n, length, k) = (spec.trajectories, model.length(), model.weights().len());
+    memory::check(
+        memory::bytes_of(&[n, stored.len(), length], 1)
+            .saturating_add(memory::bytes_of(&[n, stored.len(), k], 4)),
+        "the token trajectories",
+    )?;
+    let data = model.sample_x0(n, spec.seed);
+    let mut tokens = vec![0u8; n * stored.len() * length];
+    let mut posterior = vec![0f32; n * stored.len() * k];
+    let done = AtomicUsize::new(0);
+    let cancelled = AtomicBool::new(false);
+    let (token_rows, posterior_rows) = (stored.len() * length, stored.len() * k);
+    std::thread::scope(|scope| {
+        let work = scope.spawn(|| {
+            tokens
+                .par_chunks_mut(token_rows)
+                .zip(posterior.par_chunks_mut(posterior_rows))
+                .enumerate()
+                .for_each(|(row, (row_tokens, row_posterior))| {
+                    if cancel.load(Ordering::Relaxed) {
+                        cancelled.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                    let mut rng = stream(spec.seed, Domain::ReverseNoise, row as u64);
+                    let mut stepper = TokenStepper::new(model, spec.noise, spec.sampler);
+                    let mut x = vec![0u8; length];
+                    let clean = &data.tokens[row * length..(row + 1) * length];
+                    spec.noise
+                        .corrupt(clean, model.vocab(), times[0], &mut rng, &mut x);
+                    let mut slots = stored.iter().enumerate().peekable();
+                    for (j, &t) in times.iter().enumerate() {
+                        if j > 0 {
+                            stepper.step(times[j - 1], t, &mut x, &mut rng);
+                        }
+                        if let Some((slot, _)) = slots.next_if(|&(_, &index)| index == j) {
+                            row_tokens[slot * length..(slot + 1) * length].copy_from_slice(&x);
+                            let classes = stepper.class_posterior(t, &x);
+                            for (p, &c) in row_posterior[slot * k..(slot + 1) * k]
+                                .iter_mut()
+                                .zip(classes)
+                            {
+                                *p = c as f32;
+                            }
+                        }
+                    }
+                    done.fetch_add(1, Ordering::Relaxed);
+                });
+        });
+        // Progress from the calling thread, which owns the callback.
+        while !work.is_finished() {
+            progress(
+                done.load(Ordering::Relaxed) as f32 / n as f32,
+                "sampling tokens",
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    });
+    if cancelled.load(Ordering::Relaxed) {
+        return Err(DiffusionError::Cancelled);
+    }
+    progress(1.0, "sampling tokens");
+    Ok(TokenTrajectories {
+        n,
+        length,
+        vocab: model.vocab(),
+        stored_steps: stored.len(),
+        times: stored.iter().map(|&j| times[j]).collect(),
+        tokens,
+        posterior,
+        class_labels: model.class_labels().to_vec(),
+        initial_labels: data.labels,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schedule_reveals_the_expected_count_on_average() {
+        // 20,000 draws of a count with mean 2.5 and variance ≤ 0.25: standard error ≤ 0.004.
+        let mut rng = stream(1, Domain::Analysis, 0);
+        let (t, s) = (1.0, 0.8);
+        let expected = 10.0 * (DiscreteNoise::keep(s) - DiscreteNoise::keep(t))
+            / (1.0 - DiscreteNoise::keep(t));
+        let mean = (0..20_000)
+            .map(|_| scheduled_reveals(10, t, s, &mut rng) as f64)
+            .sum::<f64>()
+            / 20_000.0;
+        assert!((mean - expected).abs() < 0.02, "{mean} vs {expected}");
+    }
+
+    #[test]
+    fn the_flip_bridge_matches_bayes_on_two_symbols() {
+        // x_t = 1, x_0 = 0, V = 2: P(x_s = 1) = q(x_t=1|x_s=1) q(x_s=1|x_0=0) / Σ.
+        let (t, s) = (1.2, 0.4);
+        let keep = DiscreteNoise::keep(t) / DiscreteNoise::keep(s);
+        let a_s = DiscreteNoise::keep(s);
+        let w1 = (keep + (1.0 - keep) / 2.0) * ((1.0 - a_s) / 2.0);
+        let w0 = ((1.0 - keep) / 2.0) * (a_s + (1.0 - a_s) / 2.0);
+        let exact = w1 / (w0 + w1);
+        let mut rng = stream(2, Domain::Analysis, 0);
+        let n = 40_000;
+        let ones = (0..n)
+            .filter(|_| bridge_site(DiscreteNoise::Flip, 2, 1, 0, t, s, &mut rng) == 1)
+            .count() as f64
+            / n as f64;
+        // Binomial standard error ≤ 0.0025; 4 of them.
+        assert!((ones - exact).abs() < 0.01, "{ones} vs {exact}");
+    }
+}
