@@ -104,7 +104,7 @@ impl DyckModel {
     /// A model over words of even length `length` ≥ 2 over `brackets` ≥ 1 pairs (2B ≤ [`MAX_VOCAB`]).
     /// A depth split needs 2 ≤ D ≤ L/2, the range where neither class is empty.
     pub fn new(length: usize, brackets: usize, classes: DyckClasses) -> Result<Self, DyckError> {
-        if length == 0 || length % 2 == 1 {
+        if length == 0 || !length.is_multiple_of(2) {
             return Err(DyckError::BadLength(length));
         }
         if length > MAX_LENGTH {
@@ -266,7 +266,7 @@ impl Inside {
             n: Vec::new(),
             pair,
         };
-        inside.n = inside.bounded(None, None);
+        inside.n = inside.bounded(None);
         inside
     }
 
@@ -306,7 +306,7 @@ impl Inside {
                 let j = i + len;
                 terms.clear();
                 for m in (i + 1..j).step_by(2) {
-                    let inner_w = inner.unwrap_or(&t)[self.idx(i + 1, m)];
+                    let inner_w = inner.unwrap_or(&t[..])[self.idx(i + 1, m)];
                     terms.push(self.pair(i, m) + inner_w + t[self.idx(m + 1, j)]);
                 }
                 t[self.idx(i, j)] = log_sum_exp(&terms);
