@@ -84,7 +84,10 @@ fn softmax(v: &[f64]) -> Vec<f64> {
 
 fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
 }
 
 /// Observations to test against: the fully masked word, and noised copies of a few clean words.
@@ -155,7 +158,11 @@ fn class_weights_are_the_fractions_of_words() {
                 frac[class_of(classes, w)] += 1.0 / words.len() as f64;
             }
             let d = max_abs_diff(m.weights(), &frac);
-            assert!(d < 1e-12, "L {l} {classes:?}: {:?} vs {frac:?}", m.weights());
+            assert!(
+                d < 1e-12,
+                "L {l} {classes:?}: {:?} vs {frac:?}",
+                m.weights()
+            );
         }
     }
 }
@@ -229,8 +236,9 @@ fn tv_bound(k: usize, n: usize) -> f64 {
 
 #[test]
 fn joint_posterior_draws_follow_the_exact_law() {
-    // L = 8, B = 2: 224 words. 100,000 draws: the bound is 0.034, while a sampler that ignored the
-    // observation or drew the sites independently is off by far more on these observations.
+    // L = 8, B = 2: at most 224 words in the posterior's support. With 100,000 draws the bound is
+    // 0.015–0.034 by support size; a sampler that picks a wrong partner or bracket kind is off by
+    // 0.25 or more on these observations.
     let (l, n) = (8, 100_000);
     let words = enumerate(l, 2);
     let cases = [
@@ -255,7 +263,10 @@ fn joint_posterior_draws_follow_the_exact_law() {
             n,
         );
         let bound = tv_bound(support, n);
-        assert!(tv < bound, "{classes:?} {noise:?} t {t} x {x:?}: TV {tv} ≥ {bound}");
+        assert!(
+            tv < bound,
+            "{classes:?} {noise:?} t {t} x {x:?}: TV {tv} ≥ {bound}"
+        );
     }
 }
 

@@ -160,8 +160,9 @@ impl DyckModel {
     /// The class a clean word belongs to (the word is assumed balanced).
     pub fn class_of(&self, word: &[u8]) -> usize {
         match self.classes {
-            DyckClasses::FirstBracket => usize::from(word.first().copied().unwrap_or(0) / 2)
-                .min(self.brackets - 1),
+            DyckClasses::FirstBracket => {
+                usize::from(word.first().copied().unwrap_or(0) / 2).min(self.brackets - 1)
+            }
             DyckClasses::MaxDepthAtLeast(d) => usize::from(max_depth(word) >= d),
         }
     }
@@ -377,13 +378,17 @@ impl Inside {
                 // [a, b) is the inner word of the pair (a − 1, b) of a parent S on [a − 1, j).
                 if a >= 1 && b < l {
                     for j in (b + 1..=l).step_by(2) {
-                        terms.push(out_s[self.idx(a - 1, j)] + self.pair(a - 1, b) + self.n(b + 1, j));
+                        terms.push(
+                            out_s[self.idx(a - 1, j)] + self.pair(a - 1, b) + self.n(b + 1, j),
+                        );
                     }
                 }
                 // [a, b) is what follows the pair (i, a − 1) of a parent S on [i, b).
                 if a >= 2 {
                     for i in (0..=a - 2).rev().step_by(2) {
-                        terms.push(out_s[self.idx(i, b)] + self.pair(i, a - 1) + self.n(i + 1, a - 1));
+                        terms.push(
+                            out_s[self.idx(i, b)] + self.pair(i, a - 1) + self.n(i + 1, a - 1),
+                        );
                     }
                 }
                 out_s[self.idx(a, b)] = log_sum_exp(&terms);
