@@ -1,5 +1,5 @@
 //! Scene files: the JSON contract between the app, the CLI, the tests and saved sessions
-//! (`DESIGN.md` "Scene file"). Owns parsing (strict: unknown keys, wrong types and out-of-range
+//! (README.md, "Scene file"). Owns parsing (strict: unknown keys, wrong types and out-of-range
 //! numbers are errors naming the key path and the file), range checks and building analytic models;
 //! it does not run samplers or analyses — the sampler and speciation specs are plain data.
 

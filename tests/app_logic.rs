@@ -245,8 +245,8 @@ fn presentation_mode_hides_the_chrome_and_keys_drive_the_timeline() {
 }
 
 /// The theory tab's numbers are the library's: for ±m with |m|² = d the exact balance time and the
-/// law are both ½ ln d (spec §2.3, σ² = 1); for variance 1 vs 2 the law is ¼ ln(d/8) and the exact
-/// time solves d(λ − 1 − ln λ)/2 = √(d/2)(1 − λ), λ = s₁²/s₂², s_k² = 1 + a²(σ_k² − 1) (spec §2.4 i),
+/// law are both ½ ln d (docs/science/speciation.md §2.3, σ² = 1); for variance 1 vs 2 the law is ¼ ln(d/8) and the exact
+/// time solves d(λ − 1 − ln λ)/2 = √(d/2)(1 − λ), λ = s₁²/s₂², s_k² = 1 + a²(σ_k² − 1) (docs/science/speciation.md §2.4 i),
 /// solved here by an independent bisection in a².
 #[test]
 fn the_laws_view_shows_the_theory_at_the_scenes_d() {
@@ -275,6 +275,6 @@ fn the_laws_view_shows_the_theory_at_the_scenes_d() {
             "{p:?} vs {t}"
         );
     }
-    // The case C number of the spec's table (exact mean = std, d = 100): 0.586.
+    // The case C number of the documented table (exact mean = std, d = 100): 0.586.
     assert!((laws_at(100).covariances_exact.unwrap() - 0.586).abs() < 0.005);
 }

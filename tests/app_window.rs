@@ -53,3 +53,46 @@ fn the_real_window_saves_a_screenshot_that_is_not_blank() {
         assert!(found >= 20, "class {k} colour {want:?} on {found} pixels");
     }
 }
+
+/// `diffscope ARGS --screenshot F` under Xvfb: its exit status, stderr, and whether F was written.
+fn screenshot_run(args: &[&std::ffi::OsStr], png: &std::path::Path) -> (bool, String, bool) {
+    let output = Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1280x1024x24"])
+        .arg(env!("CARGO_BIN_EXE_diffscope"))
+        .args(args)
+        .arg("--screenshot")
+        .arg(png)
+        .output()
+        .expect("xvfb-run must be installed (package xvfb; .ci/run installs it)");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+        png.exists(),
+    )
+}
+
+/// A screenshot of a scene that cannot be read, or whose model cannot be loaded once the window is
+/// open, fails with the error and writes nothing (it used to save the default scene and exit 0).
+#[test]
+fn a_failed_screenshot_run_exits_non_zero_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("never.png");
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\"model\": ").unwrap();
+    let (ok, stderr, written) = screenshot_run(&["--scene".as_ref(), bad.as_os_str()], &png);
+    assert!(!ok && !written, "{stderr}");
+    assert!(stderr.contains("bad.json"), "{stderr}");
+
+    // Parses, but its weights are nowhere: the sampling job fails inside the window.
+    let missing = dir.path().join("missing-model.json");
+    std::fs::write(
+        &missing,
+        r#"{"model": {"kind": "learned", "path": "gone.safetensors"},
+            "sampler": {"kind": "ancestral", "steps": 10, "t_max": 4.0, "t_min": 0.01, "init": "gaussian"},
+            "trajectories": 4, "seed": 1}"#,
+    )
+    .unwrap();
+    let (ok, stderr, written) = screenshot_run(&["--scene".as_ref(), missing.as_os_str()], &png);
+    assert!(!ok && !written, "{stderr}");
+    assert!(stderr.contains("gone.safetensors"), "{stderr}");
+}

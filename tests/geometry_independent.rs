@@ -1,10 +1,10 @@
 //! Independent cross-checks on the §5 reference clouds (N = 2000):
 //! · TwoNN and MLE against plain O(N²) f64 implementations written here from the formulas
-//!   (the same estimator on the same points, so the only allowed difference is rounding; the spec's
+//!   (the same estimator on the same points, so the only allowed difference is rounding; the documented
 //!   0.1 is far looser than needed and the check uses it as stated);
 //! · H_void against Vietoris–Rips H1 persistence of the same 2-D points, computed here by a Z/2
 //!   column reduction on farthest-point landmarks, bars kept when longer than 0.10 × (2 · max
-//!   distance to the centroid) (spec §2.4, β₁ cross-check).
+//!   distance to the centroid) (docs/science/metrics.md §2.4, β₁ cross-check).
 
 use diffscope::analysis::geometry::reference_clouds::Reference;
 use diffscope::analysis::geometry::{MetricParams, PointCloud, measure};

@@ -284,7 +284,7 @@ fn wall_points_line_the_annulus_hole() {
     let detail = &report.detail;
     let cell = detail.voids.raster.cell;
     assert!(!detail.boundary.is_empty());
-    // The plane is centred, so the hole is the disk of radius 0.5 around the origin. By the spec's
+    // The plane is centred, so the hole is the disk of radius 0.5 around the origin. By the documented
     // definition the void's region is its component of {f > birth}; birth (≈ 0.019) is below the
     // sampling gaps of the band, so the region also takes in pores of the band connected at that
     // level. What must hold: it contains the hole's core, and every point on the inner edge of

@@ -1,5 +1,5 @@
 //! Spec §2.7 test contract on the §5 reference clouds (N = 2000, seed 0, embedded in ℝ⁶⁴), measured
-//! with the default parameters and the spec's tolerances. TwoNN's sampling spread at N = 2000 is
+//! with the default parameters and the documented tolerances. TwoNN's sampling spread at N = 2000 is
 //! about 0.06 (measured over 12 seeds), so ±0.15 is ~2.5σ for one seed: seed 0's sphere (2.145) sits
 //! near the edge. The averaged test below checks the estimator's bias far more tightly.
 

@@ -390,7 +390,7 @@ fn shipped_dyck_models_are_well_above_chance() {
         panic!("shipped Euler-Stack missing or not an Euler-Stack");
     };
     let stack_valid = dyck::validity(&stack.sample(1000, 0, &never()).unwrap().tokens, 16);
-    // The hard-stack baseline (spec §3.2) reaches 98.2%: 1000 strings at p = 0.98 have a standard
+    // The hard-stack baseline (docs/science/metrics.md §3.2) reaches 98.2%: 1000 strings at p = 0.98 have a standard
     // deviation of 0.4 percentage points, so 0.95 is ~8 of them below, and still far above the soft
     // model's 82%, which is what the baseline is there to show.
     let Ok(LearnedModel::EulerStack(hard)) =

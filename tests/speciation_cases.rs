@@ -1,4 +1,4 @@
-//! The spec's reference cases (`spec/speciation.md` §4): exact-posterior crossings against the table and
+//! The spec's reference cases (`docs/science/speciation.md` §4): exact-posterior crossings against the table and
 //! cloning crossings against the exact-posterior ones. Sample sizes are the smallest whose statistical
 //! error supports each tolerance; the reasoning is written beside each case.
 
@@ -210,7 +210,7 @@ fn cloning_vs_posterior(
 // Sample sizes. The cloning φ at a clone time has sd sqrt(φ(1 − φ)/N) = sqrt(0.1875/N) at φ = 0.75; a
 // slope |dφ/dt| = s near the crossing turns it into sd(t) ≈ sqrt(0.1875/N)/s. The posterior crossing
 // adds sd ≤ 0.25/sqrt(n)/s (n forward samples). We pick N so the combined sd is ≈ 0.02 or less, making
-// the 0.05 tolerance ≥ 2.5 sd. Slopes from the spec's φ points: A, B, E ≈ 0.28–0.3; C, D ≈ 0.53.
+// the 0.05 tolerance ≥ 2.5 sd. Slopes from the documented φ points: A, B, E ≈ 0.28–0.3; C, D ≈ 0.53.
 
 #[test]
 fn cloning_matches_posterior_case_a() {
@@ -234,7 +234,7 @@ fn cloning_matches_posterior_case_b() {
 
 #[test]
 fn cloning_matches_posterior_case_c() {
-    // Sampled labels remove the argmax offset of overlapping classes (spec §4.2 item 1).
+    // Sampled labels remove the argmax offset of overlapping classes (docs/science/speciation.md §4.2 item 1).
     // The ancestral step has an O(h) bias here: with 4e4 pairs (sd 0.004) the crossing came out
     // +0.029 late at h = 0.02, +0.016 at h = 0.01 and +0.008 at h = 0.005. We use h = 0.01 and
     // N = 4000: sd(t) = 0.0068/0.53 = 0.013, n = 2e4 adds 0.003, so 0.05 − 0.016 leaves 2.5 sd.

@@ -89,7 +89,7 @@ fn mean_posterior_is_a_martingale_and_commitment_follows_theory() {
 
 #[test]
 fn uturn_with_sampled_labels_follows_the_posterior_curve() {
-    // For an exact score and sampled labels P(keep) = φ_post(t) (spec §3.1 item 6). d = 16, |m|² = 16.
+    // For an exact score and sampled labels P(keep) = φ_post(t) (docs/science/speciation.md §3.1 item 6). d = 16, |m|² = 16.
     let model = two_gaussians(16, 1.0, 0.5);
     let times = vec![0.6, 1.0, 1.4, 1.8];
     let settings = ReverseSettings::new(times.clone(), 3000, LabelRule::Sampled, SEED);

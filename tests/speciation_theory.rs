@@ -1,4 +1,4 @@
-//! Speciation theory against the spec's reference numbers (`spec/speciation.md` §2, §4): universal and
+//! Speciation theory against the documented reference numbers (`docs/science/speciation.md` §2, §4): universal and
 //! spiked curves, their constants, Gaussian closed forms (cases A, B, C) and leading-order laws.
 
 use diffscope::analysis::speciation::gaussian::{
@@ -33,7 +33,7 @@ fn universal_and_spiked_constants_match_the_spec() {
     // digit for this step-like integrand; an independent trapezoid rule (step 1e-3 on [−30, 30], run
     // while writing this test) gives φ(25.6) = 0.74956 and φ(25.77) = 0.75007, hence g* = 25.75, φ(32) = 0.7666, φ(64) = 0.8153, φ(128) = 0.8563.
     close(c.g_star, 25.75, 0.01, "g*");
-    close(c.g_star, 25.6, 0.2, "g* (spec)");
+    close(c.g_star, 25.6, 0.2, "g* (documented)");
     for (d, phi) in [
         (0.25, 0.556),
         (0.5, 0.602),

@@ -29,8 +29,7 @@ pub enum CompareError {
     Cancelled,
 }
 
-pub const HARD_STACK_CAPTION: &str =
-    "Euler-Stack with a hard stack (push/pop teacher-forced from the bracket type, spec §3.2)";
+pub const HARD_STACK_CAPTION: &str = "Euler-Stack with a hard stack (push/pop teacher-forced from the bracket type, docs/science/metrics.md §3.2)";
 
 /// What to sample and measure.
 #[derive(Clone, Debug, PartialEq)]
@@ -52,7 +51,7 @@ pub struct CompareOptions {
 
 impl Default for CompareOptions {
     fn default() -> Self {
-        // N = 2000 per model (spec §1.3): 100 DiT samples × 20 steps, 125 strings × 16 steps.
+        // N = 2000 per model (docs/science/metrics.md §1.3): 100 DiT samples × 20 steps, 125 strings × 16 steps.
         Self {
             task_samples: 1000,
             dit_sequences: 100,
@@ -77,7 +76,7 @@ pub struct MeasuredModel {
     pub parameters: usize,
 }
 
-/// The hard-stack Euler-Stack of spec §3.2 (actions from the bracket type): a sanity baseline for
+/// The hard-stack Euler-Stack of docs/science/metrics.md §3.2 (actions from the bracket type): a sanity baseline for
 /// the task score only; its hidden states are not measured.
 pub struct Baseline {
     pub task_accuracy: f64,

@@ -28,17 +28,17 @@ const CURVE_POINTS: usize = 33;
 const D_MIN: f64 = 2.0;
 const D_MAX: f64 = 4096.0;
 
-/// The two families' speciation times (balance M = S, spec §2.2) at one dimension d.
+/// The two families' speciation times (balance M = S, docs/science/speciation.md §2.2) at one dimension d.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LawPoint {
     pub d: usize,
     /// ½ N(+m, I) + ½ N(−m, I), m = (1, …, 1): exact finite-d balance time.
     pub means_exact: Option<f64>,
-    /// Its leading-order law ½ ln(|m|²) = ½ ln d (spec §2.3).
+    /// Its leading-order law ½ ln(|m|²) = ½ ln d (docs/science/speciation.md §2.3).
     pub means_law: Option<f64>,
     /// ½ N(0, I) + ½ N(0, 2I): exact finite-d balance time.
     pub covariances_exact: Option<f64>,
-    /// Its leading-order law ½ ln(‖ΔC‖_F / 2√2) = ¼ ln(d / 8) (spec §2.4 i).
+    /// Its leading-order law ½ ln(‖ΔC‖_F / 2√2) = ¼ ln(d / 8) (docs/science/speciation.md §2.4 i).
     pub covariances_law: Option<f64>,
 }
 

@@ -141,6 +141,8 @@ pub struct DiffscopeApp {
     speciation_view: SpeciationView,
     pub right_tab: RightTab,
     capture: Option<(PathBuf, Capture, u32)>,
+    /// Why a non-interactive run (screenshot) failed, read by [`run`] after the window closes.
+    failure: Arc<Mutex<Option<String>>>,
     solo: Option<View>,
     frame_stats: Option<FrameStats>,
     started: Instant,
@@ -225,6 +227,7 @@ impl DiffscopeApp {
             speciation_view: SpeciationView::default(),
             right_tab: RightTab::Speciation,
             capture: options.screenshot.map(|path| (path, Capture::Waiting, 0)),
+            failure: Arc::default(),
             solo: options.solo,
             frame_stats: options.frame_stats.map(|options| FrameStats {
                 options,
@@ -622,12 +625,24 @@ impl DiffscopeApp {
     }
 
     /// Screenshot mode: once every job is done and a few frames have settled, capture, save and close.
+    /// A scene, session or job that fails ends the run with that error and writes nothing.
     fn drive_capture(&mut self, ctx: &egui::Context) {
         let idle = self.jobs.idle() && self.cloud.is_some();
+        let first_error = self.jobs.errors().first().cloned();
         let Some((path, state, settled)) = &mut self.capture else {
             return;
         };
+        let fail = |message: String| {
+            if let Ok(mut failure) = self.failure.lock() {
+                failure.get_or_insert(message);
+            }
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        };
         match state {
+            Capture::Waiting if first_error.is_some() => {
+                *state = Capture::Done;
+                fail(first_error.unwrap_or_default());
+            }
             Capture::Waiting => {
                 *settled = if idle { *settled + 1 } else { 0 };
                 if *settled >= SETTLE_FRAMES {
@@ -646,12 +661,11 @@ impl DiffscopeApp {
             Capture::Requested(slot) => {
                 let image = slot.lock().ok().and_then(|mut s| s.take());
                 if let Some(image) = image {
-                    if let Err(e) = save_png(&image, path) {
-                        log::error!("{e}");
-                        eprintln!("error: {e}");
-                    }
                     *state = Capture::Done;
-                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                    match save_png(&image, path) {
+                        Ok(()) => ctx.send_viewport_cmd(egui::ViewportCommand::Close),
+                        Err(e) => fail(e),
+                    }
                 } else {
                     ctx.request_repaint_after(Duration::from_millis(20));
                 }
@@ -845,7 +859,18 @@ impl eframe::App for DiffscopeApp {
 }
 
 /// Opens the app window (blocks until it closes).
-pub fn run(options: AppOptions) -> Result<(), eframe::Error> {
+/// Why the app ended with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("the app window failed: {0}")]
+    Window(#[from] eframe::Error),
+    /// A screenshot run whose scene, session or jobs failed (nothing was written).
+    #[error("{0}")]
+    Run(String),
+}
+
+/// Opens the window and runs until it closes; a screenshot run reports its failure here.
+pub fn run(options: AppOptions) -> Result<(), AppError> {
     let measuring = options.frame_stats.is_some();
     // Measurements use the window size of the performance targets and render without vsync.
     let size = if measuring {
@@ -866,15 +891,22 @@ pub fn run(options: AppOptions) -> Result<(), eframe::Error> {
     }
     // Launch time counts from here: window, GPU device and pipelines are part of it.
     let launched = Instant::now();
+    let failure: Arc<Mutex<Option<String>>> = Arc::default();
+    let failure_of_app = Arc::clone(&failure);
     eframe::run_native(
         "diffscope",
         native,
         Box::new(move |cc| {
             let mut app = DiffscopeApp::new(cc, options);
             app.started = launched;
+            app.failure = failure_of_app;
             Ok(Box::new(app))
         }),
-    )
+    )?;
+    match failure.lock().ok().and_then(|mut f| f.take()) {
+        Some(message) => Err(AppError::Run(message)),
+        None => Ok(()),
+    }
 }
 
 /// The class names of the cloud shown (none before the first cloud).

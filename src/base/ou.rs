@@ -66,7 +66,7 @@ mod tests {
 
     #[test]
     fn linear_ddpm_schedule_ends_near_t_5_04() {
-        // spec §1.1: β from 1e-4 to 0.02 over 1000 steps gives t_max ≈ 5.04 (½Σβ = 5.025, and the
+        // docs/science/speciation.md §1.1: β from 1e-4 to 0.02 over 1000 steps gives t_max ≈ 5.04 (½Σβ = 5.025, and the
         // exact −½ln ᾱ adds ¼Σβ² ≈ 0.033); check against ᾱ computed as a plain product.
         let betas = ddpm_linear_betas(1e-4, 0.02, 1000);
         let t = ddpm_times(&betas).unwrap();

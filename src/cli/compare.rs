@@ -18,7 +18,7 @@ pub struct CompareArgs {
     /// Euler-Stack model file (default: the shipped weights).
     #[arg(long)]
     pub euler_stack: Option<PathBuf>,
-    /// Hard-stack Euler-Stack, the sanity baseline of spec §3.2 (default: the shipped weights, if any).
+    /// Hard-stack Euler-Stack, the sanity baseline of docs/science/metrics.md §3.2 (default: the shipped weights, if any).
     #[arg(long)]
     pub hard_stack: Option<PathBuf>,
     /// Also write the table as JSON.

@@ -1,5 +1,5 @@
 //! `diffscope metrics`: the geometry metric table of a point cloud, printed and optionally written
-//! as JSON (atomically). Parameters default to spec §2.6; any of them can be overridden here.
+//! as JSON (atomically). Parameters default to docs/science/metrics.md §2.6; any of them can be overridden here.
 
 use crate::analysis::geometry::{MetricParams, measure};
 use crate::io::{self, StepSelection};

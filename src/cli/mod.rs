@@ -128,7 +128,16 @@ pub fn run(command: Option<Command>) -> anyhow::Result<()> {
 fn open_app(options: crate::app::AppOptions) -> anyhow::Result<()> {
     let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
         .try_init();
-    crate::app::run(options).map_err(|e| anyhow::anyhow!("the app window failed: {e}"))
+    // A screenshot of a scene or session that cannot be read fails here, before a window opens.
+    if options.screenshot.is_some() || options.frame_stats.is_some() {
+        if let Some(scene) = &options.scene {
+            crate::scene::Scene::load(scene)?;
+        }
+        if let Some(session) = &options.session {
+            crate::session::Session::load(session)?;
+        }
+    }
+    Ok(crate::app::run(options)?)
 }
 
 /// An error and its causes on one line: "outer: inner: innermost".

@@ -101,7 +101,7 @@ impl ModelKind {
 
 /// Strings generated for the task score printed after training (as in `diffscope compare`).
 const TASK_SAMPLES: usize = 1000;
-/// DiT Euler steps of that score (`spec/metrics.md` §3.3).
+/// DiT Euler steps of that score (`docs/science/metrics.md` §3.3).
 const TASK_DIT_STEPS: usize = 20;
 
 /// Set by Ctrl-C (SIGINT). The handler is installed once per process; every run clears the flag first.

@@ -1,5 +1,5 @@
 //! The step-level API: a [`Batch`] of rows (states with stable ids and their own noise streams) advanced
-//! from OU time t to s < t by a [`Sampler`] (`spec/speciation.md` §1.2). Rows are processed in fixed-size
+//! from OU time t to s < t by a [`Sampler`] (`docs/science/speciation.md` §1.2). Rows are processed in fixed-size
 //! chunks in parallel; a row's result depends only on its state, its id and the seed, so output is
 //! bit-identical whatever the thread count and whatever other rows share the batch. Owns no time grid.
 

@@ -1,5 +1,5 @@
 //! Gaussian mixtures with exact denoiser, score, class posterior, log-density and sampling
-//! (`spec/speciation.md` §1.3). Owns the eigen-structure of each component and the fast batched
+//! (`docs/science/speciation.md` §1.3). Owns the eigen-structure of each component and the fast batched
 //! `denoise`; it knows nothing of scene files (the scene builds it from plain `ComponentSpec`s).
 
 use nalgebra::{DMatrix, SymmetricEigen};

@@ -1,5 +1,5 @@
 //! Mixtures of 1-D Ising chains with exact denoiser, class posterior, log-density and exact sampling
-//! (`spec/speciation.md` §1.4). The posterior given x_t is a random-field Ising chain, solved by an O(d)
+//! (`docs/science/speciation.md` §1.4). The posterior given x_t is a random-field Ising chain, solved by an O(d)
 //! log-space forward–backward pass (periodic chains: condition on σ_1). Knows nothing of scene files.
 
 use rand::Rng;

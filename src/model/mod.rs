@@ -1,7 +1,7 @@
 //! Denoisers: the one interface every sampler, view and measurement talks to.
 //!
 //! A model maps a batch of noisy states x_t and an OU time t to E[x_0 | x_t] (the score follows by
-//! Tweedie, `spec/speciation.md` §1.2). Exact analytic models also give the class posterior, log-densities
+//! Tweedie, `docs/science/speciation.md` §1.2). Exact analytic models also give the class posterior, log-densities
 //! and data samples. This module owns the traits and the analytic mixtures; it never touches the UI or
 //! the worker.
 //!
@@ -76,7 +76,7 @@ pub trait ExactModel: Denoiser {
     fn weights(&self) -> &[f64];
 
     /// ln w_k + Φ_k(x, t) for every class k, where Φ_k is ln P_t(x | k) up to an additive constant that
-    /// is the same for all classes (`spec/speciation.md` §2.0); softmax of `out` is p(k | x_t).
+    /// is the same for all classes (`docs/science/speciation.md` §2.0); softmax of `out` is p(k | x_t).
     /// `x` is one state (`[d]`), `out` has K entries, t > 0.
     fn class_log_joint(&self, x: &[f64], t: f64, out: &mut [f64]);
 

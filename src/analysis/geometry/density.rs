@@ -1,4 +1,4 @@
-//! Density uniformity on the 2-D PCA plane (spec §2.3): occupancy-entropy evenness U_ent on the
+//! Density uniformity on the 2-D PCA plane (docs/science/metrics.md §2.3): occupancy-entropy evenness U_ent on the
 //! anchored square box, and the resolution-free k-NN density evenness U_knn.
 
 use super::plane::{PlaneIndex, SquareBox};

@@ -1,4 +1,4 @@
-//! Flatness (spec §2.2): spectral flatness F_spec of the PCA spectrum with its ε floor and the
+//! Flatness (docs/science/metrics.md §2.2): spectral flatness F_spec of the PCA spectrum with its ε floor and the
 //! rank-deficiency flag, and the local-PCA curvature proxy K_loc (per point and averaged).
 
 use super::PointCloud;

@@ -1,4 +1,4 @@
-//! Holes on the 2-D PCA plane (spec §2.4): the paper-compatible unreachable-probe count H_probe, the
+//! Holes on the 2-D PCA plane (docs/science/metrics.md §2.4): the paper-compatible unreachable-probe count H_probe, the
 //! persistent voids H_void (union-find over a raster distance field, elder rule, OUTSIDE node) with
 //! their diagram and overlay regions, and the raw enclosed-empty-cell count H_encl (debug layer).
 

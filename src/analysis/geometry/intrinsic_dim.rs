@@ -1,4 +1,4 @@
-//! Intrinsic dimension estimators (spec §2.1): PCA90/PCA95 and the participation ratio from the
+//! Intrinsic dimension estimators (docs/science/metrics.md §2.1): PCA90/PCA95 and the participation ratio from the
 //! spectrum; TwoNN (Facco et al. 2017, as scikit-dimension) and Levina–Bickel MLE with
 //! MacKay–Ghahramani averaging from exact neighbours. Points with r₁ = 0 are dropped and counted.
 

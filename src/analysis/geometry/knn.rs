@@ -1,4 +1,4 @@
-//! Exact k-nearest neighbours in full dimension (spec §2.0 item 4): candidates from blocked f32 GEMM
+//! Exact k-nearest neighbours in full dimension (docs/science/metrics.md §2.0 item 4): candidates from blocked f32 GEMM
 //! (‖a‖² + ‖b‖² − 2a·b), then exact f64 distances of the kept candidates. A rigorous rounding bound
 //! decides per row whether the candidates provably contain the true k nearest; rows where it cannot
 //! (near-ties closer than f32 can resolve, e.g. duplicates) are redone by an exact f64 scan.

@@ -1,4 +1,4 @@
-//! Geometry of point clouds (`spec/metrics.md` §2): PCA, intrinsic dimension, flatness, density, holes
+//! Geometry of point clouds (`docs/science/metrics.md` §2): PCA, intrinsic dimension, flatness, density, holes
 //! and the boundary-curvature proxy, gathered into one [`MetricReport`]. Pure computation on in-memory
 //! clouds: no file formats (see `io`), no drawing (the view renders the rasters and regions given here).
 

@@ -1,10 +1,10 @@
 //! Every tunable constant of the geometry metrics, with `Default` = the defaults table of
-//! `spec/metrics.md` §2.6 (the single source of truth). Reports carry the params that produced them.
+//! `docs/science/metrics.md` §2.6 (the single source of truth). Reports carry the params that produced them.
 
 use super::GeometryError;
 use serde::Serialize;
 
-/// Parameters of [`super::measure`]; `Default` is spec §2.6.
+/// Parameters of [`super::measure`]; `Default` is docs/science/metrics.md §2.6.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct MetricParams {
     /// G: occupancy grid and probe lattice size (U_ent, H_probe, H_encl).

@@ -1,4 +1,4 @@
-//! Principal components (spec §2.0): centring, covariance route (N > D) or Gram route (N ≤ D),
+//! Principal components (docs/science/metrics.md §2.0): centring, covariance route (N > D) or Gram route (N ≤ D),
 //! eigenvalues λ₁ ≥ … ≥ λ_m with m = min(N−1, D), and a cached basis that projects any cloud.
 //! The covariance is accumulated over row blocks (GEMM in the input precision, summed in f64 in a
 //! fixed block order), so the result does not depend on the thread count.

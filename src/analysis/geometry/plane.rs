@@ -1,5 +1,5 @@
 //! The 2-D PCA plane shared by the density and hole measures: the square box anchored at the
-//! per-axis minimum (spec §2.3, pitfalls P1/P2), quantiles, and kd-tree neighbour queries.
+//! per-axis minimum (docs/science/metrics.md §2.3, pitfalls P1/P2), quantiles, and kd-tree neighbour queries.
 
 use kiddo::{ImmutableKdTree, SquaredEuclidean};
 use std::num::NonZero;

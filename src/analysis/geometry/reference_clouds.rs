@@ -1,4 +1,4 @@
-//! The reference clouds of spec §5 (line, square, sphere, annulus, torus, 10-D blob, swiss roll,
+//! The reference clouds of docs/science/metrics.md §5 (line, square, sphere, annulus, torus, 10-D blob, swiss roll,
 //! noisy plane, mock DiT, mock Euler-Stack), generated from deterministic streams and embedded
 //! isometrically into ℝ⁶⁴ by a random orthonormal map. Shared by tests and benchmarks.
 
@@ -133,7 +133,7 @@ impl Reference {
 
 /// Depth levels of the mock Euler-Stack. Interior levels sit mid-cell of the G = 20 grid (at 4.2,
 /// 7.8, 12.2 and 15.8 cells of the 5-unit side): equally spaced levels would lie exactly on cell
-/// edges and be split in two by the 1e-7 jitter (pitfall P2), giving more than the spec's
+/// edges and be split in two by the 1e-7 jitter (pitfall P2), giving more than the documented
 /// 6 occupied cells (U_ent = ln 6 / ln 400 = 0.299).
 const STACK_LEVELS: [f64; 6] = [0.0, 1.05, 1.95, 3.05, 3.95, 5.0];
 

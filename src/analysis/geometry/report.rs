@@ -1,4 +1,4 @@
-//! The metric table of one cloud: runs every measurement of spec §2 with one [`MetricParams`] and
+//! The metric table of one cloud: runs every measurement of docs/science/metrics.md §2 with one [`MetricParams`] and
 //! gathers the numbers (serialised with the CLI's JSON keys) and the drawable detail (plane
 //! projection, void regions, per-point curvature) that the views use. Printing is `Display`.
 
@@ -107,7 +107,7 @@ pub struct MetricReport {
     pub detail: GeometryDetail,
 }
 
-/// Runs every measurement of spec §2 on `cloud`.
+/// Runs every measurement of docs/science/metrics.md §2 on `cloud`.
 pub fn measure(cloud: &PointCloud, params: &MetricParams) -> Result<MetricReport, GeometryError> {
     params.validate()?;
     let (n, dim) = (cloud.n(), cloud.dim());

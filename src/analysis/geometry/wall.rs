@@ -1,4 +1,4 @@
-//! "The Wall" proxy (spec §2.5): the boundary curvature ratio W = median K_loc of the points next to
+//! "The Wall" proxy (docs/science/metrics.md §2.5): the boundary curvature ratio W = median K_loc of the points next to
 //! a significant void / median K_loc of all points. A bounded proxy, not Ricci curvature.
 
 use super::holes::VoidAnalysis;

@@ -1,4 +1,4 @@
-//! The cloning experiment (`spec/speciation.md` §3.1): base trajectories from exact initialisation at
+//! The cloning experiment (`docs/science/speciation.md` §3.1): base trajectories from exact initialisation at
 //! T = max clone time + lead, cloned at each clone time, all continued with fresh noise to t_min and
 //! labelled; φ(t_c) per hierarchy level, crossings with bootstrap intervals. Also owns the shared
 //! reverse pass with events that the U-turn experiment reuses. Works with any `Denoiser`.
@@ -12,7 +12,7 @@ use crate::rng::{Domain, stream};
 use rand::Rng;
 use serde::Serialize;
 
-/// Settings shared by the cloning and U-turn experiments (defaults: spec §3.4).
+/// Settings shared by the cloning and U-turn experiments (defaults: docs/science/speciation.md §3.4).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReverseSettings {
     /// Ascending, each in (t_min, ∞).

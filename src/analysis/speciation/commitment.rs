@@ -1,4 +1,4 @@
-//! Class posterior along reverse trajectories (`spec/speciation.md` §3.2): commitment times with
+//! Class posterior along reverse trajectories (`docs/science/speciation.md` §3.2): commitment times with
 //! tolerance ε, their histogram and the large-d prediction of the committed fraction, and the martingale
 //! diagnostic (the mean posterior stays at the prior weight). Reads a finished `CloningRun`; no dynamics.
 

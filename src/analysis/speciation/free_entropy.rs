@@ -1,5 +1,5 @@
 //! Monte Carlo of the free-entropy difference between two groups of classes of any `ExactModel`
-//! (`spec/speciation.md` §2.2, §2.5): ΔΦ = ln P_t(x | first) − ln P_t(x | second) for x_t from the first
+//! (`docs/science/speciation.md` §2.2, §2.5): ΔΦ = ln P_t(x | first) − ln P_t(x | second) for x_t from the first
 //! group, its mean M and std S, and the balance time M = S by bisection on common random numbers. For
 //! Ising classes `class_log_joint` is the transfer-matrix ln Z_k(h), so this is the exact finite-d theory.
 

@@ -1,4 +1,4 @@
-//! Exact finite-d free-entropy statistics for Gaussian classes (`spec/speciation.md` §2.1–§2.4): mean M
+//! Exact finite-d free-entropy statistics for Gaussian classes (`docs/science/speciation.md` §2.1–§2.4): mean M
 //! and std S of ΔΦ_kl under class k for any two Gaussian classes (means and covariances), balance times by
 //! bisection, the BBDM time ½ ln Λ and the leading-order laws. Pure math: no models, no sampling.
 

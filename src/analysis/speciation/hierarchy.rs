@@ -1,4 +1,4 @@
-//! Class hierarchies (`spec/speciation.md` §2.6, §3.3): hierarchy levels as nested class → group maps,
+//! Class hierarchies (`docs/science/speciation.md` §2.6, §3.3): hierarchy levels as nested class → group maps,
 //! group weights and posteriors, the midpoint and balance φ levels of each level, and the dendrogram of
 //! successive speciation (single linkage on pairwise times t_kl). Knows nothing about models or dynamics.
 

@@ -1,4 +1,4 @@
-//! Leading-order theory of two Ising-chain classes (`spec/speciation.md` §2.5): spin correlations,
+//! Leading-order theory of two Ising-chain classes (`docs/science/speciation.md` §2.5): spin correlations,
 //! ‖C₁ − C₂‖_F² (exact finite d) and the per-site constant S. The exact finite-d balance time comes from
 //! the transfer-matrix Monte Carlo of ΔΦ in `free_entropy` (the model's own ln Z_k(h)).
 

@@ -1,4 +1,4 @@
-//! Labellers: map end points of reverse trajectories to classes (`spec/speciation.md` §3). Any sampler
+//! Labellers: map end points of reverse trajectories to classes (`docs/science/speciation.md` §3). Any sampler
 //! (exact or learned denoiser) is judged by an exact model's Bayes posterior — the analytic model itself
 //! or the one a learned model imitates. Owns no dynamics.
 

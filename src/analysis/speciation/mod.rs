@@ -1,4 +1,4 @@
-//! Speciation times (`spec/speciation.md` §2–§3): theory and measurement.
+//! Speciation times (`docs/science/speciation.md` §2–§3): theory and measurement.
 //!
 //! Theory: exact closed forms and quadratures (`universal`, `gaussian`, `ising`), Monte Carlo of the
 //! free-entropy difference and of φ_post for any exact model (`free_entropy`, `posterior_curve`), class

@@ -1,4 +1,4 @@
-//! The exact-posterior cloning curve φ_post(t) = E Σ_g r_g(x_t)² (`spec/speciation.md` §3.1 item 5,
+//! The exact-posterior cloning curve φ_post(t) = E Σ_g r_g(x_t)² (`docs/science/speciation.md` §3.1 item 5,
 //! §3.3) for any `ExactModel`, from fixed forward samples x_t = a_t x_0 + sqrt(Δ_t) z (common random
 //! numbers, so φ_post is smooth in t and crossings can be bisected). No dynamics, no labeller.
 

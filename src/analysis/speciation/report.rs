@@ -1,4 +1,4 @@
-//! The speciation lab for one model (`spec/speciation.md` §2–§3): theory (exact finite-d headline values,
+//! The speciation lab for one model (`docs/science/speciation.md` §2–§3): theory (exact finite-d headline values,
 //! leading order beside them), pairwise times and dendrogram, then the cloning and U-turn experiments,
 //! commitment and martingale diagnostics, per hierarchy level. Returns plain serialisable data; the CLI
 //! and the app format it. No file access.
@@ -96,7 +96,7 @@ pub struct LevelTheory {
     /// Crossing of the exact φ_post(t) at the balance level (φ at D = 2).
     pub t_mid_at_balance_level: Option<f64>,
     /// φ_post at t_min: below 1 when classes overlap at t = 0, where argmax-labelled cloning tends to
-    /// 1 instead and crosses later (spec §4.2 item 1; sampled labels remove the offset).
+    /// 1 instead and crosses later (docs/science/speciation.md §4.2 item 1; sampled labels remove the offset).
     pub phi_post_at_t_min: f64,
     /// How `t_mid` and `t_balance` were computed.
     pub method: String,
@@ -176,7 +176,7 @@ pub struct SpeciationReport {
     pub levels: Vec<LevelReport>,
 }
 
-/// The labelling time t_min of the experiments (spec §3.4).
+/// The labelling time t_min of the experiments (docs/science/speciation.md §3.4).
 const T_MIN: f64 = 0.01;
 
 /// Points of the displayed φ_post curve.

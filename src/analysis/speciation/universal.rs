@@ -1,10 +1,10 @@
-//! One-dimensional exact curves of two-class speciation (`spec/speciation.md` §2.2–§2.4): Gauss–Hermite
+//! One-dimensional exact curves of two-class speciation (`docs/science/speciation.md` §2.2–§2.4): Gauss–Hermite
 //! quadrature, the universal cloning curve φ(D) for Gaussian ΔΦ (any weights), the spiked-covariance
 //! curve φ(g), and their constants D* and g*, all computed here (never hard-coded). No models, no sampling.
 
 use nalgebra::{DMatrix, SymmetricEigen};
 
-/// Nodes used for every quadrature in this module (the spec's reference uses 200).
+/// Nodes used for every quadrature in this module (the documented reference uses 200).
 pub const QUADRATURE_NODES: usize = 200;
 
 /// Gauss–Hermite rule for the standard normal: E_z[f(z)] ≈ Σ_i weights_i f(nodes_i), z ~ N(0, 1).
@@ -113,7 +113,7 @@ pub fn fine_normal_expect(f: impl Fn(f64) -> f64) -> f64 {
 }
 
 /// Exact two-class cloning curve for a rank-one spike (§2.4 ii): y | 1 ~ N(0, 1 + g), y | 2 ~ N(0, 1),
-/// ΔΦ = (g/(1+g)) y²/2 − ½ ln(1+g), equal weights. Uses `fine_normal_expect`: the spec's 200-node
+/// ΔΦ = (g/(1+g)) y²/2 − ½ ln(1+g), equal weights. Uses `fine_normal_expect`: the documented 200-node
 /// Gauss–Hermite values drift from g ≈ 32 on (its g* = 25.6; the converged value is 25.75).
 pub fn spiked_phi(g: f64) -> f64 {
     let g = g.max(0.0);

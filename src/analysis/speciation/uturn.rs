@@ -1,4 +1,4 @@
-//! The U-turn experiment (`spec/speciation.md` §3.1 item 6): class-labelled data points noised to each
+//! The U-turn experiment (`docs/science/speciation.md` §3.1 item 6): class-labelled data points noised to each
 //! clone time, denoised back to t_min and relabelled; P(keep group) per clone time and hierarchy level.
 //! For an exact score and sampled labels it equals φ_post(t). Reuses the cloning reverse pass.
 

@@ -26,7 +26,7 @@ pub struct StepFilter {
 }
 
 /// Whether the metric table of `scene` measures the step shown rather than the last one: the hidden
-/// states of a sequence model change meaning along t (spec/metrics.md §3.6: show the DiT as a
+/// states of a sequence model change meaning along t (docs/science/metrics.md §3.6: show the DiT as a
 /// function of t).
 pub fn table_follows_time(scene: &Scene) -> bool {
     matches!(scene.model, ModelSpec::HiddenStates(_))

@@ -118,7 +118,7 @@ fn noise_one_thread() -> anyhow::Result<Figure> {
     })
 }
 
-/// ½N(+1, I) + ½N(−1, I) in d = 256 (the DESIGN.md workload; numpy takes ≈ 18 s here).
+/// ½N(+1, I) + ½N(−1, I) in d = 256 (the workload of docs/science/performance.md §2; numpy takes ≈ 18 s here).
 fn gmm2(kind: StepKind, name: &'static str) -> anyhow::Result<Figure> {
     let dim = 256;
     let component = |fill: f64, label: &str| ComponentSpec {

@@ -1,5 +1,5 @@
 //! Benchmarks of the geometry area: PCA of 1M × 64 f32, TwoNN on 20k × 64, H_void on 2k planar points
-//! (targets from DESIGN.md). Inputs come from deterministic streams; setup is not timed; each figure
+//! (targets from docs/science/performance.md). Inputs come from deterministic streams; setup is not timed; each figure
 //! is the best of [`RUNS`] runs, as the machine is shared.
 
 use super::{Bench, Figure, RUNS, best_of};

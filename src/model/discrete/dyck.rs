@@ -1,4 +1,4 @@
-//! The exact Dyck-word token model (`spec/discrete.md` §2(b)): the uniform law over balanced bracket
+//! The exact Dyck-word token model (`docs/science/discrete.md` §2(b)): the uniform law over balanced bracket
 //! words of even length L over B bracket pairs, split into classes by the first bracket or by the
 //! maximum nesting depth. It gives the discrete samplers and the speciation lab exact class
 //! posteriors, per-site marginals and joint posterior draws under mask and flip noise, and it is the

@@ -18,7 +18,7 @@ const MAX_SIZE: usize = 1 << 16;
 /// Most DiT blocks (each adds ten tensors; real models have a handful).
 const MAX_BLOCKS: usize = 1024;
 
-/// Tiny DiT (`spec/metrics.md` §3.3): adaLN-Zero blocks over a token sequence, rectified-flow velocity.
+/// Tiny DiT (`docs/science/metrics.md` §3.3): adaLN-Zero blocks over a token sequence, rectified-flow velocity.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DitConfig {
@@ -45,7 +45,7 @@ pub struct DitConfig {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DitPrediction {
-    /// The velocity v̂ = ε − x₀, trained by MSE (`spec/metrics.md` §3.3).
+    /// The velocity v̂ = ε − x₀, trained by MSE (`docs/science/metrics.md` §3.3).
     #[default]
     Velocity,
     /// Per-token logits over the vocabulary, trained by cross-entropy against the clean token
@@ -69,7 +69,7 @@ impl Default for DitConfig {
     }
 }
 
-/// Euler-Stack (`spec/metrics.md` §3.2): explicit Euler residual step coupled to a soft stack.
+/// Euler-Stack (`docs/science/metrics.md` §3.2): explicit Euler residual step coupled to a soft stack.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EulerStackConfig {
@@ -100,7 +100,7 @@ pub struct EulerStackConfig {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StackKind {
-    /// softmax(W_a·[h'; e] + b_a), learned (`spec/metrics.md` §3.2).
+    /// softmax(W_a·[h'; e] + b_a), learned (`docs/science/metrics.md` §3.2).
     #[default]
     Soft,
     /// Teacher-forced from the token just read: an opening bracket pushes, a closing one pops, the

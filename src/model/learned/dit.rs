@@ -1,6 +1,6 @@
-//! Tiny DiT (`spec/metrics.md` §3.3): adaLN-Zero transformer blocks over a token sequence predicting
+//! Tiny DiT (`docs/science/metrics.md` §3.3): adaLN-Zero transformer blocks over a token sequence predicting
 //! the rectified-flow velocity, its Euler ODE sampler with hidden-state capture, its training
-//! objective on Dyck-2, and its `Denoiser` face in OU time (`spec/speciation.md` §1.1–1.2).
+//! objective on Dyck-2, and its `Denoiser` face in OU time (`docs/science/speciation.md` §1.1–1.2).
 
 use super::LearnedError;
 use super::config::{DitConfig, DitPrediction};
@@ -164,7 +164,7 @@ impl Dit {
         linear(&block.proj, &out)
     }
 
-    /// Euler ODE from τ = 1 to 0 in `steps` steps (`spec/metrics.md` §3.3) for `n` sequences; sequence
+    /// Euler ODE from τ = 1 to 0 in `steps` steps (`docs/science/metrics.md` §3.3) for `n` sequences; sequence
     /// i starts from `rng::stream(seed, ReverseNoise, i)`. Captures block `capture` at every step. Stops
     /// with `LearnedError::Cancelled` before the next Euler step of a chunk once `cancel` is set.
     pub fn sample(
@@ -344,7 +344,7 @@ impl Dit {
 }
 
 /// The shipped tiny DiT's architecture (assets/models/PROVENANCE.md, the recipe search): the
-/// `spec/metrics.md` §3.3 network with token-logit output. It is trained at
+/// `docs/science/metrics.md` §3.3 network with token-logit output. It is trained at
 /// [`TimeSampling::LOGIT_NORMAL`] times with the optimiser settings of `Recipe::dit()`.
 pub fn shipped_config() -> DitConfig {
     DitConfig {
@@ -356,7 +356,7 @@ pub fn shipped_config() -> DitConfig {
 /// How training draws the rectified-flow time τ of each string.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum TimeSampling {
-    /// τ ~ U(0, 1), as in `spec/metrics.md` §3.3.
+    /// τ ~ U(0, 1), as in `docs/science/metrics.md` §3.3.
     Uniform,
     /// τ = sigmoid(mean + std·z) with z ~ N(0, 1) (Esser et al. 2024, SD3): fewer steps are spent
     /// near τ = 0 and 1, where the velocity is easy (mostly the noise or mostly the data).
@@ -381,7 +381,7 @@ impl TimeSampling {
     }
 }
 
-/// The DiT's rectified-flow objective on Dyck-2 analog bits (`spec/metrics.md` §3.3).
+/// The DiT's rectified-flow objective on Dyck-2 analog bits (`docs/science/metrics.md` §3.3).
 pub struct DitTraining<'a> {
     pub model: &'a Dit,
     pub data: DyckData,

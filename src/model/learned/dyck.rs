@@ -1,4 +1,4 @@
-//! The shared task (`spec/metrics.md` §3.4): Dyck-2 bracket strings, drawn uniformly from all valid
+//! The shared task (`docs/science/metrics.md` §3.4): Dyck-2 bracket strings, drawn uniformly from all valid
 //! strings of a length by a seeded generator, a validator, the chance level and the analog-bit coding
 //! the DiT uses. No model code here.
 

@@ -1,4 +1,4 @@
-//! Euler-Stack (`spec/metrics.md` §3.2, our instantiation): a state advanced by explicit Euler steps
+//! Euler-Stack (`docs/science/metrics.md` §3.2, our instantiation): a state advanced by explicit Euler steps
 //! h ← h + η·F(h, token, stack top), coupled to a soft push/pop/no-op stack (or, as the §3.2 sanity
 //! baseline, a hard stack driven by the bracket type), trained autoregressively with the floor
 //! penalties; its sampler with hidden-state capture. Not a denoiser.

@@ -1,4 +1,4 @@
-//! Learned models in candle (CPU, f32): the tiny DiT and the Euler-Stack of `spec/metrics.md` §3 on the
+//! Learned models in candle (CPU, f32): the tiny DiT and the Euler-Stack of `docs/science/metrics.md` §3 on the
 //! Dyck-2 task, and a small OU-time MLP denoiser for analytic scenes. Owns model files (safetensors +
 //! versioned JSON config), training and hidden-state capture; knows nothing of the UI or the CLI.
 

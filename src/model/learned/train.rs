@@ -195,7 +195,7 @@ pub(crate) const HELDOUT_NOISE_STREAM: u64 = 4 << 48;
 const TRAIN_STRINGS_TAG: u64 = 2 << 48;
 const HELDOUT_STRINGS_TAG: u64 = 3 << 48;
 
-/// Training strings per seed (`spec/metrics.md` §3.4).
+/// Training strings per seed (`docs/science/metrics.md` §3.4).
 pub const TRAIN_STRINGS: usize = 20_000;
 pub const HELDOUT_STRINGS: usize = 1_000;
 
