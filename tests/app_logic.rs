@@ -29,6 +29,14 @@ fn a_scene_runs_to_the_end() {
     // The time bar starts at the end of the run (t_min).
     assert_eq!(app.timeline.step, 60);
     h.get_by_label("Idle: all results are up to date.");
+    // A save says where it went, in the status line.
+    let saved = dir.path().join("after.json");
+    assert!(h.state_mut().save_session(&saved));
+    h.run_steps(2);
+    h.get_by_label(&format!(
+        "Idle: all results are up to date. saved the session to {}.",
+        saved.display()
+    ));
 }
 
 #[test]

@@ -512,6 +512,14 @@ fn render_writes_svg_data_and_a_2x_png_from_a_scene_file() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    // It says what it wrote, one line per file.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for file in ["phi.svg", "phi.csv", "phi.json", "phi.png"] {
+        assert!(
+            stdout.lines().any(|l| l == format!("wrote {}", path(file))),
+            "{stdout}"
+        );
+    }
     let document = std::fs::read_to_string(path("phi.svg")).unwrap();
     let doc = roxmltree::Document::parse(&document).unwrap();
     // The same scene and seed as `small_report`: the CLI's figure holds the same points.

@@ -40,6 +40,8 @@ pub struct JobBoard {
     worker: Worker,
     rows: Vec<JobRow>,
     errors: Vec<String>,
+    /// The last thing written to disk ("wrote FILE"), shown in the status line until replaced.
+    notice: Option<String>,
 }
 
 impl JobBoard {
@@ -48,6 +50,7 @@ impl JobBoard {
             worker: Worker::new(threads),
             rows: Vec::new(),
             errors: Vec::new(),
+            notice: None,
         }
     }
 
@@ -126,6 +129,16 @@ impl JobBoard {
         }
     }
 
+    /// Says in the status line what was just done (e.g. "wrote /path/figure.svg").
+    pub fn notify(&mut self, message: String) {
+        log::info!("{message}");
+        self.notice = Some(message);
+    }
+
+    pub fn notice(&self) -> Option<&str> {
+        self.notice.as_deref()
+    }
+
     pub fn rows(&self) -> &[JobRow] {
         &self.rows
     }
@@ -181,7 +194,12 @@ impl JobBoard {
             self.dismiss_error(index);
         }
         if self.rows.is_empty() && self.errors.is_empty() {
-            ui.label("Idle: all results are up to date.");
+            match &self.notice {
+                Some(notice) => ui.label(format!("Idle: all results are up to date. {notice}.")),
+                None => ui.label("Idle: all results are up to date."),
+            };
+        } else if let Some(notice) = &self.notice {
+            ui.label(format!("{notice}."));
         }
     }
 }

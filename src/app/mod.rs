@@ -298,12 +298,16 @@ impl DiffscopeApp {
             self.jobs.start(JobKind::Export, "PNG export", move |_| {
                 shown
                     .render_png(settings, &request.path)
-                    .map(|()| Arc::new(()) as crate::worker::JobOutput)
+                    .map(|()| Arc::new(request.path) as crate::worker::JobOutput)
                     .map_err(|e| crate::worker::JobError::failed(&e))
             });
-        } else if let Err(e) = export::write_data(self, request.view, request.format, &request.path)
-        {
-            self.jobs.report(format!("export failed: {e}"));
+        } else {
+            match export::write_data(self, request.view, request.format, &request.path) {
+                Ok(()) => self
+                    .jobs
+                    .notify(format!("wrote {}", request.path.display())),
+                Err(e) => self.jobs.report(format!("export failed: {e}")),
+            }
         }
     }
 
@@ -458,7 +462,11 @@ impl DiffscopeApp {
                     self.references = finished.output.downcast::<ReferenceReports>().ok();
                 }
                 JobKind::Compare => self.models = finished.output.downcast::<Comparison>().ok(),
-                JobKind::Export => {}
+                JobKind::Export => {
+                    if let Ok(path) = finished.output.downcast::<PathBuf>() {
+                        self.jobs.notify(format!("wrote {}", path.display()));
+                    }
+                }
             }
         }
     }

@@ -161,7 +161,11 @@ impl DiffscopeApp {
     /// Saves the current state at `path` (atomically); a failure is reported.
     pub fn save_session(&mut self, path: &Path) -> bool {
         match self.session().save(path) {
-            Ok(()) => true,
+            Ok(()) => {
+                self.jobs
+                    .notify(format!("saved the session to {}", path.display()));
+                true
+            }
             Err(e) => {
                 self.jobs.report(format!("could not save the session: {e}"));
                 false

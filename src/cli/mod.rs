@@ -11,7 +11,7 @@ pub mod sample;
 pub mod speciation;
 pub mod train;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
 
 /// diffscope: see inside diffusion models.
@@ -66,7 +66,12 @@ pub fn main() -> ExitCode {
     // Before any thread exists (it may set the environment): the app, `train`, `compare` and the
     // benches all run candle models.
     crate::model::learned::prepare_cpu();
-    let cli = match Cli::try_parse() {
+    // The benchmark names are known at run time only: `bench --help` lists them.
+    let command = Cli::command().mut_subcommand("bench", |c| c.after_help(bench::names_help()));
+    let cli = match command
+        .try_get_matches()
+        .and_then(|matches| Cli::from_arg_matches(&matches))
+    {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();

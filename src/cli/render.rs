@@ -159,9 +159,11 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
             Format::Png => export::save_harness_png(&mut harness, path)?,
             _ => export::write_data(harness.state(), view, format, path)?,
         }
+        println!("wrote {}", path.display());
     }
     if let Some(path) = &args.save_session {
         harness.state().session().save(path)?;
+        println!("wrote {}", path.display());
     }
     Ok(())
 }

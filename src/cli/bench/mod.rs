@@ -88,21 +88,36 @@ pub fn best_of<T>(mut work: impl FnMut() -> anyhow::Result<T>) -> anyhow::Result
     Ok((best, result))
 }
 
-pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
-    let all = engine::benches()
+/// Every benchmark, in the order they run.
+fn all() -> Vec<Bench> {
+    engine::benches()
         .into_iter()
         .chain(frame::benches())
         .chain(geometry::benches())
         .chain(learned::benches())
-        .chain(speciation::benches());
-    for bench in all {
-        if args
-            .filter
-            .as_deref()
-            .is_some_and(|f| !bench.name.contains(f))
-        {
-            continue;
-        }
+        .chain(speciation::benches())
+        .collect()
+}
+
+/// The names of every benchmark, for `bench --help` and the error of a filter matching none.
+pub fn names_help() -> String {
+    let names: Vec<&str> = all().iter().map(|b| b.name).collect();
+    format!("Benchmarks: {}", names.join(", "))
+}
+
+pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    let selected: Vec<Bench> = all()
+        .into_iter()
+        .filter(|b| args.filter.as_deref().is_none_or(|f| b.name.contains(f)))
+        .collect();
+    if selected.is_empty() {
+        anyhow::bail!(
+            "no benchmark name contains {:?}. {}",
+            args.filter.as_deref().unwrap_or_default(),
+            names_help()
+        );
+    }
+    for bench in selected {
         let figure = (bench.run)()?;
         let target = figure
             .target_seconds
