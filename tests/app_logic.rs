@@ -120,11 +120,49 @@ impl egui::DroppedFile for DroppedPath {
     }
 }
 
+/// While a changed scene samples, the previous cloud stays drawn (dimmed, with the progress) instead
+/// of a blank view; the new cloud replaces it when it arrives.
+#[test]
+fn the_previous_cloud_stays_while_the_next_one_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(&small_scene(dir.path()), [1280.0, 800.0]);
+    settle(&mut h);
+    let before = h.state().cloud.clone().unwrap();
+    let mut scene = h.state().scene.clone();
+    scene.seed += 1;
+    // Enough trajectories that sampling is still running a frame later.
+    scene.trajectories = 20_000;
+    h.state_mut().apply_scene(scene);
+    h.step();
+    assert!(
+        h.state()
+            .jobs
+            .is_running(diffscope::app::jobs::JobKind::Sample)
+    );
+    assert!(
+        h.state()
+            .cloud
+            .as_ref()
+            .is_some_and(|c| std::sync::Arc::ptr_eq(c, &before))
+    );
+    h.get_by_label_contains("(showing the previous cloud)");
+    settle(&mut h);
+    let after = h.state().cloud.clone().unwrap();
+    assert!(!std::sync::Arc::ptr_eq(&before, &after));
+    assert_eq!(after.trajectories.n, 20_000);
+    assert!(
+        h.query_by_label_contains("(showing the previous cloud)")
+            .is_none()
+    );
+}
+
 #[test]
 fn a_bad_point_file_is_one_readable_error() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(&small_scene(dir.path()), [1280.0, 800.0]);
     settle(&mut h);
+    let before = h.state().cloud.clone().expect("the scene's cloud");
+    let scene = h.state().scene.clone();
     let bad = dir.path().join("broken.npy");
     std::fs::write(&bad, b"this is not an npy file").unwrap();
     h.input_mut()
@@ -141,6 +179,11 @@ fn a_bad_point_file_is_one_readable_error() {
         "the message names the file: {errors:?}"
     );
     h.get_by_label_contains("loading points failed");
+    // The failed load changed nothing: the same cloud (not a copy) and scene are shown.
+    let after = h.state().cloud.clone().expect("the previous cloud stays");
+    assert!(std::sync::Arc::ptr_eq(&before, &after));
+    assert_eq!(h.state().scene, scene);
+    assert!(h.state().metrics.is_some(), "its measurements stay too");
     // More frames do not repeat it.
     h.run_steps(3);
     assert_eq!(h.state().jobs.errors().len(), 1);

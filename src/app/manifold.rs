@@ -217,6 +217,20 @@ pub fn time_fraction(times: &[f64], j: usize) -> f32 {
     }
 }
 
+/// What the manifold view draws this frame (the app's results; the view keeps only its settings).
+pub struct ViewInput<'a> {
+    pub cloud: Option<&'a Cloud>,
+    /// The hole overlay of the measured step, with the step it belongs to.
+    pub overlay: Option<(&'a HoleOverlay, StepFilter)>,
+    /// Changes whenever a new cloud arrives (cache key of the drawn instances).
+    pub cloud_id: usize,
+    /// `[N]` the class of each trajectory.
+    pub classes: &'a [u32],
+    pub step: usize,
+    /// The sampling job's name and progress, while a new cloud is computed.
+    pub sampling: Option<(&'a str, f32)>,
+}
+
 impl ManifoldView {
     /// Drops cached instances and the selection (a new cloud arrived).
     pub fn reset(&mut self) {
@@ -416,23 +430,30 @@ impl ManifoldView {
     }
 
     /// Draws the view into the remaining space of `ui`.
-    pub fn ui(
-        &mut self,
-        ui: &mut Ui,
-        cloud: Option<&Cloud>,
-        overlay: Option<(&HoleOverlay, StepFilter)>,
-        cloud_id: usize,
-        classes: &[u32],
-        step: usize,
-    ) {
+    pub fn ui(&mut self, ui: &mut Ui, input: ViewInput) {
+        let ViewInput {
+            cloud,
+            overlay,
+            cloud_id,
+            classes,
+            step,
+            sampling,
+        } = input;
         let (rect, response) = ui.allocate_exact_size(ui.available_size(), Sense::click_and_drag());
         let painter = ui.painter_at(rect);
         painter.rect_filled(rect, 0.0, ui.visuals().extreme_bg_color);
+        let progress_text = |(name, fraction): (&str, f32)| {
+            let mut name = name.to_string();
+            if let Some(first) = name.get_mut(0..1) {
+                first.make_ascii_uppercase();
+            }
+            format!("{name}… {:.0} %", 100.0 * fraction)
+        };
         let Some(cloud) = cloud else {
             painter.text(
                 rect.center(),
                 egui::Align2::CENTER_CENTER,
-                "Sampling…",
+                sampling.map_or("Sampling…".to_string(), progress_text),
                 egui::FontId::proportional(18.0),
                 ui.visuals().weak_text_color(),
             );
@@ -520,6 +541,23 @@ impl ManifoldView {
             caption(&painter, ui, rect, axes_height + 4.0, text);
         }
         self.draw_legend(&painter, ui, cloud, rect);
+        // The previous cloud stays visible, dimmed, while its successor is computed.
+        if let Some(job) = sampling {
+            let backdrop = ui.visuals().extreme_bg_color.gamma_multiply(0.6);
+            painter.rect_filled(rect, 0.0, backdrop);
+            let text = format!("{} (showing the previous cloud)", progress_text(job));
+            // A label, not painted text, so screen readers and UI tests find it.
+            let label = egui::Label::new(
+                egui::RichText::new(text)
+                    .size(18.0)
+                    .strong()
+                    .background_color(ui.visuals().window_fill),
+            );
+            ui.put(
+                Rect::from_center_size(rect.center(), egui::vec2(rect.width(), 40.0)),
+                label,
+            );
+        }
     }
 
     /// Moves the camera along a small circle, `frame` steps of it, as a user dragging the view would:

@@ -141,6 +141,9 @@ pub struct DiffscopeApp {
     speciation_view: SpeciationView,
     pub right_tab: RightTab,
     capture: Option<(PathBuf, Capture, u32)>,
+    /// A loaded point file resets the view (selection, camera) when it arrives, not before: a file that
+    /// fails to load keeps the view as it was.
+    reset_view_on_arrival: bool,
     /// Why a non-interactive run (screenshot) failed, read by [`run`] after the window closes.
     failure: Arc<Mutex<Option<String>>>,
     solo: Option<View>,
@@ -227,6 +230,7 @@ impl DiffscopeApp {
             speciation_view: SpeciationView::default(),
             right_tab: RightTab::Speciation,
             capture: options.screenshot.map(|path| (path, Capture::Waiting, 0)),
+            reset_view_on_arrival: false,
             failure: Arc::default(),
             solo: options.solo,
             frame_stats: options.frame_stats.map(|options| FrameStats {
@@ -314,7 +318,8 @@ impl DiffscopeApp {
     /// Restarts the sampling (and the metrics after it) and/or the speciation lab for the current scene.
     fn restart(&mut self, sampling: bool, speciation: bool) {
         if sampling {
-            self.cloud = None;
+            // The previous cloud stays drawn (dimmed, with the progress) until the new one arrives;
+            // its measurements go, since they describe the old cloud.
             self.metrics = None;
             self.manifold.reset();
             self.jobs.cancel(JobKind::Metrics);
@@ -374,12 +379,11 @@ impl DiffscopeApp {
             }
             return;
         }
+        // The current cloud and its measurements stay until the file has loaded: a file that fails
+        // to load changes nothing.
         let path = path.to_path_buf();
         self.pending_view = None;
-        self.cloud = None;
-        self.metrics = None;
-        self.manifold.reset();
-        self.jobs.cancel(JobKind::Metrics);
+        self.reset_view_on_arrival = true;
         self.jobs
             .start(JobKind::Sample, "loading points", move |ctx| {
                 ctx.progress(0.0, "reading");
@@ -395,6 +399,9 @@ impl DiffscopeApp {
     /// a stale one.
     fn follow_time_in_metrics(&mut self) {
         let Some(cloud) = &self.cloud else { return };
+        if self.jobs.is_running(JobKind::Sample) {
+            return;
+        }
         let step = self.timeline.step;
         let measured = self.metrics.as_ref().map(|m| m.filter.step);
         let first_running = self
@@ -422,6 +429,11 @@ impl DiffscopeApp {
             match finished.kind {
                 JobKind::Sample => {
                     if let Ok(cloud) = finished.output.downcast::<Cloud>() {
+                        self.metrics = None;
+                        self.jobs.cancel(JobKind::Metrics);
+                        if std::mem::take(&mut self.reset_view_on_arrival) {
+                            self.manifold.reset();
+                        }
                         self.classes = manifold::trajectory_classes(&cloud);
                         self.cloud_id += 1;
                         self.timeline.step = cloud.trajectories.stored_steps.saturating_sub(1);
@@ -608,13 +620,22 @@ impl DiffscopeApp {
                 .metrics
                 .as_ref()
                 .and_then(|m| m.overlay.as_ref().map(|o| (o, m.filter)));
+            let sampling = self
+                .jobs
+                .rows()
+                .iter()
+                .find(|row| row.kind == JobKind::Sample)
+                .map(|row| (row.name.as_str(), row.fraction));
             self.manifold.ui(
                 ui,
-                self.cloud.as_deref(),
-                overlay,
-                self.cloud_id,
-                &self.classes,
-                self.timeline.step,
+                manifold::ViewInput {
+                    cloud: self.cloud.as_deref(),
+                    overlay,
+                    cloud_id: self.cloud_id,
+                    classes: &self.classes,
+                    step: self.timeline.step,
+                    sampling,
+                },
             );
         });
         if self.manifold.settings.selected.is_some()

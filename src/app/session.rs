@@ -133,6 +133,10 @@ impl DiffscopeApp {
     /// Applies the waiting step and selection once a sampled cloud is shown (a step beyond the cloud's
     /// last is clamped, a selection beyond its trajectories dropped).
     pub(super) fn apply_pending_view(&mut self) {
+        // A cloud shown while the session's own run samples is the previous one.
+        if self.jobs.is_running(super::jobs::JobKind::Sample) {
+            return;
+        }
         let Some(cloud) = &self.cloud else {
             return;
         };
