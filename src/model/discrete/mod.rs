@@ -11,6 +11,8 @@
 //!   probability α(t) = e^{−t} (mask: it is revealed; flip: it is not redrawn);
 //! - `t = 0` is allowed everywhere and means "no noise" (the observation is the clean word).
 
+pub mod ising_chain;
+
 use crate::rng::Stream;
 use rand::Rng;
 
