@@ -211,7 +211,12 @@ fn scaled_chain(
 
 /// Forward–backward in log space (cavity fields): exact for any K and h, ~10 transcendental calls
 /// per site. The fallback of `open_chain`. `fields` is scratch `[n]` (cavity fields from the left).
-pub(crate) fn log_space_chain(k: f64, h: &[f64], fields: &mut [f64], marginals: Option<&mut [f64]>) -> f64 {
+pub(crate) fn log_space_chain(
+    k: f64,
+    h: &[f64],
+    fields: &mut [f64],
+    marginals: Option<&mut [f64]>,
+) -> f64 {
     let n = h.len();
     let mut log_z = 0.0;
     let mut left = h[0];
@@ -532,7 +537,12 @@ pub(crate) fn abs_shift(y: f64, a: f64) -> f64 {
 
 /// Periodic chain via σ_1 = ±1: each pinned value leaves an open chain on sites 2..d whose end fields
 /// carry the bonds to σ_1; the two results are combined with log-sum-exp on the `rest` parts.
-pub(crate) fn periodic_chain(k: f64, f: &Fields, marginals: Option<&mut [f64]>, s: &mut ChainBuffers) -> LogZ {
+pub(crate) fn periodic_chain(
+    k: f64,
+    f: &Fields,
+    marginals: Option<&mut [f64]>,
+    s: &mut ChainBuffers,
+) -> LogZ {
     let h = &f.h;
     let d = h.len();
     let abs_fields = f.abs_sum;

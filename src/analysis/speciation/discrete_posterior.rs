@@ -59,7 +59,9 @@ pub fn phi_posterior_independent(
         )));
     }
     if t.is_nan() || t < 0.0 {
-        return Err(SpeciationError::Invalid(format!("time must be >= 0, got {t}")));
+        return Err(SpeciationError::Invalid(format!(
+            "time must be >= 0, got {t}"
+        )));
     }
     let l = model.length();
     let log_fact = log_factorials(l);
@@ -73,7 +75,10 @@ pub fn phi_posterior_independent(
         .iter()
         .map(|&h| {
             // P(s = ±1) = 1/(1 + e^{∓2h}), each computed on its own so neither cancels.
-            let (p_up, p_down) = (1.0 / (1.0 + (-2.0 * h).exp()), 1.0 / (1.0 + (2.0 * h).exp()));
+            let (p_up, p_down) = (
+                1.0 / (1.0 + (-2.0 * h).exp()),
+                1.0 / (1.0 + (2.0 * h).exp()),
+            );
             match noise {
                 DiscreteNoise::Mask => (p_up.ln(), p_down.ln()),
                 // P(y = ±1) = (1 − α)/2 + α P(s = ±1).

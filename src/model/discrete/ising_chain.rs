@@ -157,7 +157,11 @@ fn for_each_run(pin: &[i8], boundary: Boundary, mut visit: impl FnMut(Run)) {
                 visit(Run {
                     start,
                     len: i - start,
-                    left: if start > 0 { pin[start - 1].into() } else { 0.0 },
+                    left: if start > 0 {
+                        pin[start - 1].into()
+                    } else {
+                        0.0
+                    },
                     right: if i < n { pin[i].into() } else { 0.0 },
                 });
             }
@@ -486,7 +490,11 @@ impl TokenModel for IsingChainTokens {
         };
         let mut s = Scratch::new(l);
         let mut per_class = vec![0.0; k_count * l];
-        for (k, (c, m)) in classes.iter_mut().zip(per_class.chunks_exact_mut(l)).enumerate() {
+        for (k, (c, m)) in classes
+            .iter_mut()
+            .zip(per_class.chunks_exact_mut(l))
+            .enumerate()
+        {
             *c = self.weights[k].ln() + self.pass(k, &ev, &mut s, Output::Magnetisations(m))
                 - self.log_z[k];
         }
@@ -548,6 +556,90 @@ impl TokenModel for IsingChainTokens {
             tokens,
             labels,
             length: l,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::math::log_sum_exp;
+
+    #[test]
+    fn flip_field_is_atanh_of_alpha_at_every_scale() {
+        for t in [0.05, 0.7, 3.0] {
+            let direct = (-t as f64).exp().atanh();
+            assert!((flip_field(t) - direct).abs() < 1e-13, "t={t}");
+        }
+        // t → 0: atanh(1 − t) ≈ ½ ln(2/t), where atanh of the rounded α would have lost all digits.
+        let t = 1e-12;
+        assert!((flip_field(t) - 0.5 * (2.0 / t).ln()).abs() < 1e-9);
+        // t large: ≈ e^{−t}, relative precision kept.
+        let t = 30.0;
+        assert!((flip_field(t) / (-t as f64).exp() - 1.0).abs() < 1e-12);
+        assert_eq!(flip_field(0.0), f64::INFINITY);
+    }
+
+    #[test]
+    fn runs_cover_every_free_site_once_with_their_pinned_neighbours() {
+        let collect = |pin: &[i8], b: Boundary| {
+            let mut runs = Vec::new();
+            for_each_run(pin, b, |r| runs.push((r.start, r.len, r.left, r.right)));
+            runs
+        };
+        let pin = [0, 1, 0, 0, -1, 0];
+        assert_eq!(
+            collect(&pin, Boundary::Open),
+            vec![(0, 1, 0.0, 1.0), (2, 2, 1.0, -1.0), (5, 1, -1.0, 0.0)]
+        );
+        // Periodic: sites 5 and 0 form one run across the seam, between −1 (site 4) and +1 (site 1).
+        assert_eq!(
+            collect(&pin, Boundary::Periodic),
+            vec![(2, 2, 1.0, -1.0), (5, 2, -1.0, 1.0)]
+        );
+        // One pinned site on a ring: the other sites feel it from both ends.
+        assert_eq!(
+            collect(&[0, 0, -1], Boundary::Periodic),
+            vec![(0, 2, -1.0, -1.0)]
+        );
+        assert!(collect(&[1, 1], Boundary::Periodic).is_empty());
+    }
+
+    /// The periodic chain without pins goes through `periodic_chain`; with one pinned site through open
+    /// runs. Summing the pinned value out must give the same ln Z, and the magnetisation of the pinned
+    /// site must match its marginal from the pass without pins.
+    #[test]
+    fn pinned_runs_and_the_periodic_pass_agree() {
+        for l in [1, 2, 3, 17] {
+            let model = IsingChainTokens::new(
+                l,
+                Boundary::Periodic,
+                vec![IsingChainClass {
+                    weight: 1.0,
+                    coupling: -0.9,
+                    field: 0.4,
+                    label: String::new(),
+                }],
+            )
+            .unwrap();
+            let mut s = Scratch::new(l);
+            let mut ev = Evidence::free(l);
+            for (i, f) in ev.field.iter_mut().enumerate() {
+                *f = 0.3 * (i as f64 * 1.7).sin();
+            }
+            let mut m = vec![0.0; l];
+            let whole = model.pass(0, &ev, &mut s, Output::Magnetisations(&mut m));
+            ev.pinned = 1;
+            let mut pinned = [0.0; 2];
+            for (p, sign) in pinned.iter_mut().zip([1, -1]) {
+                ev.pin[0] = sign;
+                *p = model.pass(0, &ev, &mut s, Output::LogZ);
+            }
+            assert!((log_sum_exp(&pinned) - whole).abs() < 1e-12, "L={l}");
+            assert!(
+                ((0.5 * (pinned[0] - pinned[1])).tanh() - m[0]).abs() < 1e-12,
+                "L={l}"
+            );
         }
     }
 }
