@@ -155,7 +155,7 @@ fn class_posteriors_and_marginals_match_enumeration() {
 /// its degrees of freedom.
 fn chi_square(counts: &[u64], probabilities: &[f64]) -> (f64, usize) {
     let n: u64 = counts.iter().sum();
-    let (mut stat, mut cells) = (0.0, 0);
+    let (mut stat, mut cells) = (0.0, 0usize);
     let (mut pooled_count, mut pooled_expected) = (0.0, 0.0);
     for (&c, &p) in counts.iter().zip(probabilities) {
         let expected = p * n as f64;
@@ -426,7 +426,7 @@ fn exact_independent_phi_matches_enumeration() {
                 DiscreteNoise::Mask => vec![0, 1, MASK],
                 DiscreteNoise::Flip => vec![0, 1],
             };
-            for t in [0.0, 0.4, 2.5] {
+            for t in [0.0f64, 0.4, 2.5] {
                 let mut phi = 0.0;
                 let count = symbols.len().pow(l as u32);
                 for code in 0..count {
