@@ -398,7 +398,8 @@ fn long_chains_stay_finite_and_consistent() {
                     );
                 }
                 // Under flip, t = 1e-12 differs from pinning every site by emissions of relative size
-                // ~t/2 per site: the class posterior moves by at most ~L t.
+                // ~t/2 per site; for a word drawn from the model that moves the class posterior by
+                // ~L t, so a jump here means the pinned and the field paths disagree.
                 if let (Some(p), true) = (&previous, t == 1e-12) {
                     for (a, b) in p.iter().zip(&post) {
                         assert!((a - b).abs() < 1e-6, "{what}: {p:?} vs {post:?}");

@@ -372,10 +372,13 @@ impl IsingChainTokens {
                 *rh = f + extra;
                 shift += abs_shift(f, extra);
             }
-            fields.set(run_h[..len].iter().copied());
             match &mut out {
-                Output::LogZ => log_z += shift + open_chain(bond, fields, len, chain, None).rest,
+                Output::LogZ => {
+                    fields.set(run_h[..len].iter().copied());
+                    log_z += shift + open_chain(bond, fields, len, chain, None).rest;
+                }
                 Output::Magnetisations(m) => {
+                    fields.set(run_h[..len].iter().copied());
                     let z = open_chain(bond, fields, len, chain, Some(&mut run_m[..len]));
                     log_z += shift + z.rest;
                     for (j, &mj) in run_m[..len].iter().enumerate() {
@@ -567,16 +570,16 @@ mod tests {
 
     #[test]
     fn flip_field_is_atanh_of_alpha_at_every_scale() {
-        for t in [0.05, 0.7, 3.0] {
-            let direct = (-t as f64).exp().atanh();
+        for t in [0.05f64, 0.7, 3.0] {
+            let direct = (-t).exp().atanh();
             assert!((flip_field(t) - direct).abs() < 1e-13, "t={t}");
         }
         // t → 0: atanh(1 − t) ≈ ½ ln(2/t), where atanh of the rounded α would have lost all digits.
         let t = 1e-12;
         assert!((flip_field(t) - 0.5 * (2.0 / t).ln()).abs() < 1e-9);
         // t large: ≈ e^{−t}, relative precision kept.
-        let t = 30.0;
-        assert!((flip_field(t) / (-t as f64).exp() - 1.0).abs() < 1e-12);
+        let t = 30.0f64;
+        assert!((flip_field(t) / (-t).exp() - 1.0).abs() < 1e-12);
         assert_eq!(flip_field(0.0), f64::INFINITY);
     }
 
