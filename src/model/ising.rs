@@ -68,9 +68,9 @@ fn transfer(k: f64, y: f64) -> (f64, f64) {
 /// every class and both pinned values of σ_1, so differences are taken on `rest` alone, which is
 /// O(d (|K| + 1)) and keeps full precision.
 #[derive(Clone, Copy, Debug, PartialEq)]
-struct LogZ {
-    abs_fields: f64,
-    rest: f64,
+pub(crate) struct LogZ {
+    pub(crate) abs_fields: f64,
+    pub(crate) rest: f64,
 }
 
 impl LogZ {
@@ -89,14 +89,14 @@ fn site_weight(h: f64) -> (f64, f64) {
 /// Fields h with what every chain pass derives from them (site weights, Σ|h_i|): built once per row
 /// and shared by all classes. Buffers have length d; a chain uses a prefix.
 #[derive(Default)]
-struct Fields {
+pub(crate) struct Fields {
     h: Vec<f64>,
     site: Vec<(f64, f64)>,
     abs_sum: f64,
 }
 
 impl Fields {
-    fn new(d: usize) -> Self {
+    pub(crate) fn new(d: usize) -> Self {
         Self {
             h: vec![0.0; d],
             site: vec![(0.0, 0.0); d],
@@ -104,13 +104,16 @@ impl Fields {
         }
     }
 
-    /// Sets all d fields to `values`.
-    fn set(&mut self, values: impl Iterator<Item = f64>) {
+    /// Sets the first fields to `values` (all d of them when it yields d values); Σ|h| covers the
+    /// values set, so a chain over that prefix sees no stale entries.
+    pub(crate) fn set(&mut self, values: impl Iterator<Item = f64>) {
+        let mut abs_sum = 0.0;
         for ((h, w), v) in self.h.iter_mut().zip(self.site.iter_mut()).zip(values) {
             *h = v;
             *w = site_weight(v);
+            abs_sum += v.abs();
         }
-        self.abs_sum = self.h.iter().map(|v| v.abs()).sum();
+        self.abs_sum = abs_sum;
     }
 
     fn from_slice(h: &[f64]) -> Self {
@@ -124,7 +127,7 @@ impl Fields {
 /// ln Z(h); when `marginals` is given, writes ⟨σ_i⟩ into it. Tries the scaled transfer-matrix pass (no
 /// transcendental call per site) and falls back to the log-space pass when that would underflow
 /// (|K| or |h| in the hundreds).
-fn open_chain(
+pub(crate) fn open_chain(
     k: f64,
     f: &Fields,
     n: usize,
@@ -208,7 +211,12 @@ fn scaled_chain(
 
 /// Forward–backward in log space (cavity fields): exact for any K and h, ~10 transcendental calls
 /// per site. The fallback of `open_chain`. `fields` is scratch `[n]` (cavity fields from the left).
-fn log_space_chain(k: f64, h: &[f64], fields: &mut [f64], marginals: Option<&mut [f64]>) -> f64 {
+pub(crate) fn log_space_chain(
+    k: f64,
+    h: &[f64],
+    fields: &mut [f64],
+    marginals: Option<&mut [f64]>,
+) -> f64 {
     let n = h.len();
     let mut log_z = 0.0;
     let mut left = h[0];
@@ -232,7 +240,7 @@ fn log_space_chain(k: f64, h: &[f64], fields: &mut [f64], marginals: Option<&mut
 }
 
 /// Scratch for one chain evaluation, sized for dimension d.
-struct ChainBuffers {
+pub(crate) struct ChainBuffers {
     /// Fields of the chain left after pinning σ_1 (periodic) — only d−1 used.
     pinned: Fields,
     /// `[d]` cavity fields (log-space pass).
@@ -253,7 +261,7 @@ struct RowScratch {
 }
 
 impl ChainBuffers {
-    fn new(d: usize) -> Self {
+    pub(crate) fn new(d: usize) -> Self {
         Self {
             pinned: Fields::new(d),
             fields: vec![0.0; d],
@@ -519,7 +527,7 @@ impl IsingMixture {
 }
 
 /// |y + a| − |y| without rounding y + a when |y| ≫ |a| (then it is exactly sgn(y)·a).
-fn abs_shift(y: f64, a: f64) -> f64 {
+pub(crate) fn abs_shift(y: f64, a: f64) -> f64 {
     if y.abs() >= a.abs() {
         y.signum() * a
     } else {
@@ -529,7 +537,12 @@ fn abs_shift(y: f64, a: f64) -> f64 {
 
 /// Periodic chain via σ_1 = ±1: each pinned value leaves an open chain on sites 2..d whose end fields
 /// carry the bonds to σ_1; the two results are combined with log-sum-exp on the `rest` parts.
-fn periodic_chain(k: f64, f: &Fields, marginals: Option<&mut [f64]>, s: &mut ChainBuffers) -> LogZ {
+pub(crate) fn periodic_chain(
+    k: f64,
+    f: &Fields,
+    marginals: Option<&mut [f64]>,
+    s: &mut ChainBuffers,
+) -> LogZ {
     let h = &f.h;
     let d = h.len();
     let abs_fields = f.abs_sum;

@@ -1,12 +1,14 @@
 //! Speciation times (`docs/science/speciation.md` §2–§3): theory and measurement.
 //!
 //! Theory: exact closed forms and quadratures (`universal`, `gaussian`, `ising`), Monte Carlo of the
-//! free-entropy difference and of φ_post for any exact model (`free_entropy`, `posterior_curve`), class
-//! hierarchies (`hierarchy`). Measurement along reverse dynamics: `cloning`, `uturn`, `commitment`.
-//! `report` assembles everything for a scene. No UI, no file formats.
+//! free-entropy difference and of φ_post for any exact model (`free_entropy`, `posterior_curve`; under
+//! discrete noise `discrete_posterior`), class hierarchies (`hierarchy`). Measurement along reverse
+//! dynamics: `cloning`, `uturn`, `commitment`. `report` assembles everything for a scene. No UI, no
+//! file formats.
 
 pub mod cloning;
 pub mod commitment;
+pub mod discrete_posterior;
 pub mod free_entropy;
 pub mod gaussian;
 pub mod hierarchy;

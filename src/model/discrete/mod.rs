@@ -12,6 +12,7 @@
 //! - `t = 0` is allowed everywhere and means "no noise" (the observation is the clean word).
 
 pub mod dyck;
+pub mod ising_chain;
 
 use crate::rng::Stream;
 use rand::Rng;
