@@ -8,6 +8,7 @@
 
 pub mod cloning;
 pub mod commitment;
+pub mod discrete_cloning;
 pub mod discrete_posterior;
 pub mod free_entropy;
 pub mod gaussian;
