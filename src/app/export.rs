@@ -1,13 +1,13 @@
 //! Exports of the app's views: PNG drawn offscreen at a chosen size and pixel density with the same
-//! renderer as the screen (egui_kittest's headless wgpu harness, as `diffscope render` does), and the
+//! renderer as the screen (`offscreen`, as `diffscope render` does), and the
 //! views' figure / table models as SVG, CSV, JSON and Markdown. Every file is written atomically.
 //! Draws only the export menu; decides nothing about what a view shows.
 
 use super::manifold::ViewSettings;
+use super::offscreen::OffscreenApp;
 use super::{DiffscopeApp, View, inspector, laws_view};
 use crate::figure::{self, Figure, Table, svg, text};
 use crate::io::{IoError, atomic};
-use egui_kittest::Harness;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use thiserror::Error;
@@ -263,31 +263,10 @@ impl PngSettings {
     }
 }
 
-/// The app in a headless wgpu harness of `settings`' size and density, built by `make`. The harness
-/// panics when no wgpu adapter exists; that becomes an error.
-pub fn harness(
-    settings: PngSettings,
-    make: impl FnOnce(&mut eframe::CreationContext<'_>) -> DiffscopeApp + 'static,
-) -> Result<Harness<'static, DiffscopeApp>, ExportError> {
-    settings.validate()?;
-    let size = [settings.width as f32, settings.height as f32];
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        Harness::builder()
-            .with_size(size)
-            .with_pixels_per_point(settings.scale as f32)
-            .wgpu()
-            .build_eframe(make)
-    }))
-    .map_err(|_| ExportError::Render("no usable wgpu adapter for offscreen rendering".into()))
-}
-
 /// Draws a few frames so the finished results are laid out, renders and writes the PNG atomically.
-pub fn save_harness_png(
-    harness: &mut Harness<'static, DiffscopeApp>,
-    path: &Path,
-) -> Result<(), ExportError> {
-    harness.run_steps(3);
-    let image = harness.render().map_err(ExportError::Render)?;
+pub fn save_png(offscreen: &mut OffscreenApp, path: &Path) -> Result<(), ExportError> {
+    offscreen.run_steps(3);
+    let image = offscreen.render()?;
     let mut bytes = Vec::new();
     image
         .write_to(
@@ -334,9 +313,9 @@ impl Shown {
     }
 
     /// An app showing these results alone, with no job running.
-    fn into_app(self, cc: &eframe::CreationContext<'_>) -> DiffscopeApp {
+    fn into_app(self, render_state: &eframe::egui_wgpu::RenderState) -> DiffscopeApp {
         let (mut app, _) = DiffscopeApp::without_jobs(
-            cc,
+            Some(render_state),
             super::AppOptions {
                 solo: Some(self.view),
                 ..Default::default()
@@ -360,8 +339,10 @@ impl Shown {
     /// Renders the view offscreen at `settings` and writes the PNG to `path` (runs as a worker job: it
     /// blocks for the frames it draws).
     pub fn render_png(self, settings: PngSettings, path: &Path) -> Result<(), ExportError> {
-        let mut harness = harness(settings, move |cc| self.into_app(cc))?;
-        save_harness_png(&mut harness, path)
+        settings.validate()?;
+        let device = OffscreenApp::device()?;
+        let app = self.into_app(&device);
+        save_png(&mut OffscreenApp::around(app, settings, device), path)
     }
 }
 

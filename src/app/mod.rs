@@ -9,6 +9,7 @@ pub mod jobs;
 pub mod laws_view;
 pub mod manifold;
 pub mod metrics_view;
+pub mod offscreen;
 pub mod presentation;
 pub mod scene_panel;
 pub mod session;
@@ -27,6 +28,7 @@ use crate::render::layer::LayerPipeline;
 use crate::render::trails::TrailPipeline;
 use crate::scene::Scene;
 use crate::session::Session;
+use eframe::egui_wgpu::RenderState;
 use jobs::{JobBoard, JobKind};
 use manifold::ManifoldView;
 use speciation_view::SpeciationView;
@@ -165,10 +167,16 @@ pub struct DiffscopeApp {
 }
 
 impl DiffscopeApp {
-    /// Builds the app: installs the GPU pipelines, opens the scene and starts its jobs.
+    /// Builds the app in a window: installs the GPU pipelines, opens the scene and starts its jobs.
     pub fn new(cc: &eframe::CreationContext<'_>, options: AppOptions) -> Self {
+        Self::with_render_state(cc.wgpu_render_state.as_ref(), options)
+    }
+
+    /// Builds the app on `render_state` (a window's or an offscreen device's; `None` draws no
+    /// points): installs the GPU pipelines, opens the scene and starts its jobs.
+    pub fn with_render_state(render_state: Option<&RenderState>, options: AppOptions) -> Self {
         let synthetic = options.frame_stats.and_then(|f| f.synthetic_points);
-        let (mut app, startup) = Self::without_jobs(cc, options);
+        let (mut app, startup) = Self::without_jobs(render_state, options);
         if let Some(n) = synthetic {
             app.jobs
                 .start(JobKind::Sample, "synthetic cloud", move |ctx| {
@@ -189,10 +197,10 @@ impl DiffscopeApp {
     /// The app with its scene opened and no job started (offscreen exports fill in the results).
     /// Also returns the session to apply once the jobs are started (`--session`, or the autosave).
     fn without_jobs(
-        cc: &eframe::CreationContext<'_>,
+        render_state: Option<&RenderState>,
         options: AppOptions,
     ) -> (Self, Option<Session>) {
-        if let Some(render_state) = &cc.wgpu_render_state {
+        if let Some(render_state) = render_state {
             PointPipeline::install(render_state);
             LayerPipeline::install(render_state);
             TrailPipeline::install(render_state);
@@ -842,6 +850,17 @@ impl DiffscopeApp {
 
 impl eframe::App for DiffscopeApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.frame_ui(ui);
+    }
+
+    fn on_exit(&mut self) {
+        self.autosave();
+    }
+}
+
+impl DiffscopeApp {
+    /// One frame of the whole app (the window's and the offscreen renderer's).
+    pub fn frame_ui(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         self.take_results();
         self.follow_time_in_metrics();
@@ -880,10 +899,6 @@ impl eframe::App for DiffscopeApp {
         egui::CentralPanel::default().show(ui, |ui| self.central(ui));
         self.drive_capture(&ctx);
         self.drive_frame_stats(&ctx);
-    }
-
-    fn on_exit(&mut self) {
-        self.autosave();
     }
 }
 

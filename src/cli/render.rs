@@ -1,12 +1,13 @@
 //! `diffscope render SCENE|--session FILE --view manifold|speciation|metrics|theory|inspector --png FILE`:
 //! draws one view of the app (for a session: with its camera, colours and selection) offscreen with the
-//! same renderer (egui + our wgpu pipelines on a headless wgpu device, through egui_kittest's offscreen
-//! harness), after the scene's jobs are done, and writes a PNG at 1× or 2× pixel density; plots and
+//! same renderer (egui-wgpu and our pipelines on a headless wgpu device, `app::offscreen`)
+//! after the scene's jobs are done, and writes a PNG at 1× or 2× pixel density; plots and
 //! the metric table also as SVG, CSV, JSON (and Markdown for the table). The inspector shows the
 //! trajectory chosen by `--select N` (or the session's selection).
 
 use crate::app::export::{self, Format, PngSettings};
-use crate::app::{AppOptions, DiffscopeApp, View};
+use crate::app::offscreen::OffscreenApp;
+use crate::app::{AppOptions, View};
 use crate::scene::Scene;
 use crate::session::Session;
 use anyhow::bail;
@@ -133,12 +134,10 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
         ..AppOptions::default()
     };
     let measure_models = args.measure_models;
-    let mut harness = export::harness(settings, move |cc| {
-        let mut app = DiffscopeApp::new(cc, options);
+    let mut harness = OffscreenApp::new(settings, options, |app| {
         if measure_models {
             app.measure_models();
         }
-        app
     })?;
     loop {
         harness.step();
@@ -156,7 +155,7 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
     }
     for (format, path) in outputs {
         match format {
-            Format::Png => export::save_harness_png(&mut harness, path)?,
+            Format::Png => export::save_png(&mut harness, path)?,
             _ => export::write_data(harness.state(), view, format, path)?,
         }
         println!("wrote {}", path.display());
@@ -170,10 +169,7 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
 
 /// Shows trajectory `chosen` (else keeps the session's selection) in the inspector; refuses an index
 /// outside the cloud and an inspector with nothing selected.
-fn select(
-    harness: &mut egui_kittest::Harness<'static, DiffscopeApp>,
-    chosen: Option<usize>,
-) -> anyhow::Result<()> {
+fn select(harness: &mut OffscreenApp, chosen: Option<usize>) -> anyhow::Result<()> {
     let app = harness.state_mut();
     let n = app.cloud.as_ref().map_or(0, |c| c.trajectories.n);
     match chosen {

@@ -1,0 +1,256 @@
+//! The app drawn without a window: an egui context stepped by hand and rendered by egui-wgpu into a
+//! texture on a headless wgpu device (lavapipe here), then read back as an image. The same renderer and
+//! the same paint callbacks as the window, so `diffscope render` and PNG exports show what the screen
+//! shows. UI tests drive the app through egui_kittest instead; the product does not need it.
+
+use super::export::{ExportError, PngSettings};
+use super::{AppOptions, DiffscopeApp};
+use eframe::egui_wgpu::{self, RenderState, ScreenDescriptor, wgpu};
+use image::RgbaImage;
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How long a frame's GPU work may take before rendering is reported as failed.
+const GPU_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The app in an offscreen frame of a fixed size and pixel density.
+pub struct OffscreenApp {
+    ctx: egui::Context,
+    render_state: RenderState,
+    screen: ScreenDescriptor,
+    /// The raw input every frame starts from (screen size and density).
+    input: egui::RawInput,
+    app: DiffscopeApp,
+    /// The shapes of the last frame, drawn by [`OffscreenApp::render`].
+    last_output: Option<egui::FullOutput>,
+}
+
+fn render_error(e: impl std::fmt::Display) -> ExportError {
+    ExportError::Render(e.to_string())
+}
+
+/// A wgpu device without a surface: the first adapter, CPU ones (lavapipe, llvmpipe) included.
+fn headless_render_state() -> Result<RenderState, ExportError> {
+    let setup =
+        egui_wgpu::WgpuSetup::CreateNew(egui_wgpu::WgpuSetupCreateNew::without_display_handle());
+    let instance = pollster::block_on(setup.new_instance());
+    let config = egui_wgpu::WgpuConfiguration {
+        wgpu_setup: setup,
+        ..Default::default()
+    };
+    pollster::block_on(RenderState::create(
+        &config,
+        &instance,
+        None,
+        egui_wgpu::RendererOptions::default(),
+    ))
+    .map_err(|e| {
+        render_error(format!(
+            "no usable wgpu adapter for offscreen rendering: {e}"
+        ))
+    })
+}
+
+impl OffscreenApp {
+    /// Builds the app with `options` on a fresh headless device at `settings`' size and density, lets
+    /// `prepare` adjust it before its first frame, and runs that frame.
+    pub fn new(
+        settings: PngSettings,
+        options: AppOptions,
+        prepare: impl FnOnce(&mut DiffscopeApp),
+    ) -> Result<Self, ExportError> {
+        settings.validate()?;
+        let render_state = headless_render_state()?;
+        let mut app = DiffscopeApp::with_render_state(Some(&render_state), options);
+        prepare(&mut app);
+        Ok(Self::around(app, settings, render_state))
+    }
+
+    /// An already built app (its pipelines installed on `render_state`).
+    pub(super) fn around(
+        app: DiffscopeApp,
+        settings: PngSettings,
+        render_state: RenderState,
+    ) -> Self {
+        let ctx = egui::Context::default();
+        // Offscreen frames are few: nothing may still be animating when one is captured.
+        ctx.all_styles_mut(|style| {
+            style.animation_time = 0.0;
+            style.scroll_animation = egui::style::ScrollAnimation::none();
+        });
+        let ppp = settings.scale as f32;
+        let size = egui::vec2(settings.width as f32, settings.height as f32);
+        let mut input = egui::RawInput {
+            screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, size)),
+            ..Default::default()
+        };
+        if let Some(viewport) = input.viewports.get_mut(&egui::ViewportId::ROOT) {
+            viewport.native_pixels_per_point = Some(ppp);
+        }
+        let screen = ScreenDescriptor {
+            size_in_pixels: [
+                settings.width * settings.scale,
+                settings.height * settings.scale,
+            ],
+            pixels_per_point: ppp,
+        };
+        let mut offscreen = OffscreenApp {
+            ctx,
+            render_state,
+            screen,
+            input,
+            app,
+            last_output: None,
+        };
+        offscreen.step();
+        offscreen
+    }
+
+    /// A headless device for an app built elsewhere (an export job).
+    pub(super) fn device() -> Result<RenderState, ExportError> {
+        headless_render_state()
+    }
+
+    pub fn state(&self) -> &DiffscopeApp {
+        &self.app
+    }
+
+    pub fn state_mut(&mut self) -> &mut DiffscopeApp {
+        &mut self.app
+    }
+
+    /// Runs one frame of the app and uploads the textures it changed.
+    pub fn step(&mut self) {
+        let app = &mut self.app;
+        let mut output = self.ctx.run_ui(self.input.clone(), |ui| app.frame_ui(ui));
+        let mut renderer = self.render_state.renderer.write();
+        for (id, deltas) in output.textures_delta.set.drain() {
+            for delta in deltas {
+                renderer.update_texture(
+                    &self.render_state.device,
+                    &self.render_state.queue,
+                    id,
+                    &delta,
+                );
+            }
+        }
+        // The textures this frame no longer uses: the shapes kept for `render` do not need them.
+        for id in output.textures_delta.free.drain() {
+            renderer.free_texture(&id);
+        }
+        self.last_output = Some(output);
+    }
+
+    pub fn run_steps(&mut self, frames: usize) {
+        for _ in 0..frames {
+            self.step();
+        }
+    }
+
+    /// Draws the last frame into a texture and reads it back as RGBA.
+    pub fn render(&mut self) -> Result<RgbaImage, ExportError> {
+        let output = self
+            .last_output
+            .as_ref()
+            .ok_or_else(|| render_error("no frame has run"))?;
+        let RenderState { device, queue, .. } = &self.render_state;
+        let [width, height] = self.screen.size_in_pixels;
+        let primitives = self
+            .ctx
+            .tessellate(output.shapes.clone(), self.screen.pixels_per_point);
+        let target = device.create_texture(&wgpu::TextureDescriptor {
+            label: Some("offscreen frame"),
+            size: wgpu::Extent3d {
+                width,
+                height,
+                depth_or_array_layers: 1,
+            },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: self.render_state.target_format,
+            usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+            view_formats: &[],
+        });
+        let view = target.create_view(&wgpu::TextureViewDescriptor::default());
+        let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("offscreen frame"),
+        });
+        let mut renderer = self.render_state.renderer.write();
+        let callback_buffers =
+            renderer.update_buffers(device, queue, &mut encoder, &primitives, &self.screen);
+        {
+            let mut pass = encoder
+                .begin_render_pass(&wgpu::RenderPassDescriptor {
+                    label: Some("offscreen frame"),
+                    color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                        view: &view,
+                        resolve_target: None,
+                        ops: wgpu::Operations {
+                            load: wgpu::LoadOp::Clear(wgpu::Color::TRANSPARENT),
+                            store: wgpu::StoreOp::Store,
+                        },
+                        depth_slice: None,
+                    })],
+                    ..Default::default()
+                })
+                .forget_lifetime();
+            renderer.render(&mut pass, &primitives, &self.screen);
+        }
+        drop(renderer);
+        // Rows of a texture-to-buffer copy are padded to wgpu's alignment.
+        let row = width as usize * 4;
+        let align = wgpu::COPY_BYTES_PER_ROW_ALIGNMENT as usize;
+        let padded_row = row.div_ceil(align) * align;
+        let readback = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("offscreen readback"),
+            size: (padded_row * height as usize) as u64,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        encoder.copy_texture_to_buffer(
+            target.as_image_copy(),
+            wgpu::TexelCopyBufferInfo {
+                buffer: &readback,
+                layout: wgpu::TexelCopyBufferLayout {
+                    offset: 0,
+                    bytes_per_row: Some(padded_row as u32),
+                    rows_per_image: None,
+                },
+            },
+            target.size(),
+        );
+        let submission = queue.submit(callback_buffers.into_iter().chain([encoder.finish()]));
+        let (sender, receiver) = mpsc::channel();
+        readback
+            .slice(..)
+            .map_async(wgpu::MapMode::Read, move |result| drop(sender.send(result)));
+        device
+            .poll(wgpu::PollType::Wait {
+                submission_index: Some(submission),
+                timeout: Some(GPU_TIMEOUT),
+            })
+            .map_err(render_error)?;
+        receiver
+            .recv_timeout(GPU_TIMEOUT)
+            .map_err(render_error)?
+            .map_err(render_error)?;
+        let mapped = readback
+            .slice(..)
+            .get_mapped_range()
+            .map_err(render_error)?;
+        let bgra = matches!(
+            self.render_state.target_format,
+            wgpu::TextureFormat::Bgra8Unorm | wgpu::TextureFormat::Bgra8UnormSrgb
+        );
+        let mut pixels = Vec::with_capacity(row * height as usize);
+        for line in mapped.chunks_exact(padded_row) {
+            pixels.extend_from_slice(&line[..row]);
+        }
+        if bgra {
+            pixels.chunks_exact_mut(4).for_each(|p| p.swap(0, 2));
+        }
+        RgbaImage::from_raw(width, height, pixels)
+            .ok_or_else(|| render_error("the frame has the wrong number of pixels"))
+    }
+}
