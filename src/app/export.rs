@@ -4,7 +4,7 @@
 //! Draws only the export menu; decides nothing about what a view shows.
 
 use super::manifold::ViewSettings;
-use super::offscreen::OffscreenApp;
+use super::offscreen::{FrameSize, OffscreenApp, RenderError};
 use super::{DiffscopeApp, View, inspector, laws_view};
 use crate::figure::{self, Figure, Table, svg, text};
 use crate::io::{IoError, atomic};
@@ -63,8 +63,8 @@ pub enum ExportError {
     Json(#[from] serde_json::Error),
     #[error("cannot encode the PNG: {0}")]
     Png(String),
-    #[error("offscreen rendering failed: {0}")]
-    Render(String),
+    #[error(transparent)]
+    Render(#[from] RenderError),
     #[error(
         "PNG size {width}×{height} points at {scale}× is out of range (16..=8192 points, 1× or 2×)"
     )]
@@ -249,6 +249,16 @@ impl Default for PngSettings {
 }
 
 impl PngSettings {
+    /// The offscreen frame of these settings, once they are checked.
+    pub fn frame(self) -> Result<FrameSize, ExportError> {
+        self.validate()?;
+        Ok(FrameSize {
+            width: self.width,
+            height: self.height,
+            scale: self.scale,
+        })
+    }
+
     pub fn validate(self) -> Result<(), ExportError> {
         let fits = |v: u32| (16..=8192).contains(&v);
         if fits(self.width) && fits(self.height) && (1..=2).contains(&self.scale) {
@@ -339,10 +349,10 @@ impl Shown {
     /// Renders the view offscreen at `settings` and writes the PNG to `path` (runs as a worker job: it
     /// blocks for the frames it draws).
     pub fn render_png(self, settings: PngSettings, path: &Path) -> Result<(), ExportError> {
-        settings.validate()?;
+        let frame = settings.frame()?;
         let device = OffscreenApp::device()?;
         let app = self.into_app(&device);
-        save_png(&mut OffscreenApp::around(app, settings, device), path)
+        save_png(&mut OffscreenApp::around(app, frame, device), path)
     }
 }
 

@@ -3,7 +3,6 @@
 //! the same paint callbacks as the window, so `diffscope render` and PNG exports show what the screen
 //! shows. UI tests drive the app through egui_kittest instead; the product does not need it.
 
-use super::export::{ExportError, PngSettings};
 use super::{AppOptions, DiffscopeApp};
 use eframe::egui_wgpu::{self, RenderState, ScreenDescriptor, wgpu};
 use image::RgbaImage;
@@ -12,6 +11,19 @@ use std::time::Duration;
 
 /// How long a frame's GPU work may take before rendering is reported as failed.
 const GPU_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The size of an offscreen frame: points and pixels per point (checked by the caller).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameSize {
+    pub width: u32,
+    pub height: u32,
+    pub scale: u32,
+}
+
+/// Why a frame could not be drawn offscreen.
+#[derive(Debug, thiserror::Error)]
+#[error("offscreen rendering failed: {0}")]
+pub struct RenderError(String);
 
 /// The app in an offscreen frame of a fixed size and pixel density.
 pub struct OffscreenApp {
@@ -25,12 +37,12 @@ pub struct OffscreenApp {
     last_output: Option<egui::FullOutput>,
 }
 
-fn render_error(e: impl std::fmt::Display) -> ExportError {
-    ExportError::Render(e.to_string())
+fn render_error(e: impl std::fmt::Display) -> RenderError {
+    RenderError(e.to_string())
 }
 
 /// A wgpu device without a surface: the first adapter, CPU ones (lavapipe, llvmpipe) included.
-fn headless_render_state() -> Result<RenderState, ExportError> {
+fn headless_render_state() -> Result<RenderState, RenderError> {
     let setup =
         egui_wgpu::WgpuSetup::CreateNew(egui_wgpu::WgpuSetupCreateNew::without_display_handle());
     let instance = pollster::block_on(setup.new_instance());
@@ -55,11 +67,10 @@ impl OffscreenApp {
     /// Builds the app with `options` on a fresh headless device at `settings`' size and density, lets
     /// `prepare` adjust it before its first frame, and runs that frame.
     pub fn new(
-        settings: PngSettings,
+        settings: FrameSize,
         options: AppOptions,
         prepare: impl FnOnce(&mut DiffscopeApp),
-    ) -> Result<Self, ExportError> {
-        settings.validate()?;
+    ) -> Result<Self, RenderError> {
         let render_state = headless_render_state()?;
         let mut app = DiffscopeApp::with_render_state(Some(&render_state), options);
         prepare(&mut app);
@@ -69,7 +80,7 @@ impl OffscreenApp {
     /// An already built app (its pipelines installed on `render_state`).
     pub(super) fn around(
         app: DiffscopeApp,
-        settings: PngSettings,
+        settings: FrameSize,
         render_state: RenderState,
     ) -> Self {
         let ctx = egui::Context::default();
@@ -107,7 +118,7 @@ impl OffscreenApp {
     }
 
     /// A headless device for an app built elsewhere (an export job).
-    pub(super) fn device() -> Result<RenderState, ExportError> {
+    pub(super) fn device() -> Result<RenderState, RenderError> {
         headless_render_state()
     }
 
@@ -148,7 +159,7 @@ impl OffscreenApp {
     }
 
     /// Draws the last frame into a texture and reads it back as RGBA.
-    pub fn render(&mut self) -> Result<RgbaImage, ExportError> {
+    pub fn render(&mut self) -> Result<RgbaImage, RenderError> {
         let output = self
             .last_output
             .as_ref()

@@ -134,7 +134,7 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
         ..AppOptions::default()
     };
     let measure_models = args.measure_models;
-    let mut harness = OffscreenApp::new(settings, options, |app| {
+    let mut harness = OffscreenApp::new(settings.frame()?, options, |app| {
         if measure_models {
             app.measure_models();
         }
