@@ -114,6 +114,9 @@ enum Capture {
     Done,
 }
 
+/// Frames drawn after results arrive (or the app opens) so that their layout settles.
+const LAYOUT_FRAMES: u32 = 3;
+
 /// Quiet frames between "all jobs done" and the screenshot, so the finished results are drawn.
 const SETTLE_FRAMES: u32 = 3;
 
@@ -146,6 +149,8 @@ pub struct DiffscopeApp {
     /// A loaded point file resets the view (selection, camera) when it arrives, not before: a file that
     /// fails to load keeps the view as it was.
     reset_view_on_arrival: bool,
+    /// Frames still to draw so that newly arrived results settle ([`LAYOUT_FRAMES`]).
+    layout_frames: u32,
     /// Why a non-interactive run (screenshot) failed, read by [`run`] after the window closes.
     failure: Arc<Mutex<Option<String>>>,
     solo: Option<View>,
@@ -239,6 +244,7 @@ impl DiffscopeApp {
             right_tab: RightTab::Speciation,
             capture: options.screenshot.map(|path| (path, Capture::Waiting, 0)),
             reset_view_on_arrival: false,
+            layout_frames: LAYOUT_FRAMES,
             failure: Arc::default(),
             solo: options.solo,
             frame_stats: options.frame_stats.map(|options| FrameStats {
@@ -433,7 +439,11 @@ impl DiffscopeApp {
 
     /// Takes finished jobs into the views (and starts the metrics of a new cloud).
     fn take_results(&mut self) {
-        for finished in self.jobs.poll() {
+        let finished_jobs = self.jobs.poll();
+        if !finished_jobs.is_empty() {
+            self.layout_frames = LAYOUT_FRAMES;
+        }
+        for finished in finished_jobs {
             match finished.kind {
                 JobKind::Sample => {
                     if let Ok(cloud) = finished.output.downcast::<Cloud>() {
@@ -863,6 +873,12 @@ impl DiffscopeApp {
     pub fn frame_ui(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         self.take_results();
+        // New results are laid out over a few frames (plot axes measure their tick labels on the
+        // first): keep drawing until they have settled, without waiting for the mouse.
+        if self.layout_frames > 0 {
+            self.layout_frames -= 1;
+            ctx.request_repaint();
+        }
         self.follow_time_in_metrics();
         self.handle_dropped_files(&ctx);
         self.apply_draft_when_ready(&ctx);
