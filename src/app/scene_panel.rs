@@ -114,11 +114,20 @@ fn model_editor(ui: &mut Ui, model: &mut ModelSpec) {
                 ) && matches!(c.cov, CovSpec::Isotropic(_))
             });
             if free_dim {
-                ui.add(
-                    egui::Slider::new(&mut spec.dim, 2..=4096)
-                        .logarithmic(true)
-                        .text("d"),
-                );
+                // Snapped to powers of two over the panel's width (any other d is typed above): a
+                // short drag moves d by a factor of 2, not 10, and the scene recomputes on release.
+                let mut exponent = (spec.dim.max(2) as f64).log2().round().clamp(1.0, 12.0) as u32;
+                ui.spacing_mut().slider_width = (ui.available_width() - 90.0).max(120.0);
+                let slider = egui::Slider::new(&mut exponent, 1..=12)
+                    .custom_formatter(|k, _| format!("{}", 1u64 << (k as u32)))
+                    .custom_parser(|text| {
+                        let d: f64 = text.trim().parse().ok()?;
+                        (d >= 1.0).then(|| d.log2().round())
+                    })
+                    .text("d ×2");
+                if ui.add(slider).changed() {
+                    spec.dim = 1 << exponent;
+                }
             }
             let few = spec.components.len() <= 2;
             for (k, component) in spec.components.iter_mut().enumerate() {
