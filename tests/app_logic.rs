@@ -329,3 +329,47 @@ fn the_laws_view_shows_the_theory_at_the_scenes_d() {
     // The case C number of the documented table (exact mean = std, d = 100): 0.586.
     assert!((laws_at(100).covariances_exact.unwrap() - 0.586).abs() < 0.005);
 }
+
+/// The manifold toolbar stays inside the central view at every window width ≥ 1024 px and whatever
+/// colouring adds a chooser: at 1280 px in rows, at 1024 px folded into menus. No control reaches into
+/// the right panel (at 1280 px the colormap row used to push "trail steps" and the time bar's end under it).
+#[test]
+fn the_manifold_toolbar_fits_the_view_at_any_width() {
+    use diffscope::app::manifold::ColorBy;
+    for (width, visible) in [
+        (
+            1280.0,
+            &["Fit", "2-D", "pooled basis", "holes", "drawn as"][..],
+        ),
+        (1024.0, &["Fit", "2-D", "Colour…", "View…"][..]),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = harness(&small_scene(dir.path()), [width, 800.0]);
+        settle(&mut h);
+        for color_by in [ColorBy::Class, ColorBy::Time, ColorBy::Posterior(1)] {
+            h.state_mut().manifold.settings.color_by = color_by;
+            h.run_steps(3);
+            let right_panel = h.get_by_label("Speciation").rect().left();
+            let mut labels: Vec<String> = visible.iter().map(|l| l.to_string()).collect();
+            if width > 1100.0 {
+                labels.extend(["trail steps", "point px", "viridis", "t_min"].map(String::from));
+            }
+            for label in labels {
+                // A slider and its value carry the same label: check every node.
+                let rect = h
+                    .query_all_by_label_contains(&label)
+                    .map(|n| n.rect())
+                    .reduce(|a, b| a.union(b));
+                let Some(rect) = rect else {
+                    // The colormap shows only when the colouring uses one.
+                    assert!(label == "viridis", "no \"{label}\" at {width} px");
+                    continue;
+                };
+                assert!(
+                    rect.right() < right_panel,
+                    "{width} px, {color_by:?}: \"{label}\" at {rect:?} reaches the right panel at x = {right_panel}"
+                );
+            }
+        }
+    }
+}

@@ -20,6 +20,9 @@ const DENSITY_SLOT: u64 = 2;
 const HOLES_SLOT: u64 = 3;
 const TRAILS_SLOT: u64 = 4;
 
+/// Below this width (points) the toolbar folds its colour and view controls into menus.
+const NARROW_TOOLBAR: f32 = 500.0;
+
 /// At most this many trail segments are drawn (trails are shortened to fit).
 const MAX_TRAIL_SEGMENTS: usize = 400_000;
 
@@ -363,70 +366,137 @@ impl ManifoldView {
 
     /// The toolbar above the view.
     pub fn toolbar(&mut self, ui: &mut Ui, cloud: Option<&Cloud>) {
-        ui.spacing_mut().slider_width = 70.0;
-        ui.horizontal_wrapped(|ui| {
+        ui.spacing_mut().slider_width = 56.0;
+        // egui cannot wrap compound widgets (sliders and combo boxes with labels): wide enough, the
+        // controls go in three short rows; narrower, the colour and view controls fold into menus
+        // instead of spilling under the side panel.
+        let narrow = ui.available_width() < NARROW_TOOLBAR;
+        ui.horizontal(|ui| {
             ui.selectable_value(&mut self.settings.dims, Dimensions::Two, "2-D");
             ui.selectable_value(&mut self.settings.dims, Dimensions::Three, "3-D");
             ui.separator();
-            ui.label("Colour by");
-            ui.selectable_value(&mut self.settings.color_by, ColorBy::Class, "class");
-            ui.selectable_value(&mut self.settings.color_by, ColorBy::Time, "time");
-            let labels = cloud
-                .map(|c| c.trajectories.class_labels.clone())
-                .unwrap_or_default();
-            let has_posterior = cloud.is_some_and(|c| c.trajectories.posterior.is_some());
-            if has_posterior {
-                let current = match self.settings.color_by {
-                    ColorBy::Posterior(k) => k,
-                    _ => 0,
-                };
-                let name = |k: usize| labels.get(k).cloned().unwrap_or_else(|| k.to_string());
-                egui::ComboBox::from_label("class")
-                    .selected_text(format!("posterior p({} | x)", name(current)))
-                    .show_ui(ui, |ui| {
-                        for k in 0..labels.len() {
-                            ui.selectable_value(
-                                &mut self.settings.color_by,
-                                ColorBy::Posterior(k),
-                                format!("p({} | x)", name(k)),
-                            );
-                        }
-                    });
-            }
-            if self.settings.color_by != ColorBy::Class {
-                egui::ComboBox::from_label("colormap")
-                    .selected_text(self.settings.colormap.name())
-                    .show_ui(ui, |ui| {
-                        for map in Colormap::ALL {
-                            ui.selectable_value(&mut self.settings.colormap, map, map.name());
-                        }
-                    });
-            }
-            ui.separator();
-            ui.checkbox(&mut self.settings.pooled, "pooled basis");
-            ui.checkbox(&mut self.settings.show_path, "path so far");
-            ui.checkbox(&mut self.settings.show_holes, "holes")
-                .on_hover_text(PLANE_ONLY_NOTE);
-            ui.add(egui::Slider::new(&mut self.settings.trail_steps, 0..=40).text("trail steps"));
-            egui::ComboBox::from_label("drawn as")
-                .selected_text(match self.settings.draw_mode {
-                    DrawMode::Auto => "auto",
-                    DrawMode::Points => "points",
-                    DrawMode::Density => "density",
-                })
-                .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut self.settings.draw_mode, DrawMode::Auto, "auto");
-                    ui.selectable_value(&mut self.settings.draw_mode, DrawMode::Points, "points");
-                    ui.selectable_value(&mut self.settings.draw_mode, DrawMode::Density, "density");
-                })
-                .response
-                .on_hover_text(PLANE_ONLY_NOTE);
-            ui.add(egui::Slider::new(&mut self.settings.radius_px, 0.5..=8.0).text("point px"));
-            if ui.button("Fit").clicked() {
-                self.settings.follow = true;
-                self.fitted = None;
+            if narrow {
+                ui.menu_button("Colour…", |ui| {
+                    self.color_choice(ui, cloud);
+                    self.colormap_choice(ui);
+                });
+                ui.menu_button("View…", |ui| {
+                    self.view_toggles(ui);
+                    self.drawn_as(ui);
+                    self.view_sizes(ui);
+                });
+                self.fit_button(ui);
+            } else {
+                self.color_choice(ui, cloud);
             }
         });
+        if !narrow {
+            ui.horizontal(|ui| {
+                self.colormap_choice(ui);
+                self.view_toggles(ui);
+            });
+            ui.horizontal(|ui| {
+                self.drawn_as(ui);
+                self.view_sizes(ui);
+                self.fit_button(ui);
+            });
+        }
+    }
+
+    /// Colour by class, time or a class posterior (with its class).
+    fn color_choice(&mut self, ui: &mut Ui, cloud: Option<&Cloud>) {
+        ui.label("Colour by");
+        ui.selectable_value(&mut self.settings.color_by, ColorBy::Class, "class");
+        ui.selectable_value(&mut self.settings.color_by, ColorBy::Time, "time");
+        let labels = cloud
+            .map(|c| c.trajectories.class_labels.clone())
+            .unwrap_or_default();
+        let has_posterior = cloud.is_some_and(|c| c.trajectories.posterior.is_some());
+        if !has_posterior {
+            return;
+        }
+        let current = match self.settings.color_by {
+            ColorBy::Posterior(k) => Some(k),
+            _ => None,
+        };
+        if ui
+            .selectable_label(current.is_some(), "posterior")
+            .clicked()
+            && current.is_none()
+        {
+            self.settings.color_by = ColorBy::Posterior(0);
+        }
+        if let Some(current) = current {
+            let name = |k: usize| labels.get(k).cloned().unwrap_or_else(|| k.to_string());
+            egui::ComboBox::from_id_salt("posterior class")
+                .width(90.0)
+                .selected_text(format!("p({} | x)", name(current)))
+                .show_ui(ui, |ui| {
+                    for k in 0..labels.len() {
+                        ui.selectable_value(
+                            &mut self.settings.color_by,
+                            ColorBy::Posterior(k),
+                            format!("p({} | x)", name(k)),
+                        );
+                    }
+                });
+        }
+    }
+
+    /// The colormap, when the colouring uses one.
+    fn colormap_choice(&mut self, ui: &mut Ui) {
+        if self.settings.color_by == ColorBy::Class {
+            return;
+        }
+        egui::ComboBox::from_id_salt("colormap")
+            .width(80.0)
+            .selected_text(self.settings.colormap.name())
+            .show_ui(ui, |ui| {
+                for map in Colormap::ALL {
+                    ui.selectable_value(&mut self.settings.colormap, map, map.name());
+                }
+            })
+            .response
+            .on_hover_text("colormap");
+    }
+
+    /// Basis, path and holes.
+    fn view_toggles(&mut self, ui: &mut Ui) {
+        ui.checkbox(&mut self.settings.pooled, "pooled basis");
+        ui.checkbox(&mut self.settings.show_path, "path so far");
+        ui.checkbox(&mut self.settings.show_holes, "holes")
+            .on_hover_text(PLANE_ONLY_NOTE);
+    }
+
+    /// Sprites, the density layer, or automatic.
+    fn drawn_as(&mut self, ui: &mut Ui) {
+        egui::ComboBox::from_label("drawn as")
+            .width(80.0)
+            .selected_text(match self.settings.draw_mode {
+                DrawMode::Auto => "auto",
+                DrawMode::Points => "points",
+                DrawMode::Density => "density",
+            })
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut self.settings.draw_mode, DrawMode::Auto, "auto");
+                ui.selectable_value(&mut self.settings.draw_mode, DrawMode::Points, "points");
+                ui.selectable_value(&mut self.settings.draw_mode, DrawMode::Density, "density");
+            })
+            .response
+            .on_hover_text(PLANE_ONLY_NOTE);
+    }
+
+    /// Trail length and point size.
+    fn view_sizes(&mut self, ui: &mut Ui) {
+        ui.add(egui::Slider::new(&mut self.settings.trail_steps, 0..=40).text("trail steps"));
+        ui.add(egui::Slider::new(&mut self.settings.radius_px, 0.5..=8.0).text("point px"));
+    }
+
+    fn fit_button(&mut self, ui: &mut Ui) {
+        if ui.button("Fit").clicked() {
+            self.settings.follow = true;
+            self.fitted = None;
+        }
     }
 
     /// Draws the view into the remaining space of `ui`.
