@@ -351,8 +351,9 @@ fn the_manifold_toolbar_fits_the_view_at_any_width() {
             h.run_steps(3);
             let right_panel = h.get_by_label("Speciation").rect().left();
             let mut labels: Vec<String> = visible.iter().map(|l| l.to_string()).collect();
+            labels.extend(["steps/s", "t_min"].map(String::from));
             if width > 1100.0 {
-                labels.extend(["trail steps", "point px", "viridis", "t_min"].map(String::from));
+                labels.extend(["trail steps", "point px", "viridis"].map(String::from));
             }
             for label in labels {
                 // A slider and its value carry the same label: check every node.

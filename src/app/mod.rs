@@ -630,7 +630,7 @@ impl DiffscopeApp {
         self.timeline.tick(ui.ctx(), times.len());
         let markers = self.markers();
         // The view takes what the time bar leaves.
-        let time_bar_height = 86.0;
+        let time_bar_height = if width >= 440.0 { 86.0 } else { 112.0 };
         let view_size = egui::vec2(width, (ui.available_height() - time_bar_height).max(120.0));
         let previously_selected = self.manifold.settings.selected;
         ui.allocate_ui(view_size, |ui| {

@@ -81,6 +81,10 @@ impl Timeline {
         self.step = self.step.saturating_add_signed(delta).min(steps - 1);
     }
 
+    fn speed_ui(&mut self, ui: &mut Ui) {
+        ui.add(egui::Slider::new(&mut self.steps_per_second, 2.0..=120.0).text("steps/s"));
+    }
+
     pub fn ui(&mut self, ui: &mut Ui, times: &[f64], markers: &[Marker]) {
         let steps = times.len();
         if steps == 0 {
@@ -88,6 +92,9 @@ impl Timeline {
             return;
         }
         self.step = self.step.min(steps - 1);
+        // A narrow view puts the speed on its own row: a row wider than the view would widen the
+        // whole column, and the time bar with it, under the side panel.
+        let one_row = ui.available_width() >= 440.0;
         ui.horizontal(|ui| {
             let play = if self.playing { "Pause" } else { "Play" };
             if ui.button(play).clicked() {
@@ -99,8 +106,13 @@ impl Timeline {
                 self.step + 1,
                 steps
             ));
-            ui.add(egui::Slider::new(&mut self.steps_per_second, 2.0..=120.0).text("steps/s"));
+            if one_row {
+                self.speed_ui(ui);
+            }
         });
+        if !one_row {
+            ui.horizontal(|ui| self.speed_ui(ui));
+        }
         let height = 62.0;
         let (rect, response) = ui.allocate_exact_size(
             egui::vec2(ui.available_width(), height),
