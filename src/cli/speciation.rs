@@ -83,47 +83,119 @@ fn level_summary(level: &LevelReport) -> String {
     let th = &level.theory;
     let me = &level.measured;
     let lo = th.leading_order.as_ref();
+    // One line per quantity, named as in the app's plots, with what it is.
+    let line =
+        |name: &str, value: String, what: &str| format!("    {name:<24} {value:<16} {what}\n");
     let mut out = format!(
-        "level {} ({} groups; midpoint φ = {:.4}{})\n",
+        "level {} ({} groups)\n  theory (exact at this dimension):\n",
         level.name,
-        level.groups.len(),
-        level.midpoint_level,
-        level
-            .balance_level
-            .map_or(String::new(), |b| format!(", balance φ = {b:.4}"))
+        level.groups.len()
     );
-    out += &format!(
-        "  theory (exact finite d): t_mid {}  t_mid@balance-level {}  t_balance (mean = std) {}  t_BBDM {}\n",
+    out += &line(
+        "midpoint",
         time(th.t_mid),
-        time(th.t_mid_at_balance_level),
+        &format!(
+            "φ_post(t) = E Σ p(k|x_t)² falls to the midpoint level {:.4}",
+            level.midpoint_level
+        ),
+    );
+    out += &line(
+        "balance",
         time(th.t_balance),
-        time(th.t_bbdm)
+        "the class log-likelihood difference ΔΦ has mean = std",
     );
-    out += &format!(
-        "  leading order (approximation): t_balance {}  t_mid {}\n",
-        time(lo.and_then(|l| l.t_balance)),
-        time(lo.and_then(|l| l.t_mid))
-    );
-    if let Some(large) = &th.leading_order_large_d {
-        out += &format!(
-            "  leading order, large d (F² ≈ 2dS): t_balance {}  t_mid {}\n",
-            time(large.t_balance),
-            time(large.t_mid)
+    if let Some(b) = level.balance_level {
+        out += &line(
+            "midpoint at balance φ",
+            time(th.t_mid_at_balance_level),
+            &format!("φ_post(t) falls to the level it has at balance, {b:.4}"),
         );
     }
-    out += &format!(
-        "  measured (cloning): t_mid {} ± {}  t_balance {}\n",
-        time(me.t_mid),
-        me.t_mid_stderr.map_or("—".into(), |s| format!("{s:.3}")),
-        time(me.t_balance)
+    out += &line(
+        "½ ln Λ",
+        time(th.t_bbdm),
+        "Biroli et al. 2024: Λ is the largest eigenvalue of the data covariance",
     );
-    out += &format!(
-        "  martingale: worst |mean r − w| = {:.2} standard errors; committed trajectories {} of {}\n",
-        level.martingale.worst,
-        level.commitment.times.len(),
-        level.commitment.times.len() + level.commitment.uncommitted
+    out += "  leading order (approximation):\n";
+    out += &line("balance", time(lo.and_then(|l| l.t_balance)), "");
+    out += &line("midpoint", time(lo.and_then(|l| l.t_mid)), "");
+    if let Some(large) = &th.leading_order_large_d {
+        out += &line("balance, large d", time(large.t_balance), "F² ≈ 2dS");
+        out += &line("midpoint, large d", time(large.t_mid), "F² ≈ 2dS");
+    }
+    out += "  measured:\n";
+    let stderr = me
+        .t_mid_stderr
+        .map_or(String::new(), |s| format!(" ± {s:.3}"));
+    out += &line(
+        "midpoint crossing",
+        format!("{}{stderr}", time(me.t_mid)),
+        "cloning φ(t): pairs cloned at t end in the same class (bootstrap s.e.)",
+    );
+    out += &line(
+        "balance crossing",
+        time(me.t_balance),
+        "cloning φ(t) falls to the balance level",
+    );
+    if let Some(uturn) = crossing(&level.phi_uturn, level.midpoint_level) {
+        out += &line(
+            "U-turn midpoint",
+            format!("{uturn:.3}"),
+            &format!(
+                "data noised to this t and denoised back keep their class with probability {:.2}",
+                level.midpoint_level
+            ),
+        );
+    }
+    let committed = level.commitment.times.len();
+    let total = committed + level.commitment.uncommitted;
+    let median = median(&level.commitment.times);
+    out += &line(
+        "commitment",
+        median.map_or("—".into(), |m| format!("median {m:.3}")),
+        &format!(
+            "{committed} of {total} trajectories commit (final class posterior ≥ 1 − {} from then \
+             on){}",
+            level.commitment.epsilon,
+            match level.commitment.uncommitted {
+                0 => String::new(),
+                n => format!("; {n} end uncommitted: their classes still overlap at t_min"),
+            }
+        ),
+    );
+    out += &line(
+        "martingale check",
+        format!("{:.2} s.e.", level.martingale.worst),
+        "largest gap between the mean class posterior and the class weight (exact dynamics keep it at 0)",
     );
     out
+}
+
+/// The first time a decreasing measured curve falls below `level` (linear between clone times).
+fn crossing(curve: &crate::analysis::speciation::cloning::PhiCurve, level: f64) -> Option<f64> {
+    let points: Vec<(f64, f64)> = curve
+        .t
+        .iter()
+        .copied()
+        .zip(curve.phi.iter().copied())
+        .collect();
+    points.windows(2).find_map(|w| {
+        let ((t0, p0), (t1, p1)) = (w[0], w[1]);
+        (p0 >= level && p1 < level).then(|| t0 + (t1 - t0) * (p0 - level) / (p0 - p1))
+    })
+}
+
+fn median(values: &[f64]) -> Option<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    (n > 0).then(|| {
+        if n % 2 == 1 {
+            sorted[n / 2]
+        } else {
+            0.5 * (sorted[n / 2 - 1] + sorted[n / 2])
+        }
+    })
 }
 
 /// Below this φ_post(t_min), argmax labels visibly shift the cloning curve.
