@@ -271,6 +271,9 @@ fn presentation_mode_hides_the_chrome_and_keys_drive_the_timeline() {
         "jobs strip hidden"
     );
     assert!(h.query_by_label("Leave (Esc)").is_some());
+    for control in ["Fit", "pooled basis", "2-D"] {
+        assert!(h.query_by_label(control).is_none(), "toolbar hidden: {control}");
+    }
     let last = h.state().timeline.step;
     press(&mut h, egui::Key::ArrowLeft);
     press(&mut h, egui::Key::ArrowLeft);

@@ -621,7 +621,10 @@ impl DiffscopeApp {
         // The panel's own width: wide toolbar rows must not push the view under the side panels.
         let width = ui.max_rect().width();
         ui.set_max_width(width);
-        self.manifold.toolbar(ui, self.cloud.as_deref());
+        // A projected slide shows the view, not its controls.
+        if !self.presentation.active {
+            self.manifold.toolbar(ui, self.cloud.as_deref());
+        }
         let times = self
             .cloud
             .as_ref()
