@@ -272,7 +272,10 @@ fn presentation_mode_hides_the_chrome_and_keys_drive_the_timeline() {
     );
     assert!(h.query_by_label("Leave (Esc)").is_some());
     for control in ["Fit", "pooled basis", "2-D"] {
-        assert!(h.query_by_label(control).is_none(), "toolbar hidden: {control}");
+        assert!(
+            h.query_by_label(control).is_none(),
+            "toolbar hidden: {control}"
+        );
     }
     let last = h.state().timeline.step;
     press(&mut h, egui::Key::ArrowLeft);
@@ -376,4 +379,21 @@ fn the_manifold_toolbar_fits_the_view_at_any_width() {
             }
         }
     }
+}
+
+/// The view's cap on stored steps is said beside the control, not applied silently: the default scene
+/// stores all 401 steps and the view keeps 101; a 60-step scene is shown whole.
+#[test]
+fn the_stored_step_cap_is_stated() {
+    use diffscope::app::scene_panel::display_cap_note;
+    let note = display_cap_note(&diffscope::scene::Scene::default_scene()).expect("capped");
+    assert!(note.contains("101 of the 401"), "{note}");
+    let dir = tempfile::tempdir().unwrap();
+    let small = diffscope::scene::Scene::load(&small_scene(dir.path())).unwrap();
+    assert_eq!(display_cap_note(&small), None);
+    let shipped =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenes/two-gaussians.json");
+    let mut h = harness(&shipped, [1280.0, 800.0]);
+    h.step();
+    h.get_by_label_contains("the view keeps 101 of the 401 stored steps");
 }

@@ -270,6 +270,7 @@ fn cov_editor(ui: &mut Ui, cov: &mut CovSpec) {
 
 fn sampler_editor(ui: &mut Ui, scene: &mut Scene) {
     ui.label(egui::RichText::new("Sampler").strong());
+    let cap_note = display_cap_note(scene);
     let sampler = &mut scene.sampler;
     ui.horizontal(|ui| {
         for (kind, name) in [
@@ -327,6 +328,11 @@ fn sampler_editor(ui: &mut Ui, scene: &mut Scene) {
                 }
             });
             ui.end_row();
+            if let Some(note) = &cap_note {
+                ui.label("");
+                ui.small(note);
+                ui.end_row();
+            }
             labelled(
                 ui,
                 "trajectories",
@@ -367,4 +373,20 @@ fn speciation_editor(ui: &mut Ui, scene: &mut Scene) {
     if let Some(groups) = &spec.groups {
         ui.small(format!("hierarchy groups: {groups:?}"));
     }
+}
+
+/// Says so when the view keeps fewer stored steps than the scene asks for (the app's display cap);
+/// `None` when it keeps them all.
+pub fn display_cap_note(scene: &Scene) -> Option<String> {
+    use crate::analysis::view_data::cloud::display_spec;
+    let asked = scene.sampling_spec();
+    let shown = display_spec(scene);
+    let count = |spec: &crate::diffusion::SamplingSpec| spec.store.count(spec.steps).ok();
+    let (asked_count, shown_count) = (count(&asked)?, count(&shown)?);
+    (shown_count < asked_count).then(|| {
+        format!(
+            "the view keeps {shown_count} of the {asked_count} stored steps (evenly spaced); \
+             `diffscope sample` stores all"
+        )
+    })
 }
