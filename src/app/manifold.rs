@@ -23,6 +23,9 @@ const TRAILS_SLOT: u64 = 4;
 /// Below this width (points) the toolbar folds its colour and view controls into menus.
 const NARROW_TOOLBAR: f32 = 500.0;
 
+/// Said on a single-step cloud coloured by time that has no classes to fall back on.
+const SINGLE_STEP_NOTE: &str = "one time step: colouring by time shows nothing here";
+
 /// At most this many trail segments are drawn (trails are shortened to fit).
 const MAX_TRAIL_SEGMENTS: usize = 400_000;
 
@@ -273,7 +276,7 @@ impl ManifoldView {
             vec![step]
         };
         let flat = self.settings.dims == Dimensions::Two;
-        let color_by = self.settings.color_by;
+        let color_by = self.effective_color_by(cloud);
         let pooled = self.settings.pooled;
         let value = |i: usize, j: usize| -> f32 {
             match color_by {
@@ -492,6 +495,15 @@ impl ManifoldView {
         ui.add(egui::Slider::new(&mut self.settings.radius_px, 0.5..=8.0).text("point px"));
     }
 
+    /// The colouring drawn: colouring by time needs more than one stored time, so a single-step cloud
+    /// (a loaded file) is coloured by class instead, and its legend says why.
+    fn effective_color_by(&self, cloud: &Cloud) -> ColorBy {
+        match self.settings.color_by {
+            ColorBy::Time if cloud.trajectories.stored_steps <= 1 => ColorBy::Class,
+            other => other,
+        }
+    }
+
     fn fit_button(&mut self, ui: &mut Ui) {
         if ui.button("Fit").clicked() {
             self.settings.follow = true;
@@ -548,7 +560,7 @@ impl ManifoldView {
         let ppp = ui.ctx().pixels_per_point();
         let view_proj = self.view_proj(aspect);
         self.last_frame = Some((rect, view_proj));
-        let coloring = match self.settings.color_by {
+        let coloring = match self.effective_color_by(cloud) {
             ColorBy::Class => PointColoring::Class,
             _ => PointColoring::Scalar(self.settings.colormap),
         };
@@ -945,9 +957,19 @@ impl ManifoldView {
             );
             return;
         }
-        match self.settings.color_by {
+        let single_step = self.effective_color_by(cloud) != self.settings.color_by;
+        match self.effective_color_by(cloud) {
             ColorBy::Class => {
                 if labels.is_empty() {
+                    if single_step {
+                        painter.text(
+                            rect.right_top() + egui::vec2(-8.0, 8.0),
+                            egui::Align2::RIGHT_TOP,
+                            SINGLE_STEP_NOTE,
+                            font,
+                            text_color,
+                        );
+                    }
                     return;
                 }
                 let row = 18.0;
@@ -961,7 +983,11 @@ impl ManifoldView {
                 painter.text(
                     top_left + egui::vec2(8.0, 4.0),
                     egui::Align2::LEFT_TOP,
-                    "class at t_min",
+                    if single_step {
+                        "class (one time step: no time colours)"
+                    } else {
+                        "class at t_min"
+                    },
                     font.clone(),
                     text_color,
                 );
@@ -1156,6 +1182,36 @@ mod tests {
             middle.starts_with("holes at step 6 of 20 (t = 0.250): "),
             "{middle}"
         );
+    }
+
+    /// Colour by time needs several stored times: a loaded single-step cloud is coloured by class
+    /// (its legend says why); a sampled cloud keeps the time colours.
+    #[test]
+    fn a_single_step_cloud_coloured_by_time_falls_back_to_class() {
+        let cloud = |steps: usize| Cloud {
+            source: "test".into(),
+            trajectories: Trajectories {
+                n: 1,
+                stored_steps: steps,
+                dim: 1,
+                times: (0..steps).map(|j| 1.0 / (j + 1) as f64).collect(),
+                states: vec![0.0; steps],
+                posterior: None,
+                class_labels: Vec::new(),
+                initial_labels: None,
+            },
+            per_time: vec![0.0; 3 * steps],
+            pooled: vec![0.0; 3 * steps],
+            explained_per_time: vec![[0.0; 3]; steps],
+            explained_pooled: [0.0; 3],
+            bases: Vec::new(),
+        };
+        let mut view = ManifoldView::default();
+        view.settings.color_by = ColorBy::Time;
+        assert_eq!(view.effective_color_by(&cloud(1)), ColorBy::Class);
+        assert_eq!(view.effective_color_by(&cloud(5)), ColorBy::Time);
+        view.settings.color_by = ColorBy::Posterior(0);
+        assert_eq!(view.effective_color_by(&cloud(1)), ColorBy::Posterior(0));
     }
 
     /// Two steps of 6 trajectories in d = 4 whose clouds spread along different axes, so the two
