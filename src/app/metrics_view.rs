@@ -27,45 +27,28 @@ pub fn ui(ui: &mut Ui, table: &Table, show_measure_button: bool) -> Actions {
             actions.measure_models = ui.button("Measure DiT and Euler-Stack (≈ 5 s)").clicked();
         }
     });
-    // egui's grid has no column spans: groups are captioned above their grid and lettered in its
-    // headers. The reported and measured groups share one grid when it fits (read side by side), and
-    // the reference clouds follow in grids as wide as the view, so the measured column is on screen
-    // in the side panel as in a wide window, and the groups stay visibly apart.
+    // egui's grid has no column spans: groups are captioned above their grids and lettered in their
+    // headers. Each group is cut into grids as wide as the view, every one with the metric names, so
+    // the names never scroll away and nothing needs a sideways scroll. The measured group leads (the
+    // current cloud first); the paper's numbers follow in a block that folds away.
+    // Both directions: a grid that still overflows must not widen the side panel.
     egui::ScrollArea::both().show(ui, |ui| {
-        let width = ui.available_width();
-        let whole = |g: usize| {
-            (
-                g,
-                0..table.groups.get(g).map_or(0, |group| group.columns.len()),
-            )
-        };
-        let side_by_side = [whole(REPORTED), whole(MEASURED)];
-        if grid_width(ui, table, &side_by_side) <= width {
-            grid(ui, table, "metric table", &side_by_side);
-        } else {
-            for part in side_by_side {
-                grid(ui, table, &format!("metric table {}", part.0), &[part]);
-                ui.add_space(8.0);
-            }
-        }
-        let (_, references) = whole(REFERENCES);
-        let mut start = 0;
-        while start < references.end {
-            let mut end = (start + MIN_REFERENCE_COLUMNS).min(references.end);
-            while end < references.end
-                && grid_width(ui, table, &[(REFERENCES, start..end + 1)]) <= width
-            {
-                end += 1;
-            }
-            ui.add_space(8.0);
-            grid(
-                ui,
-                table,
-                &format!("reference table {start}"),
-                &[(REFERENCES, start..end)],
-            );
-            start = end;
-        }
+        // egui's grid adds padding the text measure does not see.
+        let width = ui.available_width() - 24.0;
+        group_grids(ui, table, MEASURED, width);
+        ui.add_space(8.0);
+        let reported = table
+            .groups
+            .get(REPORTED)
+            .map_or("", |g| g.caption.as_str());
+        egui::CollapsingHeader::new(
+            RichText::new(format!("[{}] {reported}", group_letter(REPORTED))).strong(),
+        )
+        .id_salt("reported group")
+        .default_open(true)
+        .show(ui, |ui| group_grids(ui, table, REPORTED, width));
+        ui.add_space(8.0);
+        group_grids(ui, table, REFERENCES, width);
         ui.add_space(6.0);
         for (index, warning) in table.warnings.iter().enumerate() {
             ui.small(format!("[{}] {warning}", index + 1));
@@ -77,8 +60,27 @@ pub fn ui(ui: &mut Ui, table: &Table, show_measure_button: bool) -> Actions {
     actions
 }
 
-/// Reference clouds per grid at least, however narrow the view (it scrolls sideways then).
-const MIN_REFERENCE_COLUMNS: usize = 3;
+/// The columns of group `g` in as many grids as it takes to fit `width` (at least one column each).
+/// The reported group's caption is its collapsing header's; the others are captioned here.
+fn group_grids(ui: &mut Ui, table: &Table, g: usize, width: f32) {
+    let columns = table.groups.get(g).map_or(0, |group| group.columns.len());
+    let mut start = 0;
+    while start < columns {
+        let mut end = start + 1;
+        while end < columns && grid_width(ui, table, &[(g, start..end + 1)]) <= width {
+            end += 1;
+        }
+        grid(
+            ui,
+            table,
+            &format!("metric table {g} {start}"),
+            &[(g, start..end)],
+            g != REPORTED,
+        );
+        ui.add_space(6.0);
+        start = end;
+    }
+}
 
 /// Horizontal space between grid columns.
 const COLUMN_SPACING: f32 = 14.0;
@@ -122,8 +124,14 @@ fn header_text(table: &Table, g: usize, c: usize, lettered: bool) -> String {
 
 /// One grid: the row names and the given columns of each group, under the groups' captions (the first
 /// grid of a group only). Headers carry the group's letter where a grid mixes groups.
-fn grid(ui: &mut Ui, table: &Table, id: &str, parts: &[(usize, std::ops::Range<usize>)]) {
-    for (g, columns) in parts {
+fn grid(
+    ui: &mut Ui,
+    table: &Table,
+    id: &str,
+    parts: &[(usize, std::ops::Range<usize>)],
+    captioned: bool,
+) {
+    for (g, columns) in parts.iter().filter(|_| captioned) {
         if columns.start == 0 {
             let caption = &table.groups[*g].caption;
             ui.label(RichText::new(format!("[{}] {caption}", group_letter(*g))).strong());
