@@ -893,3 +893,23 @@ fn the_hidden_states_table_follows_the_time_step() {
         direct.density.entropy_uniformity
     );
 }
+
+/// The export menu's folder route needs no dialog: files are named after the view and never overwrite
+/// an earlier export; a chosen file name's extension picks the format.
+#[test]
+fn dialog_less_exports_get_fresh_names() {
+    use diffscope::app::export::{Format, unused_path};
+    let dir = tempfile::tempdir().unwrap();
+    let first = unused_path(dir.path(), "speciation", "svg");
+    assert_eq!(first, dir.path().join("speciation.svg"));
+    std::fs::write(&first, "x").unwrap();
+    assert_eq!(
+        unused_path(dir.path(), "speciation", "svg"),
+        dir.path().join("speciation-2.svg")
+    );
+    assert_eq!(
+        Format::from_extension(std::path::Path::new("a/table.MD")),
+        Some(Format::Markdown)
+    );
+    assert_eq!(Format::from_extension(std::path::Path::new("a/b")), None);
+}

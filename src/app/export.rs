@@ -42,6 +42,20 @@ impl Format {
             Format::Markdown => "Markdown",
         }
     }
+
+    /// The format a file name asks for by its extension.
+    pub fn from_extension(path: &Path) -> Option<Format> {
+        let extension = path.extension()?.to_str()?.to_ascii_lowercase();
+        [
+            Format::Png,
+            Format::Svg,
+            Format::Csv,
+            Format::Json,
+            Format::Markdown,
+        ]
+        .into_iter()
+        .find(|f| f.extension() == extension)
+    }
 }
 
 #[derive(Debug, Error)]
@@ -357,9 +371,34 @@ impl Shown {
 }
 
 /// What the export menu remembers between uses.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ExportMenu {
     pub png: PngSettings,
+    /// Where the format buttons write without asking (the file is named after the view).
+    pub folder: String,
+}
+
+impl Default for ExportMenu {
+    fn default() -> Self {
+        ExportMenu {
+            png: PngSettings::default(),
+            folder: std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_else(|_| ".".into()),
+        }
+    }
+}
+
+/// `folder/name.ext`, or `folder/name-2.ext`, `-3`, … so that no earlier export is overwritten.
+pub fn unused_path(folder: &Path, name: &str, extension: &str) -> PathBuf {
+    let candidate = |k: usize| match k {
+        1 => folder.join(format!("{name}.{extension}")),
+        k => folder.join(format!("{name}-{k}.{extension}")),
+    };
+    (1..)
+        .map(candidate)
+        .find(|p| !p.exists())
+        .unwrap_or_else(|| candidate(1))
 }
 
 /// An export the user asked for: which view, which format, where.
@@ -389,6 +428,11 @@ impl ExportMenu {
                 ui.selectable_value(&mut self.png.scale, 1, "1×");
                 ui.selectable_value(&mut self.png.scale, 2, "2×");
             });
+            ui.horizontal(|ui| {
+                ui.label("folder");
+                ui.add(egui::TextEdit::singleline(&mut self.folder).desired_width(260.0))
+                    .on_hover_text("the format buttons write here, named after the view");
+            });
             for &(view, blocked) in views {
                 ui.separator();
                 ui.label(egui::RichText::new(format!("{} view", view_name(view))).strong());
@@ -398,18 +442,39 @@ impl ExportMenu {
                         let button = ui.add_enabled(enabled, egui::Button::new(format.name()));
                         let button = match blocked.filter(|_| !enabled) {
                             Some(reason) => button.on_disabled_hover_text(reason),
-                            None => button,
+                            None => button.on_hover_text(format!(
+                                "write {}.{} into the folder above",
+                                view_name(view),
+                                format.extension()
+                            )),
                         };
                         if button.clicked() {
                             ui.close();
-                            let default_name =
-                                format!("{}.{}", view_name(view), format.extension());
-                            request = rfd::FileDialog::new()
-                                .set_file_name(default_name)
-                                .add_filter(format.name(), &[format.extension()])
-                                .save_file()
-                                .map(|path| Request { view, format, path });
+                            let folder = Path::new(self.folder.trim());
+                            request = Some(Request {
+                                view,
+                                format,
+                                path: unused_path(folder, view_name(view), format.extension()),
+                            });
                         }
+                    }
+                    // The system dialog, where one exists (an XDG portal); without one it returns
+                    // nothing and the folder above still works.
+                    if ui.button("Save as…").clicked() {
+                        ui.close();
+                        let format = formats(view)
+                            .iter()
+                            .copied()
+                            .find(|&f| f == Format::Png || blocked.is_none())
+                            .unwrap_or(Format::Png);
+                        request = rfd::FileDialog::new()
+                            .set_file_name(format!("{}.{}", view_name(view), format.extension()))
+                            .save_file()
+                            .map(|path| Request {
+                                view,
+                                format: Format::from_extension(&path).unwrap_or(format),
+                                path,
+                            });
                     }
                 });
             }

@@ -310,6 +310,16 @@ impl DiffscopeApp {
     /// Carries out an export the menu asked for: data now, PNG as a worker job; errors reach the
     /// status bar once.
     fn export(&mut self, request: export::Request) {
+        // A folder typed in the menu may not exist yet.
+        if let Some(folder) = request.path.parent().filter(|f| !f.as_os_str().is_empty())
+            && let Err(e) = std::fs::create_dir_all(folder)
+        {
+            self.jobs.report(format!(
+                "export failed: cannot create {}: {e}",
+                folder.display()
+            ));
+            return;
+        }
         if request.format == export::Format::Png {
             let shown = export::Shown::of(self, request.view);
             let settings = self.export_menu.png;

@@ -328,11 +328,6 @@ fn sampler_editor(ui: &mut Ui, scene: &mut Scene) {
                 }
             });
             ui.end_row();
-            if let Some(note) = &cap_note {
-                ui.label("");
-                ui.small(note);
-                ui.end_row();
-            }
             labelled(
                 ui,
                 "trajectories",
@@ -344,6 +339,10 @@ fn sampler_editor(ui: &mut Ui, scene: &mut Scene) {
             labelled(ui, "seed", DragValue::new(&mut scene.seed));
             ui.end_row();
         });
+    // Below the grid, where it wraps to the panel instead of widening it.
+    if let Some(note) = cap_note {
+        ui.add(egui::Label::new(egui::RichText::new(note).small()).wrap());
+    }
 }
 
 fn speciation_editor(ui: &mut Ui, scene: &mut Scene) {
