@@ -438,6 +438,42 @@ fn a_model_beside_its_scene_resolves_against_the_scene_folder() {
     assert!(err.contains("gone.safetensors"), "{err}");
 }
 
+/// The same through the fronts: `diffscope render` (the app's offscreen window) run from another
+/// working directory opens a scene whose weights sit beside it by a relative path.
+#[test]
+fn render_opens_a_model_beside_its_scene_from_another_directory() {
+    let scene_dir = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets/models/denoiser-two-gaussians.safetensors");
+    std::fs::copy(&shipped, scene_dir.path().join("beside.safetensors")).unwrap();
+    let scene_file = scene_dir.path().join("scene.json");
+    std::fs::write(
+        &scene_file,
+        r#"{"model": {"kind": "learned", "path": "beside.safetensors"},
+            "sampler": {"kind": "ancestral", "steps": 10, "t_max": 4.0, "t_min": 0.01, "init": "gaussian"},
+            "trajectories": 100, "seed": 1}"#,
+    )
+    .unwrap();
+    let png = elsewhere.path().join("view.png");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_diffscope"))
+        .current_dir(elsewhere.path())
+        .args(["render".as_ref(), scene_file.as_os_str(), "--view".as_ref()])
+        .args([
+            "manifold", "--width", "320", "--height", "240", "--scale", "1", "--png",
+        ])
+        .arg(&png)
+        .env("XDG_RUNTIME_DIR", elsewhere.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(png.exists());
+}
+
 /// The seven teaching scenes: each parses, validates, round-trips, carries a title, a caption and a
 /// view, and builds (analytic models, the learned denoiser with its exact reference of the same
 /// dimension, the sequence model of the hidden-state scene). The embedded copies are the files.
