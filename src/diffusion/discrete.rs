@@ -11,6 +11,7 @@ use super::memory;
 use super::schedule::{GridSpacing, time_grid};
 use super::trajectories::StoreSteps;
 use crate::model::discrete::{DiscreteNoise, MASK, TokenModel};
+use crate::model::math::pick_class;
 use crate::rng::{Domain, Stream, stream};
 use rand::Rng;
 use rayon::prelude::*;
@@ -120,16 +121,9 @@ pub struct TokenStepper<'a> {
     order: Vec<usize>,
 }
 
-/// Draws an index from the probabilities `p` (summing to 1 up to rounding).
+/// Draws an index with probability proportional to the weights `p` (not necessarily normalised).
 fn categorical(p: &[f64], rng: &mut Stream) -> usize {
-    let mut u = rng.random::<f64>() * p.iter().sum::<f64>();
-    for (i, &w) in p.iter().enumerate() {
-        if u < w {
-            return i;
-        }
-        u -= w;
-    }
-    p.iter().rposition(|&w| w > 0.0).unwrap_or(0)
+    pick_class(p, rng.random::<f64>() * p.iter().sum::<f64>())
 }
 
 /// The count revealed this step: the expected number, `masked · (α_s − α_t)/(1 − α_t)`, rounded

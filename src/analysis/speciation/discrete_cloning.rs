@@ -9,6 +9,7 @@ use crate::analysis::control::Control;
 use crate::diffusion::discrete::{DiscreteSampler, TokenStepper};
 use crate::diffusion::{GridSpacing, time_grid};
 use crate::model::discrete::{DiscreteNoise, TokenModel};
+use crate::model::math::pick_class;
 use crate::rng::{Domain, Stream, stream};
 use rand::Rng;
 use rayon::prelude::*;
@@ -48,16 +49,7 @@ fn label(stepper: &mut TokenStepper, word: &[u8], rule: LabelRule, rng: &mut Str
             .enumerate()
             .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
             .map_or(0, |(k, _)| k),
-        LabelRule::Sampled => {
-            let mut u = rng.random::<f64>();
-            for (k, &p) in posterior.iter().enumerate() {
-                if u < p {
-                    return k;
-                }
-                u -= p;
-            }
-            posterior.len().saturating_sub(1)
-        }
+        LabelRule::Sampled => pick_class(posterior, rng.random::<f64>()),
     }
 }
 
