@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod render;
 pub mod sample;
 pub mod speciation;
+pub mod sweep;
 pub mod train;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -59,6 +60,8 @@ pub enum Command {
     Compare(compare::CompareArgs),
     /// Draw one view of the app offscreen (same renderer) and write it as PNG.
     Render(render::RenderArgs),
+    /// Parameter sweeps of the speciation measurement: sharded, resumable, one file per point.
+    Sweep(sweep::SweepArgs),
 }
 
 /// Entry point of the executable.
@@ -123,6 +126,7 @@ pub fn run(command: Option<Command>) -> anyhow::Result<()> {
         Some(Command::Render(args)) => render::run(&args),
         Some(Command::Train(args)) => train::run(&args),
         Some(Command::Compare(args)) => compare::run(&args),
+        Some(Command::Sweep(args)) => sweep::run(&args),
         None => {
             anyhow::bail!("no subcommand given; run `diffscope` without arguments to open the app")
         }
