@@ -817,7 +817,8 @@ pub fn figure(records: &[PointRecord]) -> Result<Figure, SweepError> {
         x,
         y: Axis::linear("t_mid", [y_lo - y_pad, y_hi + y_pad]),
         series,
-        legend: LegendPlace::RightTop,
+        // Speciation times grow with the usual swept sizes (d, separation): the top left stays empty.
+        legend: LegendPlace::LeftTop,
     })
 }
 
