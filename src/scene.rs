@@ -549,11 +549,13 @@ impl Scene {
 
     /// The scene of a raw file under Gaussian noise (checked by the caller).
     fn from_raw(check: &Checker, raw: RawScene) -> Result<Scene, SceneError> {
+        // The model first: a token-only model under Gaussian noise is the more basic mistake.
+        let model = parse_model(check, raw.model)?;
         check_sampler_family(check, &raw.sampler, NoiseKind::Gaussian)?;
         Ok(Scene {
             title: raw.title,
             caption: raw.caption,
-            model: parse_model(check, raw.model)?,
+            model,
             sampler: check.typed("sampler", raw.sampler)?,
             trajectories: raw.trajectories,
             seed: raw.seed,
