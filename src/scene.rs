@@ -2,6 +2,17 @@
 //! (README.md, "Scene file"). Owns parsing (strict: unknown keys, wrong types and out-of-range
 //! numbers are errors naming the key path and the file), range checks and building analytic models;
 //! it does not run samplers or analyses — the sampler and speciation specs are plain data.
+//!
+//! The top-level `noise` block splits scene files in two: Gaussian noise (the default) gives a
+//! [`Scene`], mask or flip noise a [`TokenScene`] (`scene/tokens.rs`, `docs/science/discrete.md` §7);
+//! [`SceneFile`] reads either. They are separate types so that every front that only knows continuous
+//! scenes (the app, `render`, sessions) refuses a token scene with one error instead of misreading it.
+
+mod tokens;
+
+pub use tokens::{
+    DyckLabels, DyckSpec, NoiseKind, SceneTokenModel, TokenModelSpec, TokenSamplerKind, TokenScene,
+};
 
 use std::path::{Path, PathBuf};
 
@@ -202,6 +213,14 @@ pub struct IsingComponent {
     pub beta: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// Uniform field h (`docs/science/discrete.md` §2(a)); only token scenes (mask or flip noise) can
+    /// have h ≠ 0, the continuous Ising model has no field.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub field: f64,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -225,11 +244,12 @@ pub struct HiddenStatesSpec {
     pub block: Option<usize>,
 }
 
-/// Reverse-time sampler settings (plain data; the engine converts them).
+/// Reverse-time sampler settings (plain data; the engine converts them). `K` is the family of sampler
+/// kinds: [`SamplerKind`] for Gaussian noise, [`TokenSamplerKind`] for token scenes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SamplerSpec {
-    pub kind: SamplerKind,
+pub struct SamplerSpec<K = SamplerKind> {
+    pub kind: K,
     pub steps: usize,
     pub t_max: f64,
     pub t_min: f64,
@@ -248,6 +268,15 @@ pub enum SamplerKind {
     Ancestral,
     Ode,
     Ddim,
+}
+
+impl SamplerKind {
+    pub const ALL: [SamplerKind; 4] = [
+        SamplerKind::Sde,
+        SamplerKind::Ancestral,
+        SamplerKind::Ode,
+        SamplerKind::Ddim,
+    ];
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -331,7 +360,8 @@ pub enum LabelRule {
     Sampled,
 }
 
-/// The top level as read, with the model kept raw so its kind selects the schema.
+/// The top level as read, with the model and sampler kept raw so the noise and the model's kind select
+/// their schemas.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawScene {
@@ -339,8 +369,10 @@ struct RawScene {
     title: Option<String>,
     #[serde(default)]
     caption: Option<String>,
+    #[serde(default)]
+    noise: Option<tokens::NoiseSpec>,
     model: serde_json::Value,
-    sampler: SamplerSpec,
+    sampler: serde_json::Value,
     trajectories: usize,
     seed: u64,
     #[serde(default)]
@@ -499,29 +531,37 @@ impl Scene {
         }
     }
 
-    /// Parses and checks scene JSON; `origin` names the file in errors.
+    /// Parses and checks scene JSON; `origin` names the file in errors. A token scene (mask or flip
+    /// noise) is refused with an error naming `noise.kind`: read those with [`SceneFile`].
     pub fn from_json_str(text: &str, origin: &Path) -> Result<Scene, SceneError> {
-        let check = Checker { file: origin };
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| SceneError::Syntax {
-                file: origin.to_path_buf(),
-                line: e.line(),
-                column: e.column(),
-                message: syntax_hint(text, &e),
-            })?;
-        let raw: RawScene = check.typed("", value)?;
-        let scene = Scene {
+        match SceneFile::from_json_str(text, origin)? {
+            SceneFile::Diffusion(scene) => Ok(scene),
+            SceneFile::Tokens(tokens) => Checker { file: origin }.fail(
+                "noise.kind",
+                format!(
+                    "{} noise makes this a token scene, which only `diffscope sample` and \
+                     `diffscope speciation` run so far",
+                    tokens.noise.name()
+                ),
+            ),
+        }
+    }
+
+    /// The scene of a raw file under Gaussian noise (checked by the caller).
+    fn from_raw(check: &Checker, raw: RawScene) -> Result<Scene, SceneError> {
+        // The model first: a token-only model under Gaussian noise is the more basic mistake.
+        let model = parse_model(check, raw.model)?;
+        check_sampler_family(check, &raw.sampler, NoiseKind::Gaussian)?;
+        Ok(Scene {
             title: raw.title,
             caption: raw.caption,
-            model: parse_model(&check, raw.model)?,
-            sampler: raw.sampler,
+            model,
+            sampler: check.typed("sampler", raw.sampler)?,
             trajectories: raw.trajectories,
             seed: raw.seed,
             speciation: raw.speciation,
             view: raw.view,
-        };
-        scene.validate(origin)?;
-        Ok(scene)
+        })
     }
 
     /// Checks every range and shape (also after a scene was edited in code).
@@ -557,6 +597,104 @@ impl Scene {
         Scene::from_json_str(TEXT, Path::new("assets/scenes/two-gaussians.json"))
             .expect("the built-in scene assets/scenes/two-gaussians.json is valid")
     }
+}
+
+/// A scene file of either kind: Gaussian noise (the default) or a token scene (mask or flip noise).
+#[derive(Clone, Debug, PartialEq)]
+pub enum SceneFile {
+    Diffusion(Scene),
+    Tokens(TokenScene),
+}
+
+impl SceneFile {
+    /// Reads and checks a scene file of either kind (model files resolved as by [`Scene::load`]).
+    pub fn load(path: &Path) -> Result<SceneFile, SceneError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SceneError::Read {
+            file: path.to_path_buf(),
+            source,
+        })?;
+        let mut file = SceneFile::from_json_str(&text, path)?;
+        if let SceneFile::Diffusion(scene) = &mut file {
+            scene.resolve_model_files(path.parent());
+        }
+        Ok(file)
+    }
+
+    /// Parses and checks scene JSON of either kind; `origin` names the file in errors.
+    pub fn from_json_str(text: &str, origin: &Path) -> Result<SceneFile, SceneError> {
+        let check = Checker { file: origin };
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| SceneError::Syntax {
+                file: origin.to_path_buf(),
+                line: e.line(),
+                column: e.column(),
+                message: syntax_hint(text, &e),
+            })?;
+        let raw: RawScene = check.typed("", value)?;
+        let noise = raw.noise.as_ref().map_or(NoiseKind::Gaussian, |n| n.kind);
+        match noise.discrete() {
+            None => {
+                let scene = Scene::from_raw(&check, raw)?;
+                scene.validate(origin)?;
+                Ok(SceneFile::Diffusion(scene))
+            }
+            Some(noise) => {
+                let scene = TokenScene::from_raw(&check, raw, noise)?;
+                scene.validate(origin)?;
+                Ok(SceneFile::Tokens(scene))
+            }
+        }
+    }
+
+    /// Pretty JSON in the same schema; `from_json_str` of it gives back an equal scene.
+    pub fn to_json_pretty(&self) -> Result<String, SceneError> {
+        match self {
+            SceneFile::Diffusion(scene) => scene.to_json_pretty(),
+            SceneFile::Tokens(scene) => scene.to_json_pretty(),
+        }
+    }
+}
+
+/// Refuses a sampler kind of the other noise family with one error naming `sampler.kind` (typed
+/// reading alone would only say "unknown variant"). A missing or unknown kind is left to it.
+fn check_sampler_family(
+    check: &Checker,
+    sampler: &serde_json::Value,
+    noise: NoiseKind,
+) -> Result<(), SceneError> {
+    let Some(kind) = sampler.get("kind").and_then(serde_json::Value::as_str) else {
+        return Ok(());
+    };
+    let (continuous, tokens) = (
+        kind_names(&SamplerKind::ALL),
+        kind_names(&TokenSamplerKind::ALL),
+    );
+    let (own, other, other_noise) = match noise {
+        NoiseKind::Gaussian => (continuous, tokens, "mask or flip"),
+        NoiseKind::Mask | NoiseKind::Flip => (tokens, continuous, "gaussian"),
+    };
+    if other.iter().any(|k| k == kind) {
+        return check.fail(
+            "sampler.kind",
+            format!(
+                "{kind:?} samples {other_noise} noise, but noise.kind is {:?}: use one of {}",
+                noise.name(),
+                own.iter()
+                    .map(|k| format!("{k:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// The names unit variants have in scene files (their serde names).
+fn kind_names<T: Serialize>(kinds: &[T]) -> Vec<String> {
+    kinds
+        .iter()
+        .filter_map(|k| serde_json::to_value(k).ok()?.as_str().map(str::to_string))
+        .collect()
 }
 
 /// serde_json's message, plus what it usually means and the key just before the error.
@@ -597,24 +735,36 @@ fn last_key(text: &str) -> Option<&str> {
     head.get(start + 1..)
 }
 
-fn parse_model(check: &Checker, value: serde_json::Value) -> Result<ModelSpec, SceneError> {
+/// The model's `kind` and the rest of its keys.
+fn split_kind(
+    check: &Checker,
+    value: serde_json::Value,
+) -> Result<(String, serde_json::Value), SceneError> {
     let serde_json::Value::Object(mut map) = value else {
         return check.fail("model", "expected an object with a \"kind\" key");
     };
-    let kind = match map.remove("kind") {
-        Some(serde_json::Value::String(kind)) => kind,
-        Some(other) => return check.fail("model.kind", format!("expected a string, got {other}")),
-        None => return check.fail("model", "missing field `kind`"),
-    };
-    let rest = serde_json::Value::Object(map);
+    match map.remove("kind") {
+        Some(serde_json::Value::String(kind)) => Ok((kind, serde_json::Value::Object(map))),
+        Some(other) => check.fail("model.kind", format!("expected a string, got {other}")),
+        None => check.fail("model", "missing field `kind`"),
+    }
+}
+
+fn parse_model(check: &Checker, value: serde_json::Value) -> Result<ModelSpec, SceneError> {
+    let (kind, rest) = split_kind(check, value)?;
     match kind.as_str() {
         "gaussian_mixture" => Ok(ModelSpec::GaussianMixture(check.typed("model", rest)?)),
         "ising_mixture" => Ok(ModelSpec::IsingMixture(check.typed("model", rest)?)),
         "learned" => Ok(ModelSpec::Learned(check.typed("model", rest)?)),
         "hidden_states" => Ok(ModelSpec::HiddenStates(check.typed("model", rest)?)),
+        "dyck" => check.fail(
+            "noise.kind",
+            "a dyck model has token states only: it needs \"mask\" or \"flip\" noise (the \
+             default is \"gaussian\")",
+        ),
         other => check.fail(
             "model.kind",
-            format!("unknown kind {other:?}, expected one of \"gaussian_mixture\", \"ising_mixture\", \"learned\", \"hidden_states\""),
+            format!("unknown kind {other:?}, expected one of \"gaussian_mixture\", \"ising_mixture\", \"learned\", \"hidden_states\" (or \"dyck\" with mask or flip noise)"),
         ),
     }
 }
@@ -657,40 +807,19 @@ fn validate_model(check: &Checker, model: &ModelSpec) -> Result<(), SceneError> 
     match model {
         ModelSpec::GaussianMixture(g) => validate_gaussian(check, g),
         ModelSpec::IsingMixture(m) => {
-            check.count("model.dim", m.dim, 1, MAX_DIM, "dim")?;
-            check.count(
-                "model.components",
-                m.components.len(),
-                1,
-                MAX_COMPONENTS,
-                "number of components",
-            )?;
-            check.range(
-                "model.coupling",
-                m.coupling,
-                -MAX_ABS_COUPLING,
-                MAX_ABS_COUPLING,
-                "coupling",
-            )?;
-            if !(m.scale > 0.0 && m.scale <= MAX_SCALE) {
+            validate_ising(check, m)?;
+            // The continuous Ising model (`model::ising`) has no field term.
+            if let Some(k) = m.components.iter().position(|c| c.field != 0.0) {
                 return check.fail(
-                    "model.scale",
-                    format!("scale must be in (0, {MAX_SCALE}], got {}", show(m.scale)),
+                    format!("model.components[{k}].field"),
+                    format!(
+                        "a field h = {} needs \"mask\" or \"flip\" noise: the Ising model under \
+                         Gaussian noise has none",
+                        show(m.components[k].field)
+                    ),
                 );
             }
-            for (k, c) in m.components.iter().enumerate() {
-                check.range(
-                    &format!("model.components[{k}].beta"),
-                    c.beta,
-                    0.0,
-                    MAX_BETA,
-                    "beta",
-                )?;
-            }
-            check_weights(
-                check,
-                &m.components.iter().map(|c| c.weight).collect::<Vec<_>>(),
-            )
+            Ok(())
         }
         ModelSpec::Learned(l) => {
             if l.path.as_os_str().is_empty() {
@@ -714,6 +843,44 @@ fn validate_model(check: &Checker, model: &ModelSpec) -> Result<(), SceneError> 
             Ok(())
         }
     }
+}
+
+/// The checks an Ising mixture passes under any noise.
+fn validate_ising(check: &Checker, m: &IsingMixtureSpec) -> Result<(), SceneError> {
+    check.count("model.dim", m.dim, 1, MAX_DIM, "dim")?;
+    check.count(
+        "model.components",
+        m.components.len(),
+        1,
+        MAX_COMPONENTS,
+        "number of components",
+    )?;
+    check.range(
+        "model.coupling",
+        m.coupling,
+        -MAX_ABS_COUPLING,
+        MAX_ABS_COUPLING,
+        "coupling",
+    )?;
+    if !(m.scale > 0.0 && m.scale <= MAX_SCALE) {
+        return check.fail(
+            "model.scale",
+            format!("scale must be in (0, {MAX_SCALE}], got {}", show(m.scale)),
+        );
+    }
+    for (k, c) in m.components.iter().enumerate() {
+        check.range(
+            &format!("model.components[{k}].beta"),
+            c.beta,
+            0.0,
+            MAX_BETA,
+            "beta",
+        )?;
+    }
+    check_weights(
+        check,
+        &m.components.iter().map(|c| c.weight).collect::<Vec<_>>(),
+    )
 }
 
 fn validate_view(check: &Checker, v: &ViewSpec) -> Result<(), SceneError> {
@@ -851,7 +1018,7 @@ fn validate_gaussian(check: &Checker, g: &GaussianMixtureSpec) -> Result<(), Sce
     )
 }
 
-fn validate_sampler(check: &Checker, s: &SamplerSpec) -> Result<(), SceneError> {
+fn validate_sampler<K>(check: &Checker, s: &SamplerSpec<K>) -> Result<(), SceneError> {
     check.count("sampler.steps", s.steps, 1, MAX_STEPS, "steps")?;
     if !(s.t_max > 0.0 && s.t_max <= MAX_T) {
         return check.fail(
@@ -1065,11 +1232,7 @@ impl ModelSpec {
                         label: c.label.clone().unwrap_or_default(),
                     })
                     .collect();
-                let boundary = match m.boundary {
-                    BoundarySpec::Open => Boundary::Open,
-                    BoundarySpec::Periodic => Boundary::Periodic,
-                };
-                IsingMixture::new(m.dim, m.coupling, boundary, m.scale, components)
+                IsingMixture::new(m.dim, m.coupling, m.boundary.into(), m.scale, components)
                     .map(AnalyticModel::Ising)
                     .map_err(model_error)
             }
@@ -1130,21 +1293,42 @@ impl Scene {
             steps: sampler.steps,
             t_max: sampler.t_max,
             t_min: sampler.t_min,
-            grid: match sampler.grid {
-                TimeGrid::Log => GridSpacing::Log,
-                TimeGrid::Linear => GridSpacing::Linear,
-            },
+            grid: sampler.grid.into(),
             init: match sampler.init {
                 InitKind::Data => Init::Data,
                 InitKind::Gaussian => Init::Gaussian,
             },
-            store: match sampler.store {
-                StoreSpec::All => StoreSteps::All,
-                StoreSpec::Final => StoreSteps::Final,
-                StoreSpec::Every(k) => StoreSteps::Every(k),
-            },
+            store: sampler.store.into(),
             trajectories: self.trajectories,
             seed: self.seed,
+        }
+    }
+}
+
+impl From<BoundarySpec> for Boundary {
+    fn from(b: BoundarySpec) -> Self {
+        match b {
+            BoundarySpec::Open => Boundary::Open,
+            BoundarySpec::Periodic => Boundary::Periodic,
+        }
+    }
+}
+
+impl From<TimeGrid> for GridSpacing {
+    fn from(g: TimeGrid) -> Self {
+        match g {
+            TimeGrid::Log => GridSpacing::Log,
+            TimeGrid::Linear => GridSpacing::Linear,
+        }
+    }
+}
+
+impl From<StoreSpec> for StoreSteps {
+    fn from(s: StoreSpec) -> Self {
+        match s {
+            StoreSpec::All => StoreSteps::All,
+            StoreSpec::Final => StoreSteps::Final,
+            StoreSpec::Every(k) => StoreSteps::Every(k),
         }
     }
 }

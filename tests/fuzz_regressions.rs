@@ -6,7 +6,7 @@
 
 use diffscope::io::{StepSelection, csv, load_points, npy, tensors};
 use diffscope::model::learned;
-use diffscope::scene::Scene;
+use diffscope::scene::SceneFile;
 use diffscope::session::Session;
 use std::path::{Path, PathBuf};
 
@@ -91,19 +91,20 @@ const TARGETS: [(&str, &str, Reader); 6] = [
         Ok(())
     }),
     ("scene", "json", |path| {
-        let scene = Scene::load(path).map_err(|e| e.to_string())?;
-        let json = scene.to_json_pretty().map_err(|e| e.to_string())?;
-        let again = Scene::from_json_str(&json, path).map_err(|e| e.to_string())?;
+        let file = SceneFile::load(path).map_err(|e| e.to_string())?;
+        let json = file.to_json_pretty().map_err(|e| e.to_string())?;
+        let again = SceneFile::from_json_str(&json, path).map_err(|e| e.to_string())?;
         assert_eq!(
-            scene,
+            file,
             again,
             "{}: JSON round trip changed the scene",
             path.display()
         );
-        scene
-            .model
-            .build_analytic()
-            .map_err(|e| format!("{e}: {}", path.display()))?;
+        match &file {
+            SceneFile::Diffusion(scene) => scene.model.build_analytic().map(|_| ()),
+            SceneFile::Tokens(scene) => scene.build_model().map(|_| ()),
+        }
+        .map_err(|e| format!("{e}: {}", path.display()))?;
         Ok(())
     }),
     ("model_config", "safetensors", |path| {

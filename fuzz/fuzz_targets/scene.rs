@@ -1,9 +1,9 @@
-//! Scene JSON: parse and validate, build the analytic model, estimate the run's memory, and check that
-//! a parsed scene survives its own JSON round trip.
+//! Scene JSON of either kind: parse and validate, build the analytic (or token) model, estimate the
+//! run's memory, and check that a parsed scene survives its own JSON round trip.
 #![no_main]
 
 use diffscope::diffusion::SamplingSpec;
-use diffscope::scene::Scene;
+use diffscope::scene::{Scene, SceneFile, TokenModelSpec};
 use libfuzzer_sys::fuzz_target;
 use std::path::Path;
 
@@ -12,8 +12,20 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let origin = Path::new("fuzz-scene.json");
-    let Ok(scene) = Scene::from_json_str(text, origin) else {
-        return;
+    let scene = match SceneFile::from_json_str(text, origin) {
+        Ok(SceneFile::Diffusion(scene)) => scene,
+        Ok(SceneFile::Tokens(tokens)) => {
+            let json = tokens.to_json_pretty().expect("a valid scene serialises");
+            let again = SceneFile::from_json_str(&json, origin).expect("a scene's own JSON parses");
+            assert_eq!(SceneFile::Tokens(tokens.clone()), again, "JSON round trip changed the scene");
+            let _ = tokens.token_spec();
+            // Dyck tables cost O(L³) to build: long words would only make the fuzzer time out.
+            if !matches!(&tokens.model, TokenModelSpec::Dyck(d) if d.length > 64) {
+                let _ = tokens.build_model();
+            }
+            return;
+        }
+        Err(_) => return,
     };
     let json = scene.to_json_pretty().expect("a valid scene serialises");
     let again = Scene::from_json_str(&json, origin).expect("a scene's own JSON parses");

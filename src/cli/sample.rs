@@ -1,11 +1,15 @@
 //! `diffscope sample`: trajectories of a scene to .npy (states only) or .safetensors (states, times,
-//! posterior, initial labels and the inputs as metadata). Checks the output type and the memory needed
-//! before sampling; prints progress to stderr. All computing is in `diffusion`.
+//! posterior, initial labels and the inputs as metadata); a token scene (mask or flip noise) to a uint8
+//! .npy of tokens and a float64 .npy of the times beside it. Checks the output type and the memory
+//! needed before sampling; prints progress to stderr. All computing is in `diffusion` (token scenes
+//! through `analysis::view_data::discrete_lab`).
 
+use crate::analysis::view_data::discrete_lab;
 use crate::diffusion::{SamplingSpec, StoreSteps, Trajectories, memory, run_trajectories};
 use crate::io::{npy, tensors};
 use crate::model::Denoiser;
-use crate::scene::{Scene, StoreSpec};
+use crate::model::discrete::MASK;
+use crate::scene::{SamplerSpec, Scene, SceneFile, StoreSpec, TokenScene};
 use anyhow::{Context, bail};
 use clap::Args;
 use std::collections::HashMap;
@@ -18,6 +22,8 @@ pub struct SampleArgs {
     /// Scene file (JSON).
     pub scene: PathBuf,
     /// Output file: .npy (float32 [N, S, d]) or .safetensors (also times, posterior, labels, metadata).
+    /// A token scene (mask or flip noise) writes .npy only: uint8 tokens [N, S, L] with 255 at masked
+    /// sites, and the stored times (float64 [S], decreasing to 0) beside it as NAME.times.npy.
     #[arg(long)]
     pub out: PathBuf,
     /// Stored steps: `all`, `final` or `every:K` (default: the scene's setting).
@@ -65,31 +71,51 @@ fn output_kind(path: &Path) -> anyhow::Result<OutputKind> {
     }
 }
 
-/// The scene with the command-line overrides applied (also what the output's metadata records).
-fn effective_scene(args: &SampleArgs) -> anyhow::Result<Scene> {
-    let mut scene = Scene::load(&args.scene)?;
+/// Applies the command-line overrides to a scene of either kind.
+fn override_run<K>(
+    args: &SampleArgs,
+    trajectories: &mut usize,
+    seed: &mut u64,
+    sampler: &mut SamplerSpec<K>,
+) {
     if let Some(n) = args.trajectories {
-        scene.trajectories = n;
+        *trajectories = n;
     }
-    if let Some(seed) = args.seed {
-        scene.seed = seed;
+    if let Some(s) = args.seed {
+        *seed = s;
     }
     if let Some(store) = args.store {
-        scene.sampler.store = match store {
+        sampler.store = match store {
             StoreSteps::All => StoreSpec::All,
             StoreSteps::Final => StoreSpec::Final,
             StoreSteps::Every(k) => StoreSpec::Every(k),
         };
     }
-    scene
-        .validate(&args.scene)
-        .context("the command-line options make the scene invalid")?;
-    Ok(scene)
+}
+
+/// The scene with the command-line overrides applied (also what the output's metadata records).
+fn effective_scene(args: &SampleArgs) -> anyhow::Result<SceneFile> {
+    let mut file = SceneFile::load(&args.scene)?;
+    let checked = match &mut file {
+        SceneFile::Diffusion(s) => {
+            override_run(args, &mut s.trajectories, &mut s.seed, &mut s.sampler);
+            s.validate(&args.scene)
+        }
+        SceneFile::Tokens(s) => {
+            override_run(args, &mut s.trajectories, &mut s.seed, &mut s.sampler);
+            s.validate(&args.scene)
+        }
+    };
+    checked.context("the command-line options make the scene invalid")?;
+    Ok(file)
 }
 
 pub fn run(args: &SampleArgs) -> anyhow::Result<()> {
     let kind = output_kind(&args.out)?;
-    let scene = effective_scene(args)?;
+    let scene = match effective_scene(args)? {
+        SceneFile::Diffusion(scene) => scene,
+        SceneFile::Tokens(scene) => return run_tokens(args, kind, &scene),
+    };
     let model = scene
         .model
         .build(&args.scene)
@@ -118,6 +144,46 @@ pub fn run(args: &SampleArgs) -> anyhow::Result<()> {
         trajectories.stored_steps,
         trajectories.dim,
         args.out.display()
+    );
+    Ok(())
+}
+
+/// `NAME.npy` → `NAME.times.npy`, where a token run's times go.
+pub fn times_path(out: &Path) -> PathBuf {
+    out.with_extension("times.npy")
+}
+
+/// A token scene: uint8 tokens [N, S, L] (MASK = 255 at masked sites) and the times beside them.
+fn run_tokens(args: &SampleArgs, kind: OutputKind, scene: &TokenScene) -> anyhow::Result<()> {
+    if kind != OutputKind::Npy {
+        bail!(
+            "a token scene is written as .npy (uint8 tokens, times beside them), not .safetensors: {}",
+            args.out.display()
+        );
+    }
+    let mut progress = StderrProgress::new();
+    let run = discrete_lab::sample_tokens(
+        scene,
+        &mut |fraction, stage| progress.report(fraction, stage),
+        &AtomicBool::new(false),
+    )
+    .with_context(|| format!("sampling scene {}", args.scene.display()))?;
+    npy::write_u8(
+        &args.out,
+        &[run.n, run.stored_steps, run.length],
+        &run.tokens,
+    )?;
+    let times = times_path(&args.out);
+    npy::write_f64(&times, &[run.stored_steps], &run.times)?;
+    eprintln!(
+        "wrote {} token sequences × {} stored steps × L = {} (symbols 0 to {}, {MASK} = masked) to {}, \
+         times to {}",
+        run.n,
+        run.stored_steps,
+        run.length,
+        run.vocab - 1,
+        args.out.display(),
+        times.display()
     );
     Ok(())
 }

@@ -1,11 +1,13 @@
 //! `diffscope speciation`: theory and measured speciation times of a scene, as a summary on stdout and
 //! optionally the full result as JSON (snake_case, written atomically, with the inputs that produced it).
+//! A token scene (mask or flip noise) gets the discrete lab (`analysis::view_data::discrete_lab`).
 
 use crate::analysis::speciation::Control;
 use crate::analysis::speciation::report::{LevelReport, SpeciationReport, SpeciationSettings};
+use crate::analysis::view_data::discrete_lab::{self, DiscreteLabReport};
 use crate::analysis::view_data::lab;
 use crate::io::atomic::write_atomic;
-use crate::scene::Scene;
+use crate::scene::{Scene, SceneFile, TokenScene};
 use anyhow::Context;
 use clap::Args;
 use serde::Serialize;
@@ -15,7 +17,8 @@ use std::sync::atomic::AtomicBool;
 #[derive(Debug, Args)]
 pub struct SpeciationArgs {
     /// Scene file (JSON) with a Gaussian or Ising mixture; its optional "speciation" block sets clone
-    /// times, pairs, labels and groups.
+    /// times, pairs, labels and groups. A token scene (mask or flip noise) prints the exact φ_post
+    /// crossing and the cloning crossing of its sampler.
     pub scene: PathBuf,
     /// Write the full result (theory, curves, crossings, diagnostics) to this JSON file.
     #[arg(long)]
@@ -30,16 +33,19 @@ pub struct SpeciationArgs {
 
 /// The JSON document: inputs, then the report.
 #[derive(Serialize)]
-struct Output<'a> {
+struct Output<'a, R: Serialize> {
     scene: String,
     version: &'static str,
     #[serde(flatten)]
-    report: &'a SpeciationReport,
+    report: &'a R,
 }
 
 /// The lab settings of a scene, with the command-line overrides.
 pub fn settings_of(scene: &Scene, args: &SpeciationArgs) -> SpeciationSettings {
-    let mut settings = lab::speciation_settings(scene);
+    with_overrides(lab::speciation_settings(scene), args)
+}
+
+fn with_overrides(mut settings: SpeciationSettings, args: &SpeciationArgs) -> SpeciationSettings {
     if let Some(seed) = args.seed {
         settings.seed = seed;
     }
@@ -50,7 +56,10 @@ pub fn settings_of(scene: &Scene, args: &SpeciationArgs) -> SpeciationSettings {
 }
 
 pub fn run(args: &SpeciationArgs) -> anyhow::Result<()> {
-    let scene = Scene::load(&args.scene)?;
+    let scene = match SceneFile::load(&args.scene)? {
+        SceneFile::Diffusion(scene) => scene,
+        SceneFile::Tokens(scene) => return run_tokens(args, &scene),
+    };
     let settings = settings_of(&scene, args);
     let mut progress = |_: f32, _: &str| {};
     let cancel = AtomicBool::new(false);
@@ -64,7 +73,79 @@ pub fn run(args: &SpeciationArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn write_json(path: &Path, scene: &Path, report: &SpeciationReport) -> anyhow::Result<()> {
+/// The discrete lab of a token scene.
+fn run_tokens(args: &SpeciationArgs, scene: &TokenScene) -> anyhow::Result<()> {
+    let settings = with_overrides(discrete_lab::discrete_lab_settings(scene), args);
+    let mut progress = |_: f32, _: &str| {};
+    let cancel = AtomicBool::new(false);
+    let mut control = Control::new(&mut progress, &cancel);
+    let report = discrete_lab::run_discrete_lab(scene, &settings, &mut control)
+        .with_context(|| format!("speciation of {}", args.scene.display()))?;
+    print!("{}", discrete_summary(&report));
+    if let Some(path) = &args.json {
+        write_json(path, &args.scene, &report)?;
+    }
+    Ok(())
+}
+
+/// The human-readable summary of a token scene, one line per quantity as for Gaussian noise.
+pub fn discrete_summary(report: &DiscreteLabReport) -> String {
+    let line =
+        |name: &str, value: String, what: &str| format!("    {name:<24} {value:<16} {what}\n");
+    let mut out = format!(
+        "speciation under {} noise: L = {}, classes {:?}, {} sampler, {} pairs × {} clone times, \
+         labels {}, seed {}\n",
+        report.noise,
+        report.length,
+        report.class_labels,
+        report.sampler,
+        report.pairs,
+        report.curve.len(),
+        report.labels,
+        report.seed
+    );
+    let how = match report.posterior_samples {
+        None => "exact: independent sites, binomial sums".to_string(),
+        Some(n) => format!("Monte Carlo over {n} forward samples"),
+    };
+    out += &format!("  theory ({how}):\n");
+    out += &line(
+        "midpoint",
+        time(report.t_mid_posterior),
+        &format!(
+            "φ_post(t) = E Σ p(k|x_t)² falls to the midpoint level {:.4}",
+            report.midpoint_level
+        ),
+    );
+    out += "  measured:\n";
+    let stderr = report
+        .t_mid_cloning_std_error
+        .map_or(String::new(), |s| format!(" ± {s:.3}"));
+    out += &line(
+        "midpoint crossing",
+        format!("{}{stderr}", time(report.t_mid_cloning)),
+        "cloning φ(t): pairs cloned at t end in the same class (delta-method s.e.)",
+    );
+    out +=
+        "  curves (φ_post: exact posterior purity; φ_clone: same-class fraction of clone pairs):\n";
+    out += &format!("    {:>8}  {:>16}  {:>16}\n", "t", "φ_post", "φ_clone");
+    for p in &report.curve {
+        let post = if p.phi_post_std_error > 0.0 {
+            format!("{:.4} ± {:.4}", p.phi_post, p.phi_post_std_error)
+        } else {
+            format!("{:.4}", p.phi_post)
+        };
+        out += &format!(
+            "    {:>8.3}  {:>16}  {:>16}\n",
+            p.t,
+            post,
+            format!("{:.4} ± {:.4}", p.phi_clone, p.phi_clone_std_error)
+        );
+    }
+    out
+}
+
+fn write_json<R: Serialize>(path: &Path, scene: &Path, report: &R) -> anyhow::Result<()> {
     let output = Output {
         scene: scene.display().to_string(),
         version: env!("CARGO_PKG_VERSION"),

@@ -1,4 +1,4 @@
-//! NumPy `.npy` arrays: float32 writer (format 1.0) and a strict little-endian float reader
+//! NumPy `.npy` arrays: float32, float64 and uint8 writers (format 1.0; uint8 holds token sequences) and a strict little-endian float reader
 //! (formats 1.0–3.0, C or Fortran order). The reader parses the header by hand, checks the declared
 //! size against the file length and the memory limit before allocating, and returns C order.
 
@@ -9,9 +9,9 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
-/// The `.npy` header for a little-endian float32 C-order array of `shape`, padded so that the data
-/// starts on a 64-byte boundary as the format recommends.
-fn header_f32(shape: &[usize]) -> Vec<u8> {
+/// The `.npy` header for a little-endian C-order array of `shape` with dtype `descr` (`<f4`, `<f8`,
+/// `|u1`), padded so that the data starts on a 64-byte boundary as the format recommends.
+fn header(descr: &str, shape: &[usize]) -> Vec<u8> {
     let dims = match shape {
         [single] => format!("{single},"),
         _ => shape
@@ -20,7 +20,7 @@ fn header_f32(shape: &[usize]) -> Vec<u8> {
             .collect::<Vec<_>>()
             .join(", "),
     };
-    let mut dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({dims}), }}");
+    let mut dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({dims}), }}");
     let unpadded = 6 + 2 + 2 + dict.len() + 1;
     dict.push_str(&" ".repeat((64 - unpadded % 64) % 64));
     dict.push('\n');
@@ -32,6 +32,27 @@ fn header_f32(shape: &[usize]) -> Vec<u8> {
 
 /// Writes `data` (row-major, `shape`) as a float32 `.npy` file, atomically.
 pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<(), IoError> {
+    write_le(path, "<f4", shape, data, |v| v.to_le_bytes())
+}
+
+/// Writes `data` (row-major, `shape`) as a float64 `.npy` file, atomically.
+pub fn write_f64(path: &Path, shape: &[usize], data: &[f64]) -> Result<(), IoError> {
+    write_le(path, "<f8", shape, data, |v| v.to_le_bytes())
+}
+
+/// Writes `data` (row-major, `shape`) as a uint8 `.npy` file, atomically.
+pub fn write_u8(path: &Path, shape: &[usize], data: &[u8]) -> Result<(), IoError> {
+    write_le(path, "|u1", shape, data, |v| [*v])
+}
+
+/// The one writer behind every dtype: checks the shape, then header and little-endian bytes.
+fn write_le<T, const N: usize>(
+    path: &Path,
+    descr: &str,
+    shape: &[usize],
+    data: &[T],
+    bytes_of: impl Fn(&T) -> [u8; N],
+) -> Result<(), IoError> {
     let expected: usize = shape.iter().product();
     if expected != data.len() {
         return Err(IoError::format(
@@ -43,9 +64,9 @@ pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<(), IoErr
         ));
     }
     write_atomic(path, |w| {
-        w.write_all(&header_f32(shape))?;
+        w.write_all(&header(descr, shape))?;
         for chunk in data.chunks(16 * 1024) {
-            let bytes: Vec<u8> = chunk.iter().flat_map(|v| v.to_le_bytes()).collect();
+            let bytes: Vec<u8> = chunk.iter().flat_map(&bytes_of).collect();
             w.write_all(&bytes)?;
         }
         Ok(())
@@ -352,15 +373,15 @@ mod tests {
     #[test]
     fn header_is_aligned_and_describes_shape() {
         for shape in [&[3usize][..], &[2, 5], &[10_000, 1, 256]] {
-            let h = header_f32(shape);
+            let h = header("<f4", shape);
             assert_eq!(h.len() % 64, 0);
             assert_eq!(*h.last().unwrap(), b'\n');
             let text = String::from_utf8_lossy(&h[10..]).into_owned();
             assert!(text.contains("'descr': '<f4'"), "{text}");
         }
-        let h = String::from_utf8_lossy(&header_f32(&[3])[10..]).into_owned();
+        let h = String::from_utf8_lossy(&header("<f4", &[3])[10..]).into_owned();
         assert!(h.contains("'shape': (3,)"), "{h}");
-        let h = String::from_utf8_lossy(&header_f32(&[2, 5, 7])[10..]).into_owned();
+        let h = String::from_utf8_lossy(&header("<f4", &[2, 5, 7])[10..]).into_owned();
         assert!(h.contains("'shape': (2, 5, 7)"), "{h}");
     }
 

@@ -17,6 +17,16 @@ pub enum LabelRule {
     Sampled,
 }
 
+impl LabelRule {
+    /// The name used in scene files and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            LabelRule::Argmax => "argmax",
+            LabelRule::Sampled => "sampled",
+        }
+    }
+}
+
 /// Anything that gives the class posterior p(k | x_t) of states.
 pub trait Labeller: Sync {
     /// Number of classes K.

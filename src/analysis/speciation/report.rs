@@ -303,10 +303,7 @@ pub fn run_speciation(
             t_start: reverse.clone_times.last().copied().unwrap_or(0.0) + reverse.lead,
             clone_times: reverse.clone_times,
             pairs: reverse.pairs,
-            labels: match reverse.labels {
-                LabelRule::Argmax => "argmax",
-                LabelRule::Sampled => "sampled",
-            },
+            labels: reverse.labels.name(),
             step: reverse.step,
             t_min: reverse.t_min,
         },

@@ -13,8 +13,18 @@ use std::path::Path;
 
 /// The speciation lab settings a scene asks for (defaults when it has no `speciation` block).
 pub fn speciation_settings(scene: &Scene) -> SpeciationSettings {
-    let mut settings = SpeciationSettings::new(scene.seed, scene.sampler.t_max);
-    if let Some(spec) = &scene.speciation {
+    settings_from_spec(scene.speciation.as_ref(), scene.seed, scene.sampler.t_max)
+}
+
+/// The lab settings of a `speciation` block (defaults without one), shared by Gaussian and token
+/// scenes (`discrete_lab`).
+pub(super) fn settings_from_spec(
+    spec: Option<&scene::SpeciationSpec>,
+    seed: u64,
+    t_max: f64,
+) -> SpeciationSettings {
+    let mut settings = SpeciationSettings::new(seed, t_max);
+    if let Some(spec) = spec {
         settings.clone_times = match &spec.clone_times {
             scene::CloneTimes::Auto => CloneTimes::Auto,
             scene::CloneTimes::Times(t) => CloneTimes::Times(t.clone()),

@@ -1,10 +1,12 @@
 //! What the views show, computed without any UI: a scene sampled and projected on per-step and pooled
 //! PCA bases (`cloud`), a stored step measured with its hole overlay in view coordinates and the
-//! reference clouds' reports (`measured`), the speciation-lab settings a scene asks for (`lab`), and
+//! reference clouds' reports (`measured`), the speciation-lab settings a scene asks for (`lab`), the
+//! discrete lab of a token scene (`discrete_lab`), and
 //! the model of the DiT-vs-Euler-Stack metric table (`metric_table`). The app runs these as worker
 //! jobs, the CLI (`render`, `speciation`) and the tests call them directly.
 
 pub mod cloud;
+pub mod discrete_lab;
 pub mod lab;
 pub mod measured;
 pub mod metric_table;

@@ -101,9 +101,9 @@ pub struct DyckModel {
 }
 
 impl DyckModel {
-    /// A model over words of even length `length` ≥ 2 over `brackets` ≥ 1 pairs (2B ≤ [`MAX_VOCAB`]).
-    /// A depth split needs 2 ≤ D ≤ L/2, the range where neither class is empty.
-    pub fn new(length: usize, brackets: usize, classes: DyckClasses) -> Result<Self, DyckError> {
+    /// Checks the parameters [`DyckModel::new`] accepts, without building the tables (scene files
+    /// are checked with it before anything is computed).
+    pub fn check(length: usize, brackets: usize, classes: DyckClasses) -> Result<(), DyckError> {
         if length == 0 || !length.is_multiple_of(2) {
             return Err(DyckError::BadLength(length));
         }
@@ -121,6 +121,13 @@ impl DyckModel {
                 half: length / 2,
             });
         }
+        Ok(())
+    }
+
+    /// A model over words of even length `length` ≥ 2 over `brackets` ≥ 1 pairs (2B ≤ [`MAX_VOCAB`]).
+    /// A depth split needs 2 ≤ D ≤ L/2, the range where neither class is empty.
+    pub fn new(length: usize, brackets: usize, classes: DyckClasses) -> Result<Self, DyckError> {
+        Self::check(length, brackets, classes)?;
         let labels = match classes {
             DyckClasses::FirstBracket => (0..brackets).map(bracket_label).collect(),
             DyckClasses::MaxDepthAtLeast(d) => vec![format!("depth < {d}"), format!("depth ≥ {d}")],

@@ -1,0 +1,235 @@
+//! The discrete lab as a token scene asks for it (`docs/science/discrete.md` §4, §7): token
+//! trajectories of the scene's sampler, the exact-posterior curve φ_post with its 0.75-type crossing
+//! (exact by binomial sums when the sites are independent, Monte Carlo otherwise) and the cloning curve
+//! with its crossing. The CLI prints and writes these; the app can run them as worker jobs.
+
+use std::sync::atomic::AtomicBool;
+
+use serde::Serialize;
+
+use super::ViewDataError;
+use super::lab::settings_from_spec;
+use crate::analysis::control::Control;
+use crate::analysis::speciation::discrete_cloning::{
+    DiscreteCloningSettings, run_discrete_cloning,
+};
+use crate::analysis::speciation::discrete_posterior::{
+    DiscreteForwardSamples, phi_crossing, phi_posterior_independent,
+};
+use crate::analysis::speciation::report::{CloneTimes, SpeciationSettings};
+use crate::diffusion::discrete::{TokenTrajectories, run_token_trajectories};
+use crate::model::discrete::DiscreteNoise;
+use crate::model::discrete::ising_chain::IsingChainTokens;
+use crate::scene::{SceneTokenModel, TokenScene};
+
+/// Forward samples of the Monte Carlo φ_post when the scene does not say: the s.e. of φ is then
+/// ≤ 0.5/√4000 ≈ 0.008, and a Dyck-16 crossing (≈ 50 evaluations) takes seconds, not minutes.
+pub const DISCRETE_POSTERIOR_SAMPLES: usize = 4000;
+
+/// Number of automatic clone times, spread geometrically over [t_mid/4, 4 t_mid].
+const AUTO_CLONE_TIMES: usize = 9;
+
+/// The lab settings of a token scene (its `speciation` block, or the defaults), with the discrete
+/// default for the Monte Carlo posterior samples.
+pub fn discrete_lab_settings(scene: &TokenScene) -> SpeciationSettings {
+    let mut settings =
+        settings_from_spec(scene.speciation.as_ref(), scene.seed, scene.sampler.t_max);
+    settings.posterior_samples = DISCRETE_POSTERIOR_SAMPLES;
+    settings
+}
+
+/// Samples the scene's token trajectories (`[N, S, L]`, with [`crate::model::discrete::MASK`] at
+/// masked sites), reporting `progress(fraction, stage)`.
+pub fn sample_tokens(
+    scene: &TokenScene,
+    progress: &mut dyn FnMut(f32, &str),
+    cancel: &AtomicBool,
+) -> Result<TokenTrajectories, ViewDataError> {
+    let model = scene.build_model()?;
+    Ok(run_token_trajectories(
+        model.model(),
+        &scene.token_spec(),
+        progress,
+        cancel,
+    )?)
+}
+
+/// One time of the lab's curves.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DiscretePoint {
+    pub t: f64,
+    /// φ_post(t) = E Σ_k p(k | x_t)².
+    pub phi_post: f64,
+    /// 0 when φ_post is exact.
+    pub phi_post_std_error: f64,
+    /// Fraction of clone pairs branched at t that end in the same class.
+    pub phi_clone: f64,
+    pub phi_clone_std_error: f64,
+}
+
+/// The discrete lab's result, in the units of `docs/science/discrete.md` §4.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DiscreteLabReport {
+    pub noise: &'static str,
+    pub sampler: &'static str,
+    pub length: usize,
+    pub class_labels: Vec<String>,
+    pub weights: Vec<f64>,
+    /// (1 + Σ_k w_k²)/2: 0.75 for two equal classes (`docs/science/speciation.md` §3.1 item 5).
+    pub midpoint_level: f64,
+    /// "exact" (independent sites, binomial sums) or "monte_carlo".
+    pub posterior_method: &'static str,
+    /// Forward samples of the Monte Carlo φ_post (None when exact).
+    pub posterior_samples: Option<usize>,
+    /// Where φ_post falls to the midpoint level: the headline t_mid.
+    pub t_mid_posterior: Option<f64>,
+    /// Where the cloning curve falls to the midpoint level (linear between clone times).
+    pub t_mid_cloning: Option<f64>,
+    /// Its standard error from the binomial errors of the two bracketing points (delta method).
+    pub t_mid_cloning_std_error: Option<f64>,
+    pub curve: Vec<DiscretePoint>,
+    pub pairs: usize,
+    pub labels: &'static str,
+    pub seed: u64,
+}
+
+/// φ_post of the scene's model: exact for independent sites, else Monte Carlo with common random
+/// numbers (so its crossing can be bisected).
+enum PosteriorCurve<'a> {
+    Exact(&'a IsingChainTokens),
+    MonteCarlo(DiscreteForwardSamples),
+}
+
+impl PosteriorCurve<'_> {
+    /// φ_post(t) and its standard error (0 when exact).
+    fn at(&self, model: &SceneTokenModel, noise: DiscreteNoise, t: f64) -> (f64, f64) {
+        match self {
+            PosteriorCurve::Exact(chain) => (
+                // The time is ≥ 0 and the couplings are 0, the only two failures.
+                phi_posterior_independent(chain, noise, t).unwrap_or(f64::NAN),
+                0.0,
+            ),
+            PosteriorCurve::MonteCarlo(samples) => {
+                let e = samples.phi_posterior(model.model(), t);
+                (e.mean, e.std_error)
+            }
+        }
+    }
+}
+
+/// Runs the discrete lab on `scene` with `settings` ([`discrete_lab_settings`] plus any overrides).
+pub fn run_discrete_lab(
+    scene: &TokenScene,
+    settings: &SpeciationSettings,
+    control: &mut Control,
+) -> Result<DiscreteLabReport, ViewDataError> {
+    let model = scene.build_model()?;
+    let token_model = model.model();
+    let noise = scene.noise;
+    let weights = token_model.weights().to_vec();
+    let midpoint_level = 0.5 * (1.0 + weights.iter().map(|w| w * w).sum::<f64>());
+    control.step(0.0, "exact posterior φ_post")?;
+    let curve = match model.independent_sites() {
+        Some(chain) => PosteriorCurve::Exact(chain),
+        None => PosteriorCurve::MonteCarlo(DiscreteForwardSamples::draw(
+            token_model,
+            noise,
+            settings.posterior_samples,
+            settings.seed,
+        )),
+    };
+    let t_mid_posterior = phi_crossing(|t| curve.at(&model, noise, t).0, midpoint_level);
+    control.step(0.2, "discrete cloning")?;
+    let t_max = scene.sampler.t_max;
+    let clone_times = match &settings.clone_times {
+        CloneTimes::Times(times) => times.clone(),
+        CloneTimes::Auto => auto_clone_times(t_mid_posterior, scene.sampler.t_min, t_max),
+    };
+    let sampler = scene.token_spec();
+    let cloning = run_discrete_cloning(
+        token_model,
+        &DiscreteCloningSettings {
+            noise,
+            sampler: sampler.sampler,
+            steps: sampler.steps,
+            t_max,
+            t_min: sampler.t_min,
+            grid: sampler.grid,
+            clone_times,
+            pairs: settings.pairs,
+            labels: settings.labels,
+            seed: settings.seed,
+        },
+        control,
+    )?;
+    let points: Vec<DiscretePoint> = cloning
+        .times
+        .iter()
+        .zip(&cloning.phi)
+        .map(|(&t, clone)| {
+            let (phi_post, phi_post_std_error) = curve.at(&model, noise, t);
+            DiscretePoint {
+                t,
+                phi_post,
+                phi_post_std_error,
+                phi_clone: clone.mean,
+                phi_clone_std_error: clone.std_error,
+            }
+        })
+        .collect();
+    let crossing = cloning_crossing(&points, midpoint_level);
+    Ok(DiscreteLabReport {
+        noise: noise.name(),
+        sampler: sampler.sampler.name(),
+        length: token_model.length(),
+        class_labels: token_model.class_labels().to_vec(),
+        weights,
+        midpoint_level,
+        posterior_method: match curve {
+            PosteriorCurve::Exact(_) => "exact",
+            PosteriorCurve::MonteCarlo(_) => "monte_carlo",
+        },
+        posterior_samples: match curve {
+            PosteriorCurve::Exact(_) => None,
+            PosteriorCurve::MonteCarlo(_) => Some(settings.posterior_samples),
+        },
+        t_mid_posterior,
+        t_mid_cloning: crossing.map(|c| c.0),
+        t_mid_cloning_std_error: crossing.map(|c| c.1),
+        curve: points,
+        pairs: settings.pairs,
+        labels: settings.labels.name(),
+        seed: settings.seed,
+    })
+}
+
+/// Clone times around the theory's crossing, where φ moves: geometric over [t_mid/4, 4 t_mid] cut
+/// below t_max; without a crossing, geometric over [t_min, t_max) (clone times must lie below t_max).
+fn auto_clone_times(t_mid: Option<f64>, t_min: f64, t_max: f64) -> Vec<f64> {
+    let top = 0.95 * t_max;
+    let (low, high) = match t_mid {
+        Some(t) => ((0.25 * t).min(0.5 * top), (4.0 * t).min(top)),
+        None => (t_min.max(1e-3).min(0.5 * top), top),
+    };
+    (0..AUTO_CLONE_TIMES)
+        .map(|i| low * (high / low).powf(i as f64 / (AUTO_CLONE_TIMES - 1) as f64))
+        .collect()
+}
+
+/// The first time the cloning curve falls below `level`, linear between the two bracketing clone
+/// times, with the delta-method standard error: t = t0 + λ (t1 − t0), λ = (φ0 − level)/(φ0 − φ1), so
+/// s.e.(t) = (t1 − t0) √((1 − λ)² s0² + λ² s1²) / (φ0 − φ1).
+fn cloning_crossing(points: &[DiscretePoint], level: f64) -> Option<(f64, f64)> {
+    points.windows(2).find_map(|w| {
+        let (a, b) = (&w[0], &w[1]);
+        let drop = a.phi_clone - b.phi_clone;
+        (a.phi_clone >= level && b.phi_clone < level).then(|| {
+            let lambda = (a.phi_clone - level) / drop;
+            let span = b.t - a.t;
+            let spread = ((1.0 - lambda).powi(2) * a.phi_clone_std_error.powi(2)
+                + lambda.powi(2) * b.phi_clone_std_error.powi(2))
+            .sqrt();
+            (a.t + lambda * span, span * spread / drop)
+        })
+    })
+}
