@@ -119,6 +119,8 @@ pub struct TokenStepper<'a> {
     classes: Vec<f64>,
     x0: Vec<u8>,
     order: Vec<usize>,
+    /// `[V]` flip-bridge weights of one site.
+    bridge_weights: Vec<f64>,
 }
 
 /// Draws an index with probability proportional to the weights `p` (not necessarily normalised).
@@ -136,48 +138,71 @@ fn scheduled_reveals(masked: usize, t: f64, s: f64, rng: &mut Stream) -> usize {
     (whole as usize + usize::from(extra)).min(masked)
 }
 
-/// One site of the exact bridge q(x_s | x_t, x_0) from t to s < t.
-fn bridge_site(
+/// The exact bridge q(x_s | x_t, x_0) of one step from t to s < t, with everything its sites share
+/// (α_t, α_s and the flip weights) computed once per step rather than once per site: two `exp` per site
+/// were most of a revealed site's cost. Every value is the one the per-site formula gives, so the
+/// draws are unchanged.
+struct Bridge {
     noise: DiscreteNoise,
     vocab: usize,
-    observed: u8,
-    clean: u8,
-    t: f64,
-    s: f64,
-    rng: &mut Stream,
-) -> u8 {
-    let (alpha_t, alpha_s) = (DiscreteNoise::keep(t), DiscreteNoise::keep(s));
-    match noise {
-        DiscreteNoise::Mask if observed != MASK => observed,
-        DiscreteNoise::Mask => {
-            let reveal = ((alpha_s - alpha_t) / (1.0 - alpha_t)).clamp(0.0, 1.0);
-            if rng.random::<f64>() < reveal {
-                clean
-            } else {
-                MASK
-            }
+    /// Mask: P(a masked site is revealed at s), (α_s − α_t)/(1 − α_t) clamped to [0, 1].
+    reveal: f64,
+    /// Flip: q(x_t = v | x_s = v) and q(x_t = v | x_s = u ≠ v) over the step (it keeps a value with
+    /// probability α_t/α_s).
+    forward_same: f64,
+    forward_other: f64,
+    /// Flip: q(x_s = v | x_0 = v) and q(x_s = u ≠ v | x_0 = v).
+    prior_same: f64,
+    prior_other: f64,
+}
+
+impl Bridge {
+    fn new(noise: DiscreteNoise, vocab: usize, t: f64, s: f64) -> Self {
+        let (alpha_t, alpha_s) = (DiscreteNoise::keep(t), DiscreteNoise::keep(s));
+        let keep = alpha_t / alpha_s;
+        let uniform_ts = (1.0 - keep) / vocab as f64;
+        let uniform_s = (1.0 - alpha_s) / vocab as f64;
+        Bridge {
+            noise,
+            vocab,
+            reveal: ((alpha_s - alpha_t) / (1.0 - alpha_t)).clamp(0.0, 1.0),
+            forward_same: keep + uniform_ts,
+            forward_other: uniform_ts,
+            prior_same: alpha_s + uniform_s,
+            prior_other: uniform_s,
         }
-        DiscreteNoise::Flip => {
-            // q(x_s = v | x_t, x_0) ∝ q(x_t | x_s = v) q(x_s = v | x_0); from s to t a site keeps its
-            // value with probability α_t/α_s.
-            let keep = alpha_t / alpha_s;
-            let uniform_ts = (1.0 - keep) / vocab as f64;
-            let uniform_s = (1.0 - alpha_s) / vocab as f64;
-            let weight = |v: u8| {
-                let forward = if v == observed {
-                    keep + uniform_ts
+    }
+
+    /// x_s of one site given its current value `observed` and clean value `clean`; `weights` is
+    /// scratch of any length (flip: resized to V).
+    fn site(&self, observed: u8, clean: u8, rng: &mut Stream, weights: &mut Vec<f64>) -> u8 {
+        match self.noise {
+            DiscreteNoise::Mask if observed != MASK => observed,
+            DiscreteNoise::Mask => {
+                if rng.random::<f64>() < self.reveal {
+                    clean
                 } else {
-                    uniform_ts
-                };
-                let prior = if v == clean {
-                    alpha_s + uniform_s
-                } else {
-                    uniform_s
-                };
-                forward * prior
-            };
-            let weights: Vec<f64> = (0..vocab as u8).map(weight).collect();
-            categorical(&weights, rng) as u8
+                    MASK
+                }
+            }
+            DiscreteNoise::Flip => {
+                // q(x_s = v | x_t, x_0) ∝ q(x_t | x_s = v) q(x_s = v | x_0).
+                weights.clear();
+                weights.extend((0..self.vocab as u8).map(|v| {
+                    let forward = if v == observed {
+                        self.forward_same
+                    } else {
+                        self.forward_other
+                    };
+                    let prior = if v == clean {
+                        self.prior_same
+                    } else {
+                        self.prior_other
+                    };
+                    forward * prior
+                }));
+                categorical(weights, rng) as u8
+            }
         }
     }
 }
@@ -192,6 +217,7 @@ impl<'a> TokenStepper<'a> {
             classes: vec![0.0; model.weights().len()],
             x0: vec![0; model.length()],
             order: Vec::with_capacity(model.length()),
+            bridge_weights: Vec::with_capacity(model.vocab()),
         }
     }
 
@@ -209,16 +235,18 @@ impl<'a> TokenStepper<'a> {
         match scratch.sampler {
             DiscreteSampler::Exact => {
                 model.sample_posterior(noise, t, x, rng, &mut scratch.x0);
+                let bridge = Bridge::new(noise, vocab, t, s);
                 for (site, &clean) in x.iter_mut().zip(&scratch.x0) {
-                    *site = bridge_site(noise, vocab, *site, clean, t, s, rng);
+                    *site = bridge.site(*site, clean, rng, &mut scratch.bridge_weights);
                 }
             }
             DiscreteSampler::Factorized => {
                 model.posterior(noise, t, x, &mut scratch.marginals, &mut scratch.classes);
+                let bridge = Bridge::new(noise, vocab, t, s);
                 for (i, site) in x.iter_mut().enumerate() {
                     let row = &scratch.marginals[i * vocab..(i + 1) * vocab];
                     let clean = categorical(row, rng) as u8;
-                    *site = bridge_site(noise, vocab, *site, clean, t, s, rng);
+                    *site = bridge.site(*site, clean, rng, &mut scratch.bridge_weights);
                 }
             }
             DiscreteSampler::Confidence => {
@@ -396,8 +424,10 @@ mod tests {
         let exact = w1 / (w0 + w1);
         let mut rng = stream(2, Domain::Analysis, 0);
         let n = 40_000;
+        let bridge = Bridge::new(DiscreteNoise::Flip, 2, t, s);
+        let mut weights = Vec::new();
         let ones = (0..n)
-            .filter(|_| bridge_site(DiscreteNoise::Flip, 2, 1, 0, t, s, &mut rng) == 1)
+            .filter(|_| bridge.site(1, 0, &mut rng, &mut weights) == 1)
             .count() as f64
             / n as f64;
         // Binomial standard error ≤ 0.0025; 4 of them.

@@ -2,6 +2,7 @@
 //!
 //! Each area keeps its own workloads in a submodule; this module only selects and prints them.
 
+mod discrete;
 mod engine;
 mod frame;
 mod geometry;
@@ -96,6 +97,7 @@ fn all() -> Vec<Bench> {
         .chain(geometry::benches())
         .chain(learned::benches())
         .chain(speciation::benches())
+        .chain(discrete::benches())
         .collect()
 }
 

@@ -68,6 +68,9 @@ pub struct IsingChainTokens {
     labels: Vec<String>,
     /// ln Z_k, by the same pass as the noisy partition functions so that their ratio is consistent.
     log_z: Vec<f64>,
+    /// `[K, 3, L]` cavity fields of a draw when the observation puts no field on any site (mask noise,
+    /// prior draws), see [`IsingChainTokens::cavity_table`].
+    cavity_tables: Vec<f64>,
 }
 
 /// atanh(e^{−t}): the field a flip observation y puts on its site, since (1 + y s α)/2 ∝ e^{atanh(α) y s}.
@@ -89,6 +92,9 @@ struct Evidence {
     /// Field f_i that the observation puts on a free site (0 under mask and on pinned sites).
     field: Vec<f64>,
     pinned: usize,
+    /// Every f_i is 0 (mask noise, no observation, or flip at t = 0): the draws' cavity fields are
+    /// then those of the model's tables.
+    fieldless: bool,
 }
 
 impl Evidence {
@@ -98,6 +104,7 @@ impl Evidence {
             pin: vec![0; length],
             field: vec![0.0; length],
             pinned: 0,
+            fieldless: true,
         }
     }
 
@@ -111,6 +118,7 @@ impl Evidence {
             DiscreteNoise::Mask => f64::INFINITY,
             DiscreteNoise::Flip => flip_field(t),
         };
+        ev.fieldless = strength.is_infinite();
         for ((&x, pin), field) in x_t.iter().zip(&mut ev.pin).zip(&mut ev.field) {
             let sign = match x {
                 0 => -1.0,
@@ -222,6 +230,24 @@ impl Scratch {
     }
 }
 
+thread_local! {
+    /// One [`Scratch`] per thread, reused from call to call: a fresh one zeroes ~100 bytes per site,
+    /// which cost as much as a masked sampling step's own work. Every pass writes the part it reads.
+    static SCRATCH: std::cell::Cell<Option<Scratch>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `work` with this thread's scratch for length `length`. The scratch is taken out of the cell
+/// while `work` runs, so a nested call gets a fresh one instead of a borrow error.
+fn with_scratch<R>(length: usize, work: impl FnOnce(&mut Scratch) -> R) -> R {
+    let mut scratch = SCRATCH
+        .take()
+        .filter(|s| s.run_h.len() == length)
+        .unwrap_or_else(|| Scratch::new(length));
+    let result = work(&mut scratch);
+    SCRATCH.set(Some(scratch));
+    result
+}
+
 fn token(spin: f64) -> u8 {
     u8::from(spin > 0.0)
 }
@@ -287,12 +313,74 @@ impl IsingChainTokens {
                 })
                 .collect(),
             log_z: Vec::new(),
+            cavity_tables: Vec::new(),
         };
         let (prior, mut scratch) = (Evidence::free(length), Scratch::new(length));
         model.log_z = (0..classes.len())
             .map(|k| model.pass(k, &prior, &mut scratch, Output::LogZ))
             .collect();
+        model.cavity_tables = (0..classes.len())
+            .flat_map(|k| [-1.0, 0.0, 1.0].map(|left| model.fieldless_cavities(k, left)))
+            .flatten()
+            .collect();
         Ok(model)
+    }
+
+    /// The run fields of class k's passes on a run of `len` free sites between the pinned spins
+    /// `left` and `right`, with the observation's fields `f(j)`: the class field plus the bonds to the
+    /// pinned neighbours on the ends. Also returns Σ_j abs_shift(f_j, extra_j).
+    fn run_fields(
+        &self,
+        k: usize,
+        len: usize,
+        (left, right): (f64, f64),
+        f: impl Fn(usize) -> f64,
+        out: &mut [f64],
+    ) -> f64 {
+        let (bond, h) = (self.couplings[k], self.fields[k]);
+        let mut shift = 0.0;
+        for (j, rh) in out[..len].iter_mut().enumerate() {
+            let mut extra = h;
+            if j == 0 {
+                extra += bond * left;
+            }
+            if j + 1 == len {
+                extra += bond * right;
+            }
+            let f = f(j);
+            *rh = f + extra;
+            shift += abs_shift(f, extra);
+        }
+        shift
+    }
+
+    /// The forward cavity fields of class k on a run of all L sites with no observed field, pinned
+    /// spin `left` before it and nothing after. The cavity field of site j depends only on the run
+    /// fields of sites ≤ j, so entry j < len − 1 is, bit for bit, the cavity field of site j of any
+    /// fieldless run of length len after `left`: a draw then reads them instead of paying ~5
+    /// transcendental calls per site.
+    fn fieldless_cavities(&self, k: usize, left: f64) -> Vec<f64> {
+        let l = self.length;
+        let mut run_h = vec![0.0; l];
+        self.run_fields(k, l, (left, 0.0), |_| 0.0, &mut run_h);
+        let mut cavity = vec![0.0; l];
+        log_space_chain(self.couplings[k], &run_h, &mut cavity, None);
+        cavity
+    }
+
+    /// The table of [`Self::fieldless_cavities`] for class k after the pinned spin `left` (±1, or 0 at
+    /// an open end).
+    fn cavity_table(&self, k: usize, left: f64) -> &[f64] {
+        let l = self.length;
+        let side = if left < 0.0 {
+            0
+        } else if left == 0.0 {
+            1
+        } else {
+            2
+        };
+        let start = (3 * k + side) * l;
+        &self.cavity_tables[start..start + l]
     }
 
     pub fn boundary(&self) -> Boundary {
@@ -313,8 +401,8 @@ impl IsingChainTokens {
 
     /// ln Z_k(x_t) − Σ_i |f_i| for class k: the log partition function of the chain times the emissions
     /// (each up to a factor that does not depend on k). Optionally also the magnetisations or a joint draw
-    /// of the class-k posterior chain. A periodic chain with no pinned site cannot be drawn here (see
-    /// `draw`).
+    /// of the class-k posterior chain; a draw does not compute ln Z and returns NaN. A periodic chain
+    /// with no pinned site cannot be drawn here (see `draw`).
     fn pass(&self, k: usize, ev: &Evidence, s: &mut Scratch, mut out: Output) -> f64 {
         let (bond, h, n) = (self.couplings[k], self.fields[k], self.length);
         if self.boundary == Boundary::Periodic && ev.pinned == 0 {
@@ -355,23 +443,12 @@ impl IsingChainTokens {
             run_m,
             cavity,
         } = s;
+        let drawing = matches!(out, Output::Draw(..));
         for_each_run(&ev.pin, self.boundary, |run| {
             let len = run.len;
             let at = |j: usize| (run.start + j) % n;
             // Class field plus the bonds to the pinned neighbours, which act as fields on the run's ends.
-            let mut shift = 0.0;
-            for (j, rh) in run_h[..len].iter_mut().enumerate() {
-                let mut extra = h;
-                if j == 0 {
-                    extra += bond * run.left;
-                }
-                if j + 1 == len {
-                    extra += bond * run.right;
-                }
-                let f = ev.field[at(j)];
-                *rh = f + extra;
-                shift += abs_shift(f, extra);
-            }
+            let shift = self.run_fields(k, len, (run.left, run.right), |j| ev.field[at(j)], run_h);
             match &mut out {
                 Output::LogZ => {
                     fields.set(run_h[..len].iter().copied());
@@ -388,8 +465,17 @@ impl IsingChainTokens {
                 Output::Draw(rng, tokens) => {
                     // Forward filtering leaves in cavity[j] the field on site j from sites ≤ j; sampling
                     // backwards, site j then feels it plus the bond to the already drawn site j+1.
-                    log_z += shift + log_space_chain(bond, &run_h[..len], &mut cavity[..len], None)
-                        - fields_abs(&run_h[..len]);
+                    if ev.fieldless && len > 1 {
+                        // Sites before the last from the table; the last adds its bond to `right`,
+                        // by the same recursion step as the full pass.
+                        cavity[..len - 1]
+                            .copy_from_slice(&self.cavity_table(k, run.left)[..len - 1]);
+                        let mut last = [0.0; 2];
+                        log_space_chain(bond, &[cavity[len - 2], run_h[len - 1]], &mut last, None);
+                        cavity[len - 1] = last[1];
+                    } else {
+                        log_space_chain(bond, &run_h[..len], &mut cavity[..len], None);
+                    }
                     let mut next = 0.0;
                     for j in (0..len).rev() {
                         let field = cavity[j] + bond * next;
@@ -403,7 +489,7 @@ impl IsingChainTokens {
                 }
             }
         });
-        log_z
+        if drawing { f64::NAN } else { log_z }
     }
 
     /// One joint draw of the class-k posterior chain into `tokens`. A periodic chain with no pinned
@@ -442,11 +528,6 @@ impl IsingChainTokens {
     }
 }
 
-/// Σ |h_i|.
-fn fields_abs(h: &[f64]) -> f64 {
-    h.iter().map(|v| v.abs()).sum()
-}
-
 impl TokenModel for IsingChainTokens {
     fn length(&self) -> usize {
         self.length
@@ -469,7 +550,7 @@ impl TokenModel for IsingChainTokens {
     fn class_log_joint(&self, noise: DiscreteNoise, t: f64, x_t: &[u8], out: &mut [f64]) {
         match Evidence::read(noise, t, x_t, self.length) {
             Some(ev) if out.len() == self.weights.len() => {
-                self.log_joint(&ev, &mut Scratch::new(self.length), out);
+                with_scratch(self.length, |s| self.log_joint(&ev, s, out));
             }
             _ => out.fill(f64::NAN),
         }
@@ -491,16 +572,17 @@ impl TokenModel for IsingChainTokens {
             classes.fill(f64::NAN);
             return;
         };
-        let mut s = Scratch::new(l);
         let mut per_class = vec![0.0; k_count * l];
-        for (k, (c, m)) in classes
-            .iter_mut()
-            .zip(per_class.chunks_exact_mut(l))
-            .enumerate()
-        {
-            *c = self.weights[k].ln() + self.pass(k, &ev, &mut s, Output::Magnetisations(m))
-                - self.log_z[k];
-        }
+        with_scratch(l, |s| {
+            for (k, (c, m)) in classes
+                .iter_mut()
+                .zip(per_class.chunks_exact_mut(l))
+                .enumerate()
+            {
+                *c = self.weights[k].ln() + self.pass(k, &ev, s, Output::Magnetisations(m))
+                    - self.log_z[k];
+            }
+        });
         softmax_in_place(classes);
         let mut mean = vec![0.0; l];
         for (&p, m) in classes.iter().zip(per_class.chunks_exact(l)) {
@@ -529,13 +611,14 @@ impl TokenModel for IsingChainTokens {
             out.fill(MASK);
             return self.weights.len();
         };
-        let mut s = Scratch::new(l);
         let mut p = vec![0.0; self.weights.len()];
-        self.log_joint(&ev, &mut s, &mut p);
-        softmax_in_place(&mut p);
-        let k = pick_class(&p, rng.random::<f64>());
-        self.draw(k, &mut ev, &mut s, rng, out);
-        k
+        with_scratch(l, |s| {
+            self.log_joint(&ev, s, &mut p);
+            softmax_in_place(&mut p);
+            let k = pick_class(&p, rng.random::<f64>());
+            self.draw(k, &mut ev, s, rng, out);
+            k
+        })
     }
 
     fn sample_x0(&self, n: usize, seed: u64) -> TokenSamples {
