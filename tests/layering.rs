@@ -15,7 +15,7 @@ const LAYERS: [(&str, &[&str]); 10] = [
     ("dynamics", &["diffusion"]),
     ("measurements", &["analysis"]),
     ("descriptions", &["scene", "session", "builtin_scenes"]),
-    ("view data", &["analysis/view_data", "analysis/sweep"]),
+    ("view data", &["analysis/view_data"]),
     ("rendering", &["render"]),
     ("app", &["app"]),
     ("command line", &["cli", "main", "lib"]),

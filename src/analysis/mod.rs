@@ -6,5 +6,4 @@ pub mod compare;
 pub mod control;
 pub mod geometry;
 pub mod speciation;
-pub mod sweep;
 pub mod view_data;

@@ -1,8 +1,8 @@
 //! `diffscope sweep`: sharded, resumable parameter sweeps of the speciation measurement (`run`), and
-//! the table and figure of their point files (`collect`). The work is `analysis::sweep`; this file
+//! the table and figure of their point files (`collect`). The work is `analysis::view_data::sweep`; this file
 //! parses the arguments and prints.
 
-use crate::analysis::sweep::{self, Outcome, Plan, Shard, Vary};
+use crate::analysis::view_data::sweep::{self, Outcome, Plan, Shard, Vary};
 use crate::figure::{svg, text, write_text};
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};

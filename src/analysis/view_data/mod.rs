@@ -10,6 +10,7 @@ pub mod discrete_lab;
 pub mod lab;
 pub mod measured;
 pub mod metric_table;
+pub mod sweep;
 
 pub use cloud::{Cloud, MAX_DISPLAY_STEPS};
 pub use measured::{HoleOverlay, Measured, ReferenceReports, StepFilter};

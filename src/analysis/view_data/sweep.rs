@@ -7,9 +7,9 @@
 //! only on the scene and its parameters (the scene's seed drives the lab), so sharded and unsharded
 //! runs write the same bytes. Sits with the view data: it reads scenes and runs the lab, as the fronts do.
 
+use super::{ViewDataError, lab};
 use crate::analysis::control::Control;
 use crate::analysis::speciation::report::{LevelTheory, Measured};
-use crate::analysis::view_data::{ViewDataError, lab};
 use crate::figure::{
     Axis, ColumnGroup, Figure, LegendPlace, Marker, Rgb, Row, Series, Shape, Table,
 };
