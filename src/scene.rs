@@ -8,6 +8,7 @@
 //! [`SceneFile`] reads either. They are separate types so that every front that only knows continuous
 //! scenes (the app, `render`, sessions) refuses a token scene with one error instead of misreading it.
 
+pub mod caption;
 mod tokens;
 
 pub use tokens::{
@@ -406,6 +407,14 @@ fn show(v: f64) -> String {
 }
 
 /// Collects the file name for every error raised while checking one scene.
+/// A caption's placeholders must name known quantities (`scene/caption.rs`).
+fn check_caption(check: &Checker, caption: Option<&str>) -> Result<(), SceneError> {
+    match caption.map(caption::check) {
+        Some(Err(message)) => check.fail("caption", message),
+        _ => Ok(()),
+    }
+}
+
 struct Checker<'a> {
     file: &'a Path,
 }
@@ -552,6 +561,7 @@ impl Scene {
         // The model first: a token-only model under Gaussian noise is the more basic mistake.
         let model = parse_model(check, raw.model)?;
         check_sampler_family(check, &raw.sampler, NoiseKind::Gaussian)?;
+        check_caption(check, raw.caption.as_deref())?;
         Ok(Scene {
             title: raw.title,
             caption: raw.caption,
@@ -567,6 +577,7 @@ impl Scene {
     /// Checks every range and shape (also after a scene was edited in code).
     pub fn validate(&self, origin: &Path) -> Result<(), SceneError> {
         let check = Checker { file: origin };
+        check_caption(&check, self.caption.as_deref())?;
         validate_model(&check, &self.model)?;
         validate_sampler(&check, &self.sampler)?;
         check.count(

@@ -397,3 +397,48 @@ fn the_stored_step_cap_is_stated() {
     h.step();
     h.get_by_label_contains("the view keeps 101 of the 401 stored steps");
 }
+
+/// A caption quotes the live computation through placeholders: before the lab reports it says "…",
+/// after it the report's own numbers; an edit in the scene panel changes `{d}` and the caption says
+/// the scene was edited. (Before placeholders the caption showed the braces, or pasted numbers that
+/// drifted from the plots.)
+#[test]
+fn caption_placeholders_follow_the_live_scene() {
+    use diffscope::app::tour::EDITED_NOTE;
+    use diffscope::scene::ModelSpec;
+    let dir = tempfile::tempdir().unwrap();
+    let scene = app_support::SMALL_SCENE.replacen(
+        "\"title\"",
+        "\"caption\": \"In d = {d} the exact crossing is t_mid = {t_mid:3}; measured {measured_t_mid}.\",\n  \"title\"",
+        1,
+    );
+    let path = dir.path().join("captioned.json");
+    std::fs::write(&path, scene).unwrap();
+    let mut h = harness(&path, [1280.0, 800.0]);
+    h.run_steps(2);
+    h.get_by_label_contains("In d = 8 the exact crossing is t_mid = …; measured ….");
+    settle(&mut h);
+    step_until(&mut h, "the speciation report", |app| {
+        app.speciation.is_some()
+    });
+    let report = h.state().speciation.clone().unwrap();
+    let level = &report.levels[0];
+    let expected = format!(
+        "In d = 8 the exact crossing is t_mid = {:.3}; measured {:.2} ± {:.2}.",
+        level.theory.t_mid.unwrap(),
+        level.measured.t_mid.unwrap(),
+        level.measured.t_mid_stderr.unwrap()
+    );
+    h.get_by_label(&expected);
+    assert!(h.query_by_label_contains(EDITED_NOTE).is_none());
+
+    let ModelSpec::GaussianMixture(mixture) = &mut h.state_mut().draft.model else {
+        panic!("the small scene is a Gaussian mixture");
+    };
+    mixture.dim = 16;
+    step_until(&mut h, "the edit to apply", |app| {
+        app.scene.model.dim() == Some(16)
+    });
+    h.get_by_label_contains("In d = 16 the exact crossing");
+    h.get_by_label(EDITED_NOTE);
+}

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use diffscope::model::analytic::AnalyticModel;
 use diffscope::model::{Denoiser, ExactModel};
+use diffscope::scene::caption::PENDING;
 use diffscope::scene::{
     CloneTimes, ModelSpec, SamplerKind, Scene, SceneError, SceneFile, StoreSpec,
 };
@@ -551,24 +552,89 @@ fn view_blocks_and_hidden_state_scenes_are_checked() {
     assert!(!scene.model.has_theory());
 }
 
-/// Numbers quoted in the captions are the theory's: ½ ln Λ of scene 1 and t_mid = ½ ln(θ/g*) of
-/// scene 4 (g* computed by the library, not copied).
+/// Teaching captions quote no number the app computes: every decimal in a caption is an input written
+/// elsewhere in its scene file (β = 0.3, …), and the computed ones are placeholders. Filled from the
+/// lab's report they are the theory's: ½ ln Λ of scene 1 (Λ = |m|² + 1 = 65) and t_mid = ½ ln(θ/g*)
+/// of scene 4 (g* computed by the library's universal curve, not copied).
 #[test]
-fn teaching_captions_quote_the_theory() {
+fn teaching_captions_quote_the_live_theory() {
+    use diffscope::analysis::control::Control;
     use diffscope::analysis::speciation::universal::{solve_increasing, spiked_phi};
-    use diffscope::builtin_scenes::teaching_scene;
-    let caption = |i: usize| teaching_scene(i).unwrap().caption.unwrap();
+    use diffscope::analysis::view_data::lab::{run_lab, speciation_settings};
+    use diffscope::builtin_scenes::{TEACHING, teaching_scene};
+    use diffscope::scene::caption::{CaptionValues, fill};
+
+    for (index, (name, text)) in TEACHING.iter().enumerate() {
+        let caption = teaching_scene(index).unwrap().caption.unwrap();
+        let mut inputs: serde_json::Value = serde_json::from_str(text).unwrap();
+        inputs.as_object_mut().unwrap().remove("caption");
+        let inputs = inputs.to_string();
+        // The words without their placeholders.
+        let words: String = caption
+            .split('{')
+            .enumerate()
+            .map(|(i, part)| {
+                if i == 0 {
+                    part
+                } else {
+                    part.split_once('}').map_or(part, |(_, rest)| rest)
+                }
+            })
+            .collect();
+        for token in words.split(|c: char| !(c.is_ascii_digit() || c == '.')) {
+            let number = token.trim_matches('.');
+            assert!(
+                !number.contains('.') || inputs.contains(number),
+                "{name}: the caption quotes {number}, which is not an input of the scene: use a placeholder"
+            );
+        }
+    }
+
+    let filled = |index: usize| {
+        let scene = teaching_scene(index).unwrap();
+        let mut settings = speciation_settings(&scene);
+        settings.pairs = 40;
+        let (mut progress, cancel) = (
+            |_: f32, _: &str| {},
+            std::sync::atomic::AtomicBool::new(false),
+        );
+        let report = run_lab(&scene, &settings, &mut Control::new(&mut progress, &cancel)).unwrap();
+        let values = CaptionValues {
+            dim: scene.model.dim(),
+            report: Some(&report),
+        };
+        fill(scene.caption.as_deref().unwrap(), values)
+    };
     let t_bbdm = 0.5 * 65f64.ln();
+    let first = filled(0);
+    assert!(first.contains(&format!("½ ln Λ = {t_bbdm:.2}")), "{first}");
     assert!(
-        caption(0).contains(&format!("{t_bbdm:.2}")),
-        "{}",
-        caption(0)
+        first.contains("d = 64") && first.contains("Λ = |m|² + 1 = 65"),
+        "{first}"
     );
     let g_star = solve_increasing(spiked_phi, 0.75, 1.0, 1e4).unwrap();
     let t_mid = 0.5 * (64.0 / g_star).ln();
-    assert!(
-        caption(3).contains(&format!("{t_mid:.2}")),
-        "{}",
-        caption(3)
-    );
+    let fourth = filled(3);
+    let quoted: f64 = fourth
+        .split("½ ln(θ/g*) = ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no t_mid quoted: {fourth}"));
+    // The report's φ_post is a Monte Carlo of 10⁴ forward samples: ±0.005 in φ over a slope of ≈ 0.3
+    // per unit t near ¾ is ±0.015 in t; the quote is rounded to 0.005 more.
+    assert!((quoted - t_mid).abs() < 0.03, "{quoted} vs {t_mid}: {fourth}");
+    assert!(!fourth.contains('{') && !fourth.contains(PENDING), "{fourth}");
+}
+
+/// A caption placeholder that names no known quantity is a scene error naming `caption`.
+#[test]
+fn unknown_caption_placeholders_are_refused() {
+    let text = r#"{"caption": "t = {tmid}", "model": {"kind": "gaussian_mixture", "dim": 2, "components": [
+        {"weight": 1, "mean": {"fill": 0}, "cov": {"isotropic": 1}}]},
+        "sampler": {"kind": "ode", "steps": 10, "t_max": 1, "t_min": 0.1}, "trajectories": 1, "seed": 0}"#;
+    let err = Scene::from_json_str(text, Path::new("c.json"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("caption") && err.contains("{tmid}"), "{err}");
 }

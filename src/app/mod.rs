@@ -131,6 +131,8 @@ pub struct DiffscopeApp {
     pub draft: Scene,
     draft_error: Option<String>,
     edited_at: Option<f64>,
+    /// The scene was changed in the panel since it was opened (its caption says so).
+    edited: bool,
     preset: Option<usize>,
     pub cloud: Option<Arc<Cloud>>,
     cloud_id: usize,
@@ -229,6 +231,7 @@ impl DiffscopeApp {
             scene,
             draft_error: None,
             edited_at: None,
+            edited: false,
             preset,
             cloud: None,
             cloud_id: 0,
@@ -367,6 +370,7 @@ impl DiffscopeApp {
 
     /// Makes `scene` current, restarting only the jobs its changes affect.
     pub fn apply_scene(&mut self, scene: Scene) {
+        self.edited = false;
         let old = std::mem::replace(&mut self.scene, scene);
         let new = &self.scene;
         let model = old.model != new.model;
@@ -529,6 +533,7 @@ impl DiffscopeApp {
                 self.preset = None;
                 self.edited_at = None;
                 self.apply_scene(self.draft.clone());
+                self.edited = true;
             }
             Err(e) => self.draft_error = Some(e.to_string()),
         }
@@ -550,8 +555,10 @@ impl DiffscopeApp {
     fn left_panel(&mut self, ui: &mut egui::Ui) {
         self.session_ui(ui);
         let before = self.draft.clone();
+        let caption = self.live_caption();
         let actions = scene_panel::ui(
             ui,
+            &caption,
             &mut self.draft,
             self.draft_error.as_deref(),
             self.preset,
@@ -592,6 +599,11 @@ impl DiffscopeApp {
         if actions.present {
             self.presentation.enter(ui.ctx());
         }
+    }
+
+    /// The applied scene's title and caption with the live numbers filled in.
+    fn live_caption(&self) -> tour::LiveCaption {
+        tour::LiveCaption::of(&self.scene, self.speciation.as_deref(), self.edited)
     }
 
     fn markers(&self) -> Vec<timeline::Marker> {

@@ -172,10 +172,11 @@ impl DiffscopeApp {
             });
         });
         let width = ui.max_rect().width();
+        let caption = self.live_caption();
         egui::Panel::left("presentation caption")
             .resizable(true)
             .default_size(width * 0.3)
-            .show(ui, |ui| caption_ui(ui, &self.scene));
+            .show(ui, |ui| caption_ui(ui, &caption));
         let side = match self.right_tab {
             RightTab::Speciation => Some(View::Speciation),
             RightTab::Theory => Some(View::Theory),

@@ -2,6 +2,7 @@
 //! a draft copy; the app applies the draft (restarting only the affected jobs) once it is valid and the
 //! pointer is released. No compute here.
 
+use super::tour::{LiveCaption, caption_ui};
 use crate::builtin_scenes::PRESETS;
 use crate::scene::{
     BoundarySpec, CovSpec, InitKind, LabelRule, MeanSpec, ModelSpec, SamplerKind, Scene, StoreSpec,
@@ -33,9 +34,10 @@ pub struct PanelActions {
     pub present: bool,
 }
 
-/// Draws the panel; edits go into `draft`.
+/// Draws the panel (with the applied scene's live `caption`); edits go into `draft`.
 pub fn ui(
     ui: &mut Ui,
+    caption: &LiveCaption,
     draft: &mut Scene,
     draft_error: Option<&str>,
     current_preset: Option<usize>,
@@ -67,16 +69,16 @@ pub fn ui(
         actions.tour = ui.button("Teaching tour").clicked();
         actions.present = ui.button("Present (F5)").clicked();
     });
-    if draft.caption.is_some() {
+    if caption.text.is_some() {
         egui::CollapsingHeader::new("About this scene")
             .default_open(true)
             .show(ui, |ui| {
                 egui::ScrollArea::vertical()
                     .id_salt("caption")
                     .max_height(220.0)
-                    .show(ui, |ui| super::tour::caption_ui(ui, draft));
+                    .show(ui, |ui| caption_ui(ui, caption));
             });
-    } else if let Some(title) = &draft.title {
+    } else if let Some(title) = &caption.title {
         ui.label(egui::RichText::new(title).strong());
     }
     ui.separator();

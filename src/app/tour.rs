@@ -6,6 +6,7 @@
 use super::manifold::{ColorBy, Dimensions, ManifoldView, ViewSettings};
 use super::{DiffscopeApp, RightTab, jobs::JobKind, tasks};
 use crate::analysis::speciation::report::SpeciationReport;
+use crate::scene::caption::{self, CaptionValues};
 use crate::scene::{Scene, ViewBasis, ViewColor, ViewSpec, ViewTab};
 use egui::{RichText, Ui};
 use std::sync::Arc;
@@ -139,11 +140,13 @@ impl DiffscopeApp {
             self.apply_view(&scene.view.clone().unwrap_or_default());
             self.draft = scene.clone();
             self.scene = scene;
+            self.edited = false;
             self.draft_error = None;
             self.edited_at = None;
             self.restart(true, true);
             return;
         };
+        self.edited = tour.scenes.get(index) != Some(&stop.scene);
         self.scene = stop.scene;
         self.draft = stop.draft;
         self.draft_error = None;
@@ -261,17 +264,48 @@ impl DiffscopeApp {
     }
 }
 
-/// The scene's title and caption in readable type (the tour's and presentation mode's caption panel).
+/// A scene's title and caption as shown: placeholders filled from the live computation
+/// (`scene/caption.rs`), and whether the scene was edited since it was opened.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LiveCaption {
+    pub title: Option<String>,
+    pub text: Option<String>,
+    pub edited: bool,
+}
+
+impl LiveCaption {
+    /// `scene`'s caption filled from `report` (the speciation report of `scene`, once it arrived).
+    pub fn of(scene: &Scene, report: Option<&SpeciationReport>, edited: bool) -> Self {
+        let values = CaptionValues {
+            dim: scene.model.dim(),
+            report,
+        };
+        LiveCaption {
+            title: scene.title.clone(),
+            text: scene.caption.as_deref().map(|t| caption::fill(t, values)),
+            edited,
+        }
+    }
+}
+
+/// Said under the title of an edited scene: its words were written for the scene as shipped.
+pub const EDITED_NOTE: &str =
+    "Edited: the numbers follow the scene as it is now; the words were written for it as shipped.";
+
+/// The scene's title and caption in readable type (the scene panel's and presentation mode's caption).
 /// Paragraphs are separated by blank lines; lines starting with "• " are list items.
-pub fn caption_ui(ui: &mut Ui, scene: &Scene) {
-    if let Some(title) = &scene.title {
+pub fn caption_ui(ui: &mut Ui, caption: &LiveCaption) {
+    if let Some(title) = &caption.title {
         ui.heading(title);
     }
-    let Some(caption) = &scene.caption else {
+    if caption.edited {
+        ui.label(RichText::new(EDITED_NOTE).italics().weak());
+    }
+    let Some(text) = &caption.text else {
         return;
     };
     egui::ScrollArea::vertical().show(ui, |ui| {
-        for paragraph in caption.split("\n\n") {
+        for paragraph in text.split("\n\n") {
             ui.add_space(4.0);
             ui.add(egui::Label::new(RichText::new(paragraph.trim())).wrap());
         }

@@ -190,6 +190,7 @@ impl TokenScene {
         raw: RawScene,
         noise: DiscreteNoise,
     ) -> Result<TokenScene, SceneError> {
+        super::check_caption(check, raw.caption.as_deref())?;
         let (kind, rest) = split_kind(check, raw.model)?;
         let model = match kind.as_str() {
             "ising_mixture" => TokenModelSpec::IsingMixture(check.typed("model", rest)?),
