@@ -277,12 +277,17 @@ fn presentation_mode_hides_the_chrome_and_keys_drive_the_timeline() {
             "toolbar hidden: {control}"
         );
     }
+    // The time bar has t growing to the right: → moves the handle towards t_max (back in the run), ←
+    // towards t_min (a step of denoising), and ← at t_min stays there.
     let last = h.state().timeline.step;
-    press(&mut h, egui::Key::ArrowLeft);
-    press(&mut h, egui::Key::ArrowLeft);
-    assert_eq!(h.state().timeline.step, last - 2);
     press(&mut h, egui::Key::ArrowRight);
+    press(&mut h, egui::Key::ArrowRight);
+    assert_eq!(h.state().timeline.step, last - 2);
+    press(&mut h, egui::Key::ArrowLeft);
     assert_eq!(h.state().timeline.step, last - 1);
+    press(&mut h, egui::Key::ArrowLeft);
+    press(&mut h, egui::Key::ArrowLeft);
+    assert_eq!(h.state().timeline.step, last);
     // Play from the start so that playback does not reach the end (and stop) within a frame.
     h.state_mut().timeline.step = 0;
     press(&mut h, egui::Key::Space);
@@ -441,4 +446,25 @@ fn caption_placeholders_follow_the_live_scene() {
     });
     h.get_by_label_contains("In d = 16 the exact crossing");
     h.get_by_label(EDITED_NOTE);
+}
+
+/// Without a system file dialog (no XDG portal, no zenity) Save session still saves: into the Export
+/// menu's folder, and the status line names the file and says why; Open session says what to do
+/// instead. (Before, both did nothing but log a line.)
+#[test]
+fn without_a_file_dialog_sessions_save_into_the_export_folder() {
+    diffscope::app::file_dialog::disable_system_dialogs();
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(&small_scene(dir.path()), [1280.0, 800.0]);
+    settle(&mut h);
+    let folder = dir.path().join("exports");
+    h.state_mut().set_export_folder(&folder);
+    h.get_by_label("Save session…").click();
+    h.run_steps(2);
+    let saved = folder.join("session.json");
+    assert!(saved.is_file(), "no session written at {}", saved.display());
+    h.get_by_label_contains(&format!("saved the session to {}", saved.display()));
+    h.get_by_label("Open session…").click();
+    h.run_steps(2);
+    h.get_by_label_contains("drop the session file on the window");
 }

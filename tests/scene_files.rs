@@ -623,8 +623,14 @@ fn teaching_captions_quote_the_live_theory() {
         .unwrap_or_else(|| panic!("no t_mid quoted: {fourth}"));
     // The report's φ_post is a Monte Carlo of 10⁴ forward samples: ±0.005 in φ over a slope of ≈ 0.3
     // per unit t near ¾ is ±0.015 in t; the quote is rounded to 0.005 more.
-    assert!((quoted - t_mid).abs() < 0.03, "{quoted} vs {t_mid}: {fourth}");
-    assert!(!fourth.contains('{') && !fourth.contains(PENDING), "{fourth}");
+    assert!(
+        (quoted - t_mid).abs() < 0.03,
+        "{quoted} vs {t_mid}: {fourth}"
+    );
+    assert!(
+        !fourth.contains('{') && !fourth.contains(PENDING),
+        "{fourth}"
+    );
 }
 
 /// A caption placeholder that names no known quantity is a scene error naming `caption`.

@@ -3,6 +3,7 @@
 //! views' figure / table models as SVG, CSV, JSON and Markdown. Every file is written atomically.
 //! Draws only the export menu; decides nothing about what a view shows.
 
+use super::file_dialog::{self, Picked};
 use super::manifold::ViewSettings;
 use super::offscreen::{FrameSize, OffscreenApp, RenderError};
 use super::{DiffscopeApp, View, inspector, laws_view};
@@ -406,6 +407,8 @@ pub struct Request {
     pub view: View,
     pub format: Format,
     pub path: PathBuf,
+    /// Why the file went where it went, when that is not what was asked (no file dialog).
+    pub note: Option<String>,
 }
 
 impl ExportMenu {
@@ -455,11 +458,12 @@ impl ExportMenu {
                                 view,
                                 format,
                                 path: unused_path(folder, view_name(view), format.extension()),
+                                note: None,
                             });
                         }
                     }
-                    // The system dialog, where one exists (an XDG portal); without one it returns
-                    // nothing and the folder above still works.
+                    // The system dialog, where one exists; without one the file goes into the
+                    // folder above and the status line says why.
                     if ui.button("Save as…").clicked() {
                         ui.close();
                         let format = formats(view)
@@ -467,14 +471,28 @@ impl ExportMenu {
                             .copied()
                             .find(|&f| f == Format::Png || blocked.is_none())
                             .unwrap_or(Format::Png);
-                        request = rfd::FileDialog::new()
-                            .set_file_name(format!("{}.{}", view_name(view), format.extension()))
-                            .save_file()
-                            .map(|path| Request {
+                        let name = format!("{}.{}", view_name(view), format.extension());
+                        request = match file_dialog::save_file("figure", &[], &name) {
+                            Picked::Path(path) => Some(Request {
                                 view,
                                 format: Format::from_extension(&path).unwrap_or(format),
                                 path,
-                            });
+                                note: None,
+                            }),
+                            Picked::Cancelled => None,
+                            Picked::Unavailable(why) => Some(Request {
+                                view,
+                                format,
+                                path: unused_path(
+                                    Path::new(self.folder.trim()),
+                                    view_name(view),
+                                    format.extension(),
+                                ),
+                                note: Some(format!(
+                                    "{why}: exported into the folder of the Export menu instead"
+                                )),
+                            }),
+                        };
                     }
                 });
             }

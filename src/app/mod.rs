@@ -4,6 +4,7 @@
 
 pub mod export;
 pub mod figure_plot;
+pub mod file_dialog;
 pub mod inspector;
 pub mod jobs;
 pub mod laws_view;
@@ -313,6 +314,9 @@ impl DiffscopeApp {
     /// Carries out an export the menu asked for: data now, PNG as a worker job; errors reach the
     /// status bar once.
     fn export(&mut self, request: export::Request) {
+        if let Some(note) = &request.note {
+            self.jobs.report(note.clone());
+        }
         // A folder typed in the menu may not exist yet.
         if let Some(folder) = request.path.parent().filter(|f| !f.as_os_str().is_empty())
             && let Err(e) = std::fs::create_dir_all(folder)
@@ -385,6 +389,15 @@ impl DiffscopeApp {
         self.draft = self.scene.clone();
         self.draft_error = None;
         self.restart(sampling, speciation);
+    }
+
+    /// Opens what a file dialog picked; without a dialog says so, and what to do instead.
+    fn open_picked(&mut self, picked: file_dialog::Picked, instead: &str) {
+        match picked {
+            file_dialog::Picked::Path(path) => self.open_path(&path),
+            file_dialog::Picked::Cancelled => {}
+            file_dialog::Picked::Unavailable(why) => self.jobs.report(format!("{why}: {instead}")),
+        }
     }
 
     /// Opens a session or a scene (.json, told apart by the session key) or a point cloud (.npy,
@@ -576,19 +589,17 @@ impl DiffscopeApp {
                 Err(e) => self.jobs.report(format!("preset: {e}")),
             }
         }
-        if actions.open_scene
-            && let Some(path) = rfd::FileDialog::new()
-                .add_filter("scene", &["json"])
-                .pick_file()
-        {
-            self.open_path(&path);
+        if actions.open_scene {
+            self.open_picked(
+                file_dialog::pick_file("scene", &["json"]),
+                "drop the scene file on the window, or start with `diffscope --scene FILE`",
+            );
         }
-        if actions.open_points
-            && let Some(path) = rfd::FileDialog::new()
-                .add_filter("point cloud", &["npy", "safetensors", "csv"])
-                .pick_file()
-        {
-            self.open_path(&path);
+        if actions.open_points {
+            self.open_picked(
+                file_dialog::pick_file("point cloud", &["npy", "safetensors", "csv"]),
+                "drop the file on the window",
+            );
         }
         if actions.rerun {
             self.restart(true, true);

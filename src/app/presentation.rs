@@ -1,6 +1,7 @@
 //! Presentation mode and the app's keyboard control: hides the scene panel, the tabs and the jobs
 //! strip, shows the caption beside the view in large type with a high-contrast light or dark theme.
-//! Keys: F5 toggles, Esc leaves, space plays, ←/→ step the time bar, PageUp/PageDown (or P/N) move
+//! Keys: F5 toggles, Esc leaves, space plays, ←/→ move the time bar's handle
+//! that way (← one step of denoising towards t_min, → back towards t_max), PageUp/PageDown (or P/N) move
 //! through the tour. Changes only styles and app state; draws the views through the app.
 
 use super::tour::caption_ui;
@@ -127,7 +128,8 @@ impl DiffscopeApp {
             .cloud
             .as_ref()
             .map_or(0, |c| c.trajectories.stored_steps);
-        let (play, back, forward, previous, next) = ctx.input(|i| {
+        // The time bar has t growing to the right: ← is a step of denoising.
+        let (play, denoise, renoise, previous, next) = ctx.input(|i| {
             (
                 i.key_pressed(Key::Space),
                 i.key_pressed(Key::ArrowLeft),
@@ -139,11 +141,11 @@ impl DiffscopeApp {
         if play {
             self.timeline.toggle_play(steps);
         }
-        if back {
-            self.timeline.step_by(-1, steps);
-        }
-        if forward {
+        if denoise {
             self.timeline.step_by(1, steps);
+        }
+        if renoise {
+            self.timeline.step_by(-1, steps);
         }
         if previous {
             self.tour_step(-1);

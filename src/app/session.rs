@@ -2,6 +2,8 @@
 //! first, restarting only the jobs it changes; the step and selection wait for the sampled cloud), the
 //! session buttons and shortcuts, and the autosave. A session that fails to load changes nothing.
 
+use super::export::unused_path;
+use super::file_dialog::{self, Picked};
 use super::manifold::{ColorBy, Dimensions, DrawMode, ViewSettings};
 use super::{AppOptions, DiffscopeApp, RightTab};
 use crate::app::jobs::JobBoard;
@@ -162,6 +164,11 @@ impl DiffscopeApp {
         }
     }
 
+    /// Where the Export menu writes (and a session goes when no file dialog exists).
+    pub fn set_export_folder(&mut self, folder: &Path) {
+        self.export_menu.folder = folder.display().to_string();
+    }
+
     /// Saves the current state at `path` (atomically); a failure is reported.
     pub fn save_session(&mut self, path: &Path) -> bool {
         match self.session().save(path) {
@@ -193,20 +200,31 @@ impl DiffscopeApp {
                 .on_hover_text("Ctrl+S: rebuild this figure with `diffscope render --session`")
                 .clicked();
         });
-        if open
-            && let Some(path) = rfd::FileDialog::new()
-                .add_filter("session", &["json"])
-                .pick_file()
-        {
-            self.open_session(&path);
+        if open {
+            self.open_picked(
+                file_dialog::pick_file("session", &["json"]),
+                "drop the session file on the window, or start with `diffscope --session FILE`",
+            );
         }
-        if save
-            && let Some(path) = rfd::FileDialog::new()
-                .add_filter("session", &["json"])
-                .set_file_name("session.json")
-                .save_file()
-        {
-            self.save_session(&path);
+        if save {
+            match file_dialog::save_file("session", &["json"], "session.json") {
+                Picked::Path(path) => {
+                    self.save_session(&path);
+                }
+                Picked::Cancelled => {}
+                Picked::Unavailable(why) => {
+                    let folder = Path::new(self.export_menu.folder.trim());
+                    let path = unused_path(folder, "session", "json");
+                    // The folder may have been typed in the Export menu and not exist yet.
+                    let _ = std::fs::create_dir_all(folder);
+                    if self.save_session(&path) {
+                        self.jobs.notify(format!(
+                            "{why}: saved the session to {} (the folder of the Export menu)",
+                            path.display()
+                        ));
+                    }
+                }
+            }
         }
     }
 

@@ -1,5 +1,6 @@
-//! The time bar under the manifold view: play/pause, a scrubber over the stored steps (OU time runs
-//! from t_max on the left down to t_min on the right, log-spaced) with the speciation times marked.
+//! The time bar under the manifold view: play/pause, a scrubber over the stored steps with the speciation
+//! times marked. OU time grows to the right (log-spaced), as on every plot of the app, so a marker sits
+//! at the same side of the bar as on the φ plot; denoising, and playback, run right to left.
 
 use egui::{Color32, Pos2, Rect, Sense, Stroke, Ui};
 
@@ -124,7 +125,7 @@ impl Timeline {
             Pos2::new(rect.right() - 8.0, rect.top() + 48.0),
         );
         painter.rect_filled(track, 3.0, ui.visuals().widgets.inactive.bg_fill);
-        let x_of = |f: f32| track.left() + f * track.width();
+        let x_of = |f: f32| x_of_run_fraction(track, f);
         let step_fraction = |j: usize| {
             if steps > 1 {
                 j as f32 / (steps - 1) as f32
@@ -165,28 +166,55 @@ impl Timeline {
         let handle = Pos2::new(x_of(step_fraction(self.step)), track.center().y);
         painter.circle_filled(handle, 7.0, ui.visuals().selection.bg_fill);
         painter.circle_stroke(handle, 7.0, Stroke::new(1.0, ui.visuals().text_color()));
+        let weak = ui.visuals().weak_text_color();
+        let small = egui::FontId::proportional(10.0);
         painter.text(
             Pos2::new(track.left(), track.bottom() + 2.0),
             egui::Align2::LEFT_TOP,
-            format!("t_max {:.2}", times[0]),
-            egui::FontId::proportional(10.0),
-            ui.visuals().weak_text_color(),
+            format!("t_min {:.3}", times[steps - 1]),
+            small.clone(),
+            weak,
         );
         painter.text(
             Pos2::new(track.right(), track.bottom() + 2.0),
             egui::Align2::RIGHT_TOP,
-            format!("t_min {:.3}", times[steps - 1]),
-            egui::FontId::proportional(10.0),
-            ui.visuals().weak_text_color(),
+            format!("t_max {:.2}", times[0]),
+            small.clone(),
+            weak,
+        );
+        // Which way the run goes: an arrow from noise (t_max) towards data (t_min).
+        let arrow_y = track.bottom() + 8.0;
+        let label = painter.text(
+            Pos2::new(track.center().x + 24.0, arrow_y),
+            egui::Align2::LEFT_CENTER,
+            "denoising",
+            small,
+            weak,
+        );
+        painter.arrow(
+            Pos2::new(label.left() - 4.0, arrow_y),
+            egui::vec2(-40.0, 0.0),
+            Stroke::new(1.0, weak),
         );
         if (response.dragged() || response.clicked())
             && let Some(p) = response.interact_pointer_pos()
         {
-            let f = ((p.x - track.left()) / track.width().max(1.0)).clamp(0.0, 1.0);
+            let f = run_fraction_at(track, p.x);
             self.step = (f * (steps - 1) as f32).round() as usize;
             self.playing = false;
         }
     }
+}
+
+/// Where on `track` the run is a fraction `f` done: t_max (f = 0) at the right end, t_min (f = 1) at
+/// the left, so that t grows to the right as on every plot.
+fn x_of_run_fraction(track: Rect, f: f32) -> f32 {
+    track.right() - f * track.width()
+}
+
+/// The fraction of the run done at `x` on `track` (inverse of [`x_of_run_fraction`], clamped).
+fn run_fraction_at(track: Rect, x: f32) -> f32 {
+    ((track.right() - x) / track.width().max(1.0)).clamp(0.0, 1.0)
 }
 
 /// The fractional stored-step index where decreasing `times` pass `t` (linear in log t between
@@ -211,6 +239,19 @@ pub const BBDM_COLOR: Color32 = Color32::from_rgb(120, 144, 156);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// t grows to the right on the bar, as on the plots: t_min at the left end, t_max at the right.
+    #[test]
+    fn time_grows_to_the_right() {
+        let track = Rect::from_min_max(Pos2::new(10.0, 0.0), Pos2::new(110.0, 8.0));
+        let times = [8.0, 4.0, 2.0, 1.0, 0.5];
+        let x_of_t = |t: f64| x_of_run_fraction(track, fractional_step(&times, t).unwrap() / 4.0);
+        assert_eq!(x_of_t(0.5), 10.0);
+        assert_eq!(x_of_t(8.0), 110.0);
+        assert!(x_of_t(1.0) < x_of_t(2.0));
+        assert_eq!(run_fraction_at(track, 10.0), 1.0);
+        assert_eq!(run_fraction_at(track, 200.0), 0.0);
+    }
 
     #[test]
     fn marker_lands_between_its_neighbouring_steps() {
