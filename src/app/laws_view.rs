@@ -914,6 +914,19 @@ mod tests {
             dash.name
         );
         assert!(!figure.y.label.contains("mean = std"), "{}", figure.y.label);
+        // The exported legend draws a line swatch for each, dashed for the law.
+        let document = crate::figure::svg::document(&[(&figure, 400.0)], 600.0);
+        let (_, legend) = document.split_once(r#"<g class="legend">"#).unwrap();
+        let legend = &legend[..legend.find("</g>").unwrap()];
+        let swatches: Vec<&str> = legend.lines().filter(|l| l.starts_with("<line")).collect();
+        assert!(
+            swatches.iter().any(|l| l.contains("stroke-dasharray")),
+            "{legend}"
+        );
+        assert!(
+            swatches.iter().any(|l| !l.contains("stroke-dasharray")),
+            "{legend}"
+        );
     }
 
     /// Scenes without closed forms say what is drawn: Ising chains their own leading-order law (no
