@@ -794,7 +794,7 @@ fn render_writes_the_theory_figures_and_the_inspector_from_a_scene_file() {
     let document = std::fs::read_to_string(path("theory.svg")).unwrap();
     let doc = roxmltree::Document::parse(&document).unwrap();
     // The scene's d = 8 is marked on the log axis, whose decades are labelled.
-    svg_series(&doc, "d = 8");
+    svg_series(&doc, "this scene: d = 8");
     let names: Vec<String> = x_ticks(&doc).into_iter().map(|(t, _)| t).collect();
     assert_eq!(names, ["10", "100", "1000"]);
     let json: serde_json::Value =

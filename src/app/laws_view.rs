@@ -679,8 +679,11 @@ pub fn figures(
 /// times change.
 #[derive(Default)]
 pub struct LawsView {
-    cache: Option<(ModelSpec, Option<Vec<Vec<Option<f64>>>>, SceneLaws)>,
+    cache: Option<(ModelSpec, Option<PairTimes>, SceneLaws)>,
 }
+
+/// A report's pairwise times `[K][K]` (part of the cache key).
+type PairTimes = Vec<Vec<Option<f64>>>;
 
 impl LawsView {
     /// The laws of `model` (cached).
