@@ -320,6 +320,11 @@ pub struct SpeciationSpec {
     /// Class → group partition for a coarse hierarchy level.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups: Option<Vec<Vec<usize>>>,
+    /// OU-time step of the lab's ancestral reverse runs (default 0.02, docs/science/speciation.md
+    /// §3.4). The ancestral step replaces x_0 by its posterior mean and so loses a little variance per
+    /// step; classes decided late (small t, e.g. Ising chains) need a smaller step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<f64>,
 }
 
 fn default_pairs() -> usize {
@@ -1059,6 +1064,14 @@ fn validate_speciation(
     classes: Option<usize>,
 ) -> Result<(), SceneError> {
     check.count("speciation.pairs", s.pairs, 1, MAX_PAIRS, "pairs")?;
+    if let Some(step) = s.step
+        && !(step > 0.0 && step <= 1.0)
+    {
+        return check.fail(
+            "speciation.step",
+            format!("step must be in (0, 1], got {}", show(step)),
+        );
+    }
     if let CloneTimes::Times(times) = &s.clone_times {
         if times.is_empty() {
             return check.fail(

@@ -312,14 +312,14 @@ fn presentation_mode_hides_the_chrome_and_keys_drive_the_timeline() {
 /// solved here by an independent bisection in a².
 #[test]
 fn the_laws_view_shows_the_theory_at_the_scenes_d() {
-    use diffscope::app::laws_view::laws_at;
+    use diffscope::app::laws_view::reference_families;
+    let [(_, means), (_, covariances)] = reference_families();
     for d in [16usize, 100, 1000] {
-        let p = laws_at(d);
         let half_ln_d = 0.5 * (d as f64).ln();
         // The library bisects to ~1e-6·t.
-        assert!((p.means_exact.unwrap() - half_ln_d).abs() < 1e-5, "{p:?}");
-        assert!((p.means_law.unwrap() - half_ln_d).abs() < 1e-12, "{p:?}");
-        assert!((p.covariances_law.unwrap() - 0.25 * (d as f64 / 8.0).ln()).abs() < 1e-12);
+        assert!((means.exact(d).unwrap() - half_ln_d).abs() < 1e-5, "{d}");
+        assert!((means.law(d).unwrap() - half_ln_d).abs() < 1e-12, "{d}");
+        assert!((covariances.law(d).unwrap() - 0.25 * (d as f64 / 8.0).ln()).abs() < 1e-12);
         let gap = |a2: f64| {
             let lambda = 1.0 / (1.0 + a2);
             let n = d as f64;
@@ -332,13 +332,11 @@ fn the_laws_view_shows_the_theory_at_the_scenes_d() {
             if gap(mid) < 0.0 { lo = mid } else { hi = mid }
         }
         let t = -0.5 * (0.5 * (lo + hi)).ln();
-        assert!(
-            (p.covariances_exact.unwrap() - t).abs() < 1e-4,
-            "{p:?} vs {t}"
-        );
+        let exact = covariances.exact(d).unwrap();
+        assert!((exact - t).abs() < 1e-4, "{exact} vs {t}");
     }
     // The case C number of the documented table (exact mean = std, d = 100): 0.586.
-    assert!((laws_at(100).covariances_exact.unwrap() - 0.586).abs() < 0.005);
+    assert!((covariances.exact(100).unwrap() - 0.586).abs() < 0.005);
 }
 
 /// The manifold toolbar stays inside the central view at every window width ≥ 1024 px and whatever

@@ -599,9 +599,8 @@ fn leaves_of_a_two_level_hierarchy_are_contiguous() {
 
 #[test]
 fn theory_figures_export_a_log_axis_a_dendrogram_and_their_numbers() {
-    let curves = laws_view::curves();
-    let current = laws_view::laws_at(64);
-    let laws = laws_view::laws_figure(curves, Some(current));
+    let scene_laws = laws_view::reference_laws(Some(64), "test");
+    let laws = laws_view::laws_figure(&scene_laws);
     let labels: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
     let dendrogram = laws_view::dendrogram_figure(&two_level_merges(), &labels).unwrap();
     let document = svg::document(&[(&laws, 460.0), (&dendrogram, 340.0)], 900.0);
@@ -625,7 +624,7 @@ fn theory_figures_export_a_log_axis_a_dendrogram_and_their_numbers() {
             expected(d)
         );
     }
-    let marker = svg_series(&doc, "d = 64");
+    let marker = svg_series(&doc, "this scene: d = 64");
     let line = marker.children().find(|c| c.has_tag_name("line")).unwrap();
     let x: f64 = line.attribute("x1").unwrap().parse().unwrap();
     assert!(
@@ -635,15 +634,16 @@ fn theory_figures_export_a_log_axis_a_dendrogram_and_their_numbers() {
     );
     // The four curves: one polyline vertex per curve point where the time exists (the covariance
     // family has no balance time at small d).
-    type Pick = fn(&laws_view::LawPoint) -> Option<f64>;
-    let picks: [(&str, Pick); 4] = [
-        ("means ±m: exact", |p| p.means_exact),
-        ("½ ln d", |p| p.means_law),
-        ("variance 1 vs 2: exact", |p| p.covariances_exact),
-        ("¼ ln(d/8)", |p| p.covariances_law),
+    type Pick = fn(&laws_view::CurvePoint) -> Option<f64>;
+    let picks: [(String, usize, Pick); 4] = [
+        (laws_view::exact_name("means ±1"), 0, |p| p.exact),
+        (laws_view::law_name("means ±1"), 0, |p| p.law),
+        (laws_view::exact_name("variances 1 vs 2"), 1, |p| p.exact),
+        (laws_view::law_name("variances 1 vs 2"), 1, |p| p.law),
     ];
-    for (name, pick) in picks {
-        let node = svg_series(&doc, name);
+    for (name, family, pick) in picks {
+        let curves = &scene_laws.families[family].points;
+        let node = svg_series(&doc, &name);
         let vertices: usize = node
             .children()
             .filter(|c| c.has_tag_name("polyline"))
@@ -676,8 +676,9 @@ fn theory_figures_export_a_log_axis_a_dendrogram_and_their_numbers() {
 
     // CSV: every curve value in full precision, the segments and the labels.
     let csv = text::figures_csv(&[&laws, &dendrogram]);
+    let curves = &scene_laws.families[0].points;
     for p in curves {
-        let row = format!(",line,{},{},", p.d, p.means_exact.unwrap());
+        let row = format!(",line,{},{},", p.d, p.exact.unwrap());
         assert!(csv.contains(&row), "missing {row}");
     }
     assert!(csv.contains(",segment,0,0,,0,1.4,"), "{csv}");
@@ -691,7 +692,7 @@ fn theory_figures_export_a_log_axis_a_dendrogram_and_their_numbers() {
     let first = &json[0]["series"][0]["points"][0];
     assert_eq!(first[0].as_f64(), Some(curves[0].d as f64));
     let means = first[1].as_f64().unwrap();
-    assert!((means - curves[0].means_exact.unwrap()).abs() <= 1e-15 * means);
+    assert!((means - curves[0].exact.unwrap()).abs() <= 1e-15 * means);
     assert_eq!(json[1]["series"][0]["kind"], "segments");
 }
 
@@ -793,7 +794,7 @@ fn render_writes_the_theory_figures_and_the_inspector_from_a_scene_file() {
     let document = std::fs::read_to_string(path("theory.svg")).unwrap();
     let doc = roxmltree::Document::parse(&document).unwrap();
     // The scene's d = 8 is marked on the log axis, whose decades are labelled.
-    svg_series(&doc, "d = 8");
+    svg_series(&doc, "this scene: d = 8");
     let names: Vec<String> = x_ticks(&doc).into_iter().map(|(t, _)| t).collect();
     assert_eq!(names, ["10", "100", "1000"]);
     let json: serde_json::Value =

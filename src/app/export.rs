@@ -169,7 +169,7 @@ pub fn content(app: &DiffscopeApp, view: View) -> Option<Content> {
         View::Metrics => Some(Content::Table(app.metric_table())),
         View::Theory => {
             let figures = laws_view::figures(
-                app.draft.model.dim(),
+                &app.draft.model,
                 app.speciation.as_deref(),
                 super::class_labels(app.cloud.as_deref()),
             );

@@ -1,176 +1,580 @@
-//! The theory tab: speciation time against dimension for mean-separated classes (exact balance time and
-//! the ½ ln d law) and covariance-only classes (exact and the ¼ ln d law), with the scene's current d
-//! marked; below it the dendrogram of the pairwise speciation times of the scene's report. Calls the
-//! closed forms and bisections of `analysis::speciation::gaussian` (cheap: O(d) per time); no sampling.
-//! Both plots are `figure::Figure`s built by pure functions ([`figures`]) and drawn from them.
+//! The theory tab: speciation time against dimension for the scene's own classes (the exact finite-d
+//! balance time, solid, and its leading-order law, dashed), with the scene's exact times marked at its
+//! d — one per split of its dendrogram; below it the dendrogram of the pairwise speciation times of the
+//! scene's report. A Gaussian-mixture scene is scaled with d keeping its separation per coordinate
+//! (|μ_k − μ_l|²/d) and its variances; an Ising scene draws its leading-order law (its exact time is a
+//! Monte Carlo, marked from the speciation run); other scenes draw two reference Gaussian families and
+//! say so. Calls the closed forms and bisections of `analysis::speciation::gaussian` (cheap: O(d) per
+//! time); no sampling. Both plots are `figure::Figure`s built by pure functions ([`figures`]).
 
 use super::figure_plot::{draw, plot};
 use crate::analysis::speciation::gaussian::{
-    ClassCovariance, GaussianClass, leading_order, pair_balance_time, pair_separation,
+    ClassCovariance, GaussianClass, classes_of, leading_order, pair_balance_time, pair_separation,
 };
-use crate::analysis::speciation::hierarchy::Merge;
+use crate::analysis::speciation::hierarchy::{Merge, dendrogram};
+use crate::analysis::speciation::ising;
 use crate::analysis::speciation::report::SpeciationReport;
 use crate::figure::{Axis, Figure, Label, LegendPlace, Marker, Rgb, Series, Shape};
+use crate::model::analytic::AnalyticModel;
+use crate::model::ising::Boundary;
+use crate::scene::ModelSpec;
 use egui::Ui;
-use std::sync::OnceLock;
 
-const MEANS_COLOR: Rgb = [86, 180, 233];
-const COVARIANCES_COLOR: Rgb = [230, 159, 0];
+/// Colours of the families, in order (the first split first).
+const FAMILY_COLORS: [Rgb; 4] = [
+    [86, 180, 233],
+    [230, 159, 0],
+    [204, 121, 167],
+    [0, 114, 178],
+];
 const CURRENT_COLOR: Rgb = [239, 83, 80];
 const DENDROGRAM_COLOR: Rgb = [0, 158, 115];
 /// Readable on the light SVG background and on the dark screen theme.
 const LEAF_COLOR: Rgb = [86, 140, 233];
-const MEANS_LAW: &str = "½ ln d";
-const COVARIANCES_LAW: &str = "¼ ln(d/8)";
 
-/// Dimensions of the drawn curves: 2 … 4096, log-spaced.
+/// Dimensions of the drawn curves: 2 … 4096, log-spaced (plus the scene's d).
 const CURVE_POINTS: usize = 33;
 const D_MIN: f64 = 2.0;
 const D_MAX: f64 = 4096.0;
 
-/// The two families' speciation times (balance M = S, docs/science/speciation.md §2.2) at one dimension d.
+/// The y axis of the laws plot and the dendrogram, in words.
+pub const TIME_AXIS: &str = "speciation time t_S (classes become distinguishable)";
+
+/// What the solid and the dashed lines are, for the tab's note.
+pub const LINES_EXPLAINED: &str = "Solid: the exact speciation time at each d — the time at which \
+the log-likelihood ratio between the two classes, seen from a noisy sample, is as large on average as \
+its spread (mean = standard deviation, docs/science/speciation.md §2.2): later in the reverse process \
+the classes can be told apart, earlier they cannot. Dashed: its leading-order law for weak signal \
+(§2.3–§2.5), e.g. ½ ln d for means ±1.";
+
+/// A two-class law drawn against the dimension d.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Family {
+    /// Two Gaussian classes with isotropic variances `variances` and mean gap |μ_k − μ_l|² = `gap_per_coordinate` · d.
+    Gaussian {
+        gap_per_coordinate: f64,
+        variances: [f64; 2],
+    },
+    /// Two Ising chains with u = tanh β of each, spins ±`scale`: only the leading order is closed-form.
+    Ising {
+        u: [f64; 2],
+        periodic: bool,
+        scale: f64,
+    },
+}
+
+impl Family {
+    /// The pair at dimension `d` as Gaussian classes (Gaussian families only).
+    fn classes(&self, d: usize) -> Option<[GaussianClass; 2]> {
+        let Family::Gaussian {
+            gap_per_coordinate,
+            variances,
+        } = self
+        else {
+            return None;
+        };
+        let class = |mean: f64, variance: f64| GaussianClass {
+            weight: 0.5,
+            mean: vec![mean; d],
+            cov: ClassCovariance::Diagonal(vec![variance; d]),
+        };
+        Some([
+            class(gap_per_coordinate.sqrt(), variances[0]),
+            class(0.0, variances[1]),
+        ])
+    }
+
+    /// Exact finite-d balance time (mean = std of ΔΦ); `None` for Ising (a Monte Carlo) or no balance.
+    pub fn exact(&self, d: usize) -> Option<f64> {
+        let [k, l] = self.classes(d)?;
+        pair_balance_time(&k, &l)
+    }
+
+    /// Leading-order balance time (D_LO = 2, docs/science/speciation.md §2.3–§2.5).
+    pub fn law(&self, d: usize) -> Option<f64> {
+        match self {
+            Family::Gaussian { .. } => {
+                let [k, l] = self.classes(d)?;
+                leading_order(pair_separation(&k, &l)).t_balance
+            }
+            Family::Ising { u, periodic, scale } => {
+                ising::leading_order_times(u[0], u[1], d, *periodic, *scale).t_balance
+            }
+        }
+    }
+
+    /// The leading-order law as a formula in d.
+    pub fn law_text(&self) -> String {
+        match self {
+            Family::Gaussian {
+                gap_per_coordinate: g,
+                variances: [a, b],
+            } => {
+                let cov = (a - b).powi(2);
+                match (*g > 0.0, cov > 0.0) {
+                    (true, false) if (g / 4.0 - 1.0).abs() < 1e-12 => "½ ln d".into(),
+                    (true, false) => format!("½ ln({} d)", number(g / 4.0)),
+                    (false, true) if (cov / 8.0 - 1.0).abs() < 1e-12 => "¼ ln d".into(),
+                    (false, true) if (cov - 1.0).abs() < 1e-12 => "¼ ln(d/8)".into(),
+                    (false, true) => format!("¼ ln({} d)", number(cov / 8.0)),
+                    _ => "leading order".into(),
+                }
+            }
+            Family::Ising { .. } => "¼ ln(‖ΔC‖²/8)".into(),
+        }
+    }
+}
+
+/// A short decimal: up to 4 significant digits, no trailing zeros.
+fn number(x: f64) -> String {
+    let text = format!("{:.4}", x);
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    text.to_string()
+}
+
+/// One point of a family's curves.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct LawPoint {
+pub struct CurvePoint {
     pub d: usize,
-    /// ½ N(+m, I) + ½ N(−m, I), m = (1, …, 1): exact finite-d balance time.
-    pub means_exact: Option<f64>,
-    /// Its leading-order law ½ ln(|m|²) = ½ ln d (docs/science/speciation.md §2.3).
-    pub means_law: Option<f64>,
-    /// ½ N(0, I) + ½ N(0, 2I): exact finite-d balance time.
-    pub covariances_exact: Option<f64>,
-    /// Its leading-order law ½ ln(‖ΔC‖_F / 2√2) = ¼ ln(d / 8) (docs/science/speciation.md §2.4 i).
-    pub covariances_law: Option<f64>,
+    /// Exact finite-d balance time (solid line).
+    pub exact: Option<f64>,
+    /// Leading-order law (dashed line).
+    pub law: Option<f64>,
 }
 
-fn class(d: usize, mean: f64, variance: f64) -> GaussianClass {
-    GaussianClass {
-        weight: 0.5,
-        mean: vec![mean; d],
-        cov: ClassCovariance::Diagonal(vec![variance; d]),
+/// A family with its name in the legend and its curves.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FamilyCurve {
+    pub name: String,
+    pub family: Family,
+    pub points: Vec<CurvePoint>,
+}
+
+/// An exact time of the scene itself at its d: one split of its dendrogram.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mark {
+    pub t: f64,
+    /// The classes on each side of the split, in words.
+    pub split: String,
+}
+
+/// Everything the laws plot draws for one scene.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SceneLaws {
+    /// The scene's dimension, when it fixes one.
+    pub d: Option<usize>,
+    pub families: Vec<FamilyCurve>,
+    /// The scene's exact speciation times at `d`, latest (first split) first.
+    pub marks: Vec<Mark>,
+    /// What is drawn, in words (the tab's note and the figure's title).
+    pub what: String,
+    /// Whether the families are the scene's own classes (else reference families).
+    pub own: bool,
+}
+
+/// The dimensions of the curves: log-spaced over 2 … 4096 and `extra` (the scene's d), sorted.
+fn curve_dims(extra: Option<usize>) -> Vec<usize> {
+    let mut dims: Vec<usize> = (0..CURVE_POINTS)
+        .map(|i| {
+            let f = i as f64 / (CURVE_POINTS - 1) as f64;
+            (D_MIN * (D_MAX / D_MIN).powf(f)).round() as usize
+        })
+        .chain(extra)
+        .collect();
+    dims.sort_unstable();
+    dims.dedup();
+    dims
+}
+
+/// `family`'s curves at `dims`.
+pub fn family_curve(name: &str, family: Family, dims: &[usize]) -> FamilyCurve {
+    let points = dims
+        .iter()
+        .map(|&d| CurvePoint {
+            d,
+            exact: family.exact(d),
+            law: family.law(d),
+        })
+        .collect();
+    FamilyCurve {
+        name: name.into(),
+        family,
+        points,
     }
 }
 
-/// Both families at dimension `d`, from the library's theory.
-pub fn laws_at(d: usize) -> LawPoint {
-    let (plus, minus) = (class(d, 1.0, 1.0), class(d, -1.0, 1.0));
-    let (narrow, wide) = (class(d, 0.0, 1.0), class(d, 0.0, 2.0));
-    LawPoint {
+/// The two reference families: means ±1 (|μ₁ − μ₂|² = 4d, variance 1: ½ ln d) and variances 1 vs 2
+/// (¼ ln(d/8)).
+pub fn reference_families() -> [(&'static str, Family); 2] {
+    [
+        (
+            "means ±1",
+            Family::Gaussian {
+                gap_per_coordinate: 4.0,
+                variances: [1.0, 1.0],
+            },
+        ),
+        (
+            "variances 1 vs 2",
+            Family::Gaussian {
+                gap_per_coordinate: 0.0,
+                variances: [1.0, 2.0],
+            },
+        ),
+    ]
+}
+
+/// The reference families' laws with `d` marked (no exact times: they are not the scene), `why`
+/// saying why the scene's own classes are not drawn.
+pub fn reference_laws(d: Option<usize>, why: &str) -> SceneLaws {
+    let dims = curve_dims(d);
+    SceneLaws {
         d,
-        means_exact: pair_balance_time(&plus, &minus),
-        means_law: leading_order(pair_separation(&plus, &minus)).t_balance,
-        covariances_exact: pair_balance_time(&narrow, &wide),
-        covariances_law: leading_order(pair_separation(&narrow, &wide)).t_balance,
+        families: reference_families()
+            .into_iter()
+            .map(|(name, f)| family_curve(name, f, &dims))
+            .collect(),
+        marks: Vec::new(),
+        what: format!(
+            "{why}: the curves are two reference Gaussian families (means ±1, and variances 1 vs 2), \
+             not this scene{}.",
+            d.map_or(String::new(), |d| format!(
+                "; the red line marks its d = {d}"
+            ))
+        ),
+        own: false,
     }
 }
 
-/// The dimensions and values of the drawn curves, computed once per process.
-pub fn curves() -> &'static [LawPoint] {
-    static CURVES: OnceLock<Vec<LawPoint>> = OnceLock::new();
-    CURVES.get_or_init(|| {
-        (0..CURVE_POINTS)
-            .map(|i| {
-                let f = i as f64 / (CURVE_POINTS - 1) as f64;
-                (D_MIN * (D_MAX / D_MIN).powf(f)).round() as usize
-            })
-            .map(laws_at)
-            .collect()
-    })
+/// Above this d, classes with full (rotated) covariances are not solved here (d × d eigenproblems per
+/// time); their exact times come from the speciation run.
+const FULL_COVARIANCE_MAX_D: usize = 128;
+
+/// The laws of `model`'s own classes: one family per distinct split of the dendrogram of its exact
+/// pairwise balance times, the split's times marked. `report` supplies the exact times the closed forms
+/// cannot give (Ising: Monte Carlo). Pure: no files, no sampling.
+pub fn scene_laws(model: &ModelSpec, report: Option<&SpeciationReport>) -> SceneLaws {
+    let d = model.dim();
+    let labels = component_labels(model);
+    let report_merges = report.map(|r| r.pairwise.dendrogram.as_slice());
+    let reference = |why: &str| reference_laws(d, why);
+    let Some(d) = d else {
+        return reference(&format!(
+            "This scene's model is {} (no closed-form theory in d)",
+            match model {
+                ModelSpec::Learned(_) => "learned",
+                _ => "a sequence model's hidden states",
+            }
+        ));
+    };
+    match model.build_analytic() {
+        Ok(AnalyticModel::Gaussian(mixture)) => {
+            let classes = classes_of(&mixture);
+            let full = classes
+                .iter()
+                .any(|c| matches!(c.cov, ClassCovariance::Full(_)));
+            let times = if full && d > FULL_COVARIANCE_MAX_D {
+                report
+                    .filter(|r| r.pairwise.t.len() == classes.len())
+                    .map(|r| flat_times(&r.pairwise.t))
+            } else {
+                Some(pair_times(classes.len(), |k, l| {
+                    pair_balance_time(&classes[k], &classes[l])
+                }))
+            };
+            let Some(times) = times else {
+                return reference(&format!(
+                    "This scene's classes have full covariances at d = {d} (exact times come from the \
+                     speciation run, not in yet)"
+                ));
+            };
+            let family = |k: usize, l: usize| {
+                let (a, b) = (&classes[k], &classes[l]);
+                Family::Gaussian {
+                    gap_per_coordinate: pair_separation(a, b).mean_gap_sq / d as f64,
+                    variances: [mean_variance(a), mean_variance(b)],
+                }
+            };
+            let mut laws = own_laws(d, classes.len(), &times, &labels, family);
+            laws.what = format!(
+                "The curves are this scene's classes scaled with d: the same mean gap per coordinate \
+                 |μ_k − μ_l|²/d and the same variances as the pair that defines each split. The red \
+                 points are this scene's exact times at d = {d}{}.",
+                if full {
+                    " (the curves use the mean variance per coordinate)"
+                } else {
+                    ""
+                }
+            );
+            laws
+        }
+        Ok(AnalyticModel::Ising(chains)) => {
+            let u: Vec<f64> = chains.bonds().iter().map(|b| b.tanh()).collect();
+            let periodic = chains.boundary() == Boundary::Periodic;
+            let scale = chains.scale();
+            let family = |k: usize, l: usize| Family::Ising {
+                u: [u[k], u[l]],
+                periodic,
+                scale,
+            };
+            // The splits: the report's exact (Monte Carlo) dendrogram when it is in, else the
+            // leading-order one.
+            let k_count = u.len();
+            let times = match report.filter(|r| r.pairwise.t.len() == k_count) {
+                Some(r) => flat_times(&r.pairwise.t),
+                None => pair_times(k_count, |k, l| family(k, l).law(d)),
+            };
+            let mut laws = own_laws(d, k_count, &times, &labels, family);
+            if report_merges.is_none() {
+                laws.marks.clear();
+            }
+            laws.what = format!(
+                "Ising chains: the dashed curves are the leading-order law of this scene's chains \
+                 (same β) at each d. The exact time needs a Monte Carlo of the log-likelihood ratio: \
+                 {}",
+                if laws.marks.is_empty() {
+                    "no solid curve; run the speciation lab to mark it at this d.".to_string()
+                } else {
+                    format!("the red points are those of the speciation run at d = {d}.")
+                }
+            );
+            laws
+        }
+        Err(e) => reference(&format!("This scene's model is not valid ({e})")),
+    }
 }
 
-/// Where the laws' names are written: at this dimension, above their dashed curves.
+/// Mean variance per coordinate of a class (trace / d).
+fn mean_variance(class: &GaussianClass) -> f64 {
+    let d = class.mean.len().max(1) as f64;
+    match &class.cov {
+        ClassCovariance::Diagonal(v) => v.iter().sum::<f64>() / d,
+        ClassCovariance::Full(m) => m.trace() / d,
+    }
+}
+
+/// `[K, K]` row-major symmetric times of every pair (NaN when unknown).
+fn pair_times(k: usize, time: impl Fn(usize, usize) -> Option<f64>) -> Vec<f64> {
+    let mut flat = vec![f64::NAN; k * k];
+    for a in 0..k {
+        for b in (a + 1)..k {
+            let t = time(a, b).unwrap_or(f64::NAN);
+            flat[a * k + b] = t;
+            flat[b * k + a] = t;
+        }
+    }
+    flat
+}
+
+fn flat_times(rows: &[Vec<Option<f64>>]) -> Vec<f64> {
+    rows.iter()
+        .flat_map(|row| row.iter().map(|t| t.unwrap_or(f64::NAN)))
+        .collect()
+}
+
+/// The scene's own laws from its `[K, K]` pairwise times: each dendrogram split (first split first)
+/// marked at its time, and one family per distinct defining pair (the pair across the split whose time
+/// is the split's).
+fn own_laws(
+    d: usize,
+    classes: usize,
+    times: &[f64],
+    labels: &[String],
+    family_of: impl Fn(usize, usize) -> Family,
+) -> SceneLaws {
+    let merges = dendrogram(classes, times);
+    let dims = curve_dims(Some(d));
+    let name = |k: usize| {
+        labels
+            .get(k)
+            .filter(|l| !l.is_empty())
+            .cloned()
+            .unwrap_or_else(|| format!("class {k}"))
+    };
+    let side = |set: &[usize]| set.iter().map(|&k| name(k)).collect::<Vec<_>>().join(", ");
+    let splits = merges.len();
+    let mut families: Vec<FamilyCurve> = Vec::new();
+    let mut marks = Vec::new();
+    for merge in merges.iter().rev() {
+        marks.push(Mark {
+            t: merge.time,
+            split: format!("{{{}}} | {{{}}}", side(&merge.left), side(&merge.right)),
+        });
+        let defining = merge
+            .left
+            .iter()
+            .flat_map(|&k| merge.right.iter().map(move |&l| (k, l)))
+            .min_by(|a, b| times[a.0 * classes + a.1].total_cmp(&times[b.0 * classes + b.1]));
+        let Some((k, l)) = defining else { continue };
+        let family = family_of(k.min(l), k.max(l));
+        if families.iter().any(|f| same_family(&f.family, &family)) {
+            continue;
+        }
+        let name = match (splits, families.len()) {
+            (1, _) => "this scene's classes".to_string(),
+            (_, 0) => "first split".to_string(),
+            (_, 1) => "second split".to_string(),
+            (_, n) => format!("split {}", n + 1),
+        };
+        families.push(family_curve(&name, family, &dims));
+    }
+    SceneLaws {
+        d: Some(d),
+        families,
+        marks,
+        what: String::new(),
+        own: true,
+    }
+}
+
+/// Families equal up to rounding (splits of a symmetric hierarchy share one).
+fn same_family(a: &Family, b: &Family) -> bool {
+    let close = |x: f64, y: f64| (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0);
+    match (a, b) {
+        (
+            Family::Gaussian {
+                gap_per_coordinate: g1,
+                variances: v1,
+            },
+            Family::Gaussian {
+                gap_per_coordinate: g2,
+                variances: v2,
+            },
+        ) => {
+            close(*g1, *g2)
+                && ((close(v1[0], v2[0]) && close(v1[1], v2[1]))
+                    || (close(v1[0], v2[1]) && close(v1[1], v2[0])))
+        }
+        (Family::Ising { u: u1, .. }, Family::Ising { u: u2, .. }) => {
+            (close(u1[0], u2[0]) && close(u1[1], u2[1]))
+                || (close(u1[0], u2[1]) && close(u1[1], u2[0]))
+        }
+        _ => false,
+    }
+}
+
+/// The class names a scene gives its components ("" when none).
+fn component_labels(model: &ModelSpec) -> Vec<String> {
+    match model {
+        ModelSpec::GaussianMixture(g) => g
+            .components
+            .iter()
+            .map(|c| c.label.clone().unwrap_or_default())
+            .collect(),
+        ModelSpec::IsingMixture(m) => m
+            .components
+            .iter()
+            .map(|c| c.label.clone().unwrap_or_default())
+            .collect(),
+        ModelSpec::Learned(_) | ModelSpec::HiddenStates(_) => Vec::new(),
+    }
+}
+
+/// Where the laws' formulas are written: at this dimension, above their dashed curves.
 const LAW_LABEL_D: f64 = 512.0;
 
-/// The laws plot: exact balance times and leading-order laws of both families against d on a log
-/// axis, with `current` (the scene's d) marked.
-pub fn laws_figure(curves: &[LawPoint], current: Option<LawPoint>) -> Figure {
-    let series_of = |pick: fn(&LawPoint) -> Option<f64>| -> Vec<[f64; 2]> {
-        curves
+/// Legend name of a family's exact (solid) curve.
+pub fn exact_name(family: &str) -> String {
+    format!("{family}: exact t_S (solid)")
+}
+
+/// Legend name of a family's leading-order (dashed) curve.
+pub fn law_name(family: &str) -> String {
+    format!("{family}: leading-order law (dashed)")
+}
+
+/// The laws plot: for every family its exact balance time (solid) and its leading-order law (dashed)
+/// against d on a log axis, the scene's d marked and its exact times at d as points.
+pub fn laws_figure(laws: &SceneLaws) -> Figure {
+    let mut series = Vec::new();
+    let mut top: f64 = 0.0;
+    for (i, curve) in laws.families.iter().enumerate() {
+        let color = FAMILY_COLORS[i % FAMILY_COLORS.len()];
+        let pick = |exact: bool| -> Vec<[f64; 2]> {
+            curve
+                .points
+                .iter()
+                .filter_map(|p| if exact { p.exact } else { p.law }.map(|t| [p.d as f64, t]))
+                .collect()
+        };
+        let (exact, law) = (pick(true), pick(false));
+        top = exact
             .iter()
-            .filter_map(|p| pick(p).map(|t| [p.d as f64, t]))
-            .collect()
-    };
-    let line = |name: &str, color: Rgb, dashed: bool, pick: fn(&LawPoint) -> Option<f64>| Series {
-        name: name.into(),
-        color,
-        shape: Shape::Line {
-            points: series_of(pick),
-            dashed,
-        },
-    };
-    let law_name = |name: &str, color: Rgb, law: fn(f64) -> f64| Series {
-        name: format!("{name} (label)"),
-        color,
-        shape: Shape::Labels {
-            // A little above the curve, so the line does not run through the text.
-            labels: vec![Label {
-                at: [LAW_LABEL_D, law(LAW_LABEL_D) + 0.12],
-                text: name.into(),
-            }],
-        },
-    };
-    let mut series = vec![
-        line("means ±m: exact", MEANS_COLOR, false, |p| p.means_exact),
-        line(MEANS_LAW, MEANS_COLOR, true, |p| p.means_law),
-        line("variance 1 vs 2: exact", COVARIANCES_COLOR, false, |p| {
-            p.covariances_exact
-        }),
-        line(COVARIANCES_LAW, COVARIANCES_COLOR, true, |p| {
-            p.covariances_law
-        }),
-        law_name(MEANS_LAW, MEANS_COLOR, |d| 0.5 * d.ln()),
-        law_name(COVARIANCES_LAW, COVARIANCES_COLOR, |d| {
-            0.25 * (d / 8.0).ln()
-        }),
-    ];
-    let mut d_range = [D_MIN, D_MAX];
-    if let Some(p) = current {
-        let d = p.d as f64;
-        d_range = [d_range[0].min(d), d_range[1].max(d)];
+            .chain(&law)
+            .map(|p| p[1])
+            .filter(|t| t.is_finite())
+            .fold(top, f64::max);
+        // Its formula a little above the dashed curve, near d = 512.
+        let label = law
+            .iter()
+            .min_by(|a, b| {
+                (a[0].ln() - LAW_LABEL_D.ln())
+                    .abs()
+                    .total_cmp(&(b[0].ln() - LAW_LABEL_D.ln()).abs())
+            })
+            .map(|p| Label {
+                at: [p[0], p[1] + 0.12],
+                text: curve.family.law_text(),
+            });
+        if !exact.is_empty() {
+            series.push(Series {
+                name: exact_name(&curve.name),
+                color,
+                shape: Shape::Line {
+                    points: exact,
+                    dashed: false,
+                },
+            });
+        }
         series.push(Series {
-            name: format!("d = {}", p.d),
+            name: law_name(&curve.name),
+            color,
+            shape: Shape::Line {
+                points: law,
+                dashed: true,
+            },
+        });
+        series.push(Series {
+            name: format!("{} (formula)", curve.name),
+            color,
+            shape: Shape::Labels {
+                labels: label.into_iter().collect(),
+            },
+        });
+    }
+    let mut d_range = [D_MIN, D_MAX];
+    if let Some(d) = laws.d {
+        let x = d as f64;
+        d_range = [d_range[0].min(x), d_range[1].max(x)];
+        series.push(Series {
+            name: format!("this scene: d = {d}"),
             color: CURRENT_COLOR,
             // Named in the legend, not at the top of the line: at small d the line runs under the
             // top-left legend, which would hide its label.
-            shape: Shape::VLine {
-                x: d,
-                labelled: false,
-            },
+            shape: Shape::VLine { x, labelled: false },
         });
-        series.push(Series {
-            name: format!("exact t_S at d = {}", p.d),
-            color: CURRENT_COLOR,
-            shape: Shape::Points {
-                points: [p.means_exact, p.covariances_exact]
-                    .into_iter()
-                    .flatten()
-                    .map(|t| [d, t])
-                    .collect(),
-                errors: None,
-                marker: Marker::Circle,
-            },
-        });
+        if !laws.marks.is_empty() {
+            top = laws.marks.iter().map(|m| m.t).fold(top, f64::max);
+            let times: Vec<String> = laws.marks.iter().map(|m| format!("{:.2}", m.t)).collect();
+            series.push(Series {
+                name: format!("this scene's exact t_S: {}", times.join(", ")),
+                color: CURRENT_COLOR,
+                shape: Shape::Points {
+                    points: laws.marks.iter().map(|m| [x, m.t]).collect(),
+                    errors: None,
+                    marker: Marker::Circle,
+                },
+            });
+        }
     }
-    let top = curves
-        .iter()
-        .chain(&current)
-        .flat_map(|p| {
-            [
-                p.means_exact,
-                p.means_law,
-                p.covariances_exact,
-                p.covariances_law,
-            ]
-        })
-        .flatten()
-        .filter(|t| t.is_finite())
-        .fold(0.0, f64::max);
     Figure {
-        title: "Speciation time against dimension".into(),
+        title: if laws.own {
+            "Speciation time against dimension: this scene's classes".into()
+        } else {
+            "Speciation time against dimension: reference families".into()
+        },
         x: Axis::log("dimension d (log scale)", d_range),
-        y: Axis::linear(
-            "speciation time t_S (mean = std)",
-            [0.0, 1.08 * top.max(0.5)],
-        ),
+        y: Axis::linear(TIME_AXIS, [0.0, 1.08 * top.max(0.5)]),
         series,
         legend: LegendPlace::LeftTop,
     }
@@ -235,7 +639,7 @@ pub fn dendrogram_figure(merges: &[Merge], class_labels: &[String]) -> Option<Fi
         title: "Dendrogram of successive speciation".into(),
         x: Axis::unmarked("classes", [-0.5, leaves.len() as f64 - 0.5]),
         y: Axis::linear(
-            "speciation time t (pairwise mean = std)",
+            "speciation time t of each split (exact, pairwise)",
             [-0.13 * top, 1.15 * top],
         ),
         series: vec![
@@ -259,58 +663,56 @@ pub fn dendrogram_figure(merges: &[Merge], class_labels: &[String]) -> Option<Fi
     })
 }
 
-/// The Theory tab's figures: the laws plot with `d` marked, then the dendrogram of `report` when it
-/// has one. The screen and the exports draw these.
+/// The Theory tab's figures: the laws plot of `model` ([`scene_laws`]), then the dendrogram of
+/// `report` when it has one. The screen and the exports draw these.
 pub fn figures(
-    d: Option<usize>,
+    model: &ModelSpec,
     report: Option<&SpeciationReport>,
     class_labels: &[String],
 ) -> Vec<Figure> {
-    let mut figures = vec![laws_figure(curves(), d.map(laws_at))];
+    let mut figures = vec![laws_figure(&scene_laws(model, report))];
     figures.extend(report.and_then(|r| dendrogram_figure(&r.pairwise.dendrogram, class_labels)));
     figures
 }
 
-/// The marker at the last d asked for (the curves are shared, [`curves`]).
+/// The laws of the last scene asked for, recomputed only when its model or the report's pairwise
+/// times change.
 #[derive(Default)]
 pub struct LawsView {
-    current: Option<LawPoint>,
+    cache: Option<(ModelSpec, Option<PairTimes>, SceneLaws)>,
 }
 
+/// A report's pairwise times `[K][K]` (part of the cache key).
+type PairTimes = Vec<Vec<Option<f64>>>;
+
 impl LawsView {
-    /// The values at `d`, recomputed only when d changes.
-    pub fn at(&mut self, d: usize) -> LawPoint {
-        match self.current {
-            Some(point) if point.d == d => point,
-            _ => {
-                let point = laws_at(d);
-                self.current = Some(point);
-                point
-            }
+    /// The laws of `model` (cached).
+    pub fn laws(&mut self, model: &ModelSpec, report: Option<&SpeciationReport>) -> &SceneLaws {
+        let key = report.map(|r| r.pairwise.t.clone());
+        let fresh = matches!(&self.cache, Some((m, k, _)) if m == model && *k == key);
+        if !fresh {
+            self.cache = Some((model.clone(), key, scene_laws(model, report)));
         }
+        let (_, _, laws) = self.cache.as_ref().expect("just filled");
+        laws
     }
 
-    /// The laws plot with the scene's dimension `d` marked, then the report's dendrogram.
+    /// What is drawn and the scene's exact times in words, the laws plot, then the report's
+    /// dendrogram.
     pub fn ui(
         &mut self,
         ui: &mut Ui,
-        d: Option<usize>,
+        model: &ModelSpec,
         report: Option<&SpeciationReport>,
         class_labels: &[String],
     ) {
-        let current = d.map(|d| self.at(d));
-        let fmt = |t: Option<f64>| t.map_or("—".to_string(), |t| format!("{t:.3}"));
-        if let Some(p) = current {
-            ui.label(format!(
-                "d = {}: means t_S = {} (½ ln d = {}); covariances t_S = {} (¼ ln(d/8) = {})",
-                p.d,
-                fmt(p.means_exact),
-                fmt(p.means_law),
-                fmt(p.covariances_exact),
-                fmt(p.covariances_law)
-            ));
+        let laws = self.laws(model, report).clone();
+        ui.label(&laws.what);
+        for mark in &laws.marks {
+            ui.label(format!("t_S = {:.3}: {}", mark.t, mark.split));
         }
-        let laws = laws_figure(curves(), current);
+        ui.label(LINES_EXPLAINED);
+        let figure = laws_figure(&laws);
         let dendrogram =
             report.and_then(|r| dendrogram_figure(&r.pairwise.dendrogram, class_labels));
         let height = if dendrogram.is_some() {
@@ -318,9 +720,9 @@ impl LawsView {
         } else {
             ui.available_height()
         };
-        plot(&laws, "speciation laws")
+        plot(&figure, "speciation laws")
             .height(height.max(120.0))
-            .show(ui, |plot_ui| draw(plot_ui, &laws));
+            .show(ui, |plot_ui| draw(plot_ui, &figure));
         if let Some(dendrogram) = dendrogram {
             plot(&dendrogram, "speciation dendrogram")
                 .height((ui.available_height() - 4.0).max(100.0))
@@ -361,11 +763,46 @@ fn leaf_order(merges: &[Merge]) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scene::{CovSpec, GaussianComponent, GaussianMixtureSpec, MeanSpec, Scene};
+    use std::path::Path;
+
+    /// ½ N(m₁ 1, I) + ½ N(m₂ 1, I) at dimension d.
+    fn two_gaussians(d: usize, m1: f64, m2: f64) -> ModelSpec {
+        let component = |m: f64| GaussianComponent {
+            weight: 0.5,
+            mean: Some(MeanSpec::Fill { fill: m }),
+            cov: CovSpec::Isotropic(1.0),
+            label: None,
+        };
+        ModelSpec::GaussianMixture(GaussianMixtureSpec {
+            dim: d,
+            components: vec![component(m1), component(m2)],
+        })
+    }
+
+    fn teaching_scene(name: &str) -> Scene {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("assets/scenes/teaching")
+            .join(name);
+        Scene::load(&path).unwrap()
+    }
+
+    fn marked_points(figure: &Figure) -> Vec<[f64; 2]> {
+        figure
+            .series
+            .iter()
+            .filter(|s| s.color == CURRENT_COLOR)
+            .find_map(|s| match &s.shape {
+                Shape::Points { points, .. } => Some(points.clone()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
 
     #[test]
     fn the_laws_figure_marks_the_current_dimension_on_a_log_axis() {
-        let current = laws_at(10_000);
-        let figure = laws_figure(curves(), Some(current));
+        let laws = scene_laws(&two_gaussians(10_000, 1.0, -1.0), None);
+        let figure = laws_figure(&laws);
         assert_eq!(figure.x.scale, crate::figure::Scale::Log);
         // A d beyond the curves widens the axis to show it.
         assert_eq!(figure.x.range, [D_MIN, 10_000.0]);
@@ -377,10 +814,146 @@ mod tests {
                 }
         });
         assert!(marked);
-        // The ½ ln d law is exactly ½ ln d on every curve point.
-        for p in curves() {
-            let law = p.means_law.unwrap();
+        // For means ±1 the law is exactly ½ ln d on every curve point.
+        let [family] = laws.families.as_slice() else {
+            panic!("one split, one family: {:?}", laws.families);
+        };
+        assert_eq!(family.family.law_text(), "½ ln d");
+        for p in &family.points {
+            let law = p.law.unwrap();
             assert!((law - 0.5 * (p.d as f64).ln()).abs() < 1e-12, "{p:?}");
         }
+    }
+
+    /// Issue #14: means +0.5·1 and −1·1 at d = 600 are not the default ±1 family. The marked point is
+    /// the exact balance time of the scene's own classes (≈ ½ ln Λ = 2.91), not ½ ln 600 = 3.198, and
+    /// the solid curve passes through it.
+    #[test]
+    fn the_marked_point_is_the_scenes_own_balance_time() {
+        let d = 600;
+        let class = |m: f64| GaussianClass {
+            weight: 0.5,
+            mean: vec![m; d],
+            cov: ClassCovariance::Diagonal(vec![1.0; d]),
+        };
+        let expected = pair_balance_time(&class(0.5), &class(-1.0)).unwrap();
+        let laws = scene_laws(&two_gaussians(d, 0.5, -1.0), None);
+        assert!(laws.own, "{}", laws.what);
+        let figure = laws_figure(&laws);
+        let points = marked_points(&figure);
+        assert_eq!(points, vec![[d as f64, expected]]);
+        // Independently: ½ a²|δμ|² = 2 at leading order, |δμ|² = 1.5² d, so t ≈ ½ ln(1.5² d / 4) = 2.91.
+        assert!(
+            (expected - 0.5 * (2.25 * d as f64 / 4.0).ln()).abs() < 0.02,
+            "{expected}"
+        );
+        assert!((expected - 3.198).abs() > 0.2, "{expected}");
+        let family = &laws.families[0];
+        let at_d = family.points.iter().find(|p| p.d == d).unwrap();
+        assert!((at_d.exact.unwrap() - expected).abs() < 1e-12);
+        assert_eq!(
+            family.family,
+            Family::Gaussian {
+                gap_per_coordinate: 2.25,
+                variances: [1.0, 1.0]
+            }
+        );
+    }
+
+    /// Teaching scene 5 (four classes at ±m₁ ± m₂, |m₁|² = 256, |m₂|² = 16, d = 16): every split of
+    /// its dendrogram is marked, the first (top) one at 2.77 — the smallest exact balance time between
+    /// the classes of the two groups, computed here from the scene's classes.
+    #[test]
+    fn a_hierarchy_marks_every_split_of_its_dendrogram() {
+        let scene = teaching_scene("05-hierarchy.json");
+        let AnalyticModel::Gaussian(mixture) = scene.model.build_analytic().unwrap() else {
+            panic!("a Gaussian mixture");
+        };
+        let classes = classes_of(&mixture);
+        let groups = scene.speciation.as_ref().unwrap().groups.clone().unwrap();
+        let across = groups[0]
+            .iter()
+            .flat_map(|&k| groups[1].iter().map(move |&l| (k, l)))
+            .filter_map(|(k, l)| pair_balance_time(&classes[k], &classes[l]))
+            .fold(f64::INFINITY, f64::min);
+        let within = pair_balance_time(&classes[0], &classes[1]).unwrap();
+        assert!((across - 2.77).abs() < 0.02, "{across}");
+        let laws = scene_laws(&scene.model, None);
+        let times: Vec<f64> = marked_points(&laws_figure(&laws))
+            .iter()
+            .map(|p| p[1])
+            .collect();
+        assert_eq!(times.len(), 3, "{times:?}");
+        assert!((times[0] - across).abs() < 1e-12, "{times:?}");
+        assert!((times[0] - 2.77).abs() < 0.02, "{times:?}");
+        assert!(times[1..].iter().all(|t| (t - within).abs() < 1e-12));
+        assert!((within - 0.5 * 16f64.ln()).abs() < 0.05, "{within}");
+        // Two families (the splits of m₁ and of m₂), the first split first.
+        let names: Vec<&str> = laws.families.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["first split", "second split"]);
+        assert!(laws.marks[0].split.contains("+m1 +m2"), "{:?}", laws.marks);
+    }
+
+    /// The legend names a solid (exact) and a dashed (leading-order) line, and says which is which.
+    #[test]
+    fn the_legend_tells_solid_from_dashed() {
+        let figure = laws_figure(&scene_laws(&two_gaussians(64, 1.0, -1.0), None));
+        let line = |dashed: bool| {
+            figure.series.iter().find(|s| {
+                s.shape.in_legend()
+                    && matches!(&s.shape, Shape::Line { dashed: x, .. } if *x == dashed)
+            })
+        };
+        let solid = line(false).expect("a solid line in the legend");
+        let dash = line(true).expect("a dashed line in the legend");
+        assert!(
+            solid.name.contains("exact") && solid.name.contains("solid"),
+            "{}",
+            solid.name
+        );
+        assert!(
+            dash.name.contains("leading-order") && dash.name.contains("dashed"),
+            "{}",
+            dash.name
+        );
+        assert!(!figure.y.label.contains("mean = std"), "{}", figure.y.label);
+        // The exported legend draws a line swatch for each, dashed for the law.
+        let document = crate::figure::svg::document(&[(&figure, 400.0)], 600.0);
+        let (_, legend) = document.split_once(r#"<g class="legend">"#).unwrap();
+        let legend = &legend[..legend.find("</g>").unwrap()];
+        let swatches: Vec<&str> = legend.lines().filter(|l| l.starts_with("<line")).collect();
+        assert!(
+            swatches.iter().any(|l| l.contains("stroke-dasharray")),
+            "{legend}"
+        );
+        assert!(
+            swatches.iter().any(|l| !l.contains("stroke-dasharray")),
+            "{legend}"
+        );
+    }
+
+    /// Scenes without closed forms say what is drawn: Ising chains their own leading-order law (no
+    /// solid curve before the speciation run), learned models the reference families.
+    #[test]
+    fn other_scenes_say_what_is_drawn() {
+        let ising = scene_laws(&teaching_scene("03-ising-chains.json").model, None);
+        assert!(ising.own && ising.marks.is_empty());
+        assert!(ising.what.contains("Monte Carlo"), "{}", ising.what);
+        assert!(ising.families[0].points.iter().all(|p| p.exact.is_none()));
+        // Case D of docs/science/speciation.md §4.1: leading-order balance 0.571 at d = 100.
+        let at_100 = ising.families[0]
+            .points
+            .iter()
+            .find(|p| p.d == 100)
+            .unwrap();
+        assert!((at_100.law.unwrap() - 0.571).abs() < 0.002, "{at_100:?}");
+        let learned = teaching_scene("07-learned-vs-exact.json");
+        let laws = scene_laws(&learned.model, None);
+        assert!(
+            !laws.own && laws.what.contains("reference"),
+            "{}",
+            laws.what
+        );
+        assert_eq!(laws.families.len(), 2);
     }
 }

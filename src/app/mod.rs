@@ -885,7 +885,7 @@ impl DiffscopeApp {
             View::Theory => {
                 self.laws.ui(
                     ui,
-                    self.draft.model.dim(),
+                    &self.draft.model,
                     self.speciation.as_deref(),
                     class_labels(self.cloud.as_deref()),
                 );

@@ -204,13 +204,18 @@ fn summary(ui: &mut Ui, level: &LevelReport) {
         (Some(t), None) => format!("{t:.3}"),
         _ => "—".into(),
     };
+    let uncommitted = level.commitment.uncommitted_phrase();
     ui.label(format!(
-        "{}: theory t_mid {} · t_balance {} · ½ ln Λ {} · measured t_mid {} · {} uncommitted",
+        "{}: theory t_mid {} · t_balance {} · ½ ln Λ {} · measured t_mid {}{}",
         level.name,
         fmt(level.theory.t_mid),
         fmt(level.theory.t_balance),
         fmt(level.theory.t_bbdm),
         measured,
-        level.commitment.uncommitted,
+        if uncommitted.is_empty() {
+            String::new()
+        } else {
+            format!(" · {uncommitted}")
+        },
     ));
 }

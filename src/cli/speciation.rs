@@ -228,19 +228,21 @@ fn level_summary(level: &LevelReport) -> String {
             ),
         );
     }
-    let committed = level.commitment.times.len();
-    let total = committed + level.commitment.uncommitted;
-    let median = median(&level.commitment.times);
+    let commitment = &level.commitment;
+    let median = median(&commitment.times);
+    let uncommitted = commitment.uncommitted_phrase();
     out += &line(
         "commitment",
         median.map_or("—".into(), |m| format!("median {m:.3}")),
         &format!(
-            "{committed} of {total} trajectories commit (final class posterior ≥ 1 − {} from then \
-             on){}",
-            level.commitment.epsilon,
-            match level.commitment.uncommitted {
-                0 => String::new(),
-                n => format!("; {n} end uncommitted: their classes still overlap at t_min"),
+            "{} of {} trajectories commit (final class posterior ≥ 1 − {} from then on){}",
+            commitment.times.len(),
+            commitment.total(),
+            commitment.epsilon,
+            if uncommitted.is_empty() {
+                String::new()
+            } else {
+                format!("; {uncommitted}")
             }
         ),
     );
@@ -285,12 +287,13 @@ const OVERLAP_WARNING: f64 = 0.99;
 /// The human-readable summary.
 pub fn summary(report: &SpeciationReport) -> String {
     let mut out = format!(
-        "speciation: {} pairs × {} clone times in [{:.3}, {:.3}], labels {}, seed {}\n",
+        "speciation: {} pairs × {} clone times in [{:.3}, {:.3}], labels {}, step {}, seed {}\n",
         report.settings.pairs,
         report.settings.clone_times.len(),
         report.settings.clone_times.first().copied().unwrap_or(0.0),
         report.settings.clone_times.last().copied().unwrap_or(0.0),
         report.settings.labels,
+        report.settings.step,
         report.seed
     );
     for level in &report.levels {

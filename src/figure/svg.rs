@@ -452,12 +452,17 @@ fn kind(shape: &Shape) -> &'static str {
 }
 
 /// A legend box in the figure's legend corner: one row per distinct series name of the shapes that
-/// belong in a legend ([`Shape::in_legend`]).
+/// belong in a legend ([`Shape::in_legend`]). A line's swatch is a short line, dashed like it; other
+/// shapes get a filled box.
 fn legend(out: &mut String, figure: &Figure, f: &Frame) {
-    let mut names: Vec<(&str, Rgb)> = Vec::new();
+    let mut names: Vec<(&str, Rgb, Option<bool>)> = Vec::new();
     for s in &figure.series {
-        if s.shape.in_legend() && !names.iter().any(|(n, _)| *n == s.name) {
-            names.push((&s.name, s.color));
+        if s.shape.in_legend() && !names.iter().any(|(n, _, _)| *n == s.name) {
+            let line = match &s.shape {
+                Shape::Line { dashed, .. } => Some(*dashed),
+                _ => None,
+            };
+            names.push((&s.name, s.color, line));
         }
     }
     if names.is_empty() {
@@ -466,7 +471,7 @@ fn legend(out: &mut String, figure: &Figure, f: &Frame) {
     let row = FONT + 6.0;
     let longest = names
         .iter()
-        .map(|(n, _)| n.chars().count())
+        .map(|(n, _, _)| n.chars().count())
         .max()
         .unwrap_or(0);
     let (w, h) = (
@@ -483,14 +488,30 @@ fn legend(out: &mut String, figure: &Figure, f: &Frame) {
         out,
         r##"<g class="legend"><rect x="{x}" y="{y}" width="{w:.1}" height="{h}" fill="white" fill-opacity="0.85" stroke="#999"/>"##
     );
-    for (i, (name, color)) in names.iter().enumerate() {
+    for (i, (name, color, line)) in names.iter().enumerate() {
         let ry = y + 4.0 + row * i as f64 + row / 2.0;
+        let swatch = match line {
+            Some(dashed) => format!(
+                r#"<line x1="{}" y1="{ry:.1}" x2="{}" y2="{ry:.1}" stroke="{}" stroke-width="2"{}/>"#,
+                x + 4.0,
+                x + 22.0,
+                hex(*color),
+                if *dashed {
+                    r#" stroke-dasharray="5 3""#
+                } else {
+                    ""
+                }
+            ),
+            None => format!(
+                r#"<rect x="{}" y="{:.1}" width="14" height="8" fill="{}"/>"#,
+                x + 6.0,
+                ry - 4.0,
+                hex(*color)
+            ),
+        };
         let _ = writeln!(
             out,
-            r#"<rect x="{}" y="{:.1}" width="14" height="8" fill="{}"/><text x="{}" y="{:.1}">{}</text>"#,
-            x + 6.0,
-            ry - 4.0,
-            hex(*color),
+            r#"{swatch}<text x="{}" y="{:.1}">{}</text>"#,
             x + 26.0,
             ry + FONT / 3.0,
             escape(name)

@@ -34,7 +34,8 @@ pub struct Commitment {
     pub epsilon: f64,
     /// Commitment time of every trajectory that ends committed (r_{k*}(t_min) ≥ 1 − ε).
     pub times: Vec<f64>,
-    /// Trajectories whose final group posterior is below 1 − ε.
+    /// Trajectories that never commit: at t_min the posterior of the group they end in (their label's) is
+    /// below 1 − ε ([`Commitment::uncommitted_phrase`] says so in words).
     pub uncommitted: usize,
     pub histogram: Histogram,
     /// Fraction of trajectories with r_{k*}(t) ≥ 1 − ε at stored times, and its large-d prediction.
@@ -55,6 +56,29 @@ pub struct CommittedFraction {
     pub measured: Vec<f64>,
     /// Φ_N((D − ln((1−ε)/ε)) / sqrt(2D)) where a two-class D(t) is known.
     pub predicted: Option<Vec<f64>>,
+}
+
+impl Commitment {
+    /// Trajectories counted: committed and uncommitted.
+    pub fn total(&self) -> usize {
+        self.times.len() + self.uncommitted
+    }
+
+    /// What `uncommitted` means, in words shared by the CLI and the app: "N of M trajectories never
+    /// commit (…)", empty when every trajectory commits.
+    pub fn uncommitted_phrase(&self) -> String {
+        match self.uncommitted {
+            0 => String::new(),
+            n => format!(
+                "{n} of {} trajectories never commit (their final class's posterior at t = {} is \
+                 below 1 − ε = {})",
+                self.total(),
+                // The histogram starts at the run's last time, t_min.
+                self.histogram.edges.first().copied().unwrap_or(f64::NAN),
+                1.0 - self.epsilon
+            ),
+        }
+    }
 }
 
 /// Histogram bins of commitment times.
@@ -205,6 +229,33 @@ pub fn martingale(run: &CloningRun, level: &Level, class_weights: &[f64]) -> Mar
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_uncommitted_phrase_says_what_it_counts() {
+        let mut c = Commitment {
+            epsilon: EPSILON,
+            times: vec![0.3; 951],
+            uncommitted: 49,
+            histogram: Histogram {
+                edges: vec![0.01, 1.0],
+                counts: vec![951],
+            },
+            committed_fraction: CommittedFraction {
+                t: Vec::new(),
+                measured: Vec::new(),
+                predicted: None,
+            },
+        };
+        let phrase = c.uncommitted_phrase();
+        assert!(
+            phrase.starts_with("49 of 1000 trajectories never commit"),
+            "{phrase}"
+        );
+        assert!(phrase.contains("t = 0.01"), "{phrase}");
+        assert!(phrase.contains("below 1 − ε = 0.9"), "{phrase}");
+        c.uncommitted = 0;
+        assert_eq!(c.uncommitted_phrase(), "");
+    }
 
     #[test]
     fn normal_cdf_matches_known_values() {

@@ -45,10 +45,13 @@ pub struct SpeciationSettings {
     pub sampler_t_max: f64,
     /// Forward samples of the Monte Carlo theory (φ_post, ΔΦ moments).
     pub posterior_samples: usize,
+    /// OU-time step of the ancestral reverse runs (cloning, U-turn).
+    pub step: f64,
 }
 
 impl SpeciationSettings {
-    /// Spec §3.4 defaults: automatic clone times, 2000 pairs, argmax labels, 10⁴ theory samples.
+    /// Spec §3.4 defaults: automatic clone times, 2000 pairs, argmax labels, 10⁴ theory samples, step
+    /// 0.02.
     pub fn new(seed: u64, sampler_t_max: f64) -> Self {
         SpeciationSettings {
             clone_times: CloneTimes::Auto,
@@ -58,6 +61,7 @@ impl SpeciationSettings {
             seed,
             sampler_t_max,
             posterior_samples: 10_000,
+            step: REVERSE_STEP,
         }
     }
 
@@ -79,6 +83,7 @@ impl SpeciationSettings {
     fn reverse(&self, times: Vec<f64>) -> ReverseSettings {
         let mut reverse = ReverseSettings::new(times, self.pairs, self.labels, self.seed);
         reverse.t_min = T_MIN;
+        reverse.step = self.step;
         reverse
     }
 }
@@ -178,6 +183,9 @@ pub struct SpeciationReport {
 
 /// The labelling time t_min of the experiments (docs/science/speciation.md §3.4).
 const T_MIN: f64 = 0.01;
+
+/// The default ancestral step h of the experiments (docs/science/speciation.md §3.4).
+pub const REVERSE_STEP: f64 = 0.02;
 
 /// Points of the displayed φ_post curve.
 const CURVE_POINTS: usize = 41;

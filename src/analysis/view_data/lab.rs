@@ -35,6 +35,9 @@ pub(super) fn settings_from_spec(
             scene::LabelRule::Sampled => LabelRule::Sampled,
         };
         settings.groups = spec.groups.clone();
+        if let Some(step) = spec.step {
+            settings.step = step;
+        }
     }
     settings
 }
