@@ -82,8 +82,8 @@ pub enum BetaSchedule {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum TimeConvention {
-    /// OU time t itself; the state is x_t.
-    Ou,
+    /// OU time t itself; the state is x_t. (Empty struct variants, so that unknown keys are refused.)
+    Ou {},
     /// A (fractional) DDPM timestep index τ ∈ [0, N − 1] with ᾱ(τ) = e^{−2t}; the state is x_t.
     Ddpm {
         betas: BetaSchedule,
@@ -102,7 +102,7 @@ pub enum TimeConvention {
         beta_max: f64,
     },
     /// EDM (Karras et al.): the input is σ with σ² = Δ_t/a_t², the state x_t/a_t = x_0 + σ z.
-    Edm,
+    Edm {},
     /// Rectified flow x_s = (1 − s) x_0 + s z, fed `scale`·s; the state is x_t scaled to the same
     /// signal-to-noise ratio.
     RectifiedFlow {
@@ -113,7 +113,7 @@ pub enum TimeConvention {
 
 impl Default for TimeConvention {
     fn default() -> Self {
-        TimeConvention::Ou
+        TimeConvention::Ou {}
     }
 }
 
@@ -142,8 +142,8 @@ impl TimeConvention {
     pub fn prepare(&self) -> Result<TimeMap, TimeProblem> {
         let problem = |key, message: String| Err(TimeProblem { key, message });
         match *self {
-            TimeConvention::Ou => Ok(TimeMap::Ou),
-            TimeConvention::Edm => Ok(TimeMap::Edm),
+            TimeConvention::Ou {} => Ok(TimeMap::Ou),
+            TimeConvention::Edm {} => Ok(TimeMap::Edm),
             TimeConvention::RectifiedFlow { scale } => {
                 if !(scale > 0.0 && scale <= MAX_TIME_SCALE) {
                     return problem(
