@@ -1194,7 +1194,8 @@ fn validate_speciation(
 pub enum SceneModel {
     Analytic(AnalyticModel),
     Learned(LearnedModel),
-    Onnx(OnnxDenoiser),
+    /// Boxed: a loaded graph is twice the size of the other variants.
+    Onnx(Box<OnnxDenoiser>),
 }
 
 impl SceneModel {
@@ -1203,7 +1204,7 @@ impl SceneModel {
         match self {
             SceneModel::Analytic(m) => m,
             SceneModel::Learned(m) => m,
-            SceneModel::Onnx(m) => m,
+            SceneModel::Onnx(m) => m.as_ref(),
         }
     }
 
@@ -1239,7 +1240,7 @@ impl ModelSpec {
                     time: spec.time.clone(),
                 };
                 return OnnxDenoiser::load(&options)
-                    .map(SceneModel::Onnx)
+                    .map(|m| SceneModel::Onnx(Box::new(m)))
                     .map_err(|e| SceneError::Model(e.to_string()));
             }
             _ => return self.build_analytic().map(SceneModel::Analytic),
