@@ -25,6 +25,7 @@ use crate::model::analytic::AnalyticModel;
 use crate::model::gaussian_mixture::{ComponentSpec, Covariance, GaussianMixture, eigen_full};
 use crate::model::ising::{Boundary, IsingComponentSpec, IsingMixture};
 use crate::model::learned::{self, LearnedModel};
+use crate::model::onnx::{OnnxDenoiser, OnnxOptions, Prediction, TimeConvention};
 use crate::model::{Denoiser, ExactModel};
 
 /// Why a scene could not be read, checked or built.
@@ -136,6 +137,8 @@ pub enum ModelSpec {
     Learned(LearnedSpec),
     /// Hidden states of a Dyck-2 sequence model (DiT or Euler-Stack) as a trajectory cloud.
     HiddenStates(HiddenStatesSpec),
+    /// A vector denoiser from an ONNX file (`docs/science/speciation.md` §6).
+    Onnx(OnnxSpec),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -232,6 +235,49 @@ pub struct LearnedSpec {
     /// are shown against the learned dynamics.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<PathBuf>,
+}
+
+/// An ONNX graph x `[N, dim]`, t `[N]` → prediction `[N, dim]` (`docs/science/speciation.md` §6):
+/// `{"kind": "onnx", "path": "model.onnx", "dim": 64, "inputs": {"x": "x", "t": "t"}, "output": "out",
+/// "prediction": "x0", "time": {"kind": "ou"}, "reference": "scene.json"}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnnxSpec {
+    pub path: PathBuf,
+    pub dim: usize,
+    /// Names of the graph's state and time inputs (default `x` and `t`).
+    #[serde(default)]
+    pub inputs: OnnxInputs,
+    /// Name of the graph value read as the prediction (default `out`).
+    #[serde(default = "default_onnx_output")]
+    pub output: String,
+    pub prediction: Prediction,
+    /// The model's time convention (default OU time).
+    #[serde(default)]
+    pub time: TimeConvention,
+    /// A scene file whose analytic model the graph imitates, as for `learned`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnnxInputs {
+    pub x: String,
+    pub t: String,
+}
+
+impl Default for OnnxInputs {
+    fn default() -> Self {
+        OnnxInputs {
+            x: "x".into(),
+            t: "t".into(),
+        }
+    }
+}
+
+fn default_onnx_output() -> String {
+    "out".into()
 }
 
 /// The DiT's mean-pooled block output at each Euler step (`sampler.steps` steps), or the
@@ -533,6 +579,9 @@ impl Scene {
                 .chain(spec.reference.as_mut())
                 .collect(),
             ModelSpec::HiddenStates(spec) => vec![&mut spec.path],
+            ModelSpec::Onnx(spec) => std::iter::once(&mut spec.path)
+                .chain(spec.reference.as_mut())
+                .collect(),
             ModelSpec::GaussianMixture(_) | ModelSpec::IsingMixture(_) => Vec::new(),
         };
         for path in files.into_iter().filter(|p| p.is_relative()) {
@@ -773,6 +822,7 @@ fn parse_model(check: &Checker, value: serde_json::Value) -> Result<ModelSpec, S
         "ising_mixture" => Ok(ModelSpec::IsingMixture(check.typed("model", rest)?)),
         "learned" => Ok(ModelSpec::Learned(check.typed("model", rest)?)),
         "hidden_states" => Ok(ModelSpec::HiddenStates(check.typed("model", rest)?)),
+        "onnx" => Ok(ModelSpec::Onnx(check.typed("model", rest)?)),
         "dyck" => check.fail(
             "noise.kind",
             "a dyck model has token states only: it needs \"mask\" or \"flip\" noise (the \
@@ -780,7 +830,7 @@ fn parse_model(check: &Checker, value: serde_json::Value) -> Result<ModelSpec, S
         ),
         other => check.fail(
             "model.kind",
-            format!("unknown kind {other:?}, expected one of \"gaussian_mixture\", \"ising_mixture\", \"learned\", \"hidden_states\" (or \"dyck\" with mask or flip noise)"),
+            format!("unknown kind {other:?}, expected one of \"gaussian_mixture\", \"ising_mixture\", \"learned\", \"onnx\", \"hidden_states\" (or \"dyck\" with mask or flip noise)"),
         ),
     }
 }
@@ -858,7 +908,43 @@ fn validate_model(check: &Checker, model: &ModelSpec) -> Result<(), SceneError> 
             }
             Ok(())
         }
+        ModelSpec::Onnx(o) => validate_onnx(check, o),
     }
+}
+
+fn validate_onnx(check: &Checker, o: &OnnxSpec) -> Result<(), SceneError> {
+    if o.path.as_os_str().is_empty() {
+        return check.fail("model.path", "path must not be empty");
+    }
+    if o.reference
+        .as_ref()
+        .is_some_and(|r| r.as_os_str().is_empty())
+    {
+        return check.fail("model.reference", "path must not be empty");
+    }
+    check.count("model.dim", o.dim, 1, MAX_DIM, "dim")?;
+    for (key, name) in [
+        ("model.inputs.x", &o.inputs.x),
+        ("model.inputs.t", &o.inputs.t),
+        ("model.output", &o.output),
+    ] {
+        if name.is_empty() {
+            return check.fail(key, "the name of a graph value must not be empty");
+        }
+    }
+    if o.inputs.x == o.inputs.t {
+        return check.fail(
+            "model.inputs.t",
+            format!(
+                "x and t must be two different inputs, both are {:?}",
+                o.inputs.t
+            ),
+        );
+    }
+    if let Err(problem) = o.time.prepare() {
+        return check.fail(format!("model.time.{}", problem.key), problem.message);
+    }
+    Ok(())
 }
 
 /// The checks an Ising mixture passes under any noise.
@@ -1132,6 +1218,8 @@ fn validate_speciation(
 pub enum SceneModel {
     Analytic(AnalyticModel),
     Learned(LearnedModel),
+    /// Boxed: a loaded graph is twice the size of the other variants.
+    Onnx(Box<OnnxDenoiser>),
 }
 
 impl SceneModel {
@@ -1140,6 +1228,7 @@ impl SceneModel {
         match self {
             SceneModel::Analytic(m) => m,
             SceneModel::Learned(m) => m,
+            SceneModel::Onnx(m) => m.as_ref(),
         }
     }
 
@@ -1147,7 +1236,7 @@ impl SceneModel {
     pub fn exact(&self) -> Option<&dyn ExactModel> {
         match self {
             SceneModel::Analytic(m) => Some(m),
-            SceneModel::Learned(_) => None,
+            SceneModel::Learned(_) | SceneModel::Onnx(_) => None,
         }
     }
 }
@@ -1163,6 +1252,20 @@ impl ModelSpec {
                     "{} is shown through its hidden states: it does not drive a diffusion scene",
                     h.path.display()
                 )));
+            }
+            ModelSpec::Onnx(spec) => {
+                let options = OnnxOptions {
+                    path: crate::assets::resolve(&spec.path, scene_file.parent()),
+                    dim: spec.dim,
+                    input_x: spec.inputs.x.clone(),
+                    input_t: spec.inputs.t.clone(),
+                    output: spec.output.clone(),
+                    prediction: spec.prediction,
+                    time: spec.time.clone(),
+                };
+                return OnnxDenoiser::load(&options)
+                    .map(|m| SceneModel::Onnx(Box::new(m)))
+                    .map_err(|e| SceneError::Model(e.to_string()));
             }
             _ => return self.build_analytic().map(SceneModel::Analytic),
         };
@@ -1183,7 +1286,7 @@ impl ModelSpec {
         match self {
             ModelSpec::GaussianMixture(g) => Some(g.components.len()),
             ModelSpec::IsingMixture(m) => Some(m.components.len()),
-            ModelSpec::Learned(_) | ModelSpec::HiddenStates(_) => None,
+            ModelSpec::Learned(_) | ModelSpec::HiddenStates(_) | ModelSpec::Onnx(_) => None,
         }
     }
 
@@ -1192,6 +1295,7 @@ impl ModelSpec {
         match self {
             ModelSpec::GaussianMixture(_) | ModelSpec::IsingMixture(_) => true,
             ModelSpec::Learned(l) => l.reference.is_some(),
+            ModelSpec::Onnx(o) => o.reference.is_some(),
             ModelSpec::HiddenStates(_) => false,
         }
     }
@@ -1206,12 +1310,16 @@ impl ModelSpec {
             ModelSpec::Learned(LearnedSpec {
                 reference: Some(reference),
                 ..
+            })
+            | ModelSpec::Onnx(OnnxSpec {
+                reference: Some(reference),
+                ..
             }) => {
                 let path = crate::assets::resolve(reference, scene_file.parent());
                 let scene = Scene::load(&path)?;
                 scene.model.build_analytic().map(Some)
             }
-            ModelSpec::Learned(_) | ModelSpec::HiddenStates(_) => Ok(None),
+            ModelSpec::Learned(_) | ModelSpec::HiddenStates(_) | ModelSpec::Onnx(_) => Ok(None),
         }
     }
 
@@ -1220,6 +1328,7 @@ impl ModelSpec {
         match self {
             ModelSpec::GaussianMixture(g) => Some(g.dim),
             ModelSpec::IsingMixture(m) => Some(m.dim),
+            ModelSpec::Onnx(o) => Some(o.dim),
             ModelSpec::Learned(_) | ModelSpec::HiddenStates(_) => None,
         }
     }
@@ -1261,12 +1370,11 @@ impl ModelSpec {
                     .map_err(model_error)
             }
             ModelSpec::Learned(LearnedSpec { path, .. })
-            | ModelSpec::HiddenStates(HiddenStatesSpec { path, .. }) => {
-                Err(SceneError::Model(format!(
-                    "this needs an exact analytic model, but the scene's model is learned ({})",
-                    path.display()
-                )))
-            }
+            | ModelSpec::HiddenStates(HiddenStatesSpec { path, .. })
+            | ModelSpec::Onnx(OnnxSpec { path, .. }) => Err(SceneError::Model(format!(
+                "this needs an exact analytic model, but the scene's model is learned ({})",
+                path.display()
+            ))),
         }
     }
 }

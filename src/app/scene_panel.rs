@@ -191,6 +191,9 @@ fn model_editor(ui: &mut Ui, model: &mut ModelSpec) {
                 });
             }
         }
+        ModelSpec::Onnx(spec) => {
+            ui.label(format!("ONNX model: {}", spec.path.display()));
+        }
         ModelSpec::Learned(spec) => {
             ui.label(format!("Learned model: {}", spec.path.display()));
             if let Some(reference) = &spec.reference {

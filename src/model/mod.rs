@@ -16,6 +16,7 @@ pub mod gaussian_mixture;
 pub mod ising;
 pub mod learned;
 pub mod math;
+pub mod onnx;
 
 use thiserror::Error;
 

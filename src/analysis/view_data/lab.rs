@@ -58,7 +58,7 @@ pub fn run_lab(
         )
     })?;
     let learned = match &scene.model {
-        ModelSpec::Learned(_) => Some(scene.model.build(origin)?),
+        ModelSpec::Learned(_) | ModelSpec::Onnx(_) => Some(scene.model.build(origin)?),
         _ => None,
     };
     let dynamics = learned.as_ref().map(|m| m.denoiser());
