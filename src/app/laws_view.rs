@@ -466,7 +466,7 @@ fn component_labels(model: &ModelSpec) -> Vec<String> {
             .iter()
             .map(|c| c.label.clone().unwrap_or_default())
             .collect(),
-        ModelSpec::Learned(_) | ModelSpec::HiddenStates(_) => Vec::new(),
+        ModelSpec::Learned(_) | ModelSpec::Onnx(_) | ModelSpec::HiddenStates(_) => Vec::new(),
     }
 }
 
