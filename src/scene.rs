@@ -650,6 +650,44 @@ impl Scene {
         Ok(())
     }
 
+    /// One line saying what the scene is: its title and the parameters that define its figures (the
+    /// caption line of every exported figure, so a slide says what it shows).
+    pub fn caption_line(&self) -> String {
+        let file = |p: &Path| {
+            p.file_name().map_or_else(
+                || p.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
+        };
+        let model = match &self.model {
+            ModelSpec::GaussianMixture(g) => {
+                format!("Gaussian mixture of {} classes", g.components.len())
+            }
+            ModelSpec::IsingMixture(m) => format!("mixture of {} Ising chains", m.components.len()),
+            ModelSpec::Learned(l) => format!("learned denoiser {}", file(&l.path)),
+            ModelSpec::Onnx(o) => format!("ONNX denoiser {}", file(&o.path)),
+            ModelSpec::HiddenStates(h) => format!("hidden states of {}", file(&h.path)),
+        };
+        let dim = self
+            .model
+            .dim()
+            .map(|d| format!(", d = {d}"))
+            .unwrap_or_default();
+        let sampler = &self.sampler;
+        let kind = serde_json::to_value(sampler.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let parameters = format!(
+            "{model}{dim} · {kind} sampler, {} steps, t {} → {} · {} trajectories · seed {}",
+            sampler.steps, sampler.t_max, sampler.t_min, self.trajectories, self.seed
+        );
+        match &self.title {
+            Some(title) => format!("{title} — {parameters}"),
+            None => parameters,
+        }
+    }
+
     /// Pretty JSON in the same schema; `from_json_str` of it gives back an equal scene.
     pub fn to_json_pretty(&self) -> Result<String, SceneError> {
         serde_json::to_string_pretty(self).map_err(|e| SceneError::Write(e.to_string()))

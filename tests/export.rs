@@ -66,7 +66,7 @@ fn speciation_figures_export_every_series() {
     let report = small_report(dir.path());
     let level = &report.headline;
     let [phi, commitment] = speciation_view::figures(level);
-    let document = svg::document(&[(&phi, 440.0), (&commitment, 260.0)], 900.0);
+    let document = svg::document(&[(&phi, 440.0), (&commitment, 260.0)], 900.0, None);
     let doc = roxmltree::Document::parse(&document).expect("the SVG is well-formed XML");
     let root = doc.root_element();
     assert_eq!(root.tag_name().name(), "svg");
@@ -603,7 +603,7 @@ fn theory_figures_export_a_log_axis_a_dendrogram_and_their_numbers() {
     let laws = laws_view::laws_figure(&scene_laws);
     let labels: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
     let dendrogram = laws_view::dendrogram_figure(&two_level_merges(), &labels).unwrap();
-    let document = svg::document(&[(&laws, 460.0), (&dendrogram, 340.0)], 900.0);
+    let document = svg::document(&[(&laws, 460.0), (&dendrogram, 340.0)], 900.0, None);
     let doc = roxmltree::Document::parse(&document).expect("the SVG is well-formed XML");
 
     // Log axis: decade ticks labelled 10, 100, 1000 (range 2 … 4096), equally spaced.

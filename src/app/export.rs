@@ -195,12 +195,12 @@ fn figures(panels: &[(Figure, f64)]) -> Vec<&Figure> {
     panels.iter().map(|(f, _)| f).collect()
 }
 
-/// The text of `content` in `format` (not PNG).
-pub fn encode(content: &Content, format: Format) -> Result<String, ExportError> {
+/// The text of `content` in `format` (not PNG); an SVG figure carries `caption` under its plots.
+pub fn encode(content: &Content, format: Format, caption: &str) -> Result<String, ExportError> {
     Ok(match (content, format) {
         (Content::Figures(panels), Format::Svg) => {
             let refs: Vec<(&Figure, f64)> = panels.iter().map(|(f, h)| (f, *h)).collect();
-            svg::document(&refs, FIGURE_WIDTH)
+            svg::document(&refs, FIGURE_WIDTH, Some(caption))
         }
         (Content::Figures(panels), Format::Csv) => text::figures_csv(&figures(panels)),
         (Content::Figures(panels), Format::Json) => text::figures_json(&figures(panels))?,
@@ -239,7 +239,8 @@ pub fn write_data(
         return Err(not_ready(reason));
     }
     let content = content(app, view).ok_or(not_ready("its results are not in"))?;
-    figure::write_text(path, &encode(&content, format)?)?;
+    let caption = app.figure_caption(view);
+    figure::write_text(path, &encode(&content, format, &caption)?)?;
     Ok(())
 }
 

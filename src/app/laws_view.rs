@@ -918,7 +918,7 @@ mod tests {
         );
         assert!(!figure.y.label.contains("mean = std"), "{}", figure.y.label);
         // The exported legend draws a line swatch for each, dashed for the law.
-        let document = crate::figure::svg::document(&[(&figure, 400.0)], 600.0);
+        let document = crate::figure::svg::document(&[(&figure, 400.0)], 600.0, None);
         let (_, legend) = document.split_once(r#"<g class="legend">"#).unwrap();
         let legend = &legend[..legend.find("</g>").unwrap()];
         let swatches: Vec<&str> = legend.lines().filter(|l| l.starts_with("<line")).collect();

@@ -612,6 +612,18 @@ impl DiffscopeApp {
         }
     }
 
+    /// The caption line of an exported `view`: the scene and its parameters, or for the manifold view
+    /// of a loaded point file, that file.
+    pub fn figure_caption(&self, view: View) -> String {
+        let scene_title = self.scene.title.as_deref().unwrap_or("scene");
+        match self.cloud.as_deref() {
+            Some(cloud) if view == View::Manifold && cloud.source != scene_title => {
+                format!("Points from {}", cloud.source)
+            }
+            _ => self.scene.caption_line(),
+        }
+    }
+
     /// The applied scene's title and caption with the live numbers filled in.
     fn live_caption(&self) -> tour::LiveCaption {
         tour::LiveCaption::of(&self.scene, self.speciation.as_deref(), self.edited)
@@ -924,6 +936,10 @@ impl DiffscopeApp {
             ctx.request_repaint_after(Duration::from_millis(100));
         }
         if let Some(view) = self.solo {
+            let caption = self.figure_caption(view);
+            egui::Panel::bottom("figure caption").show(ui, |ui| {
+                ui.add(egui::Label::new(egui::RichText::new(caption).small().weak()).wrap());
+            });
             egui::CentralPanel::default().show(ui, |ui| self.view_ui(ui, view));
             self.drive_capture(&ctx);
             self.drive_frame_stats(&ctx);

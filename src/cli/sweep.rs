@@ -149,7 +149,10 @@ fn collect(args: &CollectArgs) -> anyhow::Result<()> {
     }
     if let Some(path) = &args.svg {
         let figure = sweep::figure(&records)?;
-        write_text(path, &svg::document(&[(&figure, SVG_HEIGHT)], SVG_WIDTH))?;
+        write_text(
+            path,
+            &svg::document(&[(&figure, SVG_HEIGHT)], SVG_WIDTH, None),
+        )?;
     }
     Ok(())
 }

@@ -134,9 +134,17 @@ fn usable(range: [f64; 2], scale: Scale) -> [f64; 2] {
     }
 }
 
-/// One SVG document of `panels` (`(figure, panel height)`), stacked, `width` wide.
-pub fn document(panels: &[(&Figure, f64)], width: f64) -> String {
-    let height: f64 = panels.iter().map(|(_, h)| h).sum();
+/// One SVG document of `panels` (`(figure, panel height)`), stacked, `width` wide, with an optional
+/// `caption` line under them (what the figure shows: the scene and its parameters), wrapped to the width.
+pub fn document(panels: &[(&Figure, f64)], width: f64, caption: Option<&str>) -> String {
+    let caption_lines = caption.map_or_else(Vec::new, |c| wrap(c, width - 2.0 * CAPTION_INSET));
+    let caption_height = if caption_lines.is_empty() {
+        0.0
+    } else {
+        caption_lines.len() as f64 * CAPTION_LINE + 12.0
+    };
+    let plots: f64 = panels.iter().map(|(_, h)| h).sum();
+    let height = plots + caption_height;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -149,8 +157,37 @@ pub fn document(panels: &[(&Figure, f64)], width: f64) -> String {
         panel(&mut out, figure, index, top, width, *panel_height);
         top += panel_height;
     }
+    for (k, line) in caption_lines.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            r##"<text class="caption" x="{CAPTION_INSET}" y="{y}" font-size="{size}" fill="#444">{text}</text>"##,
+            y = plots + 4.0 + CAPTION_LINE * (k as f64 + 1.0),
+            size = FONT - 1.0,
+            text = escape(line),
+        );
+    }
     out.push_str("</svg>\n");
     out
+}
+
+/// Left inset and line height of the caption.
+const CAPTION_INSET: f64 = 10.0;
+const CAPTION_LINE: f64 = 15.0;
+
+/// `text` broken at spaces into lines of at most `width` points (at ≈ 0.55 em per character).
+fn wrap(text: &str, width: f64) -> Vec<String> {
+    let per_line = ((width / (0.55 * (FONT - 1.0))) as usize).max(20);
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= per_line => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines
 }
 
 fn panel(out: &mut String, figure: &Figure, index: usize, top: f64, width: f64, height: f64) {
