@@ -6,7 +6,7 @@
 
 mod app_support;
 
-use diffscope::app::offscreen::FilmLayout;
+use diffscope::app::offscreen::{FilmLayout, FrameSize};
 use diffscope::cli::record::{draw_frame, frame_step, open};
 use diffscope::io::film::gif_delays;
 use std::io::{BufRead, BufReader, Cursor};
@@ -155,15 +155,12 @@ fn the_mp4_decodes_to_the_frames_drawn_offscreen() {
     assert!((track_seconds - length).abs() < 1e-9, "{track_seconds}");
 
     // The same frames drawn here: the scene's seed makes the film reproducible.
-    let mut harness = open(
-        Some(&scene),
-        None,
-        FilmLayout::Manifold,
-        WIDTH,
-        HEIGHT,
-        &|| false,
-    )
-    .unwrap();
+    let size = FrameSize {
+        width: WIDTH,
+        height: HEIGHT,
+        scale: 1,
+    };
+    let mut harness = open(Some(&scene), None, FilmLayout::Manifold, size, &|| false).unwrap();
     let steps = harness.stored_steps();
     assert_eq!(frame_step(0, FRAMES, steps), 0);
     assert_eq!(frame_step(FRAMES - 1, FRAMES, steps), steps - 1);
@@ -304,6 +301,17 @@ fn bad_arguments_are_one_error_line_and_write_nothing() {
                 "--orbit".into(),
             ],
             "--orbit",
+        ),
+        (
+            vec![
+                "--out".into(),
+                out("film.gif"),
+                "--scale".into(),
+                "2".into(),
+                "--width".into(),
+                "321".into(),
+            ],
+            "divide",
         ),
         (
             vec!["--out".into(), out("no-such-folder/film.gif")],

@@ -46,6 +46,10 @@ pub struct RecordArgs {
     /// Height of the film in pixels (even for MP4; at most 2160).
     #[arg(long, default_value_t = 1080)]
     pub height: u32,
+    /// Pixels per point: 2 lays the views out at half the width and height and draws them at twice
+    /// the density (larger type and points, e.g. for 1920×1080); width and height must divide by it.
+    #[arg(long, default_value_t = 1)]
+    pub scale: u32,
     /// Turn the 3-D manifold view once around over the film (manifold and side-by-side views).
     #[arg(long)]
     pub orbit: bool,
@@ -95,25 +99,20 @@ pub fn frame_count(fps: u32, seconds: f64) -> anyhow::Result<usize> {
     })
 }
 
-/// The app offscreen at the film's size with `scene` or `session` (the built-in scene for neither),
-/// its jobs finished and its frames drawn as film frames of `layout`. Checks `stop` while waiting.
+/// The app offscreen at `size` (points and density) with `scene` or `session` (the built-in scene for
+/// neither), its jobs finished and its frames drawn as film frames of `layout`. Checks `stop` while
+/// waiting.
 pub fn open(
     scene: Option<&Path>,
     session: Option<&Path>,
     layout: FilmLayout,
-    width: u32,
-    height: u32,
+    size: FrameSize,
     stop: &dyn Fn() -> bool,
 ) -> anyhow::Result<OffscreenApp> {
     let options = AppOptions {
         scene: scene.map(Path::to_path_buf),
         session: session.map(Path::to_path_buf),
         ..AppOptions::default()
-    };
-    let size = FrameSize {
-        width,
-        height,
-        scale: 1,
     };
     let mut harness = OffscreenApp::new(size, options, |_| {})?;
     harness.film(layout);
@@ -141,13 +140,8 @@ pub fn open(
 }
 
 /// Shows the step of frame `k` of `frames` (turning a 3-D view by 1/`frames` of a turn first when
-/// `orbit`) and draws it as RGBA.
-pub fn draw_frame(
-    harness: &mut OffscreenApp,
-    k: usize,
-    frames: usize,
-    orbit: bool,
-) -> anyhow::Result<image::RgbaImage> {
+/// `orbit`) and runs the app's frame (layout and shapes, no pixels yet).
+pub fn prepare_frame(harness: &mut OffscreenApp, k: usize, frames: usize, orbit: bool) {
     let step = frame_step(k, frames, harness.stored_steps());
     if orbit && k > 0 {
         // `Orbit::rotate` turns 0.01 rad per pixel dragged.
@@ -157,6 +151,16 @@ pub fn draw_frame(
     }
     harness.show_step(step);
     harness.step();
+}
+
+/// Frame `k` of `frames` as RGBA ([`prepare_frame`], then drawn and read back).
+pub fn draw_frame(
+    harness: &mut OffscreenApp,
+    k: usize,
+    frames: usize,
+    orbit: bool,
+) -> anyhow::Result<image::RgbaImage> {
+    prepare_frame(harness, k, frames, orbit);
     Ok(harness.render()?)
 }
 
@@ -171,6 +175,17 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<()> {
         frames,
     };
     spec.check(format, &args.out)?;
+    if !(1..=2).contains(&args.scale) {
+        bail!("--scale must be 1 or 2, got {}", args.scale);
+    }
+    if !args.width.is_multiple_of(args.scale) || !args.height.is_multiple_of(args.scale) {
+        bail!(
+            "--scale {} needs a width and height that divide by it, got {}×{}",
+            args.scale,
+            args.width,
+            args.height
+        );
+    }
     if args.orbit && args.view == FilmView::Speciation {
         bail!("--orbit turns the 3-D manifold view: use --view manifold or side-by-side");
     }
@@ -194,8 +209,11 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<()> {
         args.scene.as_deref(),
         args.session.as_deref(),
         args.view.into(),
-        args.width,
-        args.height,
+        FrameSize {
+            width: args.width / args.scale,
+            height: args.height / args.scale,
+            scale: args.scale,
+        },
         &stop,
     )?;
     if args.orbit {
@@ -203,20 +221,24 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<()> {
         settings.dims = crate::app::manifold::Dimensions::Three;
     }
     let jobs = started.elapsed();
-    let (mut drawing, mut encoding) = (Duration::ZERO, Duration::ZERO);
+    let (mut layout, mut drawing, mut encoding) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let mut reported = 0;
     for k in 0..frames {
         if stop() {
             bail!("interrupted after {k} of {frames} frames: nothing was written");
         }
         let t0 = Instant::now();
-        let image = draw_frame(&mut harness, k, frames, args.orbit)
-            .with_context(|| format!("frame {} of {frames}", k + 1))?;
+        prepare_frame(&mut harness, k, frames, args.orbit);
         let t1 = Instant::now();
-        film.push(image.as_raw())?;
+        let image = harness
+            .render()
+            .with_context(|| format!("frame {} of {frames}", k + 1))?;
         let t2 = Instant::now();
-        drawing += t1 - t0;
-        encoding += t2 - t1;
+        film.push(image.as_raw())?;
+        let t3 = Instant::now();
+        layout += t1 - t0;
+        drawing += t2 - t1;
+        encoding += t3 - t2;
         let tenth = (k + 1) * 10 / frames;
         if tenth > reported {
             reported = tenth;
@@ -239,15 +261,18 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<()> {
         args.fps,
         frames as f64 / f64::from(args.fps)
     );
+    let per_frame = |d: Duration| 1e3 * d.as_secs_f64() / frames as f64;
     println!(
-        "time: {:.1} s = scene jobs {:.1} s + drawing {:.1} s ({:.0} ms/frame) + encoding {:.1} s \
-         ({:.0} ms/frame)",
+        "time: {:.1} s = scene jobs {:.1} s + app frames {:.1} s ({:.0} ms/frame) + drawing and \
+         read-back {:.1} s ({:.0} ms/frame) + encoding {:.1} s ({:.0} ms/frame)",
         total.as_secs_f64(),
         jobs.as_secs_f64(),
+        layout.as_secs_f64(),
+        per_frame(layout),
         drawing.as_secs_f64(),
-        1e3 * drawing.as_secs_f64() / frames as f64,
+        per_frame(drawing),
         encoding.as_secs_f64(),
-        1e3 * encoding.as_secs_f64() / frames as f64,
+        per_frame(encoding),
     );
     Ok(())
 }
