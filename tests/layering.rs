@@ -21,9 +21,14 @@ const LAYERS: [(&str, &[&str]); 10] = [
     ("command line", &["cli", "main", "lib"]),
 ];
 
-/// CLI files that may use the app: the window itself, its frame-time benchmark, and `render`, which
-/// draws the app's views offscreen.
-const CLI_USES_OF_THE_APP: [&str; 3] = ["cli/mod.rs", "cli/bench/frame.rs", "cli/render.rs"];
+/// CLI files that may use the app: the window itself, its frame-time benchmark, and `render` and
+/// `record`, which draw the app's views offscreen.
+const CLI_USES_OF_THE_APP: [&str; 4] = [
+    "cli/mod.rs",
+    "cli/bench/frame.rs",
+    "cli/render.rs",
+    "cli/record.rs",
+];
 
 fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")

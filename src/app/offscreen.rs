@@ -2,8 +2,12 @@
 //! texture on a headless wgpu device (lavapipe here), then read back as an image. The same renderer and
 //! the same paint callbacks as the window, so `diffscope render` and PNG exports show what the screen
 //! shows. UI tests drive the app through egui_kittest instead; the product does not need it.
+//!
+//! Films (`diffscope record`) draw [`FilmLayout`] frames: a caption strip (scene title and the time
+//! shown) over the manifold view with its time bar, the speciation plot with a cursor at that time, or
+//! both side by side, one stored step per frame ([`OffscreenApp::show_step`]).
 
-use super::{AppOptions, DiffscopeApp};
+use super::{AppOptions, DiffscopeApp, View};
 use eframe::egui_wgpu::{self, RenderState, ScreenDescriptor, wgpu};
 use image::RgbaImage;
 use std::sync::mpsc;
@@ -35,6 +39,19 @@ pub struct OffscreenApp {
     app: DiffscopeApp,
     /// The shapes of the last frame, drawn by [`OffscreenApp::render`].
     last_output: Option<egui::FullOutput>,
+    /// Film frames instead of the app's own frame ([`OffscreenApp::film`]).
+    film: Option<FilmLayout>,
+}
+
+/// What the frames of a film show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FilmLayout {
+    /// The manifold view and its time bar (speciation markers on it).
+    Manifold,
+    /// The speciation plot with a cursor at the time shown.
+    Speciation,
+    /// The manifold view on the left half, the speciation plot on the right.
+    SideBySide,
 }
 
 fn render_error(e: impl std::fmt::Display) -> RenderError {
@@ -112,6 +129,7 @@ impl OffscreenApp {
             input,
             app,
             last_output: None,
+            film: None,
         };
         offscreen.step();
         offscreen
@@ -133,7 +151,11 @@ impl OffscreenApp {
     /// Runs one frame of the app and uploads the textures it changed.
     pub fn step(&mut self) {
         let app = &mut self.app;
-        let mut output = self.ctx.run_ui(self.input.clone(), |ui| app.frame_ui(ui));
+        let film = self.film;
+        let mut output = self.ctx.run_ui(self.input.clone(), |ui| match film {
+            Some(layout) => film_ui(app, ui, layout),
+            None => app.frame_ui(ui),
+        });
         let mut renderer = self.render_state.renderer.write();
         for (id, deltas) in output.textures_delta.set.drain() {
             for delta in deltas {
@@ -150,6 +172,41 @@ impl OffscreenApp {
             renderer.free_texture(&id);
         }
         self.last_output = Some(output);
+    }
+
+    /// Draws the frames that follow as film frames of `layout`: the time bar paused and the manifold
+    /// view's controls hidden, as on a projected slide.
+    pub fn film(&mut self, layout: FilmLayout) {
+        self.film = Some(layout);
+        let app = &mut self.app;
+        app.solo = Some(match layout {
+            FilmLayout::Speciation => View::Speciation,
+            FilmLayout::Manifold | FilmLayout::SideBySide => View::Manifold,
+        });
+        // Only hides the manifold toolbar here: a solo view never takes the presentation layout.
+        app.presentation.active = true;
+        app.timeline.playing = false;
+    }
+
+    /// The stored steps of the sampled cloud (0 before it arrives).
+    pub fn stored_steps(&self) -> usize {
+        self.app
+            .cloud
+            .as_ref()
+            .map_or(0, |c| c.trajectories.times.len())
+    }
+
+    /// Shows stored step `step` in the next frames (time bar, points, speciation cursor); returns its
+    /// time, `None` before the cloud arrives or past its last step.
+    pub fn show_step(&mut self, step: usize) -> Option<f64> {
+        let app = &mut self.app;
+        let t = app.cloud.as_ref()?.trajectories.times.get(step).copied()?;
+        app.timeline.playing = false;
+        app.timeline.step = step;
+        // The metric table of a hidden-state scene follows the time bar: a film measures nothing new.
+        app.metrics_requested = Some((app.cloud_id, step));
+        app.speciation_view.now = Some(t);
+        Some(t)
     }
 
     pub fn run_steps(&mut self, frames: usize) {
@@ -264,4 +321,42 @@ impl OffscreenApp {
         RgbaImage::from_raw(width, height, pixels)
             .ok_or_else(|| render_error("the frame has the wrong number of pixels"))
     }
+}
+
+/// One film frame: the caption strip, then the layout's views (the app's own frame draws the solo view
+/// in what the strip and the side panel leave).
+fn film_ui(app: &mut DiffscopeApp, ui: &mut egui::Ui, layout: FilmLayout) {
+    let title = app
+        .scene
+        .title
+        .clone()
+        .unwrap_or_else(|| "diffscope".into());
+    let times = app.cloud.as_ref().map(|c| &c.trajectories.times);
+    let now = times.and_then(|times| {
+        let step = app.timeline.step.min(times.len().checked_sub(1)?);
+        Some((times[step], step, times.len()))
+    });
+    egui::Panel::top("film caption").show(ui, |ui| {
+        ui.horizontal(|ui| {
+            ui.label(egui::RichText::new(title).heading().strong());
+            if let Some((t, step, steps)) = now {
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    ui.label(egui::RichText::new(format!("step {} of {steps}", step + 1)).weak());
+                    ui.label(
+                        egui::RichText::new(format!("t = {t:.3}"))
+                            .heading()
+                            .monospace(),
+                    );
+                });
+            }
+        });
+    });
+    if layout == FilmLayout::SideBySide {
+        let half = ui.max_rect().width() / 2.0;
+        egui::Panel::right("film speciation")
+            .resizable(false)
+            .exact_size(half)
+            .show(ui, |ui| app.view_ui(ui, View::Speciation));
+    }
+    app.frame_ui(ui);
 }

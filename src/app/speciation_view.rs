@@ -17,6 +17,9 @@ const COMMITMENT_COLOR: Rgb = [0, 158, 115];
 #[derive(Default)]
 pub struct SpeciationView {
     pub level: usize,
+    /// A cursor at this time on both plots (films: the time shown), drawn where it falls in the
+    /// plotted range.
+    pub now: Option<f64>,
 }
 
 /// The theory times of a level as scrubber markers.
@@ -62,14 +65,35 @@ impl SpeciationView {
         let link = ui.scope_id().with("speciation time axis");
         let total = ui.available_height();
         let plot_height = (total * 0.64).max(120.0);
+        let cursor_color = ui.visuals().strong_text_color();
+        let cursor = |plot_ui: &mut egui_plot::PlotUi, figure: &Figure| {
+            if let Some(t) = self.now
+                && t >= figure.x.range[0]
+                && t <= figure.x.range[1]
+            {
+                // Unnamed: no legend entry.
+                plot_ui.vline(
+                    egui_plot::VLine::new("", t)
+                        .color(cursor_color)
+                        .width(2.0)
+                        .style(egui_plot::LineStyle::dashed_dense()),
+                );
+            }
+        };
         plot(&phi, "speciation phi")
             .link_axis(link, [true, false])
             .height(plot_height)
-            .show(ui, |plot_ui| draw(plot_ui, &phi));
+            .show(ui, |plot_ui| {
+                draw(plot_ui, &phi);
+                cursor(plot_ui, &phi);
+            });
         plot(&commitment, "speciation commitment")
             .link_axis(link, [true, false])
             .height((ui.available_height() - 4.0).max(80.0))
-            .show(ui, |plot_ui| draw(plot_ui, &commitment));
+            .show(ui, |plot_ui| {
+                draw(plot_ui, &commitment);
+                cursor(plot_ui, &commitment);
+            });
     }
 
     /// The level on display (the headline when the chosen index no longer exists).

@@ -6,6 +6,7 @@
 pub mod bench;
 pub mod compare;
 pub mod metrics;
+pub mod record;
 pub mod render;
 pub mod sample;
 pub mod speciation;
@@ -14,6 +15,8 @@ pub mod train;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// diffscope: see inside diffusion models.
 #[derive(Debug, Parser)]
@@ -60,6 +63,8 @@ pub enum Command {
     Compare(compare::CompareArgs),
     /// Draw one view of the app offscreen (same renderer) and write it as PNG.
     Render(render::RenderArgs),
+    /// Film the time running: the time bar played from t_max to t_min, drawn offscreen, as GIF or MP4.
+    Record(record::RecordArgs),
     /// Parameter sweeps of the speciation measurement: sharded, resumable, one file per point.
     Sweep(sweep::SweepArgs),
 }
@@ -124,6 +129,7 @@ pub fn run(command: Option<Command>) -> anyhow::Result<()> {
         Some(Command::Metrics(args)) => metrics::run(&args),
         Some(Command::Bench(args)) => bench::run(&args),
         Some(Command::Render(args)) => render::run(&args),
+        Some(Command::Record(args)) => record::run(&args),
         Some(Command::Train(args)) => train::run(&args),
         Some(Command::Compare(args)) => compare::run(&args),
         Some(Command::Sweep(args)) => sweep::run(&args),
@@ -131,6 +137,25 @@ pub fn run(command: Option<Command>) -> anyhow::Result<()> {
             anyhow::bail!("no subcommand given; run `diffscope` without arguments to open the app")
         }
     }
+}
+
+/// Set by Ctrl-C (SIGINT) once a command has asked for it (`train`, `record`: they stop cleanly and write
+/// nothing). The handler is installed once per process; every run clears the flag first.
+pub(crate) fn interrupted() -> &'static AtomicBool {
+    static FLAG: AtomicBool = AtomicBool::new(false);
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        /// POSIX SIGINT (2 on every Unix).
+        const SIGINT: std::ffi::c_int = 2;
+        // SAFETY: the action only stores to an atomic, which is async-signal-safe.
+        let installed = unsafe {
+            signal_hook_registry::register(SIGINT, || FLAG.store(true, Ordering::SeqCst))
+        };
+        if let Err(e) = installed {
+            eprintln!("warning: Ctrl-C will not stop this command cleanly: {e}");
+        }
+    });
+    &FLAG
 }
 
 /// Opens the desktop app (no subcommand).

@@ -15,7 +15,6 @@ use crate::scene::Scene;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -104,24 +103,6 @@ const TASK_SAMPLES: usize = 1000;
 /// DiT Euler steps of that score (`docs/science/metrics.md` §3.3).
 const TASK_DIT_STEPS: usize = 20;
 
-/// Set by Ctrl-C (SIGINT). The handler is installed once per process; every run clears the flag first.
-fn interrupted() -> &'static AtomicBool {
-    static FLAG: AtomicBool = AtomicBool::new(false);
-    static INSTALLED: OnceLock<()> = OnceLock::new();
-    INSTALLED.get_or_init(|| {
-        /// POSIX SIGINT (2 on every Unix).
-        const SIGINT: std::ffi::c_int = 2;
-        // SAFETY: the action only stores to an atomic, which is async-signal-safe.
-        let installed = unsafe {
-            signal_hook_registry::register(SIGINT, || FLAG.store(true, Ordering::SeqCst))
-        };
-        if let Err(e) = installed {
-            eprintln!("warning: Ctrl-C will not stop training cleanly: {e}");
-        }
-    });
-    &FLAG
-}
-
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     let _policy = crate::alloc_policy::keep_freed_buffers();
     let recipe = args.model.recipe();
@@ -154,7 +135,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             );
         }
     };
-    let cancel = interrupted();
+    let cancel = super::interrupted();
     cancel.store(false, Ordering::SeqCst);
     let (model, report) = match args.model {
         ModelKind::Dit => {

@@ -92,6 +92,67 @@ pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
     write_atomic(path, |w| w.write_all(bytes))
 }
 
+/// A file written in steps under a temporary name next to `path` (films: frames arrive one by one and
+/// the MP4 writer seeks back). [`StagedFile::commit`] syncs it and renames it into place; dropped
+/// uncommitted (an error, a cancelled run), the temporary is removed.
+pub struct StagedFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    committed: bool,
+}
+
+impl StagedFile {
+    /// Creates the temporary next to `path` (sweeping orphans of dead processes first).
+    pub fn create(path: &Path) -> Result<(Self, BufWriter<File>), IoError> {
+        remove_orphans(path);
+        let tmp = temporary_path(path);
+        let file = File::create(&tmp).map_err(|source| IoError::Write {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let staged = StagedFile {
+            path: path.to_path_buf(),
+            tmp,
+            committed: false,
+        };
+        Ok((staged, BufWriter::new(file)))
+    }
+
+    /// The destination.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Flushes and syncs `writer` (the one [`StagedFile::create`] returned) and renames the temporary
+    /// to the destination.
+    pub fn commit(mut self, writer: BufWriter<File>) -> Result<(), IoError> {
+        let result = (|| {
+            let file = writer.into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()?;
+            drop(file);
+            fs::rename(&self.tmp, &self.path)
+        })();
+        match result {
+            Ok(()) => {
+                self.committed = true;
+                Ok(())
+            }
+            Err(source) => Err(IoError::Write {
+                path: self.path.clone(),
+                source,
+            }),
+        }
+    }
+}
+
+impl Drop for StagedFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,5 +197,22 @@ mod tests {
         let path = dir.path().join("no-such-folder").join("out.txt");
         let err = write_bytes_atomic(&path, b"x").unwrap_err();
         assert!(err.to_string().ends_with("out.txt"), "{err}");
+    }
+
+    #[test]
+    fn a_staged_file_appears_only_when_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("film.gif");
+        let (staged, mut writer) = StagedFile::create(&path).unwrap();
+        writer.write_all(b"frames").unwrap();
+        drop(writer);
+        drop(staged);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+        let (staged, mut writer) = StagedFile::create(&path).unwrap();
+        writer.write_all(b"frames").unwrap();
+        assert!(!path.exists());
+        staged.commit(writer).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"frames");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

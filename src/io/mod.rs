@@ -1,10 +1,13 @@
-//! File formats: arrays in and out (`.npy`, `.safetensors`, `.csv`) and atomic writes.
+//! File formats: arrays in and out (`.npy`, `.safetensors`, `.csv`), films (`.gif`, `.mp4`) and atomic
+//! writes.
 //!
-//! Every write goes through [`atomic::write_atomic`], so a failed or cancelled write never leaves a
-//! partial file. Readers check sizes before allocating and name the file in every error.
+//! Every write goes through [`atomic::write_atomic`] (films through [`atomic::StagedFile`]), so a failed
+//! or cancelled write never leaves a partial file. Readers check sizes before allocating and name the
+//! file in every error.
 
 pub mod atomic;
 pub mod csv;
+pub mod film;
 pub mod memory;
 pub mod npy;
 pub mod points;
