@@ -743,7 +743,7 @@ mod tests {
                 },
             },
         ];
-        let out = document(&[(&figure(series), 300.0)], 400.0);
+        let out = document(&[(&figure(series), 300.0)], 400.0, None);
         assert_eq!(out.matches("<polyline").count(), 2, "{out}");
         assert!(out.contains(">shown</text>"));
         // An unlabelled line is named in the legend only, a labelled one on the line only.
@@ -799,7 +799,7 @@ mod tests {
                 },
             },
         ];
-        let out = document(&[(&figure(series), 300.0)], 400.0);
+        let out = document(&[(&figure(series), 300.0)], 400.0, None);
         // The NaN splits the band into two runs of one point: nothing to fill.
         assert_eq!(out.matches(r#"class="band""#).count(), 0, "{out}");
         assert_eq!(out.matches(r#"class="segment""#).count(), 2);
@@ -818,11 +818,26 @@ mod tests {
                 upper: vec![1.0, 1.0],
             },
         };
-        let out = document(&[(&figure(vec![whole]), 300.0)], 400.0);
+        let out = document(&[(&figure(vec![whole]), 300.0)], 400.0, None);
         assert!(
             out.contains(r#"d="M70.00,30.00 L380.00,30.00 L380.00,254.00 L70.00,254.00 Z""#),
             "{out}"
         );
+    }
+
+    /// The caption line goes under the plots, escaped, wrapped to the width, and the page grows by it.
+    #[test]
+    fn a_caption_line_is_wrapped_under_the_plots() {
+        let caption = "Two Gaussians <test> — Gaussian mixture of 2 classes, d = 64 · sde sampler, 400 \
+                       steps, t 8 → 0.001 · 2000 trajectories · seed 7";
+        let out = document(&[(&figure(Vec::new()), 300.0)], 400.0, Some(caption));
+        let lines: Vec<&str> = out.lines().filter(|l| l.contains(r#"class="caption""#)).collect();
+        assert!(lines.len() >= 2, "{out}");
+        assert!(lines[0].contains("Two Gaussians &lt;test&gt;"), "{out}");
+        assert!(lines.last().unwrap().contains("7</text>"), "{out}");
+        let height = 300.0 + lines.len() as f64 * CAPTION_LINE + 12.0;
+        assert!(out.contains(&format!(r#"height="{height}""#)), "{out}");
+        assert!(!document(&[(&figure(Vec::new()), 300.0)], 400.0, None).contains("caption"));
     }
 
     #[test]
