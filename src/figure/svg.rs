@@ -831,7 +831,10 @@ mod tests {
         let caption = "Two Gaussians <test> — Gaussian mixture of 2 classes, d = 64 · sde sampler, 400 \
                        steps, t 8 → 0.001 · 2000 trajectories · seed 7";
         let out = document(&[(&figure(Vec::new()), 300.0)], 400.0, Some(caption));
-        let lines: Vec<&str> = out.lines().filter(|l| l.contains(r#"class="caption""#)).collect();
+        let lines: Vec<&str> = out
+            .lines()
+            .filter(|l| l.contains(r#"class="caption""#))
+            .collect();
         assert!(lines.len() >= 2, "{out}");
         assert!(lines[0].contains("Two Gaussians &lt;test&gt;"), "{out}");
         assert!(lines.last().unwrap().contains("7</text>"), "{out}");
