@@ -633,17 +633,13 @@ impl Scene {
         let check = Checker { file: origin };
         check_caption(&check, self.caption.as_deref())?;
         validate_model(&check, &self.model)?;
-        validate_sampler(&check, &self.sampler)?;
-        check.count(
-            "trajectories",
+        validate_run(
+            &check,
+            &self.sampler,
             self.trajectories,
-            1,
-            MAX_TRAJECTORIES,
-            "trajectories",
+            self.speciation.as_ref(),
+            self.model.class_count(),
         )?;
-        if let Some(s) = &self.speciation {
-            validate_speciation(&check, s, self.model.class_count())?;
-        }
         if let Some(v) = &self.view {
             validate_view(&check, v)?;
         }
@@ -1156,6 +1152,29 @@ fn validate_gaussian(check: &Checker, g: &GaussianMixtureSpec) -> Result<(), Sce
         check,
         &g.components.iter().map(|c| c.weight).collect::<Vec<_>>(),
     )
+}
+
+/// The checks every scene kind shares: its sampler grid, its trajectory count and its speciation block
+/// (`classes` is K when the model knows it).
+fn validate_run<K>(
+    check: &Checker,
+    sampler: &SamplerSpec<K>,
+    trajectories: usize,
+    speciation: Option<&SpeciationSpec>,
+    classes: Option<usize>,
+) -> Result<(), SceneError> {
+    validate_sampler(check, sampler)?;
+    check.count(
+        "trajectories",
+        trajectories,
+        1,
+        MAX_TRAJECTORIES,
+        "trajectories",
+    )?;
+    match speciation {
+        Some(s) => validate_speciation(check, s, classes),
+        None => Ok(()),
+    }
 }
 
 fn validate_sampler<K>(check: &Checker, s: &SamplerSpec<K>) -> Result<(), SceneError> {

@@ -54,6 +54,18 @@ pub enum FilmLayout {
     SideBySide,
 }
 
+/// Why [`OffscreenApp::wait_for_results`] gave up.
+#[derive(Debug, thiserror::Error)]
+pub enum WaitError {
+    #[error("interrupted: nothing was written")]
+    Interrupted,
+    #[error("{0}")]
+    Job(String),
+}
+
+/// Frames drawn after the results arrive, before anything is rendered.
+const SETTLE_FRAMES: usize = 5;
+
 fn render_error(e: impl std::fmt::Display) -> RenderError {
     RenderError(e.to_string())
 }
@@ -207,6 +219,28 @@ impl OffscreenApp {
         app.metrics_requested = Some((app.cloud_id, step));
         app.speciation_view.now = Some(t);
         Some(t)
+    }
+
+    /// Steps the app until its jobs are done and a cloud has arrived, then draws [`SETTLE_FRAMES`] more
+    /// frames: results that arrive in one frame are laid out over the next few (plot axes measure their
+    /// labels first), so without them the picture depended on which job ended last. Fails with the first
+    /// job error, or when `stop` says so (checked every frame).
+    pub fn wait_for_results(&mut self, stop: &dyn Fn() -> bool) -> Result<(), WaitError> {
+        loop {
+            if stop() {
+                return Err(WaitError::Interrupted);
+            }
+            self.step();
+            if let Some(error) = self.app.jobs.errors().first() {
+                return Err(WaitError::Job(error.to_string()));
+            }
+            if self.app.jobs.idle() && self.app.cloud.is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.run_steps(SETTLE_FRAMES);
+        Ok(())
     }
 
     pub fn run_steps(&mut self, frames: usize) {

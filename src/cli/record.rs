@@ -16,10 +16,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-/// Frames drawn after the last job's results arrive, before the first film frame (more than the app's
-/// own layout frames).
-const SETTLE_FRAMES: usize = 5;
-
 #[derive(Debug, Args)]
 pub struct RecordArgs {
     /// The scene file (.json); without it and --session, the built-in default scene.
@@ -116,26 +112,10 @@ pub fn open(
     };
     let mut harness = OffscreenApp::new(size, options, |_| {})?;
     harness.film(layout);
-    loop {
-        if stop() {
-            bail!("interrupted: nothing was written");
-        }
-        harness.step();
-        let app = harness.state();
-        if let Some(error) = app.jobs.errors().first() {
-            bail!("{error}");
-        }
-        if app.jobs.idle() && app.cloud.is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    harness.wait_for_results(stop)?;
     if harness.stored_steps() == 0 {
         bail!("the scene stored no steps to film");
     }
-    // Results that arrived in the last frame are laid out over the next few (plot axes measure their
-    // labels first): without these frames the first film frame depended on which job ended last.
-    harness.run_steps(SETTLE_FRAMES);
     Ok(harness)
 }
 

@@ -13,7 +13,6 @@ use crate::session::Session;
 use anyhow::bail;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
-use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct RenderArgs {
@@ -139,17 +138,7 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
             app.measure_models();
         }
     })?;
-    loop {
-        harness.step();
-        let app = harness.state();
-        if let Some(error) = app.jobs.errors().first() {
-            bail!("{error}");
-        }
-        if app.jobs.idle() && app.cloud.is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    harness.wait_for_results(&|| false)?;
     if view == View::Inspector {
         select(&mut harness, args.select)?;
     }

@@ -11,7 +11,7 @@ use super::math::{
     data_stream, log_sum_exp, normalise_weights, par_row_chunks, pick_class, softmax_in_place,
     write_posterior,
 };
-use super::{Denoiser, ExactModel, LabelledSamples, ModelError, check_batch};
+use super::{Denoiser, ExactModel, LabelledSamples, ModelError};
 use crate::base::ou;
 
 /// A component covariance as the user gives it.
@@ -645,14 +645,7 @@ impl Denoiser for GaussianMixture {
         denoised: &mut [f32],
         posterior: Option<&mut [f32]>,
     ) -> Result<(), ModelError> {
-        check_batch(
-            self.dim,
-            self.components.len(),
-            x,
-            denoised,
-            posterior.as_deref(),
-            t,
-        )?;
+        self.check_batch(x, denoised, posterior.as_deref(), t)?;
         let all = |f: fn(&Component) -> bool| self.components.iter().all(f);
         if all(|c| c.isotropic.is_some() && c.uniform_mean.is_some()) {
             self.denoise_isotropic_uniform(x, t, denoised, posterior);

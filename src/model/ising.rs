@@ -7,7 +7,7 @@ use rand::Rng;
 use super::math::{
     data_stream, log_sum_exp, normalise_weights, par_row_chunks, pick_class, softmax_in_place,
 };
-use super::{Denoiser, ExactModel, LabelledSamples, ModelError, check_batch};
+use super::{Denoiser, ExactModel, LabelledSamples, ModelError};
 use crate::base::ou;
 
 /// Chain topology.
@@ -631,7 +631,7 @@ impl Denoiser for IsingMixture {
         posterior: Option<&mut [f32]>,
     ) -> Result<(), ModelError> {
         let (d, k_count) = (self.dim, self.bonds.len());
-        check_batch(d, k_count, x, denoised, posterior.as_deref(), t)?;
+        self.check_batch(x, denoised, posterior.as_deref(), t)?;
         par_row_chunks(x, d, k_count, denoised, posterior, |xc, dc, mut pc| {
             let (mut x64, mut out) = (vec![0.0; d], vec![0.0; d]);
             let mut ell = vec![0.0; k_count];

@@ -59,6 +59,40 @@ pub trait Denoiser: Send + Sync {
         denoised: &mut [f32],
         posterior: Option<&mut [f32]>,
     ) -> Result<(), ModelError>;
+
+    /// Checks the shapes of a `denoise` call (`x` and `denoised` `[n, d]`, `posterior` `[n, K]` with K
+    /// the number of [`Self::class_labels`]) and the time; returns the batch size n.
+    fn check_batch(
+        &self,
+        x: &[f32],
+        denoised: &[f32],
+        posterior: Option<&[f32]>,
+        t: f64,
+    ) -> Result<usize, ModelError> {
+        let (dim, classes) = (self.dim(), self.class_labels().len());
+        if !(t > 0.0 && t.is_finite()) {
+            return Err(ModelError::BadTime(t));
+        }
+        if dim == 0 || !x.len().is_multiple_of(dim) {
+            return Err(ModelError::BatchShape { len: x.len(), dim });
+        }
+        let n = x.len() / dim;
+        if denoised.len() != x.len() {
+            return Err(ModelError::OutputShape {
+                got: denoised.len(),
+                expected: x.len(),
+            });
+        }
+        if let Some(p) = posterior
+            && p.len() != n * classes
+        {
+            return Err(ModelError::OutputShape {
+                got: p.len(),
+                expected: n * classes,
+            });
+        }
+        Ok(n)
+    }
 }
 
 /// Data points drawn from a model's data law P_0, with the class each came from.
@@ -103,37 +137,4 @@ pub trait ExactModel: Denoiser {
 
     /// `n` data points x_0 ~ P_k of one class; row i depends only on (seed, class, i).
     fn sample_class_x0(&self, class: usize, n: usize, seed: u64) -> Vec<f32>;
-}
-
-/// Checks the shapes of a `denoise` call and returns the batch size n.
-pub fn check_batch(
-    dim: usize,
-    classes: usize,
-    x: &[f32],
-    denoised: &[f32],
-    posterior: Option<&[f32]>,
-    t: f64,
-) -> Result<usize, ModelError> {
-    if !(t > 0.0 && t.is_finite()) {
-        return Err(ModelError::BadTime(t));
-    }
-    if dim == 0 || !x.len().is_multiple_of(dim) {
-        return Err(ModelError::BatchShape { len: x.len(), dim });
-    }
-    let n = x.len() / dim;
-    if denoised.len() != x.len() {
-        return Err(ModelError::OutputShape {
-            got: denoised.len(),
-            expected: x.len(),
-        });
-    }
-    if let Some(p) = posterior
-        && p.len() != n * classes
-    {
-        return Err(ModelError::OutputShape {
-            got: p.len(),
-            expected: n * classes,
-        });
-    }
-    Ok(n)
 }

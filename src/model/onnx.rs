@@ -7,7 +7,7 @@
 //! the UI: the scene builds an [`OnnxOptions`] and reports the errors.
 
 use crate::base::ou;
-use crate::model::{Denoiser, ModelError, check_batch};
+use crate::model::{Denoiser, ModelError};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -727,7 +727,7 @@ impl Denoiser for OnnxDenoiser {
         denoised: &mut [f32],
         posterior: Option<&mut [f32]>,
     ) -> Result<(), ModelError> {
-        check_batch(self.dim(), 0, x, denoised, posterior.as_deref(), t)?;
+        self.check_batch(x, denoised, posterior.as_deref(), t)?;
         self.denoise_rows(x, t, denoised)
             .map_err(|e| ModelError::Evaluation(e.to_string()))
     }

@@ -6,9 +6,8 @@
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::{
-    Checker, InitKind, IsingMixtureSpec, MAX_TRAJECTORIES, RawScene, SamplerSpec, SceneError,
-    SpeciationSpec, check_sampler_family, show, split_kind, validate_ising, validate_sampler,
-    validate_speciation,
+    Checker, InitKind, IsingMixtureSpec, RawScene, SamplerSpec, SceneError, SpeciationSpec,
+    check_sampler_family, show, split_kind, validate_ising, validate_run,
 };
 use crate::diffusion::discrete::{DiscreteSampler, TokenSpec};
 use crate::model::discrete::dyck::{DEFAULT_BRACKETS, DyckClasses, DyckError, DyckModel};
@@ -247,7 +246,6 @@ impl TokenScene {
                 }
             }
         }
-        validate_sampler(&check, &self.sampler)?;
         if self.sampler.init != InitKind::Data {
             return check.fail(
                 "sampler.init",
@@ -265,23 +263,19 @@ impl TokenScene {
                 ),
             );
         }
-        check.count(
-            "trajectories",
-            self.trajectories,
-            1,
-            MAX_TRAJECTORIES,
-            "trajectories",
-        )?;
-        if let Some(s) = &self.speciation {
-            if s.groups.is_some() {
-                return check.fail(
-                    "speciation.groups",
-                    "class groups are not measured for token scenes yet",
-                );
-            }
-            validate_speciation(&check, s, Some(self.class_count()))?;
+        if self.speciation.as_ref().is_some_and(|s| s.groups.is_some()) {
+            return check.fail(
+                "speciation.groups",
+                "class groups are not measured for token scenes yet",
+            );
         }
-        Ok(())
+        validate_run(
+            &check,
+            &self.sampler,
+            self.trajectories,
+            self.speciation.as_ref(),
+            Some(self.class_count()),
+        )
     }
 
     /// Number of classes K.

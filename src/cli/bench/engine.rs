@@ -8,7 +8,7 @@ use crate::diffusion::{
 };
 use crate::model::gaussian_mixture::{ComponentSpec, Covariance, GaussianMixture};
 use crate::model::ising::{Boundary, IsingComponentSpec, IsingMixture};
-use crate::model::{Denoiser, ExactModel, ModelError, check_batch};
+use crate::model::{Denoiser, ExactModel, ModelError};
 use crate::rng::Domain;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -54,7 +54,7 @@ impl Denoiser for StandardNormalData {
         denoised: &mut [f32],
         _posterior: Option<&mut [f32]>,
     ) -> Result<(), ModelError> {
-        check_batch(self.dim, 0, x, denoised, None, t)?;
+        self.check_batch(x, denoised, None, t)?;
         let a = signal(t) as f32;
         for (d, &v) in denoised.iter_mut().zip(x) {
             *d = a * v;

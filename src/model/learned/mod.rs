@@ -13,7 +13,7 @@ pub mod train;
 
 use crate::io::IoError;
 use crate::io::tensors::{NamedTensor, write_f32};
-use crate::model::{Denoiser, ModelError, check_batch};
+use crate::model::{Denoiser, ModelError};
 use config::{FORMAT_VERSION, HEADER_KEY, ModelConfig, ModelHeader};
 use dit::Dit;
 use euler_stack::EulerStack;
@@ -280,7 +280,7 @@ impl Denoiser for LearnedModel {
         denoised: &mut [f32],
         posterior: Option<&mut [f32]>,
     ) -> Result<(), ModelError> {
-        let n = check_batch(self.dim(), 0, x, denoised, posterior.as_deref(), t)?;
+        let n = self.check_batch(x, denoised, posterior.as_deref(), t)?;
         let (name, result) = match self {
             LearnedModel::Dit(m) => ("tiny DiT", m.denoise(x, n, t, denoised)),
             LearnedModel::MlpDenoiser(m) => ("MLP denoiser", m.denoise(x, n, t, denoised)),
