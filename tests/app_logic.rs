@@ -466,3 +466,43 @@ fn without_a_file_dialog_sessions_save_into_the_export_folder() {
     h.run_steps(2);
     h.get_by_label_contains("drop the session file on the window");
 }
+
+/// Present mode (large type, projector sizes) keeps every legend off the data: each legend name of
+/// the speciation plots is drawn outside its plot's area, inside the window, and the plots keep a fair
+/// share of the width.
+#[test]
+fn present_mode_keeps_legends_off_the_plots() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = small_scene(dir.path());
+    for size in [[1280.0, 720.0], [1920.0, 1080.0]] {
+        let mut h = harness(&scene, size);
+        settle(&mut h);
+        h.state_mut().right_tab = RightTab::Speciation;
+        press(&mut h, egui::Key::F5);
+        for _ in 0..4 {
+            h.step();
+        }
+        let report = h.state().speciation.clone().expect("speciation report");
+        let window = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(size[0], size[1]));
+        for figure in diffscope::app::speciation_view::figures(&report.headline) {
+            let area = h.get_by_label(&figure.title).rect();
+            assert!(
+                area.width() >= 0.25 * size[0],
+                "{size:?}: the plot '{}' is only {} px wide",
+                figure.title,
+                area.width()
+            );
+            let entries = figure.legend_entries();
+            assert!(!entries.is_empty(), "{} has a legend", figure.title);
+            for entry in entries {
+                let label = h.get_by_label(entry.name).rect();
+                assert!(
+                    !label.intersects(area) && window.contains_rect(label),
+                    "{size:?}: legend '{}' at {label:?} over the plot '{}' at {area:?}",
+                    entry.name,
+                    figure.title
+                );
+            }
+        }
+    }
+}

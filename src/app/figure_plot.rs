@@ -1,12 +1,13 @@
 //! Draws a `figure::Figure` with egui_plot: the one path from the UI-free plot models to the screen,
 //! so what a view shows and what its SVG / CSV / JSON exports contain cannot drift. A log axis is drawn
-//! in log10 coordinates with ticks at decades. Knows nothing of what a figure means.
+//! in log10 coordinates with ticks at decades. The legend is a row above the plot ([`legend`]), never
+//! a box over the data. Knows nothing of what a figure means.
 
-use crate::figure::{Figure, LegendPlace, Marker, Rgb, Scale, Shape};
-use egui::{Align2, Color32, RichText};
+use crate::figure::{Figure, Marker, Rgb, Scale, Shape, Swatch};
+use egui::{Align2, Color32, RichText, Sense, Stroke, Ui, Vec2};
 use egui_plot::{
-    Bar, BarChart, Corner, FilledArea, GridInput, GridMark, HLine, Legend, Line, LineStyle,
-    MarkerShape, Plot, PlotPoint, PlotUi, Points, Text, VLine,
+    AxisHints, Bar, BarChart, FilledArea, GridInput, GridMark, HLine, Line, LineStyle, MarkerShape,
+    Plot, PlotPoint, PlotUi, Points, Text, VLine,
 };
 
 pub fn rgb(color: Color32) -> Rgb {
@@ -55,34 +56,96 @@ fn log_label(mark: GridMark, range: &std::ops::RangeInclusive<f64>) -> String {
     }
 }
 
-fn corner(place: LegendPlace) -> Corner {
-    match place {
-        LegendPlace::LeftBottom => Corner::LeftBottom,
-        LegendPlace::LeftTop => Corner::LeftTop,
-        LegendPlace::RightTop => Corner::RightTop,
-        LegendPlace::RightBottom => Corner::RightBottom,
+/// The figure's legend as a wrapped row of swatches and names (the rows of
+/// [`Figure::legend_entries`]), to sit above its plot; returns the height it took (0 without entries).
+fn legend(ui: &mut Ui, figure: &Figure) -> f32 {
+    let entries = figure.legend_entries();
+    if entries.is_empty() {
+        return 0.0;
     }
+    let top = ui.cursor().top();
+    ui.horizontal_wrapped(|ui| {
+        let height = ui.text_style_height(&egui::TextStyle::Body);
+        let swatch = Vec2::new(1.8 * height, height);
+        for (i, entry) in entries.iter().enumerate() {
+            // An entry (swatch and name) is never split over two rows.
+            let name = egui::WidgetText::from(entry.name).into_galley(
+                ui,
+                Some(egui::TextWrapMode::Extend),
+                f32::INFINITY,
+                egui::TextStyle::Body,
+            );
+            let width = swatch.x + ui.spacing().item_spacing.x + name.size().x;
+            if i > 0 && width > ui.available_size_before_wrap().x {
+                ui.end_row();
+            }
+            let (rect, _) = ui.allocate_exact_size(swatch, Sense::hover());
+            let c = color(entry.color);
+            let painter = ui.painter();
+            match entry.swatch {
+                Swatch::Line { dashed } => {
+                    let points = [rect.left_center(), rect.right_center()];
+                    let stroke = Stroke::new(if dashed { 1.5 } else { 2.5 }, c);
+                    if dashed {
+                        painter.extend(egui::Shape::dashed_line(&points, stroke, 5.0, 3.0));
+                    } else {
+                        painter.line_segment(points, stroke);
+                    }
+                }
+                Swatch::Box => {
+                    painter.rect_filled(rect.shrink2(Vec2::new(2.0, 0.25 * height)), 1.0, c);
+                }
+            }
+            ui.add(egui::Label::new(name));
+            ui.add_space(0.5 * height);
+        }
+    });
+    ui.cursor().top() - top
 }
 
-/// An egui plot with `figure`'s axis labels, ranges, scales and legend place (`id` must be unique in
-/// the window). Callers add a height, linked axes…
-pub fn plot<'a>(figure: &'a Figure, id: &str) -> Plot<'a> {
+/// Draws `figure` in `height` points: its [`legend`] row, then the plot (`id` unique in the window,
+/// `configure` adds linked axes…) with the figure's series and the caller's `extra` marks. The plot
+/// area is labelled with the figure's title for screen readers and UI tests.
+pub fn show(
+    ui: &mut Ui,
+    figure: &Figure,
+    id: &str,
+    height: f32,
+    configure: impl FnOnce(Plot<'_>) -> Plot<'_>,
+    extra: impl FnOnce(&mut PlotUi<'_>),
+) -> egui::Response {
+    let legend_height = legend(ui, figure);
+    let response = configure(plot(figure, id))
+        .height((height - legend_height).max(MIN_PLOT_HEIGHT))
+        .show(ui, |plot_ui| {
+            draw(plot_ui, figure);
+            extra(plot_ui);
+        })
+        .response;
+    response
+        .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Figure, true, figure.title.as_str()));
+    response
+}
+
+/// Plots keep at least this height in points, however little room is left.
+const MIN_PLOT_HEIGHT: f32 = 80.0;
+
+/// An egui plot with `figure`'s axis labels, ranges and scales (`id` must be unique in the window).
+fn plot<'a>(figure: &'a Figure, id: &str) -> Plot<'a> {
     let (x, y) = (&figure.x, &figure.y);
-    let has_legend = figure.series.iter().any(|s| s.shape.in_legend());
+    // egui_plot fades x tick labels in between 60 and 80 points apart, so a plot ~400 points wide
+    // spanning 0–6 had near-invisible labels; numbers this short fit closer (a label that would
+    // overlap its neighbour is still skipped).
+    let x_axis = AxisHints::new_x()
+        .label(x.label.as_str())
+        .label_spacing(30.0..=40.0);
     let mut plot = Plot::new(id)
-        .x_axis_label(x.label.as_str())
+        .custom_x_axes(vec![x_axis])
         .y_axis_label(y.label.as_str())
         .include_x(x.scale.forward(x.range[0]))
         .include_x(x.scale.forward(x.range[1]))
         .include_y(y.scale.forward(y.range[0]))
         .include_y(y.scale.forward(y.range[1]));
-    if has_legend {
-        plot = plot.legend(
-            Legend::default()
-                .position(corner(figure.legend))
-                .follow_insertion_order(true),
-        );
-    }
     match x.scale {
         Scale::Linear => {}
         Scale::Log => plot = plot.x_grid_spacer(log_grid).x_axis_formatter(log_label),
@@ -97,7 +160,7 @@ pub fn plot<'a>(figure: &'a Figure, id: &str) -> Plot<'a> {
 }
 
 /// Draws `figure`'s series with egui_plot (the SVG writer draws the same series).
-pub fn draw(plot: &mut PlotUi, figure: &Figure) {
+fn draw(plot: &mut PlotUi, figure: &Figure) {
     let (sx, sy) = (figure.x.scale, figure.y.scale);
     let at = |p: &[f64; 2]| [sx.forward(p[0]), sy.forward(p[1])];
     let [y_lo, y_hi] = figure.y.range.map(|v| sy.forward(v));

@@ -2,7 +2,7 @@
 //! and its commitment time. Reads the finished trajectories only; the plot is a `figure::Figure` built by
 //! [`posterior_figure`] (pure) and drawn from it, so the exports show the same bands.
 
-use super::figure_plot::{draw, plot};
+use super::figure_plot::show;
 use crate::analysis::speciation::commitment::EPSILON;
 use crate::analysis::view_data::Cloud;
 use crate::figure::{Axis, Figure, LegendPlace, Rgb, Series, Shape};
@@ -60,7 +60,14 @@ pub fn ui(ui: &mut Ui, cloud: Option<&Cloud>, selected: Option<usize>, current_t
         None => ui.label("Not committed at t_min."),
     };
     if let Some(figure) = posterior_figure(cloud, i, current_t) {
-        plot(&figure, "inspector posterior").show(ui, |plot_ui| draw(plot_ui, &figure));
+        show(
+            ui,
+            &figure,
+            "inspector posterior",
+            ui.available_height().max(160.0),
+            |plot| plot,
+            |_| {},
+        );
     }
 }
 

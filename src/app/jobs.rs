@@ -161,6 +161,26 @@ impl JobBoard {
         self.rows.is_empty()
     }
 
+    /// Progress only, for Present mode: one bar per running job ("name: stage") and the errors, no
+    /// buttons. Draws nothing when idle without errors.
+    pub fn progress_ui(&self, ui: &mut egui::Ui) {
+        if self.rows.is_empty() && self.errors.is_empty() {
+            return;
+        }
+        ui.horizontal_wrapped(|ui| {
+            for row in &self.rows {
+                ui.add(
+                    egui::ProgressBar::new(row.fraction)
+                        .desired_width(ui.available_width().min(360.0))
+                        .text(format!("{}: {}", row.name, row.stage)),
+                );
+            }
+            for message in &self.errors {
+                ui.colored_label(ui.visuals().error_fg_color, format!("Error: {message}"));
+            }
+        });
+    }
+
     /// The jobs strip: one row per job with a progress bar, its stage and a cancel button.
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         let mut cancel = None;

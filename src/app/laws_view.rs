@@ -7,7 +7,7 @@
 //! say so. Calls the closed forms and bisections of `analysis::speciation::gaussian` (cheap: O(d) per
 //! time); no sampling. Both plots are `figure::Figure`s built by pure functions ([`figures`]).
 
-use super::figure_plot::{draw, plot};
+use super::figure_plot::show;
 use crate::analysis::speciation::gaussian::{
     ClassCovariance, GaussianClass, classes_of, leading_order, pair_balance_time, pair_separation,
 };
@@ -720,14 +720,23 @@ impl LawsView {
         } else {
             ui.available_height()
         };
-        plot(&figure, "speciation laws")
-            .height(height.max(120.0))
-            .show(ui, |plot_ui| draw(plot_ui, &figure));
+        show(
+            ui,
+            &figure,
+            "speciation laws",
+            height.max(120.0),
+            |plot| plot,
+            |_| {},
+        );
         if let Some(dendrogram) = dendrogram {
-            plot(&dendrogram, "speciation dendrogram")
-                .height((ui.available_height() - 4.0).max(100.0))
-                .show_x(false)
-                .show(ui, |plot_ui| draw(plot_ui, &dendrogram));
+            show(
+                ui,
+                &dendrogram,
+                "speciation dendrogram",
+                ui.available_height() - 4.0,
+                |plot| plot.show_x(false),
+                |_| {},
+            );
         }
     }
 }

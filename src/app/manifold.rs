@@ -37,7 +37,6 @@ const DENSITY_BIN_PX: f32 = 2.0;
 
 /// Void cells of the hole overlay (translucent red) and the unreachable probe markers.
 const VOID_TINT: [f32; 4] = [0.94, 0.33, 0.31, 0.45];
-const PROBE_COLOR: Color32 = Color32::from_rgb(255, 255, 255);
 
 /// Why the density layer and the hole overlay are drawn in 2-D only (shown in the toolbar).
 const PLANE_ONLY_NOTE: &str = "The density layer and the hole overlay are 2-D only: both are rasters \
@@ -592,15 +591,21 @@ impl ManifoldView {
             ));
         }
         let mut holes_caption = None;
-        // The overlay belongs to the measured step's cloud in its own PCA plane: drawn only there.
-        if self.settings.show_holes
-            && !self.settings.pooled
-            && self.settings.dims == Dimensions::Two
+        // The overlay belongs to the measured step's cloud in its own PCA plane: drawn only there;
+        // the app measures the shown step once the time bar rests.
+        if self.draws_holes()
             && let Some((overlay, measured)) = overlay
-            && step == measured.step
         {
-            self.draw_holes(&painter, rect, &view_proj, overlay, cloud_id);
-            holes_caption = Some(holes_caption_text(overlay, measured));
+            if step == measured.step {
+                let ink = ui.visuals().strong_text_color();
+                self.draw_holes(&painter, rect, &view_proj, overlay, cloud_id, ink);
+                holes_caption = Some(holes_caption_text(overlay, measured));
+            } else {
+                holes_caption = Some(format!(
+                    "holes: measured at {}; this step is measured when the time bar rests",
+                    step_name(measured)
+                ));
+            }
         }
 
         if response.clicked()
@@ -735,7 +740,13 @@ impl ManifoldView {
         }
     }
 
-    /// The H_void cells (GPU mask layer), the probe square and the unreachable probes.
+    /// Whether the hole overlay is wanted: ticked, and a 2-D per-step view (its only plane).
+    pub fn draws_holes(&self) -> bool {
+        self.settings.show_holes && !self.settings.pooled && self.settings.dims == Dimensions::Two
+    }
+
+    /// The H_void cells (GPU mask layer), the probe square and the unreachable probes; `ink` contrasts
+    /// with the theme's background (white on dark, black on light).
     fn draw_holes(
         &mut self,
         painter: &egui::Painter,
@@ -743,6 +754,7 @@ impl ManifoldView {
         view_proj: &glam::Mat4,
         overlay: &HoleOverlay,
         cloud_id: usize,
+        ink: Color32,
     ) {
         if self.holes.as_ref().map(|h| h.0) != Some(cloud_id) {
             self.generation += 1;
@@ -779,14 +791,14 @@ impl ManifoldView {
             painter.rect_stroke(
                 Rect::from_two_pos(a, b),
                 0.0,
-                Stroke::new(1.0, PROBE_COLOR.gamma_multiply(0.4)),
+                Stroke::new(1.5, ink.gamma_multiply(0.6)),
                 egui::StrokeKind::Middle,
             );
         }
         for &probe in &overlay.unreachable_probes {
             if let Some(at) = to_screen(probe) {
                 let d = 2.0;
-                let stroke = Stroke::new(1.0, PROBE_COLOR.gamma_multiply(0.35));
+                let stroke = Stroke::new(1.0, ink.gamma_multiply(0.55));
                 painter.line_segment([at - egui::vec2(d, d), at + egui::vec2(d, d)], stroke);
                 painter.line_segment([at - egui::vec2(d, -d), at + egui::vec2(d, -d)], stroke);
             }
@@ -1039,11 +1051,9 @@ impl ManifoldView {
     }
 }
 
-/// A caption in the bottom-left corner of `rect`, `above` points over its bottom margin, wrapped to the
-/// view's width (narrow windows); returns its height.
-/// The caption of the hole overlay, naming the step it was measured at.
-fn holes_caption_text(overlay: &HoleOverlay, measured: StepFilter) -> String {
-    let at = if measured.step + 1 == measured.steps {
+/// The stored step a measurement belongs to, in words: t_min for the last one.
+fn step_name(measured: StepFilter) -> String {
+    if measured.step + 1 == measured.steps {
         "t_min".to_string()
     } else {
         format!(
@@ -1052,16 +1062,25 @@ fn holes_caption_text(overlay: &HoleOverlay, measured: StepFilter) -> String {
             measured.steps,
             measured.time
         )
-    };
+    }
+}
+
+/// The caption of the hole overlay, naming the step it was measured at and why outlying points lie
+/// outside the frame (the metrics' robust probe square).
+fn holes_caption_text(overlay: &HoleOverlay, measured: StepFilter) -> String {
+    let [lo, hi] = overlay.probe_quantiles.map(|q| q * 100.0);
     format!(
-        "holes at {at}: red = H_void regions ({}), × = unreachable probes ({} of {}), frame = probe \
-         square",
+        "holes at {}: red = H_void regions ({}), × = unreachable probes ({} of {}), frame = probe \
+         square (the {lo:.0}–{hi:.0} % quantiles of the points on each axis; outliers lie outside)",
+        step_name(measured),
         overlay.void_count,
         overlay.unreachable_probes.len(),
         overlay.probe_count
     )
 }
 
+/// A caption in the bottom-left corner of `rect`, `above` points over its bottom margin, wrapped to the
+/// view's width (narrow windows); returns its height.
 fn caption(painter: &egui::Painter, ui: &Ui, rect: Rect, above: f32, text: String) -> f32 {
     let margin = 8.0;
     let galley = painter.layout(
@@ -1163,6 +1182,7 @@ mod tests {
             rect_max: [1.0; 2],
             unreachable_probes: vec![[0.5, 0.5]; 3],
             probe_square: ([0.0; 2], [1.0; 2]),
+            probe_quantiles: [0.05, 0.95],
             void_count: 1,
             probe_count: 400,
         };

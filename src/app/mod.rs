@@ -54,6 +54,8 @@ pub struct AppOptions {
     /// Restore the session saved here when no scene or session is given, and save it on exit (the
     /// interactive app only: tests, `render` and screenshots leave it `None`).
     pub autosave: Option<PathBuf>,
+    /// Start in Present mode with this theme.
+    pub present: Option<presentation::PresentTheme>,
 }
 
 /// What a frame-time measurement shows.
@@ -262,7 +264,10 @@ impl DiffscopeApp {
             pending_view: None,
             autosave: options.autosave,
             tour: None,
-            presentation: presentation::Presentation::default(),
+            presentation: options
+                .present
+                .map(presentation::Presentation::starting)
+                .unwrap_or_default(),
             laws: laws_view::LawsView::default(),
             open_at: None,
             metrics_requested: None,
@@ -449,7 +454,9 @@ impl DiffscopeApp {
             .metrics_requested
             .is_none_or(|(id, _)| id != self.cloud_id)
             && self.jobs.is_running(JobKind::Metrics);
-        if !measured::table_follows_time(&self.scene)
+        // The hole overlay belongs to one step: the step shown is measured once the time bar rests.
+        let follows = measured::table_follows_time(&self.scene) || self.manifold.draws_holes();
+        if !follows
             || self.timeline.playing
             || measured == Some(step)
             || first_running
@@ -552,6 +559,22 @@ impl DiffscopeApp {
         }
     }
 
+    /// Runs a panel that edits the draft scene; an edit starts the debounce of
+    /// [`Self::apply_draft_when_ready`].
+    fn edit_draft<R>(
+        &mut self,
+        ui: &mut egui::Ui,
+        edit: impl FnOnce(&mut egui::Ui, &mut Scene) -> R,
+    ) -> R {
+        let before = self.draft.clone();
+        let result = edit(ui, &mut self.draft);
+        if self.draft != before {
+            self.edited_at = Some(ui.input(|i| i.time));
+            self.draft_error = None;
+        }
+        result
+    }
+
     fn handle_dropped_files(&mut self, ctx: &egui::Context) {
         let dropped: Vec<PathBuf> = ctx.input(|i| {
             i.raw
@@ -567,19 +590,11 @@ impl DiffscopeApp {
 
     fn left_panel(&mut self, ui: &mut egui::Ui) {
         self.session_ui(ui);
-        let before = self.draft.clone();
         let caption = self.live_caption();
-        let actions = scene_panel::ui(
-            ui,
-            &caption,
-            &mut self.draft,
-            self.draft_error.as_deref(),
-            self.preset,
-        );
-        if self.draft != before {
-            self.edited_at = Some(ui.input(|i| i.time));
-            self.draft_error = None;
-        }
+        let (draft_error, preset) = (self.draft_error.clone(), self.preset);
+        let actions = self.edit_draft(ui, |ui, draft| {
+            scene_panel::ui(ui, &caption, draft, draft_error.as_deref(), preset)
+        });
         if let Some(index) = actions.preset {
             match crate::builtin_scenes::preset(index) {
                 Ok(scene) => {
@@ -678,7 +693,7 @@ impl DiffscopeApp {
         self.timeline.tick(ui.ctx(), times.len());
         let markers = self.markers();
         // The view takes what the time bar leaves.
-        let time_bar_height = if width >= 440.0 { 86.0 } else { 112.0 };
+        let time_bar_height = Timeline::height(ui, width);
         let view_size = egui::vec2(width, (ui.available_height() - time_bar_height).max(120.0));
         let previously_selected = self.manifold.settings.selected;
         ui.allocate_ui(view_size, |ui| {
@@ -920,6 +935,7 @@ impl DiffscopeApp {
     /// One frame of the whole app (the window's and the offscreen renderer's).
     pub fn frame_ui(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
+        self.presentation.enter_if_asked(&ctx);
         self.take_results();
         // New results are laid out over a few frames (plot axes measure their tick labels on the
         // first): keep drawing until they have settled, without waiting for the mouse.

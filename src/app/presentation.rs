@@ -1,9 +1,11 @@
 //! Presentation mode and the app's keyboard control: hides the scene panel, the tabs and the jobs
-//! strip, shows the caption beside the view in large type with a high-contrast light or dark theme.
+//! strip, shows the caption beside the view in large type with a high-contrast light or dark theme, and
+//! keeps in its top bar what a presenter needs: the tour, the scene's switches and the jobs' progress.
 //! Keys: F5 toggles, Esc leaves, space plays, ←/→ move the time bar's handle
 //! that way (← one step of denoising towards t_min, → back towards t_max), PageUp/PageDown (or P/N) move
 //! through the tour. Changes only styles and app state; draws the views through the app.
 
+use super::scene_panel::switches_ui;
 use super::tour::caption_ui;
 use super::{DiffscopeApp, RightTab, View};
 use egui::{Color32, Key, Stroke, Theme, Ui};
@@ -18,7 +20,16 @@ pub struct Presentation {
     pub active: bool,
     /// High-contrast dark theme (else light).
     pub dark: bool,
+    /// Enter on the first frame (`diffscope --present`), when the context exists.
+    enter_on_first_frame: bool,
     saved: Option<SavedStyles>,
+}
+
+/// The theme Present mode starts in (`diffscope --present light|dark`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PresentTheme {
+    Light,
+    Dark,
 }
 
 struct SavedStyles {
@@ -28,6 +39,22 @@ struct SavedStyles {
 }
 
 impl Presentation {
+    /// Presentation mode entered on the first frame, in `theme`.
+    pub fn starting(theme: PresentTheme) -> Self {
+        Self {
+            dark: theme == PresentTheme::Dark,
+            enter_on_first_frame: true,
+            ..Self::default()
+        }
+    }
+
+    /// Enters presentation mode if it was asked for at start-up (once).
+    pub fn enter_if_asked(&mut self, ctx: &egui::Context) {
+        if std::mem::take(&mut self.enter_on_first_frame) {
+            self.enter(ctx);
+        }
+    }
+
     /// Enters presentation mode: large type and the high-contrast theme.
     pub fn enter(&mut self, ctx: &egui::Context) {
         if self.active {
@@ -160,9 +187,13 @@ impl DiffscopeApp {
     pub(super) fn presentation_ui(&mut self, ui: &mut Ui) {
         let ctx = ui.ctx().clone();
         egui::Panel::top("presentation bar").show(ui, |ui| {
-            ui.horizontal(|ui| {
+            ui.horizontal_wrapped(|ui| {
                 if self.tour.is_some() {
                     self.tour_bar(ui);
+                }
+                self.edit_draft(ui, |ui, draft| switches_ui(ui, &mut draft.model));
+                if let Some(error) = &self.draft_error {
+                    ui.colored_label(ui.visuals().error_fg_color, error);
                 }
                 let mut dark = self.presentation.dark;
                 if ui.checkbox(&mut dark, "dark").changed() {
@@ -172,13 +203,22 @@ impl DiffscopeApp {
                     self.presentation.leave(&ctx);
                 }
             });
+            // The audience sees what is being computed (the jobs strip is hidden here).
+            self.jobs.progress_ui(ui);
         });
+        // The caption takes a quarter, the analysis plots two fifths (its axes and legends in large
+        // type need the room), the manifold view the rest.
         let width = ui.max_rect().width();
         let caption = self.live_caption();
         egui::Panel::left("presentation caption")
             .resizable(true)
-            .default_size(width * 0.3)
-            .show(ui, |ui| caption_ui(ui, &caption));
+            .default_size(width * 0.25)
+            .show(ui, |ui| {
+                // A panel shrinks to its content: without this, the first frame's short text (results
+                // not yet in) would fix its width.
+                ui.set_min_width(ui.available_width());
+                caption_ui(ui, &caption)
+            });
         let side = match self.right_tab {
             RightTab::Speciation => Some(View::Speciation),
             RightTab::Theory => Some(View::Theory),
@@ -188,8 +228,11 @@ impl DiffscopeApp {
         if let Some(view) = side {
             egui::Panel::right("presentation analysis")
                 .resizable(true)
-                .default_size(width * 0.33)
-                .show(ui, |ui| self.view_ui(ui, view));
+                .default_size(width * 0.4)
+                .show(ui, |ui| {
+                    ui.set_min_width(ui.available_width());
+                    self.view_ui(ui, view)
+                });
         }
         egui::CentralPanel::default().show(ui, |ui| self.central(ui));
     }

@@ -5,8 +5,8 @@
 use super::tour::{LiveCaption, caption_ui};
 use crate::builtin_scenes::PRESETS;
 use crate::scene::{
-    BoundarySpec, CovSpec, InitKind, LabelRule, MeanSpec, ModelSpec, SamplerKind, Scene, StoreSpec,
-    TimeGrid,
+    BoundarySpec, CovSpec, GaussianMixtureSpec, InitKind, LabelRule, MeanSpec, ModelSpec,
+    SamplerKind, Scene, StoreSpec, TimeGrid,
 };
 use egui::{DragValue, Ui};
 use std::path::Path;
@@ -108,29 +108,7 @@ fn model_editor(ui: &mut Ui, model: &mut ModelSpec) {
                     DragValue::new(&mut spec.dim).range(1..=4096),
                 );
             });
-            // Means and covariances that do not fix d can be resized freely: a slider for live d.
-            let free_dim = spec.components.iter().all(|c| {
-                !matches!(
-                    c.mean,
-                    Some(MeanSpec::Vector(_)) | Some(MeanSpec::Axis { .. })
-                ) && matches!(c.cov, CovSpec::Isotropic(_))
-            });
-            if free_dim {
-                // Snapped to powers of two over the panel's width (any other d is typed above): a
-                // short drag moves d by a factor of 2, not 10, and the scene recomputes on release.
-                let mut exponent = (spec.dim.max(2) as f64).log2().round().clamp(1.0, 12.0) as u32;
-                ui.spacing_mut().slider_width = (ui.available_width() - 90.0).max(120.0);
-                let slider = egui::Slider::new(&mut exponent, 1..=12)
-                    .custom_formatter(|k, _| format!("{}", 1u64 << (k as u32)))
-                    .custom_parser(|text| {
-                        let d: f64 = text.trim().parse().ok()?;
-                        (d >= 1.0).then(|| d.log2().round())
-                    })
-                    .text("d ×2");
-                if ui.add(slider).changed() {
-                    spec.dim = 1 << exponent;
-                }
-            }
+            dimension_slider(ui, spec);
             let few = spec.components.len() <= 2;
             for (k, component) in spec.components.iter_mut().enumerate() {
                 let title = component
@@ -202,15 +180,56 @@ fn model_editor(ui: &mut Ui, model: &mut ModelSpec) {
         }
         ModelSpec::HiddenStates(spec) => {
             ui.label(egui::RichText::new("Hidden states of a Dyck-2 model").strong());
-            ui.horizontal(|ui| {
-                for (name, path) in SEQUENCE_MODELS {
-                    let selected = spec.path == Path::new(path);
-                    if ui.selectable_label(selected, name).clicked() && !selected {
-                        spec.path = path.into();
-                    }
-                }
-            });
+            ui.horizontal(|ui| sequence_model_switch(ui, &mut spec.path));
             ui.small(format!("{}", spec.path.display()));
+        }
+    }
+}
+
+/// The scene's switches a presenter flips in front of an audience (Present mode shows only these):
+/// the dimension of a mixture whose means and covariances do not fix it, and the sequence model of a
+/// hidden-state scene. Draws nothing for other models.
+pub fn switches_ui(ui: &mut Ui, model: &mut ModelSpec) {
+    match model {
+        ModelSpec::GaussianMixture(spec) => dimension_slider(ui, spec),
+        ModelSpec::HiddenStates(spec) => sequence_model_switch(ui, &mut spec.path),
+        _ => {}
+    }
+}
+
+/// A slider for live d, when the means and covariances do not fix d: snapped to powers of two over
+/// the available width (any other d is typed in the panel), so a short drag moves d by a factor of 2,
+/// not 10, and the scene recomputes on release.
+fn dimension_slider(ui: &mut Ui, spec: &mut GaussianMixtureSpec) {
+    let free_dim = spec.components.iter().all(|c| {
+        !matches!(
+            c.mean,
+            Some(MeanSpec::Vector(_)) | Some(MeanSpec::Axis { .. })
+        ) && matches!(c.cov, CovSpec::Isotropic(_))
+    });
+    if !free_dim {
+        return;
+    }
+    let mut exponent = (spec.dim.max(2) as f64).log2().round().clamp(1.0, 12.0) as u32;
+    ui.spacing_mut().slider_width = (ui.available_width() - 90.0).clamp(120.0, 480.0);
+    let slider = egui::Slider::new(&mut exponent, 1..=12)
+        .custom_formatter(|k, _| format!("{}", 1u64 << (k as u32)))
+        .custom_parser(|text| {
+            let d: f64 = text.trim().parse().ok()?;
+            (d >= 1.0).then(|| d.log2().round())
+        })
+        .text("d ×2");
+    if ui.add(slider).changed() {
+        spec.dim = 1 << exponent;
+    }
+}
+
+/// Selectable buttons for the shipped sequence models of a hidden-state scene.
+fn sequence_model_switch(ui: &mut Ui, path: &mut std::path::PathBuf) {
+    for (name, shipped) in SEQUENCE_MODELS {
+        let selected = *path == Path::new(shipped);
+        if ui.selectable_label(selected, name).clicked() && !selected {
+            *path = shipped.into();
         }
     }
 }

@@ -3,7 +3,7 @@
 //! commitment-time histogram below on the same time axis. One hierarchy level at a time. The plots are
 //! built as `figure::Figure`s (pure, [`figures`]) and drawn from them, so exports show the same series.
 
-use super::figure_plot::{draw, plot, rgb};
+use super::figure_plot::{rgb, show};
 use super::timeline::{BALANCE_COLOR, BBDM_COLOR, MID_COLOR, Marker};
 use crate::analysis::speciation::report::{LevelReport, SpeciationReport};
 use crate::figure::{Axis, Figure, LegendPlace, Marker as PointMarker, Rgb, Series, Shape};
@@ -64,7 +64,7 @@ impl SpeciationView {
         let [phi, commitment] = figures(level);
         let link = ui.scope_id().with("speciation time axis");
         let total = ui.available_height();
-        let plot_height = (total * 0.64).max(120.0);
+        let phi_share = (total * 0.64).max(120.0);
         let cursor_color = ui.visuals().strong_text_color();
         let cursor = |plot_ui: &mut egui_plot::PlotUi, figure: &Figure| {
             if let Some(t) = self.now
@@ -80,20 +80,22 @@ impl SpeciationView {
                 );
             }
         };
-        plot(&phi, "speciation phi")
-            .link_axis(link, [true, false])
-            .height(plot_height)
-            .show(ui, |plot_ui| {
-                draw(plot_ui, &phi);
-                cursor(plot_ui, &phi);
-            });
-        plot(&commitment, "speciation commitment")
-            .link_axis(link, [true, false])
-            .height((ui.available_height() - 4.0).max(80.0))
-            .show(ui, |plot_ui| {
-                draw(plot_ui, &commitment);
-                cursor(plot_ui, &commitment);
-            });
+        show(
+            ui,
+            &phi,
+            "speciation phi",
+            phi_share,
+            |plot| plot.link_axis(link, [true, false]),
+            |plot_ui| cursor(plot_ui, &phi),
+        );
+        show(
+            ui,
+            &commitment,
+            "speciation commitment",
+            ui.available_height() - 4.0,
+            |plot| plot.link_axis(link, [true, false]),
+            |plot_ui| cursor(plot_ui, &commitment),
+        );
     }
 
     /// The level on display (the headline when the chosen index no longer exists).
@@ -211,7 +213,7 @@ pub fn figures(level: &LevelReport) -> [Figure; 2] {
     let commitment = Figure {
         title: format!("Commitment times: {}", level.name),
         x: Axis::linear(
-            "commitment time (final class posterior ≥ 1 − ε from then on)",
+            "commitment time (final class posterior ≥ 1 − ε after it)",
             time_range,
         ),
         y: Axis::linear("trajectories", [0.0, (1.1 * top).max(1.0)]),

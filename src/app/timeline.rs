@@ -4,6 +4,12 @@
 
 use egui::{Color32, Pos2, Rect, Sense, Stroke, Ui};
 
+/// Narrower columns put the speed control on a row of its own.
+const ONE_ROW_WIDTH: f32 = 440.0;
+
+/// The bar under the controls: marker labels, the track and its end labels.
+const BAR_HEIGHT: f32 = 62.0;
+
 /// A labelled time to mark on the scrubber.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Marker {
@@ -86,6 +92,17 @@ impl Timeline {
         ui.add(egui::Slider::new(&mut self.steps_per_second, 2.0..=120.0).text("steps/s"));
     }
 
+    /// The height the time bar takes in a column `width` points wide with `ui`'s style (Present mode's
+    /// large type makes its control rows taller): its control rows and the bar.
+    pub fn height(ui: &Ui, width: f32) -> f32 {
+        let spacing = ui.spacing();
+        let button =
+            ui.text_style_height(&egui::TextStyle::Button) + 2.0 * spacing.button_padding.y;
+        let row = button.max(spacing.interact_size.y) + spacing.item_spacing.y;
+        let rows = if width >= ONE_ROW_WIDTH { 1.0 } else { 2.0 };
+        rows * row + BAR_HEIGHT + spacing.item_spacing.y + 4.0
+    }
+
     pub fn ui(&mut self, ui: &mut Ui, times: &[f64], markers: &[Marker]) {
         let steps = times.len();
         if steps == 0 {
@@ -95,7 +112,7 @@ impl Timeline {
         self.step = self.step.min(steps - 1);
         // A narrow view puts the speed on its own row: a row wider than the view would widen the
         // whole column, and the time bar with it, under the side panel.
-        let one_row = ui.available_width() >= 440.0;
+        let one_row = ui.available_width() >= ONE_ROW_WIDTH;
         ui.horizontal(|ui| {
             let play = if self.playing { "Pause" } else { "Play" };
             if ui.button(play).clicked() {
@@ -114,9 +131,8 @@ impl Timeline {
         if !one_row {
             ui.horizontal(|ui| self.speed_ui(ui));
         }
-        let height = 62.0;
         let (rect, response) = ui.allocate_exact_size(
-            egui::vec2(ui.available_width(), height),
+            egui::vec2(ui.available_width(), BAR_HEIGHT),
             Sense::click_and_drag(),
         );
         let painter = ui.painter_at(rect);

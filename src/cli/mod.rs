@@ -45,6 +45,9 @@ pub struct Cli {
     /// 3-D one (the cost of a view being dragged).
     #[arg(long, value_name = "MOTION", requires = "frame_stats")]
     pub camera_motion: Option<crate::app::CameraMotion>,
+    /// Open the app in Present mode (large type, high contrast) with this theme; F5 or Esc leaves it.
+    #[arg(long, value_name = "THEME")]
+    pub present: Option<crate::app::presentation::PresentTheme>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,6 +112,7 @@ pub fn main() -> ExitCode {
                     camera_motion: cli.camera_motion,
                 }),
                 autosave: plain.then(crate::session::autosave_path).flatten(),
+                present: cli.present,
             })
         }
     };

@@ -7,7 +7,8 @@
 
 use crate::app::export::{self, Format, PngSettings};
 use crate::app::offscreen::OffscreenApp;
-use crate::app::{AppOptions, View};
+use crate::app::presentation::PresentTheme;
+use crate::app::{AppOptions, RightTab, View};
 use crate::scene::Scene;
 use crate::session::Session;
 use anyhow::bail;
@@ -59,6 +60,10 @@ pub struct RenderArgs {
     /// Pixel density of the PNG: 1 or 2 (the same layout with twice the pixels in each direction).
     #[arg(long, default_value_t = 1)]
     pub scale: u32,
+    /// Draw the whole window in Present mode with this theme (caption, manifold view and time bar, and
+    /// the view's panel beside them; `--view manifold` has none) instead of the view alone. PNG only.
+    #[arg(long, value_name = "THEME")]
+    pub present: Option<PresentTheme>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -120,6 +125,19 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
     if args.select.is_some() && view != View::Inspector {
         bail!("--select only applies to --view inspector");
     }
+    let present_tab = match args.present {
+        None => None,
+        Some(_) if outputs.iter().any(|(format, _)| *format != Format::Png) => {
+            bail!("--present draws a window: only --png applies")
+        }
+        Some(_) => Some(match view {
+            View::Manifold => RightTab::Inspector,
+            View::Speciation => RightTab::Speciation,
+            View::Metrics => RightTab::Metrics,
+            View::Theory => RightTab::Theory,
+            View::Inspector => bail!("--present shows the speciation, theory or metrics panel"),
+        }),
+    };
     let settings = PngSettings {
         width: args.width,
         height: args.height,
@@ -129,13 +147,17 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
     let options = AppOptions {
         scene: args.scene.clone(),
         session: args.session.clone(),
-        solo: Some(view),
+        solo: present_tab.is_none().then_some(view),
+        present: args.present,
         ..AppOptions::default()
     };
     let measure_models = args.measure_models;
     let mut harness = OffscreenApp::new(settings.frame()?, options, |app| {
         if measure_models {
             app.measure_models();
+        }
+        if let Some(tab) = present_tab {
+            app.right_tab = tab;
         }
     })?;
     harness.wait_for_results(&|| false)?;

@@ -171,6 +171,43 @@ pub struct Figure {
     pub legend: LegendPlace,
 }
 
+/// How a legend entry shows its series: a short line (dashed like the series) or a filled box.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Swatch {
+    Line { dashed: bool },
+    Box,
+}
+
+/// One legend row: a distinct series name, its colour and swatch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LegendEntry<'a> {
+    pub name: &'a str,
+    pub color: Rgb,
+    pub swatch: Swatch,
+}
+
+impl Figure {
+    /// The legend's rows, in series order: one per distinct name among the shapes that belong in a
+    /// legend ([`Shape::in_legend`]). The SVG writer and the app draw the same rows.
+    pub fn legend_entries(&self) -> Vec<LegendEntry<'_>> {
+        let mut entries: Vec<LegendEntry<'_>> = Vec::new();
+        for s in &self.series {
+            if s.shape.in_legend() && !entries.iter().any(|e| e.name == s.name) {
+                let swatch = match &s.shape {
+                    Shape::Line { dashed, .. } => Swatch::Line { dashed: *dashed },
+                    _ => Swatch::Box,
+                };
+                entries.push(LegendEntry {
+                    name: &s.name,
+                    color: s.color,
+                    swatch,
+                });
+            }
+        }
+        entries
+    }
+}
+
 /// A group of columns from one source of numbers (never combined with another group).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ColumnGroup {

@@ -3,7 +3,7 @@
 //! series is one `<g class="series" data-series="…">` so a reader (or a test) finds it by name; each
 //! table column group one `<g class="group">`. Text is escaped; no layout engine, widths are estimated.
 
-use super::{Figure, LegendPlace, Marker, Rgb, Scale, Series, Shape};
+use super::{Figure, LegendPlace, Marker, Rgb, Scale, Series, Shape, Swatch};
 use std::fmt::Write;
 
 /// Margins of a panel's plot area inside its box (left, right, top, bottom), in SVG units.
@@ -492,28 +492,19 @@ fn kind(shape: &Shape) -> &'static str {
 /// belong in a legend ([`Shape::in_legend`]). A line's swatch is a short line, dashed like it; other
 /// shapes get a filled box.
 fn legend(out: &mut String, figure: &Figure, f: &Frame) {
-    let mut names: Vec<(&str, Rgb, Option<bool>)> = Vec::new();
-    for s in &figure.series {
-        if s.shape.in_legend() && !names.iter().any(|(n, _, _)| *n == s.name) {
-            let line = match &s.shape {
-                Shape::Line { dashed, .. } => Some(*dashed),
-                _ => None,
-            };
-            names.push((&s.name, s.color, line));
-        }
-    }
-    if names.is_empty() {
+    let entries = figure.legend_entries();
+    if entries.is_empty() {
         return;
     }
     let row = FONT + 6.0;
-    let longest = names
+    let longest = entries
         .iter()
-        .map(|(n, _, _)| n.chars().count())
+        .map(|e| e.name.chars().count())
         .max()
         .unwrap_or(0);
     let (w, h) = (
         30.0 + longest as f64 * FONT * 0.6,
-        row * names.len() as f64 + 8.0,
+        row * entries.len() as f64 + 8.0,
     );
     let (x, y) = match figure.legend {
         LegendPlace::LeftBottom => (f.left + 8.0, f.bottom() - h - 8.0),
@@ -525,25 +516,25 @@ fn legend(out: &mut String, figure: &Figure, f: &Frame) {
         out,
         r##"<g class="legend"><rect x="{x}" y="{y}" width="{w:.1}" height="{h}" fill="white" fill-opacity="0.85" stroke="#999"/>"##
     );
-    for (i, (name, color, line)) in names.iter().enumerate() {
+    for (i, entry) in entries.iter().enumerate() {
         let ry = y + 4.0 + row * i as f64 + row / 2.0;
-        let swatch = match line {
-            Some(dashed) => format!(
+        let swatch = match entry.swatch {
+            Swatch::Line { dashed } => format!(
                 r#"<line x1="{}" y1="{ry:.1}" x2="{}" y2="{ry:.1}" stroke="{}" stroke-width="2"{}/>"#,
                 x + 4.0,
                 x + 22.0,
-                hex(*color),
-                if *dashed {
+                hex(entry.color),
+                if dashed {
                     r#" stroke-dasharray="5 3""#
                 } else {
                     ""
                 }
             ),
-            None => format!(
+            Swatch::Box => format!(
                 r#"<rect x="{}" y="{:.1}" width="14" height="8" fill="{}"/>"#,
                 x + 6.0,
                 ry - 4.0,
-                hex(*color)
+                hex(entry.color)
             ),
         };
         let _ = writeln!(
@@ -551,7 +542,7 @@ fn legend(out: &mut String, figure: &Figure, f: &Frame) {
             r#"{swatch}<text x="{}" y="{:.1}">{}</text>"#,
             x + 26.0,
             ry + FONT / 3.0,
-            escape(name)
+            escape(entry.name)
         );
     }
     out.push_str("</g>\n");

@@ -41,8 +41,10 @@ pub struct HoleOverlay {
     pub rect_max: [f32; 2],
     /// Centres of the H_probe lattice cells farther than τ from every point.
     pub unreachable_probes: Vec<[f32; 2]>,
-    /// The probe square (lower corner, upper corner).
+    /// The probe square (lower corner, upper corner), set by the per-axis `probe_quantiles` of the
+    /// points (robust: outlying points lie outside it by design).
     pub probe_square: ([f32; 2], [f32; 2]),
+    pub probe_quantiles: [f64; 2],
     /// H_void and the number of probes (G²).
     pub void_count: usize,
     pub probe_count: usize,
@@ -56,7 +58,7 @@ pub fn measure_step(cloud: &Cloud, step: Option<usize>) -> Result<Measured, View
     let points = cloud.cloud_at(step)?;
     let params = MetricParams::default();
     let report = measure(&points, &params)?;
-    let overlay = hole_overlay(cloud, step, &report, params.grid);
+    let overlay = hole_overlay(cloud, step, &report, &params);
     let filter = StepFilter {
         step,
         steps: t.stored_steps,
@@ -75,7 +77,7 @@ fn hole_overlay(
     cloud: &Cloud,
     step: usize,
     report: &MetricReport,
-    grid: usize,
+    params: &MetricParams,
 ) -> Option<HoleOverlay> {
     let detail = &report.detail;
     // Same data, same PCA: the axes agree up to sign; read each sign off the projected points.
@@ -132,8 +134,9 @@ fn hole_overlay(
             [s0[0].min(s1[0]), s0[1].min(s1[1])],
             [s0[0].max(s1[0]), s0[1].max(s1[1])],
         ),
+        probe_quantiles: params.probe_quantiles,
         void_count: detail.voids.voids.len(),
-        probe_count: grid * grid,
+        probe_count: params.grid * params.grid,
     })
 }
 
