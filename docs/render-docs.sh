@@ -31,3 +31,17 @@ for scene in assets/scenes/teaching/*.json; do
   fi
   echo "$name: manifold, $tab"
 done
+# Present mode (what a projector shows): every teaching scene with the panel its view block opens, in
+# both themes, at 1280×720 and 1920×1080.
+mkdir -p docs/present
+for scene in assets/scenes/teaching/*.json; do
+  name=$(basename "$scene" .json)
+  tab=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1])).get('view', {}).get('tab', 'speciation'))" "$scene")
+  for theme in light dark; do
+    for size in 1280x720 1920x1080; do
+      "$bin" render "$scene" --view "$tab" --present "$theme" --width "${size%x*}" --height "${size#*x}" \
+        --png "docs/present/$name-$theme-${size#*x}.png"
+    done
+  done
+  echo "$name: present mode"
+done

@@ -111,7 +111,7 @@ fn speciation_figures_export_every_series() {
         assert_eq!(lines, 2, "{}", marker.label);
     }
     // The histogram: one bar per non-empty or empty bin.
-    let node = svg_series(&doc, "commitment times");
+    let node = svg_series(&doc, &commitment.series[0].name);
     assert_eq!(count(node, "rect"), level.commitment.histogram.counts.len());
 
     // CSV: every φ value and its standard error in full precision, one row per point.

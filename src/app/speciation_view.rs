@@ -45,7 +45,7 @@ impl SpeciationView {
     pub fn ui(&mut self, ui: &mut Ui, report: Option<&SpeciationReport>, running: bool) {
         let Some(report) = report else {
             ui.label(if running {
-                "The speciation lab is running (see the jobs strip)."
+                "The speciation lab is running (its progress bar is with the other jobs)."
             } else {
                 "No speciation result for this scene."
             });
@@ -202,7 +202,8 @@ pub fn figures(level: &LevelReport) -> [Figure; 2] {
     let counts: Vec<f64> = histogram.counts.iter().map(|&c| c as f64).collect();
     let top = counts.iter().copied().fold(0.0, f64::max);
     let mut commitment_series = vec![Series {
-        name: "commitment times".into(),
+        // The definition sits in the legend, which wraps; an axis title is clipped at the plot's width.
+        name: "commitment times (final class posterior ≥ 1 − ε after it)".into(),
         color: COMMITMENT_COLOR,
         shape: Shape::Bars {
             edges: histogram.edges.clone(),
@@ -212,10 +213,7 @@ pub fn figures(level: &LevelReport) -> [Figure; 2] {
     commitment_series.extend(theory_lines(false));
     let commitment = Figure {
         title: format!("Commitment times: {}", level.name),
-        x: Axis::linear(
-            "commitment time (final class posterior ≥ 1 − ε after it)",
-            time_range,
-        ),
+        x: Axis::linear("commitment time t", time_range),
         y: Axis::linear("trajectories", [0.0, (1.1 * top).max(1.0)]),
         series: commitment_series,
         legend: LegendPlace::LeftTop,
