@@ -1,13 +1,16 @@
-//! `diffscope render SCENE|--session FILE --view manifold|speciation|metrics|theory|inspector --png FILE`:
-//! draws one view of the app (for a session: with its camera, colours and selection) offscreen with the
-//! same renderer (egui-wgpu and our pipelines on a headless wgpu device, `app::offscreen`)
-//! after the scene's jobs are done, and writes a PNG at 1× or 2× pixel density; plots and
-//! the metric table also as SVG, CSV, JSON (and Markdown for the table). The inspector shows the
-//! trajectory chosen by `--select N` (or the session's selection).
+//! `diffscope render SCENE|DATA|--session FILE --view manifold|speciation|metrics|theory|inspector --png
+//! FILE`: draws one view of the app (for a session: with its camera, colours and selection; for a data
+//! file — recorded trajectories or a point cloud — its points) offscreen with the same renderer
+//! (egui-wgpu and our pipelines on a headless wgpu device, `app::offscreen`) after the jobs are done, and
+//! writes a PNG at 1× or 2× pixel density; plots and the metric table also as SVG, CSV, JSON (and
+//! Markdown for the table). `--step K` shows stored step K; the inspector shows the trajectory chosen by
+//! `--select N` (or the session's selection).
 
 use crate::app::export::{self, Format, PngSettings};
 use crate::app::offscreen::OffscreenApp;
 use crate::app::{AppOptions, View};
+use crate::cli::{Opened, open_file};
+use crate::io::load_data;
 use crate::scene::Scene;
 use crate::session::Session;
 use anyhow::bail;
@@ -16,8 +19,13 @@ use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct RenderArgs {
-    /// The scene file (.json).
-    #[arg(required_unless_present = "session", conflicts_with = "session")]
+    /// The scene file (.json), or a data file: recorded trajectories ([N, S, d] .npy, .safetensors with
+    /// 'trajectories') or a point cloud (.npy, .safetensors, .csv).
+    #[arg(
+        value_name = "FILE",
+        required_unless_present = "session",
+        conflicts_with = "session"
+    )]
     pub scene: Option<PathBuf>,
     /// A session file (saved by the app) instead of a scene: the same figure, camera and selection.
     #[arg(long, value_name = "FILE")]
@@ -40,6 +48,9 @@ pub struct RenderArgs {
     /// Write the metric table as Markdown here (metrics).
     #[arg(long)]
     pub markdown: Option<PathBuf>,
+    /// Show stored step K (0 = the first, noisiest; default: the last).
+    #[arg(long, value_name = "K")]
+    pub step: Option<usize>,
     /// The trajectory the inspector shows (index into the sampled cloud; `--view inspector` only).
     #[arg(long, value_name = "N")]
     pub select: Option<usize>,
@@ -87,15 +98,26 @@ impl RenderArgs {
 }
 
 pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
-    // Read the scene or session first so a bad file is reported as such, not as a job failure.
-    match (&args.scene, &args.session) {
-        (Some(scene), None) => {
-            Scene::load(scene)?;
+    // Read the scene, data or session first so a bad file is reported as such, not as a job failure.
+    let opened = match (open_file(args.scene.as_deref())?, &args.session) {
+        (Some(opened), None) => opened,
+        (None, Some(session)) => Opened::Session(session.clone()),
+        _ => bail!("give either a scene or data file, or --session FILE, not both"),
+    };
+    let (mut scene, mut data, mut session) = (None, None, None);
+    match opened {
+        Opened::Scene(path) => {
+            Scene::load(&path)?;
+            scene = Some(path);
         }
-        (None, Some(session)) => {
-            Session::load(session)?;
+        Opened::Data(path) => {
+            load_data(&path)?;
+            data = Some(path);
         }
-        _ => bail!("give either a scene file or --session FILE, not both"),
+        Opened::Session(path) => {
+            Session::load(&path)?;
+            session = Some(path);
+        }
     }
     let view = match args.view {
         ViewArg::Manifold => View::Manifold,
@@ -127,8 +149,9 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
     };
     settings.validate()?;
     let options = AppOptions {
-        scene: args.scene.clone(),
-        session: args.session.clone(),
+        scene,
+        data,
+        session,
         solo: Some(view),
         ..AppOptions::default()
     };
@@ -139,6 +162,15 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
         }
     })?;
     harness.wait_for_results(&|| false)?;
+    if let Some(step) = args.step
+        && harness.show_step(step).is_none()
+    {
+        let steps = harness.stored_steps();
+        bail!(
+            "--step {step} is out of range: the cloud has {steps} stored steps (0 to {})",
+            steps.saturating_sub(1)
+        );
+    }
     if view == View::Inspector {
         select(&mut harness, args.select)?;
     }
