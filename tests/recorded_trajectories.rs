@@ -10,7 +10,8 @@ use app_support::{harness, settle, small_scene};
 use diffscope::analysis::control::Control;
 use diffscope::analysis::view_data::cloud;
 use diffscope::app::manifold::trajectory_classes;
-use diffscope::io::{Recording, load_recording};
+use diffscope::io::{LabelMeaning, Recording, load_recording};
+use egui_kittest::kittest::Queryable;
 use safetensors::tensor::{Dtype, TensorView};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -179,15 +180,16 @@ fn both_formats_load_every_step_with_times_labels_and_posterior() {
     let expected_times: Vec<f64> = times().iter().map(|&t| f64::from(t)).collect();
     assert_eq!(recording.times.as_ref(), Some(&expected_times));
     let expected_labels: Vec<u32> = (0..N).map(|i| label(i) as u32).collect();
-    assert_eq!(recording.labels.as_ref(), Some(&expected_labels));
+    let labels = recording.labels.as_ref().expect("labels");
+    assert_eq!(
+        (labels.meaning, &labels.classes),
+        (LabelMeaning::Class, &expected_labels)
+    );
     assert_eq!(recording.posterior.as_ref(), Some(&posterior()));
     assert_eq!(recording.class_labels, ["class 0", "class 1"]);
 
     // The view data keeps every step, the file's times, the labels as class colours.
-    let mut progress = |_: f32, _: &str| {};
-    let never = std::sync::atomic::AtomicBool::new(false);
-    let mut control = Control::new(&mut progress, &never);
-    let shown = cloud::from_recording(recording, &mut control).unwrap();
+    let shown = project(recording);
     let t = &shown.trajectories;
     assert_eq!((t.n, t.stored_steps, t.dim), (N, S, D));
     for i in 0..N {
@@ -219,15 +221,94 @@ fn both_formats_load_every_step_with_times_labels_and_posterior() {
     assert_eq!(commitment.uncommitted, 1);
 }
 
+fn project(recording: Recording) -> cloud::Cloud {
+    let mut progress = |_: f32, _: &str| {};
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let mut control = Control::new(&mut progress, &never);
+    cloud::from_recording(recording, &mut control).unwrap()
+}
+
+/// `initial_labels` (as `diffscope sample` writes them) are the class each trajectory started from:
+/// where a posterior is given, the class it ends in is the posterior's final argmax, for colours and
+/// commitment alike, so the dissenter is coloured by its posterior, not its initial label.
+#[test]
+fn initial_labels_give_way_to_the_posterior() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("initial.safetensors");
+    let mut tensors = full_tensors();
+    tensors.retain(|(name, ..)| *name != "labels");
+    tensors.push(i64_tensor("initial_labels", &labels_i64()));
+    write_safetensors(&path, &tensors);
+    let recording = load_recording(&path).unwrap();
+    assert_eq!(
+        recording.labels.as_ref().map(|l| l.meaning),
+        Some(LabelMeaning::Initial)
+    );
+    assert!(recording.holds().contains("labels yes (initial)"));
+    let shown = project(recording);
+    let expected: Vec<u32> = (0..N)
+        .map(|i| if i == DISSENTER { 0 } else { label(i) as u32 })
+        .collect();
+    assert_eq!(trajectory_classes(&shown), expected);
+    let imported = shown.origin.imported().unwrap();
+    assert!(!imported.labels_in_file);
+    // The dissenter's final class is 0, held at 0.6 < 1 − ε: it still never commits.
+    let commitment = imported.commitment.as_ref().unwrap();
+    assert_eq!((commitment.times.len(), commitment.uncommitted), (N - 1, 1));
+}
+
+/// A run written by `diffscope sample` opens as it is: the same states from its `.npy` and its
+/// `.safetensors`, the full-precision times of its metadata, its class names, initial labels and
+/// posterior.
+#[test]
+fn a_sampled_run_opens_with_every_key_sample_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = small_scene(dir.path());
+    let [npy, st] = ["run.npy", "run.safetensors"].map(|name| dir.path().join(name));
+    for out in [&npy, &st] {
+        let output = diffscope(&[
+            "sample".as_ref(),
+            scene.as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+            "--store".as_ref(),
+            "every:6".as_ref(),
+        ]);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let (from_npy, from_st) = (load_recording(&npy).unwrap(), load_recording(&st).unwrap());
+    assert_eq!(from_npy.states, from_st.states);
+    assert_eq!((from_st.n, from_st.dim), (300, 8));
+    let bytes = std::fs::read(&st).unwrap();
+    let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let written: Vec<f64> =
+        serde_json::from_str(&metadata.metadata().as_ref().unwrap()["times"]).unwrap();
+    assert_eq!(from_st.times.as_ref(), Some(&written));
+    assert_eq!(written.len(), from_st.steps);
+    assert_eq!(from_st.class_labels, ["+", "-"]);
+    assert_eq!(
+        from_st
+            .labels
+            .as_ref()
+            .map(|l| (l.meaning, l.classes.len())),
+        Some((LabelMeaning::Initial, 300))
+    );
+    assert_eq!(
+        from_st.posterior.as_ref().map(Vec::len),
+        Some(300 * from_st.steps * 2)
+    );
+}
+
 #[test]
 fn a_file_without_times_scrubs_by_step_index() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("plain.safetensors");
     write_safetensors(&path, &[f32_tensor("trajectories", &[N, S, D], &states())]);
-    let mut progress = |_: f32, _: &str| {};
-    let never = std::sync::atomic::AtomicBool::new(false);
-    let mut control = Control::new(&mut progress, &never);
-    let shown = cloud::from_recording(load_recording(&path).unwrap(), &mut control).unwrap();
+    let shown = project(load_recording(&path).unwrap());
     assert_eq!(shown.trajectories.times, [5.0, 4.0, 3.0, 2.0, 1.0]);
     let imported = shown.origin.imported().unwrap();
     assert!(!imported.times_in_file && !imported.labels_in_file);
@@ -345,8 +426,9 @@ fn malformed_files_each_name_the_problem() {
     );
 }
 
-/// The app shows an imported recording as such (every step on the time bar, the file in the caption,
-/// not the scene's lab), and a file that fails to load afterwards keeps it.
+/// The app shows an imported recording as such (every step on the time bar, the file in the caption and
+/// the scene panel, not the scene's lab or settings), a file that fails to load afterwards keeps it, and
+/// the panel's button samples the scene again.
 #[test]
 fn the_app_shows_imported_data_and_keeps_it_when_a_load_fails() {
     let dir = tempfile::tempdir().unwrap();
@@ -388,6 +470,17 @@ fn the_app_shows_imported_data_and_keeps_it_when_a_load_fails() {
         Arc::ptr_eq(app.cloud.as_ref().unwrap(), &shown),
         "the cloud stays"
     );
+
+    // The scene panel names the file instead of the scene's settings; its button brings the scene back.
+    h.get_by_label_contains("Showing imported data: lines.safetensors");
+    assert!(h.query_by_label_contains("clone pairs").is_none());
+    h.get_by_label("Sample the scene instead").click();
+    app_support::step_until(&mut h, "the scene's results", |app| {
+        app.imported().is_none() && app.jobs.idle()
+    });
+    let app = h.state();
+    assert_eq!(app.cloud.as_ref().unwrap().trajectories.n, 300);
+    assert!(app.speciation.is_some(), "the scene's lab runs again");
 }
 
 fn diffscope(args: &[&std::ffi::OsStr]) -> std::process::Output {

@@ -72,10 +72,14 @@ pub fn ui(
         actions.present = ui.button("Present (F5)").clicked();
     });
     if let Some(imported) = imported {
-        // The view shows the file, not the scene below: its settings and results are not on display.
+        // The view shows the file: the scene's settings would describe something not on display.
         ui.label(egui::RichText::new(format!("Showing {imported}")).strong());
-        ui.small("The scene below is not shown: edit it or press Run again to sample it.");
-    } else if caption.text.is_some() {
+        ui.separator();
+        ui.small("The scene's settings are hidden while a file is shown.");
+        actions.rerun = ui.button("Sample the scene instead").clicked();
+        return actions;
+    }
+    if caption.text.is_some() {
         egui::CollapsingHeader::new("About this scene")
             .default_open(true)
             .show(ui, |ui| {

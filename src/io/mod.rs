@@ -15,7 +15,9 @@ pub mod recorded;
 pub mod tensors;
 
 pub use points::{StepSelection, load_points};
-pub use recorded::{DataFile, Recording, RecordingError, load_data, load_recording};
+pub use recorded::{
+    DataFile, LabelMeaning, Labels, Recording, RecordingError, load_data, load_recording,
+};
 
 use std::path::PathBuf;
 use thiserror::Error;

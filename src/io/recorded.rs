@@ -1,6 +1,6 @@
 //! Recorded trajectory files (issue #15): `[N, S, d]` states from a `.npy` array, or from a
 //! `.safetensors` file with the keys `diffscope sample` writes — `trajectories` `[N, S, d]`, optional
-//! `times` `[S]` (OU time), `labels` (or `initial_labels`) `[N]` and `posterior` `[N, S, K]`. Shapes are
+//! `times` `[S]` (OU time), `labels` or `initial_labels` `[N]` and `posterior` `[N, S, K]`. Shapes are
 //! checked against each other, values for being finite and in range, and the whole recording against the
 //! memory guard before it is widened; every error names the file and the key.
 
@@ -15,8 +15,10 @@ use thiserror::Error;
 pub const TRAJECTORIES_KEY: &str = "trajectories";
 pub const TIMES_KEY: &str = "times";
 pub const POSTERIOR_KEY: &str = "posterior";
-/// Labels under either name: `labels`, or `initial_labels` as `diffscope sample` writes them.
-pub const LABEL_KEYS: [&str; 2] = ["labels", "initial_labels"];
+/// The class of each trajectory.
+pub const LABELS_KEY: &str = "labels";
+/// The class of the data point each trajectory started from, as `diffscope sample` writes it.
+pub const INITIAL_LABELS_KEY: &str = "initial_labels";
 
 /// Labels above this are refused: a class index, not an arbitrary number.
 const MAX_CLASSES: usize = 1 << 16;
@@ -59,8 +61,8 @@ pub struct Recording {
     pub states: Vec<f32>,
     /// `[S]` OU times, decreasing, when the file has them.
     pub times: Option<Vec<f64>>,
-    /// `[N]` class of each trajectory, when the file has labels.
-    pub labels: Option<Vec<u32>>,
+    /// `[N]` class indices, when the file has labels.
+    pub labels: Option<Labels>,
     /// `[N, S, K]` p(k | x_t), when the file has a posterior.
     pub posterior: Option<Vec<f32>>,
     /// `[K]` class names (the file's `class_labels` metadata, else "class k"); empty without labels
@@ -69,19 +71,41 @@ pub struct Recording {
 }
 
 impl Recording {
-    /// "N trajectories × S steps × d dims, labels yes, posterior no, times yes".
+    /// "N trajectories × S steps × d dims, labels yes, posterior no, times yes" (labels "yes
+    /// (initial)" for `initial_labels`).
     pub fn holds(&self) -> String {
         let yes_no = |present: bool| if present { "yes" } else { "no" };
+        let labels = match &self.labels {
+            Some(l) if l.meaning == LabelMeaning::Initial => "yes (initial)",
+            Some(_) => "yes",
+            None => "no",
+        };
         format!(
-            "{} trajectories × {} steps × {} dims, labels {}, posterior {}, times {}",
+            "{} trajectories × {} steps × {} dims, labels {labels}, posterior {}, times {}",
             self.n,
             self.steps,
             self.dim,
-            yes_no(self.labels.is_some()),
             yes_no(self.posterior.is_some()),
             yes_no(self.times.is_some())
         )
     }
+}
+
+/// Class indices `[N]` and what they mean.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Labels {
+    pub meaning: LabelMeaning,
+    pub classes: Vec<u32>,
+}
+
+/// What a file's labels say about each trajectory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LabelMeaning {
+    /// `labels`: the class the trajectory belongs to (its colour and committed class).
+    Class,
+    /// `initial_labels`: the class of the data point it started from under exact initialisation; the
+    /// class it ends in may differ (the posterior's final argmax says which, where given).
+    Initial,
 }
 
 /// What a data file holds: recorded trajectories, or one point cloud.
@@ -171,13 +195,12 @@ fn from_tensor_file(path: &Path, file: &TensorFile) -> Result<Recording, Recordi
         })?;
     let times = file.tensor(TIMES_KEY, Numbers::Floats)?;
     let posterior = file.tensor(POSTERIOR_KEY, Numbers::Floats)?;
-    let mut labels = None;
-    for key in LABEL_KEYS {
-        if let Some(found) = file.tensor(key, Numbers::FloatsOrIntegers)? {
-            labels = Some(found);
-            break;
-        }
-    }
+    let labels = match file.tensor(LABELS_KEY, Numbers::FloatsOrIntegers)? {
+        Some(found) => Some((LabelMeaning::Class, found)),
+        None => file
+            .tensor(INITIAL_LABELS_KEY, Numbers::FloatsOrIntegers)?
+            .map(|found| (LabelMeaning::Initial, found)),
+    };
     let metadata = file.metadata()?;
     let times = precise_times(&metadata, times);
     build(
@@ -231,7 +254,7 @@ fn build(
     path: &Path,
     states: LoadedTensor,
     times: Option<LoadedTensor>,
-    labels: Option<LoadedTensor>,
+    labels: Option<(LabelMeaning, LoadedTensor)>,
     posterior: Option<LoadedTensor>,
     names: Vec<String>,
 ) -> Result<Recording, RecordingError> {
@@ -323,7 +346,7 @@ fn build(
 
     let labels = match labels {
         None => None,
-        Some(l) => {
+        Some((meaning, l)) => {
             if l.shape != [n] {
                 return Err(shape_error(
                     &l,
@@ -347,13 +370,16 @@ fn build(
                     format!("holds {v} at index {i}: labels are class indices {range}"),
                 ));
             }
-            Some(l.data.iter().map(|&v| v as u32).collect::<Vec<u32>>())
+            Some(Labels {
+                meaning,
+                classes: l.data.iter().map(|&v| v as u32).collect(),
+            })
         }
     };
 
     let classes = match (&posterior, &labels) {
         (Some((k, _)), _) => *k,
-        (None, Some(l)) => l.iter().max().map_or(0, |&m| m as usize + 1),
+        (None, Some(l)) => l.classes.iter().max().map_or(0, |&m| m as usize + 1),
         (None, None) => 0,
     };
     let class_labels = if names.len() == classes {

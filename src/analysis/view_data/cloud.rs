@@ -8,7 +8,7 @@ use crate::analysis::control::Control;
 use crate::analysis::geometry::{PcaBasis, PointCloud};
 use crate::analysis::speciation::commitment::Commitment;
 use crate::diffusion::{SamplingSpec, StoreSteps, Trajectories, run_trajectories};
-use crate::io::Recording;
+use crate::io::{LabelMeaning, Recording};
 use crate::model::ExactModel;
 use crate::model::learned::{self, LearnedModel};
 use crate::scene::{HiddenStatesSpec, ModelSpec, Scene};
@@ -39,7 +39,9 @@ pub struct Imported {
     pub holds: String,
     /// The file gave OU times; otherwise the time bar's values are step indices (S … 1).
     pub times_in_file: bool,
-    /// The file gave labels (each trajectory's class colour and committed class).
+    /// The file gave each trajectory's class (`labels`: its colour and committed class). Initial
+    /// labels (`initial_labels`) do not count: they colour only when there is no posterior, as for a
+    /// sampled scene.
     pub labels_in_file: bool,
     /// Commitment measured from the file's posterior ([`recorded_commitment`]); `None` without one.
     pub commitment: Option<Commitment>,
@@ -285,11 +287,16 @@ pub fn from_points(
 }
 
 /// A recorded trajectory file with every step: its times (else step indices S … 1, decreasing as OU
-/// time does), labels as each trajectory's class, its posterior, and the commitment measured from it.
+/// time does), its labels (each trajectory's class, or the class it started from), its posterior, and
+/// the commitment measured from it.
 pub fn from_recording(recording: Recording, control: &mut Control) -> Result<Cloud, ViewDataError> {
     let holds = recording.holds();
     let steps = recording.steps;
     let times_in_file = recording.times.is_some();
+    let labels_in_file = recording
+        .labels
+        .as_ref()
+        .is_some_and(|l| l.meaning == LabelMeaning::Class);
     let trajectories = Trajectories {
         n: recording.n,
         stored_steps: steps,
@@ -300,10 +307,9 @@ pub fn from_recording(recording: Recording, control: &mut Control) -> Result<Clo
         states: recording.states,
         posterior: recording.posterior,
         class_labels: recording.class_labels,
-        initial_labels: recording.labels,
+        initial_labels: recording.labels.map(|l| l.classes),
     };
-    let labels_in_file = trajectories.initial_labels.is_some();
-    let commitment = recorded_commitment(&trajectories);
+    let commitment = recorded_commitment(&trajectories, labels_in_file);
     control.step(0.1, "projecting")?;
     let origin = CloudOrigin::Imported(Imported {
         path: recording.path,
@@ -315,10 +321,10 @@ pub fn from_recording(recording: Recording, control: &mut Control) -> Result<Clo
     project(trajectories, origin, control)
 }
 
-/// Commitment times (`docs/science/speciation.md` §3.2, tolerance [`commitment::EPSILON`]) of recorded
-/// trajectories from their posterior: each trajectory's class is its label when given, else the argmax
-/// of its posterior at the last step. `None` without a posterior.
-pub fn recorded_commitment(t: &Trajectories) -> Option<Commitment> {
+/// Commitment times (`docs/science/speciation.md` §3.2, tolerance ε = 0.1) of recorded trajectories from
+/// their posterior: each trajectory's class is its label when `labelled` (the file's `labels`), else the
+/// argmax of its posterior at the last step. `None` without a posterior.
+pub fn recorded_commitment(t: &Trajectories, labelled: bool) -> Option<Commitment> {
     use crate::analysis::speciation::cloning::CloningRun;
     use crate::analysis::speciation::commitment::{self, EPSILON};
     use crate::analysis::speciation::hierarchy::Level;
@@ -328,7 +334,7 @@ pub fn recorded_commitment(t: &Trajectories) -> Option<Commitment> {
         return None;
     }
     let last = s - 1;
-    let base_labels: Vec<u32> = match &t.initial_labels {
+    let base_labels: Vec<u32> = match t.initial_labels.as_ref().filter(|_| labelled) {
         Some(labels) => labels.clone(),
         None => (0..n)
             .map(|i| {
