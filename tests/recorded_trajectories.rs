@@ -8,7 +8,7 @@ mod app_support;
 
 use app_support::{harness, settle, small_scene};
 use diffscope::analysis::control::Control;
-use diffscope::analysis::view_data::cloud;
+use diffscope::analysis::view_data::{cloud, measured, metric_table};
 use diffscope::app::manifold::trajectory_classes;
 use diffscope::io::{LabelMeaning, Recording, load_recording};
 use egui_kittest::kittest::Queryable;
@@ -199,6 +199,8 @@ fn both_formats_load_every_step_with_times_labels_and_posterior() {
         }
     }
     assert_eq!(t.times, expected_times);
+    let measured = measured::measure_step(&shown, Some(2)).unwrap();
+    assert_eq!(measured.filter.time, Some(expected_times[2]));
     assert_eq!(trajectory_classes(&shown), expected_labels);
     let imported = shown.origin.imported().expect("an imported origin");
     assert!(imported.times_in_file && imported.labels_in_file);
@@ -313,6 +315,13 @@ fn a_file_without_times_scrubs_by_step_index() {
     let imported = shown.origin.imported().unwrap();
     assert!(!imported.times_in_file && !imported.labels_in_file);
     assert!(imported.commitment.is_none());
+    // The metric table names the step, not a made-up time.
+    let measured = measured::measure_step(&shown, Some(2)).unwrap();
+    assert_eq!(measured.filter.time, None);
+    assert_eq!(
+        metric_table::step_label(&measured.filter).as_deref(),
+        Some("step 3 of 5")
+    );
 }
 
 /// Each malformed file gives one error naming the file and what is wrong with which key.

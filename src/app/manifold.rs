@@ -1044,15 +1044,14 @@ impl ManifoldView {
 /// view's width (narrow windows); returns its height.
 /// The caption of the hole overlay, naming the step it was measured at.
 fn holes_caption_text(overlay: &HoleOverlay, measured: StepFilter) -> String {
-    let at = if measured.step + 1 == measured.steps {
-        "t_min".to_string()
-    } else {
-        format!(
-            "step {} of {} (t = {:.3})",
+    let at = match measured.time {
+        Some(_) if measured.step + 1 == measured.steps => "t_min".to_string(),
+        Some(t) => format!(
+            "step {} of {} (t = {t:.3})",
             measured.step + 1,
-            measured.steps,
-            measured.time
-        )
+            measured.steps
+        ),
+        None => format!("step {} of {}", measured.step + 1, measured.steps),
     };
     format!(
         "holes at {at}: red = H_void regions ({}), × = unreachable probes ({} of {}), frame = probe \
@@ -1171,7 +1170,7 @@ mod tests {
         let at = |step| StepFilter {
             step,
             steps: 20,
-            time: 0.25,
+            time: Some(0.25),
         };
         let last = holes_caption_text(&overlay, at(19));
         assert!(last.starts_with("holes at t_min: "), "{last}");

@@ -103,6 +103,15 @@ impl Cloud {
         data.get(start..start + 3).map(|p| [p[0], p[1], p[2]])
     }
 
+    /// The OU time of stored step `step`; `None` past the last step or when an imported file gave no
+    /// times (its time bar then counts steps).
+    pub fn time_of(&self, step: usize) -> Option<f64> {
+        let known = self.origin.imported().is_none_or(|i| i.times_in_file);
+        known
+            .then(|| self.trajectories.times.get(step).copied())
+            .flatten()
+    }
+
     /// The states at stored step `step` (`[n, d]`) as a point cloud for the metric table.
     pub fn cloud_at(&self, step: usize) -> Result<PointCloud, ViewDataError> {
         let t = &self.trajectories;
