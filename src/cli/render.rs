@@ -10,7 +10,7 @@ use crate::app::export::{self, Format, PngSettings};
 use crate::app::offscreen::OffscreenApp;
 use crate::app::{AppOptions, View};
 use crate::cli::{Opened, open_file};
-use crate::io::load_data;
+use crate::io::{DataFile, load_data};
 use crate::scene::Scene;
 use crate::session::Session;
 use anyhow::bail;
@@ -111,7 +111,14 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
             scene = Some(path);
         }
         Opened::Data(path) => {
-            load_data(&path)?;
+            // The file's steps are known now: a step past them fails before any job runs.
+            let steps = match load_data(&path)? {
+                DataFile::Recording(recording) => recording.steps,
+                DataFile::Points(_) => 1,
+            };
+            if let Some(step) = args.step {
+                check_step(step, steps)?;
+            }
             data = Some(path);
         }
         Opened::Session(path) => {
@@ -165,11 +172,7 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
     if let Some(step) = args.step
         && harness.show_step(step).is_none()
     {
-        let steps = harness.stored_steps();
-        bail!(
-            "--step {step} is out of range: the cloud has {steps} stored steps (0 to {})",
-            steps.saturating_sub(1)
-        );
+        check_step(step, harness.stored_steps())?;
     }
     if view == View::Inspector {
         select(&mut harness, args.select)?;
@@ -184,6 +187,17 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.save_session {
         harness.state().session().save(path)?;
         println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// Refuses `--step K` past the `steps` stored.
+fn check_step(step: usize, steps: usize) -> anyhow::Result<()> {
+    if step >= steps {
+        bail!(
+            "--step {step} is out of range: the cloud has {steps} stored steps (0 to {})",
+            steps.saturating_sub(1)
+        );
     }
     Ok(())
 }
