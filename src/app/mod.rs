@@ -447,7 +447,7 @@ impl DiffscopeApp {
             });
     }
 
-    /// When the scene's metric table follows time (`measured::table_follows_time`), re-measures the step
+    /// When the metric table follows time ([`Self::table_follows_time`]), re-measures the step
     /// shown once the time bar rests on a step other than the measured one; starting the job cancels
     /// a stale one.
     fn follow_time_in_metrics(&mut self) {

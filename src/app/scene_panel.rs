@@ -66,7 +66,7 @@ pub fn ui(
         actions.open_scene = ui.button("Open scene…").clicked();
         actions.open_points = ui.button("Open points…").clicked();
     });
-    ui.small("or drop a .json scene / .npy .safetensors trajectories / .csv cloud on the window");
+    ui.small("or drop a .json scene / .npy .safetensors .csv data on the window");
     ui.horizontal(|ui| {
         actions.tour = ui.button("Teaching tour").clicked();
         actions.present = ui.button("Present (F5)").clicked();
