@@ -173,12 +173,12 @@ fn a_bad_point_file_is_one_readable_error() {
     step_until(&mut h, "the failed load", |app| app.jobs.idle());
     let errors = h.state().jobs.errors().to_vec();
     assert_eq!(errors.len(), 1, "{errors:?}");
-    assert!(errors[0].starts_with("loading points failed"), "{errors:?}");
+    assert!(errors[0].starts_with("loading data failed"), "{errors:?}");
     assert!(
         errors[0].contains("broken.npy"),
         "the message names the file: {errors:?}"
     );
-    h.get_by_label_contains("loading points failed");
+    h.get_by_label_contains("loading data failed");
     // The failed load changed nothing: the same cloud (not a copy) and scene are shown.
     let after = h.state().cloud.clone().expect("the previous cloud stays");
     assert!(std::sync::Arc::ptr_eq(&before, &after));

@@ -194,7 +194,7 @@ fn the_metric_table_keeps_its_groups_apart() {
     let last = StepFilter {
         step: 19,
         steps: 20,
-        time: 0.05,
+        time: Some(0.05),
     };
     let current = |report| Current::Measured {
         report,
@@ -296,7 +296,7 @@ fn the_metric_table_keeps_its_groups_apart() {
     );
     let shown = StepFilter {
         step: 6,
-        time: 0.7,
+        time: Some(0.7),
         ..last
     };
     let following = metric_table::table(

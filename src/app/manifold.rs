@@ -182,14 +182,15 @@ impl Default for ManifoldView {
     }
 }
 
-/// The class each trajectory is coloured by: argmax p(k | x) at the last stored step, else the data
-/// class it started from, else 0.
+/// The class each trajectory is coloured by: the label an imported file gives it, else argmax
+/// p(k | x) at the last stored step, else the data class it started from, else 0.
 pub fn trajectory_classes(cloud: &Cloud) -> Vec<u32> {
     let t = &cloud.trajectories;
     let last = t.stored_steps.saturating_sub(1);
+    let labelled = cloud.origin.imported().is_some_and(|i| i.labels_in_file);
     (0..t.n)
         .map(|i| {
-            if let Some(p) = t.posterior_at(i, last) {
+            if let Some(p) = t.posterior_at(i, last).filter(|_| !labelled) {
                 p.iter()
                     .enumerate()
                     .max_by(|a, b| a.1.total_cmp(b.1))
@@ -1051,17 +1052,17 @@ impl ManifoldView {
     }
 }
 
-/// The stored step a measurement belongs to, in words: t_min for the last one.
+/// The stored step a measurement belongs to, in words: t_min for the last one; a step without a
+/// time (an imported file without times) by its number alone.
 fn step_name(measured: StepFilter) -> String {
-    if measured.step + 1 == measured.steps {
-        "t_min".to_string()
-    } else {
-        format!(
-            "step {} of {} (t = {:.3})",
+    match measured.time {
+        Some(_) if measured.step + 1 == measured.steps => "t_min".to_string(),
+        Some(t) => format!(
+            "step {} of {} (t = {t:.3})",
             measured.step + 1,
-            measured.steps,
-            measured.time
-        )
+            measured.steps
+        ),
+        None => format!("step {} of {}", measured.step + 1, measured.steps),
     }
 }
 
@@ -1167,6 +1168,7 @@ pub fn colour_bar(painter: &egui::Painter, rect: Rect, map: Colormap) {
 mod tests {
     use super::*;
     use crate::analysis::geometry::PcaBasis;
+    use crate::analysis::view_data::CloudOrigin;
     use crate::diffusion::Trajectories;
 
     /// The overlay caption names the step the holes were measured at: t_min for the last one.
@@ -1189,7 +1191,7 @@ mod tests {
         let at = |step| StepFilter {
             step,
             steps: 20,
-            time: 0.25,
+            time: Some(0.25),
         };
         let last = holes_caption_text(&overlay, at(19));
         assert!(last.starts_with("holes at t_min: "), "{last}");
@@ -1209,7 +1211,7 @@ mod tests {
     #[test]
     fn a_single_step_cloud_coloured_by_time_falls_back_to_class() {
         let cloud = |steps: usize| Cloud {
-            source: "test".into(),
+            origin: CloudOrigin::Synthetic,
             trajectories: Trajectories {
                 n: 1,
                 stored_steps: steps,
@@ -1273,7 +1275,7 @@ mod tests {
             .map(|v| v as f32)
             .collect();
         let cloud = Cloud {
-            source: "test".into(),
+            origin: CloudOrigin::Synthetic,
             pooled: per_time.clone(),
             per_time,
             explained_per_time: vec![[0.0; 3]; steps],

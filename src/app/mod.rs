@@ -21,9 +21,10 @@ pub mod tour;
 
 use crate::analysis::compare::Comparison;
 use crate::analysis::speciation::report::SpeciationReport;
-use crate::analysis::view_data::{Cloud, Measured, ReferenceReports, measured, metric_table};
+use crate::analysis::view_data::{
+    Cloud, Imported, Measured, ReferenceReports, measured, metric_table,
+};
 use crate::figure::{Figure, Table};
-use crate::io::{StepSelection, load_points};
 use crate::render::PointPipeline;
 use crate::render::layer::LayerPipeline;
 use crate::render::trails::TrailPipeline;
@@ -51,6 +52,8 @@ pub struct AppOptions {
     pub frame_stats: Option<FrameStatsOptions>,
     /// The session to open (instead of `scene`).
     pub session: Option<PathBuf>,
+    /// A data file to show instead of sampling the scene (recorded trajectories or a point cloud).
+    pub data: Option<PathBuf>,
     /// Restore the session saved here when no scene or session is given, and save it on exit (the
     /// interactive app only: tests, `render` and screenshots leave it `None`).
     pub autosave: Option<PathBuf>,
@@ -186,12 +189,17 @@ impl DiffscopeApp {
     /// points): installs the GPU pipelines, opens the scene and starts its jobs.
     pub fn with_render_state(render_state: Option<&RenderState>, options: AppOptions) -> Self {
         let synthetic = options.frame_stats.and_then(|f| f.synthetic_points);
+        let options_data = options.data.clone();
         let (mut app, startup) = Self::without_jobs(render_state, options);
         if let Some(n) = synthetic {
             app.jobs
                 .start(JobKind::Sample, "synthetic cloud", move |ctx| {
                     tasks::synthetic(n, ctx)
                 });
+            return app;
+        }
+        if let Some(path) = options_data {
+            app.open_path(&path);
             return app;
         }
         if let Some(view) = app.scene.view.clone() {
@@ -296,7 +304,7 @@ impl DiffscopeApp {
             Some(m) => metric_table::Current::Measured {
                 report: &m.report,
                 filter: m.filter,
-                follows_time: measured::table_follows_time(&self.scene),
+                follows_time: self.table_follows_time(),
             },
             None => metric_table::Current::Waiting,
         };
@@ -393,7 +401,14 @@ impl DiffscopeApp {
             || old.sampler.t_max != new.sampler.t_max;
         self.draft = self.scene.clone();
         self.draft_error = None;
-        self.restart(sampling, speciation);
+        // Imported data on display: any scene change brings the scene's own results back.
+        let imported = self.imported().is_some();
+        self.restart(sampling || imported, speciation || imported);
+    }
+
+    /// The imported file on display, when the cloud is not the scene's.
+    pub fn imported(&self) -> Option<&Imported> {
+        self.cloud.as_deref().and_then(|c| c.origin.imported())
     }
 
     /// Opens what a file dialog picked; without a dialog says so, and what to do instead.
@@ -405,7 +420,8 @@ impl DiffscopeApp {
         }
     }
 
-    /// Opens a session or a scene (.json, told apart by the session key) or a point cloud (.npy,
+    /// Opens a session or a scene (.json, told apart by the session key) or a data file: recorded
+    /// trajectories (`[N, S, d]` .npy, .safetensors with `trajectories`) or a point cloud (.npy,
     /// .safetensors, .csv); errors go to the status bar.
     pub fn open_path(&mut self, path: &Path) {
         let is_scene = path
@@ -431,16 +447,12 @@ impl DiffscopeApp {
         self.pending_view = None;
         self.reset_view_on_arrival = true;
         self.jobs
-            .start(JobKind::Sample, "loading points", move |ctx| {
-                ctx.progress(0.0, "reading");
-                let cloud = load_points(&path, StepSelection::Last, None)
-                    .map_err(|e| crate::worker::JobError::failed(&e))?;
-                ctx.check_cancel()?;
-                tasks::cloud_from_points(cloud, ctx)
+            .start(JobKind::Sample, "loading data", move |ctx| {
+                tasks::open_data(&path, ctx)
             });
     }
 
-    /// When the scene's metric table follows time (`measured::table_follows_time`), re-measures the step
+    /// When the metric table follows time ([`Self::table_follows_time`]), re-measures the step
     /// shown once the time bar rests on a step other than the measured one; starting the job cancels
     /// a stale one.
     fn follow_time_in_metrics(&mut self) {
@@ -455,7 +467,7 @@ impl DiffscopeApp {
             .is_none_or(|(id, _)| id != self.cloud_id)
             && self.jobs.is_running(JobKind::Metrics);
         // The hole overlay belongs to one step: the step shown is measured once the time bar rests.
-        let follows = measured::table_follows_time(&self.scene) || self.manifold.draws_holes();
+        let follows = self.table_follows_time() || self.manifold.draws_holes();
         if !follows
             || self.timeline.playing
             || measured == Some(step)
@@ -469,6 +481,16 @@ impl DiffscopeApp {
         self.jobs.start(JobKind::Metrics, "metrics", move |ctx| {
             tasks::metrics(&cloud, Some(step), ctx)
         });
+    }
+
+    /// Whether the metric table measures the step on display: for a hidden-state scene, and for
+    /// imported trajectories (their steps are the file's, not the sampler's).
+    fn table_follows_time(&self) -> bool {
+        let recorded = self
+            .cloud
+            .as_deref()
+            .is_some_and(|c| c.origin.imported().is_some() && c.trajectories.stored_steps > 1);
+        recorded || measured::table_follows_time(&self.scene)
     }
 
     /// Takes finished jobs into the views (and starts the metrics of a new cloud).
@@ -493,6 +515,11 @@ impl DiffscopeApp {
                             self.timeline.step = tour::nearest_step(&cloud.trajectories.times, t);
                         }
                         self.timeline.playing = false;
+                        if cloud.origin.imported().is_some() {
+                            // The scene's lab describes the scene, not the file.
+                            self.speciation = None;
+                            self.jobs.cancel(JobKind::Speciation);
+                        }
                         let synthetic = self
                             .frame_stats
                             .as_ref()
@@ -591,9 +618,17 @@ impl DiffscopeApp {
     fn left_panel(&mut self, ui: &mut egui::Ui) {
         self.session_ui(ui);
         let caption = self.live_caption();
+        let imported = self.imported().map(Imported::summary);
         let (draft_error, preset) = (self.draft_error.clone(), self.preset);
         let actions = self.edit_draft(ui, |ui, draft| {
-            scene_panel::ui(ui, &caption, draft, draft_error.as_deref(), preset)
+            scene_panel::ui(
+                ui,
+                &caption,
+                imported.as_deref(),
+                draft,
+                draft_error.as_deref(),
+                preset,
+            )
         });
         if let Some(index) = actions.preset {
             match crate::builtin_scenes::preset(index) {
@@ -612,7 +647,10 @@ impl DiffscopeApp {
         }
         if actions.open_points {
             self.open_picked(
-                file_dialog::pick_file("point cloud", &["npy", "safetensors", "csv"]),
+                file_dialog::pick_file(
+                    "trajectories or point cloud",
+                    &["npy", "safetensors", "csv"],
+                ),
                 "drop the file on the window",
             );
         }
@@ -627,15 +665,12 @@ impl DiffscopeApp {
         }
     }
 
-    /// The caption line of an exported `view`: the scene and its parameters, or for the manifold view
-    /// of a loaded point file, that file.
-    pub fn figure_caption(&self, view: View) -> String {
-        let scene_title = self.scene.title.as_deref().unwrap_or("scene");
-        match self.cloud.as_deref() {
-            Some(cloud) if view == View::Manifold && cloud.source != scene_title => {
-                format!("Points from {}", cloud.source)
-            }
-            _ => self.scene.caption_line(),
+    /// The caption line of an exported view: the scene and its parameters, or what an imported file
+    /// holds.
+    pub fn figure_caption(&self) -> String {
+        match self.imported() {
+            Some(imported) => imported.summary(),
+            None => self.scene.caption_line(),
         }
     }
 
@@ -724,7 +759,8 @@ impl DiffscopeApp {
         {
             self.right_tab = RightTab::Inspector;
         }
-        self.timeline.ui(ui, &times, &markers);
+        let times_known = self.imported().is_none_or(|i| i.times_in_file);
+        self.timeline.ui(ui, &times, times_known, &markers);
         if self.cloud.is_some() && self.first_scene_drawn.is_none() {
             self.first_scene_drawn = Some(self.started.elapsed());
             log::info!(
@@ -882,6 +918,21 @@ pub fn save_png(image: &egui::ColorImage, path: &Path) -> Result<(), String> {
 impl DiffscopeApp {
     /// One view in `ui`.
     fn view_ui(&mut self, ui: &mut egui::Ui, view: View) {
+        // Imported data has no scene: these tabs say what the file holds instead of the scene's results.
+        if let Some(imported) = self.imported() {
+            match view {
+                View::Speciation => return speciation_view::imported_ui(ui, imported),
+                View::Theory => {
+                    ui.label(format!(
+                        "{}: a file has no model, so there are no laws to show. Open a scene (or \
+                         press Run again for the one in the panel) to see its theory.",
+                        imported.summary()
+                    ));
+                    return;
+                }
+                _ => {}
+            }
+        }
         match view {
             View::Manifold => self.central(ui),
             View::Speciation => self.speciation_view.ui(
@@ -952,7 +1003,7 @@ impl DiffscopeApp {
             ctx.request_repaint_after(Duration::from_millis(100));
         }
         if let Some(view) = self.solo {
-            let caption = self.figure_caption(view);
+            let caption = self.figure_caption();
             egui::Panel::bottom("figure caption").show(ui, |ui| {
                 ui.add(egui::Label::new(egui::RichText::new(caption).small().weak()).wrap());
             });

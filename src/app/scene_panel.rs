@@ -34,10 +34,12 @@ pub struct PanelActions {
     pub present: bool,
 }
 
-/// Draws the panel (with the applied scene's live `caption`); edits go into `draft`.
+/// Draws the panel (with the applied scene's live `caption`, or what the imported file on display
+/// holds instead); edits go into `draft`.
 pub fn ui(
     ui: &mut Ui,
     caption: &LiveCaption,
+    imported: Option<&str>,
     draft: &mut Scene,
     draft_error: Option<&str>,
     current_preset: Option<usize>,
@@ -64,11 +66,19 @@ pub fn ui(
         actions.open_scene = ui.button("Open scene…").clicked();
         actions.open_points = ui.button("Open points…").clicked();
     });
-    ui.small("or drop a .json scene / .npy .safetensors .csv cloud on the window");
+    ui.small("or drop a .json scene / .npy .safetensors .csv data on the window");
     ui.horizontal(|ui| {
         actions.tour = ui.button("Teaching tour").clicked();
         actions.present = ui.button("Present (F5)").clicked();
     });
+    if let Some(imported) = imported {
+        // The view shows the file: the scene's settings would describe something not on display.
+        ui.label(egui::RichText::new(format!("Showing {imported}")).strong());
+        ui.separator();
+        ui.small("The scene's settings are hidden while a file is shown.");
+        actions.rerun = ui.button("Sample the scene instead").clicked();
+        return actions;
+    }
     if caption.text.is_some() {
         egui::CollapsingHeader::new("About this scene")
             .default_open(true)

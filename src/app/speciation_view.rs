@@ -2,10 +2,14 @@
 //! curve, the midpoint level, vertical lines for ½ ln Λ, the balance and the midpoint times, and the
 //! commitment-time histogram below on the same time axis. One hierarchy level at a time. The plots are
 //! built as `figure::Figure`s (pure, [`figures`]) and drawn from them, so exports show the same series.
+//! Imported data has no scene: its tab shows what the file holds and the commitment times measured from
+//! its posterior ([`imported_ui`]).
 
 use super::figure_plot::{rgb, show};
 use super::timeline::{BALANCE_COLOR, BBDM_COLOR, MID_COLOR, Marker};
+use crate::analysis::speciation::commitment::Histogram;
 use crate::analysis::speciation::report::{LevelReport, SpeciationReport};
+use crate::analysis::view_data::Imported;
 use crate::figure::{Axis, Figure, LegendPlace, Marker as PointMarker, Rgb, Series, Shape};
 use egui::{Color32, Ui};
 
@@ -199,26 +203,110 @@ pub fn figures(level: &LevelReport) -> [Figure; 2] {
         series: phi_series,
         legend: LegendPlace::LeftBottom,
     };
+    let commitment = commitment_figure(
+        format!("Commitment times: {}", level.name),
+        histogram,
+        "commitment time t",
+        "final class posterior ≥ 1 − ε after it",
+        time_range,
+        theory_lines(false),
+    );
+    [phi, commitment]
+}
+
+/// The histogram of commitment times over `time_range`, with `lines` (theory times) drawn over it;
+/// `definition` (what commitment means) is named in the legend.
+fn commitment_figure(
+    title: String,
+    histogram: &Histogram,
+    x_label: &str,
+    definition: &str,
+    time_range: [f64; 2],
+    lines: impl IntoIterator<Item = Series>,
+) -> Figure {
     let counts: Vec<f64> = histogram.counts.iter().map(|&c| c as f64).collect();
     let top = counts.iter().copied().fold(0.0, f64::max);
-    let mut commitment_series = vec![Series {
+    let mut series = vec![Series {
         // The definition sits in the legend, which wraps; an axis title is clipped at the plot's width.
-        name: "commitment times (final class posterior ≥ 1 − ε after it)".into(),
+        name: format!("commitment times ({definition})"),
         color: COMMITMENT_COLOR,
         shape: Shape::Bars {
             edges: histogram.edges.clone(),
             counts,
         },
     }];
-    commitment_series.extend(theory_lines(false));
-    let commitment = Figure {
-        title: format!("Commitment times: {}", level.name),
-        x: Axis::linear("commitment time t", time_range),
+    series.extend(lines);
+    Figure {
+        title,
+        x: Axis::linear(x_label, time_range),
         y: Axis::linear("trajectories", [0.0, (1.1 * top).max(1.0)]),
-        series: commitment_series,
+        series,
         legend: LegendPlace::LeftTop,
+    }
+}
+
+/// The speciation tab for imported data: what the file holds, and the commitment times measured from
+/// its posterior (no scene, so no theory and no cloning).
+pub fn imported_ui(ui: &mut Ui, imported: &Imported) {
+    ui.label(egui::RichText::new(imported.summary()).strong());
+    let Some(commitment) = &imported.commitment else {
+        ui.label(
+            "Commitment: not available (the file has no 'posterior' [N, S, K]). Cloning and the \
+             theory times need a scene: open one to measure them.",
+        );
+        return;
     };
-    [phi, commitment]
+    let class = if imported.labels_in_file {
+        "its label"
+    } else {
+        "the argmax of its posterior at the last step"
+    };
+    let unit = if imported.times_in_file {
+        "OU time"
+    } else {
+        "step index, counted from the last step (times not in file)"
+    };
+    let median = median(&commitment.times).map_or("—".into(), |t| format!("{t:.3}"));
+    ui.label(format!(
+        "Commitment measured from the file's posterior (ε = {}, each trajectory's class: {class}): \
+         {} of {} trajectories commit, median commitment time {median} ({unit}). {}",
+        commitment.epsilon,
+        commitment.times.len(),
+        commitment.total(),
+        commitment.uncommitted_phrase()
+    ));
+    let edges = &commitment.histogram.edges;
+    let range = match (edges.first(), edges.last()) {
+        (Some(&lo), Some(&hi)) if lo < hi => [lo, hi],
+        _ => [0.0, 1.0],
+    };
+    let figure = commitment_figure(
+        "Commitment times (imported posterior)".into(),
+        &commitment.histogram,
+        if imported.times_in_file {
+            "commitment time t"
+        } else {
+            "commitment step index"
+        },
+        "class posterior ≥ 1 − ε after it",
+        range,
+        [],
+    );
+    show(
+        ui,
+        &figure,
+        "imported commitment",
+        ui.available_height() - 4.0,
+        |plot| plot,
+        |_| {},
+    );
+}
+
+/// The median of `values` (the upper one of an even count), `None` when empty.
+fn median(values: &[f64]) -> Option<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(sorted.len() / 2).copied()
 }
 
 fn summary(ui: &mut Ui, level: &LevelReport) {

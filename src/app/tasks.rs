@@ -4,11 +4,12 @@
 
 use crate::analysis::compare::{CompareOptions, compare};
 use crate::analysis::control::Control;
-use crate::analysis::geometry::PointCloud;
 use crate::analysis::view_data::{self, Cloud, ViewDataError, cloud, lab, measured};
+use crate::io::{DataFile, load_data};
 use crate::model::learned::{self, LearnedError, LearnedModel};
 use crate::scene::Scene;
 use crate::worker::{JobContext, JobError, JobOutput};
+use std::path::Path;
 use std::sync::Arc;
 
 impl From<ViewDataError> for JobError {
@@ -35,9 +36,16 @@ pub fn sample(scene: &Scene, ctx: &JobContext) -> Result<JobOutput, JobError> {
     run(ctx, |control| cloud::sample_scene(scene, control))
 }
 
-/// Projects a loaded `[n, d]` cloud (job "load points").
-pub fn cloud_from_points(points: PointCloud, ctx: &JobContext) -> Result<JobOutput, JobError> {
-    run(ctx, |control| cloud::from_points(points, control))
+/// Reads a data file and projects it (job "loading data"): recorded trajectories with every step, or
+/// one point cloud.
+pub fn open_data(path: &Path, ctx: &JobContext) -> Result<JobOutput, JobError> {
+    ctx.progress(0.0, "reading");
+    let data = load_data(path).map_err(|e| JobError::failed(&e))?;
+    ctx.check_cancel()?;
+    run(ctx, |control| match data {
+        DataFile::Recording(recording) => cloud::from_recording(recording, control),
+        DataFile::Points(points) => cloud::from_points(points, path, control),
+    })
 }
 
 /// Runs the speciation lab on `scene` with its own settings (job "speciation").

@@ -103,7 +103,9 @@ impl Timeline {
         rows * row + BAR_HEIGHT + spacing.item_spacing.y + 4.0
     }
 
-    pub fn ui(&mut self, ui: &mut Ui, times: &[f64], markers: &[Marker]) {
+    /// The bar over `times`; when `times_known` is false (an imported file without times) they are step
+    /// indices, and the bar shows step numbers and says the times are not in the file.
+    pub fn ui(&mut self, ui: &mut Ui, times: &[f64], times_known: bool, markers: &[Marker]) {
         let steps = times.len();
         if steps == 0 {
             ui.label("No trajectories yet.");
@@ -118,12 +120,16 @@ impl Timeline {
             if ui.button(play).clicked() {
                 self.toggle_play(steps);
             }
-            ui.label(format!(
-                "t = {:.4}  (step {} of {})",
-                times[self.step],
-                self.step + 1,
-                steps
-            ));
+            ui.label(if times_known {
+                format!(
+                    "t = {:.4}  (step {} of {})",
+                    times[self.step],
+                    self.step + 1,
+                    steps
+                )
+            } else {
+                format!("step {} of {}  (times not in file)", self.step + 1, steps)
+            });
             if one_row {
                 self.speed_ui(ui);
             }
@@ -184,17 +190,25 @@ impl Timeline {
         painter.circle_stroke(handle, 7.0, Stroke::new(1.0, ui.visuals().text_color()));
         let weak = ui.visuals().weak_text_color();
         let small = egui::FontId::proportional(10.0);
+        let (left, right) = if times_known {
+            (
+                format!("t_min {:.3}", times[steps - 1]),
+                format!("t_max {:.2}", times[0]),
+            )
+        } else {
+            (format!("step {steps}"), "step 1".to_string())
+        };
         painter.text(
             Pos2::new(track.left(), track.bottom() + 2.0),
             egui::Align2::LEFT_TOP,
-            format!("t_min {:.3}", times[steps - 1]),
+            left,
             small.clone(),
             weak,
         );
         painter.text(
             Pos2::new(track.right(), track.bottom() + 2.0),
             egui::Align2::RIGHT_TOP,
-            format!("t_max {:.2}", times[0]),
+            right,
             small.clone(),
             weak,
         );

@@ -24,6 +24,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Open the app on this file: a scene (.json), a session (.json saved by the app) or data —
+    /// recorded trajectories ([N, S, d] .npy, or .safetensors with 'trajectories') or a point cloud
+    /// (.npy, .safetensors, .csv).
+    #[arg(value_name = "FILE", conflicts_with_all = ["scene", "session"])]
+    pub file: Option<std::path::PathBuf>,
     /// Open the app on this scene file instead of the built-in default scene.
     #[arg(long, value_name = "SCENE")]
     pub scene: Option<std::path::PathBuf>,
@@ -95,15 +100,23 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Some(command) => run(Some(command)),
-        None => {
+        None => open_file(cli.file.as_deref()).and_then(|opened| {
+            let (scene, session, data) = match opened {
+                Some(Opened::Scene(path)) => (Some(path), None, None),
+                Some(Opened::Session(path)) => (None, Some(path), None),
+                Some(Opened::Data(path)) => (None, None, Some(path)),
+                None => (cli.scene, cli.session, None),
+            };
             // Only a plain interactive launch restores and keeps the last session.
-            let plain = cli.scene.is_none()
-                && cli.session.is_none()
+            let plain = scene.is_none()
+                && session.is_none()
+                && data.is_none()
                 && cli.screenshot.is_none()
                 && cli.frame_stats.is_none();
             open_app(crate::app::AppOptions {
-                scene: cli.scene,
-                session: cli.session,
+                scene,
+                session,
+                data,
                 screenshot: cli.screenshot,
                 solo: None,
                 frame_stats: cli.frame_stats.map(|frames| crate::app::FrameStatsOptions {
@@ -114,7 +127,7 @@ pub fn main() -> ExitCode {
                 autosave: plain.then(crate::session::autosave_path).flatten(),
                 present: cli.present,
             })
-        }
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -162,6 +175,35 @@ pub(crate) fn interrupted() -> &'static AtomicBool {
     &FLAG
 }
 
+/// What a file given to the app or to `render` is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Opened {
+    Scene(std::path::PathBuf),
+    Session(std::path::PathBuf),
+    Data(std::path::PathBuf),
+}
+
+/// Tells a file apart by its extension (and a `.json` by its session key); any other type is an error
+/// saying what is accepted.
+pub fn open_file(path: Option<&std::path::Path>) -> anyhow::Result<Option<Opened>> {
+    let Some(path) = path else { return Ok(None) };
+    let extension = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let file = path.to_path_buf();
+    Ok(Some(match extension.as_str() {
+        "json" if crate::session::is_session_file(path) => Opened::Session(file),
+        "json" => Opened::Scene(file),
+        "npy" | "safetensors" | "csv" => Opened::Data(file),
+        _ => anyhow::bail!(
+            "cannot open '{}': expected a scene or session (.json) or a data file (.npy, \
+             .safetensors, .csv)",
+            path.display()
+        ),
+    }))
+}
+
 /// Opens the desktop app (no subcommand).
 fn open_app(options: crate::app::AppOptions) -> anyhow::Result<()> {
     let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
@@ -174,6 +216,10 @@ fn open_app(options: crate::app::AppOptions) -> anyhow::Result<()> {
         if let Some(session) = &options.session {
             crate::session::Session::load(session)?;
         }
+    }
+    // A data file that cannot be read fails here too: the window would have nothing to show.
+    if let Some(data) = &options.data {
+        crate::io::load_data(data)?;
     }
     Ok(crate::app::run(options)?)
 }

@@ -1,14 +1,17 @@
-//! `diffscope render SCENE|--session FILE --view manifold|speciation|metrics|theory|inspector --png FILE`:
-//! draws one view of the app (for a session: with its camera, colours and selection) offscreen with the
-//! same renderer (egui-wgpu and our pipelines on a headless wgpu device, `app::offscreen`)
-//! after the scene's jobs are done, and writes a PNG at 1× or 2× pixel density; plots and
-//! the metric table also as SVG, CSV, JSON (and Markdown for the table). The inspector shows the
-//! trajectory chosen by `--select N` (or the session's selection).
+//! `diffscope render SCENE|DATA|--session FILE --view manifold|speciation|metrics|theory|inspector --png
+//! FILE`: draws one view of the app (for a session: with its camera, colours and selection; for a data
+//! file — recorded trajectories or a point cloud — its points) offscreen with the same renderer
+//! (egui-wgpu and our pipelines on a headless wgpu device, `app::offscreen`) after the jobs are done, and
+//! writes a PNG at 1× or 2× pixel density; plots and the metric table also as SVG, CSV, JSON (and
+//! Markdown for the table). `--step K` shows stored step K; the inspector shows the trajectory chosen by
+//! `--select N` (or the session's selection).
 
 use crate::app::export::{self, Format, PngSettings};
 use crate::app::offscreen::OffscreenApp;
 use crate::app::presentation::PresentTheme;
 use crate::app::{AppOptions, RightTab, View};
+use crate::cli::{Opened, open_file};
+use crate::io::{DataFile, load_data};
 use crate::scene::Scene;
 use crate::session::Session;
 use anyhow::bail;
@@ -17,8 +20,13 @@ use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct RenderArgs {
-    /// The scene file (.json).
-    #[arg(required_unless_present = "session", conflicts_with = "session")]
+    /// The scene file (.json), or a data file: recorded trajectories ([N, S, d] .npy, .safetensors with
+    /// 'trajectories') or a point cloud (.npy, .safetensors, .csv).
+    #[arg(
+        value_name = "FILE",
+        required_unless_present = "session",
+        conflicts_with = "session"
+    )]
     pub scene: Option<PathBuf>,
     /// A session file (saved by the app) instead of a scene: the same figure, camera and selection.
     #[arg(long, value_name = "FILE")]
@@ -41,6 +49,9 @@ pub struct RenderArgs {
     /// Write the metric table as Markdown here (metrics).
     #[arg(long)]
     pub markdown: Option<PathBuf>,
+    /// Show stored step K (0 = the first, noisiest; default: the last).
+    #[arg(long, value_name = "K")]
+    pub step: Option<usize>,
     /// The trajectory the inspector shows (index into the sampled cloud; `--view inspector` only).
     #[arg(long, value_name = "N")]
     pub select: Option<usize>,
@@ -92,15 +103,33 @@ impl RenderArgs {
 }
 
 pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
-    // Read the scene or session first so a bad file is reported as such, not as a job failure.
-    match (&args.scene, &args.session) {
-        (Some(scene), None) => {
-            Scene::load(scene)?;
+    // Read the scene, data or session first so a bad file is reported as such, not as a job failure.
+    let opened = match (open_file(args.scene.as_deref())?, &args.session) {
+        (Some(opened), None) => opened,
+        (None, Some(session)) => Opened::Session(session.clone()),
+        _ => bail!("give either a scene or data file, or --session FILE, not both"),
+    };
+    let (mut scene, mut data, mut session) = (None, None, None);
+    match opened {
+        Opened::Scene(path) => {
+            Scene::load(&path)?;
+            scene = Some(path);
         }
-        (None, Some(session)) => {
-            Session::load(session)?;
+        Opened::Data(path) => {
+            // The file's steps are known now: a step past them fails before any job runs.
+            let steps = match load_data(&path)? {
+                DataFile::Recording(recording) => recording.steps,
+                DataFile::Points(_) => 1,
+            };
+            if let Some(step) = args.step {
+                check_step(step, steps)?;
+            }
+            data = Some(path);
         }
-        _ => bail!("give either a scene file or --session FILE, not both"),
+        Opened::Session(path) => {
+            Session::load(&path)?;
+            session = Some(path);
+        }
     }
     let view = match args.view {
         ViewArg::Manifold => View::Manifold,
@@ -145,8 +174,9 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
     };
     settings.validate()?;
     let options = AppOptions {
-        scene: args.scene.clone(),
-        session: args.session.clone(),
+        scene,
+        data,
+        session,
         solo: present_tab.is_none().then_some(view),
         present: args.present,
         ..AppOptions::default()
@@ -161,6 +191,11 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
         }
     })?;
     harness.wait_for_results(&|| false)?;
+    if let Some(step) = args.step
+        && harness.show_step(step).is_none()
+    {
+        check_step(step, harness.stored_steps())?;
+    }
     if view == View::Inspector {
         select(&mut harness, args.select)?;
     }
@@ -174,6 +209,17 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.save_session {
         harness.state().session().save(path)?;
         println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// Refuses `--step K` past the `steps` stored.
+fn check_step(step: usize, steps: usize) -> anyhow::Result<()> {
+    if step >= steps {
+        bail!(
+            "--step {step} is out of range: the cloud has {steps} stored steps (0 to {})",
+            steps.saturating_sub(1)
+        );
     }
     Ok(())
 }

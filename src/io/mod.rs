@@ -1,5 +1,5 @@
-//! File formats: arrays in and out (`.npy`, `.safetensors`, `.csv`), films (`.gif`, `.mp4`) and atomic
-//! writes.
+//! File formats: arrays in and out (`.npy`, `.safetensors`, `.csv`), recorded trajectory files, films
+//! (`.gif`, `.mp4`) and atomic writes.
 //!
 //! Every write goes through [`atomic::write_atomic`] (films through [`atomic::StagedFile`]), so a failed
 //! or cancelled write never leaves a partial file. Readers check sizes before allocating and name the
@@ -11,9 +11,13 @@ pub mod film;
 pub mod memory;
 pub mod npy;
 pub mod points;
+pub mod recorded;
 pub mod tensors;
 
 pub use points::{StepSelection, load_points};
+pub use recorded::{
+    DataFile, LabelMeaning, Labels, Recording, RecordingError, load_data, load_recording,
+};
 
 use std::path::PathBuf;
 use thiserror::Error;

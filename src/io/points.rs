@@ -63,8 +63,20 @@ pub fn load_points(
             });
         }
     };
+    from_array(path, &label, &shape, data, step)
+}
+
+/// The point cloud of an array read from `path` (`label` follows the path in the cloud's source name:
+/// the tensor of a `.safetensors` file).
+pub fn from_array(
+    path: &Path,
+    label: &str,
+    shape: &[usize],
+    data: Vec<f64>,
+    step: StepSelection,
+) -> Result<PointCloud, IoError> {
     let (n, dim, data, step_label) =
-        select_step(&shape, data, step).map_err(|problem| IoError::format(path, problem))?;
+        select_step(shape, data, step).map_err(|problem| IoError::format(path, problem))?;
     let source = format!("{}{label}{step_label}", path.display());
     PointCloud::new(n, dim, data, source).map_err(|e| IoError::format(path, e.to_string()))
 }

@@ -1,25 +1,86 @@
 //! Trajectories projected for the manifold view: each stored step on its own PCA basis (signs aligned
 //! step to step so the picture does not flip) and every step on one pooled basis. Clouds come from a
-//! sampled scene, a sequence model's hidden states, a loaded point file or a synthetic generator.
+//! sampled scene, a sequence model's hidden states, an imported file (recorded trajectories, every step
+//! kept, or one point cloud) or a synthetic generator; [`CloudOrigin`] says which, for the panels.
 
 use super::ViewDataError;
 use crate::analysis::control::Control;
 use crate::analysis::geometry::{PcaBasis, PointCloud};
+use crate::analysis::speciation::commitment::Commitment;
 use crate::diffusion::{SamplingSpec, StoreSteps, Trajectories, run_trajectories};
+use crate::io::{LabelMeaning, Recording};
 use crate::model::ExactModel;
 use crate::model::learned::{self, LearnedModel};
 use crate::scene::{HiddenStatesSpec, ModelSpec, Scene};
 use rayon::prelude::*;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The views keep at most this many time points per trajectory (enough for a smooth scrubber; the
 /// scene's own `store` setting still applies when it keeps fewer).
 pub const MAX_DISPLAY_STEPS: usize = 101;
 
+/// Where a cloud's points came from: what the panels and captions describe instead of the scene.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CloudOrigin {
+    /// Sampled from the scene on display; `name` is its title, or the layer of a hidden-state scene.
+    Sampled { name: String },
+    /// Read from a file, not from the scene on display.
+    Imported(Imported),
+    /// Generated for frame-time measurements.
+    Synthetic,
+}
+
+/// An imported file, as the panels describe it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Imported {
+    pub path: PathBuf,
+    /// What the file holds, e.g. "200 trajectories × 50 steps × 16 dims, labels yes, posterior no,
+    /// times yes".
+    pub holds: String,
+    /// The file gave OU times; otherwise the time bar's values are step indices (S … 1).
+    pub times_in_file: bool,
+    /// The file gave each trajectory's class (`labels`: its colour and committed class). Initial
+    /// labels (`initial_labels`) do not count: they colour only when there is no posterior, as for a
+    /// sampled scene.
+    pub labels_in_file: bool,
+    /// Commitment measured from the file's posterior ([`recorded_commitment`]); `None` without one.
+    pub commitment: Option<Commitment>,
+}
+
+impl CloudOrigin {
+    /// A short name for tables and point-cloud sources: the scene title or layer, or the file.
+    pub fn name(&self) -> String {
+        match self {
+            CloudOrigin::Sampled { name } => name.clone(),
+            CloudOrigin::Imported(imported) => imported.path.display().to_string(),
+            CloudOrigin::Synthetic => "synthetic cloud".into(),
+        }
+    }
+
+    /// The imported file, when the cloud is not the scene's.
+    pub fn imported(&self) -> Option<&Imported> {
+        match self {
+            CloudOrigin::Imported(imported) => Some(imported),
+            _ => None,
+        }
+    }
+}
+
+impl Imported {
+    /// "imported data: FILE — N trajectories × S steps × d dims, labels yes, …" (the file name only).
+    pub fn summary(&self) -> String {
+        let file = self.path.file_name().map_or_else(
+            || self.path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        format!("imported data: {file} — {}", self.holds)
+    }
+}
+
 /// Trajectories and their PCA projections, ready for the manifold view.
 pub struct Cloud {
-    /// Where the points came from (scene title or file name).
-    pub source: String,
+    /// Where the points came from.
+    pub origin: CloudOrigin,
     pub trajectories: Trajectories,
     /// `[S, N, 3]`: each stored step projected on the first three principal axes of that step, with
     /// signs aligned step to step so the picture does not flip.
@@ -42,6 +103,15 @@ impl Cloud {
         data.get(start..start + 3).map(|p| [p[0], p[1], p[2]])
     }
 
+    /// The OU time of stored step `step`; `None` past the last step or when an imported file gave no
+    /// times (its time bar then counts steps).
+    pub fn time_of(&self, step: usize) -> Option<f64> {
+        let known = self.origin.imported().is_none_or(|i| i.times_in_file);
+        known
+            .then(|| self.trajectories.times.get(step).copied())
+            .flatten()
+    }
+
     /// The states at stored step `step` (`[n, d]`) as a point cloud for the metric table.
     pub fn cloud_at(&self, step: usize) -> Result<PointCloud, ViewDataError> {
         let t = &self.trajectories;
@@ -56,7 +126,7 @@ impl Cloud {
                 t.stored_steps
             )));
         }
-        Ok(PointCloud::new(t.n, t.dim, data, self.source.clone())?)
+        Ok(PointCloud::new(t.n, t.dim, data, self.origin.name())?)
     }
 }
 
@@ -99,8 +169,8 @@ pub fn sample_scene(scene: &Scene, control: &mut Control) -> Result<Cloud, ViewD
         reference_posterior(&mut trajectories, reference);
     }
     control.step(0.85, "projecting")?;
-    let source = scene.title.clone().unwrap_or_else(|| "scene".into());
-    project(trajectories, source, control)
+    let name = scene.title.clone().unwrap_or_else(|| "scene".into());
+    project(trajectories, CloudOrigin::Sampled { name }, control)
 }
 
 /// Fills p(k | x_t) `[N, S, K]` of the exact `reference` model along trajectories the reference did
@@ -192,11 +262,19 @@ pub fn hidden_states(
         initial_labels: None,
     };
     control.step(0.85, "projecting")?;
-    project(trajectories, hidden.layer, control)
+    project(
+        trajectories,
+        CloudOrigin::Sampled { name: hidden.layer },
+        control,
+    )
 }
 
-/// Wraps a loaded `[n, d]` cloud as one-step trajectories and projects it.
-pub fn from_points(cloud: PointCloud, control: &mut Control) -> Result<Cloud, ViewDataError> {
+/// Wraps a loaded `[n, d]` cloud read from `path` as one-step trajectories and projects it.
+pub fn from_points(
+    cloud: PointCloud,
+    path: &Path,
+    control: &mut Control,
+) -> Result<Cloud, ViewDataError> {
     let trajectories = Trajectories {
         n: cloud.n(),
         stored_steps: 1,
@@ -207,13 +285,107 @@ pub fn from_points(cloud: PointCloud, control: &mut Control) -> Result<Cloud, Vi
         class_labels: Vec::new(),
         initial_labels: None,
     };
-    project(trajectories, cloud.source.clone(), control)
+    let origin = CloudOrigin::Imported(Imported {
+        path: path.to_path_buf(),
+        holds: format!("{} points × {} dims (one step)", cloud.n(), cloud.dim()),
+        times_in_file: false,
+        labels_in_file: false,
+        commitment: None,
+    });
+    project(trajectories, origin, control)
+}
+
+/// A recorded trajectory file with every step: its times (else step indices S … 1, decreasing as OU
+/// time does), its labels (each trajectory's class, or the class it started from), its posterior, and
+/// the commitment measured from it.
+pub fn from_recording(recording: Recording, control: &mut Control) -> Result<Cloud, ViewDataError> {
+    let holds = recording.holds();
+    let steps = recording.steps;
+    let times_in_file = recording.times.is_some();
+    let labels_in_file = recording
+        .labels
+        .as_ref()
+        .is_some_and(|l| l.meaning == LabelMeaning::Class);
+    let trajectories = Trajectories {
+        n: recording.n,
+        stored_steps: steps,
+        dim: recording.dim,
+        times: recording
+            .times
+            .unwrap_or_else(|| (0..steps).map(|j| (steps - j) as f64).collect()),
+        states: recording.states,
+        posterior: recording.posterior,
+        class_labels: recording.class_labels,
+        initial_labels: recording.labels.map(|l| l.classes),
+    };
+    let commitment = recorded_commitment(&trajectories, labels_in_file);
+    control.step(0.1, "projecting")?;
+    let origin = CloudOrigin::Imported(Imported {
+        path: recording.path,
+        holds,
+        times_in_file,
+        labels_in_file,
+        commitment,
+    });
+    project(trajectories, origin, control)
+}
+
+/// Commitment times (`docs/science/speciation.md` §3.2, tolerance ε = 0.1) of recorded trajectories from
+/// their posterior: each trajectory's class is its label when `labelled` (the file's `labels`), else the
+/// argmax of its posterior at the last step. `None` without a posterior.
+pub fn recorded_commitment(t: &Trajectories, labelled: bool) -> Option<Commitment> {
+    use crate::analysis::speciation::cloning::CloningRun;
+    use crate::analysis::speciation::commitment::{self, EPSILON};
+    use crate::analysis::speciation::hierarchy::Level;
+    let posterior = t.posterior.as_ref()?;
+    let (n, s, k) = (t.n, t.stored_steps, t.class_labels.len());
+    if n == 0 || s == 0 || k == 0 || posterior.len() != n * s * k {
+        return None;
+    }
+    let last = s - 1;
+    let base_labels: Vec<u32> = match t.initial_labels.as_ref().filter(|_| labelled) {
+        Some(labels) => labels.clone(),
+        None => (0..n)
+            .map(|i| {
+                t.posterior_at(i, last)
+                    .and_then(|p| {
+                        p.iter()
+                            .enumerate()
+                            .max_by(|a, b| a.1.total_cmp(b.1))
+                            .map(|(c, _)| c as u32)
+                    })
+                    .unwrap_or(0)
+            })
+            .collect(),
+    };
+    // The commitment scan reads `[S, N, K]`; the file is `[N, S, K]`.
+    let mut base_posterior = vec![0f32; s * n * k];
+    for (i, trajectory) in posterior.chunks_exact(s * k).enumerate() {
+        for (j, row) in trajectory.chunks_exact(k).enumerate() {
+            base_posterior[(j * n + i) * k..(j * n + i + 1) * k].copy_from_slice(row);
+        }
+    }
+    let run = CloningRun {
+        clone_times: Vec::new(),
+        pairs: n,
+        classes: k,
+        base_labels,
+        clone_labels: Vec::new(),
+        times: t.times.clone(),
+        base_posterior,
+    };
+    let level = Level {
+        name: "classes".into(),
+        group_of_class: (0..k).collect(),
+        parent_of_group: vec![0; k],
+    };
+    Some(commitment::commitment(&run, &level, EPSILON, None))
 }
 
 /// PCA per stored step (sign-aligned to the previous step) and on all steps pooled.
 fn project(
     trajectories: Trajectories,
-    source: String,
+    origin: CloudOrigin,
     control: &mut Control,
 ) -> Result<Cloud, ViewDataError> {
     let (n, s, d) = (trajectories.n, trajectories.stored_steps, trajectories.dim);
@@ -278,7 +450,7 @@ fn project(
         [0, 1, 2].map(|c| ratio.get(c).copied().unwrap_or(0.0) as f32)
     };
     Ok(Cloud {
-        source,
+        origin,
         explained_per_time: bases.iter().map(explained).collect(),
         explained_pooled: explained(&pooled_basis),
         bases,
@@ -332,7 +504,7 @@ pub fn synthetic(n: usize) -> Cloud {
         initial_labels: Some((0..n).map(|i| (i % 2) as u32).collect()),
     };
     Cloud {
-        source: format!("synthetic cloud of {n} points"),
+        origin: CloudOrigin::Synthetic,
         trajectories,
         pooled: per_time.clone(),
         per_time,

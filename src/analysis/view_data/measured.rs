@@ -19,10 +19,11 @@ pub struct Measured {
 /// The time filter of a measured cloud: one stored step of the trajectories.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StepFilter {
-    /// The measured step (0-based) of `steps` stored steps, at time `time`.
+    /// The measured step (0-based) of `steps` stored steps, at time `time` (`None` for an imported file
+    /// without times: its steps have none).
     pub step: usize,
     pub steps: usize,
-    pub time: f64,
+    pub time: Option<f64>,
 }
 
 /// Whether the metric table of `scene` measures the step shown rather than the last one: the hidden
@@ -62,7 +63,7 @@ pub fn measure_step(cloud: &Cloud, step: Option<usize>) -> Result<Measured, View
     let filter = StepFilter {
         step,
         steps: t.stored_steps,
-        time: t.times.get(step).copied().unwrap_or(f64::NAN),
+        time: cloud.time_of(step),
     };
     Ok(Measured {
         report,

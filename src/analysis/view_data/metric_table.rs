@@ -196,16 +196,15 @@ pub enum Current<'a> {
     },
 }
 
-/// The time filter of the current cloud's column, for its header ("step 7 of 20, t = 0.40") and the
-/// caption; `None` for a loaded cloud (a single step).
+/// The time filter of the current cloud's column, for its header ("step 7 of 20, t = 0.40"; the step
+/// alone when the file gave no times) and the caption; `None` for a loaded cloud (a single step).
 pub fn step_label(filter: &StepFilter) -> Option<String> {
     (filter.steps > 1).then(|| {
-        format!(
-            "step {} of {}, t = {:.3}",
-            filter.step + 1,
-            filter.steps,
-            filter.time
-        )
+        let step = format!("step {} of {}", filter.step + 1, filter.steps);
+        match filter.time {
+            Some(t) => format!("{step}, t = {t:.3}"),
+            None => step,
+        }
     })
 }
 

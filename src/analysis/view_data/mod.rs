@@ -12,7 +12,7 @@ pub mod measured;
 pub mod metric_table;
 pub mod sweep;
 
-pub use cloud::{Cloud, MAX_DISPLAY_STEPS};
+pub use cloud::{Cloud, CloudOrigin, Imported, MAX_DISPLAY_STEPS};
 pub use measured::{HoleOverlay, Measured, ReferenceReports, StepFilter};
 
 use crate::analysis::compare::CompareError;
