@@ -45,6 +45,11 @@ pub struct Cli {
     /// 3-D one (the cost of a view being dragged).
     #[arg(long, value_name = "MOTION", requires = "frame_stats")]
     pub camera_motion: Option<crate::app::CameraMotion>,
+    /// How the manifold view draws points: sprites (anti-aliased, blended), splat (a compute pass
+    /// keeping the nearest point per pixel, fast on software rasterisers) or auto (splat on a CPU
+    /// adapter such as lavapipe, sprites on a GPU).
+    #[arg(long, value_enum, default_value_t)]
+    pub renderer: crate::render::RendererChoice,
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,6 +114,7 @@ pub fn main() -> ExitCode {
                     camera_motion: cli.camera_motion,
                 }),
                 autosave: plain.then(crate::session::autosave_path).flatten(),
+                renderer: cli.renderer,
             })
         }
     };

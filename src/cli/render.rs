@@ -59,6 +59,9 @@ pub struct RenderArgs {
     /// Pixel density of the PNG: 1 or 2 (the same layout with twice the pixels in each direction).
     #[arg(long, default_value_t = 1)]
     pub scale: u32,
+    /// How the manifold view draws points: sprites, splat or auto (splat on a CPU adapter).
+    #[arg(long, value_enum, default_value_t)]
+    pub renderer: crate::render::RendererChoice,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -130,6 +133,7 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
         scene: args.scene.clone(),
         session: args.session.clone(),
         solo: Some(view),
+        renderer: args.renderer,
         ..AppOptions::default()
     };
     let measure_models = args.measure_models;
