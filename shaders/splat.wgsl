@@ -73,15 +73,20 @@ fn splat_points(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workg
 
     let size = vec2<i32>(u.viewport_px);
     let r = reach();
-    let lo = max(vec2<i32>(floor(p.xy - r)), vec2<i32>(0));
-    let hi = min(vec2<i32>(ceil(p.xy + r)), size - 1);
+    // Pixels whose centres (x + 0.5) may lie within r of the point: (2r + 1)² at most, the sprite's
+    // quad without the cells its corners only graze.
+    let lo = max(vec2<i32>(ceil(p.xy - r - 0.5)), vec2<i32>(0));
+    let hi = min(vec2<i32>(floor(p.xy + r - 0.5)), size - 1);
+    // Squared distances: coverage r - d is > 0 inside r, and 1 (opaque) within r - 1.
+    let inside = r * r;
+    let opaque_inside = select(-1.0, (r - 1.0) * (r - 1.0), r >= 1.0);
     for (var y = lo.y; y <= hi.y; y++) {
         for (var x = lo.x; x <= hi.x; x++) {
-            // Only pixels the sprite would give non-zero coverage (coverage = r - d, clamped).
-            let d = length(vec2<f32>(f32(x) + 0.5, f32(y) + 0.5) - p.xy);
-            if d < r {
+            let offset = vec2<f32>(f32(x) + 0.5, f32(y) + 0.5) - p.xy;
+            let d2 = dot(offset, offset);
+            if d2 < inside {
                 let at = u32(y * size.x + x);
-                let k = select(key, key | opaque, d <= r - 1.0);
+                let k = select(key, key | opaque, d2 <= opaque_inside);
                 // A plain load first: most footprint pixels of a dense cloud already hold a winning
                 // key, and the atomic is the expensive part.
                 if atomicLoad(&keys[at]) < k {
