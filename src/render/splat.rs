@@ -147,7 +147,8 @@ impl SplatPipeline {
             keys: HashMap::new(),
             splat,
             resolve,
-            max_binding: u64::from(limits.max_storage_buffer_binding_size)
+            max_binding: limits
+                .max_storage_buffer_binding_size
                 .min(limits.max_buffer_size),
             max_groups: limits.max_compute_workgroups_per_dimension,
         }
