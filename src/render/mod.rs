@@ -12,9 +12,8 @@ pub mod splat;
 pub mod trails;
 
 pub use camera::{Orbit, PanZoom};
-pub use colormap::Colormap;
+pub use colormap::{Colormap, PointColoring};
 pub use gpu::paint_callback;
 pub use points::{
-    PointColoring, PointData, PointInstance, PointPipeline, PointRenderer, PointsCallback,
-    RendererChoice,
+    PointData, PointInstance, PointPipeline, PointRenderer, PointsCallback, RendererChoice,
 };

@@ -12,7 +12,7 @@
 //! On a software adapter the same plans are carried out by the splat renderer ([`super::splat`]) instead
 //! of sprites: `--renderer` chooses ([`RendererChoice`]).
 
-use super::colormap::{Colormap, palette_uniform};
+use super::colormap::{ColoringUniform, PointColoring};
 use super::gpu::{self, DataKind, Frame, PipelineSpec, SlotCallback, SlotPipeline, SlotUpload};
 use super::offscreen::{ClipMap, LayerGeometry, LayerKey, OffscreenLayers, Plan};
 use super::splat::{SplatPipeline, SplatTarget, SplatUniform};
@@ -77,42 +77,6 @@ impl RendererChoice {
 pub struct PointInstance {
     pub position: [f32; 3],
     pub value: f32,
-}
-
-/// How the scalar of each point becomes a colour.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum PointColoring {
-    /// `value` is a class index into [`super::colormap::CLASS_PALETTE`].
-    Class,
-    /// `value` in [0, 1] through a colormap.
-    Scalar(Colormap),
-}
-
-/// The `Coloring` block shared by the point, splat and trail shaders (`shaders/colormap.wgsl`; std140: 144 bytes).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
-pub(super) struct ColoringUniform {
-    palette: [[f32; 4]; 8],
-    mode: u32,
-    colormap_index: u32,
-    opacity: f32,
-    _pad: f32,
-}
-
-impl ColoringUniform {
-    pub(super) fn new(coloring: PointColoring, opacity: f32) -> Self {
-        let (mode, colormap_index) = match coloring {
-            PointColoring::Class => (0, 0),
-            PointColoring::Scalar(map) => (1, map.shader_index()),
-        };
-        ColoringUniform {
-            palette: palette_uniform(),
-            mode,
-            colormap_index,
-            opacity: opacity.clamp(0.0, 1.0),
-            _pad: 0.0,
-        }
-    }
 }
 
 /// Uniform block; kept in sync with `PointUniform` in `shaders/points.wgsl` (std140 layout: 224 bytes).
@@ -296,7 +260,7 @@ impl SlotCallback for PointsCallback {
         if let Some(splat) = pipeline
             .splat
             .as_mut()
-            .filter(|s| s.fits(count, target.size_px))
+            .filter(|s| s.fits(&self.data.instances, target.size_px))
         {
             pipeline.splatted.insert(self.slot);
             if matches!(plan, Plan::Redraw | Plan::Direct) {

@@ -11,8 +11,8 @@
 //! this module only keeps the GPU state of each slot: its uniform, its points (one storage buffer,
 //! re-uploaded only when their generation changes) and its key buffer.
 
+use super::colormap::ColoringUniform;
 use super::gpu::{self, DataKind, DataSlots, Frame, SlotUpload};
-use super::points::{ColoringUniform, PointInstance};
 use bytemuck::{Pod, Zeroable};
 use eframe::egui_wgpu::wgpu;
 use std::collections::HashMap;
@@ -154,10 +154,10 @@ impl SplatPipeline {
         }
     }
 
-    /// Whether `count` points over a `size_px` grid fit the device's storage bindings (under wgpu's
-    /// default limits: 8.4M points, 33M pixels); larger ones are drawn as sprites.
-    pub fn fits(&self, count: usize, size_px: [u32; 2]) -> bool {
-        let point_bytes = count as u64 * std::mem::size_of::<PointInstance>() as u64;
+    /// Whether `points` over a `size_px` grid fit the device's storage bindings (under wgpu's default
+    /// limits: 8.4M points of 16 bytes, 33M pixels); larger ones are drawn as sprites.
+    pub fn fits<T>(&self, points: &[T], size_px: [u32; 2]) -> bool {
+        let (count, point_bytes) = (points.len(), std::mem::size_of_val(points) as u64);
         let key_bytes = u64::from(size_px[0]) * u64::from(size_px[1]) * 4;
         let groups = (count as u64).div_ceil(u64::from(WORKGROUP));
         point_bytes <= self.max_binding
@@ -168,12 +168,12 @@ impl SplatPipeline {
     /// Records slot `slot`'s splat into `target`: writes its uniform, uploads the points if their
     /// generation is new, clears its keys and dispatches one invocation per point. The caller checked
     /// [`Self::fits`].
-    pub(super) fn prepare(
+    pub(super) fn prepare<T: Pod>(
         &mut self,
         frame: &mut Frame<'_>,
         slot: u64,
         uniform: &SplatUniform,
-        upload: SlotUpload<'_, PointInstance>,
+        upload: SlotUpload<'_, T>,
     ) {
         let count = upload.data.len() as u32;
         self.points.prepare(frame, slot, uniform, upload);
