@@ -52,11 +52,12 @@ pub enum RendererChoice {
 impl RendererChoice {
     /// The renderer for an adapter of `device_type` (`splat_supported`: it can run the splat at all).
     ///
-    /// `Auto` follows this measurement (release build, Xvfb, 1024x768 window, lavapipe on 2 vCPUs,
+    /// `Auto` follows these measurements (release build, Xvfb, 1024x768 window, lavapipe on 2 vCPUs,
     /// 3-D orbit, median frame): sprites cost 253 ms at 100k points and 733 ms at 1M against 47.8 ms
-    /// for an empty view, since lavapipe rasterises 2 triangles per point; the splat stays near the
-    /// empty frame (see README, "Performance"). A hardware rasteriser draws sprites at a fraction of
-    /// a millisecond per million points and blends overlapping ones, so GPUs keep sprites.
+    /// for an empty view, since lavapipe rasterises 2 triangles per point; launched alternately on a
+    /// loaded machine, the splat drew 1M points in 340–470 ms where sprites took 1270–2080 ms. A
+    /// hardware rasteriser draws sprites at a fraction of a millisecond per million points and
+    /// blends overlapping ones, so GPUs keep sprites.
     pub fn resolve(self, device_type: wgpu::DeviceType, splat_supported: bool) -> PointRenderer {
         match self {
             RendererChoice::Sprites => PointRenderer::Sprites,
