@@ -54,8 +54,9 @@ impl RendererChoice {
     ///
     /// `Auto` follows these measurements (release build, Xvfb, 1024x768 window, lavapipe on 2 vCPUs,
     /// 3-D orbit, median frame): sprites cost 253 ms at 100k points and 733 ms at 1M against 47.8 ms
-    /// for an empty view, since lavapipe rasterises 2 triangles per point; launched alternately on a
-    /// loaded machine, the splat drew 1M points in 340–470 ms where sprites took 1270–2080 ms. A
+    /// for an empty view, since lavapipe rasterises 2 triangles per point; `bench --filter orbit` on a
+    /// loaded machine (empty 77.8 ms): splat 126 ms vs sprites 212 ms at 100k, 291 ms vs 1174 ms at
+    /// 1M. A
     /// hardware rasteriser draws sprites at a fraction of a millisecond per million points and
     /// blends overlapping ones, so GPUs keep sprites.
     pub fn resolve(self, device_type: wgpu::DeviceType, splat_supported: bool) -> PointRenderer {
