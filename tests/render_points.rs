@@ -1,12 +1,14 @@
 //! The point pipeline on a real wgpu device (lavapipe here; no adapter fails the test): points land
 //! where the camera puts them, in the palette colour of their class or the colormap colour of their value,
 //! and nothing is drawn elsewhere; the sprites are drawn into their offscreen layer only when the points,
-//! the camera or the style change.
+//! the camera or the style change. The splat renderer (issue #18) draws what the sprites draw where discs
+//! do not overlap, the union of the same discs where they do, and the nearest point in 3-D.
 
 use diffscope::render::camera::{PanZoom, to_screen};
 use diffscope::render::colormap::{Colormap, class_rgb8};
 use diffscope::render::{
-    PointColoring, PointData, PointInstance, PointPipeline, PointsCallback, paint_callback,
+    PointColoring, PointData, PointInstance, PointPipeline, PointRenderer, PointsCallback,
+    RendererChoice, paint_callback,
 };
 use eframe::egui_wgpu;
 use egui_kittest::Harness;
@@ -17,6 +19,8 @@ struct PointsApp {
     instances: Arc<Vec<PointInstance>>,
     generation: u64,
     camera: PanZoom,
+    /// Where the view starts in the window (the window is `SIZE` + twice this on each axis).
+    pad: f32,
 }
 
 const SIZE: f32 = 200.0;
@@ -25,7 +29,8 @@ const SLOT: u64 = 7;
 
 impl eframe::App for PointsApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        let rect = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(SIZE, SIZE));
+        let rect =
+            egui::Rect::from_min_size(egui::pos2(self.pad, self.pad), egui::vec2(SIZE, SIZE));
         ui.painter().rect_filled(rect, 0.0, egui::Color32::BLACK);
         ui.painter().add(paint_callback(
             rect,
@@ -51,36 +56,56 @@ fn camera() -> PanZoom {
     }
 }
 
-/// A harness drawing `instances`, and the renderer state holding the point pipeline.
+/// A sprite harness drawing `instances`, and the renderer state holding the point pipeline.
 fn harness(
+    coloring: PointColoring,
+    instances: Vec<PointInstance>,
+) -> (Harness<'static, PointsApp>, egui_wgpu::RenderState) {
+    harness_with(RendererChoice::Sprites, 0.0, coloring, instances)
+}
+
+/// A harness drawing `instances` with `renderer` in a view `pad` pixels from the window's corner.
+fn harness_with(
+    renderer: RendererChoice,
+    pad: f32,
     coloring: PointColoring,
     instances: Vec<PointInstance>,
 ) -> (Harness<'static, PointsApp>, egui_wgpu::RenderState) {
     let instances = Arc::new(instances);
     let (sender, receiver) = std::sync::mpsc::channel();
     let harness = Harness::builder()
-        .with_size([SIZE, SIZE])
+        .with_size([SIZE + 2.0 * pad, SIZE + 2.0 * pad])
         .wgpu()
         .build_eframe(move |cc| {
             let state = cc
                 .wgpu_render_state
                 .clone()
                 .expect("a wgpu adapter (lavapipe)");
-            PointPipeline::install(&state);
+            let chosen = PointPipeline::install(&state, renderer);
+            let expected = match renderer {
+                RendererChoice::Splat => PointRenderer::Splat,
+                _ => PointRenderer::Sprites,
+            };
+            assert_eq!(chosen, expected, "lavapipe runs both renderers");
             sender.send(state).expect("the test holds the receiver");
             PointsApp {
                 coloring,
                 instances,
                 generation: 1,
                 camera: camera(),
+                pad,
             }
         });
     let state = receiver.recv().expect("the app was built");
     (harness, state)
 }
 
-fn render(coloring: PointColoring, instances: Vec<PointInstance>) -> image::RgbaImage {
-    let (mut harness, _) = harness(coloring, instances);
+fn render_with(
+    renderer: RendererChoice,
+    coloring: PointColoring,
+    instances: Vec<PointInstance>,
+) -> image::RgbaImage {
+    let (mut harness, _) = harness_with(renderer, 0.0, coloring, instances);
     harness.run_steps(2);
     harness.render().expect("wgpu render")
 }
@@ -106,7 +131,7 @@ fn screen(p: [f32; 3]) -> glam::Vec2 {
 #[test]
 fn class_points_are_drawn_in_their_palette_colour_where_the_camera_puts_them() {
     let points = [[-0.5, 0.5, 0.0], [0.5, 0.5, 0.0], [0.0, -0.5, 0.0]];
-    let instances = points
+    let instances: Vec<PointInstance> = points
         .iter()
         .enumerate()
         .map(|(k, &position)| PointInstance {
@@ -114,7 +139,15 @@ fn class_points_are_drawn_in_their_palette_colour_where_the_camera_puts_them() {
             value: k as f32,
         })
         .collect();
-    let image = render(PointColoring::Class, instances);
+    for renderer in [RendererChoice::Sprites, RendererChoice::Splat] {
+        check_class_points(
+            render_with(renderer, PointColoring::Class, instances.clone()),
+            &points,
+        );
+    }
+}
+
+fn check_class_points(image: image::RgbaImage, points: &[[f32; 3]]) {
     for (k, &p) in points.iter().enumerate() {
         let s = screen(p);
         let got = pixel_at(&image, s.x, s.y);
@@ -144,8 +177,10 @@ fn scalar_points_use_the_same_colormap_as_the_cpu() {
         .zip(values)
         .map(|(&position, value)| PointInstance { position, value })
         .collect();
-    for map in Colormap::ALL {
-        let image = render(PointColoring::Scalar(map), instances.clone());
+    for (map, renderer) in Colormap::ALL.into_iter().flat_map(|map| {
+        [RendererChoice::Sprites, RendererChoice::Splat].map(|renderer| (map, renderer))
+    }) {
+        let image = render_with(renderer, PointColoring::Scalar(map), instances.clone());
         for (&p, &v) in points.iter().zip(&values) {
             let s = screen(p);
             let got = pixel_at(&image, s.x, s.y);
@@ -285,4 +320,178 @@ fn a_reprojected_pan_matches_the_sprites_drawn_for_the_panned_camera() {
         "{differing} of {} pixels differ",
         SIZE * SIZE
     );
+}
+
+/// Pixels where two images differ by more than `tolerance` in some channel.
+fn differing(a: &image::RgbaImage, b: &image::RgbaImage, tolerance: u8) -> usize {
+    a.pixels()
+        .zip(b.pixels())
+        .filter(|(p, q)| {
+            p.0.iter()
+                .zip(&q.0)
+                .any(|(x, y)| x.abs_diff(*y) > tolerance)
+        })
+        .count()
+}
+
+/// Pixels where anything but the black background shows.
+fn lit(image: &image::RgbaImage) -> Vec<bool> {
+    image
+        .pixels()
+        .map(|p| p.0[..3].iter().any(|&c| c > 8))
+        .collect()
+}
+
+/// The frame with the inputs settled (drawn into the offscreen layer and composited), then the frame
+/// after the points changed (drawn straight into egui's pass, `pad` pixels into the window).
+fn layer_and_direct_frames(
+    renderer: RendererChoice,
+    coloring: PointColoring,
+    instances: &[PointInstance],
+) -> [image::RgbaImage; 2] {
+    const PAD: f32 = 13.0;
+    let (mut harness, state) = harness_with(renderer, PAD, coloring, instances.to_vec());
+    harness.run_steps(2);
+    let layer = harness.render().expect("wgpu render");
+    harness.state_mut().generation = 2;
+    harness.run();
+    let direct = harness.render().expect("wgpu render");
+    let renderer = state.renderer.read();
+    let pipeline = renderer.callback_resources.get::<PointPipeline>().unwrap();
+    assert_eq!(
+        pipeline.redraws(SLOT),
+        1,
+        "the second frame was drawn directly"
+    );
+    [layer, direct]
+}
+
+/// Points on a grid far enough apart that no two discs (radius + the 1 px rim) touch: the splat draws
+/// each disc exactly as a sprite, anti-aliased rim included, into the layer and into egui's pass.
+#[test]
+fn a_sparse_cloud_splatted_equals_its_sprites() {
+    // 12 points per row, 16 px apart: discs span 2 × (6 + 0.5) = 13 px.
+    let instances: Vec<PointInstance> = (0..144u32)
+        .map(|i| {
+            let (col, row) = ((i % 12) as f32, (i / 12) as f32);
+            // Sub-pixel offsets so that rims fall on every fraction of a pixel.
+            let jitter = 0.37 * (i as f32 * 0.618_034).fract();
+            PointInstance {
+                position: [
+                    -0.88 + (col * 16.0 + jitter) * 2.0 / SIZE,
+                    -0.88 + (row * 16.0 + 0.5 * jitter) * 2.0 / SIZE,
+                    0.0,
+                ],
+                value: if i % 2 == 0 {
+                    (i % 8) as f32
+                } else {
+                    i as f32 / 143.0
+                },
+            }
+        })
+        .collect();
+    for coloring in [
+        PointColoring::Class,
+        PointColoring::Scalar(Colormap::Viridis),
+    ] {
+        let sprites = layer_and_direct_frames(RendererChoice::Sprites, coloring, &instances);
+        let splat = layer_and_direct_frames(RendererChoice::Splat, coloring, &instances);
+        for (frame, (a, b)) in ["layer", "direct"].iter().zip(sprites.iter().zip(&splat)) {
+            let shown = lit(a).iter().filter(|&&l| l).count();
+            // 144 discs of about π · 6.5² ≈ 133 px each (rims partly below the lit threshold).
+            assert!(
+                shown > 144 * 100,
+                "{coloring:?} {frame}: only {shown} lit pixels"
+            );
+            // Coverage is computed from the same distances up to f32 rounding: 8-bit levels agree.
+            let off = differing(a, b, 2);
+            assert_eq!(off, 0, "{coloring:?} {frame}: {off} pixels differ");
+        }
+    }
+}
+
+/// A dense cloud: the splat keeps one point per pixel where the sprites blend several, which only
+/// shows on the anti-aliased rims (interiors are opaque, and in 2-D the later point wins in both, as
+/// in the sprites' draw order). The union of the discs is the same.
+#[test]
+fn a_dense_cloud_splatted_covers_the_pixels_of_its_sprites() {
+    let instances: Vec<PointInstance> = (0..2000u32)
+        .map(|i| {
+            let u = (i as f32 * 0.618_034).fract();
+            let v = (i as f32 * 0.754_878).fract();
+            PointInstance {
+                position: [-0.7 + 1.4 * u, -0.7 + 1.4 * v * v, 0.0],
+                value: (i % 5) as f32,
+            }
+        })
+        .collect();
+    let [sprites, _] =
+        layer_and_direct_frames(RendererChoice::Sprites, PointColoring::Class, &instances);
+    let [splat, _] =
+        layer_and_direct_frames(RendererChoice::Splat, PointColoring::Class, &instances);
+    let (a, b) = (lit(&sprites), lit(&splat));
+    let covered = a.iter().filter(|&&l| l).count();
+    let mismatched = a.iter().zip(&b).filter(|(x, y)| x != y).count();
+    assert!(covered > 10_000, "the cloud covers {covered} pixels");
+    // Only rim pixels near the lit threshold may flip (a rim over a rim blends brighter as sprites).
+    assert!(
+        mismatched * 200 <= covered,
+        "{mismatched} of {covered} covered pixels differ in coverage"
+    );
+    // Colours differ only on rims: a small fraction of the covered pixels, but some (else the cloud
+    // was not dense and this test would not test blending).
+    let off = differing(&sprites, &splat, 3);
+    assert!(off > 0, "no overlapping rims: the cloud is not dense");
+    assert!(
+        off * 4 <= covered,
+        "{off} of {covered} pixels differ in colour"
+    );
+}
+
+/// Two points at the same place at different depths: the sprites show the later one (draw order, no
+/// depth test), the splat the nearer one, whichever comes first.
+#[test]
+fn the_splat_shows_the_nearest_point() {
+    let view_proj = camera().view_proj(1.0);
+    let depth = |z: f32| {
+        let clip = view_proj * glam::Vec4::new(0.1, 0.2, z, 1.0);
+        clip.z / clip.w
+    };
+    let (near_z, far_z) = if depth(0.5) < depth(-0.5) {
+        (0.5, -0.5)
+    } else {
+        (-0.5, 0.5)
+    };
+    for near_first in [true, false] {
+        let near = PointInstance {
+            position: [0.1, 0.2, near_z],
+            value: 1.0,
+        };
+        let far = PointInstance {
+            position: [0.1, 0.2, far_z],
+            value: 3.0,
+        };
+        let instances = if near_first {
+            vec![near, far]
+        } else {
+            vec![far, near]
+        };
+        let s = screen([0.1, 0.2, 0.0]);
+        let sprites = render_with(
+            RendererChoice::Sprites,
+            PointColoring::Class,
+            instances.clone(),
+        );
+        let splat = render_with(
+            RendererChoice::Splat,
+            PointColoring::Class,
+            instances.clone(),
+        );
+        let last = instances[1].value as usize;
+        assert!(close(pixel_at(&sprites, s.x, s.y), class_rgb8(last), 2));
+        assert!(
+            close(pixel_at(&splat, s.x, s.y), class_rgb8(1), 2),
+            "near first: {near_first}"
+        );
+    }
 }

@@ -25,9 +25,9 @@ use crate::analysis::view_data::{
     Cloud, Imported, Measured, ReferenceReports, measured, metric_table,
 };
 use crate::figure::{Figure, Table};
-use crate::render::PointPipeline;
 use crate::render::layer::LayerPipeline;
 use crate::render::trails::TrailPipeline;
+use crate::render::{PointPipeline, PointRenderer, RendererChoice};
 use crate::scene::Scene;
 use crate::session::Session;
 use eframe::egui_wgpu::RenderState;
@@ -59,6 +59,8 @@ pub struct AppOptions {
     pub autosave: Option<PathBuf>,
     /// Start in Present mode with this theme.
     pub present: Option<presentation::PresentTheme>,
+    /// How the manifold view draws its points (`--renderer`).
+    pub renderer: RendererChoice,
 }
 
 /// What a frame-time measurement shows.
@@ -177,6 +179,8 @@ pub struct DiffscopeApp {
     open_at: Option<f64>,
     /// The (cloud id, step) whose metrics were last asked for by [`Self::follow_time_in_metrics`].
     metrics_requested: Option<(usize, usize)>,
+    /// What draws the points (reported by frame-time measurements).
+    point_renderer: PointRenderer,
 }
 
 impl DiffscopeApp {
@@ -218,11 +222,11 @@ impl DiffscopeApp {
         render_state: Option<&RenderState>,
         options: AppOptions,
     ) -> (Self, Option<Session>) {
-        if let Some(render_state) = render_state {
-            PointPipeline::install(render_state);
+        let point_renderer = render_state.map_or(PointRenderer::Sprites, |render_state| {
             LayerPipeline::install(render_state);
             TrailPipeline::install(render_state);
-        }
+            PointPipeline::install(render_state, options.renderer)
+        });
         let mut jobs = JobBoard::new(2);
         let startup = session::startup_session(&options, &mut jobs);
         let (scene, preset) = match (&startup, &options.scene) {
@@ -279,6 +283,7 @@ impl DiffscopeApp {
             laws: laws_view::LawsView::default(),
             open_at: None,
             metrics_requested: None,
+            point_renderer,
         };
         (app, startup)
     }
@@ -867,7 +872,7 @@ impl DiffscopeApp {
                     if self.manifold.uses_density() {
                         "density layer"
                     } else {
-                        "sprites"
+                        self.point_renderer.name()
                     }
                 ),
                 None => "while the scene's jobs run".into(),

@@ -53,6 +53,11 @@ pub struct Cli {
     /// Open the app in Present mode (large type, high contrast) with this theme; F5 or Esc leaves it.
     #[arg(long, value_name = "THEME")]
     pub present: Option<crate::app::presentation::PresentTheme>,
+    /// How the manifold view draws points: sprites (anti-aliased, blended), splat (a compute pass
+    /// keeping the nearest point per pixel, fast on software rasterisers) or auto (splat on a CPU
+    /// adapter such as lavapipe, sprites on a GPU).
+    #[arg(long, value_enum, default_value_t)]
+    pub renderer: crate::render::RendererChoice,
 }
 
 #[derive(Debug, Subcommand)]
@@ -126,6 +131,7 @@ pub fn main() -> ExitCode {
                 }),
                 autosave: plain.then(crate::session::autosave_path).flatten(),
                 present: cli.present,
+                renderer: cli.renderer,
             })
         }),
     };

@@ -75,6 +75,9 @@ pub struct RenderArgs {
     /// the view's panel beside them; `--view manifold` has none) instead of the view alone. PNG only.
     #[arg(long, value_name = "THEME")]
     pub present: Option<PresentTheme>,
+    /// How the manifold view draws points: sprites, splat or auto (splat on a CPU adapter).
+    #[arg(long, value_enum, default_value_t)]
+    pub renderer: crate::render::RendererChoice,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -179,6 +182,7 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
         session,
         solo: present_tab.is_none().then_some(view),
         present: args.present,
+        renderer: args.renderer,
         ..AppOptions::default()
     };
     let measure_models = args.measure_models;

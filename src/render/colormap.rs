@@ -1,6 +1,9 @@
 //! Perceptually uniform colormaps (viridis, magma) as degree-6 polynomial fits, and the categorical class
 //! palette. The fits are kept in sync with `shaders/colormap.wgsl` (a test compares the two texts), so an
-//! exported figure and the screen agree. No GPU here.
+//! exported figure and the screen agree. Also the Rust side of the `Coloring` uniform block of
+//! `shaders/colormap.wgsl` that every point shader reads. No GPU here.
+
+use bytemuck::{Pod, Zeroable};
 
 /// A sequential, perceptually uniform colormap.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,6 +105,42 @@ pub fn palette_uniform() -> [[f32; 4]; 8] {
 /// The palette colour of class `k`.
 pub fn class_rgb8(k: usize) -> [u8; 3] {
     CLASS_PALETTE[k % CLASS_PALETTE.len()]
+}
+
+/// How the scalar of each point becomes a colour.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PointColoring {
+    /// `value` is a class index into [`super::colormap::CLASS_PALETTE`].
+    Class,
+    /// `value` in [0, 1] through a colormap.
+    Scalar(Colormap),
+}
+
+/// The `Coloring` block shared by the point, splat and trail shaders (`shaders/colormap.wgsl`; std140: 144 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+pub(super) struct ColoringUniform {
+    palette: [[f32; 4]; 8],
+    mode: u32,
+    colormap_index: u32,
+    opacity: f32,
+    _pad: f32,
+}
+
+impl ColoringUniform {
+    pub(super) fn new(coloring: PointColoring, opacity: f32) -> Self {
+        let (mode, colormap_index) = match coloring {
+            PointColoring::Class => (0, 0),
+            PointColoring::Scalar(map) => (1, map.shader_index()),
+        };
+        ColoringUniform {
+            palette: palette_uniform(),
+            mode,
+            colormap_index,
+            opacity: opacity.clamp(0.0, 1.0),
+            _pad: 0.0,
+        }
+    }
 }
 
 #[cfg(test)]

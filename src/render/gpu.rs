@@ -1,6 +1,7 @@
 //! wgpu boilerplate shared by the pipelines: shader modules with the colormap prepended, render pipelines
 //! that match egui's pass (its colour format, premultiplied alpha, no depth, one sample), and the per-view
-//! data slots (uniform + vertex buffer or data texture, uploaded only when the data changes).
+//! data slots (uniform + vertex buffer, storage buffer or data texture, uploaded only when the data
+//! changes).
 
 use eframe::egui_wgpu::{CallbackResources, CallbackTrait, ScreenDescriptor, wgpu};
 use std::collections::HashMap;
@@ -19,11 +20,12 @@ pub(super) fn shader(device: &wgpu::Device, label: &str, source: &str) -> wgpu::
     })
 }
 
-/// Binding `binding`: one uniform buffer seen by both stages.
+/// Binding `binding`: one uniform buffer seen by every stage (the splat renderer's compute pass reads
+/// the same uniform as its resolve pass).
 pub(super) fn uniform_entry(binding: u32) -> wgpu::BindGroupLayoutEntry {
     wgpu::BindGroupLayoutEntry {
         binding,
-        visibility: wgpu::ShaderStages::VERTEX_FRAGMENT,
+        visibility: wgpu::ShaderStages::VERTEX_FRAGMENT | wgpu::ShaderStages::COMPUTE,
         ty: wgpu::BindingType::Buffer {
             ty: wgpu::BufferBindingType::Uniform,
             has_dynamic_offset: false,
@@ -43,21 +45,32 @@ pub(super) fn uniform_buffer(device: &wgpu::Device, label: &str, size: usize) ->
     })
 }
 
+/// A pipeline layout of `bind_group_layouts` (groups 0, 1, …).
+pub(super) fn pipeline_layout(
+    device: &wgpu::Device,
+    label: &str,
+    bind_group_layouts: &[&wgpu::BindGroupLayout],
+) -> wgpu::PipelineLayout {
+    let groups: Vec<Option<&wgpu::BindGroupLayout>> =
+        bind_group_layouts.iter().copied().map(Some).collect();
+    device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some(label),
+        bind_group_layouts: &groups,
+        immediate_size: 0,
+    })
+}
+
 /// A render pipeline into egui's pass with entry points `vs_main` / `fs_main`.
 pub(super) fn pipeline(
     device: &wgpu::Device,
     label: &str,
     module: &wgpu::ShaderModule,
-    bind_group_layout: &wgpu::BindGroupLayout,
+    bind_group_layouts: &[&wgpu::BindGroupLayout],
     buffers: &[Option<wgpu::VertexBufferLayout<'_>>],
     topology: wgpu::PrimitiveTopology,
     target_format: wgpu::TextureFormat,
 ) -> wgpu::RenderPipeline {
-    let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-        label: Some(label),
-        bind_group_layouts: &[Some(bind_group_layout)],
-        immediate_size: 0,
-    });
+    let layout = pipeline_layout(device, label, bind_group_layouts);
     device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
         label: Some(label),
         layout: Some(&layout),
@@ -118,7 +131,7 @@ impl SlotPipeline {
             device,
             spec.label,
             &module,
-            &slots.layout,
+            &[&slots.layout],
             spec.buffers,
             spec.topology,
             target_format,
@@ -250,6 +263,9 @@ pub enum DataKind {
     Vertices,
     /// A 2-D texture at binding 1 (seen by both stages), one element per texel, `row` elements per row.
     Texels(wgpu::TextureFormat),
+    /// A read-only storage buffer at binding 1 (seen by the compute and fragment stages), one element
+    /// per array entry.
+    Storage,
 }
 
 /// One view's GPU data: its uniform buffer, its bind group, and the data (a vertex buffer or a data
@@ -263,14 +279,14 @@ struct DataSlot {
 }
 
 enum SlotData {
-    /// The buffer and its capacity in bytes.
-    Vertices(wgpu::Buffer, u64),
+    /// A vertex or storage buffer and its capacity in bytes.
+    Buffer(wgpu::Buffer, u64),
     Texture(wgpu::Texture),
 }
 
 /// The per-view data slots of one pipeline, with the bind group layout they share: uniform at
-/// binding 0 and, for [`DataKind::Texels`], the data texture at binding 1.
-struct DataSlots {
+/// binding 0 and, for [`DataKind::Texels`] and [`DataKind::Storage`], the data at binding 1.
+pub(super) struct DataSlots {
     label: &'static str,
     kind: DataKind,
     uniform_size: usize,
@@ -279,22 +295,37 @@ struct DataSlots {
 }
 
 impl DataSlots {
-    fn new(
+    pub(super) fn new(
         device: &wgpu::Device,
         label: &'static str,
         kind: DataKind,
         uniform_size: usize,
     ) -> Self {
         let mut entries = vec![uniform_entry(0)];
-        if let DataKind::Texels(_) = kind {
-            entries.push(wgpu::BindGroupLayoutEntry {
-                binding: 1,
-                visibility: wgpu::ShaderStages::VERTEX_FRAGMENT,
-                ty: wgpu::BindingType::Texture {
+        let data = match kind {
+            DataKind::Vertices => None,
+            DataKind::Texels(_) => Some((
+                wgpu::ShaderStages::VERTEX_FRAGMENT,
+                wgpu::BindingType::Texture {
                     sample_type: wgpu::TextureSampleType::Float { filterable: false },
                     view_dimension: wgpu::TextureViewDimension::D2,
                     multisampled: false,
                 },
+            )),
+            DataKind::Storage => Some((
+                wgpu::ShaderStages::COMPUTE | wgpu::ShaderStages::FRAGMENT,
+                wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Storage { read_only: true },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+            )),
+        };
+        if let Some((visibility, ty)) = data {
+            entries.push(wgpu::BindGroupLayoutEntry {
+                binding: 1,
+                visibility,
+                ty,
                 count: None,
             });
         }
@@ -311,8 +342,13 @@ impl DataSlots {
         }
     }
 
+    /// The layout of every slot's bind group.
+    pub(super) fn layout(&self) -> &wgpu::BindGroupLayout {
+        &self.layout
+    }
+
     /// Writes slot `key`'s uniform and uploads the data unless its generation is already on the GPU.
-    fn prepare<U: bytemuck::Pod, T: bytemuck::Pod>(
+    pub(super) fn prepare<U: bytemuck::Pod, T: bytemuck::Pod>(
         &mut self,
         frame: &Frame<'_>,
         key: u64,
@@ -344,7 +380,22 @@ impl DataSlots {
         }
         let bytes: &[u8] = bytemuck::cast_slice(data);
         let rebuilt = match self.kind {
-            DataKind::Vertices => upload_vertices(device, queue, &mut slot.data, label, bytes),
+            DataKind::Vertices => upload_buffer(
+                device,
+                queue,
+                &mut slot.data,
+                label,
+                wgpu::BufferUsages::VERTEX,
+                bytes,
+            ),
+            DataKind::Storage => upload_buffer(
+                device,
+                queue,
+                &mut slot.data,
+                label,
+                wgpu::BufferUsages::STORAGE,
+                bytes,
+            ),
             DataKind::Texels(format) => {
                 let row = row.clamp(1, data.len());
                 upload_texels(device, queue, &mut slot.data, label, format, data, row)
@@ -353,6 +404,7 @@ impl DataSlots {
         if rebuilt || slot.bind_group.is_none() {
             slot.bind_group = Some(bind_group(
                 device,
+                self.kind,
                 &self.layout,
                 label,
                 &slot.uniform,
@@ -361,28 +413,38 @@ impl DataSlots {
         }
     }
 
-    /// Binds slot `key` (bind group 0, and the vertex buffer at slot 0) and returns its element count;
-    /// `None` when the slot has nothing to draw.
-    fn bind(&self, pass: &mut wgpu::RenderPass<'static>, key: u64) -> Option<u32> {
+    /// Slot `key`'s bind group and element count; `None` when the slot has nothing to draw.
+    pub(super) fn get(&self, key: u64) -> Option<(&wgpu::BindGroup, u32)> {
         let slot = self.slots.get(&key).filter(|s| s.count > 0)?;
-        pass.set_bind_group(0, slot.bind_group.as_ref()?, &[]);
-        if let Some(SlotData::Vertices(buffer, _)) = &slot.data {
+        Some((slot.bind_group.as_ref()?, slot.count))
+    }
+
+    /// Binds slot `key` (bind group 0, and for [`DataKind::Vertices`] the vertex buffer at slot 0) and
+    /// returns its element count; `None` when the slot has nothing to draw.
+    pub(super) fn bind(&self, pass: &mut wgpu::RenderPass<'static>, key: u64) -> Option<u32> {
+        let (bind_group, count) = self.get(key)?;
+        pass.set_bind_group(0, bind_group, &[]);
+        if let (DataKind::Vertices, Some(SlotData::Buffer(buffer, _))) =
+            (self.kind, &self.slots.get(&key)?.data)
+        {
             pass.set_vertex_buffer(0, buffer.slice(..));
         }
-        Some(slot.count)
+        Some(count)
     }
 }
 
-/// Writes `bytes` into the vertex buffer, reallocating only when it grows; true when reallocated.
-fn upload_vertices(
+/// Writes `bytes` into the slot's buffer (of `usage`), reallocating only when it grows: the one
+/// `write_buffer` of new points every frame while the time plays. True when reallocated.
+fn upload_buffer(
     device: &wgpu::Device,
     queue: &wgpu::Queue,
     data: &mut Option<SlotData>,
     label: &str,
+    usage: wgpu::BufferUsages,
     bytes: &[u8],
 ) -> bool {
     use wgpu::util::DeviceExt;
-    if let Some(SlotData::Vertices(buffer, capacity)) = data
+    if let Some(SlotData::Buffer(buffer, capacity)) = data
         && *capacity >= bytes.len() as u64
     {
         queue.write_buffer(buffer, 0, bytes);
@@ -391,9 +453,9 @@ fn upload_vertices(
     let buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
         label: Some(label),
         contents: bytes,
-        usage: wgpu::BufferUsages::VERTEX | wgpu::BufferUsages::COPY_DST,
+        usage: usage | wgpu::BufferUsages::COPY_DST,
     });
-    *data = Some(SlotData::Vertices(buffer, bytes.len() as u64));
+    *data = Some(SlotData::Buffer(buffer, bytes.len() as u64));
     true
 }
 
@@ -477,6 +539,7 @@ fn upload_texels<T: bytemuck::Pod>(
 
 fn bind_group(
     device: &wgpu::Device,
+    kind: DataKind,
     layout: &wgpu::BindGroupLayout,
     label: &str,
     uniform: &wgpu::Buffer,
@@ -492,11 +555,18 @@ fn bind_group(
         binding: 0,
         resource: uniform.as_entire_binding(),
     }];
-    if let Some(view) = &view {
-        entries.push(wgpu::BindGroupEntry {
+    match (kind, data, &view) {
+        (DataKind::Texels(_), _, Some(view)) => entries.push(wgpu::BindGroupEntry {
             binding: 1,
             resource: wgpu::BindingResource::TextureView(view),
-        });
+        }),
+        (DataKind::Storage, Some(SlotData::Buffer(buffer, _)), _) => {
+            entries.push(wgpu::BindGroupEntry {
+                binding: 1,
+                resource: buffer.as_entire_binding(),
+            })
+        }
+        _ => {}
     }
     device.create_bind_group(&wgpu::BindGroupDescriptor {
         label: Some(label),

@@ -8,9 +8,12 @@ pub mod gpu;
 pub mod layer;
 pub mod offscreen;
 pub mod points;
+pub mod splat;
 pub mod trails;
 
 pub use camera::{Orbit, PanZoom};
-pub use colormap::Colormap;
+pub use colormap::{Colormap, PointColoring};
 pub use gpu::paint_callback;
-pub use points::{PointColoring, PointData, PointInstance, PointPipeline, PointsCallback};
+pub use points::{
+    PointData, PointInstance, PointPipeline, PointRenderer, PointsCallback, RendererChoice,
+};

@@ -256,7 +256,7 @@ impl<K: LayerKey> OffscreenLayers<K> {
             device,
             label,
             &module,
-            &layout,
+            &[&layout],
             &[],
             wgpu::PrimitiveTopology::TriangleList,
             target_format,

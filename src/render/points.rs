@@ -8,13 +8,69 @@
 //! software rasteriser. While a 2-D camera pans or zooms the layer is composited through the camera map;
 //! while anything else changes every frame (a 3-D orbit, the time playing) the sprites are drawn
 //! straight into egui's pass.
+//!
+//! On a software adapter the same plans are carried out by the splat renderer ([`super::splat`]) instead
+//! of sprites: `--renderer` chooses ([`RendererChoice`]).
 
-use super::colormap::{Colormap, palette_uniform};
+use super::colormap::{ColoringUniform, PointColoring};
 use super::gpu::{self, DataKind, Frame, PipelineSpec, SlotCallback, SlotPipeline, SlotUpload};
 use super::offscreen::{ClipMap, LayerGeometry, LayerKey, OffscreenLayers, Plan};
+use super::splat::{SplatPipeline, SplatTarget, SplatUniform};
 use bytemuck::{Pod, Zeroable};
 use eframe::egui_wgpu::{self, wgpu};
+use std::collections::HashSet;
 use std::sync::Arc;
+
+/// Which renderer draws the points.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PointRenderer {
+    /// Instanced anti-aliased quads, blended in draw order.
+    Sprites,
+    /// The compute splat ([`super::splat`]): the nearest point per pixel.
+    Splat,
+}
+
+impl PointRenderer {
+    pub fn name(self) -> &'static str {
+        match self {
+            PointRenderer::Sprites => "sprites",
+            PointRenderer::Splat => "splat",
+        }
+    }
+}
+
+/// The renderer asked for on the command line (`--renderer`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum RendererChoice {
+    Sprites,
+    Splat,
+    /// Splat on a CPU (software) adapter, sprites on a GPU; see [`RendererChoice::resolve`].
+    #[default]
+    Auto,
+}
+
+impl RendererChoice {
+    /// The renderer for an adapter of `device_type` (`splat_supported`: it can run the splat at all).
+    ///
+    /// `Auto` follows these measurements (release build, Xvfb, 1024x768 window, lavapipe on 2 vCPUs,
+    /// 3-D orbit, median frame): sprites cost 253 ms at 100k points and 733 ms at 1M against 47.8 ms
+    /// for an empty view, since lavapipe rasterises 2 triangles per point; `bench --filter orbit` on a
+    /// loaded machine (empty 77.8 ms): splat 126 ms vs sprites 212 ms at 100k, 291 ms vs 1174 ms at
+    /// 1M. A
+    /// hardware rasteriser draws sprites at a fraction of a millisecond per million points and
+    /// blends overlapping ones, so GPUs keep sprites.
+    pub fn resolve(self, device_type: wgpu::DeviceType, splat_supported: bool) -> PointRenderer {
+        match self {
+            RendererChoice::Sprites => PointRenderer::Sprites,
+            RendererChoice::Splat | RendererChoice::Auto if !splat_supported => {
+                PointRenderer::Sprites
+            }
+            RendererChoice::Splat => PointRenderer::Splat,
+            RendererChoice::Auto if device_type == wgpu::DeviceType::Cpu => PointRenderer::Splat,
+            RendererChoice::Auto => PointRenderer::Sprites,
+        }
+    }
+}
 
 /// One point: position in view space and the scalar that colours it (class index, or a value in
 /// [0, 1] for the colormap). Kept in sync with the vertex inputs of `shaders/points.wgsl`.
@@ -23,42 +79,6 @@ use std::sync::Arc;
 pub struct PointInstance {
     pub position: [f32; 3],
     pub value: f32,
-}
-
-/// How the scalar of each point becomes a colour.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum PointColoring {
-    /// `value` is a class index into [`super::colormap::CLASS_PALETTE`].
-    Class,
-    /// `value` in [0, 1] through a colormap.
-    Scalar(Colormap),
-}
-
-/// The `Coloring` block shared by the point and trail shaders (`shaders/colormap.wgsl`; std140: 144 bytes).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
-pub(super) struct ColoringUniform {
-    palette: [[f32; 4]; 8],
-    mode: u32,
-    colormap_index: u32,
-    opacity: f32,
-    _pad: f32,
-}
-
-impl ColoringUniform {
-    pub(super) fn new(coloring: PointColoring, opacity: f32) -> Self {
-        let (mode, colormap_index) = match coloring {
-            PointColoring::Class => (0, 0),
-            PointColoring::Scalar(map) => (1, map.shader_index()),
-        };
-        ColoringUniform {
-            palette: palette_uniform(),
-            mode,
-            colormap_index,
-            opacity: opacity.clamp(0.0, 1.0),
-            _pad: 0.0,
-        }
-    }
 }
 
 /// Uniform block; kept in sync with `PointUniform` in `shaders/points.wgsl` (std140 layout: 224 bytes).
@@ -96,9 +116,13 @@ impl LayerKey for SpriteKey {
     }
 }
 
-/// The sprite pipeline (into the offscreen layers) and the layers of every point slot.
+/// The sprite pipeline, the splat pipeline when it is the renderer, and the layers of every point slot.
 pub struct PointPipeline {
     sprites: SlotPipeline,
+    splat: Option<SplatPipeline>,
+    /// The slots drawn by the splat this frame (the others by sprites: the splat's storage bindings
+    /// have a size limit).
+    splatted: HashSet<u64>,
     layers: OffscreenLayers<SpriteKey>,
 }
 
@@ -106,8 +130,13 @@ pub struct PointPipeline {
 const SPRITE_VERTICES: u32 = 6;
 
 impl PointPipeline {
-    /// Builds the pipelines for egui's colour format.
-    pub fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat) -> Self {
+    /// Builds the pipelines of `renderer` for egui's colour format (the splat only on a device that
+    /// supports it, see [`SplatPipeline::supported`]).
+    pub fn new(
+        device: &wgpu::Device,
+        target_format: wgpu::TextureFormat,
+        renderer: PointRenderer,
+    ) -> Self {
         let sprites = SlotPipeline::new(
             device,
             target_format,
@@ -126,13 +155,36 @@ impl PointPipeline {
         );
         PointPipeline {
             sprites,
+            splat: (renderer == PointRenderer::Splat)
+                .then(|| SplatPipeline::new(device, target_format)),
+            splatted: HashSet::new(),
             layers: OffscreenLayers::new(device, "diffscope point layer", target_format),
         }
     }
 
-    /// Installs the pipeline into egui-wgpu's renderer (once, at app start).
-    pub fn install(render_state: &egui_wgpu::RenderState) {
-        gpu::install(render_state, PointPipeline::new);
+    /// Installs the pipeline into egui-wgpu's renderer (once, at app start) with the renderer `choice`
+    /// resolves to on this adapter, which it logs and returns.
+    pub fn install(render_state: &egui_wgpu::RenderState, choice: RendererChoice) -> PointRenderer {
+        let info = render_state.adapter.get_info();
+        let supported = SplatPipeline::supported(&render_state.adapter, &render_state.device);
+        let renderer = choice.resolve(info.device_type, supported);
+        if choice == RendererChoice::Splat && renderer != PointRenderer::Splat {
+            log::warn!(
+                "the splat point renderer needs compute shaders and storage buffers, which {} lacks: \
+                 drawing sprites",
+                info.name
+            );
+        }
+        log::info!(
+            "point renderer: {} ({choice:?} on {} adapter {})",
+            renderer.name(),
+            format!("{:?}", info.device_type).to_lowercase(),
+            info.name
+        );
+        gpu::install(render_state, |device, format| {
+            PointPipeline::new(device, format, renderer)
+        });
+        renderer
     }
 
     fn draw_sprites(&self, pass: &mut wgpu::RenderPass<'static>, slot: u64) {
@@ -194,13 +246,51 @@ impl SlotCallback for PointsCallback {
         };
         let plan = pipeline.layers.plan(frame, self.slot, key);
         // A layer redraw sees the wider window of the layer, with sprites of the same pixel size.
-        let drawn = match LayerGeometry::of_frame(frame).filter(|_| plan == Plan::Redraw) {
-            Some(layer) => PointUniform {
-                view_proj: (layer.view_to_layer() * self.view_proj).to_cols_array_2d(),
-                viewport_px: layer.size_px.map(|n| n as f32),
-                ..uniform
+        let target = match LayerGeometry::of_frame(frame).filter(|_| plan == Plan::Redraw) {
+            Some(layer) => SplatTarget {
+                view_proj: layer.view_to_layer() * self.view_proj,
+                size_px: layer.size_px,
+                origin_px: [0.0; 2],
             },
-            None => uniform,
+            None => SplatTarget {
+                view_proj: self.view_proj,
+                size_px: uniform.viewport_px.map(|n| n as u32),
+                origin_px: [frame.viewport.left_px as f32, frame.viewport.top_px as f32],
+            },
+        };
+        let count = self.data.instances.len();
+        if let Some(splat) = pipeline
+            .splat
+            .as_mut()
+            .filter(|s| s.fits(&self.data.instances, target.size_px))
+        {
+            pipeline.splatted.insert(self.slot);
+            if matches!(plan, Plan::Redraw | Plan::Direct) {
+                let splat_uniform =
+                    SplatUniform::new(target, self.radius_px, count as u32, uniform.coloring);
+                splat.prepare(
+                    frame,
+                    self.slot,
+                    &splat_uniform,
+                    SlotUpload {
+                        generation: self.data.generation,
+                        data: self.data.instances.as_slice(),
+                        row: 0,
+                    },
+                );
+            }
+            if plan == Plan::Redraw
+                && let Some(mut pass) = pipeline.layers.begin_redraw(frame, self.slot)
+            {
+                splat.resolve(&mut pass, self.slot);
+            }
+            return;
+        }
+        pipeline.splatted.remove(&self.slot);
+        let drawn = PointUniform {
+            view_proj: target.view_proj.to_cols_array_2d(),
+            viewport_px: target.size_px.map(|n| n as f32),
+            ..uniform
         };
         pipeline.sprites.prepare(
             frame,
@@ -221,9 +311,43 @@ impl SlotCallback for PointsCallback {
 
     fn paint(&self, pipeline: &PointPipeline, pass: &mut wgpu::RenderPass<'static>) {
         if !self.data.instances.is_empty() {
-            pipeline.layers.paint(pass, self.slot, |pass| {
-                pipeline.draw_sprites(pass, self.slot)
+            let splat = pipeline
+                .splat
+                .as_ref()
+                .filter(|_| pipeline.splatted.contains(&self.slot));
+            pipeline.layers.paint(pass, self.slot, |pass| match splat {
+                Some(splat) => splat.resolve(pass, self.slot),
+                None => pipeline.draw_sprites(pass, self.slot),
             });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wgpu::DeviceType;
+
+    /// Auto picks the splat on a software adapter only; nothing picks it where it cannot run.
+    #[test]
+    fn the_renderer_choice_resolves_by_adapter() {
+        use PointRenderer::{Splat, Sprites};
+        use RendererChoice as C;
+        let cases = [
+            (C::Auto, DeviceType::Cpu, true, Splat),
+            (C::Auto, DeviceType::DiscreteGpu, true, Sprites),
+            (C::Auto, DeviceType::IntegratedGpu, true, Sprites),
+            (C::Auto, DeviceType::Cpu, false, Sprites),
+            (C::Splat, DeviceType::DiscreteGpu, true, Splat),
+            (C::Splat, DeviceType::Cpu, false, Sprites),
+            (C::Sprites, DeviceType::Cpu, true, Sprites),
+        ];
+        for (choice, device, supported, expected) in cases {
+            assert_eq!(
+                choice.resolve(device, supported),
+                expected,
+                "{choice:?} on {device:?} (splat supported: {supported})"
+            );
         }
     }
 }

@@ -2,8 +2,8 @@
 //! coloured like the points and fading with age (`freshness` 1 at the selected step, 0 at the trail's far
 //! end), all trails in one draw. Knows wgpu and glam only.
 
+use super::colormap::{ColoringUniform, PointColoring};
 use super::gpu::{self, DataKind, Frame, PipelineSpec, SlotCallback, SlotPipeline, SlotUpload};
-use super::points::{ColoringUniform, PointColoring};
 use bytemuck::{Pod, Zeroable};
 use eframe::egui_wgpu::{self, wgpu};
 use std::sync::Arc;

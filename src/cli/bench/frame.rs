@@ -2,11 +2,14 @@
 //! under the current display (or under its own `xvfb-run` when DISPLAY is unset) and reports the median
 //! over several launches, as ratios to the empty frame, since the targets are relative to it. The sprite
 //! figures come in two rows: a still view (its sprite layer is drawn once and composited each frame) and
-//! a view whose camera moves every frame (the sprites are drawn every frame, as while dragging).
+//! a view whose camera moves every frame (the sprites are drawn every frame, as while dragging). The
+//! orbit rows compare the two point renderers (`--renderer sprites|splat`, issue #18) at 100k and 1M
+//! points.
 //! Only starts processes and parses their report lines; the measuring is done by the app itself.
 
 use super::{Bench, Figure};
 use crate::app::CameraMotion;
+use crate::render::RendererChoice;
 use clap::ValueEnum;
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -24,6 +27,9 @@ const CHILD_TIMEOUT: Duration = Duration::from_secs(240);
 const SPRITES_TARGET: f64 = 1.3;
 const DENSITY_TARGET: f64 = 1.5;
 const LAUNCH_TARGET_SECONDS: f64 = 3.0;
+/// Targets of the splat renderer while orbiting, relative to the empty frame (issue #18).
+const SPLAT_100K_ORBIT_TARGET: f64 = 1.5;
+const SPLAT_1M_ORBIT_TARGET: f64 = 2.0;
 
 pub fn benches() -> Vec<Bench> {
     vec![
@@ -62,6 +68,36 @@ pub fn benches() -> Vec<Bench> {
             },
         },
         Bench {
+            name: "frame_sprites_1m_orbit",
+            run: || {
+                relative(
+                    "frame_sprites_1m_orbit",
+                    Cloud::moving(1_000_000, CameraMotion::Orbit),
+                    None,
+                )
+            },
+        },
+        Bench {
+            name: "frame_splat_100k_orbit",
+            run: || {
+                relative(
+                    "frame_splat_100k_orbit",
+                    Cloud::moving(100_000, CameraMotion::Orbit).splat(),
+                    Some(SPLAT_100K_ORBIT_TARGET),
+                )
+            },
+        },
+        Bench {
+            name: "frame_splat_1m_orbit",
+            run: || {
+                relative(
+                    "frame_splat_1m_orbit",
+                    Cloud::moving(1_000_000, CameraMotion::Orbit).splat(),
+                    Some(SPLAT_1M_ORBIT_TARGET),
+                )
+            },
+        },
+        Bench {
             name: "frame_density_1m",
             run: || {
                 relative(
@@ -82,11 +118,14 @@ pub fn benches() -> Vec<Bench> {
     ]
 }
 
-/// A synthetic cloud to measure: how many points, and how the camera moves every frame (if it does).
+/// A synthetic cloud to measure: how many points, how the camera moves every frame (if it does), and
+/// which renderer draws them (sprites unless a row says otherwise, so that the `sprites` rows measure
+/// sprites whatever `auto` would choose on the machine).
 #[derive(Clone, Copy, Debug)]
 struct Cloud {
     points: usize,
     motion: Option<CameraMotion>,
+    renderer: RendererChoice,
 }
 
 impl Cloud {
@@ -94,13 +133,21 @@ impl Cloud {
         Cloud {
             points,
             motion: None,
+            renderer: RendererChoice::Sprites,
         }
     }
 
     fn moving(points: usize, motion: CameraMotion) -> Self {
         Cloud {
-            points,
             motion: Some(motion),
+            ..Cloud::still(points)
+        }
+    }
+
+    fn splat(self) -> Self {
+        Cloud {
+            renderer: RendererChoice::Splat,
+            ..self
         }
     }
 }
@@ -121,12 +168,21 @@ struct Report {
 fn launch(cloud: Option<Cloud>) -> anyhow::Result<Report> {
     let exe = std::env::current_exe()?;
     let mut args: Vec<String> = vec!["--frame-stats".into(), FRAMES.to_string()];
+    let name_of = |value: Option<clap::builder::PossibleValue>| {
+        value.map(|v| v.get_name().to_string()).unwrap_or_default()
+    };
     if let Some(cloud) = cloud {
         args.extend(["--points".into(), cloud.points.to_string()]);
         if let Some(motion) = cloud.motion {
-            let name = motion.to_possible_value().map(|v| v.get_name().to_string());
-            args.extend(["--camera-motion".into(), name.unwrap_or_default()]);
+            args.extend([
+                "--camera-motion".into(),
+                name_of(motion.to_possible_value()),
+            ]);
         }
+        args.extend([
+            "--renderer".into(),
+            name_of(cloud.renderer.to_possible_value()),
+        ]);
     }
     let mut command = if std::env::var_os("DISPLAY").is_some() {
         let mut c = Command::new(&exe);
@@ -289,7 +345,7 @@ fn relative(name: &'static str, cloud: Cloud, target: Option<f64>) -> anyhow::Re
     let camera = match cloud.motion {
         None => "still camera",
         Some(CameraMotion::Pan) => "2-D camera panning every frame (layer reprojected)",
-        Some(CameraMotion::Orbit) => "3-D camera orbiting every frame (all sprites drawn)",
+        Some(CameraMotion::Orbit) => "3-D camera orbiting every frame (all points drawn)",
     };
     let judged = target
         .map(|t| format!("; target <= {t}x"))
