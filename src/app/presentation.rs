@@ -191,7 +191,10 @@ impl DiffscopeApp {
                 if self.tour.is_some() {
                     self.tour_bar(ui);
                 }
-                self.edit_draft(ui, |ui, draft| switches_ui(ui, &mut draft.model));
+                // Imported data has no scene to switch.
+                if self.imported().is_none() {
+                    self.edit_draft(ui, |ui, draft| switches_ui(ui, &mut draft.model));
+                }
                 if let Some(error) = &self.draft_error {
                     ui.colored_label(ui.visuals().error_fg_color, error);
                 }
@@ -210,6 +213,7 @@ impl DiffscopeApp {
         // type need the room), the manifold view the rest.
         let width = ui.max_rect().width();
         let caption = self.live_caption();
+        let imported = self.imported().map(|data| data.summary());
         egui::Panel::left("presentation caption")
             .resizable(true)
             .default_size(width * 0.25)
@@ -217,7 +221,13 @@ impl DiffscopeApp {
                 // A panel shrinks to its content: without this, the first frame's short text (results
                 // not yet in) would fix its width.
                 ui.set_min_width(ui.available_width());
-                caption_ui(ui, &caption)
+                match &imported {
+                    Some(summary) => {
+                        ui.heading("Imported data");
+                        ui.label(summary);
+                    }
+                    None => caption_ui(ui, &caption),
+                }
             });
         let side = match self.right_tab {
             RightTab::Speciation => Some(View::Speciation),
