@@ -38,7 +38,7 @@ const D_MIN: f64 = 2.0;
 const D_MAX: f64 = 4096.0;
 
 /// The y axis of the laws plot and the dendrogram, in words.
-pub const TIME_AXIS: &str = "speciation time t_S (classes become distinguishable)";
+pub const TIME_AXIS: &str = "speciation time t_S";
 
 /// What the solid and the dashed lines are, for the tab's note.
 pub const LINES_EXPLAINED: &str = "Solid: the exact speciation time at each d — the time at which \
@@ -707,11 +707,18 @@ impl LawsView {
         class_labels: &[String],
     ) {
         let laws = self.laws(model, report).clone();
-        ui.label(&laws.what);
-        for mark in &laws.marks {
-            ui.label(format!("t_S = {:.3}: {}", mark.t, mark.split));
-        }
-        ui.label(LINES_EXPLAINED);
+        // The words scroll in at most a third of the tab, so the plots keep their height in large type
+        // (Present mode) and short windows.
+        egui::ScrollArea::vertical()
+            .id_salt("laws text")
+            .max_height(ui.available_height() / 3.0)
+            .show(ui, |ui| {
+                ui.label(&laws.what);
+                for mark in &laws.marks {
+                    ui.label(format!("t_S = {:.3}: {}", mark.t, mark.split));
+                }
+                ui.label(LINES_EXPLAINED);
+            });
         let figure = laws_figure(&laws);
         let dendrogram =
             report.and_then(|r| dendrogram_figure(&r.pairwise.dendrogram, class_labels));

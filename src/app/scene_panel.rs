@@ -220,10 +220,16 @@ fn dimension_slider(ui: &mut Ui, spec: &mut GaussianMixtureSpec) {
     if !free_dim {
         return;
     }
-    let mut exponent = (spec.dim.max(2) as f64).log2().round().clamp(1.0, 12.0) as u32;
+    let start = (spec.dim.max(2) as f64).log2().round().clamp(1.0, 12.0) as u32;
+    let mut exponent = start;
+    let dim = spec.dim;
     ui.spacing_mut().slider_width = (ui.available_width() - 90.0).clamp(120.0, 480.0);
+    // Until it is dragged the slider shows the scene's own d (e.g. 100), not the power of 2 it sits at.
     let slider = egui::Slider::new(&mut exponent, 1..=12)
-        .custom_formatter(|k, _| format!("{}", 1u64 << (k as u32)))
+        .custom_formatter(move |k, _| {
+            let k = k as u32;
+            if k == start { dim } else { 1 << k }.to_string()
+        })
         .custom_parser(|text| {
             let d: f64 = text.trim().parse().ok()?;
             (d >= 1.0).then(|| d.log2().round())
