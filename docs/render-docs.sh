@@ -39,8 +39,11 @@ for scene in assets/scenes/teaching/*.json; do
   tab=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1])).get('view', {}).get('tab', 'speciation'))" "$scene")
   for theme in light dark; do
     for size in 1280x720 1920x1080; do
+      out="docs/present/$name-$theme-${size#*x}.png"
       "$bin" render "$scene" --view "$tab" --present "$theme" --width "${size%x*}" --height "${size#*x}" \
-        --png "docs/present/$name-$theme-${size#*x}.png"
+        --png "$out"
+      # 256-colour PNGs are a third of the size and look the same (ImageMagick, when present).
+      if command -v convert > /dev/null; then convert "$out" -colors 256 "PNG8:$out"; fi
     done
   done
   echo "$name: present mode"

@@ -35,13 +35,17 @@ fn colormap(which: u32, t_in: f32) -> vec3<f32> {
 }
 
 // How points and trails turn their scalar into a colour; kept in sync with `ColoringUniform` in
-// src/render/points.rs (std140: 144 bytes, embedded in both uniforms).
+// src/render/colormap.rs (std140: 160 bytes, embedded in the point, splat and trail uniforms).
 struct Coloring {
     palette: array<vec4<f32>, 8>,
     mode: u32,             // 0 = class palette, 1 = colormap
     colormap_index: u32,
     opacity: f32,
-    _pad: f32,
+    span_lo: f32,          // the part of the colormap drawn (ColormapSpan)
+    span_hi: f32,
+    _pad0: f32,
+    _pad1: f32,
+    _pad2: f32,
 };
 
 // `value` is a class index (palette) or a value in [0, 1] (colormap).
@@ -49,5 +53,5 @@ fn color_of(c: Coloring, value: f32) -> vec3<f32> {
     if c.mode == 0u {
         return c.palette[u32(max(value, 0.0)) % 8u].rgb;
     }
-    return colormap(c.colormap_index, value);
+    return colormap(c.colormap_index, mix(c.span_lo, c.span_hi, clamp(value, 0.0, 1.0)));
 }

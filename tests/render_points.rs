@@ -5,7 +5,7 @@
 //! do not overlap, the union of the same discs where they do, and the nearest point in 3-D.
 
 use diffscope::render::camera::{PanZoom, to_screen};
-use diffscope::render::colormap::{Colormap, class_rgb8};
+use diffscope::render::colormap::{Colormap, ColormapSpan, class_rgb8};
 use diffscope::render::{
     PointColoring, PointData, PointInstance, PointPipeline, PointRenderer, PointsCallback,
     RendererChoice, paint_callback,
@@ -180,7 +180,11 @@ fn scalar_points_use_the_same_colormap_as_the_cpu() {
     for (map, renderer) in Colormap::ALL.into_iter().flat_map(|map| {
         [RendererChoice::Sprites, RendererChoice::Splat].map(|renderer| (map, renderer))
     }) {
-        let image = render_with(renderer, PointColoring::Scalar(map), instances.clone());
+        let image = render_with(
+            renderer,
+            PointColoring::Scalar(map, ColormapSpan::FULL),
+            instances.clone(),
+        );
         for (&p, &v) in points.iter().zip(&values) {
             let s = screen(p);
             let got = pixel_at(&image, s.x, s.y);
@@ -243,7 +247,7 @@ fn the_sprite_layer_is_redrawn_exactly_when_its_inputs_change() {
     );
     assert_eq!(redraws(), 1);
     still(&mut harness, class_rgb8(1), 2);
-    harness.state_mut().coloring = PointColoring::Scalar(Colormap::Magma);
+    harness.state_mut().coloring = PointColoring::Scalar(Colormap::Magma, ColormapSpan::FULL);
     assert!(close(frame(&mut harness), Colormap::Magma.rgb8(1.0), 2));
     still(&mut harness, Colormap::Magma.rgb8(1.0), 3);
     let app = harness.state_mut();
@@ -392,7 +396,7 @@ fn a_sparse_cloud_splatted_equals_its_sprites() {
         .collect();
     for coloring in [
         PointColoring::Class,
-        PointColoring::Scalar(Colormap::Viridis),
+        PointColoring::Scalar(Colormap::Viridis, ColormapSpan::FULL),
     ] {
         let sprites = layer_and_direct_frames(RendererChoice::Sprites, coloring, &instances);
         let splat = layer_and_direct_frames(RendererChoice::Splat, coloring, &instances);

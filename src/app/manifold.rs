@@ -6,7 +6,7 @@
 use super::CameraMotion;
 use crate::analysis::view_data::{Cloud, HoleOverlay, StepFilter};
 use crate::render::camera::{self, Orbit, PanZoom};
-use crate::render::colormap::{Colormap, class_rgb8};
+use crate::render::colormap::{Colormap, ColormapSpan, class_rgb8};
 use crate::render::layer::{Grid, LayerCallback, LayerData, LayerStyle, histogram};
 use crate::render::trails::{TrailData, TrailVertex, TrailsCallback};
 use crate::render::{PointColoring, PointData, PointInstance, PointsCallback, paint_callback};
@@ -562,7 +562,11 @@ impl ManifoldView {
         self.last_frame = Some((rect, view_proj));
         let coloring = match self.effective_color_by(cloud) {
             ColorBy::Class => PointColoring::Class,
-            _ => PointColoring::Scalar(self.settings.colormap),
+            // The part of the colormap that reads on the theme's background (so does the colour bar).
+            _ => PointColoring::Scalar(
+                self.settings.colormap,
+                ColormapSpan::on_background(ui.visuals().dark_mode),
+            ),
         };
         if !self.trails.vertices.is_empty() {
             painter.add(paint_callback(
@@ -1126,7 +1130,12 @@ fn bar_legend(
         top_left + egui::vec2(8.0, 24.0),
         egui::vec2(width - 16.0, 14.0),
     );
-    colour_bar(painter, bar, map);
+    colour_bar(
+        painter,
+        bar,
+        map,
+        ColormapSpan::on_background(ui.visuals().dark_mode),
+    );
     let below = egui::vec2(0.0, 2.0);
     painter.text(
         bar.left_bottom() + below,
@@ -1145,12 +1154,12 @@ fn bar_legend(
 }
 
 /// A horizontal colour bar through `map` (the same fit the shader uses).
-pub fn colour_bar(painter: &egui::Painter, rect: Rect, map: Colormap) {
+pub fn colour_bar(painter: &egui::Painter, rect: Rect, map: Colormap, span: ColormapSpan) {
     let segments = 64;
     let mut mesh = egui::Mesh::default();
     for s in 0..=segments {
         let f = s as f32 / segments as f32;
-        let [r, g, b] = map.rgb8(f);
+        let [r, g, b] = map.rgb8(span.at(f));
         let color = Color32::from_rgb(r, g, b);
         let x = rect.left() + f * rect.width();
         mesh.colored_vertex(Pos2::new(x, rect.top()), color);

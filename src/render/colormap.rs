@@ -63,6 +63,33 @@ impl Colormap {
     }
 }
 
+/// The part of a colormap a view draws, `[lo, hi]` of its [0, 1] range: both maps end in a colour close
+/// to one of the themes' backgrounds (viridis' yellow and magma's cream on white, their near-black
+/// purple on black), so the end next to the background is left out and every value stays readable.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ColormapSpan {
+    pub lo: f32,
+    pub hi: f32,
+}
+
+impl ColormapSpan {
+    pub const FULL: ColormapSpan = ColormapSpan { lo: 0.0, hi: 1.0 };
+
+    /// The span that reads on a dark or a light background.
+    pub fn on_background(dark: bool) -> Self {
+        if dark {
+            ColormapSpan { lo: 0.25, hi: 1.0 }
+        } else {
+            ColormapSpan { lo: 0.0, hi: 0.85 }
+        }
+    }
+
+    /// Where value `t` in [0, 1] falls on the colormap.
+    pub fn at(self, t: f32) -> f32 {
+        self.lo + (self.hi - self.lo) * t
+    }
+}
+
 // Polynomial fits of matplotlib's viridis and magma (Matt Zucker's degree-6 least-squares fits).
 // Kept in sync with shaders/colormap.wgsl.
 const VIRIDIS: [[f32; 3]; 7] = [
@@ -112,11 +139,11 @@ pub fn class_rgb8(k: usize) -> [u8; 3] {
 pub enum PointColoring {
     /// `value` is a class index into [`super::colormap::CLASS_PALETTE`].
     Class,
-    /// `value` in [0, 1] through a colormap.
-    Scalar(Colormap),
+    /// `value` in [0, 1] through the span of a colormap.
+    Scalar(Colormap, ColormapSpan),
 }
 
-/// The `Coloring` block shared by the point, splat and trail shaders (`shaders/colormap.wgsl`; std140: 144 bytes).
+/// The `Coloring` block shared by the point, splat and trail shaders (`shaders/colormap.wgsl`; std140: 160 bytes).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
 pub(super) struct ColoringUniform {
@@ -124,21 +151,29 @@ pub(super) struct ColoringUniform {
     mode: u32,
     colormap_index: u32,
     opacity: f32,
-    _pad: f32,
+    span_lo: f32,
+    span_hi: f32,
+    _pad: [f32; 3],
 }
 
 impl ColoringUniform {
     pub(super) fn new(coloring: PointColoring, opacity: f32) -> Self {
+        let span = match coloring {
+            PointColoring::Class => ColormapSpan::FULL,
+            PointColoring::Scalar(_, span) => span,
+        };
         let (mode, colormap_index) = match coloring {
             PointColoring::Class => (0, 0),
-            PointColoring::Scalar(map) => (1, map.shader_index()),
+            PointColoring::Scalar(map, _) => (1, map.shader_index()),
         };
         ColoringUniform {
             palette: palette_uniform(),
             mode,
             colormap_index,
             opacity: opacity.clamp(0.0, 1.0),
-            _pad: 0.0,
+            span_lo: span.lo,
+            span_hi: span.hi,
+            _pad: [0.0; 3],
         }
     }
 }
@@ -146,6 +181,45 @@ impl ColoringUniform {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// WCAG contrast ratio of two sRGB colours (relative luminance of linearised channels).
+    fn contrast(a: [f32; 3], b: [f32; 3]) -> f32 {
+        let luminance = |c: [f32; 3]| {
+            let lin = c.map(|v| {
+                if v <= 0.04045 {
+                    v / 12.92
+                } else {
+                    ((v + 0.055) / 1.055).powf(2.4)
+                }
+            });
+            0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+        };
+        let (la, lb) = (luminance(a), luminance(b));
+        (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
+    }
+
+    /// The lowest contrast against `background` over 201 values of `span`.
+    fn weakest(map: Colormap, span: ColormapSpan, background: [f32; 3]) -> f32 {
+        (0..=200)
+            .map(|i| contrast(map.rgb(span.at(i as f32 / 200.0)), background))
+            .fold(f32::INFINITY, f32::min)
+    }
+
+    /// Each theme's span keeps every colour at a contrast ≥ 1.6 with its background (the full maps
+    /// fall to ≤ 1.45: viridis' yellow on white, magma's black on black), so a point of any value
+    /// stands out on both themes.
+    #[test]
+    fn each_theme_span_reads_on_its_background() {
+        for map in Colormap::ALL {
+            for (dark, background) in [(true, [0.0; 3]), (false, [1.0; 3])] {
+                let span = ColormapSpan::on_background(dark);
+                let full = weakest(map, ColormapSpan::FULL, background);
+                let kept = weakest(map, span, background);
+                assert!(full <= 1.45, "{map:?} dark={dark}: full range {full}");
+                assert!(kept >= 1.6, "{map:?} dark={dark}: span {span:?} {kept}");
+            }
+        }
+    }
 
     /// Reference values of matplotlib's tables (`_viridis_data`, `_magma_data` at 0, 128, 255).
     /// The published fits stay within about 0.01 of the tables, so 0.02 per channel is a real check.

@@ -12,7 +12,7 @@ pub mod splat;
 pub mod trails;
 
 pub use camera::{Orbit, PanZoom};
-pub use colormap::{Colormap, PointColoring};
+pub use colormap::{Colormap, ColormapSpan, PointColoring};
 pub use gpu::paint_callback;
 pub use points::{
     PointData, PointInstance, PointPipeline, PointRenderer, PointsCallback, RendererChoice,
