@@ -67,14 +67,23 @@ fn legend(ui: &mut Ui, figure: &Figure) -> f32 {
     ui.horizontal_wrapped(|ui| {
         let height = ui.text_style_height(&egui::TextStyle::Body);
         let swatch = Vec2::new(1.8 * height, height);
+        // An entry (swatch and name) is never split over two rows; a name longer than a whole row
+        // wraps beside its swatch.
+        let name_room = ui.max_rect().width() - swatch.x - ui.spacing().item_spacing.x;
         for (i, entry) in entries.iter().enumerate() {
-            // An entry (swatch and name) is never split over two rows.
-            let name = egui::WidgetText::from(entry.name).into_galley(
-                ui,
-                Some(egui::TextWrapMode::Extend),
-                f32::INFINITY,
-                egui::TextStyle::Body,
-            );
+            let layout = |mode| {
+                egui::WidgetText::from(entry.name).into_galley(
+                    ui,
+                    Some(mode),
+                    name_room,
+                    egui::TextStyle::Body,
+                )
+            };
+            // A wrapped galley is as wide as its wrap width: wrap only names that need it.
+            let mut name = layout(egui::TextWrapMode::Extend);
+            if name.size().x > name_room {
+                name = layout(egui::TextWrapMode::Wrap);
+            }
             let width = swatch.x + ui.spacing().item_spacing.x + name.size().x;
             if i > 0 && width > ui.available_size_before_wrap().x {
                 ui.end_row();

@@ -207,7 +207,7 @@ pub fn figures(level: &LevelReport) -> [Figure; 2] {
         format!("Commitment times: {}", level.name),
         histogram,
         "commitment time t",
-        "final class posterior ≥ 1 − ε after it",
+        "posterior ≥ 1 − ε after it",
         time_range,
         theory_lines(false),
     );
