@@ -581,6 +581,19 @@ fn teaching_captions_quote_the_live_theory() {
                 }
             })
             .collect();
+        // A placeholder the scene cannot fill (e.g. `{d}` of a learned model, whose dimension the scene
+        // file does not fix) would read "n/a" to the class.
+        let unfilled = fill(
+            &caption,
+            CaptionValues {
+                dim: teaching_scene(index).unwrap().model.dim(),
+                report: None,
+            },
+        );
+        assert!(
+            !unfilled.contains(diffscope::scene::caption::ABSENT),
+            "{name}: a placeholder this scene cannot fill: {unfilled}"
+        );
         for token in words.split(|c: char| !(c.is_ascii_digit() || c == '.')) {
             let number = token.trim_matches('.');
             assert!(
