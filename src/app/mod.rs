@@ -115,6 +115,18 @@ pub enum RightTab {
     Theory,
 }
 
+impl RightTab {
+    /// The view the tab shows.
+    pub fn view(self) -> View {
+        match self {
+            RightTab::Speciation => View::Speciation,
+            RightTab::Metrics => View::Metrics,
+            RightTab::Inspector => View::Inspector,
+            RightTab::Theory => View::Theory,
+        }
+    }
+}
+
 /// Screenshot-and-exit progress.
 enum Capture {
     Waiting,
@@ -697,24 +709,14 @@ impl DiffscopeApp {
             ui.selectable_value(&mut self.right_tab, RightTab::Metrics, "Metrics");
             ui.selectable_value(&mut self.right_tab, RightTab::Inspector, "Inspector");
             ui.selectable_value(&mut self.right_tab, RightTab::Theory, "Theory");
-            let front = match self.right_tab {
-                RightTab::Speciation => View::Speciation,
-                RightTab::Metrics => View::Metrics,
-                RightTab::Inspector => View::Inspector,
-                RightTab::Theory => View::Theory,
-            };
-            let views = [front, View::Manifold].map(|v| (v, export::not_ready(self, v)));
+            let views =
+                [self.right_tab.view(), View::Manifold].map(|v| (v, export::not_ready(self, v)));
             if let Some(request) = self.export_menu.ui(ui, &views) {
                 self.export(request);
             }
         });
         ui.separator();
-        match self.right_tab {
-            RightTab::Speciation => self.view_ui(ui, View::Speciation),
-            RightTab::Metrics => self.view_ui(ui, View::Metrics),
-            RightTab::Inspector => self.view_ui(ui, View::Inspector),
-            RightTab::Theory => self.view_ui(ui, View::Theory),
-        }
+        self.view_ui(ui, self.right_tab.view());
     }
 
     fn central(&mut self, ui: &mut egui::Ui) {

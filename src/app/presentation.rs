@@ -7,7 +7,7 @@
 
 use super::scene_panel::switches_ui;
 use super::tour::caption_ui;
-use super::{DiffscopeApp, RightTab, View};
+use super::{DiffscopeApp, RightTab};
 use egui::{Color32, Key, Stroke, Theme, Ui};
 use std::sync::Arc;
 
@@ -229,12 +229,8 @@ impl DiffscopeApp {
                     None => caption_ui(ui, &caption),
                 }
             });
-        let side = match self.right_tab {
-            RightTab::Speciation => Some(View::Speciation),
-            RightTab::Theory => Some(View::Theory),
-            RightTab::Metrics => Some(View::Metrics),
-            RightTab::Inspector => None,
-        };
+        // Present mode has no side panel for the inspector.
+        let side = (self.right_tab != RightTab::Inspector).then(|| self.right_tab.view());
         if let Some(view) = side {
             egui::Panel::right("presentation analysis")
                 .resizable(true)

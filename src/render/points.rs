@@ -259,6 +259,11 @@ impl SlotCallback for PointsCallback {
             },
         };
         let count = self.data.instances.len();
+        let upload = SlotUpload {
+            generation: self.data.generation,
+            data: self.data.instances.as_slice(),
+            row: 0,
+        };
         if let Some(splat) = pipeline
             .splat
             .as_mut()
@@ -268,16 +273,7 @@ impl SlotCallback for PointsCallback {
             if matches!(plan, Plan::Redraw | Plan::Direct) {
                 let splat_uniform =
                     SplatUniform::new(target, self.radius_px, count as u32, uniform.coloring);
-                splat.prepare(
-                    frame,
-                    self.slot,
-                    &splat_uniform,
-                    SlotUpload {
-                        generation: self.data.generation,
-                        data: self.data.instances.as_slice(),
-                        row: 0,
-                    },
-                );
+                splat.prepare(frame, self.slot, &splat_uniform, upload);
             }
             if plan == Plan::Redraw
                 && let Some(mut pass) = pipeline.layers.begin_redraw(frame, self.slot)
@@ -292,16 +288,7 @@ impl SlotCallback for PointsCallback {
             viewport_px: target.size_px.map(|n| n as f32),
             ..uniform
         };
-        pipeline.sprites.prepare(
-            frame,
-            self.slot,
-            &drawn,
-            SlotUpload {
-                generation: self.data.generation,
-                data: self.data.instances.as_slice(),
-                row: 0,
-            },
-        );
+        pipeline.sprites.prepare(frame, self.slot, &drawn, upload);
         if plan == Plan::Redraw
             && let Some(mut pass) = pipeline.layers.begin_redraw(frame, self.slot)
         {
