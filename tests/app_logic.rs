@@ -13,21 +13,21 @@ fn a_scene_runs_to_the_end() {
     let mut h = harness(&small_scene(dir.path()), [1280.0, 800.0]);
     settle(&mut h);
     let app = h.state();
-    let cloud = app.cloud.as_ref().expect("cloud");
+    let cloud = app.results.cloud.as_ref().expect("cloud");
     assert_eq!(cloud.trajectories.n, 300);
     // 61 grid points, all kept (below the app's cap of 101).
     assert_eq!(cloud.trajectories.stored_steps, 61);
     assert_eq!(cloud.per_time.len(), 61 * 300 * 3);
-    assert!(app.speciation.is_some(), "speciation report");
-    assert!(app.metrics.is_some(), "metric report");
-    assert!(app.references.is_some(), "reference clouds");
+    assert!(app.results.speciation.is_some(), "speciation report");
+    assert!(app.results.metrics.is_some(), "metric report");
+    assert!(app.results.references.is_some(), "reference clouds");
     assert!(
         app.jobs.errors().is_empty(),
         "errors: {:?}",
         app.jobs.errors()
     );
     // The time bar starts at the end of the run (t_min).
-    assert_eq!(app.timeline.step, 60);
+    assert_eq!(app.views.timeline.step, 60);
     h.get_by_label("Idle: all results are up to date.");
     // A save says where it went, in the status line.
     let saved = dir.path().join("after.json");
@@ -52,10 +52,13 @@ fn cancelling_the_speciation_lab_stops_it_without_an_error() {
     h.step();
     h.get_by_label("Cancel speciation lab").click();
     step_until(&mut h, "the sampling", |app| {
-        app.cloud.is_some() && app.jobs.idle()
+        app.results.cloud.is_some() && app.jobs.idle()
     });
     let app = h.state();
-    assert!(app.speciation.is_none(), "a cancelled job must not deliver");
+    assert!(
+        app.results.speciation.is_none(),
+        "a cancelled job must not deliver"
+    );
     assert!(
         app.jobs.errors().is_empty(),
         "errors: {:?}",
@@ -72,9 +75,10 @@ fn clicking_a_point_selects_its_trajectory() {
     let target = 17;
     let pos = {
         let app = h.state();
-        let cloud = app.cloud.as_ref().unwrap();
-        app.manifold
-            .screen_position(cloud, app.timeline.step, target)
+        let cloud = app.results.cloud.as_ref().unwrap();
+        app.views
+            .manifold
+            .screen_position(cloud, app.views.timeline.step, target)
             .expect("point on screen")
     };
     h.hover_at(pos);
@@ -90,18 +94,19 @@ fn clicking_a_point_selects_its_trajectory() {
     }
     h.step();
     let app = h.state();
-    let selected = app.manifold.settings.selected.expect("a selection");
+    let selected = app.views.manifold.settings.selected.expect("a selection");
     // Another point may sit under the cursor too; the selected one must be drawn within the pick radius.
-    let cloud = app.cloud.as_ref().unwrap();
+    let cloud = app.results.cloud.as_ref().unwrap();
     let at = app
+        .views
         .manifold
-        .screen_position(cloud, app.timeline.step, selected)
+        .screen_position(cloud, app.views.timeline.step, selected)
         .unwrap();
     assert!(
         at.distance(pos) <= 8.0,
         "selected {selected} drawn at {at:?}, clicked {pos:?}"
     );
-    assert_eq!(app.right_tab, RightTab::Inspector);
+    assert_eq!(app.views.right_tab, RightTab::Inspector);
     h.get_by_label_contains(&format!("Trajectory {selected} of 300"));
     h.get_by_label_contains("Commitment time");
 }
@@ -127,8 +132,8 @@ fn the_previous_cloud_stays_while_the_next_one_samples() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(&small_scene(dir.path()), [1280.0, 800.0]);
     settle(&mut h);
-    let before = h.state().cloud.clone().unwrap();
-    let mut scene = h.state().scene.clone();
+    let before = h.state().results.cloud.clone().unwrap();
+    let mut scene = h.state().scene.current.clone();
     scene.seed += 1;
     // Enough trajectories that sampling is still running a frame later.
     scene.trajectories = 20_000;
@@ -141,13 +146,14 @@ fn the_previous_cloud_stays_while_the_next_one_samples() {
     );
     assert!(
         h.state()
+            .results
             .cloud
             .as_ref()
             .is_some_and(|c| std::sync::Arc::ptr_eq(c, &before))
     );
     h.get_by_label_contains("(showing the previous cloud)");
     settle(&mut h);
-    let after = h.state().cloud.clone().unwrap();
+    let after = h.state().results.cloud.clone().unwrap();
     assert!(!std::sync::Arc::ptr_eq(&before, &after));
     assert_eq!(after.trajectories.n, 20_000);
     assert!(
@@ -161,8 +167,8 @@ fn a_bad_point_file_is_one_readable_error() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(&small_scene(dir.path()), [1280.0, 800.0]);
     settle(&mut h);
-    let before = h.state().cloud.clone().expect("the scene's cloud");
-    let scene = h.state().scene.clone();
+    let before = h.state().results.cloud.clone().expect("the scene's cloud");
+    let scene = h.state().scene.current.clone();
     let bad = dir.path().join("broken.npy");
     std::fs::write(&bad, b"this is not an npy file").unwrap();
     h.input_mut()
@@ -180,10 +186,18 @@ fn a_bad_point_file_is_one_readable_error() {
     );
     h.get_by_label_contains("loading data failed");
     // The failed load changed nothing: the same cloud (not a copy) and scene are shown.
-    let after = h.state().cloud.clone().expect("the previous cloud stays");
+    let after = h
+        .state()
+        .results
+        .cloud
+        .clone()
+        .expect("the previous cloud stays");
     assert!(std::sync::Arc::ptr_eq(&before, &after));
-    assert_eq!(h.state().scene, scene);
-    assert!(h.state().metrics.is_some(), "its measurements stay too");
+    assert_eq!(h.state().scene.current, scene);
+    assert!(
+        h.state().results.metrics.is_some(),
+        "its measurements stay too"
+    );
     // More frames do not repeat it.
     h.run_steps(3);
     assert_eq!(h.state().jobs.errors().len(), 1);
@@ -216,40 +230,46 @@ fn the_tour_keeps_each_stops_results_and_view() {
     settle(&mut h);
     let (cloud, report) = {
         let app = h.state_mut();
-        app.manifold.settings.dims = Dimensions::Three;
-        app.timeline.step = 5;
+        app.views.manifold.settings.dims = Dimensions::Three;
+        app.views.timeline.step = 5;
         (
-            Arc::clone(app.cloud.as_ref().unwrap()),
-            Arc::clone(app.speciation.as_ref().unwrap()),
+            Arc::clone(app.results.cloud.as_ref().unwrap()),
+            Arc::clone(app.results.speciation.as_ref().unwrap()),
         )
     };
     h.get_by_label("Next").click();
     h.step();
-    assert_eq!(h.state().tour.as_ref().unwrap().current(), 1);
+    assert_eq!(h.state().views.tour.as_ref().unwrap().current(), 1);
     settle(&mut h);
-    assert_eq!(h.state().cloud.as_ref().unwrap().trajectories.dim, 6);
     assert_eq!(
-        h.state().manifold.settings.dims,
+        h.state().results.cloud.as_ref().unwrap().trajectories.dim,
+        6
+    );
+    assert_eq!(
+        h.state().views.manifold.settings.dims,
         Dimensions::Two,
         "a first visit opens with defaults"
     );
     press(&mut h, egui::Key::PageUp);
     let app = h.state();
-    assert_eq!(app.tour.as_ref().unwrap().current(), 0);
+    assert_eq!(app.views.tour.as_ref().unwrap().current(), 0);
     assert!(
         app.jobs.idle(),
         "coming back must not restart a job: {:?}",
         app.jobs.rows()
     );
-    assert!(Arc::ptr_eq(app.cloud.as_ref().unwrap(), &cloud));
-    assert!(Arc::ptr_eq(app.speciation.as_ref().unwrap(), &report));
-    assert!(app.metrics.is_some());
-    assert_eq!(app.scene, first);
-    assert_eq!(app.manifold.settings.dims, Dimensions::Three);
-    assert_eq!(app.timeline.step, 5);
+    assert!(Arc::ptr_eq(app.results.cloud.as_ref().unwrap(), &cloud));
+    assert!(Arc::ptr_eq(
+        app.results.speciation.as_ref().unwrap(),
+        &report
+    ));
+    assert!(app.results.metrics.is_some());
+    assert_eq!(app.scene.current, first);
+    assert_eq!(app.views.manifold.settings.dims, Dimensions::Three);
+    assert_eq!(app.views.timeline.step, 5);
     // PageUp at the first stop stays there.
     press(&mut h, egui::Key::PageUp);
-    assert_eq!(h.state().tour.as_ref().unwrap().current(), 0);
+    assert_eq!(h.state().views.tour.as_ref().unwrap().current(), 0);
 }
 
 #[test]
@@ -260,7 +280,7 @@ fn presentation_mode_hides_the_chrome_and_keys_drive_the_timeline() {
     assert!(h.query_by_label("Teaching tour").is_some());
     press(&mut h, egui::Key::F5);
     h.step();
-    assert!(h.state().presentation.active);
+    assert!(h.state().views.presentation.active);
     assert!(
         h.query_by_label("Teaching tour").is_none(),
         "scene panel hidden"
@@ -279,25 +299,25 @@ fn presentation_mode_hides_the_chrome_and_keys_drive_the_timeline() {
     }
     // The time bar has t growing to the right: → moves the handle towards t_max (back in the run), ←
     // towards t_min (a step of denoising), and ← at t_min stays there.
-    let last = h.state().timeline.step;
+    let last = h.state().views.timeline.step;
     press(&mut h, egui::Key::ArrowRight);
     press(&mut h, egui::Key::ArrowRight);
-    assert_eq!(h.state().timeline.step, last - 2);
+    assert_eq!(h.state().views.timeline.step, last - 2);
     press(&mut h, egui::Key::ArrowLeft);
-    assert_eq!(h.state().timeline.step, last - 1);
+    assert_eq!(h.state().views.timeline.step, last - 1);
     press(&mut h, egui::Key::ArrowLeft);
     press(&mut h, egui::Key::ArrowLeft);
-    assert_eq!(h.state().timeline.step, last);
+    assert_eq!(h.state().views.timeline.step, last);
     // Play from the start so that playback does not reach the end (and stop) within a frame.
-    h.state_mut().timeline.step = 0;
+    h.state_mut().views.timeline.step = 0;
     press(&mut h, egui::Key::Space);
-    assert!(h.state().timeline.playing);
+    assert!(h.state().views.timeline.playing);
     press(&mut h, egui::Key::Space);
-    assert!(!h.state().timeline.playing);
+    assert!(!h.state().views.timeline.playing);
     let size = h.ctx.style_of(egui::Theme::Light).text_styles[&egui::TextStyle::Body].size;
     press(&mut h, egui::Key::Escape);
     h.step();
-    assert!(!h.state().presentation.active);
+    assert!(!h.state().views.presentation.active);
     assert!(h.query_by_label("Teaching tour").is_some());
     let restored = h.ctx.style_of(egui::Theme::Light).text_styles[&egui::TextStyle::Body].size;
     assert!(
@@ -356,7 +376,7 @@ fn the_manifold_toolbar_fits_the_view_at_any_width() {
         let mut h = harness(&small_scene(dir.path()), [width, 800.0]);
         settle(&mut h);
         for color_by in [ColorBy::Class, ColorBy::Time, ColorBy::Posterior(1)] {
-            h.state_mut().manifold.settings.color_by = color_by;
+            h.state_mut().views.manifold.settings.color_by = color_by;
             h.run_steps(3);
             let right_panel = h.get_by_label("Speciation").rect().left();
             let mut labels: Vec<String> = visible.iter().map(|l| l.to_string()).collect();
@@ -422,9 +442,9 @@ fn caption_placeholders_follow_the_live_scene() {
     h.get_by_label_contains("In d = 8 the exact crossing is t_mid = …; measured ….");
     settle(&mut h);
     step_until(&mut h, "the speciation report", |app| {
-        app.speciation.is_some()
+        app.results.speciation.is_some()
     });
-    let report = h.state().speciation.clone().unwrap();
+    let report = h.state().results.speciation.clone().unwrap();
     let level = &report.levels[0];
     let expected = format!(
         "In d = 8 the exact crossing is t_mid = {:.3}; measured {:.2} ± {:.2}.",
@@ -435,12 +455,12 @@ fn caption_placeholders_follow_the_live_scene() {
     h.get_by_label(&expected);
     assert!(h.query_by_label_contains(EDITED_NOTE).is_none());
 
-    let ModelSpec::GaussianMixture(mixture) = &mut h.state_mut().draft.model else {
+    let ModelSpec::GaussianMixture(mixture) = &mut h.state_mut().scene.draft.model else {
         panic!("the small scene is a Gaussian mixture");
     };
     mixture.dim = 16;
     step_until(&mut h, "the edit to apply", |app| {
-        app.scene.model.dim() == Some(16)
+        app.scene.current.model.dim() == Some(16)
     });
     h.get_by_label_contains("In d = 16 the exact crossing");
     h.get_by_label(EDITED_NOTE);
@@ -477,12 +497,17 @@ fn present_mode_keeps_legends_off_the_plots() {
     for size in [[1280.0, 720.0], [1920.0, 1080.0]] {
         let mut h = harness(&scene, size);
         settle(&mut h);
-        h.state_mut().right_tab = RightTab::Speciation;
+        h.state_mut().views.right_tab = RightTab::Speciation;
         press(&mut h, egui::Key::F5);
         for _ in 0..4 {
             h.step();
         }
-        let report = h.state().speciation.clone().expect("speciation report");
+        let report = h
+            .state()
+            .results
+            .speciation
+            .clone()
+            .expect("speciation report");
         let window = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(size[0], size[1]));
         for figure in diffscope::app::speciation_view::figures(&report.headline) {
             let area = h.get_by_label(&figure.title).rect();

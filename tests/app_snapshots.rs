@@ -23,9 +23,9 @@ fn snapshot_with(tab: RightTab, name: &str, select: Option<usize>) {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(&small_scene(dir.path()), [1280.0, 800.0]);
     settle(&mut h);
-    h.state_mut().right_tab = tab;
+    h.state_mut().views.right_tab = tab;
     if let Some(i) = select {
-        h.state_mut().manifold.settings.selected = Some(i);
+        h.state_mut().views.manifold.settings.selected = Some(i);
     }
     h.run_steps(3);
     h.snapshot_options(name, &options());
@@ -55,10 +55,10 @@ fn manifold_3d_with_trails() {
     settle(&mut h);
     {
         let app = h.state_mut();
-        app.manifold.settings.dims = Dimensions::Three;
-        app.manifold.settings.trail_steps = 12;
-        app.manifold.settings.color_by = ColorBy::Posterior(0);
-        app.timeline.step = 40;
+        app.views.manifold.settings.dims = Dimensions::Three;
+        app.views.manifold.settings.trail_steps = 12;
+        app.views.manifold.settings.color_by = ColorBy::Posterior(0);
+        app.views.timeline.step = 40;
     }
     h.run_steps(3);
     h.snapshot_options("app_manifold_3d_trails", &options());
@@ -73,8 +73,8 @@ fn manifold_density_layer() {
     settle(&mut h);
     {
         let app = h.state_mut();
-        app.manifold.settings.draw_mode = DrawMode::Density;
-        app.manifold.settings.show_path = true;
+        app.views.manifold.settings.draw_mode = DrawMode::Density;
+        app.views.manifold.settings.show_path = true;
     }
     h.run_steps(3);
     h.snapshot_options("app_manifold_density", &options());

@@ -718,7 +718,7 @@ fn the_app_exports_a_view_as_png_and_its_data() {
     let markdown = dir.path().join("table.md");
     write_data(h.state(), View::Metrics, Format::Markdown, &markdown).unwrap();
     let text = std::fs::read_to_string(&markdown).unwrap();
-    let report = &h.state().metrics.as_ref().unwrap().report;
+    let report = &h.state().results.metrics.as_ref().unwrap().report;
     assert!(
         text.contains(&format!("| {} |", report.intrinsic_dim.pca90)),
         "{text}"
@@ -734,10 +734,10 @@ fn the_app_exports_a_view_as_png_and_its_data() {
         "{error}"
     );
     assert!(!svg_path.exists());
-    h.state_mut().manifold.settings.selected = Some(3);
+    h.state_mut().views.manifold.settings.selected = Some(3);
     // The selected time is the last stored step, t_min: its line must sit inside the frame, not on
     // the axis where it cannot be seen.
-    let cloud = h.state().cloud.clone().unwrap();
+    let cloud = h.state().results.cloud.clone().unwrap();
     let t_min = *cloud.trajectories.times.last().unwrap();
     let figure = inspector::posterior_figure(&cloud, 3, Some(t_min)).unwrap();
     assert!(
@@ -748,7 +748,7 @@ fn the_app_exports_a_view_as_png_and_its_data() {
     write_data(h.state(), View::Inspector, Format::Svg, &svg_path).unwrap();
     let document = std::fs::read_to_string(&svg_path).unwrap();
     let doc = roxmltree::Document::parse(&document).unwrap();
-    let trajectories = &h.state().cloud.as_ref().unwrap().trajectories;
+    let trajectories = &h.state().results.cloud.as_ref().unwrap().trajectories;
     let labels = &trajectories.class_labels;
     assert_eq!(labels.len(), 2);
     for label in labels {
@@ -847,10 +847,19 @@ fn the_hidden_states_table_follows_the_time_step() {
     let scene = Path::new("assets/scenes/teaching/06-dit-vs-euler-stack.json");
     let mut h = app_support::harness(scene, [1280.0, 800.0]);
     // Not `settle`: the reference clouds (not needed here) would add a minute in the test profile.
-    app_support::step_until(&mut h, "the first metrics", |app| app.metrics.is_some());
-    let steps = h.state().cloud.as_ref().unwrap().trajectories.stored_steps;
+    app_support::step_until(&mut h, "the first metrics", |app| {
+        app.results.metrics.is_some()
+    });
+    let steps = h
+        .state()
+        .results
+        .cloud
+        .as_ref()
+        .unwrap()
+        .trajectories
+        .stored_steps;
     assert!(steps > 6, "{steps}");
-    let filter = h.state().metrics.as_ref().unwrap().filter;
+    let filter = h.state().results.metrics.as_ref().unwrap().filter;
     assert_eq!(filter.step, steps - 1);
     // Already the first measurement (the last step, shown on opening) says the table follows time.
     let first = h.state().metric_table();
@@ -859,12 +868,15 @@ fn the_hidden_states_table_follows_the_time_step() {
         "{:?}",
         first.notes
     );
-    h.state_mut().timeline.step = 5;
+    h.state_mut().views.timeline.step = 5;
     app_support::step_until(&mut h, "the metrics of step 6", |app| {
-        app.metrics.as_ref().is_some_and(|m| m.filter.step == 5)
+        app.results
+            .metrics
+            .as_ref()
+            .is_some_and(|m| m.filter.step == 5)
     });
     let app = h.state();
-    let measured = app.metrics.as_ref().unwrap();
+    let measured = app.results.metrics.as_ref().unwrap();
     let table = app.metric_table();
     let label = format!("step 6 of {steps}");
     assert!(table.caption.contains(&label), "{}", table.caption);
@@ -875,7 +887,7 @@ fn the_hidden_states_table_follows_the_time_step() {
         table.notes
     );
     // The same numbers as measuring the step-6 states directly (deterministic estimators).
-    let t = &app.cloud.as_ref().unwrap().trajectories;
+    let t = &app.results.cloud.as_ref().unwrap().trajectories;
     let data: Vec<f64> = (0..t.n)
         .flat_map(|i| t.state(i, 5).unwrap().iter().map(|&v| f64::from(v)))
         .collect();

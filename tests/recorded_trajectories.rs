@@ -443,18 +443,18 @@ fn the_app_shows_imported_data_and_keeps_it_when_a_load_fails() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(&small_scene(dir.path()), [1280.0, 800.0]);
     settle(&mut h);
-    assert!(h.state().speciation.is_some());
+    assert!(h.state().results.speciation.is_some());
     let path = dir.path().join("lines.safetensors");
     write_safetensors(&path, &full_tensors());
     h.state_mut().open_path(&path);
     settle(&mut h);
     let app = h.state();
     assert!(app.jobs.errors().is_empty(), "{:?}", app.jobs.errors());
-    let shown = Arc::clone(app.cloud.as_ref().unwrap());
+    let shown = Arc::clone(app.results.cloud.as_ref().unwrap());
     assert_eq!(shown.trajectories.stored_steps, S);
-    assert_eq!(app.timeline.step, S - 1);
+    assert_eq!(app.views.timeline.step, S - 1);
     assert!(
-        app.speciation.is_none(),
+        app.results.speciation.is_none(),
         "the scene's lab is not the file's"
     );
     let caption = app.figure_caption();
@@ -476,7 +476,7 @@ fn the_app_shows_imported_data_and_keeps_it_when_a_load_fails() {
         "{errors:?}"
     );
     assert!(
-        Arc::ptr_eq(app.cloud.as_ref().unwrap(), &shown),
+        Arc::ptr_eq(app.results.cloud.as_ref().unwrap(), &shown),
         "the cloud stays"
     );
 
@@ -488,8 +488,11 @@ fn the_app_shows_imported_data_and_keeps_it_when_a_load_fails() {
         app.imported().is_none() && app.jobs.idle()
     });
     let app = h.state();
-    assert_eq!(app.cloud.as_ref().unwrap().trajectories.n, 300);
-    assert!(app.speciation.is_some(), "the scene's lab runs again");
+    assert_eq!(app.results.cloud.as_ref().unwrap().trajectories.n, 300);
+    assert!(
+        app.results.speciation.is_some(),
+        "the scene's lab runs again"
+    );
 }
 
 fn diffscope(args: &[&std::ffi::OsStr]) -> std::process::Output {

@@ -44,7 +44,7 @@ const SAME_IMAGE: f64 = 0.002;
 /// A view far from the defaults: 3-D orbit moved by hand, pooled basis, time colours in magma, trails,
 /// a selected trajectory at a middle step, the inspector open.
 fn change_view(app: &mut DiffscopeApp) {
-    let m = &mut app.manifold.settings;
+    let m = &mut app.views.manifold.settings;
     m.dims = Dimensions::Three;
     m.pooled = true;
     m.color_by = ColorBy::Time;
@@ -56,8 +56,8 @@ fn change_view(app: &mut DiffscopeApp) {
     m.orbit.pitch = -0.4;
     m.orbit.distance *= 0.8;
     m.selected = Some(17);
-    app.timeline.step = 30;
-    app.right_tab = RightTab::Inspector;
+    app.views.timeline.step = 30;
+    app.views.right_tab = RightTab::Inspector;
 }
 
 #[test]
@@ -66,7 +66,7 @@ fn save_then_load_into_a_fresh_app_draws_the_same_picture() {
     let mut a = harness(&small_scene(dir.path()), [1280.0, 800.0]);
     settle(&mut a);
     // Fit the orbit camera to the cloud once (3-D, following), then take over by hand.
-    a.state_mut().manifold.settings.dims = Dimensions::Three;
+    a.state_mut().views.manifold.settings.dims = Dimensions::Three;
     a.run_steps(2);
     let before = a.render().unwrap();
     change_view(a.state_mut());
@@ -87,7 +87,10 @@ fn save_then_load_into_a_fresh_app_draws_the_same_picture() {
     assert!(app.jobs.errors().is_empty(), "{:?}", app.jobs.errors());
     assert_eq!(app.session(), saved, "restored state");
     assert_eq!(
-        (app.timeline.step, app.manifold.settings.selected),
+        (
+            app.views.timeline.step,
+            app.views.manifold.settings.selected
+        ),
         (30, Some(17))
     );
     let changed = differing_share(&before, &original);
@@ -218,11 +221,11 @@ fn a_dropped_session_file_opens_as_a_session() {
     settle(&mut h);
     let app = h.state();
     assert!(app.jobs.errors().is_empty(), "{:?}", app.jobs.errors());
-    assert_eq!(app.scene.seed, 12, "the new seed resamples");
-    assert_eq!(app.manifold.settings.dims, Dimensions::Three);
-    assert_eq!(app.manifold.settings.selected, Some(5));
+    assert_eq!(app.scene.current.seed, 12, "the new seed resamples");
+    assert_eq!(app.views.manifold.settings.dims, Dimensions::Three);
+    assert_eq!(app.views.manifold.settings.selected, Some(5));
     // A step beyond the run is clamped to its last stored step.
-    assert_eq!(app.timeline.step, 60);
+    assert_eq!(app.views.timeline.step, 60);
 }
 
 #[test]
@@ -275,12 +278,12 @@ fn the_autosave_restores_the_last_run_and_is_written_on_exit() {
         autosave: Some(autosave.clone()),
         ..AppOptions::default()
     });
-    assert_eq!(first.state().scene, Scene::default_scene());
+    assert_eq!(first.state().scene.current, Scene::default_scene());
     let small = Scene::load(&small_scene(dir.path())).unwrap();
     first.state_mut().apply_scene(small.clone());
     settle(&mut first);
-    first.state_mut().manifold.settings.dims = Dimensions::Three;
-    first.state_mut().timeline.step = 12;
+    first.state_mut().views.manifold.settings.dims = Dimensions::Three;
+    first.state_mut().views.timeline.step = 12;
     // A frame refits the following camera to the 3-D view of step 12, as the restored app will.
     first.run_steps(2);
     let left = first.state().session();
@@ -304,7 +307,7 @@ fn the_autosave_restores_the_last_run_and_is_written_on_exit() {
         ..AppOptions::default()
     });
     let app = damaged.state();
-    assert_eq!(app.scene, Scene::default_scene());
+    assert_eq!(app.scene.current, Scene::default_scene());
     let errors = app.jobs.errors();
     assert!(
         errors.len() == 1

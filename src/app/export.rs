@@ -143,11 +143,13 @@ pub const FIGURE_WIDTH: f64 = 900.0;
 
 /// Why `view` has no figure or table to export now, or `None` when it has one.
 pub fn not_ready(app: &DiffscopeApp, view: View) -> Option<&'static str> {
-    let cloud = app.cloud.as_deref();
+    let cloud = app.results.cloud.as_deref();
     match view {
         View::Manifold => Some("a point cloud is exported as PNG only"),
-        View::Speciation if app.speciation.is_none() => Some("the speciation lab has not finished"),
-        View::Inspector => match (cloud, app.manifold.settings.selected) {
+        View::Speciation if app.results.speciation.is_none() => {
+            Some("the speciation lab has not finished")
+        }
+        View::Inspector => match (cloud, app.views.manifold.settings.selected) {
             (None, _) => Some("no sampled cloud yet"),
             (Some(_), None) => Some("no trajectory selected (click a point in the manifold view)"),
             (Some(c), Some(_)) if c.trajectories.posterior.is_none() => {
@@ -169,9 +171,9 @@ pub fn content(app: &DiffscopeApp, view: View) -> Option<Content> {
         View::Metrics => Some(Content::Table(app.metric_table())),
         View::Theory => {
             let figures = laws_view::figures(
-                &app.draft.model,
-                app.speciation.as_deref(),
-                super::class_labels(app.cloud.as_deref()),
+                &app.scene.draft.model,
+                app.results.speciation.as_deref(),
+                app.results.class_labels(),
             );
             Some(Content::Figures(
                 figures
@@ -182,9 +184,14 @@ pub fn content(app: &DiffscopeApp, view: View) -> Option<Content> {
             ))
         }
         View::Inspector => {
-            let cloud = app.cloud.as_deref()?;
-            let now = cloud.trajectories.times.get(app.timeline.step).copied();
-            let figure = inspector::posterior_figure(cloud, app.manifold.settings.selected?, now)?;
+            let cloud = app.results.cloud.as_deref()?;
+            let now = cloud
+                .trajectories
+                .times
+                .get(app.views.timeline.step)
+                .copied();
+            let figure =
+                inspector::posterior_figure(cloud, app.views.manifold.settings.selected?, now)?;
             Some(Content::Figures(vec![(figure, 440.0)]))
         }
         View::Manifold => None,
@@ -325,16 +332,16 @@ impl Shown {
     pub fn of(app: &DiffscopeApp, view: View) -> Self {
         Shown {
             view,
-            scene: app.scene.clone(),
-            cloud: app.cloud.clone(),
-            classes: app.classes.clone(),
-            speciation: app.speciation.clone(),
-            metrics: app.metrics.clone(),
-            references: app.references.clone(),
-            models: app.models.clone(),
-            level: app.speciation_view.level,
-            step: app.timeline.step,
-            manifold: ViewSettings::of(&app.manifold),
+            scene: app.scene.current.clone(),
+            cloud: app.results.cloud.clone(),
+            classes: app.results.classes.clone(),
+            speciation: app.results.speciation.clone(),
+            metrics: app.results.metrics.clone(),
+            references: app.results.references.clone(),
+            models: app.results.models.clone(),
+            level: app.views.speciation_view.level,
+            step: app.views.timeline.step,
+            manifold: ViewSettings::of(&app.views.manifold),
         }
     }
 
@@ -347,18 +354,18 @@ impl Shown {
                 ..Default::default()
             },
         );
-        app.scene = self.scene.clone();
-        app.draft = self.scene;
-        app.cloud = self.cloud;
-        app.cloud_id = 1;
-        app.classes = self.classes;
-        app.speciation = self.speciation;
-        app.metrics = self.metrics;
-        app.references = self.references;
-        app.models = self.models;
-        app.speciation_view.level = self.level;
-        app.timeline.step = self.step;
-        self.manifold.restore(&mut app.manifold);
+        app.scene.current = self.scene.clone();
+        app.scene.draft = self.scene;
+        app.results.cloud = self.cloud;
+        app.results.cloud_id = 1;
+        app.results.classes = self.classes;
+        app.results.speciation = self.speciation;
+        app.results.metrics = self.metrics;
+        app.results.references = self.references;
+        app.results.models = self.models;
+        app.views.speciation_view.level = self.level;
+        app.views.timeline.step = self.step;
+        self.manifold.restore(&mut app.views.manifold);
         app
     }
 

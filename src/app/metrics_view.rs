@@ -2,20 +2,14 @@
 //! that are never mixed) in grids that fit the panel, with its warnings and notes, and offers to
 //! measure the DiT and Euler-Stack.
 
+use super::command::Command;
 use crate::analysis::view_data::metric_table::{MEASURED, NOT_APPLICABLE, REFERENCES, REPORTED};
 use crate::figure::{Row as TableRow, Table, group_letter};
 use egui::{RichText, Ui};
 
-/// What the user asked of the table this frame.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Actions {
-    pub measure_models: bool,
-}
-
 /// Draws `table` in a scroll area (both directions: the reference group is wide).
 /// The measure button shows until the models are measured or being measured.
-pub fn ui(ui: &mut Ui, table: &Table, show_measure_button: bool) -> Actions {
-    let mut actions = Actions::default();
+pub fn ui(ui: &mut Ui, table: &Table, show_measure_button: bool, commands: &mut Vec<Command>) {
     // The caption names the time step the current column measures.
     ui.label(RichText::new(&table.caption).strong());
     ui.horizontal_wrapped(|ui| {
@@ -23,8 +17,8 @@ pub fn ui(ui: &mut Ui, table: &Table, show_measure_button: bool) -> Actions {
             "Three column groups from different data and definitions. Ratios are never taken across \
              groups; the paper's own ratio stays in its group.",
         );
-        if show_measure_button {
-            actions.measure_models = ui.button("Measure DiT and Euler-Stack (≈ 5 s)").clicked();
+        if show_measure_button && ui.button("Measure DiT and Euler-Stack (≈ 5 s)").clicked() {
+            commands.push(Command::MeasureModels);
         }
     });
     // egui's grid has no column spans: groups are captioned above their grids and lettered in their
@@ -57,7 +51,6 @@ pub fn ui(ui: &mut Ui, table: &Table, show_measure_button: bool) -> Actions {
             ui.small(note);
         }
     });
-    actions
 }
 
 /// The columns of group `g` in as many grids as it takes to fit `width` (at least one column each).

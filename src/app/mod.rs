@@ -2,6 +2,8 @@
 //! centre, inspector / speciation plot / metric table on the right, jobs and errors at the bottom.
 //! The UI thread reads finished results and sends jobs to the worker; it never computes.
 
+pub mod command;
+pub mod driver;
 pub mod export;
 pub mod figure_plot;
 pub mod file_dialog;
@@ -15,6 +17,7 @@ pub mod presentation;
 pub mod scene_panel;
 pub mod session;
 pub mod speciation_view;
+pub mod state;
 pub mod tasks;
 pub mod timeline;
 pub mod tour;
@@ -30,10 +33,14 @@ use crate::render::trails::TrailPipeline;
 use crate::render::{PointPipeline, PointRenderer, RendererChoice};
 use crate::scene::Scene;
 use crate::session::Session;
+use command::Command;
+pub use driver::{CameraMotion, FrameStatsOptions, save_png};
+use driver::{Driver, LAYOUT_FRAMES};
 use eframe::egui_wgpu::RenderState;
 use jobs::{JobBoard, JobKind};
 use manifold::ManifoldView;
 use speciation_view::SpeciationView;
+use state::{CaptionCache, DraftPoll, Results, SceneState};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -61,38 +68,6 @@ pub struct AppOptions {
     pub present: Option<presentation::PresentTheme>,
     /// How the manifold view draws its points (`--renderer`).
     pub renderer: RendererChoice,
-}
-
-/// What a frame-time measurement shows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FrameStatsOptions {
-    /// Frames measured (after 10 warm-up frames).
-    pub frames: usize,
-    /// Show a synthetic cloud of this many points instead of sampling the scene, and measure once it is
-    /// drawn; without it, frames are measured while the scene's jobs run.
-    pub synthetic_points: Option<usize>,
-    /// Move the manifold camera a little every frame, as a user dragging the view would.
-    pub camera_motion: Option<CameraMotion>,
-}
-
-/// How the camera moves during a frame-time measurement.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum CameraMotion {
-    /// Pan the 2-D view (the sprite layer is reprojected while it covers the view).
-    Pan,
-    /// Orbit the 3-D view (every frame draws every sprite).
-    Orbit,
-}
-
-/// Frames skipped before measuring.
-const WARM_UP_FRAMES: usize = 10;
-
-/// Frame timestamps of a measurement.
-struct FrameStats {
-    options: FrameStatsOptions,
-    last: Option<Instant>,
-    skipped: usize,
-    intervals: Vec<f64>,
 }
 
 /// A view that can fill the window on its own.
@@ -127,72 +102,34 @@ impl RightTab {
     }
 }
 
-/// Screenshot-and-exit progress.
-enum Capture {
-    Waiting,
-    Requested(Arc<Mutex<Option<Arc<egui::ColorImage>>>>),
-    Done,
-}
-
-/// Frames drawn after results arrive (or the app opens) so that their layout settles.
-const LAYOUT_FRAMES: u32 = 3;
-
-/// Quiet frames between "all jobs done" and the screenshot, so the finished results are drawn.
-const SETTLE_FRAMES: u32 = 3;
-
-/// Delay after the last edit before the draft scene is applied.
-const EDIT_DEBOUNCE: f64 = 0.4;
-
-pub struct DiffscopeApp {
-    pub jobs: JobBoard,
-    /// The scene whose results are shown.
-    pub scene: Scene,
-    /// The scene as edited in the panel (applied after a pause when valid).
-    pub draft: Scene,
-    draft_error: Option<String>,
-    edited_at: Option<f64>,
-    /// The scene was changed in the panel since it was opened (its caption says so).
-    edited: bool,
-    preset: Option<usize>,
-    pub cloud: Option<Arc<Cloud>>,
-    cloud_id: usize,
-    classes: Vec<u32>,
-    pub speciation: Option<Arc<SpeciationReport>>,
-    pub metrics: Option<Arc<Measured>>,
-    pub references: Option<Arc<ReferenceReports>>,
-    /// The DiT vs Euler-Stack measurement, once asked for ([`DiffscopeApp::measure_models`]).
-    pub models: Option<Arc<Comparison>>,
-    export_menu: export::ExportMenu,
+/// The views and what they show: each draws from the app's state and results and asks for changes
+/// through [`Command`]s.
+pub struct Views {
     pub manifold: ManifoldView,
     pub timeline: Timeline,
-    speciation_view: SpeciationView,
+    pub speciation_view: SpeciationView,
     pub right_tab: RightTab,
-    capture: Option<(PathBuf, Capture, u32)>,
-    /// A loaded point file resets the view (selection, camera) when it arrives, not before: a file that
-    /// fails to load keeps the view as it was.
-    reset_view_on_arrival: bool,
-    /// Frames still to draw so that newly arrived results settle ([`LAYOUT_FRAMES`]).
-    layout_frames: u32,
-    /// Why a non-interactive run (screenshot) failed, read by [`run`] after the window closes.
-    failure: Arc<Mutex<Option<String>>>,
-    solo: Option<View>,
-    frame_stats: Option<FrameStats>,
-    started: Instant,
-    /// Launch to the first frame that drew a sampled cloud.
-    pub first_scene_drawn: Option<Duration>,
-    /// The step and selection of an applied session, waiting for its cloud.
-    pending_view: Option<session::PendingView>,
-    autosave: Option<PathBuf>,
+    pub laws: laws_view::LawsView,
+    pub export_menu: export::ExportMenu,
+    pub presentation: presentation::Presentation,
     /// The teaching tour, while one runs.
     pub tour: Option<tour::Tour>,
-    pub presentation: presentation::Presentation,
-    laws: laws_view::LawsView,
-    /// Show the next sampled cloud at the stored step nearest this time (a scene's `view.time`).
-    open_at: Option<f64>,
-    /// The (cloud id, step) whose metrics were last asked for by [`Self::follow_time_in_metrics`].
-    metrics_requested: Option<(usize, usize)>,
-    /// What draws the points (reported by frame-time measurements).
-    point_renderer: PointRenderer,
+    /// One view alone over the whole window (figures, `diffscope render`).
+    pub solo: Option<View>,
+}
+
+/// The app: the worker's job board, the scene, the results on display, the views, and what drives
+/// non-interactive runs. Each frame takes finished jobs into `results`, draws the views, and carries
+/// out the commands they emitted.
+pub struct DiffscopeApp {
+    pub jobs: JobBoard,
+    pub scene: SceneState,
+    pub results: Results,
+    pub views: Views,
+    pub driver: Driver,
+    /// What the views asked for this frame, carried out after drawing ([`Self::run_commands`]).
+    commands: Vec<Command>,
+    caption: CaptionCache,
 }
 
 impl DiffscopeApp {
@@ -218,7 +155,7 @@ impl DiffscopeApp {
             app.open_path(&path);
             return app;
         }
-        if let Some(view) = app.scene.view.clone() {
+        if let Some(view) = app.scene.current.view.clone() {
             app.apply_view(&view);
         }
         app.restart(true, true);
@@ -254,48 +191,30 @@ impl DiffscopeApp {
         };
         let app = DiffscopeApp {
             jobs,
-            draft: scene.clone(),
-            scene,
-            draft_error: None,
-            edited_at: None,
-            edited: false,
-            preset,
-            cloud: None,
-            cloud_id: 0,
-            classes: Vec::new(),
-            speciation: None,
-            metrics: None,
-            references: None,
-            models: None,
-            export_menu: export::ExportMenu::default(),
-            manifold: ManifoldView::default(),
-            timeline: Timeline::default(),
-            speciation_view: SpeciationView::default(),
-            right_tab: RightTab::Speciation,
-            capture: options.screenshot.map(|path| (path, Capture::Waiting, 0)),
-            reset_view_on_arrival: false,
-            layout_frames: LAYOUT_FRAMES,
-            failure: Arc::default(),
-            solo: options.solo,
-            frame_stats: options.frame_stats.map(|options| FrameStats {
-                options,
-                last: None,
-                skipped: 0,
-                intervals: Vec::new(),
-            }),
-            started: Instant::now(),
-            first_scene_drawn: None,
-            pending_view: None,
-            autosave: options.autosave,
-            tour: None,
-            presentation: options
-                .present
-                .map(presentation::Presentation::starting)
-                .unwrap_or_default(),
-            laws: laws_view::LawsView::default(),
-            open_at: None,
-            metrics_requested: None,
-            point_renderer,
+            scene: SceneState::new(scene, preset),
+            results: Results::default(),
+            views: Views {
+                manifold: ManifoldView::default(),
+                timeline: Timeline::default(),
+                speciation_view: SpeciationView::default(),
+                right_tab: RightTab::Speciation,
+                laws: laws_view::LawsView::default(),
+                export_menu: export::ExportMenu::default(),
+                presentation: options
+                    .present
+                    .map(presentation::Presentation::starting)
+                    .unwrap_or_default(),
+                tour: None,
+                solo: options.solo,
+            },
+            driver: Driver::new(
+                options.screenshot,
+                options.frame_stats,
+                options.autosave,
+                point_renderer,
+            ),
+            commands: Vec::new(),
+            caption: CaptionCache::default(),
         };
         (app, startup)
     }
@@ -317,7 +236,7 @@ impl DiffscopeApp {
                 || self.jobs.is_running(JobKind::Sample),
             models: self.jobs.is_running(JobKind::Compare),
         };
-        let current = match self.metrics.as_deref() {
+        let current = match self.results.metrics.as_deref() {
             Some(m) => metric_table::Current::Measured {
                 report: &m.report,
                 filter: m.filter,
@@ -327,17 +246,17 @@ impl DiffscopeApp {
         };
         metric_table::table(
             current,
-            self.models.as_deref(),
-            self.references.as_deref(),
+            self.results.models.as_deref(),
+            self.results.references.as_deref(),
             pending,
         )
     }
 
     /// The speciation plots of the level on display, once the lab has finished.
     pub fn speciation_figures(&self) -> Option<[Figure; 2]> {
-        let report = self.speciation.as_deref()?;
+        let report = self.results.speciation.as_deref()?;
         Some(speciation_view::figures(
-            self.speciation_view.level_of(report),
+            self.views.speciation_view.level_of(report),
         ))
     }
 
@@ -359,7 +278,7 @@ impl DiffscopeApp {
         }
         if request.format == export::Format::Png {
             let shown = export::Shown::of(self, request.view);
-            let settings = self.export_menu.png;
+            let settings = self.views.export_menu.png;
             self.jobs.start(JobKind::Export, "PNG export", move |_| {
                 shown
                     .render_png(settings, &request.path)
@@ -381,20 +300,20 @@ impl DiffscopeApp {
         if sampling {
             // The previous cloud stays drawn (dimmed, with the progress) until the new one arrives;
             // its measurements go, since they describe the old cloud.
-            self.metrics = None;
-            self.manifold.reset();
+            self.results.metrics = None;
+            self.views.manifold.reset();
             self.jobs.cancel(JobKind::Metrics);
-            let scene = self.scene.clone();
+            let scene = self.scene.current.clone();
             self.jobs.start(JobKind::Sample, "sampling", move |ctx| {
                 tasks::sample(&scene, ctx)
             });
         }
         if speciation {
-            self.speciation = None;
+            self.results.speciation = None;
             self.jobs.cancel(JobKind::Speciation);
         }
-        if speciation && self.scene.model.has_theory() {
-            let scene = self.scene.clone();
+        if speciation && self.scene.current.model.has_theory() {
+            let scene = self.scene.current.clone();
             self.jobs
                 .start(JobKind::Speciation, "speciation lab", move |ctx| {
                     tasks::speciation(&scene, ctx)
@@ -404,28 +323,18 @@ impl DiffscopeApp {
 
     /// Makes `scene` current, restarting only the jobs its changes affect.
     pub fn apply_scene(&mut self, scene: Scene) {
-        self.edited = false;
-        let old = std::mem::replace(&mut self.scene, scene);
-        let new = &self.scene;
-        let model = old.model != new.model;
-        let sampling = model
-            || old.sampler != new.sampler
-            || old.trajectories != new.trajectories
-            || old.seed != new.seed;
-        let speciation = model
-            || old.speciation != new.speciation
-            || old.seed != new.seed
-            || old.sampler.t_max != new.sampler.t_max;
-        self.draft = self.scene.clone();
-        self.draft_error = None;
+        let invalidated = self.scene.replace(scene);
         // Imported data on display: any scene change brings the scene's own results back.
         let imported = self.imported().is_some();
-        self.restart(sampling || imported, speciation || imported);
+        self.restart(
+            invalidated.sampling || imported,
+            invalidated.speciation || imported,
+        );
     }
 
     /// The imported file on display, when the cloud is not the scene's.
     pub fn imported(&self) -> Option<&Imported> {
-        self.cloud.as_deref().and_then(|c| c.origin.imported())
+        self.results.imported()
     }
 
     /// Opens what a file dialog picked; without a dialog says so, and what to do instead.
@@ -451,7 +360,7 @@ impl DiffscopeApp {
         if is_scene {
             match Scene::load(path) {
                 Ok(scene) => {
-                    self.preset = None;
+                    self.scene.preset = None;
                     self.open_scene(scene);
                 }
                 Err(e) => self.jobs.report(format!("could not open the scene: {e}")),
@@ -461,8 +370,8 @@ impl DiffscopeApp {
         // The current cloud and its measurements stay until the file has loaded: a file that fails
         // to load changes nothing.
         let path = path.to_path_buf();
-        self.pending_view = None;
-        self.reset_view_on_arrival = true;
+        self.results.arrival.pending_view = None;
+        self.results.arrival.reset_view = true;
         self.jobs
             .start(JobKind::Sample, "loading data", move |ctx| {
                 tasks::open_data(&path, ctx)
@@ -473,27 +382,30 @@ impl DiffscopeApp {
     /// shown once the time bar rests on a step other than the measured one; starting the job cancels
     /// a stale one.
     fn follow_time_in_metrics(&mut self) {
-        let Some(cloud) = &self.cloud else { return };
+        let Some(cloud) = &self.results.cloud else {
+            return;
+        };
         if self.jobs.is_running(JobKind::Sample) {
             return;
         }
-        let step = self.timeline.step;
-        let measured = self.metrics.as_ref().map(|m| m.filter.step);
+        let step = self.views.timeline.step;
+        let measured = self.results.metrics.as_ref().map(|m| m.filter.step);
         let first_running = self
+            .results
             .metrics_requested
-            .is_none_or(|(id, _)| id != self.cloud_id)
+            .is_none_or(|(id, _)| id != self.results.cloud_id)
             && self.jobs.is_running(JobKind::Metrics);
         // The hole overlay belongs to one step: the step shown is measured once the time bar rests.
-        let follows = self.table_follows_time() || self.manifold.draws_holes();
+        let follows = self.table_follows_time() || self.views.manifold.draws_holes();
         if !follows
-            || self.timeline.playing
+            || self.views.timeline.playing
             || measured == Some(step)
             || first_running
-            || self.metrics_requested == Some((self.cloud_id, step))
+            || self.results.metrics_requested == Some((self.results.cloud_id, step))
         {
             return;
         }
-        self.metrics_requested = Some((self.cloud_id, step));
+        self.results.metrics_requested = Some((self.results.cloud_id, step));
         let cloud = Arc::clone(cloud);
         self.jobs.start(JobKind::Metrics, "metrics", move |ctx| {
             tasks::metrics(&cloud, Some(step), ctx)
@@ -504,43 +416,46 @@ impl DiffscopeApp {
     /// imported trajectories (their steps are the file's, not the sampler's).
     fn table_follows_time(&self) -> bool {
         let recorded = self
+            .results
             .cloud
             .as_deref()
             .is_some_and(|c| c.origin.imported().is_some() && c.trajectories.stored_steps > 1);
-        recorded || measured::table_follows_time(&self.scene)
+        recorded || measured::table_follows_time(&self.scene.current)
     }
 
     /// Takes finished jobs into the views (and starts the metrics of a new cloud).
     fn take_results(&mut self) {
         let finished_jobs = self.jobs.poll();
         if !finished_jobs.is_empty() {
-            self.layout_frames = LAYOUT_FRAMES;
+            self.driver.layout_frames = LAYOUT_FRAMES;
         }
         for finished in finished_jobs {
             match finished.kind {
                 JobKind::Sample => {
                     if let Ok(cloud) = finished.output.downcast::<Cloud>() {
-                        self.metrics = None;
+                        self.results.metrics = None;
                         self.jobs.cancel(JobKind::Metrics);
-                        if std::mem::take(&mut self.reset_view_on_arrival) {
-                            self.manifold.reset();
+                        if std::mem::take(&mut self.results.arrival.reset_view) {
+                            self.views.manifold.reset();
                         }
-                        self.classes = manifold::trajectory_classes(&cloud);
-                        self.cloud_id += 1;
-                        self.timeline.step = cloud.trajectories.stored_steps.saturating_sub(1);
-                        if let Some(t) = self.open_at.take() {
-                            self.timeline.step = tour::nearest_step(&cloud.trajectories.times, t);
+                        self.results.classes = manifold::trajectory_classes(&cloud);
+                        self.results.cloud_id += 1;
+                        self.views.timeline.step =
+                            cloud.trajectories.stored_steps.saturating_sub(1);
+                        if let Some(t) = self.results.arrival.open_at.take() {
+                            self.views.timeline.step =
+                                tour::nearest_step(&cloud.trajectories.times, t);
                         }
-                        self.timeline.playing = false;
+                        self.views.timeline.playing = false;
                         if cloud.origin.imported().is_some() {
                             // The scene's lab describes the scene, not the file.
-                            self.speciation = None;
+                            self.results.speciation = None;
                             self.jobs.cancel(JobKind::Speciation);
                         }
                         let synthetic = self
-                            .frame_stats
-                            .as_ref()
-                            .is_some_and(|f| f.options.synthetic_points.is_some());
+                            .driver
+                            .frame_stats()
+                            .is_some_and(|f| f.synthetic_points.is_some());
                         if !synthetic {
                             let for_metrics = Arc::clone(&cloud);
                             self.jobs.start(JobKind::Metrics, "metrics", move |ctx| {
@@ -548,7 +463,7 @@ impl DiffscopeApp {
                             });
                             // The reference clouds wait for the first cloud: on a one-core machine
                             // they would otherwise share the CPU with it and delay the first scene.
-                            if self.references.is_none()
+                            if self.results.references.is_none()
                                 && !self.jobs.is_running(JobKind::References)
                             {
                                 self.jobs.start(
@@ -558,18 +473,22 @@ impl DiffscopeApp {
                                 );
                             }
                         }
-                        self.cloud = Some(cloud);
+                        self.results.cloud = Some(cloud);
                         self.apply_pending_view();
                     }
                 }
                 JobKind::Speciation => {
-                    self.speciation = finished.output.downcast::<SpeciationReport>().ok();
+                    self.results.speciation = finished.output.downcast::<SpeciationReport>().ok();
                 }
-                JobKind::Metrics => self.metrics = finished.output.downcast::<Measured>().ok(),
+                JobKind::Metrics => {
+                    self.results.metrics = finished.output.downcast::<Measured>().ok()
+                }
                 JobKind::References => {
-                    self.references = finished.output.downcast::<ReferenceReports>().ok();
+                    self.results.references = finished.output.downcast::<ReferenceReports>().ok();
                 }
-                JobKind::Compare => self.models = finished.output.downcast::<Comparison>().ok(),
+                JobKind::Compare => {
+                    self.results.models = finished.output.downcast::<Comparison>().ok()
+                }
                 JobKind::Export => {
                     if let Ok(path) = finished.output.downcast::<PathBuf>() {
                         self.jobs.notify(format!("wrote {}", path.display()));
@@ -579,42 +498,38 @@ impl DiffscopeApp {
         }
     }
 
-    /// Applies the draft once it differs, has rested `EDIT_DEBOUNCE` seconds and validates.
+    /// Applies the draft once it differs, has rested and validates ([`SceneState::poll_draft`]).
     fn apply_draft_when_ready(&mut self, ctx: &egui::Context) {
-        if self.draft == self.scene {
-            self.edited_at = None;
-            return;
-        }
-        let now = ctx.input(|i| i.time);
-        let edited_at = *self.edited_at.get_or_insert(now);
-        let pointer_down = ctx.input(|i| i.pointer.any_down());
-        if now - edited_at < EDIT_DEBOUNCE || pointer_down {
-            ctx.request_repaint_after(Duration::from_secs_f64(EDIT_DEBOUNCE));
-            return;
-        }
-        match self.draft.validate(Path::new("(edited scene)")) {
-            Ok(()) => {
-                self.preset = None;
-                self.edited_at = None;
-                self.apply_scene(self.draft.clone());
-                self.edited = true;
+        let (now, pointer_down) = ctx.input(|i| (i.time, i.pointer.any_down()));
+        match self.scene.poll_draft(now, pointer_down) {
+            DraftPoll::Ready(scene) => {
+                self.apply_scene(*scene);
+                self.scene.edited = true;
             }
-            Err(e) => self.draft_error = Some(e.to_string()),
+            DraftPoll::Waiting(seconds) => {
+                ctx.request_repaint_after(Duration::from_secs_f64(seconds))
+            }
+            DraftPoll::Unchanged | DraftPoll::Invalid => {}
         }
     }
 
-    /// Runs a panel that edits the draft scene; an edit starts the debounce of
+    /// Runs a panel that edits the draft scene; an edit restarts the debounce of
     /// [`Self::apply_draft_when_ready`].
     fn edit_draft<R>(
         &mut self,
         ui: &mut egui::Ui,
         edit: impl FnOnce(&mut egui::Ui, &mut Scene) -> R,
     ) -> R {
-        let before = self.draft.clone();
-        let result = edit(ui, &mut self.draft);
-        if self.draft != before {
-            self.edited_at = Some(ui.input(|i| i.time));
-            self.draft_error = None;
+        // Widgets change values only in answer to input: a frame without any (time playing, jobs
+        // reporting progress) cannot have edited the draft, and skips the comparison copy.
+        let may_edit = ui.input(|i| !i.events.is_empty() || i.pointer.any_down());
+        if !may_edit {
+            return edit(ui, &mut self.scene.draft);
+        }
+        let before = self.scene.draft.clone();
+        let result = edit(ui, &mut self.scene.draft);
+        if self.scene.draft != before {
+            self.scene.draft_edited(ui.input(|i| i.time));
         }
         result
     }
@@ -636,8 +551,9 @@ impl DiffscopeApp {
         self.session_ui(ui);
         let caption = self.live_caption();
         let imported = self.imported().map(Imported::summary);
-        let (draft_error, preset) = (self.draft_error.clone(), self.preset);
-        let actions = self.edit_draft(ui, |ui, draft| {
+        let (draft_error, preset) = (self.scene.draft_error.clone(), self.scene.preset);
+        let mut commands = std::mem::take(&mut self.commands);
+        self.edit_draft(ui, |ui, draft| {
             scene_panel::ui(
                 ui,
                 &caption,
@@ -645,40 +561,51 @@ impl DiffscopeApp {
                 draft,
                 draft_error.as_deref(),
                 preset,
+                &mut commands,
             )
         });
-        if let Some(index) = actions.preset {
-            match crate::builtin_scenes::preset(index) {
+        self.commands = commands;
+    }
+
+    /// Carries out what the views asked for this frame, in order.
+    fn run_commands(&mut self, ctx: &egui::Context) {
+        for command in std::mem::take(&mut self.commands) {
+            self.run_command(ctx, command);
+        }
+    }
+
+    fn run_command(&mut self, ctx: &egui::Context, command: Command) {
+        match command {
+            Command::OpenPreset(index) => match crate::builtin_scenes::preset(index) {
                 Ok(scene) => {
-                    self.preset = Some(index);
+                    self.scene.preset = Some(index);
                     self.open_scene(scene);
                 }
                 Err(e) => self.jobs.report(format!("preset: {e}")),
-            }
-        }
-        if actions.open_scene {
-            self.open_picked(
+            },
+            Command::PickScene => self.open_picked(
                 file_dialog::pick_file("scene", &["json"]),
                 "drop the scene file on the window, or start with `diffscope --scene FILE`",
-            );
-        }
-        if actions.open_points {
-            self.open_picked(
+            ),
+            Command::PickData => self.open_picked(
                 file_dialog::pick_file(
                     "trajectories or point cloud",
                     &["npy", "safetensors", "csv"],
                 ),
                 "drop the file on the window",
-            );
-        }
-        if actions.rerun {
-            self.restart(true, true);
-        }
-        if actions.tour {
-            self.start_teaching_tour();
-        }
-        if actions.present {
-            self.presentation.enter(ui.ctx());
+            ),
+            Command::PickSession => self.open_picked(
+                file_dialog::pick_file("session", &["json"]),
+                "drop the session file on the window, or start with `diffscope --session FILE`",
+            ),
+            Command::SaveSession => self.save_session_picked(),
+            Command::Rerun => self.restart(true, true),
+            Command::StartTeachingTour => self.start_teaching_tour(),
+            Command::TourStep(delta) => self.tour_step(delta),
+            Command::EndTour => self.end_tour(),
+            Command::EnterPresentation => self.views.presentation.enter(ctx),
+            Command::MeasureModels => self.measure_models(),
+            Command::Export(request) => self.export(request),
         }
     }
 
@@ -687,17 +614,23 @@ impl DiffscopeApp {
     pub fn figure_caption(&self) -> String {
         match self.imported() {
             Some(imported) => imported.summary(),
-            None => self.scene.caption_line(),
+            None => self.scene.current.caption_line(),
         }
     }
 
-    /// The applied scene's title and caption with the live numbers filled in.
-    fn live_caption(&self) -> tour::LiveCaption {
-        tour::LiveCaption::of(&self.scene, self.speciation.as_deref(), self.edited)
+    /// The applied scene's title and caption with the live numbers filled in (rebuilt only when
+    /// they change).
+    fn live_caption(&mut self) -> Arc<tour::LiveCaption> {
+        self.caption.get(
+            &self.scene.current,
+            self.results.speciation.as_ref(),
+            self.scene.edited,
+        )
     }
 
     fn markers(&self) -> Vec<timeline::Marker> {
-        self.speciation
+        self.results
+            .speciation
             .as_ref()
             .map(|report| speciation_view::markers(&report.headline))
             .unwrap_or_default()
@@ -705,18 +638,22 @@ impl DiffscopeApp {
 
     fn right_panel(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
-            ui.selectable_value(&mut self.right_tab, RightTab::Speciation, "Speciation");
-            ui.selectable_value(&mut self.right_tab, RightTab::Metrics, "Metrics");
-            ui.selectable_value(&mut self.right_tab, RightTab::Inspector, "Inspector");
-            ui.selectable_value(&mut self.right_tab, RightTab::Theory, "Theory");
-            let views =
-                [self.right_tab.view(), View::Manifold].map(|v| (v, export::not_ready(self, v)));
-            if let Some(request) = self.export_menu.ui(ui, &views) {
-                self.export(request);
+            ui.selectable_value(
+                &mut self.views.right_tab,
+                RightTab::Speciation,
+                "Speciation",
+            );
+            ui.selectable_value(&mut self.views.right_tab, RightTab::Metrics, "Metrics");
+            ui.selectable_value(&mut self.views.right_tab, RightTab::Inspector, "Inspector");
+            ui.selectable_value(&mut self.views.right_tab, RightTab::Theory, "Theory");
+            let views = [self.views.right_tab.view(), View::Manifold]
+                .map(|v| (v, export::not_ready(self, v)));
+            if let Some(request) = self.views.export_menu.ui(ui, &views) {
+                self.commands.push(Command::Export(request));
             }
         });
         ui.separator();
-        self.view_ui(ui, self.right_tab.view());
+        self.view_ui(ui, self.views.right_tab.view());
     }
 
     fn central(&mut self, ui: &mut egui::Ui) {
@@ -724,22 +661,26 @@ impl DiffscopeApp {
         let width = ui.max_rect().width();
         ui.set_max_width(width);
         // A projected slide shows the view, not its controls.
-        if !self.presentation.active {
-            self.manifold.toolbar(ui, self.cloud.as_deref());
+        if !self.views.presentation.active {
+            self.views
+                .manifold
+                .toolbar(ui, self.results.cloud.as_deref());
         }
         let times = self
+            .results
             .cloud
             .as_ref()
             .map(|c| c.trajectories.times.clone())
             .unwrap_or_default();
-        self.timeline.tick(ui.ctx(), times.len());
+        self.views.timeline.tick(ui.ctx(), times.len());
         let markers = self.markers();
         // The view takes what the time bar leaves.
         let time_bar_height = Timeline::height(ui, width);
         let view_size = egui::vec2(width, (ui.available_height() - time_bar_height).max(120.0));
-        let previously_selected = self.manifold.settings.selected;
+        let previously_selected = self.views.manifold.settings.selected;
         ui.allocate_ui(view_size, |ui| {
             let overlay = self
+                .results
                 .metrics
                 .as_ref()
                 .and_then(|m| m.overlay.as_ref().map(|o| (o, m.filter)));
@@ -749,177 +690,29 @@ impl DiffscopeApp {
                 .iter()
                 .find(|row| row.kind == JobKind::Sample)
                 .map(|row| (row.name.as_str(), row.fraction));
-            self.manifold.ui(
+            self.views.manifold.ui(
                 ui,
                 manifold::ViewInput {
-                    cloud: self.cloud.as_deref(),
+                    cloud: self.results.cloud.as_deref(),
                     overlay,
-                    cloud_id: self.cloud_id,
-                    classes: &self.classes,
-                    step: self.timeline.step,
+                    cloud_id: self.results.cloud_id,
+                    classes: &self.results.classes,
+                    step: self.views.timeline.step,
                     sampling,
                 },
             );
         });
-        if self.manifold.settings.selected.is_some()
-            && self.manifold.settings.selected != previously_selected
+        if self.views.manifold.settings.selected.is_some()
+            && self.views.manifold.settings.selected != previously_selected
         {
-            self.right_tab = RightTab::Inspector;
+            self.views.right_tab = RightTab::Inspector;
         }
         let times_known = self.imported().is_none_or(|i| i.times_in_file);
-        self.timeline.ui(ui, &times, times_known, &markers);
-        if self.cloud.is_some() && self.first_scene_drawn.is_none() {
-            self.first_scene_drawn = Some(self.started.elapsed());
-            log::info!(
-                "first scene drawn {:.2} s after launch",
-                self.started.elapsed().as_secs_f64()
-            );
+        self.views.timeline.ui(ui, &times, times_known, &markers);
+        if self.results.cloud.is_some() {
+            self.driver.scene_drawn();
         }
     }
-
-    /// Screenshot mode: once every job is done and a few frames have settled, capture, save and close.
-    /// A scene, session or job that fails ends the run with that error and writes nothing.
-    fn drive_capture(&mut self, ctx: &egui::Context) {
-        let idle = self.jobs.idle() && self.cloud.is_some();
-        let first_error = self.jobs.errors().first().cloned();
-        let Some((path, state, settled)) = &mut self.capture else {
-            return;
-        };
-        let fail = |message: String| {
-            if let Ok(mut failure) = self.failure.lock() {
-                failure.get_or_insert(message);
-            }
-            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
-        };
-        match state {
-            Capture::Waiting if first_error.is_some() => {
-                *state = Capture::Done;
-                fail(first_error.unwrap_or_default());
-            }
-            Capture::Waiting => {
-                *settled = if idle { *settled + 1 } else { 0 };
-                if *settled >= SETTLE_FRAMES {
-                    let slot: Arc<Mutex<Option<Arc<egui::ColorImage>>>> = Arc::default();
-                    let (sink, repaint) = (Arc::clone(&slot), ctx.clone());
-                    ctx.request_screenshot(move |image| {
-                        if let Ok(mut s) = sink.lock() {
-                            *s = Some(image);
-                        }
-                        repaint.request_repaint();
-                    });
-                    *state = Capture::Requested(slot);
-                }
-                ctx.request_repaint_after(Duration::from_millis(50));
-            }
-            Capture::Requested(slot) => {
-                let image = slot.lock().ok().and_then(|mut s| s.take());
-                if let Some(image) = image {
-                    *state = Capture::Done;
-                    match save_png(&image, path) {
-                        Ok(()) => ctx.send_viewport_cmd(egui::ViewportCommand::Close),
-                        Err(e) => fail(e),
-                    }
-                } else {
-                    ctx.request_repaint_after(Duration::from_millis(20));
-                }
-            }
-            Capture::Done => {}
-        }
-    }
-}
-
-impl DiffscopeApp {
-    /// Frame-time measurement: records frame intervals in the phase being measured, then prints
-    /// mean / median / p95 and closes the window.
-    fn drive_frame_stats(&mut self, ctx: &egui::Context) {
-        let drawn = self.cloud.is_some() && self.jobs.idle();
-        let busy = !self.jobs.idle();
-        let first_scene = self.first_scene_drawn;
-        let Some(stats) = &mut self.frame_stats else {
-            return;
-        };
-        ctx.request_repaint();
-        let measuring = match stats.options.synthetic_points {
-            Some(_) => drawn,
-            None => busy,
-        };
-        let now = Instant::now();
-        if let Some(motion) = stats.options.camera_motion.filter(|_| measuring) {
-            self.manifold
-                .drift_camera(motion, stats.intervals.len() + stats.skipped);
-        }
-        if measuring {
-            if let Some(last) = stats.last {
-                if stats.skipped < WARM_UP_FRAMES {
-                    stats.skipped += 1;
-                } else {
-                    stats.intervals.push(now.duration_since(last).as_secs_f64());
-                }
-            }
-            stats.last = Some(now);
-        }
-        let phase_over = stats.options.synthetic_points.is_none() && !busy && stats.last.is_some();
-        if stats.intervals.len() >= stats.options.frames || phase_over {
-            let mut sorted = stats.intervals.clone();
-            sorted.sort_by(f64::total_cmp);
-            let ms = |q: f64| {
-                sorted
-                    .get(((sorted.len() as f64 - 1.0) * q).round() as usize)
-                    .map_or(f64::NAN, |v| v * 1e3)
-            };
-            let mean = 1e3 * sorted.iter().sum::<f64>() / sorted.len().max(1) as f64;
-            let what = match stats.options.synthetic_points {
-                Some(n) => format!(
-                    "{n} points, drawn ({})",
-                    if self.manifold.uses_density() {
-                        "density layer"
-                    } else {
-                        self.point_renderer.name()
-                    }
-                ),
-                None => "while the scene's jobs run".into(),
-            };
-            println!(
-                "frame time {what}: {} frames, mean {mean:.1} ms, median {:.1} ms, p95 {:.1} ms",
-                sorted.len(),
-                ms(0.5),
-                ms(0.95)
-            );
-            if stats.options.synthetic_points.is_none() {
-                // Whether frames slow down as the jobs go on (the UI must never wait on them).
-                let half = stats.intervals.len() / 2;
-                let (early, late) = stats.intervals.split_at(half);
-                println!(
-                    "frame time halves: first half median {:.1} ms, second half median {:.1} ms",
-                    1e3 * median_of(early),
-                    1e3 * median_of(late)
-                );
-            }
-            if let Some(first) = first_scene {
-                println!("launch to first drawn scene: {:.2} s", first.as_secs_f64());
-            }
-            self.frame_stats = None;
-            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
-        }
-    }
-}
-
-/// The median of `values` (NaN when empty).
-fn median_of(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN)
-}
-
-/// Writes an egui screenshot as PNG.
-pub fn save_png(image: &egui::ColorImage, path: &Path) -> Result<(), String> {
-    let [w, h] = image.size;
-    let bytes: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_array()).collect();
-    let buffer = image::RgbaImage::from_raw(w as u32, h as u32, bytes)
-        .ok_or_else(|| format!("screenshot of {w}×{h} has the wrong number of pixels"))?;
-    buffer
-        .save_with_format(path, image::ImageFormat::Png)
-        .map_err(|e| format!("could not write the screenshot: {e}: {}", path.display()))
 }
 
 impl DiffscopeApp {
@@ -942,37 +735,35 @@ impl DiffscopeApp {
         }
         match view {
             View::Manifold => self.central(ui),
-            View::Speciation => self.speciation_view.ui(
+            View::Speciation => self.views.speciation_view.ui(
                 ui,
-                self.speciation.as_deref(),
+                self.results.speciation.as_deref(),
                 self.jobs.is_running(JobKind::Speciation),
             ),
             View::Metrics => {
                 let table = self.metric_table();
-                let idle = self.models.is_none() && !self.jobs.is_running(JobKind::Compare);
-                let actions = metrics_view::ui(ui, &table, idle);
-                if actions.measure_models {
-                    self.measure_models();
-                }
+                let idle = self.results.models.is_none() && !self.jobs.is_running(JobKind::Compare);
+                metrics_view::ui(ui, &table, idle, &mut self.commands);
             }
             View::Inspector => {
                 let now = self
+                    .results
                     .cloud
                     .as_ref()
-                    .and_then(|c| c.trajectories.times.get(self.timeline.step).copied());
+                    .and_then(|c| c.trajectories.times.get(self.views.timeline.step).copied());
                 inspector::ui(
                     ui,
-                    self.cloud.as_deref(),
-                    self.manifold.settings.selected,
+                    self.results.cloud.as_deref(),
+                    self.views.manifold.settings.selected,
                     now,
                 );
             }
             View::Theory => {
-                self.laws.ui(
+                self.views.laws.ui(
                     ui,
-                    &self.draft.model,
-                    self.speciation.as_deref(),
-                    class_labels(self.cloud.as_deref()),
+                    &self.scene.draft.model,
+                    self.results.speciation.as_deref(),
+                    self.results.class_labels(),
                 );
             }
         }
@@ -993,14 +784,9 @@ impl DiffscopeApp {
     /// One frame of the whole app (the window's and the offscreen renderer's).
     pub fn frame_ui(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
-        self.presentation.enter_if_asked(&ctx);
+        self.views.presentation.enter_if_asked(&ctx);
         self.take_results();
-        // New results are laid out over a few frames (plot axes measure their tick labels on the
-        // first): keep drawing until they have settled, without waiting for the mouse.
-        if self.layout_frames > 0 {
-            self.layout_frames -= 1;
-            ctx.request_repaint();
-        }
+        self.driver.settle_layout(&ctx);
         self.follow_time_in_metrics();
         self.handle_dropped_files(&ctx);
         self.apply_draft_when_ready(&ctx);
@@ -1009,22 +795,29 @@ impl DiffscopeApp {
             // Progress arrives from the worker; poll it at a calm rate.
             ctx.request_repaint_after(Duration::from_millis(100));
         }
-        if let Some(view) = self.solo {
+        if let Some(view) = self.views.solo {
             let caption = self.figure_caption();
             egui::Panel::bottom("figure caption").show(ui, |ui| {
                 ui.add(egui::Label::new(egui::RichText::new(caption).small().weak()).wrap());
             });
             egui::CentralPanel::default().show(ui, |ui| self.view_ui(ui, view));
-            self.drive_capture(&ctx);
-            self.drive_frame_stats(&ctx);
-            return;
-        }
-        if self.presentation.active {
+        } else if self.views.presentation.active {
             self.presentation_ui(ui);
-            self.drive_capture(&ctx);
-            return;
+        } else {
+            self.window_ui(ui);
         }
-        if self.tour.is_some() {
+        self.run_commands(&ctx);
+        let idle = self.jobs.idle();
+        let first_error = self.jobs.errors().first().cloned();
+        let drawn = idle && self.results.cloud.is_some();
+        self.driver.drive_capture(&ctx, drawn, first_error);
+        self.driver
+            .drive_frame_stats(&ctx, drawn, !idle, &mut self.views.manifold);
+    }
+
+    /// The window's panels: tour bar, jobs strip, scene panel, analysis panel, manifold view.
+    fn window_ui(&mut self, ui: &mut egui::Ui) {
+        if self.views.tour.is_some() {
             egui::Panel::top("tour").show(ui, |ui| self.tour_bar(ui));
         }
         egui::Panel::bottom("jobs").show(ui, |ui| {
@@ -1039,12 +832,9 @@ impl DiffscopeApp {
             .default_size(460.0)
             .show(ui, |ui| self.right_panel(ui));
         egui::CentralPanel::default().show(ui, |ui| self.central(ui));
-        self.drive_capture(&ctx);
-        self.drive_frame_stats(&ctx);
     }
 }
 
-/// Opens the app window (blocks until it closes).
 /// Why the app ended with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -1084,8 +874,8 @@ pub fn run(options: AppOptions) -> Result<(), AppError> {
         native,
         Box::new(move |cc| {
             let mut app = DiffscopeApp::new(cc, options);
-            app.started = launched;
-            app.failure = failure_of_app;
+            app.driver.started = launched;
+            app.driver.failure = failure_of_app;
             Ok(Box::new(app))
         }),
     )?;
@@ -1093,9 +883,4 @@ pub fn run(options: AppOptions) -> Result<(), AppError> {
         Some(message) => Err(AppError::Run(message)),
         None => Ok(()),
     }
-}
-
-/// The class names of the cloud shown (none before the first cloud).
-fn class_labels(cloud: Option<&Cloud>) -> &[String] {
-    cloud.map_or(&[], |c| c.trajectories.class_labels.as_slice())
 }

@@ -191,18 +191,19 @@ impl OffscreenApp {
     pub fn film(&mut self, layout: FilmLayout) {
         self.film = Some(layout);
         let app = &mut self.app;
-        app.solo = Some(match layout {
+        app.views.solo = Some(match layout {
             FilmLayout::Speciation => View::Speciation,
             FilmLayout::Manifold | FilmLayout::SideBySide => View::Manifold,
         });
         // Only hides the manifold toolbar here: a solo view never takes the presentation layout.
-        app.presentation.active = true;
-        app.timeline.playing = false;
+        app.views.presentation.active = true;
+        app.views.timeline.playing = false;
     }
 
     /// The stored steps of the sampled cloud (0 before it arrives).
     pub fn stored_steps(&self) -> usize {
         self.app
+            .results
             .cloud
             .as_ref()
             .map_or(0, |c| c.trajectories.times.len())
@@ -212,12 +213,19 @@ impl OffscreenApp {
     /// time, `None` before the cloud arrives or past its last step.
     pub fn show_step(&mut self, step: usize) -> Option<f64> {
         let app = &mut self.app;
-        let t = app.cloud.as_ref()?.trajectories.times.get(step).copied()?;
-        app.timeline.playing = false;
-        app.timeline.step = step;
+        let t = app
+            .results
+            .cloud
+            .as_ref()?
+            .trajectories
+            .times
+            .get(step)
+            .copied()?;
+        app.views.timeline.playing = false;
+        app.views.timeline.step = step;
         // The metric table of a hidden-state scene follows the time bar: a film measures nothing new.
-        app.metrics_requested = Some((app.cloud_id, step));
-        app.speciation_view.now = Some(t);
+        app.results.metrics_requested = Some((app.results.cloud_id, step));
+        app.views.speciation_view.now = Some(t);
         Some(t)
     }
 
@@ -234,7 +242,7 @@ impl OffscreenApp {
             if let Some(error) = self.app.jobs.errors().first() {
                 return Err(WaitError::Job(error.to_string()));
             }
-            if self.app.jobs.idle() && self.app.cloud.is_some() {
+            if self.app.jobs.idle() && self.app.results.cloud.is_some() {
                 break;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -362,12 +370,13 @@ impl OffscreenApp {
 fn film_ui(app: &mut DiffscopeApp, ui: &mut egui::Ui, layout: FilmLayout) {
     let title = app
         .scene
+        .current
         .title
         .clone()
         .unwrap_or_else(|| "diffscope".into());
-    let times = app.cloud.as_ref().map(|c| &c.trajectories.times);
+    let times = app.results.cloud.as_ref().map(|c| &c.trajectories.times);
     let now = times.and_then(|times| {
-        let step = app.timeline.step.min(times.len().checked_sub(1)?);
+        let step = app.views.timeline.step.min(times.len().checked_sub(1)?);
         Some((times[step], step, times.len()))
     });
     egui::Panel::top("film caption").show(ui, |ui| {

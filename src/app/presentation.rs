@@ -143,15 +143,16 @@ impl DiffscopeApp {
     pub(super) fn handle_keys(&mut self, ctx: &egui::Context) {
         let toggle = ctx.input_mut(|i| i.consume_key(egui::Modifiers::NONE, Key::F5));
         if toggle {
-            self.presentation.toggle(ctx);
+            self.views.presentation.toggle(ctx);
         }
-        if self.presentation.active && ctx.input(|i| i.key_pressed(Key::Escape)) {
-            self.presentation.leave(ctx);
+        if self.views.presentation.active && ctx.input(|i| i.key_pressed(Key::Escape)) {
+            self.views.presentation.leave(ctx);
         }
         if ctx.text_edit_focused() {
             return;
         }
         let steps = self
+            .results
             .cloud
             .as_ref()
             .map_or(0, |c| c.trajectories.stored_steps);
@@ -166,13 +167,13 @@ impl DiffscopeApp {
             )
         });
         if play {
-            self.timeline.toggle_play(steps);
+            self.views.timeline.toggle_play(steps);
         }
         if denoise {
-            self.timeline.step_by(1, steps);
+            self.views.timeline.step_by(1, steps);
         }
         if renoise {
-            self.timeline.step_by(-1, steps);
+            self.views.timeline.step_by(-1, steps);
         }
         if previous {
             self.tour_step(-1);
@@ -188,22 +189,22 @@ impl DiffscopeApp {
         let ctx = ui.ctx().clone();
         egui::Panel::top("presentation bar").show(ui, |ui| {
             ui.horizontal_wrapped(|ui| {
-                if self.tour.is_some() {
+                if self.views.tour.is_some() {
                     self.tour_bar(ui);
                 }
                 // Imported data has no scene to switch.
                 if self.imported().is_none() {
                     self.edit_draft(ui, |ui, draft| switches_ui(ui, &mut draft.model));
                 }
-                if let Some(error) = &self.draft_error {
+                if let Some(error) = &self.scene.draft_error {
                     ui.colored_label(ui.visuals().error_fg_color, error);
                 }
-                let mut dark = self.presentation.dark;
+                let mut dark = self.views.presentation.dark;
                 if ui.checkbox(&mut dark, "dark").changed() {
-                    self.presentation.set_dark(&ctx, dark);
+                    self.views.presentation.set_dark(&ctx, dark);
                 }
                 if ui.button("Leave (Esc)").clicked() {
-                    self.presentation.leave(&ctx);
+                    self.views.presentation.leave(&ctx);
                 }
             });
             // The audience sees what is being computed (the jobs strip is hidden here).
@@ -230,7 +231,8 @@ impl DiffscopeApp {
                 }
             });
         // Present mode has no side panel for the inspector.
-        let side = (self.right_tab != RightTab::Inspector).then(|| self.right_tab.view());
+        let side =
+            (self.views.right_tab != RightTab::Inspector).then(|| self.views.right_tab.view());
         if let Some(view) = side {
             egui::Panel::right("presentation analysis")
                 .resizable(true)

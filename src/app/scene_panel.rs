@@ -2,6 +2,7 @@
 //! a draft copy; the app applies the draft (restarting only the affected jobs) once it is valid and the
 //! pointer is released. No compute here.
 
+use super::command::Command;
 use super::tour::{LiveCaption, caption_ui};
 use crate::builtin_scenes::PRESETS;
 use crate::scene::{
@@ -23,19 +24,8 @@ fn labelled(ui: &mut Ui, label: impl Into<egui::WidgetText>, value: DragValue) -
     ui.add(value).labelled_by(label.id)
 }
 
-/// What the user asked for in the panel this frame.
-#[derive(Debug, Default, PartialEq)]
-pub struct PanelActions {
-    pub preset: Option<usize>,
-    pub open_scene: bool,
-    pub open_points: bool,
-    pub rerun: bool,
-    pub tour: bool,
-    pub present: bool,
-}
-
 /// Draws the panel (with the applied scene's live `caption`, or what the imported file on display
-/// holds instead); edits go into `draft`.
+/// holds instead); edits go into `draft`, requests into `commands`.
 pub fn ui(
     ui: &mut Ui,
     caption: &LiveCaption,
@@ -43,8 +33,8 @@ pub fn ui(
     draft: &mut Scene,
     draft_error: Option<&str>,
     current_preset: Option<usize>,
-) -> PanelActions {
-    let mut actions = PanelActions::default();
+    commands: &mut Vec<Command>,
+) {
     ui.heading("Scene");
     let selected = current_preset
         .and_then(|i| PRESETS.get(i))
@@ -58,26 +48,36 @@ pub fn ui(
                     .selectable_label(current_preset == Some(index), *name)
                     .clicked()
                 {
-                    actions.preset = Some(index);
+                    commands.push(Command::OpenPreset(index));
                 }
             }
         });
     ui.horizontal(|ui| {
-        actions.open_scene = ui.button("Open scene…").clicked();
-        actions.open_points = ui.button("Open points…").clicked();
+        if ui.button("Open scene…").clicked() {
+            commands.push(Command::PickScene);
+        }
+        if ui.button("Open points…").clicked() {
+            commands.push(Command::PickData);
+        }
     });
     ui.small("or drop a .json scene / .npy .safetensors .csv data on the window");
     ui.horizontal(|ui| {
-        actions.tour = ui.button("Teaching tour").clicked();
-        actions.present = ui.button("Present (F5)").clicked();
+        if ui.button("Teaching tour").clicked() {
+            commands.push(Command::StartTeachingTour);
+        }
+        if ui.button("Present (F5)").clicked() {
+            commands.push(Command::EnterPresentation);
+        }
     });
     if let Some(imported) = imported {
         // The view shows the file: the scene's settings would describe something not on display.
         ui.label(egui::RichText::new(format!("Showing {imported}")).strong());
         ui.separator();
         ui.small("The scene's settings are hidden while a file is shown.");
-        actions.rerun = ui.button("Sample the scene instead").clicked();
-        return actions;
+        if ui.button("Sample the scene instead").clicked() {
+            commands.push(Command::Rerun);
+        }
+        return;
     }
     if caption.text.is_some() {
         egui::CollapsingHeader::new("About this scene")
@@ -102,9 +102,10 @@ pub fn ui(
         if let Some(error) = draft_error {
             ui.colored_label(ui.visuals().error_fg_color, format!("Not applied: {error}"));
         }
-        actions.rerun = ui.button("Run again").clicked();
+        if ui.button("Run again").clicked() {
+            commands.push(Command::Rerun);
+        }
     });
-    actions
 }
 
 fn model_editor(ui: &mut Ui, model: &mut ModelSpec) {

@@ -2,6 +2,7 @@
 //! first, restarting only the jobs it changes; the step and selection wait for the sampled cloud), the
 //! session buttons and shortcuts, and the autosave. A session that fails to load changes nothing.
 
+use super::command::Command;
 use super::export::unused_path;
 use super::file_dialog::{self, Picked};
 use super::manifold::{ColorBy, Dimensions, DrawMode, ViewSettings};
@@ -13,6 +14,7 @@ use crate::session::{self as file, Session, ViewState};
 use std::path::Path;
 
 /// The part of a session that needs the sampled cloud: applied (clamped) when it arrives.
+#[derive(Clone)]
 pub(super) struct PendingView {
     step: Option<usize>,
     selected: Option<usize>,
@@ -41,15 +43,16 @@ pub(super) fn startup_session(options: &AppOptions, jobs: &mut JobBoard) -> Opti
 impl DiffscopeApp {
     /// The current state as a session.
     pub fn session(&self) -> Session {
-        let m = &self.manifold.settings;
+        let m = &self.views.manifold.settings;
         let last = self
+            .results
             .cloud
             .as_ref()
             .map(|c| c.trajectories.stored_steps.saturating_sub(1));
         let mut session = Session {
-            scene: self.scene.clone(),
+            scene: self.scene.current.clone(),
             view: ViewState {
-                right_tab: match self.right_tab {
+                right_tab: match self.views.right_tab {
                     RightTab::Inspector => file::RightTab::Inspector,
                     RightTab::Speciation => file::RightTab::Speciation,
                     RightTab::Metrics => file::RightTab::Metrics,
@@ -58,17 +61,19 @@ impl DiffscopeApp {
                 manifold: manifold_state(m),
                 timeline: file::TimelineState {
                     // Before the cloud arrives the step shown is a placeholder: keep the pending one.
-                    step: match (&self.pending_view, last) {
+                    step: match (&self.results.arrival.pending_view, last) {
                         (Some(pending), _) => pending.step,
-                        (None, Some(last)) if self.timeline.step < last => Some(self.timeline.step),
+                        (None, Some(last)) if self.views.timeline.step < last => {
+                            Some(self.views.timeline.step)
+                        }
                         (None, _) => None,
                     },
-                    steps_per_second: self.timeline.steps_per_second,
+                    steps_per_second: self.views.timeline.steps_per_second,
                 },
-                speciation_level: self.speciation_view.level,
+                speciation_level: self.views.speciation_view.level,
             },
         };
-        if let Some(pending) = &self.pending_view {
+        if let Some(pending) = &self.results.arrival.pending_view {
             session.view.manifold.selected = pending.selected;
         }
         session.absolutize_models(None);
@@ -78,9 +83,9 @@ impl DiffscopeApp {
     /// Makes `session` current: its scene (restarting the jobs it changes), then its view state.
     pub fn apply_session(&mut self, session: Session) {
         let Session { scene, view } = session;
-        self.preset = None;
+        self.scene.preset = None;
         self.apply_scene(scene);
-        let (m, state) = (&mut self.manifold.settings, &view.manifold);
+        let (m, state) = (&mut self.views.manifold.settings, &view.manifold);
         m.dims = match state.dimensions {
             file::Dimensions::Two => Dimensions::Two,
             file::Dimensions::Three => Dimensions::Three,
@@ -116,16 +121,16 @@ impl DiffscopeApp {
             pitch: camera.pitch,
             distance: camera.distance,
         };
-        self.right_tab = match view.right_tab {
+        self.views.right_tab = match view.right_tab {
             file::RightTab::Inspector => RightTab::Inspector,
             file::RightTab::Speciation => RightTab::Speciation,
             file::RightTab::Metrics => RightTab::Metrics,
             file::RightTab::Theory => RightTab::Theory,
         };
-        self.speciation_view.level = view.speciation_level;
-        self.timeline.playing = false;
-        self.timeline.steps_per_second = view.timeline.steps_per_second;
-        self.pending_view = Some(PendingView {
+        self.views.speciation_view.level = view.speciation_level;
+        self.views.timeline.playing = false;
+        self.views.timeline.steps_per_second = view.timeline.steps_per_second;
+        self.results.arrival.pending_view = Some(PendingView {
             step: view.timeline.step,
             selected: state.selected,
         });
@@ -139,15 +144,16 @@ impl DiffscopeApp {
         if self.jobs.is_running(super::jobs::JobKind::Sample) {
             return;
         }
-        let Some(cloud) = &self.cloud else {
+        let Some(cloud) = &self.results.cloud else {
             return;
         };
-        let Some(pending) = self.pending_view.take() else {
+        let Some(pending) = self.results.arrival.pending_view.take() else {
             return;
         };
         let last = cloud.trajectories.stored_steps.saturating_sub(1);
-        self.timeline.step = pending.step.map_or(last, |step| step.min(last));
-        self.manifold.settings.selected = pending.selected.filter(|&i| i < cloud.trajectories.n);
+        self.views.timeline.step = pending.step.map_or(last, |step| step.min(last));
+        self.views.manifold.settings.selected =
+            pending.selected.filter(|&i| i < cloud.trajectories.n);
     }
 
     /// Reads the session at `path` and applies it; on failure reports one error and changes nothing.
@@ -166,7 +172,7 @@ impl DiffscopeApp {
 
     /// Where the Export menu writes (and a session goes when no file dialog exists).
     pub fn set_export_folder(&mut self, folder: &Path) {
-        self.export_menu.folder = folder.display().to_string();
+        self.views.export_menu.folder = folder.display().to_string();
     }
 
     /// Saves the current state at `path` (atomically); a failure is reported.
@@ -201,28 +207,30 @@ impl DiffscopeApp {
                 .clicked();
         });
         if open {
-            self.open_picked(
-                file_dialog::pick_file("session", &["json"]),
-                "drop the session file on the window, or start with `diffscope --session FILE`",
-            );
+            self.commands.push(Command::PickSession);
         }
         if save {
-            match file_dialog::save_file("session", &["json"], "session.json") {
-                Picked::Path(path) => {
-                    self.save_session(&path);
-                }
-                Picked::Cancelled => {}
-                Picked::Unavailable(why) => {
-                    let folder = Path::new(self.export_menu.folder.trim());
-                    let path = unused_path(folder, "session", "json");
-                    // The folder may have been typed in the Export menu and not exist yet.
-                    let _ = std::fs::create_dir_all(folder);
-                    if self.save_session(&path) {
-                        self.jobs.notify(format!(
-                            "{why}: saved the session to {} (the folder of the Export menu)",
-                            path.display()
-                        ));
-                    }
+            self.commands.push(Command::SaveSession);
+        }
+    }
+
+    /// Saves the session where a file dialog says; without a dialog, in the Export menu's folder.
+    pub(super) fn save_session_picked(&mut self) {
+        match file_dialog::save_file("session", &["json"], "session.json") {
+            Picked::Path(path) => {
+                self.save_session(&path);
+            }
+            Picked::Cancelled => {}
+            Picked::Unavailable(why) => {
+                let folder = Path::new(self.views.export_menu.folder.trim());
+                let path = unused_path(folder, "session", "json");
+                // The folder may have been typed in the Export menu and not exist yet.
+                let _ = std::fs::create_dir_all(folder);
+                if self.save_session(&path) {
+                    self.jobs.notify(format!(
+                        "{why}: saved the session to {} (the folder of the Export menu)",
+                        path.display()
+                    ));
                 }
             }
         }
@@ -230,7 +238,7 @@ impl DiffscopeApp {
 
     /// Saves the autosave of the interactive app (on exit); a failure is logged (the window is gone).
     pub(super) fn autosave(&mut self) {
-        if let Some(path) = self.autosave.clone()
+        if let Some(path) = self.driver.autosave.clone()
             && let Err(e) = file::save_autosave(&self.session(), &path)
         {
             log::error!("could not save the session on exit: {e}");

@@ -3,6 +3,7 @@
 //! finished results, view settings, time) in memory so that coming back recomputes nothing. Also the
 //! caption panel. No numerics here: it only moves results between the app and its stops.
 
+use super::command::Command;
 use super::manifold::{ColorBy, Dimensions, ManifoldView, ViewSettings};
 use super::{DiffscopeApp, RightTab, jobs::JobKind, tasks};
 use crate::analysis::speciation::report::SpeciationReport;
@@ -69,7 +70,7 @@ impl DiffscopeApp {
         if tour.is_empty() {
             return;
         }
-        self.tour = Some(tour);
+        self.views.tour = Some(tour);
         self.visit(0);
     }
 
@@ -83,7 +84,7 @@ impl DiffscopeApp {
 
     /// Moves to the next (`+1`) or previous (`-1`) stop, if there is one.
     pub fn tour_step(&mut self, delta: isize) {
-        let Some(tour) = &self.tour else {
+        let Some(tour) = &self.views.tour else {
             return;
         };
         let target = tour.current as isize + delta;
@@ -95,7 +96,7 @@ impl DiffscopeApp {
 
     /// Saves the current stop, then leaves the tour (the current scene stays open).
     pub fn end_tour(&mut self) {
-        self.tour = None;
+        self.views.tour = None;
     }
 
     /// Copies the current state into the current stop and stops the jobs it started.
@@ -104,18 +105,18 @@ impl DiffscopeApp {
             self.jobs.cancel(kind);
         }
         let stop = Stop {
-            scene: self.scene.clone(),
-            draft: self.draft.clone(),
-            cloud: self.cloud.take(),
-            classes: std::mem::take(&mut self.classes),
-            speciation: self.speciation.take(),
-            metrics: self.metrics.take(),
-            view: ViewSettings::of(&self.manifold),
-            step: self.timeline.step,
-            right_tab: self.right_tab,
-            level: self.speciation_view.level,
+            scene: self.scene.current.clone(),
+            draft: self.scene.draft.clone(),
+            cloud: self.results.cloud.take(),
+            classes: std::mem::take(&mut self.results.classes),
+            speciation: self.results.speciation.take(),
+            metrics: self.results.metrics.take(),
+            view: ViewSettings::of(&self.views.manifold),
+            step: self.views.timeline.step,
+            right_tab: self.views.right_tab,
+            level: self.views.speciation_view.level,
         };
-        if let Some(tour) = &mut self.tour
+        if let Some(tour) = &mut self.views.tour
             && let Some(slot) = tour.saved.get_mut(tour.current)
         {
             *slot = Some(stop);
@@ -125,56 +126,56 @@ impl DiffscopeApp {
     /// Shows stop `index`: its saved state, or its scene with its default view on a first visit.
     /// Results a stop lost (its jobs were still running when it was left) are recomputed.
     fn visit(&mut self, index: usize) {
-        let Some(tour) = &mut self.tour else {
+        let Some(tour) = &mut self.views.tour else {
             return;
         };
         tour.current = index;
-        self.timeline.playing = false;
+        self.views.timeline.playing = false;
         let saved = tour.saved.get_mut(index).and_then(Option::take);
         let Some(stop) = saved else {
             let Some(scene) = tour.scenes.get(index).cloned() else {
                 return;
             };
-            self.preset = None;
-            ViewSettings::of(&ManifoldView::default()).restore(&mut self.manifold);
+            self.scene.preset = None;
+            ViewSettings::of(&ManifoldView::default()).restore(&mut self.views.manifold);
             self.apply_view(&scene.view.clone().unwrap_or_default());
-            self.draft = scene.clone();
-            self.scene = scene;
-            self.edited = false;
-            self.draft_error = None;
-            self.edited_at = None;
+            self.scene.draft = scene.clone();
+            self.scene.current = scene;
+            self.scene.edited = false;
+            self.scene.draft_error = None;
+            self.scene.edited_at = None;
             self.restart(true, true);
             return;
         };
-        self.edited = tour.scenes.get(index) != Some(&stop.scene);
-        self.scene = stop.scene;
-        self.draft = stop.draft;
-        self.draft_error = None;
-        self.edited_at = None;
-        self.preset = None;
-        self.classes = stop.classes;
+        self.scene.edited = tour.scenes.get(index) != Some(&stop.scene);
+        self.scene.current = stop.scene;
+        self.scene.draft = stop.draft;
+        self.scene.draft_error = None;
+        self.scene.edited_at = None;
+        self.scene.preset = None;
+        self.results.classes = stop.classes;
         // A fresh id: the view's caches were dropped, and ids must never repeat across stops.
-        self.cloud_id += 1;
-        self.speciation = stop.speciation;
-        self.metrics = stop.metrics;
-        self.right_tab = stop.right_tab;
-        self.speciation_view.level = stop.level;
-        stop.view.restore(&mut self.manifold);
-        self.timeline.step = stop.step;
-        self.open_at = None;
+        self.results.cloud_id += 1;
+        self.results.speciation = stop.speciation;
+        self.results.metrics = stop.metrics;
+        self.views.right_tab = stop.right_tab;
+        self.views.speciation_view.level = stop.level;
+        stop.view.restore(&mut self.views.manifold);
+        self.views.timeline.step = stop.step;
+        self.results.arrival.open_at = None;
         let lost_cloud = stop.cloud.is_none();
-        let lost_speciation = self.speciation.is_none();
+        let lost_speciation = self.results.speciation.is_none();
         match stop.cloud {
             Some(cloud) => {
-                if self.metrics.is_none() {
+                if self.results.metrics.is_none() {
                     let for_metrics = Arc::clone(&cloud);
                     self.jobs.start(JobKind::Metrics, "metrics", move |ctx| {
                         tasks::metrics(&for_metrics, None, ctx)
                     });
                 }
-                self.cloud = Some(cloud);
+                self.results.cloud = Some(cloud);
             }
-            None => self.cloud = None,
+            None => self.results.cloud = None,
         }
         self.restart(lost_cloud, lost_speciation);
     }
@@ -182,7 +183,7 @@ impl DiffscopeApp {
     /// Opens `scene` and applies its default view (fields it does not set keep their defaults).
     pub fn open_scene(&mut self, scene: Scene) {
         let view = scene.view.clone().unwrap_or_default();
-        ViewSettings::of(&ManifoldView::default()).restore(&mut self.manifold);
+        ViewSettings::of(&ManifoldView::default()).restore(&mut self.views.manifold);
         self.apply_view(&view);
         self.apply_scene(scene);
     }
@@ -190,77 +191,69 @@ impl DiffscopeApp {
     /// Applies the switches of a scene's `view` block.
     pub fn apply_view(&mut self, view: &ViewSpec) {
         if let Some(dims) = view.dims {
-            self.manifold.settings.dims = if dims == 3 {
+            self.views.manifold.settings.dims = if dims == 3 {
                 Dimensions::Three
             } else {
                 Dimensions::Two
             };
         }
         if let Some(color) = view.color {
-            self.manifold.settings.color_by = match color {
+            self.views.manifold.settings.color_by = match color {
                 ViewColor::Class => ColorBy::Class,
                 ViewColor::Time => ColorBy::Time,
                 ViewColor::Posterior(k) => ColorBy::Posterior(k),
             };
         }
         if let Some(basis) = view.basis {
-            self.manifold.settings.pooled = basis == ViewBasis::Pooled;
+            self.views.manifold.settings.pooled = basis == ViewBasis::Pooled;
         }
         if let Some(path) = view.path {
-            self.manifold.settings.show_path = path;
+            self.views.manifold.settings.show_path = path;
         }
         if let Some(trails) = view.trails {
-            self.manifold.settings.trail_steps = trails;
+            self.views.manifold.settings.trail_steps = trails;
         }
         if let Some(holes) = view.holes {
-            self.manifold.settings.show_holes = holes;
+            self.views.manifold.settings.show_holes = holes;
         }
         if let Some(tab) = view.tab {
-            self.right_tab = match tab {
+            self.views.right_tab = match tab {
                 ViewTab::Speciation => RightTab::Speciation,
                 ViewTab::Metrics => RightTab::Metrics,
                 ViewTab::Inspector => RightTab::Inspector,
                 ViewTab::Theory => RightTab::Theory,
             };
         }
-        self.open_at = view.time;
+        self.results.arrival.open_at = view.time;
     }
 
     /// The tour bar: previous / next, where we are, and the way out.
     pub(super) fn tour_bar(&mut self, ui: &mut Ui) {
-        let Some(tour) = &self.tour else {
+        let Some(tour) = &self.views.tour else {
             return;
         };
         let (current, len) = (tour.current, tour.len());
-        let mut delta = 0;
-        let mut end = false;
         ui.horizontal(|ui| {
             if ui
                 .add_enabled(current > 0, egui::Button::new("Previous"))
                 .clicked()
             {
-                delta = -1;
+                self.commands.push(Command::TourStep(-1));
             }
             ui.label(format!("Tour {} / {len}", current + 1));
             if ui
                 .add_enabled(current + 1 < len, egui::Button::new("Next"))
                 .clicked()
             {
-                delta = 1;
+                self.commands.push(Command::TourStep(1));
             }
-            if let Some(title) = &self.scene.title {
+            if let Some(title) = &self.scene.current.title {
                 ui.label(RichText::new(title).strong());
             }
             if ui.button("End tour").clicked() {
-                end = true;
+                self.commands.push(Command::EndTour);
             }
         });
-        if delta != 0 {
-            self.tour_step(delta);
-        }
-        if end {
-            self.end_tour();
-        }
     }
 }
 

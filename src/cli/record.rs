@@ -126,7 +126,7 @@ pub fn prepare_frame(harness: &mut OffscreenApp, k: usize, frames: usize, orbit:
     if orbit && k > 0 {
         // `Orbit::rotate` turns 0.01 rad per pixel dragged.
         let turn = std::f32::consts::TAU / frames as f32 / 0.01;
-        let settings = &mut harness.state_mut().manifold.settings;
+        let settings = &mut harness.state_mut().views.manifold.settings;
         settings.orbit.rotate(glam::Vec2::new(turn, 0.0));
     }
     harness.show_step(step);
@@ -197,7 +197,7 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<()> {
         &stop,
     )?;
     if args.orbit {
-        let settings = &mut harness.state_mut().manifold.settings;
+        let settings = &mut harness.state_mut().views.manifold.settings;
         settings.dims = crate::app::manifold::Dimensions::Three;
     }
     let jobs = started.elapsed();

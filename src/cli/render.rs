@@ -191,7 +191,7 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
             app.measure_models();
         }
         if let Some(tab) = present_tab {
-            app.right_tab = tab;
+            app.views.right_tab = tab;
         }
     })?;
     harness.wait_for_results(&|| false)?;
@@ -232,11 +232,11 @@ fn check_step(step: usize, steps: usize) -> anyhow::Result<()> {
 /// outside the cloud and an inspector with nothing selected.
 fn select(harness: &mut OffscreenApp, chosen: Option<usize>) -> anyhow::Result<()> {
     let app = harness.state_mut();
-    let n = app.cloud.as_ref().map_or(0, |c| c.trajectories.n);
+    let n = app.results.cloud.as_ref().map_or(0, |c| c.trajectories.n);
     match chosen {
         Some(i) if i >= n => bail!("--select {i} is out of range: the cloud has {n} trajectories"),
-        Some(i) => app.manifold.settings.selected = Some(i),
-        None if app.manifold.settings.selected.is_none() => {
+        Some(i) => app.views.manifold.settings.selected = Some(i),
+        None if app.views.manifold.settings.selected.is_none() => {
             bail!(
                 "the inspector needs a trajectory: give --select N (or a session with a selection)"
             )

@@ -70,6 +70,6 @@ pub fn step_until(
 /// Waits until every job is done and the cloud is shown.
 pub fn settle(harness: &mut Harness<'static, DiffscopeApp>) {
     step_until(harness, "all jobs", |app| {
-        app.jobs.idle() && app.cloud.is_some()
+        app.jobs.idle() && app.results.cloud.is_some()
     });
 }

@@ -1,0 +1,269 @@
+//! What drives the app besides the user: screenshot-and-exit runs, frame-time measurements, and the
+//! bookkeeping of launch time and layout settling. Reads the results it needs as arguments; draws
+//! nothing.
+
+use super::manifold::ManifoldView;
+use crate::render::PointRenderer;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// What a frame-time measurement shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameStatsOptions {
+    /// Frames measured (after 10 warm-up frames).
+    pub frames: usize,
+    /// Show a synthetic cloud of this many points instead of sampling the scene, and measure once it is
+    /// drawn; without it, frames are measured while the scene's jobs run.
+    pub synthetic_points: Option<usize>,
+    /// Move the manifold camera a little every frame, as a user dragging the view would.
+    pub camera_motion: Option<CameraMotion>,
+}
+
+/// How the camera moves during a frame-time measurement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CameraMotion {
+    /// Pan the 2-D view (the sprite layer is reprojected while it covers the view).
+    Pan,
+    /// Orbit the 3-D view (every frame draws every sprite).
+    Orbit,
+}
+
+/// Frames skipped before measuring.
+const WARM_UP_FRAMES: usize = 10;
+
+/// Frame timestamps of a measurement.
+struct FrameStats {
+    options: FrameStatsOptions,
+    last: Option<Instant>,
+    skipped: usize,
+    intervals: Vec<f64>,
+}
+
+/// Screenshot-and-exit progress.
+enum Capture {
+    Waiting,
+    Requested(Arc<Mutex<Option<Arc<egui::ColorImage>>>>),
+    Done,
+}
+
+/// Quiet frames between "all jobs done" and the screenshot, so the finished results are drawn.
+const SETTLE_FRAMES: u32 = 3;
+
+/// Frames drawn after results arrive (or the app opens) so that their layout settles.
+pub const LAYOUT_FRAMES: u32 = 3;
+
+/// The app's non-interactive drivers and launch bookkeeping.
+pub struct Driver {
+    /// Screenshot-and-exit: the file, the progress and the quiet frames counted.
+    capture: Option<(PathBuf, Capture, u32)>,
+    /// Why a non-interactive run (screenshot) failed, read by [`super::run`] after the window closes.
+    pub failure: Arc<Mutex<Option<String>>>,
+    frame_stats: Option<FrameStats>,
+    /// When the app was launched (the window's creation, for `run`).
+    pub started: Instant,
+    /// Launch to the first frame that drew a sampled cloud.
+    pub first_scene_drawn: Option<Duration>,
+    /// Frames still to draw so that newly arrived results settle ([`LAYOUT_FRAMES`]).
+    pub layout_frames: u32,
+    /// Where the session is saved on exit (the interactive app only).
+    pub autosave: Option<PathBuf>,
+    /// What draws the points (reported by frame-time measurements).
+    pub point_renderer: PointRenderer,
+}
+
+impl Driver {
+    pub fn new(
+        screenshot: Option<PathBuf>,
+        frame_stats: Option<FrameStatsOptions>,
+        autosave: Option<PathBuf>,
+        point_renderer: PointRenderer,
+    ) -> Self {
+        Driver {
+            capture: screenshot.map(|path| (path, Capture::Waiting, 0)),
+            failure: Arc::default(),
+            frame_stats: frame_stats.map(|options| FrameStats {
+                options,
+                last: None,
+                skipped: 0,
+                intervals: Vec::new(),
+            }),
+            started: Instant::now(),
+            first_scene_drawn: None,
+            layout_frames: LAYOUT_FRAMES,
+            autosave,
+            point_renderer,
+        }
+    }
+
+    /// The options of a running frame-time measurement.
+    pub fn frame_stats(&self) -> Option<FrameStatsOptions> {
+        self.frame_stats.as_ref().map(|s| s.options)
+    }
+
+    /// Notes the first frame that drew a sampled cloud.
+    pub fn scene_drawn(&mut self) {
+        if self.first_scene_drawn.is_none() {
+            let elapsed = self.started.elapsed();
+            self.first_scene_drawn = Some(elapsed);
+            log::info!(
+                "first scene drawn {:.2} s after launch",
+                elapsed.as_secs_f64()
+            );
+        }
+    }
+
+    /// Keeps drawing for a few frames after new results (plot axes measure their tick labels on the
+    /// first), without waiting for the mouse.
+    pub fn settle_layout(&mut self, ctx: &egui::Context) {
+        if self.layout_frames > 0 {
+            self.layout_frames -= 1;
+            ctx.request_repaint();
+        }
+    }
+
+    /// Screenshot mode: once `idle` (every job done, a cloud shown) for a few frames, capture, save and
+    /// close. A scene, session or job that fails (`first_error`) ends the run with that error and
+    /// writes nothing.
+    pub fn drive_capture(&mut self, ctx: &egui::Context, idle: bool, first_error: Option<String>) {
+        let Some((path, state, settled)) = &mut self.capture else {
+            return;
+        };
+        let fail = |message: String| {
+            if let Ok(mut failure) = self.failure.lock() {
+                failure.get_or_insert(message);
+            }
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        };
+        match state {
+            Capture::Waiting if first_error.is_some() => {
+                *state = Capture::Done;
+                fail(first_error.unwrap_or_default());
+            }
+            Capture::Waiting => {
+                *settled = if idle { *settled + 1 } else { 0 };
+                if *settled >= SETTLE_FRAMES {
+                    let slot: Arc<Mutex<Option<Arc<egui::ColorImage>>>> = Arc::default();
+                    let (sink, repaint) = (Arc::clone(&slot), ctx.clone());
+                    ctx.request_screenshot(move |image| {
+                        if let Ok(mut s) = sink.lock() {
+                            *s = Some(image);
+                        }
+                        repaint.request_repaint();
+                    });
+                    *state = Capture::Requested(slot);
+                }
+                ctx.request_repaint_after(Duration::from_millis(50));
+            }
+            Capture::Requested(slot) => {
+                let image = slot.lock().ok().and_then(|mut s| s.take());
+                if let Some(image) = image {
+                    *state = Capture::Done;
+                    match save_png(&image, path) {
+                        Ok(()) => ctx.send_viewport_cmd(egui::ViewportCommand::Close),
+                        Err(e) => fail(e),
+                    }
+                } else {
+                    ctx.request_repaint_after(Duration::from_millis(20));
+                }
+            }
+            Capture::Done => {}
+        }
+    }
+
+    /// Frame-time measurement: records frame intervals in the phase being measured (`drawn`: the
+    /// synthetic cloud is on screen; `busy`: the scene's jobs run), then prints mean / median / p95
+    /// and closes the window.
+    pub fn drive_frame_stats(
+        &mut self,
+        ctx: &egui::Context,
+        drawn: bool,
+        busy: bool,
+        manifold: &mut ManifoldView,
+    ) {
+        let first_scene = self.first_scene_drawn;
+        let Some(stats) = &mut self.frame_stats else {
+            return;
+        };
+        ctx.request_repaint();
+        let measuring = match stats.options.synthetic_points {
+            Some(_) => drawn,
+            None => busy,
+        };
+        let now = Instant::now();
+        if let Some(motion) = stats.options.camera_motion.filter(|_| measuring) {
+            manifold.drift_camera(motion, stats.intervals.len() + stats.skipped);
+        }
+        if measuring {
+            if let Some(last) = stats.last {
+                if stats.skipped < WARM_UP_FRAMES {
+                    stats.skipped += 1;
+                } else {
+                    stats.intervals.push(now.duration_since(last).as_secs_f64());
+                }
+            }
+            stats.last = Some(now);
+        }
+        let phase_over = stats.options.synthetic_points.is_none() && !busy && stats.last.is_some();
+        if stats.intervals.len() >= stats.options.frames || phase_over {
+            let mut sorted = stats.intervals.clone();
+            sorted.sort_by(f64::total_cmp);
+            let ms = |q: f64| {
+                sorted
+                    .get(((sorted.len() as f64 - 1.0) * q).round() as usize)
+                    .map_or(f64::NAN, |v| v * 1e3)
+            };
+            let mean = 1e3 * sorted.iter().sum::<f64>() / sorted.len().max(1) as f64;
+            let what = match stats.options.synthetic_points {
+                Some(n) => format!(
+                    "{n} points, drawn ({})",
+                    if manifold.uses_density() {
+                        "density layer"
+                    } else {
+                        self.point_renderer.name()
+                    }
+                ),
+                None => "while the scene's jobs run".into(),
+            };
+            println!(
+                "frame time {what}: {} frames, mean {mean:.1} ms, median {:.1} ms, p95 {:.1} ms",
+                sorted.len(),
+                ms(0.5),
+                ms(0.95)
+            );
+            if stats.options.synthetic_points.is_none() {
+                // Whether frames slow down as the jobs go on (the UI must never wait on them).
+                let half = stats.intervals.len() / 2;
+                let (early, late) = stats.intervals.split_at(half);
+                println!(
+                    "frame time halves: first half median {:.1} ms, second half median {:.1} ms",
+                    1e3 * median_of(early),
+                    1e3 * median_of(late)
+                );
+            }
+            if let Some(first) = first_scene {
+                println!("launch to first drawn scene: {:.2} s", first.as_secs_f64());
+            }
+            self.frame_stats = None;
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+    }
+}
+
+/// The median of `values` (NaN when empty).
+fn median_of(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// Writes an egui screenshot as PNG.
+pub fn save_png(image: &egui::ColorImage, path: &Path) -> Result<(), String> {
+    let [w, h] = image.size;
+    let bytes: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_array()).collect();
+    let buffer = image::RgbaImage::from_raw(w as u32, h as u32, bytes)
+        .ok_or_else(|| format!("screenshot of {w}×{h} has the wrong number of pixels"))?;
+    buffer
+        .save_with_format(path, image::ImageFormat::Png)
+        .map_err(|e| format!("could not write the screenshot: {e}: {}", path.display()))
+}
