@@ -4,6 +4,7 @@
 //! change, no numerics) and never blocks on the worker.
 
 use super::CameraMotion;
+use super::presentation::{painted_font, type_scale};
 use crate::analysis::view_data::{Cloud, HoleOverlay, StepFilter};
 use crate::render::camera::{self, Orbit, PanZoom};
 use crate::render::colormap::{Colormap, ColormapSpan, class_rgb8};
@@ -536,7 +537,7 @@ impl ManifoldView {
                 rect.center(),
                 egui::Align2::CENTER_CENTER,
                 sampling.map_or("Sampling…".to_string(), progress_text),
-                egui::FontId::proportional(18.0),
+                painted_font(ui, 18.0),
                 ui.visuals().weak_text_color(),
             );
             return;
@@ -955,7 +956,7 @@ impl ManifoldView {
 
     fn draw_legend(&self, painter: &egui::Painter, ui: &Ui, cloud: &Cloud, rect: Rect) {
         let text_color = ui.visuals().text_color();
-        let font = egui::FontId::proportional(13.0);
+        let font = painted_font(ui, 13.0);
         let background = ui.visuals().window_fill().gamma_multiply(0.85);
         let labels = &cloud.trajectories.class_labels;
         if self.uses_density() {
@@ -989,8 +990,9 @@ impl ManifoldView {
                     }
                     return;
                 }
-                let row = 18.0;
-                let width = 190.0;
+                let scale = type_scale(ui);
+                let row = 18.0 * scale;
+                let width = 190.0 * scale;
                 let top_left = rect.right_top() + egui::vec2(-width - 8.0, 8.0);
                 let frame = Rect::from_min_size(
                     top_left,
@@ -1012,12 +1014,12 @@ impl ManifoldView {
                     let y = top_left.y + 4.0 + row * (k as f32 + 1.0) + row * 0.5;
                     let [r, g, b] = class_rgb8(k);
                     painter.circle_filled(
-                        Pos2::new(top_left.x + 16.0, y),
-                        5.0,
+                        Pos2::new(top_left.x + 16.0 * scale, y),
+                        5.0 * scale,
                         Color32::from_rgb(r, g, b),
                     );
                     painter.text(
-                        Pos2::new(top_left.x + 28.0, y),
+                        Pos2::new(top_left.x + 28.0 * scale, y),
                         egui::Align2::LEFT_CENTER,
                         label,
                         font.clone(),
@@ -1090,7 +1092,7 @@ fn caption(painter: &egui::Painter, ui: &Ui, rect: Rect, above: f32, text: Strin
     let margin = 8.0;
     let galley = painter.layout(
         text,
-        egui::FontId::proportional(13.0),
+        painted_font(ui, 13.0),
         ui.visuals().text_color(),
         (rect.width() - 2.0 * margin).max(40.0),
     );
@@ -1114,10 +1116,11 @@ fn bar_legend(
     (low, high): (String, String),
 ) {
     let text_color = ui.visuals().text_color();
-    let font = egui::FontId::proportional(13.0);
-    let width = 220.0;
+    let font = painted_font(ui, 13.0);
+    let scale = type_scale(ui);
+    let width = 220.0 * scale;
     let top_left = rect.right_top() + egui::vec2(-width - 8.0, 8.0);
-    let frame = Rect::from_min_size(top_left, egui::vec2(width, 62.0));
+    let frame = Rect::from_min_size(top_left, egui::vec2(width, 62.0 * scale));
     painter.rect_filled(frame, 4.0, ui.visuals().window_fill().gamma_multiply(0.85));
     painter.text(
         top_left + egui::vec2(8.0, 4.0),
@@ -1127,8 +1130,8 @@ fn bar_legend(
         text_color,
     );
     let bar = Rect::from_min_size(
-        top_left + egui::vec2(8.0, 24.0),
-        egui::vec2(width - 16.0, 14.0),
+        top_left + egui::vec2(8.0, 24.0 * scale),
+        egui::vec2(width - 16.0, 14.0 * scale),
     );
     colour_bar(
         painter,

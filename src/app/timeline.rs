@@ -2,6 +2,7 @@
 //! times marked. OU time grows to the right (log-spaced), as on every plot of the app, so a marker sits
 //! at the same side of the bar as on the φ plot; denoising, and playback, run right to left.
 
+use super::presentation::{painted_font, type_scale};
 use egui::{Color32, Pos2, Rect, Sense, Stroke, Ui};
 
 /// Narrower columns put the speed control on a row of its own.
@@ -100,7 +101,7 @@ impl Timeline {
             ui.text_style_height(&egui::TextStyle::Button) + 2.0 * spacing.button_padding.y;
         let row = button.max(spacing.interact_size.y) + spacing.item_spacing.y;
         let rows = if width >= ONE_ROW_WIDTH { 1.0 } else { 2.0 };
-        rows * row + BAR_HEIGHT + spacing.item_spacing.y + 4.0
+        rows * row + BAR_HEIGHT * type_scale(ui) + spacing.item_spacing.y + 4.0
     }
 
     /// The bar over `times`; when `times_known` is false (an imported file without times) they are step
@@ -137,14 +138,16 @@ impl Timeline {
         if !one_row {
             ui.horizontal(|ui| self.speed_ui(ui));
         }
+        // The marker labels and end labels are painted: they and the bar grow with the type.
+        let scale = type_scale(ui);
         let (rect, response) = ui.allocate_exact_size(
-            egui::vec2(ui.available_width(), BAR_HEIGHT),
+            egui::vec2(ui.available_width(), BAR_HEIGHT * scale),
             Sense::click_and_drag(),
         );
         let painter = ui.painter_at(rect);
         let track = Rect::from_min_max(
-            Pos2::new(rect.left() + 8.0, rect.top() + 40.0),
-            Pos2::new(rect.right() - 8.0, rect.top() + 48.0),
+            Pos2::new(rect.left() + 8.0, rect.top() + 40.0 * scale),
+            Pos2::new(rect.right() - 8.0, rect.top() + 48.0 * scale),
         );
         painter.rect_filled(track, 3.0, ui.visuals().widgets.inactive.bg_fill);
         let x_of = |f: f32| x_of_run_fraction(track, f);
@@ -157,7 +160,7 @@ impl Timeline {
         };
         // Steps are stored on the sampler's grid; map each marker time to its fractional step.
         // Labels closer than this (pixels) go on separate rows.
-        let min_gap = 90.0;
+        let min_gap = 90.0 * scale;
         let mut placed: Vec<f32> = Vec::new();
         for marker in markers {
             let Some(f) = fractional_step(times, marker.t).map(|s| s / (steps.max(2) - 1) as f32)
@@ -178,10 +181,10 @@ impl Timeline {
                 Stroke::new(2.0, marker.color),
             );
             painter.text(
-                Pos2::new(x, rect.top() + 2.0 + 12.0 * row as f32),
+                Pos2::new(x, rect.top() + 2.0 + 12.0 * scale * row as f32),
                 egui::Align2::CENTER_TOP,
                 &marker.label,
-                egui::FontId::proportional(11.0),
+                painted_font(ui, 11.0),
                 marker.color,
             );
         }
@@ -189,7 +192,7 @@ impl Timeline {
         painter.circle_filled(handle, 7.0, ui.visuals().selection.bg_fill);
         painter.circle_stroke(handle, 7.0, Stroke::new(1.0, ui.visuals().text_color()));
         let weak = ui.visuals().weak_text_color();
-        let small = egui::FontId::proportional(10.0);
+        let small = painted_font(ui, 10.0);
         let (left, right) = if times_known {
             (
                 format!("t_min {:.3}", times[steps - 1]),
@@ -213,7 +216,7 @@ impl Timeline {
             weak,
         );
         // Which way the run goes: an arrow from noise (t_max) towards data (t_min).
-        let arrow_y = track.bottom() + 8.0;
+        let arrow_y = track.bottom() + 8.0 * scale;
         let label = painter.text(
             Pos2::new(track.center().x + 24.0, arrow_y),
             egui::Align2::LEFT_CENTER,
