@@ -99,7 +99,7 @@ pub struct DiscreteLabReport {
     /// token-change correlations.
     pub uturn: Vec<TokenUTurnPoint>,
     /// Token and class commitment of every sampler the noise allows (the scene's grid, all steps
-    /// stored, the scene's trajectory count).
+    /// stored, `pairs` trajectories).
     pub commitment: Vec<TokenCommitment>,
     pub pairs: usize,
     pub labels: &'static str,
@@ -176,7 +176,15 @@ pub fn run_discrete_lab(
     control.set_span(0.5, 0.7);
     let uturn = run_discrete_uturn(token_model, &reverse, control)?;
     control.set_span(0.7, 1.0);
-    let commitment = sampler_commitment(token_model, &sampler, control)?;
+    let commitment = sampler_commitment(
+        token_model,
+        &TokenSpec {
+            trajectories: settings.pairs,
+            seed: settings.seed,
+            ..sampler.clone()
+        },
+        control,
+    )?;
     control.set_span(0.0, 1.0);
     let points: Vec<DiscretePoint> = cloning
         .times
@@ -221,8 +229,8 @@ pub fn run_discrete_lab(
     })
 }
 
-/// Token and class commitment of every sampler `spec.noise` allows, each run like the scene's
-/// (`spec` with its sampler swapped) but storing every step, so commitment times fall on the grid.
+/// Token and class commitment of every sampler `spec.noise` allows, each a run of `spec` with its
+/// sampler swapped, storing every step so that commitment times fall on the grid.
 fn sampler_commitment(
     model: &dyn crate::model::discrete::TokenModel,
     spec: &TokenSpec,
