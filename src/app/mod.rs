@@ -17,6 +17,7 @@ pub mod session;
 pub mod speciation_view;
 pub mod tasks;
 pub mod timeline;
+pub mod token_view;
 pub mod tour;
 
 use crate::analysis::compare::Comparison;

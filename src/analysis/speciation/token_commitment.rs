@@ -8,29 +8,37 @@ use super::commitment::{BINS, Commitment, EPSILON, Histogram, median, posterior_
 use crate::diffusion::discrete::TokenTrajectories;
 use serde::Serialize;
 
-/// Token commitment times `[N, L]`: for row i and site l, `times[j*]` where j* is the first stored
-/// step from which the token equals its final value at every later stored step. A token already at
-/// its final value at the first stored time commits at that time (t_max).
-pub fn token_commitment_times(run: &TokenTrajectories) -> Vec<f64> {
+/// Token commitment steps `[N, L]`: for row i and site l, the first stored step j* from which the
+/// token equals its final value at every later stored step (0 for a token already final at the first
+/// stored time, t_max).
+pub fn token_commitment_steps(run: &TokenTrajectories) -> Vec<usize> {
     let (n, s, l) = (run.n, run.stored_steps, run.length);
-    let mut out = vec![0.0; n * l];
-    if s == 0 {
+    let mut out = vec![0; n * l];
+    if s == 0 || l == 0 {
         return out;
     }
-    for (i, row) in out.chunks_exact_mut(l.max(1)).enumerate() {
+    for (i, row) in out.chunks_exact_mut(l).enumerate() {
         let trajectory = &run.tokens[i * s * l..(i + 1) * s * l];
         let last = &trajectory[(s - 1) * l..];
         for (site, commit) in row.iter_mut().enumerate() {
             // Walk back from the end while the token still has its final value.
-            let first = (0..s)
+            *commit = (0..s)
                 .rev()
                 .take_while(|&j| trajectory[j * l + site] == last[site])
                 .last()
                 .unwrap_or(s - 1);
-            *commit = run.times[first];
         }
     }
     out
+}
+
+/// Token commitment times `[N, L]`: the stored times of [`token_commitment_steps`], the largest t
+/// after which the token never changes (mask: its reveal time; flip: its last change).
+pub fn token_commitment_times(run: &TokenTrajectories) -> Vec<f64> {
+    token_commitment_steps(run)
+        .into_iter()
+        .map(|j| run.times[j])
+        .collect()
 }
 
 /// What the lab reports of one sampler's token trajectories.

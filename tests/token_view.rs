@@ -1,0 +1,149 @@
+//! The token view on its own (egui_kittest on headless wgpu): built from a small exact run of an
+//! Ising mixture under mask noise, it draws (snapshots on the light and the dark theme, references in
+//! tests/snapshots/), a click on a row of either grid selects that sequence, and the scrubber moves
+//! the step. The view only returns commands; the test applies them as the app will.
+
+use diffscope::analysis::view_data::token_view::{TokenViewData, token_view_data};
+use diffscope::app::token_view::{
+    COMMITMENT_LABEL, TOKENS_LABEL, TokenViewCommand, TokenViewState, ui,
+};
+use diffscope::diffusion::discrete::{DiscreteSampler, TokenSpec, run_token_trajectories};
+use diffscope::diffusion::{GridSpacing, StoreSteps};
+use diffscope::model::discrete::DiscreteNoise;
+use diffscope::model::discrete::ising_chain::{IsingChainClass, IsingChainTokens};
+use diffscope::model::ising::Boundary;
+use diffscope::scene::SceneTokenModel;
+use egui_kittest::kittest::Queryable;
+use egui_kittest::{Harness, SnapshotOptions};
+use std::sync::atomic::AtomicBool;
+
+const SIZE: [f32; 2] = [1100.0, 760.0];
+
+/// 20 sequences of a two-class chain (K = 0.3 and 0.8, fields ±0.3), L = 32, exact sampler, 40 steps.
+fn data() -> TokenViewData {
+    let class = |coupling: f64, field: f64, label: &str| IsingChainClass {
+        weight: 0.5,
+        coupling,
+        field,
+        label: label.into(),
+    };
+    let model = IsingChainTokens::new(
+        32,
+        Boundary::Open,
+        vec![
+            class(0.3, 0.3, "weak, up"),
+            class(0.8, -0.3, "strong, down"),
+        ],
+    )
+    .unwrap();
+    let spec = TokenSpec {
+        noise: DiscreteNoise::Mask,
+        sampler: DiscreteSampler::Exact,
+        steps: 40,
+        t_max: 8.0,
+        t_min: 0.01,
+        grid: GridSpacing::Log,
+        trajectories: 20,
+        seed: 4,
+        store: StoreSteps::All,
+    };
+    let run =
+        run_token_trajectories(&model, &spec, &mut |_, _| {}, &AtomicBool::new(false)).unwrap();
+    token_view_data(&SceneTokenModel::Ising(model), DiscreteNoise::Mask, &run)
+}
+
+struct Fixture {
+    data: TokenViewData,
+    state: TokenViewState,
+    commands: Vec<TokenViewCommand>,
+}
+
+fn harness(theme: egui::Theme, state: TokenViewState) -> Harness<'static, Fixture> {
+    let fixture = Fixture {
+        data: data(),
+        state,
+        commands: Vec::new(),
+    };
+    Harness::builder()
+        .with_size(SIZE)
+        .with_theme(theme)
+        .wgpu()
+        .build_ui_state(
+            |ui_, f: &mut Fixture| {
+                let commands = ui(ui_, &f.data, &f.state);
+                for &c in &commands {
+                    f.state.apply(c);
+                }
+                f.commands.extend(commands);
+            },
+            fixture,
+        )
+}
+
+/// As in tests/app_snapshots.rs: anti-aliasing may move between Mesa builds, a wrong layer cannot hide.
+fn options() -> SnapshotOptions {
+    let pixels = (SIZE[0] * SIZE[1]) as i32 as usize;
+    SnapshotOptions::new()
+        .threshold(2.0)
+        .max_failed_pixels(pixels / 200)
+}
+
+/// Draws the view at step 30 of 41 with sequence 3 selected and checks it asked for nothing.
+fn snapshot(theme: egui::Theme, name: &str) {
+    let mut h = harness(
+        theme,
+        TokenViewState {
+            selected: 2,
+            step: 30,
+        },
+    );
+    h.run_steps(3);
+    h.snapshot_options(name, &options());
+    assert!(h.state().commands.is_empty(), "{:?}", h.state().commands);
+}
+
+#[test]
+fn the_token_view_draws_on_the_light_theme() {
+    snapshot(egui::Theme::Light, "token_view_light");
+}
+
+#[test]
+fn the_token_view_draws_on_the_dark_theme() {
+    snapshot(egui::Theme::Dark, "token_view_dark");
+}
+
+/// Presses and releases the primary button at `pos`.
+fn click_at(h: &mut Harness<'static, Fixture>, pos: egui::Pos2) {
+    h.drag_at(pos);
+    h.step();
+    h.drop_at(pos);
+    h.run_steps(2);
+}
+
+#[test]
+fn clicking_a_row_selects_its_sequence() {
+    let mut h = harness(egui::Theme::Light, TokenViewState::default());
+    h.run_steps(2);
+    let rows = h.state().data.rows;
+    assert_eq!(rows, 20);
+    for (label, row) in [(TOKENS_LABEL, 7), (COMMITMENT_LABEL, 13)] {
+        let rect = h.get_by_label(label).rect();
+        let y = rect.top() + (row as f32 + 0.5) * rect.height() / rows as f32;
+        click_at(&mut h, egui::pos2(rect.center().x, y));
+        assert_eq!(h.state().state.selected, row, "{label}");
+        assert_eq!(
+            h.state().commands.last(),
+            Some(&TokenViewCommand::Select(row))
+        );
+    }
+}
+
+#[test]
+fn the_scrubber_sets_the_step() {
+    let mut h = harness(egui::Theme::Light, TokenViewState::default());
+    h.run_steps(2);
+    h.get_by_label("step").set_value_accesskit(17.0);
+    h.run_steps(2);
+    assert_eq!(h.state().state.step, 17);
+    assert_eq!(h.state().commands, vec![TokenViewCommand::Step(17)]);
+}
