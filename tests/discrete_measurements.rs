@@ -209,10 +209,10 @@ fn independent_sites_change_independently_chi_equals_c0() {
     // One class of independent sites with P(+1) = p: a masked site (probability 1 − e^{−t}) is redrawn
     // from p by the exact sampler, so it changes with probability q = (1 − e^{−t}) 2p(1 − p),
     // independently of every other site: C(0) = q(1 − q) and C(r ≥ 1) = 0.
-    let (length, n, t, p) = (32, 4000, 1.0, 0.6);
+    let (length, n, t, p): (usize, usize, f64, f64) = (32, 4000, 1.0, 0.6);
     let model = independent(length, &[FIELD]);
     let point = uturn(&model, DiscreteNoise::Mask, &[t], n).remove(0);
-    let q = (1.0 - (-t as f64).exp()) * 2.0 * p * (1.0 - p);
+    let q = (1.0 - (-t).exp()) * 2.0 * p * (1.0 - p);
     let flags = (n * length) as f64;
     // Independent Bernoulli flags: s.e. of their mean √(q(1−q)/(nL)), of C(0) √(q(1−q)) |1 − 2q| / √(nL).
     let se_mean = (q * (1.0 - q) / flags).sqrt();

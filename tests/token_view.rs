@@ -1,7 +1,8 @@
 //! The token view on its own (egui_kittest on headless wgpu): built from a small exact run of an
 //! Ising mixture under mask noise, it draws (snapshots on the light and the dark theme, references in
 //! tests/snapshots/), a click on a row of either grid selects that sequence, and the scrubber moves
-//! the step. The view only returns commands; the test applies them as the app will.
+//! the step. The view only returns commands; the test applies them as the app will. The view data are
+//! checked too: one-hot marginals at t = 0, commitment at the reveal.
 
 use diffscope::analysis::view_data::token_view::{TokenViewData, token_view_data};
 use diffscope::app::token_view::{
@@ -9,8 +10,8 @@ use diffscope::app::token_view::{
 };
 use diffscope::diffusion::discrete::{DiscreteSampler, TokenSpec, run_token_trajectories};
 use diffscope::diffusion::{GridSpacing, StoreSteps};
-use diffscope::model::discrete::DiscreteNoise;
 use diffscope::model::discrete::ising_chain::{IsingChainClass, IsingChainTokens};
+use diffscope::model::discrete::{DiscreteNoise, MASK};
 use diffscope::model::ising::Boundary;
 use diffscope::scene::SceneTokenModel;
 use egui_kittest::kittest::Queryable;
@@ -146,4 +147,32 @@ fn the_scrubber_sets_the_step() {
     h.run_steps(2);
     assert_eq!(h.state().state.step, 17);
     assert_eq!(h.state().commands, vec![TokenViewCommand::Step(17)]);
+}
+
+#[test]
+fn the_view_data_holds_exact_marginals_and_the_commitment_steps() {
+    let data = data();
+    let last = data.steps() - 1;
+    assert_eq!(data.times[last], 0.0);
+    for row in 0..data.rows {
+        // At t = 0 every site is revealed: its marginal is one-hot at its token.
+        for site in 0..data.length {
+            let token = usize::from(data.token(row, last, site));
+            let marginal = data.marginal(row, last, site);
+            for (v, &p) in marginal.iter().enumerate() {
+                let one_hot = if v == token { 1.0 } else { 0.0 };
+                // The forward–backward pass normalises in f64: rounding at 1e-16.
+                assert!(
+                    (p - one_hot).abs() < 1e-6,
+                    "row {row} site {site}: {marginal:?}"
+                );
+            }
+            // A token commits at its reveal: masked just before its commitment step, fixed after.
+            let j = data.commitment(row, site);
+            assert!(j == 0 || data.token(row, j - 1, site) == MASK);
+            assert!((j..=last).all(|k| data.token(row, k, site) == data.token(row, last, site)));
+        }
+        let posterior: f32 = data.posterior(row, last).iter().sum();
+        assert!((posterior - 1.0).abs() < 1e-5);
+    }
 }
