@@ -176,3 +176,35 @@ fn the_view_data_holds_exact_marginals_and_the_commitment_steps() {
         assert!((posterior - 1.0).abs() < 1e-5);
     }
 }
+
+#[test]
+fn a_token_scene_gives_its_view() {
+    use diffscope::analysis::control::Control;
+    use diffscope::analysis::view_data::token_view::scene_token_view;
+    use diffscope::scene::SceneFile;
+    let scene = r#"{
+      "noise": {"kind": "mask"},
+      "model": {"kind": "dyck", "length": 8, "brackets": 2},
+      "sampler": {"kind": "autoregressive", "steps": 16, "t_max": 8.0, "t_min": 0.01,
+                  "grid": "log", "store": "all"},
+      "trajectories": 60,
+      "seed": 2
+    }"#;
+    let SceneFile::Tokens(scene) =
+        SceneFile::from_json_str(scene, std::path::Path::new("dyck.json")).unwrap()
+    else {
+        panic!("a mask scene is a token scene");
+    };
+    let cancel = AtomicBool::new(false);
+    let mut progress = |_: f32, _: &str| {};
+    let data = scene_token_view(&scene, &mut Control::new(&mut progress, &cancel)).unwrap();
+    // 60 sequences, the first 48 shown; 16 grid steps, the start and t = 0 stored.
+    assert_eq!((data.total, data.rows, data.length), (60, 48, 8));
+    assert_eq!(data.steps(), 18);
+    assert_eq!(data.symbols, ["(", ")", "[", "]"]);
+    assert_eq!(data.noise, "mask");
+    // Autoregressive: every row commits left to right.
+    for row in 0..data.rows {
+        assert!((1..8).all(|c| data.commitment(row, c - 1) <= data.commitment(row, c)));
+    }
+}

@@ -5,10 +5,13 @@
 
 use rayon::prelude::*;
 
+use super::ViewDataError;
+use super::discrete_lab::sample_tokens;
+use crate::analysis::control::Control;
 use crate::analysis::speciation::token_commitment::token_commitment_steps;
 use crate::diffusion::discrete::TokenTrajectories;
 use crate::model::discrete::DiscreteNoise;
-use crate::scene::SceneTokenModel;
+use crate::scene::{SceneTokenModel, TokenScene};
 
 /// Sequences the view shows: one row each, so rows stay a few points tall in a window.
 pub const MAX_ROWS: usize = 48;
@@ -127,4 +130,25 @@ pub fn token_view_data(
         marginals,
         commitment: commitment[..rows * l].to_vec(),
     }
+}
+
+/// The token view of a scene: its run (the steps its `store` keeps) and the view data of its first
+/// sequences; the job the app runs for a token scene.
+pub fn scene_token_view(
+    scene: &TokenScene,
+    control: &mut Control,
+) -> Result<TokenViewData, ViewDataError> {
+    let cancel = control.cancel_flag();
+    control.set_span(0.0, 0.9);
+    let run = sample_tokens(
+        scene,
+        &mut |fraction, stage| control.report(f64::from(fraction), stage),
+        cancel,
+    )?;
+    control.set_span(0.9, 1.0);
+    control.step(0.0, "token marginals")?;
+    let data = token_view_data(&scene.build_model()?, scene.noise, &run);
+    control.set_span(0.0, 1.0);
+    control.step(1.0, "token marginals")?;
+    Ok(data)
 }
