@@ -132,6 +132,14 @@ fn clicking_a_row_selects_its_sequence() {
         let y = rect.top() + (row as f32 + 0.5) * rect.height() / rows as f32;
         click_at(&mut h, egui::pos2(rect.center().x, y));
         assert_eq!(h.state().state.selected, row, "{label}");
+        // The pointer rests on the row: its tooltip names the sequence.
+        h.hover_at(egui::pos2(rect.center().x, y));
+        h.run();
+        let name = format!("sequence {}, site", row + 1);
+        assert!(
+            h.query_by_label_contains(&name).is_some(),
+            "{label}: no '{name}' tooltip"
+        );
         assert_eq!(
             h.state().commands.last(),
             Some(&TokenViewCommand::Select(row))

@@ -119,6 +119,7 @@ pub fn ui(ui: &mut Ui, data: &TokenViewData, state: &TokenViewState) -> Vec<Toke
                 TOKENS_LABEL,
             );
             commands.extend(clicked_row(&response, data.rows).map(TokenViewCommand::Select));
+            cell_tooltip(&response, data, step);
         });
         ui.add_space(gap);
         ui.vertical(|ui| {
@@ -139,6 +140,7 @@ pub fn ui(ui: &mut Ui, data: &TokenViewData, state: &TokenViewState) -> Vec<Toke
                 COMMITMENT_LABEL,
             );
             commands.extend(clicked_row(&response, data.rows).map(TokenViewCommand::Select));
+            cell_tooltip(&response, data, step);
             let (bar, _) = ui.allocate_exact_size(vec2(half, 10.0), Sense::hover());
             colour_bar(ui.painter(), bar, Colormap::Viridis, span);
             let (labels, _) = ui.allocate_exact_size(vec2(half, 16.0), Sense::hover());
@@ -259,13 +261,45 @@ fn grid(
     response
 }
 
+/// The grid cell (row, column) under `pos` in a grid of `rows × cols` cells filling `rect`.
+fn cell_at(rect: Rect, pos: egui::Pos2, rows: usize, cols: usize) -> (usize, usize) {
+    let fraction = |v: f32, lo: f32, size: f32| ((v - lo) / size).clamp(0.0, 1.0);
+    let row = (fraction(pos.y, rect.top(), rect.height()) * rows as f32) as usize;
+    let col = (fraction(pos.x, rect.left(), rect.width()) * cols as f32) as usize;
+    (row.min(rows - 1), col.min(cols - 1))
+}
+
+/// Under the pointer: which sequence and site, its token at the shown step and when it commits.
+fn cell_tooltip(response: &Response, data: &TokenViewData, step: usize) {
+    let Some(pos) = response.hover_pos() else {
+        return;
+    };
+    let (row, site) = cell_at(response.rect, pos, data.rows, data.length);
+    let token = match data.token(row, step, site) {
+        MASK => "masked".to_string(),
+        v => data
+            .symbols
+            .get(usize::from(v))
+            .cloned()
+            .unwrap_or_else(|| v.to_string()),
+    };
+    let commit = data.commitment(row, site);
+    response.clone().on_hover_text_at_pointer(format!(
+        "sequence {}, site {}: {token} at t = {:.3}; commits at t = {:.3} (step {})",
+        row + 1,
+        site + 1,
+        data.times[step],
+        data.times[commit],
+        commit + 1
+    ));
+}
+
 /// The row under a click on a grid of `rows` rows.
 fn clicked_row(response: &Response, rows: usize) -> Option<usize> {
     let pos = response
         .interact_pointer_pos()
         .filter(|_| response.clicked())?;
-    let fraction = (pos.y - response.rect.top()) / response.rect.height();
-    Some(((fraction * rows as f32) as usize).min(rows - 1))
+    Some(cell_at(response.rect, pos, rows, 1).0)
 }
 
 /// A marginal `[V]` as a colour: its most likely symbol's, mixed with the undecided grey by how far
