@@ -377,4 +377,25 @@ fn speciation_json_on_m1_gives_the_exact_crossing() {
     }
     assert_eq!(report["pairs"], 100);
     assert_eq!(report["scene"], scene.to_str().unwrap());
+    // The U-turn at the clone times, with C(r) over r = 0 … L − 1; commitment of the four mask samplers.
+    let uturn = report["uturn"].as_array().unwrap();
+    assert_eq!(uturn.len(), 9);
+    assert_eq!(uturn[0]["correlation"].as_array().unwrap().len(), 64);
+    let samplers: Vec<&str> = report["commitment"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["sampler"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        samplers,
+        ["exact", "factorized", "confidence", "autoregressive"]
+    );
+    assert_eq!(
+        report["commitment"][0]["mean_by_site"]
+            .as_array()
+            .unwrap()
+            .len(),
+        64
+    );
 }

@@ -20,6 +20,7 @@ pub mod speciation_view;
 pub mod state;
 pub mod tasks;
 pub mod timeline;
+pub mod token_view;
 pub mod tour;
 
 use crate::analysis::compare::Comparison;

@@ -3,6 +3,7 @@
 //! A token scene (mask or flip noise) gets the discrete lab (`analysis::view_data::discrete_lab`).
 
 use crate::analysis::speciation::Control;
+use crate::analysis::speciation::commitment::median;
 use crate::analysis::speciation::report::{LevelReport, SpeciationReport, SpeciationSettings};
 use crate::analysis::view_data::discrete_lab::{self, DiscreteLabReport};
 use crate::analysis::view_data::lab;
@@ -142,6 +143,47 @@ pub fn discrete_summary(report: &DiscreteLabReport) -> String {
             format!("{:.4} ± {:.4}", p.phi_clone, p.phi_clone_std_error)
         );
     }
+    out += "  U-turn (words noised to t and denoised back; c_i = token i changed):\n";
+    out += &format!(
+        "    {:>8}  {:>16}  {:>9}  {:>16}  {:>16}\n",
+        "t", "P(class kept)", "changed", "χ = ΣC(r)", "ξ"
+    );
+    for p in &report.uturn {
+        out += &format!(
+            "    {:>8.3}  {:>16}  {:>9.4}  {:>16}  {:>16}\n",
+            p.t,
+            format!("{:.4} ± {:.4}", p.kept, p.kept_std_error),
+            p.changed,
+            format!(
+                "{:.4} ± {:.4}",
+                p.susceptibility, p.susceptibility_std_error
+            ),
+            p.correlation_length
+                .zip(p.correlation_length_std_error)
+                .map_or("—".into(), |(xi, se)| format!("{xi:.2} ± {se:.2}"))
+        );
+    }
+    out +=
+        "  commitment (token: last change of each token; class: posterior ≥ 1 − ε from then on):\n";
+    for c in &report.commitment {
+        let class = c.class_commitment.as_ref().map_or("—".to_string(), |cc| {
+            format!(
+                "median {} ({} of {} commit)",
+                time(median(&cc.times)),
+                cc.times.len(),
+                cc.total()
+            )
+        });
+        let sites = &c.mean_by_site;
+        out += &format!(
+            "    {:<15} token median {} (first site {}, last site {}), class {}\n",
+            c.sampler,
+            time(c.median),
+            sites.first().map_or("—".into(), |t| format!("{t:.3}")),
+            sites.last().map_or("—".into(), |t| format!("{t:.3}")),
+            class
+        );
+    }
     out
 }
 
@@ -265,19 +307,6 @@ fn crossing(curve: &crate::analysis::speciation::cloning::PhiCurve, level: f64) 
     points.windows(2).find_map(|w| {
         let ((t0, p0), (t1, p1)) = (w[0], w[1]);
         (p0 >= level && p1 < level).then(|| t0 + (t1 - t0) * (p0 - level) / (p0 - p1))
-    })
-}
-
-fn median(values: &[f64]) -> Option<f64> {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let n = sorted.len();
-    (n > 0).then(|| {
-        if n % 2 == 1 {
-            sorted[n / 2]
-        } else {
-            0.5 * (sorted[n / 2 - 1] + sorted[n / 2])
-        }
     })
 }
 

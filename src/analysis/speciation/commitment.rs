@@ -81,8 +81,77 @@ impl Commitment {
     }
 }
 
+impl Histogram {
+    /// `bins` equal bins over [lo, hi]; values outside fall into the end bins.
+    pub fn of(values: &[f64], lo: f64, hi: f64, bins: usize) -> Histogram {
+        let width = (hi - lo) / bins as f64;
+        let mut counts = vec![0usize; bins];
+        for &t in values {
+            let bin = ((t - lo) / width).max(0.0) as usize;
+            counts[bin.min(bins - 1)] += 1;
+        }
+        Histogram {
+            edges: (0..=bins).map(|b| lo + width * b as f64).collect(),
+            counts,
+        }
+    }
+}
+
 /// Histogram bins of commitment times.
-const BINS: usize = 40;
+pub const BINS: usize = 40;
+
+/// Commitment of trajectories whose class posterior is stored per trajectory, `posterior` `[N, S, K]`
+/// at the decreasing `times` `[S]` (recorded files, token trajectories). Each trajectory's class is
+/// `labels[i]` when given, else the argmax of its posterior at the last time. `None` when the shapes
+/// disagree or are empty.
+pub fn posterior_commitment(
+    times: &[f64],
+    posterior: &[f32],
+    n: usize,
+    k: usize,
+    labels: Option<&[u32]>,
+    epsilon: f64,
+) -> Option<Commitment> {
+    let s = times.len();
+    if n == 0 || s == 0 || k == 0 || posterior.len() != n * s * k {
+        return None;
+    }
+    let base_labels: Vec<u32> = match labels.filter(|l| l.len() == n) {
+        Some(labels) => labels.to_vec(),
+        None => posterior
+            .chunks_exact(s * k)
+            .map(|trajectory| {
+                trajectory[(s - 1) * k..]
+                    .iter()
+                    .enumerate()
+                    .max_by(|a, b| a.1.total_cmp(b.1))
+                    .map_or(0, |(c, _)| c as u32)
+            })
+            .collect(),
+    };
+    // The commitment scan reads `[S, N, K]`.
+    let mut base_posterior = vec![0f32; s * n * k];
+    for (i, trajectory) in posterior.chunks_exact(s * k).enumerate() {
+        for (j, row) in trajectory.chunks_exact(k).enumerate() {
+            base_posterior[(j * n + i) * k..(j * n + i + 1) * k].copy_from_slice(row);
+        }
+    }
+    let run = CloningRun {
+        clone_times: Vec::new(),
+        pairs: n,
+        classes: k,
+        base_labels,
+        clone_labels: Vec::new(),
+        times: times.to_vec(),
+        base_posterior,
+    };
+    let level = Level {
+        name: "classes".into(),
+        group_of_class: (0..k).collect(),
+        parent_of_group: vec![0; k],
+    };
+    Some(commitment(&run, &level, epsilon, None))
+}
 
 /// Commitment times t_commit = sup{t : r_{k*}(t') ≥ 1 − ε on [t_min, t]}, k* the final group, scanning
 /// the stored grid from t_min upward. `two_class_d` gives D(t) for the prediction when known.
@@ -120,12 +189,7 @@ pub fn commitment(
         run.times.last().copied().unwrap_or(0.0),
         run.times.first().copied().unwrap_or(1.0),
     );
-    let width = (hi - lo) / BINS as f64;
-    let mut counts = vec![0usize; BINS];
-    for &t in &times {
-        let bin = (((t - lo) / width) as usize).min(BINS - 1);
-        counts[bin] += 1;
-    }
+    let histogram = Histogram::of(&times, lo, hi, BINS);
     let stride = (s / 100).max(1);
     let picked: Vec<usize> = (0..s).step_by(stride).collect();
     let measured = picked
@@ -151,16 +215,21 @@ pub fn commitment(
         epsilon,
         uncommitted: n - times.len(),
         times,
-        histogram: Histogram {
-            edges: (0..=BINS).map(|b| lo + width * b as f64).collect(),
-            counts,
-        },
+        histogram,
         committed_fraction: CommittedFraction {
             t: picked.iter().map(|&j| run.times[j]).collect(),
             measured,
             predicted,
         },
     }
+}
+
+/// The median of `values` (the mean of the middle two for an even count); `None` when empty.
+pub fn median(values: &[f64]) -> Option<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    (n > 0).then(|| 0.5 * (sorted[(n - 1) / 2] + sorted[n / 2]))
 }
 
 /// Standard normal CDF via erfc (Numerical Recipes Chebyshev fit, relative error < 1.2e-7).

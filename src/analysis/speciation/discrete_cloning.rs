@@ -41,7 +41,12 @@ pub struct DiscreteCloning {
 }
 
 /// The label of a clean word: the argmax of p(k | x_0), or a class drawn from it.
-fn label(stepper: &mut TokenStepper, word: &[u8], rule: LabelRule, rng: &mut Stream) -> usize {
+pub(crate) fn label(
+    stepper: &mut TokenStepper,
+    word: &[u8],
+    rule: LabelRule,
+    rng: &mut Stream,
+) -> usize {
     let posterior = stepper.class_posterior(0.0, word);
     match rule {
         LabelRule::Argmax => posterior
@@ -53,6 +58,51 @@ fn label(stepper: &mut TokenStepper, word: &[u8], rule: LabelRule, rng: &mut Str
     }
 }
 
+impl DiscreteCloningSettings {
+    /// Checks the sampler against the noise, the pair count and the clone times; returns the reverse
+    /// grid t_max … t_min, 0.
+    pub(crate) fn validated_grid(&self) -> Result<Vec<f64>, SpeciationError> {
+        let s = self;
+        if !s.sampler.supports(s.noise) {
+            return Err(SpeciationError::Invalid(format!(
+                "the {} sampler needs mask noise",
+                s.sampler.name()
+            )));
+        }
+        if s.pairs < 2 {
+            return Err(SpeciationError::Invalid(
+                "cloning needs at least 2 pairs per clone time".into(),
+            ));
+        }
+        if let Some(&bad) = s.clone_times.iter().find(|&&t| !(t > 0.0 && t < s.t_max)) {
+            return Err(SpeciationError::Invalid(format!(
+                "clone time {bad} is outside (0, t_max = {})",
+                s.t_max
+            )));
+        }
+        let mut grid = time_grid(s.t_max, s.t_min, s.steps, s.grid)?;
+        grid.push(0.0);
+        Ok(grid)
+    }
+}
+
+/// The times a path branched (or restarted) at `t` follows: `t`, then the grid times below it.
+pub(crate) fn times_below(grid: &[f64], t: f64) -> Vec<f64> {
+    std::iter::once(t)
+        .chain(grid.iter().copied().filter(|&g| g < t))
+        .collect()
+}
+
+/// The fraction of `true` flags with its binomial standard error (at least 2 flags).
+pub(crate) fn fraction(flags: &[bool]) -> Estimate {
+    let n = flags.len() as f64;
+    let mean = flags.iter().filter(|&&v| v).count() as f64 / n;
+    Estimate {
+        mean,
+        std_error: (mean * (1.0 - mean) / (n - 1.0)).sqrt(),
+    }
+}
+
 /// Runs every clone pair: one reverse path per pair and clone time from forward-noised data at t_max
 /// (pair i of time j draws from its own streams), branching at the clone time.
 pub fn run_discrete_cloning(
@@ -61,25 +111,7 @@ pub fn run_discrete_cloning(
     control: &mut Control,
 ) -> Result<DiscreteCloning, SpeciationError> {
     let s = settings;
-    if !s.sampler.supports(s.noise) {
-        return Err(SpeciationError::Invalid(format!(
-            "the {} sampler needs mask noise",
-            s.sampler.name()
-        )));
-    }
-    if s.pairs < 2 {
-        return Err(SpeciationError::Invalid(
-            "cloning needs at least 2 pairs per clone time".into(),
-        ));
-    }
-    if let Some(&bad) = s.clone_times.iter().find(|&&t| !(t > 0.0 && t < s.t_max)) {
-        return Err(SpeciationError::Invalid(format!(
-            "clone time {bad} is outside (0, t_max = {})",
-            s.t_max
-        )));
-    }
-    let mut grid = time_grid(s.t_max, s.t_min, s.steps, s.grid)?;
-    grid.push(0.0);
+    let grid = s.validated_grid()?;
     let data = model.sample_x0(s.pairs * s.clone_times.len(), s.seed);
     let length = model.length();
     let mut phi = Vec::with_capacity(s.clone_times.len());
@@ -92,9 +124,7 @@ pub fn run_discrete_cloning(
             .filter(|&t| t > t_clone)
             .chain([t_clone])
             .collect();
-        let after: Vec<f64> = std::iter::once(t_clone)
-            .chain(grid.iter().copied().filter(|&t| t < t_clone))
-            .collect();
+        let after = times_below(&grid, t_clone);
         let same: Vec<bool> = (0..s.pairs)
             .into_par_iter()
             .map(|pair| {
@@ -121,12 +151,7 @@ pub fn run_discrete_cloning(
                 classes[0] == classes[1]
             })
             .collect();
-        let n = same.len() as f64;
-        let mean = same.iter().filter(|&&v| v).count() as f64 / n;
-        phi.push(Estimate {
-            mean,
-            std_error: (mean * (1.0 - mean) / (n - 1.0)).sqrt(),
-        });
+        phi.push(fraction(&same));
     }
     control.step(1.0, "discrete cloning")?;
     Ok(DiscreteCloning {

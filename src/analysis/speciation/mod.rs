@@ -3,13 +3,15 @@
 //! Theory: exact closed forms and quadratures (`universal`, `gaussian`, `ising`), Monte Carlo of the
 //! free-entropy difference and of φ_post for any exact model (`free_entropy`, `posterior_curve`; under
 //! discrete noise `discrete_posterior`), class hierarchies (`hierarchy`). Measurement along reverse
-//! dynamics: `cloning`, `uturn`, `commitment`. `report` assembles everything for a scene. No UI, no
+//! dynamics: `cloning`, `uturn`, `commitment` (under discrete noise `discrete_cloning`,
+//! `discrete_uturn`, `token_commitment`). `report` assembles everything for a scene. No UI, no
 //! file formats.
 
 pub mod cloning;
 pub mod commitment;
 pub mod discrete_cloning;
 pub mod discrete_posterior;
+pub mod discrete_uturn;
 pub mod free_entropy;
 pub mod gaussian;
 pub mod hierarchy;
@@ -17,6 +19,7 @@ pub mod ising;
 pub mod labeller;
 pub mod posterior_curve;
 pub mod report;
+pub mod token_commitment;
 pub mod universal;
 pub mod uturn;
 

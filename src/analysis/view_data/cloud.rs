@@ -334,52 +334,15 @@ pub fn from_recording(recording: Recording, control: &mut Control) -> Result<Clo
 /// their posterior: each trajectory's class is its label when `labelled` (the file's `labels`), else the
 /// argmax of its posterior at the last step. `None` without a posterior.
 pub fn recorded_commitment(t: &Trajectories, labelled: bool) -> Option<Commitment> {
-    use crate::analysis::speciation::cloning::CloningRun;
-    use crate::analysis::speciation::commitment::{self, EPSILON};
-    use crate::analysis::speciation::hierarchy::Level;
-    let posterior = t.posterior.as_ref()?;
-    let (n, s, k) = (t.n, t.stored_steps, t.class_labels.len());
-    if n == 0 || s == 0 || k == 0 || posterior.len() != n * s * k {
-        return None;
-    }
-    let last = s - 1;
-    let base_labels: Vec<u32> = match t.initial_labels.as_ref().filter(|_| labelled) {
-        Some(labels) => labels.clone(),
-        None => (0..n)
-            .map(|i| {
-                t.posterior_at(i, last)
-                    .and_then(|p| {
-                        p.iter()
-                            .enumerate()
-                            .max_by(|a, b| a.1.total_cmp(b.1))
-                            .map(|(c, _)| c as u32)
-                    })
-                    .unwrap_or(0)
-            })
-            .collect(),
-    };
-    // The commitment scan reads `[S, N, K]`; the file is `[N, S, K]`.
-    let mut base_posterior = vec![0f32; s * n * k];
-    for (i, trajectory) in posterior.chunks_exact(s * k).enumerate() {
-        for (j, row) in trajectory.chunks_exact(k).enumerate() {
-            base_posterior[(j * n + i) * k..(j * n + i + 1) * k].copy_from_slice(row);
-        }
-    }
-    let run = CloningRun {
-        clone_times: Vec::new(),
-        pairs: n,
-        classes: k,
-        base_labels,
-        clone_labels: Vec::new(),
-        times: t.times.clone(),
-        base_posterior,
-    };
-    let level = Level {
-        name: "classes".into(),
-        group_of_class: (0..k).collect(),
-        parent_of_group: vec![0; k],
-    };
-    Some(commitment::commitment(&run, &level, EPSILON, None))
+    use crate::analysis::speciation::commitment::{EPSILON, posterior_commitment};
+    posterior_commitment(
+        &t.times,
+        t.posterior.as_ref()?,
+        t.n,
+        t.class_labels.len(),
+        t.initial_labels.as_deref().filter(|_| labelled),
+        EPSILON,
+    )
 }
 
 /// PCA per stored step (sign-aligned to the previous step) and on all steps pooled.

@@ -1,7 +1,9 @@
 //! The discrete lab as a token scene asks for it (`docs/science/discrete.md` §4, §7): token
 //! trajectories of the scene's sampler, the exact-posterior curve φ_post with its 0.75-type crossing
 //! (exact by binomial sums when the sites are independent, Monte Carlo otherwise) and the cloning curve
-//! with its crossing. The CLI prints and writes these; the app can run them as worker jobs.
+//! with its crossing, the U-turn with its token-change correlations χ(t), ξ(t) at the clone times, and
+//! token and class commitment for every sampler the noise allows. The CLI prints and writes these; the
+//! app can run them as worker jobs.
 
 use std::sync::atomic::AtomicBool;
 
@@ -16,8 +18,13 @@ use crate::analysis::speciation::discrete_cloning::{
 use crate::analysis::speciation::discrete_posterior::{
     DiscreteForwardSamples, phi_crossing, phi_posterior_independent,
 };
+use crate::analysis::speciation::discrete_uturn::{TokenUTurnPoint, run_discrete_uturn};
 use crate::analysis::speciation::report::{CloneTimes, SpeciationSettings};
-use crate::diffusion::discrete::{TokenTrajectories, run_token_trajectories};
+use crate::analysis::speciation::token_commitment::{TokenCommitment, token_commitment};
+use crate::diffusion::StoreSteps;
+use crate::diffusion::discrete::{
+    DiscreteSampler, TokenSpec, TokenTrajectories, run_token_trajectories,
+};
 use crate::model::discrete::DiscreteNoise;
 use crate::model::discrete::ising_chain::IsingChainTokens;
 use crate::scene::{SceneTokenModel, TokenScene};
@@ -88,6 +95,12 @@ pub struct DiscreteLabReport {
     /// Its standard error from the binomial errors of the two bracketing points (delta method).
     pub t_mid_cloning_std_error: Option<f64>,
     pub curve: Vec<DiscretePoint>,
+    /// The U-turn of the scene's sampler at the clone times, `pairs` words each, with the
+    /// token-change correlations.
+    pub uturn: Vec<TokenUTurnPoint>,
+    /// Token and class commitment of every sampler the noise allows (the scene's grid, all steps
+    /// stored, `pairs` trajectories).
+    pub commitment: Vec<TokenCommitment>,
     pub pairs: usize,
     pub labels: &'static str,
     pub seed: u64,
@@ -146,22 +159,33 @@ pub fn run_discrete_lab(
         CloneTimes::Auto => auto_clone_times(t_mid_posterior, scene.sampler.t_min, t_max),
     };
     let sampler = scene.token_spec();
-    let cloning = run_discrete_cloning(
+    let reverse = DiscreteCloningSettings {
+        noise,
+        sampler: sampler.sampler,
+        steps: sampler.steps,
+        t_max,
+        t_min: sampler.t_min,
+        grid: sampler.grid,
+        clone_times,
+        pairs: settings.pairs,
+        labels: settings.labels,
+        seed: settings.seed,
+    };
+    control.set_span(0.2, 0.5);
+    let cloning = run_discrete_cloning(token_model, &reverse, control)?;
+    control.set_span(0.5, 0.7);
+    let uturn = run_discrete_uturn(token_model, &reverse, control)?;
+    control.set_span(0.7, 1.0);
+    let commitment = sampler_commitment(
         token_model,
-        &DiscreteCloningSettings {
-            noise,
-            sampler: sampler.sampler,
-            steps: sampler.steps,
-            t_max,
-            t_min: sampler.t_min,
-            grid: sampler.grid,
-            clone_times,
-            pairs: settings.pairs,
-            labels: settings.labels,
+        &TokenSpec {
+            trajectories: settings.pairs,
             seed: settings.seed,
+            ..sampler.clone()
         },
         control,
     )?;
+    control.set_span(0.0, 1.0);
     let points: Vec<DiscretePoint> = cloning
         .times
         .iter()
@@ -197,10 +221,40 @@ pub fn run_discrete_lab(
         t_mid_cloning: crossing.map(|c| c.0),
         t_mid_cloning_std_error: crossing.map(|c| c.1),
         curve: points,
+        uturn,
+        commitment,
         pairs: settings.pairs,
         labels: settings.labels.name(),
         seed: settings.seed,
     })
+}
+
+/// Token and class commitment of every sampler `spec.noise` allows, each a run of `spec` with its
+/// sampler swapped, storing every step so that commitment times fall on the grid.
+fn sampler_commitment(
+    model: &dyn crate::model::discrete::TokenModel,
+    spec: &TokenSpec,
+    control: &mut Control,
+) -> Result<Vec<TokenCommitment>, ViewDataError> {
+    let samplers: Vec<DiscreteSampler> = DiscreteSampler::ALL
+        .into_iter()
+        .filter(|s| s.supports(spec.noise))
+        .collect();
+    let cancel = control.cancel_flag();
+    let mut out = Vec::with_capacity(samplers.len());
+    for (i, &sampler) in samplers.iter().enumerate() {
+        let run = TokenSpec {
+            sampler,
+            store: StoreSteps::All,
+            ..spec.clone()
+        };
+        let count = samplers.len() as f64;
+        let mut progress =
+            |f: f32, _: &str| control.report((i as f64 + f64::from(f)) / count, "token commitment");
+        let trajectories = run_token_trajectories(model, &run, &mut progress, cancel)?;
+        out.push(token_commitment(&trajectories, sampler.name()));
+    }
+    Ok(out)
 }
 
 /// Clone times around the theory's crossing, where φ moves: geometric over [t_mid/4, 4 t_mid] cut

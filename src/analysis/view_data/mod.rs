@@ -1,7 +1,7 @@
 //! What the views show, computed without any UI: a scene sampled and projected on per-step and pooled
 //! PCA bases (`cloud`), a stored step measured with its hole overlay in view coordinates and the
 //! reference clouds' reports (`measured`), the speciation-lab settings a scene asks for (`lab`), the
-//! discrete lab of a token scene (`discrete_lab`), and
+//! discrete lab of a token scene (`discrete_lab`) and what its token view draws (`token_view`), and
 //! the model of the DiT-vs-Euler-Stack metric table (`metric_table`). The app runs these as worker
 //! jobs, the CLI (`render`, `speciation`) and the tests call them directly.
 
@@ -11,6 +11,7 @@ pub mod lab;
 pub mod measured;
 pub mod metric_table;
 pub mod sweep;
+pub mod token_view;
 
 pub use cloud::{Cloud, CloudOrigin, Imported, MAX_DISPLAY_STEPS};
 pub use measured::{HoleOverlay, Measured, ReferenceReports, StepFilter};

@@ -1,0 +1,218 @@
+//! The token view on its own (egui_kittest on headless wgpu): built from a small exact run of an
+//! Ising mixture under mask noise, it draws (snapshots on the light and the dark theme, references in
+//! tests/snapshots/), a click on a row of either grid selects that sequence, and the scrubber moves
+//! the step. The view only returns commands; the test applies them as the app will. The view data are
+//! checked too: one-hot marginals at t = 0, commitment at the reveal.
+
+use diffscope::analysis::view_data::token_view::{TokenViewData, token_view_data};
+use diffscope::app::token_view::{
+    COMMITMENT_LABEL, TOKENS_LABEL, TokenViewCommand, TokenViewState, ui,
+};
+use diffscope::diffusion::discrete::{DiscreteSampler, TokenSpec, run_token_trajectories};
+use diffscope::diffusion::{GridSpacing, StoreSteps};
+use diffscope::model::discrete::ising_chain::{IsingChainClass, IsingChainTokens};
+use diffscope::model::discrete::{DiscreteNoise, MASK};
+use diffscope::model::ising::Boundary;
+use diffscope::scene::SceneTokenModel;
+use egui_kittest::kittest::Queryable;
+use egui_kittest::{Harness, SnapshotOptions};
+use std::sync::atomic::AtomicBool;
+
+const SIZE: [f32; 2] = [1100.0, 760.0];
+
+/// 20 sequences of a two-class chain (K = 0.3 and 0.8, fields ±0.3), L = 32, exact sampler, 40 steps.
+fn data() -> TokenViewData {
+    let class = |coupling: f64, field: f64, label: &str| IsingChainClass {
+        weight: 0.5,
+        coupling,
+        field,
+        label: label.into(),
+    };
+    let model = IsingChainTokens::new(
+        32,
+        Boundary::Open,
+        vec![
+            class(0.3, 0.3, "weak, up"),
+            class(0.8, -0.3, "strong, down"),
+        ],
+    )
+    .unwrap();
+    let spec = TokenSpec {
+        noise: DiscreteNoise::Mask,
+        sampler: DiscreteSampler::Exact,
+        steps: 40,
+        t_max: 8.0,
+        t_min: 0.01,
+        grid: GridSpacing::Log,
+        trajectories: 20,
+        seed: 4,
+        store: StoreSteps::All,
+    };
+    let run =
+        run_token_trajectories(&model, &spec, &mut |_, _| {}, &AtomicBool::new(false)).unwrap();
+    token_view_data(&SceneTokenModel::Ising(model), DiscreteNoise::Mask, &run)
+}
+
+struct Fixture {
+    data: TokenViewData,
+    state: TokenViewState,
+    commands: Vec<TokenViewCommand>,
+}
+
+fn harness(theme: egui::Theme, state: TokenViewState) -> Harness<'static, Fixture> {
+    let fixture = Fixture {
+        data: data(),
+        state,
+        commands: Vec::new(),
+    };
+    Harness::builder()
+        .with_size(SIZE)
+        .with_theme(theme)
+        .wgpu()
+        .build_ui_state(
+            |ui_, f: &mut Fixture| {
+                let commands = ui(ui_, &f.data, &f.state);
+                for &c in &commands {
+                    f.state.apply(c);
+                }
+                f.commands.extend(commands);
+            },
+            fixture,
+        )
+}
+
+/// As in tests/app_snapshots.rs: anti-aliasing may move between Mesa builds, a wrong layer cannot hide.
+fn options() -> SnapshotOptions {
+    let pixels = (SIZE[0] * SIZE[1]) as i32 as usize;
+    SnapshotOptions::new()
+        .threshold(2.0)
+        .max_failed_pixels(pixels / 200)
+}
+
+/// Draws the view at step 30 of 41 with sequence 3 selected and checks it asked for nothing.
+fn snapshot(theme: egui::Theme, name: &str) {
+    let mut h = harness(
+        theme,
+        TokenViewState {
+            selected: 2,
+            step: 30,
+        },
+    );
+    h.run_steps(3);
+    h.snapshot_options(name, &options());
+    assert!(h.state().commands.is_empty(), "{:?}", h.state().commands);
+}
+
+#[test]
+fn the_token_view_draws_on_the_light_theme() {
+    snapshot(egui::Theme::Light, "token_view_light");
+}
+
+#[test]
+fn the_token_view_draws_on_the_dark_theme() {
+    snapshot(egui::Theme::Dark, "token_view_dark");
+}
+
+/// Presses and releases the primary button at `pos`.
+fn click_at(h: &mut Harness<'static, Fixture>, pos: egui::Pos2) {
+    h.drag_at(pos);
+    h.step();
+    h.drop_at(pos);
+    h.run_steps(2);
+}
+
+#[test]
+fn clicking_a_row_selects_its_sequence() {
+    let mut h = harness(egui::Theme::Light, TokenViewState::default());
+    h.run_steps(2);
+    let rows = h.state().data.rows;
+    assert_eq!(rows, 20);
+    for (label, row) in [(TOKENS_LABEL, 7), (COMMITMENT_LABEL, 13)] {
+        let rect = h.get_by_label(label).rect();
+        let y = rect.top() + (row as f32 + 0.5) * rect.height() / rows as f32;
+        click_at(&mut h, egui::pos2(rect.center().x, y));
+        assert_eq!(h.state().state.selected, row, "{label}");
+        // The pointer rests on the row: its tooltip names the sequence.
+        h.hover_at(egui::pos2(rect.center().x, y));
+        h.run();
+        let name = format!("sequence {}, site", row + 1);
+        assert!(
+            h.query_by_label_contains(&name).is_some(),
+            "{label}: no '{name}' tooltip"
+        );
+        assert_eq!(
+            h.state().commands.last(),
+            Some(&TokenViewCommand::Select(row))
+        );
+    }
+}
+
+#[test]
+fn the_scrubber_sets_the_step() {
+    let mut h = harness(egui::Theme::Light, TokenViewState::default());
+    h.run_steps(2);
+    h.get_by_label("step").set_value_accesskit(17.0);
+    h.run_steps(2);
+    assert_eq!(h.state().state.step, 17);
+    assert_eq!(h.state().commands, vec![TokenViewCommand::Step(17)]);
+}
+
+#[test]
+fn the_view_data_holds_exact_marginals_and_the_commitment_steps() {
+    let data = data();
+    let last = data.steps() - 1;
+    assert_eq!(data.times[last], 0.0);
+    for row in 0..data.rows {
+        // At t = 0 every site is revealed: its marginal is one-hot at its token.
+        for site in 0..data.length {
+            let token = usize::from(data.token(row, last, site));
+            let marginal = data.marginal(row, last, site);
+            for (v, &p) in marginal.iter().enumerate() {
+                let one_hot = if v == token { 1.0 } else { 0.0 };
+                // The forward–backward pass normalises in f64: rounding at 1e-16.
+                assert!(
+                    (p - one_hot).abs() < 1e-6,
+                    "row {row} site {site}: {marginal:?}"
+                );
+            }
+            // A token commits at its reveal: masked just before its commitment step, fixed after.
+            let j = data.commitment(row, site);
+            assert!(j == 0 || data.token(row, j - 1, site) == MASK);
+            assert!((j..=last).all(|k| data.token(row, k, site) == data.token(row, last, site)));
+        }
+        let posterior: f32 = data.posterior(row, last).iter().sum();
+        assert!((posterior - 1.0).abs() < 1e-5);
+    }
+}
+
+#[test]
+fn a_token_scene_gives_its_view() {
+    use diffscope::analysis::control::Control;
+    use diffscope::analysis::view_data::token_view::scene_token_view;
+    use diffscope::scene::SceneFile;
+    let scene = r#"{
+      "noise": {"kind": "mask"},
+      "model": {"kind": "dyck", "length": 8, "brackets": 2},
+      "sampler": {"kind": "autoregressive", "steps": 16, "t_max": 8.0, "t_min": 0.01,
+                  "grid": "log", "store": "all"},
+      "trajectories": 60,
+      "seed": 2
+    }"#;
+    let SceneFile::Tokens(scene) =
+        SceneFile::from_json_str(scene, std::path::Path::new("dyck.json")).unwrap()
+    else {
+        panic!("a mask scene is a token scene");
+    };
+    let cancel = AtomicBool::new(false);
+    let mut progress = |_: f32, _: &str| {};
+    let data = scene_token_view(&scene, &mut Control::new(&mut progress, &cancel)).unwrap();
+    // 60 sequences, the first 48 shown; 16 grid steps, the start and t = 0 stored.
+    assert_eq!((data.total, data.rows, data.length), (60, 48, 8));
+    assert_eq!(data.steps(), 18);
+    assert_eq!(data.symbols, ["(", ")", "[", "]"]);
+    assert_eq!(data.noise, "mask");
+    // Autoregressive: every row commits left to right.
+    for row in 0..data.rows {
+        assert!((1..8).all(|c| data.commitment(row, c - 1) <= data.commitment(row, c)));
+    }
+}
