@@ -2,7 +2,7 @@
 //! bookkeeping of launch time and layout settling. Reads the results it needs as arguments; draws
 //! nothing.
 
-use super::manifold::ManifoldView;
+use super::Views;
 use crate::render::PointRenderer;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -20,13 +20,29 @@ pub struct FrameStatsOptions {
     pub camera_motion: Option<CameraMotion>,
 }
 
-/// How the camera moves during a frame-time measurement.
+/// How the view changes every frame of a frame-time measurement.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum CameraMotion {
     /// Pan the 2-D view (the sprite layer is reprojected while it covers the view).
     Pan,
     /// Orbit the 3-D view (every frame draws every sprite).
     Orbit,
+    /// Play the time bar in the 3-D view, one stored step per frame (every point moves every frame:
+    /// new positions are uploaded and drawn), the camera still.
+    Play,
+}
+
+/// Stored steps of the synthetic cloud a playing measurement steps through.
+const PLAY_STEPS: usize = 8;
+
+impl FrameStatsOptions {
+    /// Stored steps of the synthetic cloud: several when the time plays, else one.
+    pub fn synthetic_steps(&self) -> usize {
+        match self.camera_motion {
+            Some(CameraMotion::Play) => PLAY_STEPS,
+            _ => 1,
+        }
+    }
 }
 
 /// Frames skipped before measuring.
@@ -179,7 +195,7 @@ impl Driver {
         ctx: &egui::Context,
         drawn: bool,
         busy: bool,
-        manifold: &mut ManifoldView,
+        views: &mut Views,
     ) {
         let first_scene = self.first_scene_drawn;
         let Some(stats) = &mut self.frame_stats else {
@@ -192,7 +208,11 @@ impl Driver {
         };
         let now = Instant::now();
         if let Some(motion) = stats.options.camera_motion.filter(|_| measuring) {
-            manifold.drift_camera(motion, stats.intervals.len() + stats.skipped);
+            let frame = stats.intervals.len() + stats.skipped;
+            views.manifold.drift_camera(motion, frame);
+            if motion == CameraMotion::Play {
+                views.timeline.step = frame % stats.options.synthetic_steps();
+            }
         }
         if measuring {
             if let Some(last) = stats.last {
@@ -217,7 +237,7 @@ impl Driver {
             let what = match stats.options.synthetic_points {
                 Some(n) => format!(
                     "{n} points, drawn ({})",
-                    if manifold.uses_density() {
+                    if views.manifold.uses_density() {
                         "density layer"
                     } else {
                         self.point_renderer.name()

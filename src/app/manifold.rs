@@ -668,6 +668,8 @@ impl ManifoldView {
                 self.settings.dims = Dimensions::Three;
                 self.settings.orbit.rotate(delta);
             }
+            // The points move, not the camera (the driver steps the time bar).
+            CameraMotion::Play => self.settings.dims = Dimensions::Three,
         }
     }
 

@@ -142,13 +142,15 @@ impl DiffscopeApp {
     /// Builds the app on `render_state` (a window's or an offscreen device's; `None` draws no
     /// points): installs the GPU pipelines, opens the scene and starts its jobs.
     pub fn with_render_state(render_state: Option<&RenderState>, options: AppOptions) -> Self {
-        let synthetic = options.frame_stats.and_then(|f| f.synthetic_points);
+        let synthetic = options
+            .frame_stats
+            .and_then(|f| f.synthetic_points.map(|n| (n, f.synthetic_steps())));
         let options_data = options.data.clone();
         let (mut app, startup) = Self::without_jobs(render_state, options);
-        if let Some(n) = synthetic {
+        if let Some((n, steps)) = synthetic {
             app.jobs
                 .start(JobKind::Sample, "synthetic cloud", move |ctx| {
-                    tasks::synthetic(n, ctx)
+                    tasks::synthetic(n, steps, ctx)
                 });
             return app;
         }
@@ -813,7 +815,7 @@ impl DiffscopeApp {
         let drawn = idle && self.results.cloud.is_some();
         self.driver.drive_capture(&ctx, drawn, first_error);
         self.driver
-            .drive_frame_stats(&ctx, drawn, !idle, &mut self.views.manifold);
+            .drive_frame_stats(&ctx, drawn, !idle, &mut self.views);
     }
 
     /// The window's panels: tour bar, jobs strip, scene panel, analysis panel, manifold view.
@@ -866,6 +868,7 @@ pub fn run(options: AppOptions) -> Result<(), AppError> {
     if measuring {
         native.wgpu_options.surface.present_mode = eframe::wgpu::PresentMode::AutoNoVsync;
     }
+    native.wgpu_options.wgpu_setup = crate::render::gpu::wgpu_setup();
     // Launch time counts from here: window, GPU device and pipelines are part of it.
     let launched = Instant::now();
     let failure: Arc<Mutex<Option<String>>> = Arc::default();

@@ -72,8 +72,7 @@ fn render_error(e: impl std::fmt::Display) -> RenderError {
 
 /// A wgpu device without a surface: the first adapter, CPU ones (lavapipe, llvmpipe) included.
 fn headless_render_state() -> Result<RenderState, RenderError> {
-    let setup =
-        egui_wgpu::WgpuSetup::CreateNew(egui_wgpu::WgpuSetupCreateNew::without_display_handle());
+    let setup = crate::render::gpu::wgpu_setup();
     let instance = pollster::block_on(setup.new_instance());
     let config = egui_wgpu::WgpuConfiguration {
         wgpu_setup: setup,

@@ -106,9 +106,9 @@ pub fn compare_models(ctx: &JobContext) -> Result<JobOutput, JobError> {
 }
 
 /// A synthetic two-class cloud of `n` points, for frame-time measurements (job "synthetic cloud").
-pub fn synthetic(n: usize, ctx: &JobContext) -> Result<JobOutput, JobError> {
+pub fn synthetic(n: usize, steps: usize, ctx: &JobContext) -> Result<JobOutput, JobError> {
     run(ctx, |control| {
         control.step(0.0, "generating")?;
-        Ok(view_data::cloud::synthetic(n))
+        Ok(view_data::cloud::synthetic(n, steps))
     })
 }

@@ -3,8 +3,31 @@
 //! data slots (uniform + vertex buffer, storage buffer or data texture, uploaded only when the data
 //! changes).
 
-use eframe::egui_wgpu::{CallbackResources, CallbackTrait, ScreenDescriptor, wgpu};
+use eframe::egui_wgpu::{self, CallbackResources, CallbackTrait, ScreenDescriptor, wgpu};
 use std::collections::HashMap;
+use std::sync::Arc;
+
+/// How the window and the offscreen renderer create their device: egui's defaults (its adapter
+/// choice, 8192² textures, WebGL2 limits on GL), with storage bindings and buffers as large as the
+/// adapter allows. wgpu's default caps one binding at 128 MiB, which would cap a splat at 8.4M points
+/// of 16 B; lavapipe allows 2 GiB.
+pub fn wgpu_setup() -> egui_wgpu::WgpuSetup {
+    let egui_default = egui_wgpu::WgpuSetupCreateNew::without_display_handle();
+    let base = Arc::clone(&egui_default.device_descriptor);
+    egui_wgpu::WgpuSetup::CreateNew(egui_wgpu::WgpuSetupCreateNew {
+        device_descriptor: Arc::new(move |adapter| {
+            let mut descriptor = base(adapter);
+            let supported = adapter.limits();
+            let limits = &mut descriptor.required_limits;
+            limits.max_storage_buffer_binding_size = limits
+                .max_storage_buffer_binding_size
+                .max(supported.max_storage_buffer_binding_size);
+            limits.max_buffer_size = limits.max_buffer_size.max(supported.max_buffer_size);
+            descriptor
+        }),
+        ..egui_default
+    })
+}
 
 /// A shader module from `source` with `shaders/colormap.wgsl` (colormaps and the shared `Coloring`
 /// uniform block) prepended.

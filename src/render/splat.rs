@@ -154,8 +154,9 @@ impl SplatPipeline {
         }
     }
 
-    /// Whether `points` over a `size_px` grid fit the device's storage bindings (under wgpu's default
-    /// limits: 8.4M points of 16 bytes, 33M pixels); larger ones are drawn as sprites.
+    /// Whether `points` over a `size_px` grid fit the device's storage bindings (the app asks for the
+    /// adapter's own limits, `gpu::wgpu_setup`: lavapipe binds 2 GiB, 134M points of 16 B; under wgpu's
+    /// default 128 MiB, 8.4M points); larger ones are drawn as sprites.
     pub fn fits<T>(&self, points: &[T], size_px: [u32; 2]) -> bool {
         let (count, point_bytes) = (points.len(), std::mem::size_of_val(points) as u64);
         let key_bytes = u64::from(size_px[0]) * u64::from(size_px[1]) * 4;

@@ -443,25 +443,52 @@ fn align_signs(previous: &PcaBasis, current: &mut PcaBasis) {
 }
 
 /// A synthetic two-class cloud of `n` points already in view coordinates, for frame-time measurements:
-/// two Gaussian blobs in 3-D (per-row deterministic streams), one stored step, no posterior.
-pub fn synthetic(n: usize) -> Cloud {
+/// two Gaussian blobs in 3-D (per-row deterministic streams) reached over `steps` stored steps from a
+/// shared noise blob (every point moves between steps, as while the time bar plays), no posterior.
+///
+/// Memory: `[N, S, 3]` f32 three times over (states, per-step and pooled view coordinates), 36 B per
+/// point and step.
+pub fn synthetic(n: usize, steps: usize) -> Cloud {
     use rand::Rng;
     use rand_distr::StandardNormal;
-    let per_time: Vec<f32> = (0..n)
+    let steps = steps.max(1);
+    let states: Vec<f32> = (0..n)
         .into_par_iter()
         .flat_map_iter(|i| {
             let mut rng = crate::rng::stream(7, crate::rng::Domain::Analysis, i as u64);
             let centre = if i % 2 == 0 { 1.5f32 } else { -1.5 };
             let mut draw = move || rng.sample::<f32, _>(StandardNormal);
-            [centre + draw(), draw() * 0.7, draw() * 0.4]
+            let data = [centre + draw(), draw() * 0.7, draw() * 0.4];
+            let noise = [draw(), draw(), draw()];
+            (0..steps).flat_map(move |s| {
+                // The last step is the data; earlier ones blend towards the noise.
+                let f = if steps > 1 {
+                    s as f32 / (steps - 1) as f32
+                } else {
+                    1.0
+                };
+                (0..3).map(move |c| f * data[c] + (1.0 - f) * noise[c])
+            })
         })
+        .collect();
+    // `[N, S, 3]` → `[S, N, 3]`: the view reads one step's points contiguously.
+    let mut per_time = vec![0.0f32; states.len()];
+    for i in 0..n {
+        for s in 0..steps {
+            let from = (i * steps + s) * 3;
+            let to = (s * n + i) * 3;
+            per_time[to..to + 3].copy_from_slice(&states[from..from + 3]);
+        }
+    }
+    let times: Vec<f64> = (0..steps)
+        .map(|s| 8.0 * (0.01f64 / 8.0).powf(s as f64 / (steps.max(2) - 1) as f64))
         .collect();
     let trajectories = Trajectories {
         n,
-        stored_steps: 1,
+        stored_steps: steps,
         dim: 3,
-        times: vec![0.0],
-        states: per_time.clone(),
+        times: if steps == 1 { vec![0.0] } else { times },
+        states,
         posterior: None,
         class_labels: vec!["even".into(), "odd".into()],
         initial_labels: Some((0..n).map(|i| (i % 2) as u32).collect()),
@@ -471,7 +498,7 @@ pub fn synthetic(n: usize) -> Cloud {
         trajectories,
         pooled: per_time.clone(),
         per_time,
-        explained_per_time: vec![[0.0; 3]],
+        explained_per_time: vec![[0.0; 3]; steps],
         explained_pooled: [0.0; 3],
         bases: Vec::new(),
     }

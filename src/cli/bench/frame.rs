@@ -3,8 +3,8 @@
 //! over several launches, as ratios to the empty frame, since the targets are relative to it. The sprite
 //! figures come in two rows: a still view (its sprite layer is drawn once and composited each frame) and
 //! a view whose camera moves every frame (the sprites are drawn every frame, as while dragging). The
-//! orbit rows compare the two point renderers (`--renderer sprites|splat`, issue #18) at 100k and 1M
-//! points.
+//! orbit rows compare the two point renderers (`--renderer sprites|splat`, issue #18) at 100k, 1M and
+//! 10M points; the play rows step the time bar every frame (every point moves and is uploaded).
 //! Only starts processes and parses their report lines; the measuring is done by the app itself.
 
 use super::{Bench, Figure};
@@ -30,6 +30,9 @@ const LAUNCH_TARGET_SECONDS: f64 = 3.0;
 /// Targets of the splat renderer while orbiting, relative to the empty frame (issue #18).
 const SPLAT_100K_ORBIT_TARGET: f64 = 1.5;
 const SPLAT_1M_ORBIT_TARGET: f64 = 2.0;
+/// Time playing at 100k points (issue #18), and the 2-D density view of 10M points.
+const PLAY_100K_TARGET: f64 = 1.5;
+const DENSITY_10M_TARGET: f64 = 1.5;
 
 pub fn benches() -> Vec<Bench> {
     vec![
@@ -94,6 +97,56 @@ pub fn benches() -> Vec<Bench> {
                     "frame_splat_1m_orbit",
                     Cloud::moving(1_000_000, CameraMotion::Orbit).splat(),
                     Some(SPLAT_1M_ORBIT_TARGET),
+                )
+            },
+        },
+        Bench {
+            name: "frame_splat_10m_orbit",
+            run: || {
+                relative(
+                    "frame_splat_10m_orbit",
+                    Cloud::moving(10_000_000, CameraMotion::Orbit).splat(),
+                    None,
+                )
+            },
+        },
+        Bench {
+            name: "frame_sprites_100k_play",
+            run: || {
+                relative(
+                    "frame_sprites_100k_play",
+                    Cloud::moving(100_000, CameraMotion::Play),
+                    None,
+                )
+            },
+        },
+        Bench {
+            name: "frame_splat_100k_play",
+            run: || {
+                relative(
+                    "frame_splat_100k_play",
+                    Cloud::moving(100_000, CameraMotion::Play).splat(),
+                    Some(PLAY_100K_TARGET),
+                )
+            },
+        },
+        Bench {
+            name: "frame_splat_1m_play",
+            run: || {
+                relative(
+                    "frame_splat_1m_play",
+                    Cloud::moving(1_000_000, CameraMotion::Play).splat(),
+                    None,
+                )
+            },
+        },
+        Bench {
+            name: "frame_density_10m",
+            run: || {
+                relative(
+                    "frame_density_10m",
+                    Cloud::still(10_000_000),
+                    Some(DENSITY_10M_TARGET),
                 )
             },
         },
@@ -346,6 +399,9 @@ fn relative(name: &'static str, cloud: Cloud, target: Option<f64>) -> anyhow::Re
         None => "still camera",
         Some(CameraMotion::Pan) => "2-D camera panning every frame (layer reprojected)",
         Some(CameraMotion::Orbit) => "3-D camera orbiting every frame (all points drawn)",
+        Some(CameraMotion::Play) => {
+            "3-D view, time playing one stored step per frame (all points uploaded and drawn)"
+        }
     };
     let judged = target
         .map(|t| format!("; target <= {t}x"))
