@@ -167,6 +167,10 @@ pub fn content(app: &DiffscopeApp, view: View) -> Option<Content> {
             Some(Content::Figures(vec![(phi, 440.0), (commitment, 260.0)]))
         }
         View::Metrics => Some(Content::Table(app.metric_table())),
+        View::Theory if app.laws.sweep().is_some() => {
+            let sweep = app.laws.sweep()?;
+            Some(Content::Figures(vec![(sweep.figure.clone(), 460.0)]))
+        }
         View::Theory => {
             let figures = laws_view::figures(
                 &app.draft.model,
@@ -319,6 +323,8 @@ pub struct Shown {
     step: usize,
     /// The manifold view as the user set it up, camera included.
     manifold: ViewSettings,
+    /// The sweep the Theory tab shows instead of the scene's laws.
+    sweep: Option<laws_view::OpenSweep>,
 }
 
 impl Shown {
@@ -335,6 +341,7 @@ impl Shown {
             level: app.speciation_view.level,
             step: app.timeline.step,
             manifold: ViewSettings::of(&app.manifold),
+            sweep: app.laws.sweep().cloned(),
         }
     }
 
@@ -359,6 +366,9 @@ impl Shown {
         app.speciation_view.level = self.level;
         app.timeline.step = self.step;
         self.manifold.restore(&mut app.manifold);
+        if let Some(sweep) = self.sweep {
+            app.laws.show_sweep(sweep);
+        }
         app
     }
 

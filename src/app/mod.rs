@@ -441,6 +441,9 @@ impl DiffscopeApp {
     /// trajectories (`[N, S, d]` .npy, .safetensors with `trajectories`) or a point cloud (.npy,
     /// .safetensors, .csv); errors go to the status bar.
     pub fn open_path(&mut self, path: &Path) {
+        if path.is_dir() {
+            return self.open_sweep(path);
+        }
         let is_scene = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("json"));

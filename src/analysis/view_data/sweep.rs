@@ -11,6 +11,7 @@
 use super::{ViewDataError, cloud, lab, measured};
 use crate::analysis::control::Control;
 use crate::analysis::geometry::MetricReport;
+use crate::analysis::speciation::laws::reference_families;
 use crate::analysis::speciation::report::{LevelTheory, Measured};
 use crate::figure::{
     Axis, ColumnGroup, Figure, LegendPlace, Marker, Rgb, Row, Series, Shape, Table,
@@ -886,10 +887,20 @@ const GROUP_COLORS: [Rgb; 4] = [
     [204, 121, 167],
 ];
 const THEORY_COLOR: Rgb = [230, 159, 0];
+/// Colours of the reference laws (dashed, under the points): the two reference families' own.
+const LAW_COLORS: [Rgb; 2] = [[0, 114, 178], [204, 121, 167]];
 
-/// The measured t_mid with error bars against the first varied parameter, over the theory line. Points
-/// that differ in other parameters are drawn as separate series. The x axis is logarithmic when the
-/// values span more than a decade.
+/// The swept key that is the dimension d: its figure draws the leading-order laws of the reference
+/// families beneath the points (½ ln d for means ±1, ¼ ln(d/8) for variances 1 vs 2).
+pub const DIMENSION_KEY: &str = "model.dim";
+/// Dimensions of a drawn law between the sweep's ends (log-spaced).
+const LAW_POINTS: usize = 33;
+
+/// The measured t_mid with error bars against the first varied parameter, over the theory line (the
+/// exact-posterior crossing of each point) and, when the parameter is the dimension ([`DIMENSION_KEY`]),
+/// the reference families' leading-order laws. Points that differ in other parameters are drawn as
+/// separate series. The x axis is logarithmic when the values span more than a decade. One figure
+/// model for `diffscope sweep collect --svg` and the app's Theory tab.
 pub fn figure(records: &[PointRecord]) -> Result<Figure, SweepError> {
     let first_key = records
         .first()
@@ -923,6 +934,28 @@ pub fn figure(records: &[PointRecord]) -> Result<Figure, SweepError> {
     }
     let mut series = Vec::new();
     let mut ys: Vec<f64> = Vec::new();
+    let (x_lo, x_hi) = range(&xs);
+    if first_key == DIMENSION_KEY && x_lo >= 1.0 {
+        for ((name, family), color) in reference_families().into_iter().zip(LAW_COLORS) {
+            let points: Vec<[f64; 2]> = (0..LAW_POINTS)
+                .map(|i| x_lo * (x_hi / x_lo).powf(i as f64 / (LAW_POINTS - 1) as f64))
+                .filter_map(|d| {
+                    let t = family.law(d.round() as usize)?;
+                    (t.is_finite() && t > 0.0).then_some([d.round(), t])
+                })
+                .collect();
+            ys.extend(points.iter().map(|p| p[1]));
+            series.push(Series {
+                name: format!("leading-order law {} ({name})", family.law_text()),
+                color,
+                shape: Shape::Line {
+                    points,
+                    dashed: true,
+                },
+            });
+        }
+    }
+    let laws = series.len();
     for (rest, members) in &groups {
         let suffix = if rest.is_empty() {
             String::new()
@@ -945,7 +978,7 @@ pub fn figure(records: &[PointRecord]) -> Result<Figure, SweepError> {
             }
         }
         ys.extend(theory.iter().map(|p| p[1]));
-        let color = GROUP_COLORS[series.len() / 2 % GROUP_COLORS.len()];
+        let color = GROUP_COLORS[(series.len() - laws) / 2 % GROUP_COLORS.len()];
         let alone = groups.len() == 1;
         series.push(Series {
             name: format!("theory t_mid (exact posterior){suffix}"),
@@ -965,7 +998,6 @@ pub fn figure(records: &[PointRecord]) -> Result<Figure, SweepError> {
             },
         });
     }
-    let (x_lo, x_hi) = range(&xs);
     let x = if x_lo > 0.0 && x_hi / x_lo > 10.0 {
         Axis::log(first_key.clone(), [x_lo / 1.2, x_hi * 1.2])
     } else {
