@@ -12,6 +12,7 @@ pub mod manifold;
 pub mod metrics_view;
 pub mod offscreen;
 pub mod presentation;
+pub mod recording;
 pub mod scene_panel;
 pub mod session;
 pub mod speciation_view;
@@ -356,6 +357,9 @@ impl DiffscopeApp {
                 folder.display()
             ));
             return;
+        }
+        if let Some(film) = request.film {
+            return self.record_film(film, request.path);
         }
         if request.format == export::Format::Png {
             let shown = export::Shown::of(self, request.view);
