@@ -98,8 +98,8 @@ fn the_theory_tab_shows_a_sweep_folders_points_over_the_laws() {
         within += usize::from(((t - theory) / se).abs() <= 2.0);
     }
     h.get_by_label(&format!(
-        "Sweep {}: 2 points; the measured t_mid of {within} of 2 lies within 2 standard errors of \
-         its exact crossing.",
+        "Sweep {}: 2 points, 2 with a measured crossing; the measured t_mid of {within} of them \
+         lies within 2 standard errors of its exact crossing.",
         folder.display()
     ));
     let figure = theory_figure(h.state());

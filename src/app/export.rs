@@ -250,7 +250,10 @@ pub fn write_data(
         return Err(not_ready(reason));
     }
     let content = content(app, view).ok_or(not_ready("its results are not in"))?;
-    let caption = app.figure_caption();
+    let caption = match app.laws.sweep() {
+        Some(sweep) if view == View::Theory => sweep.summary(),
+        _ => app.figure_caption(),
+    };
     figure::write_text(path, &encode(&content, format, &caption)?)?;
     Ok(())
 }

@@ -608,8 +608,8 @@ impl OpenSweep {
             .filter(|r| sweep::deviation(r).is_some())
             .count();
         format!(
-            "Sweep {}: {} points; the measured t_mid of {within} of {measured} lies within 2 \
-             standard errors of its exact crossing.",
+            "Sweep {}: {} points, {measured} with a measured crossing; the measured t_mid of \
+             {within} of them lies within 2 standard errors of its exact crossing.",
             self.dir.display(),
             self.records.len()
         )
