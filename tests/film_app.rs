@@ -1,5 +1,6 @@
 //! Export… → Animation (issue 17): the app records the results on display with the recording loop of
-//! `diffscope record`, as a worker job. On the small scene a 1.5 s GIF at 6 fps decodes to 9 frames of
+//! `diffscope record`, as a worker job. The Export… menu offers it (format chosen there); on the small
+//! scene a 1.5 s GIF at 6 fps decodes to 9 frames of
 //! the asked size with 1/6 s delays and the status line names it; a recording cancelled from the jobs
 //! strip mid-film leaves no file (no film, no temporary) and no error.
 
@@ -41,6 +42,15 @@ fn the_app_records_a_gif_as_a_job_and_a_cancelled_recording_leaves_no_file() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(&small_scene(dir.path()), [1280.0, 800.0]);
     settle(&mut h);
+    // The Export… menu offers the recording with its settings.
+    h.get_by_label("Export…").click();
+    h.run_steps(2);
+    h.get_by_label("Animation");
+    h.get_by_label("GIF").click();
+    h.run_steps(2);
+    h.get_by_label("Record animation");
+    h.key_press(egui::Key::Escape);
+    h.run_steps(2);
     let settings = FilmSettings {
         layout: FilmLayout::SideBySide,
         fps: 6,

@@ -473,98 +473,103 @@ impl ExportMenu {
         views: &[(View, Option<&'static str>)],
     ) -> Option<Request> {
         let mut request = None;
-        ui.menu_button("Export…", |ui| {
-            ui.horizontal(|ui| {
-                ui.label("PNG size");
-                ui.add(egui::DragValue::new(&mut self.png.width).range(16..=8192));
-                ui.label("×");
-                ui.add(egui::DragValue::new(&mut self.png.height).range(16..=8192));
-                ui.label("points at");
-                ui.selectable_value(&mut self.png.scale, 1, "1×");
-                ui.selectable_value(&mut self.png.scale, 2, "2×");
-            });
-            ui.horizontal(|ui| {
-                ui.label("folder");
-                ui.add(egui::TextEdit::singleline(&mut self.folder).desired_width(260.0))
-                    .on_hover_text("the format buttons write here, named after the view");
-            });
-            for &(view, blocked) in views {
-                ui.separator();
-                ui.label(egui::RichText::new(format!("{} view", view_name(view))).strong());
+        // Choosing a size, density or film setting keeps the menu open; its buttons close it.
+        let config = egui::containers::menu::MenuConfig::new()
+            .close_behavior(egui::PopupCloseBehavior::CloseOnClickOutside);
+        egui::containers::menu::MenuButton::new("Export…")
+            .config(config)
+            .ui(ui, |ui| {
                 ui.horizontal(|ui| {
-                    for &format in formats(view) {
-                        let enabled = format == Format::Png || blocked.is_none();
-                        let button = ui.add_enabled(enabled, egui::Button::new(format.name()));
-                        let button = match blocked.filter(|_| !enabled) {
-                            Some(reason) => button.on_disabled_hover_text(reason),
-                            None => button.on_hover_text(format!(
-                                "write {}.{} into the folder above",
-                                view_name(view),
-                                format.extension()
-                            )),
-                        };
-                        if button.clicked() {
-                            ui.close();
-                            let folder = Path::new(self.folder.trim());
-                            request = Some(Request {
-                                view,
-                                format,
-                                path: unused_path(folder, view_name(view), format.extension()),
-                                note: None,
-                                film: None,
-                            });
-                        }
-                    }
-                    // The system dialog, where one exists; without one the file goes into the
-                    // folder above and the status line says why.
-                    if ui.button("Save as…").clicked() {
-                        ui.close();
-                        let format = formats(view)
-                            .iter()
-                            .copied()
-                            .find(|&f| f == Format::Png || blocked.is_none())
-                            .unwrap_or(Format::Png);
-                        let name = format!("{}.{}", view_name(view), format.extension());
-                        request = match file_dialog::save_file("figure", &[], &name) {
-                            Picked::Path(path) => Some(Request {
-                                view,
-                                format: Format::from_extension(&path).unwrap_or(format),
-                                path,
-                                note: None,
-                                film: None,
-                            }),
-                            Picked::Cancelled => None,
-                            Picked::Unavailable(why) => Some(Request {
-                                view,
-                                format,
-                                path: unused_path(
-                                    Path::new(self.folder.trim()),
+                    ui.label("PNG size");
+                    ui.add(egui::DragValue::new(&mut self.png.width).range(16..=8192));
+                    ui.label("×");
+                    ui.add(egui::DragValue::new(&mut self.png.height).range(16..=8192));
+                    ui.label("points at");
+                    ui.selectable_value(&mut self.png.scale, 1, "1×");
+                    ui.selectable_value(&mut self.png.scale, 2, "2×");
+                });
+                ui.horizontal(|ui| {
+                    ui.label("folder");
+                    ui.add(egui::TextEdit::singleline(&mut self.folder).desired_width(260.0))
+                        .on_hover_text("the format buttons write here, named after the view");
+                });
+                for &(view, blocked) in views {
+                    ui.separator();
+                    ui.label(egui::RichText::new(format!("{} view", view_name(view))).strong());
+                    ui.horizontal(|ui| {
+                        for &format in formats(view) {
+                            let enabled = format == Format::Png || blocked.is_none();
+                            let button = ui.add_enabled(enabled, egui::Button::new(format.name()));
+                            let button = match blocked.filter(|_| !enabled) {
+                                Some(reason) => button.on_disabled_hover_text(reason),
+                                None => button.on_hover_text(format!(
+                                    "write {}.{} into the folder above",
                                     view_name(view),
-                                    format.extension(),
-                                ),
-                                note: Some(format!(
-                                    "{why}: exported into the folder of the Export menu instead"
+                                    format.extension()
                                 )),
-                                film: None,
-                            }),
-                        };
-                    }
-                });
-            }
-            ui.separator();
-            ui.label(egui::RichText::new("Animation").strong());
-            if self.film.ui(ui) {
-                ui.close();
-                let folder = Path::new(self.folder.trim());
-                request = Some(Request {
-                    view: View::Manifold,
-                    format: Format::Png,
-                    path: unused_path(folder, "animation", self.film.extension()),
-                    note: None,
-                    film: Some(self.film.settings()),
-                });
-            }
-        });
+                            };
+                            if button.clicked() {
+                                ui.close();
+                                let folder = Path::new(self.folder.trim());
+                                request = Some(Request {
+                                    view,
+                                    format,
+                                    path: unused_path(folder, view_name(view), format.extension()),
+                                    note: None,
+                                    film: None,
+                                });
+                            }
+                        }
+                        // The system dialog, where one exists; without one the file goes into the
+                        // folder above and the status line says why.
+                        if ui.button("Save as…").clicked() {
+                            ui.close();
+                            let format = formats(view)
+                                .iter()
+                                .copied()
+                                .find(|&f| f == Format::Png || blocked.is_none())
+                                .unwrap_or(Format::Png);
+                            let name = format!("{}.{}", view_name(view), format.extension());
+                            request = match file_dialog::save_file("figure", &[], &name) {
+                                Picked::Path(path) => Some(Request {
+                                    view,
+                                    format: Format::from_extension(&path).unwrap_or(format),
+                                    path,
+                                    note: None,
+                                    film: None,
+                                }),
+                                Picked::Cancelled => None,
+                                Picked::Unavailable(why) => Some(Request {
+                                    view,
+                                    format,
+                                    path: unused_path(
+                                        Path::new(self.folder.trim()),
+                                        view_name(view),
+                                        format.extension(),
+                                    ),
+                                    note: Some(format!(
+                                        "{why}: exported into the folder of the Export menu instead"
+                                    )),
+                                    film: None,
+                                }),
+                            };
+                        }
+                    });
+                }
+                ui.separator();
+                ui.label(egui::RichText::new("Animation").strong());
+                if self.film.ui(ui) {
+                    ui.close();
+                    let folder = Path::new(self.folder.trim());
+                    request = Some(Request {
+                        view: View::Manifold,
+                        format: Format::Png,
+                        path: unused_path(folder, "animation", self.film.extension()),
+                        note: None,
+                        film: Some(self.film.settings()),
+                    });
+                }
+            });
         request
     }
 }
