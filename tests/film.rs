@@ -7,7 +7,8 @@
 mod app_support;
 
 use diffscope::app::offscreen::{FilmLayout, FrameSize};
-use diffscope::cli::record::{draw_frame, frame_step, open};
+use diffscope::app::recording::{draw_frame, frame_step};
+use diffscope::cli::record::open;
 use diffscope::io::film::gif_delays;
 use std::io::{BufRead, BufReader, Cursor};
 use std::path::Path;

@@ -1,6 +1,7 @@
 //! `diffscope sweep` end to end with the built binary: two concurrent shards write the same bytes as one
 //! unsharded run, a rerun measures only the missing point and leaves the others untouched, bad keys,
-//! values and shards are one-line errors naming them, and `collect` writes one CSV row per point.
+//! values and shards are one-line errors naming them, and `collect` writes one CSV row per point; a
+//! metrics sweep through two shards equals one run and its CSV repeats the point files' metrics.
 //! Points are a tiny two-Gaussian scene (d ≤ 8, 40 pairs, 6 clone times): ≈ 1 s each in debug.
 
 use std::collections::BTreeMap;
@@ -32,15 +33,17 @@ fn diffscope() -> Command {
 }
 
 fn run(scene: &Path, varies: &[&str], out: &Path, shard: Option<&str>) -> Command {
+    measure(scene, "speciation", varies, out, shard)
+}
+
+/// `sweep run SCENE --vary … --measure MEASURE --out OUT [--shard I/N]`.
+fn measure(scene: &Path, what: &str, varies: &[&str], out: &Path, shard: Option<&str>) -> Command {
     let mut command = diffscope();
     command.arg("run").arg(scene);
     for vary in varies {
         command.args(["--vary", vary]);
     }
-    command
-        .args(["--measure", "speciation"])
-        .arg("--out")
-        .arg(out);
+    command.args(["--measure", what]).arg("--out").arg(out);
     if let Some(shard) = shard {
         command.args(["--shard", shard]);
     }
@@ -192,14 +195,6 @@ fn bad_keys_values_and_shards_are_one_line_errors_naming_them() {
     }
     // Nothing was measured: every point is checked before the first is run.
     assert!(!out.exists() || files(&out).is_empty());
-    let metrics = diffscope()
-        .arg("run")
-        .arg(&scene)
-        .args(["--vary", "model.dim=4", "--measure", "metrics", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(failure(&metrics).contains("not yet"));
     let missing = failure(
         &run(&dir.path().join("none.json"), &["model.dim=4"], &out, None)
             .output()
@@ -271,6 +266,99 @@ fn collect_writes_one_row_per_point_and_refuses_malformed_files() {
             .unwrap(),
     );
     assert!(line.contains("nowhere"), "{line}");
+}
+
+#[test]
+fn a_metrics_sweep_through_two_shards_equals_one_run_and_collects_its_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = scene_file(dir.path());
+    let varies = ["model.dim=3,6"];
+    let (whole, sharded) = (dir.path().join("whole"), dir.path().join("sharded"));
+    for shard in ["1/2", "0/2"] {
+        let output = measure(&scene, "metrics", &varies, &sharded, Some(shard))
+            .output()
+            .unwrap();
+        assert_eq!(succeeded(&output), "skipped 0, measured 1\n");
+    }
+    let one = measure(&scene, "metrics", &varies, &whole, None)
+        .output()
+        .unwrap();
+    assert_eq!(succeeded(&one), "skipped 0, measured 2\n");
+    let expected = files(&whole);
+    assert_eq!(
+        expected.keys().collect::<Vec<_>>(),
+        ["model.dim=0003.json", "model.dim=0006.json"]
+    );
+    assert!(files(&sharded) == expected, "shards differ from one run");
+    // Each file holds the metric report of the sampled cloud (50 trajectories in d dimensions), and no
+    // speciation blocks.
+    for (name, d) in [("model.dim=0003.json", 3), ("model.dim=0006.json", 6)] {
+        let point: serde_json::Value = serde_json::from_slice(&expected[name]).unwrap();
+        assert_eq!(point["measure"], "metrics");
+        assert_eq!(point["metrics"]["n"], 50, "{point}");
+        assert_eq!(point["metrics"]["dim"], d, "{point}");
+        let pca95 = point["metrics"]["intrinsic_dim"]["pca95"].as_u64().unwrap();
+        assert!((1..=d).contains(&pca95), "{point}");
+        assert!(point.get("theory").is_none() && point.get("measured").is_none());
+    }
+    // A rerun of the same measurement skips every point.
+    let again = measure(&scene, "metrics", &varies, &whole, None)
+        .output()
+        .unwrap();
+    assert_eq!(succeeded(&again), "skipped 2, measured 0\n");
+    let csv = dir.path().join("metrics.csv");
+    succeeded(
+        &diffscope()
+            .arg("collect")
+            .arg(&whole)
+            .arg("--csv")
+            .arg(&csv)
+            .output()
+            .unwrap(),
+    );
+    let csv = std::fs::read_to_string(&csv).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| h.trim_matches('"').ends_with(&format!(": {name}")))
+            .unwrap_or_else(|| panic!("{name}: {csv}"))
+    };
+    assert!(!lines[0].contains("t_mid"), "{csv}");
+    // The CSV repeats the point files' numbers exactly (shortest round-trip form).
+    for (line, name) in lines[1..]
+        .iter()
+        .zip(["model.dim=0003.json", "model.dim=0006.json"])
+    {
+        let point: serde_json::Value = serde_json::from_slice(&expected[name]).unwrap();
+        let fields: Vec<&str> = line.split(',').collect();
+        let metrics = &point["metrics"];
+        for (header, value) in [
+            ("N", &metrics["n"]),
+            ("TwoNN", &metrics["intrinsic_dim"]["twonn"]),
+            ("U_ent", &metrics["density"]["entropy_uniformity"]),
+            ("H_probe", &metrics["holes"]["probe"]),
+        ] {
+            let field: f64 = fields[column(header)].parse().unwrap();
+            assert_eq!(field, value.as_f64().unwrap(), "{header}: {line}");
+        }
+    }
+    // A metrics sweep has no t_mid to plot: the figure is refused in one line.
+    let line = failure(
+        &diffscope()
+            .arg("collect")
+            .arg(&whole)
+            .arg("--svg")
+            .arg(dir.path().join("metrics.svg"))
+            .output()
+            .unwrap(),
+    );
+    assert!(line.contains("no speciation times"), "{line}");
+    // Files of another measurement are not taken for done: a speciation run measures every point.
+    let speciation = run(&scene, &varies, &whole, None).output().unwrap();
+    assert_eq!(succeeded(&speciation), "skipped 0, measured 2\n");
 }
 
 #[test]

@@ -1,14 +1,19 @@
 //! Exports of the app's views: PNG drawn offscreen at a chosen size and pixel density with the same
-//! renderer as the screen (`offscreen`, as `diffscope render` does), and the
-//! views' figure / table models as SVG, CSV, JSON and Markdown. Every file is written atomically.
+//! renderer as the screen (`offscreen`, as `diffscope render` does), the
+//! views' figure / table models as SVG, CSV, JSON and Markdown, and films of the time running (the
+//! recording loop of `diffscope record`, as a worker job). Every file is written atomically.
 //! Draws only the export menu; decides nothing about what a view shows.
 
 use super::file_dialog::{self, Picked};
+use super::jobs::JobKind;
 use super::manifold::ViewSettings;
-use super::offscreen::{FrameSize, OffscreenApp, RenderError};
+use super::offscreen::{FilmLayout, FrameSize, OffscreenApp, RenderError};
+use super::recording::{self, FilmSettings, RecordError};
 use super::{DiffscopeApp, View, inspector, laws_view};
 use crate::figure::{self, Figure, Table, svg, text};
+use crate::io::film::{MAX_FPS, MAX_GIF_FPS, MAX_HEIGHT, MAX_WIDTH};
 use crate::io::{IoError, atomic};
+use crate::worker::{JobContext, JobError};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use thiserror::Error;
@@ -80,6 +85,8 @@ pub enum ExportError {
     Png(String),
     #[error(transparent)]
     Render(#[from] RenderError),
+    #[error(transparent)]
+    Film(#[from] RecordError),
     #[error(
         "PNG size {width}×{height} points at {scale}× is out of range (16..=8192 points, 1× or 2×)"
     )]
@@ -169,6 +176,10 @@ pub fn content(app: &DiffscopeApp, view: View) -> Option<Content> {
             Some(Content::Figures(vec![(phi, 440.0), (commitment, 260.0)]))
         }
         View::Metrics => Some(Content::Table(app.metric_table())),
+        View::Theory if app.views.laws.sweep().is_some() => {
+            let sweep = app.views.laws.sweep()?;
+            Some(Content::Figures(vec![(sweep.figure.clone(), 460.0)]))
+        }
         View::Theory => {
             let figures = laws_view::figures(
                 &app.scene.draft.model,
@@ -246,7 +257,10 @@ pub fn write_data(
         return Err(not_ready(reason));
     }
     let content = content(app, view).ok_or(not_ready("its results are not in"))?;
-    let caption = app.figure_caption();
+    let caption = match app.views.laws.sweep() {
+        Some(sweep) if view == View::Theory => sweep.summary(),
+        _ => app.figure_caption(),
+    };
     figure::write_text(path, &encode(&content, format, &caption)?)?;
     Ok(())
 }
@@ -326,6 +340,8 @@ pub struct Shown {
     step: usize,
     /// The manifold view as the user set it up, camera included.
     manifold: ViewSettings,
+    /// The sweep the Theory tab shows instead of the scene's laws.
+    sweep: Option<laws_view::OpenSweep>,
 }
 
 impl Shown {
@@ -342,6 +358,7 @@ impl Shown {
             level: app.views.speciation_view.level,
             step: app.views.timeline.step,
             manifold: ViewSettings::of(&app.views.manifold),
+            sweep: app.views.laws.sweep().cloned(),
         }
     }
 
@@ -366,7 +383,37 @@ impl Shown {
         app.views.speciation_view.level = self.level;
         app.views.timeline.step = self.step;
         self.manifold.restore(&mut app.views.manifold);
+        if let Some(sweep) = self.sweep {
+            app.views.laws.show_sweep(sweep);
+        }
         app
+    }
+
+    /// Records `settings`' film of these results to `path`, reporting each frame to `ctx` and stopping
+    /// when it is cancelled (runs as a worker job).
+    pub fn record_film(
+        self,
+        settings: &FilmSettings,
+        path: &Path,
+        ctx: &JobContext,
+    ) -> Result<(), ExportError> {
+        let device = OffscreenApp::device()?;
+        let app = self.into_app(&device);
+        let frame = FrameSize {
+            width: settings.width,
+            height: settings.height,
+            scale: 1,
+        };
+        let mut harness = OffscreenApp::around(app, frame, device);
+        let mut on_frame = |done: usize, frames: usize| {
+            ctx.progress(
+                done as f32 / frames as f32,
+                &format!("frame {done} of {frames}"),
+            );
+            !ctx.is_cancelled()
+        };
+        recording::record(&mut harness, settings, path, &mut on_frame)?;
+        Ok(())
     }
 
     /// Renders the view offscreen at `settings` and writes the PNG to `path` (runs as a worker job: it
@@ -385,6 +432,7 @@ pub struct ExportMenu {
     pub png: PngSettings,
     /// Where the format buttons write without asking (the file is named after the view).
     pub folder: String,
+    pub film: FilmMenu,
 }
 
 impl Default for ExportMenu {
@@ -394,6 +442,7 @@ impl Default for ExportMenu {
             folder: std::env::current_dir()
                 .map(|d| d.display().to_string())
                 .unwrap_or_else(|_| ".".into()),
+            film: FilmMenu::default(),
         }
     }
 }
@@ -417,6 +466,8 @@ pub struct Request {
     pub path: PathBuf,
     /// Why the file went where it went, when that is not what was asked (no file dialog).
     pub note: Option<String>,
+    /// A film of these settings rather than a picture or data of `view`.
+    pub film: Option<FilmSettings>,
 }
 
 impl ExportMenu {
@@ -429,82 +480,218 @@ impl ExportMenu {
         views: &[(View, Option<&'static str>)],
     ) -> Option<Request> {
         let mut request = None;
-        ui.menu_button("Export…", |ui| {
-            ui.horizontal(|ui| {
-                ui.label("PNG size");
-                ui.add(egui::DragValue::new(&mut self.png.width).range(16..=8192));
-                ui.label("×");
-                ui.add(egui::DragValue::new(&mut self.png.height).range(16..=8192));
-                ui.label("points at");
-                ui.selectable_value(&mut self.png.scale, 1, "1×");
-                ui.selectable_value(&mut self.png.scale, 2, "2×");
-            });
-            ui.horizontal(|ui| {
-                ui.label("folder");
-                ui.add(egui::TextEdit::singleline(&mut self.folder).desired_width(260.0))
-                    .on_hover_text("the format buttons write here, named after the view");
-            });
-            for &(view, blocked) in views {
-                ui.separator();
-                ui.label(egui::RichText::new(format!("{} view", view_name(view))).strong());
+        // Choosing a size, density or film setting keeps the menu open; its buttons close it.
+        let config = egui::containers::menu::MenuConfig::new()
+            .close_behavior(egui::PopupCloseBehavior::CloseOnClickOutside);
+        egui::containers::menu::MenuButton::new("Export…")
+            .config(config)
+            .ui(ui, |ui| {
                 ui.horizontal(|ui| {
-                    for &format in formats(view) {
-                        let enabled = format == Format::Png || blocked.is_none();
-                        let button = ui.add_enabled(enabled, egui::Button::new(format.name()));
-                        let button = match blocked.filter(|_| !enabled) {
-                            Some(reason) => button.on_disabled_hover_text(reason),
-                            None => button.on_hover_text(format!(
-                                "write {}.{} into the folder above",
-                                view_name(view),
-                                format.extension()
-                            )),
-                        };
-                        if button.clicked() {
-                            ui.close();
-                            let folder = Path::new(self.folder.trim());
-                            request = Some(Request {
-                                view,
-                                format,
-                                path: unused_path(folder, view_name(view), format.extension()),
-                                note: None,
-                            });
-                        }
-                    }
-                    // The system dialog, where one exists; without one the file goes into the
-                    // folder above and the status line says why.
-                    if ui.button("Save as…").clicked() {
-                        ui.close();
-                        let format = formats(view)
-                            .iter()
-                            .copied()
-                            .find(|&f| f == Format::Png || blocked.is_none())
-                            .unwrap_or(Format::Png);
-                        let name = format!("{}.{}", view_name(view), format.extension());
-                        request = match file_dialog::save_file("figure", &[], &name) {
-                            Picked::Path(path) => Some(Request {
-                                view,
-                                format: Format::from_extension(&path).unwrap_or(format),
-                                path,
-                                note: None,
-                            }),
-                            Picked::Cancelled => None,
-                            Picked::Unavailable(why) => Some(Request {
-                                view,
-                                format,
-                                path: unused_path(
-                                    Path::new(self.folder.trim()),
-                                    view_name(view),
-                                    format.extension(),
-                                ),
-                                note: Some(format!(
-                                    "{why}: exported into the folder of the Export menu instead"
-                                )),
-                            }),
-                        };
-                    }
+                    ui.label("PNG size");
+                    ui.add(egui::DragValue::new(&mut self.png.width).range(16..=8192));
+                    ui.label("×");
+                    ui.add(egui::DragValue::new(&mut self.png.height).range(16..=8192));
+                    ui.label("points at");
+                    ui.selectable_value(&mut self.png.scale, 1, "1×");
+                    ui.selectable_value(&mut self.png.scale, 2, "2×");
                 });
+                ui.horizontal(|ui| {
+                    ui.label("folder");
+                    ui.add(egui::TextEdit::singleline(&mut self.folder).desired_width(260.0))
+                        .on_hover_text("the format buttons write here, named after the view");
+                });
+                for &(view, blocked) in views {
+                    ui.separator();
+                    ui.label(egui::RichText::new(format!("{} view", view_name(view))).strong());
+                    ui.horizontal(|ui| {
+                        for &format in formats(view) {
+                            let enabled = format == Format::Png || blocked.is_none();
+                            let button = ui.add_enabled(enabled, egui::Button::new(format.name()));
+                            let button = match blocked.filter(|_| !enabled) {
+                                Some(reason) => button.on_disabled_hover_text(reason),
+                                None => button.on_hover_text(format!(
+                                    "write {}.{} into the folder above",
+                                    view_name(view),
+                                    format.extension()
+                                )),
+                            };
+                            if button.clicked() {
+                                ui.close();
+                                let folder = Path::new(self.folder.trim());
+                                request = Some(Request {
+                                    view,
+                                    format,
+                                    path: unused_path(folder, view_name(view), format.extension()),
+                                    note: None,
+                                    film: None,
+                                });
+                            }
+                        }
+                        // The system dialog, where one exists; without one the file goes into the
+                        // folder above and the status line says why.
+                        if ui.button("Save as…").clicked() {
+                            ui.close();
+                            let format = formats(view)
+                                .iter()
+                                .copied()
+                                .find(|&f| f == Format::Png || blocked.is_none())
+                                .unwrap_or(Format::Png);
+                            let name = format!("{}.{}", view_name(view), format.extension());
+                            request = match file_dialog::save_file("figure", &[], &name) {
+                                Picked::Path(path) => Some(Request {
+                                    view,
+                                    format: Format::from_extension(&path).unwrap_or(format),
+                                    path,
+                                    note: None,
+                                    film: None,
+                                }),
+                                Picked::Cancelled => None,
+                                Picked::Unavailable(why) => Some(Request {
+                                    view,
+                                    format,
+                                    path: unused_path(
+                                        Path::new(self.folder.trim()),
+                                        view_name(view),
+                                        format.extension(),
+                                    ),
+                                    note: Some(format!(
+                                        "{why}: exported into the folder of the Export menu instead"
+                                    )),
+                                    film: None,
+                                }),
+                            };
+                        }
+                    });
+                }
+                ui.separator();
+                ui.label(egui::RichText::new("Animation").strong());
+                if self.film.ui(ui) {
+                    ui.close();
+                    let folder = Path::new(self.folder.trim());
+                    request = Some(Request {
+                        view: View::Manifold,
+                        format: Format::Png,
+                        path: unused_path(folder, "animation", self.film.extension()),
+                        note: None,
+                        film: Some(self.film.settings()),
+                    });
+                }
+            });
+        request
+    }
+}
+
+/// The Animation part of the export menu: what a film shows and its format, rate, length and size.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FilmMenu {
+    pub layout: FilmLayout,
+    pub gif: bool,
+    pub fps: u32,
+    pub seconds: f64,
+    /// Pixels; rounded up to even when recorded (H.264 needs it).
+    pub width: u32,
+    pub height: u32,
+    pub orbit: bool,
+}
+
+impl Default for FilmMenu {
+    fn default() -> Self {
+        FilmMenu {
+            layout: FilmLayout::Manifold,
+            gif: false,
+            fps: 30,
+            seconds: 8.0,
+            width: 1280,
+            height: 720,
+            orbit: false,
+        }
+    }
+}
+
+impl FilmMenu {
+    /// The film's settings (even size; no orbit of the speciation plot, which has no 3-D view).
+    pub fn settings(&self) -> FilmSettings {
+        FilmSettings {
+            layout: self.layout,
+            fps: self.fps,
+            seconds: self.seconds,
+            width: self.width + self.width % 2,
+            height: self.height + self.height % 2,
+            orbit: self.orbit && self.layout != FilmLayout::Speciation,
+        }
+    }
+
+    pub fn extension(&self) -> &'static str {
+        if self.gif { "gif" } else { "mp4" }
+    }
+
+    /// The dialog's rows; `true` when Record is pressed.
+    fn ui(&mut self, ui: &mut egui::Ui) -> bool {
+        ui.horizontal(|ui| {
+            ui.label("view");
+            for (layout, name) in [
+                (FilmLayout::Manifold, "manifold"),
+                (FilmLayout::Speciation, "speciation"),
+                (FilmLayout::SideBySide, "side by side"),
+            ] {
+                ui.selectable_value(&mut self.layout, layout, name);
             }
         });
-        request
+        ui.horizontal(|ui| {
+            ui.label("format");
+            ui.selectable_value(&mut self.gif, false, "MP4");
+            ui.selectable_value(&mut self.gif, true, "GIF");
+            let max_fps = if self.gif { MAX_GIF_FPS } else { MAX_FPS };
+            self.fps = self.fps.min(max_fps);
+            ui.add(
+                egui::DragValue::new(&mut self.fps)
+                    .range(1..=max_fps)
+                    .suffix(" fps"),
+            );
+            ui.add(
+                egui::DragValue::new(&mut self.seconds)
+                    .range(0.5..=120.0)
+                    .speed(0.1)
+                    .suffix(" s"),
+            );
+        });
+        ui.horizontal(|ui| {
+            ui.label("size");
+            ui.add(egui::DragValue::new(&mut self.width).range(16..=MAX_WIDTH));
+            ui.label("×");
+            ui.add(egui::DragValue::new(&mut self.height).range(16..=MAX_HEIGHT));
+            ui.label("pixels");
+            ui.add_enabled(
+                self.layout != FilmLayout::Speciation,
+                egui::Checkbox::new(&mut self.orbit, "orbit"),
+            )
+            .on_hover_text("turn the 3-D manifold view once around over the film")
+            .on_disabled_hover_text("the speciation plot has no 3-D view to turn");
+        });
+        ui.button("Record animation")
+            .on_hover_text(format!(
+                "play the time bar from t_max to t_min into animation.{} in the folder above",
+                self.extension()
+            ))
+            .clicked()
+    }
+}
+
+impl DiffscopeApp {
+    /// Records `film` of the results on display to `path` as a worker job (progress, Cancel); the
+    /// status line names the file when it is written. A cancelled or failed recording leaves no file.
+    pub fn record_film(&mut self, film: FilmSettings, path: PathBuf) {
+        if let Err(e) = film.spec(&path) {
+            self.jobs.report(format!("recording failed: {e}"));
+            return;
+        }
+        let shown = Shown::of(self, View::Manifold);
+        self.jobs.start(JobKind::Export, "recording", move |ctx| {
+            match shown.record_film(&film, &path, ctx) {
+                Ok(()) => Ok(Arc::new(path) as crate::worker::JobOutput),
+                Err(ExportError::Film(RecordError::Stopped { .. })) => Err(JobError::Cancelled),
+                Err(e) => Err(JobError::failed(&e)),
+            }
+        });
     }
 }

@@ -66,6 +66,11 @@ pub fn pick_file(what: &str, extensions: &[&str]) -> Picked {
     })
 }
 
+/// An "open" dialog for a folder.
+pub fn pick_folder() -> Picked {
+    show(|| rfd::FileDialog::new().pick_folder())
+}
+
 /// A "save" dialog proposing `file_name`, offering files with these extensions (any file if none).
 pub fn save_file(what: &str, extensions: &[&str], file_name: &str) -> Picked {
     show(|| {

@@ -8,17 +8,21 @@
 //! time); no sampling. Both plots are `figure::Figure`s built by pure functions ([`figures`]).
 
 use super::figure_plot::show;
+use super::file_dialog::{self, Picked};
+use super::{DiffscopeApp, RightTab};
 use crate::analysis::speciation::gaussian::{
-    ClassCovariance, GaussianClass, classes_of, leading_order, pair_balance_time, pair_separation,
+    ClassCovariance, GaussianClass, classes_of, pair_balance_time, pair_separation,
 };
 use crate::analysis::speciation::hierarchy::{Merge, dendrogram};
-use crate::analysis::speciation::ising;
+pub use crate::analysis::speciation::laws::{Family, reference_families};
 use crate::analysis::speciation::report::SpeciationReport;
+use crate::analysis::view_data::sweep::{self, PointRecord, SweepError};
 use crate::figure::{Axis, Figure, Label, LegendPlace, Marker, Rgb, Series, Shape};
 use crate::model::analytic::AnalyticModel;
 use crate::model::ising::Boundary;
 use crate::scene::ModelSpec;
 use egui::Ui;
+use std::path::{Path, PathBuf};
 
 /// Colours of the families, in order (the first split first).
 const FAMILY_COLORS: [Rgb; 4] = [
@@ -46,91 +50,6 @@ the log-likelihood ratio between the two classes, seen from a noisy sample, is a
 its spread (mean = standard deviation, docs/science/speciation.md §2.2): later in the reverse process \
 the classes can be told apart, earlier they cannot. Dashed: its leading-order law for weak signal \
 (§2.3–§2.5), e.g. ½ ln d for means ±1.";
-
-/// A two-class law drawn against the dimension d.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Family {
-    /// Two Gaussian classes with isotropic variances `variances` and mean gap |μ_k − μ_l|² = `gap_per_coordinate` · d.
-    Gaussian {
-        gap_per_coordinate: f64,
-        variances: [f64; 2],
-    },
-    /// Two Ising chains with u = tanh β of each, spins ±`scale`: only the leading order is closed-form.
-    Ising {
-        u: [f64; 2],
-        periodic: bool,
-        scale: f64,
-    },
-}
-
-impl Family {
-    /// The pair at dimension `d` as Gaussian classes (Gaussian families only).
-    fn classes(&self, d: usize) -> Option<[GaussianClass; 2]> {
-        let Family::Gaussian {
-            gap_per_coordinate,
-            variances,
-        } = self
-        else {
-            return None;
-        };
-        let class = |mean: f64, variance: f64| GaussianClass {
-            weight: 0.5,
-            mean: vec![mean; d],
-            cov: ClassCovariance::Diagonal(vec![variance; d]),
-        };
-        Some([
-            class(gap_per_coordinate.sqrt(), variances[0]),
-            class(0.0, variances[1]),
-        ])
-    }
-
-    /// Exact finite-d balance time (mean = std of ΔΦ); `None` for Ising (a Monte Carlo) or no balance.
-    pub fn exact(&self, d: usize) -> Option<f64> {
-        let [k, l] = self.classes(d)?;
-        pair_balance_time(&k, &l)
-    }
-
-    /// Leading-order balance time (D_LO = 2, docs/science/speciation.md §2.3–§2.5).
-    pub fn law(&self, d: usize) -> Option<f64> {
-        match self {
-            Family::Gaussian { .. } => {
-                let [k, l] = self.classes(d)?;
-                leading_order(pair_separation(&k, &l)).t_balance
-            }
-            Family::Ising { u, periodic, scale } => {
-                ising::leading_order_times(u[0], u[1], d, *periodic, *scale).t_balance
-            }
-        }
-    }
-
-    /// The leading-order law as a formula in d.
-    pub fn law_text(&self) -> String {
-        match self {
-            Family::Gaussian {
-                gap_per_coordinate: g,
-                variances: [a, b],
-            } => {
-                let cov = (a - b).powi(2);
-                match (*g > 0.0, cov > 0.0) {
-                    (true, false) if (g / 4.0 - 1.0).abs() < 1e-12 => "½ ln d".into(),
-                    (true, false) => format!("½ ln({} d)", number(g / 4.0)),
-                    (false, true) if (cov / 8.0 - 1.0).abs() < 1e-12 => "¼ ln d".into(),
-                    (false, true) if (cov - 1.0).abs() < 1e-12 => "¼ ln(d/8)".into(),
-                    (false, true) => format!("¼ ln({} d)", number(cov / 8.0)),
-                    _ => "leading order".into(),
-                }
-            }
-            Family::Ising { .. } => "¼ ln(‖ΔC‖²/8)".into(),
-        }
-    }
-}
-
-/// A short decimal: up to 4 significant digits, no trailing zeros.
-fn number(x: f64) -> String {
-    let text = format!("{:.4}", x);
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    text.to_string()
-}
 
 /// One point of a family's curves.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -201,27 +120,6 @@ pub fn family_curve(name: &str, family: Family, dims: &[usize]) -> FamilyCurve {
         family,
         points,
     }
-}
-
-/// The two reference families: means ±1 (|μ₁ − μ₂|² = 4d, variance 1: ½ ln d) and variances 1 vs 2
-/// (¼ ln(d/8)).
-pub fn reference_families() -> [(&'static str, Family); 2] {
-    [
-        (
-            "means ±1",
-            Family::Gaussian {
-                gap_per_coordinate: 4.0,
-                variances: [1.0, 1.0],
-            },
-        ),
-        (
-            "variances 1 vs 2",
-            Family::Gaussian {
-                gap_per_coordinate: 0.0,
-                variances: [1.0, 2.0],
-            },
-        ),
-    ]
 }
 
 /// The reference families' laws with `d` marked (no exact times: they are not the scene), `why`
@@ -674,17 +572,104 @@ pub fn figures(
     figures
 }
 
+/// A sweep folder (`diffscope sweep run`) opened in the Theory tab: its points and their figure, the
+/// one `diffscope sweep collect --svg` draws (measured t_mid ± s.e., the exact crossings, the laws).
+#[derive(Clone, Debug)]
+pub struct OpenSweep {
+    pub dir: PathBuf,
+    pub records: Vec<PointRecord>,
+    pub figure: Figure,
+}
+
+impl OpenSweep {
+    /// Collects the point files of `dir` and builds their figure.
+    pub fn load(dir: &Path) -> Result<OpenSweep, SweepError> {
+        let records = sweep::collect(dir)?;
+        let figure = sweep::figure(&records)?;
+        Ok(OpenSweep {
+            dir: dir.to_path_buf(),
+            records,
+            figure,
+        })
+    }
+
+    /// What the tab says above the figure: the folder, its points and how far each lies from theory.
+    pub fn summary(&self) -> String {
+        let within = self
+            .records
+            .iter()
+            .filter_map(sweep::deviation)
+            .filter(|z| z.abs() <= 2.0)
+            .count();
+        let measured = self
+            .records
+            .iter()
+            .filter(|r| sweep::deviation(r).is_some())
+            .count();
+        format!(
+            "Sweep {}: {} points, {measured} with a measured crossing; the measured t_mid of \
+             {within} of them lies within 2 standard errors of its exact crossing.",
+            self.dir.display(),
+            self.records.len()
+        )
+    }
+}
+
 /// The laws of the last scene asked for, recomputed only when its model or the report's pairwise
-/// times change.
+/// times change, and the sweep folder shown instead of them, if one is open.
 #[derive(Default)]
 pub struct LawsView {
     cache: Option<(ModelSpec, Option<PairTimes>, SceneLaws)>,
+    sweep: Option<OpenSweep>,
+    /// Why the last folder chosen in the tab could not be opened.
+    sweep_error: Option<String>,
 }
 
 /// A report's pairwise times `[K][K]` (part of the cache key).
 type PairTimes = Vec<Vec<Option<f64>>>;
 
 impl LawsView {
+    /// The sweep folder on display, if any.
+    pub fn sweep(&self) -> Option<&OpenSweep> {
+        self.sweep.as_ref()
+    }
+
+    /// Shows `sweep` in place of the scene's laws until it is closed.
+    pub fn show_sweep(&mut self, sweep: OpenSweep) {
+        self.sweep = Some(sweep);
+        self.sweep_error = None;
+    }
+
+    /// The button that opens a sweep folder, the open sweep's close button, and the chooser's error.
+    fn sweep_bar(&mut self, ui: &mut Ui) {
+        ui.horizontal_wrapped(|ui| {
+            if ui
+                .button("Open sweep folder…")
+                .on_hover_text("a folder of point files written by `diffscope sweep run`")
+                .clicked()
+            {
+                let opened = match file_dialog::pick_folder() {
+                    Picked::Path(dir) => Some(OpenSweep::load(&dir).map_err(|e| e.to_string())),
+                    Picked::Cancelled => None,
+                    Picked::Unavailable(why) => Some(Err(format!(
+                        "{why}: open the folder from the command line, `diffscope DIR`"
+                    ))),
+                };
+                match opened {
+                    Some(Ok(sweep)) => self.show_sweep(sweep),
+                    Some(Err(e)) => self.sweep_error = Some(e),
+                    None => {}
+                }
+            }
+            if self.sweep.is_some() && ui.button("Close sweep").clicked() {
+                self.sweep = None;
+            }
+            if let Some(error) = &self.sweep_error {
+                ui.colored_label(ui.visuals().error_fg_color, error);
+            }
+        });
+    }
+
     /// The laws of `model` (cached).
     pub fn laws(&mut self, model: &ModelSpec, report: Option<&SpeciationReport>) -> &SceneLaws {
         let key = report.map(|r| r.pairwise.t.clone());
@@ -696,8 +681,8 @@ impl LawsView {
         laws
     }
 
-    /// What is drawn and the scene's exact times in words, the laws plot, then the report's
-    /// dendrogram.
+    /// The sweep bar; then the open sweep's figure, or what is drawn and the scene's exact times in
+    /// words, the laws plot, then the report's dendrogram.
     pub fn ui(
         &mut self,
         ui: &mut Ui,
@@ -705,6 +690,21 @@ impl LawsView {
         report: Option<&SpeciationReport>,
         class_labels: &[String],
     ) {
+        self.sweep_bar(ui);
+        if let Some(sweep) = &self.sweep {
+            ui.label(sweep.summary());
+            ui.label(SWEEP_EXPLAINED);
+            let height = ui.available_height() - 4.0;
+            show(
+                ui,
+                &sweep.figure,
+                "sweep",
+                height.max(120.0),
+                |plot| plot,
+                |_| {},
+            );
+            return;
+        }
         let laws = self.laws(model, report).clone();
         // The words scroll in at most a third of the tab, so the plots keep their height in large type
         // (Present mode) and short windows.
@@ -743,6 +743,36 @@ impl LawsView {
                 |plot| plot.show_x(false),
                 |_| {},
             );
+        }
+    }
+}
+
+/// What the sweep figure draws, for the tab's note.
+pub const SWEEP_EXPLAINED: &str = "Points: the midpoint crossing t_mid measured by cloning at each \
+point, ± its bootstrap standard error. Line: the exact-posterior crossing of each point. Dashed: the \
+leading-order laws of the reference families (a sweep over model.dim only).";
+
+impl DiffscopeApp {
+    /// Opens a sweep folder in the Theory tab (a folder given to the app or its Open… path); its
+    /// errors go to the status bar. An app with nothing on display also starts its scene's jobs, so
+    /// the other tabs are not left empty.
+    pub(super) fn open_sweep(&mut self, dir: &Path) {
+        match OpenSweep::load(dir) {
+            Ok(sweep) => {
+                self.jobs.notify(format!(
+                    "opened the sweep {} ({} points)",
+                    dir.display(),
+                    sweep.records.len()
+                ));
+                self.views.laws.show_sweep(sweep);
+                self.views.right_tab = RightTab::Theory;
+                if self.results.cloud.is_none() && self.jobs.idle() {
+                    self.restart(true, true);
+                }
+            }
+            Err(e) => self
+                .jobs
+                .report(format!("could not open the sweep folder: {e}")),
         }
     }
 }

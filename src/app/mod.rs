@@ -14,6 +14,7 @@ pub mod manifold;
 pub mod metrics_view;
 pub mod offscreen;
 pub mod presentation;
+pub mod recording;
 pub mod scene_panel;
 pub mod session;
 pub mod speciation_view;
@@ -279,6 +280,9 @@ impl DiffscopeApp {
             ));
             return;
         }
+        if let Some(film) = request.film {
+            return self.record_film(film, request.path);
+        }
         if request.format == export::Format::Png {
             let shown = export::Shown::of(self, request.view);
             let settings = self.views.export_menu.png;
@@ -353,6 +357,9 @@ impl DiffscopeApp {
     /// trajectories (`[N, S, d]` .npy, .safetensors with `trajectories`) or a point cloud (.npy,
     /// .safetensors, .csv); errors go to the status bar.
     pub fn open_path(&mut self, path: &Path) {
+        if path.is_dir() {
+            return self.open_sweep(path);
+        }
         let is_scene = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("json"));

@@ -26,7 +26,7 @@ pub struct Cli {
     pub command: Option<Command>,
     /// Open the app on this file: a scene (.json), a session (.json saved by the app) or data —
     /// recorded trajectories ([N, S, d] .npy, or .safetensors with 'trajectories') or a point cloud
-    /// (.npy, .safetensors, .csv).
+    /// (.npy, .safetensors, .csv); or a sweep folder (`sweep run --out DIR`), shown in the Theory tab.
     #[arg(value_name = "FILE", conflicts_with_all = ["scene", "session"])]
     pub file: Option<std::path::PathBuf>,
     /// Open the app on this scene file instead of the built-in default scene.
@@ -198,6 +198,11 @@ pub fn open_file(path: Option<&std::path::Path>) -> anyhow::Result<Option<Opened
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
     let file = path.to_path_buf();
+    // A folder is a sweep (`diffscope sweep run --out DIR`): the app shows it in the Theory tab.
+    if path.is_dir() {
+        crate::analysis::view_data::sweep::collect(path)?;
+        return Ok(Some(Opened::Data(file)));
+    }
     Ok(Some(match extension.as_str() {
         "json" if crate::session::is_session_file(path) => Opened::Session(file),
         "json" => Opened::Scene(file),
@@ -224,7 +229,7 @@ fn open_app(options: crate::app::AppOptions) -> anyhow::Result<()> {
         }
     }
     // A data file that cannot be read fails here too: the window would have nothing to show.
-    if let Some(data) = &options.data {
+    if let Some(data) = options.data.as_ref().filter(|d| !d.is_dir()) {
         crate::io::load_data(data)?;
     }
     Ok(crate::app::run(options)?)

@@ -1,16 +1,16 @@
 //! `diffscope record [SCENE|--session FILE] --view manifold|speciation|side-by-side --out FILM.mp4|.gif`:
-//! films the time running. The scene's jobs run as for `render`; then the time bar is played from t_max
-//! to t_min, frame k of F showing stored step round(k·(S−1)/(F−1)) of S, each frame drawn offscreen at
-//! the film's exact size by the app's renderer (`app::offscreen`, [`FilmLayout`]) under a caption strip
-//! (scene title, t) and encoded (`io::film`). The same input gives the same frames (the scene's seed).
+//! films the time running. The scene's jobs run as for `render`; then the recording loop the app's
+//! Export… → Animation also runs (`app::recording`) plays the time bar from t_max to t_min, each frame
+//! drawn offscreen at the film's exact size under a caption strip (scene title, t) and encoded
+//! (`io::film`). The same input gives the same frames (the scene's seed).
 //! Progress goes to stderr every 10 %; Ctrl-C or any failure leaves no file.
 
 use crate::app::AppOptions;
 use crate::app::offscreen::{FilmLayout, FrameSize, OffscreenApp};
-use crate::io::film::{FilmFormat, FilmSpec, FilmWriter};
+use crate::app::recording::{self, FilmSettings, RecordError};
 use crate::scene::Scene;
 use crate::session::Session;
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -71,30 +71,6 @@ impl From<FilmView> for FilmLayout {
     }
 }
 
-/// The stored step frame `k` of `frames` shows, of `steps` stored: t_max at the first frame, t_min at
-/// the last, evenly between.
-pub fn frame_step(k: usize, frames: usize, steps: usize) -> usize {
-    if frames <= 1 || steps <= 1 {
-        return 0;
-    }
-    let f = k.min(frames - 1) as f64 * (steps - 1) as f64 / (frames - 1) as f64;
-    (f.round() as usize).min(steps - 1)
-}
-
-/// The number of frames of `seconds` at `fps` (refused when not a positive finite length).
-pub fn frame_count(fps: u32, seconds: f64) -> anyhow::Result<usize> {
-    if !(seconds.is_finite() && seconds > 0.0) {
-        bail!("--seconds must be a positive number of seconds, got {seconds}");
-    }
-    let frames = (f64::from(fps) * seconds).round();
-    // Past the cap the spec check names the limit; saturate instead of wrapping.
-    Ok(if frames > usize::MAX as f64 / 2.0 {
-        usize::MAX / 2
-    } else {
-        frames as usize
-    })
-}
-
 /// The app offscreen at `size` (points and density) with `scene` or `session` (the built-in scene for
 /// neither), its jobs finished and its frames drawn as film frames of `layout`. Checks `stop` while
 /// waiting.
@@ -119,42 +95,21 @@ pub fn open(
     Ok(harness)
 }
 
-/// Shows the step of frame `k` of `frames` (turning a 3-D view by 1/`frames` of a turn first when
-/// `orbit`) and runs the app's frame (layout and shapes, no pixels yet).
-pub fn prepare_frame(harness: &mut OffscreenApp, k: usize, frames: usize, orbit: bool) {
-    let step = frame_step(k, frames, harness.stored_steps());
-    if orbit && k > 0 {
-        // `Orbit::rotate` turns 0.01 rad per pixel dragged.
-        let turn = std::f32::consts::TAU / frames as f32 / 0.01;
-        let settings = &mut harness.state_mut().views.manifold.settings;
-        settings.orbit.rotate(glam::Vec2::new(turn, 0.0));
-    }
-    harness.show_step(step);
-    harness.step();
-}
-
-/// Frame `k` of `frames` as RGBA ([`prepare_frame`], then drawn and read back).
-pub fn draw_frame(
-    harness: &mut OffscreenApp,
-    k: usize,
-    frames: usize,
-    orbit: bool,
-) -> anyhow::Result<image::RgbaImage> {
-    prepare_frame(harness, k, frames, orbit);
-    Ok(harness.render()?)
-}
-
 pub fn run(args: &RecordArgs) -> anyhow::Result<()> {
     // Everything that can be refused is refused before the scene's jobs run.
-    let format = FilmFormat::of(&args.out)?;
-    let frames = frame_count(args.fps, args.seconds)?;
-    let spec = FilmSpec {
+    let settings = FilmSettings {
+        layout: args.view.into(),
+        fps: args.fps,
+        seconds: args.seconds,
         width: args.width,
         height: args.height,
-        fps: args.fps,
-        frames,
+        orbit: args.orbit,
     };
-    spec.check(format, &args.out)?;
+    let frames = match settings.spec(&args.out) {
+        Ok((_, spec)) => spec.frames,
+        Err(e @ RecordError::Length(_)) => bail!("--seconds: {e}"),
+        Err(e) => return Err(e.into()),
+    };
     if !(1..=2).contains(&args.scale) {
         bail!("--scale must be 1 or 2, got {}", args.scale);
     }
@@ -179,11 +134,15 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<()> {
         (None, None) => {}
         _ => bail!("give either a scene file or --session FILE, not both"),
     }
+    // The folder must take the film before the scene's jobs run.
+    if let Some(folder) = args.out.parent().filter(|f| !f.as_os_str().is_empty())
+        && !folder.is_dir()
+    {
+        bail!("no folder {} for the film", folder.display());
+    }
     let interrupted = super::interrupted();
     interrupted.store(false, Ordering::SeqCst);
     let stop = || interrupted.load(Ordering::SeqCst);
-    // The temporary file exists from here; every early return below removes it.
-    let mut film = FilmWriter::create(&args.out, spec)?;
     let started = Instant::now();
     let mut harness = open(
         args.scene.as_deref(),
@@ -196,42 +155,22 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<()> {
         },
         &stop,
     )?;
-    if args.orbit {
-        let settings = &mut harness.state_mut().views.manifold.settings;
-        settings.dims = crate::app::manifold::Dimensions::Three;
-    }
     let jobs = started.elapsed();
-    let (mut layout, mut drawing, mut encoding) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let mut reported = 0;
-    for k in 0..frames {
-        if stop() {
-            bail!("interrupted after {k} of {frames} frames: nothing was written");
-        }
-        let t0 = Instant::now();
-        prepare_frame(&mut harness, k, frames, args.orbit);
-        let t1 = Instant::now();
-        let image = harness
-            .render()
-            .with_context(|| format!("frame {} of {frames}", k + 1))?;
-        let t2 = Instant::now();
-        film.push(image.as_raw())?;
-        let t3 = Instant::now();
-        layout += t1 - t0;
-        drawing += t2 - t1;
-        encoding += t3 - t2;
-        let tenth = (k + 1) * 10 / frames;
+    let mut on_frame = |done: usize, frames: usize| {
+        let tenth = done * 10 / frames;
         if tenth > reported {
             reported = tenth;
-            eprintln!(
-                "recording: {:>3} % ({} of {frames} frames)",
-                tenth * 10,
-                k + 1
-            );
+            eprintln!("recording: {:>3} % ({done} of {frames} frames)", tenth * 10);
         }
-    }
-    let t0 = Instant::now();
-    film.finish()?;
-    encoding += t0.elapsed();
+        !stop()
+    };
+    let timing = match recording::record(&mut harness, &settings, &args.out, &mut on_frame) {
+        Err(RecordError::Stopped { done, frames }) => {
+            bail!("interrupted after {done} of {frames} frames: nothing was written")
+        }
+        other => other?,
+    };
     let total = started.elapsed();
     println!(
         "wrote {} ({frames} frames, {}×{}, {} fps, {:.2} s)",
@@ -247,12 +186,12 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<()> {
          read-back {:.1} s ({:.0} ms/frame) + encoding {:.1} s ({:.0} ms/frame)",
         total.as_secs_f64(),
         jobs.as_secs_f64(),
-        layout.as_secs_f64(),
-        per_frame(layout),
-        drawing.as_secs_f64(),
-        per_frame(drawing),
-        encoding.as_secs_f64(),
-        per_frame(encoding),
+        timing.layout.as_secs_f64(),
+        per_frame(timing.layout),
+        timing.drawing.as_secs_f64(),
+        per_frame(timing.drawing),
+        timing.encoding.as_secs_f64(),
+        per_frame(timing.encoding),
     );
     Ok(())
 }

@@ -118,6 +118,8 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
             Scene::load(&path)?;
             scene = Some(path);
         }
+        // A sweep folder (checked by `open_file`): the Theory view draws its figure.
+        Opened::Data(path) if path.is_dir() => data = Some(path),
         Opened::Data(path) => {
             // The file's steps are known now: a step past them fails before any job runs.
             let steps = match load_data(&path)? {

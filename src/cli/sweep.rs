@@ -1,11 +1,11 @@
-//! `diffscope sweep`: sharded, resumable parameter sweeps of the speciation measurement (`run`), and
-//! the table and figure of their point files (`collect`). The work is `analysis::view_data::sweep`; this file
-//! parses the arguments and prints.
+//! `diffscope sweep`: sharded, resumable parameter sweeps of the speciation lab and/or the geometry
+//! metrics (`run`), and the table and figure of their point files (`collect`). The work is
+//! `analysis::view_data::sweep`; this file parses the arguments and prints.
 
-use crate::analysis::view_data::sweep::{self, Outcome, Plan, Shard, Vary};
+use crate::analysis::view_data::sweep::{self, Measure, Outcome, Plan, Shard, Vary};
 use crate::figure::{svg, text, write_text};
 use anyhow::Context;
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -20,7 +20,7 @@ pub enum SweepCommand {
     /// Measure every point of a sweep (or one shard of them) into one JSON file per point.
     #[command(after_help = RUN_HELP)]
     Run(RunArgs),
-    /// Print the points of a sweep folder as a table; optionally write it as CSV and plot it as SVG.
+    /// Print the points of a sweep folder as a table; optionally write it as CSV and plot its t_mid as SVG.
     Collect(CollectArgs),
 }
 
@@ -33,23 +33,14 @@ KEY is a dotted path into the scene JSON; list items by index:
   model.dim   seed   speciation.pairs   model.components.0.weight
 Several --vary give every combination, the first --vary outermost. Each point is written to
 OUT/<key>=<value>[__<key>=<value>…].json (numbers zero-padded so names sort by value); a point
-whose file already exists and parses is skipped, so an interrupted sweep resumes where it stopped.
+whose file already exists, parses and holds the same --measure is skipped, so an interrupted
+sweep resumes where it stopped.
 
 Examples:
   diffscope sweep run scene.json --vary model.dim=16..4096:9 --measure speciation --out dims
   diffscope sweep run scene.json --vary model.dim=16..4096:9 --measure speciation --out dims --shard 3/8
+  diffscope sweep run scene.json --vary trajectories=500,1000,2000 --measure metrics --out sizes
   diffscope sweep collect dims --csv dims.csv --svg dims.svg";
-
-/// What is measured at each point.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Measure {
-    /// The speciation lab with the scene's settings: theory times and the cloning crossing ± s.e.
-    Speciation,
-    /// Geometry metrics of the sampled cloud (not yet available in sweeps).
-    Metrics,
-    /// Both (not yet available in sweeps).
-    Both,
-}
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -93,14 +84,6 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<()> {
 }
 
 fn run_points(args: &RunArgs) -> anyhow::Result<()> {
-    if args.measure != Measure::Speciation {
-        anyhow::bail!(
-            "--measure {}: not yet; sweeps measure speciation only for now",
-            args.measure
-                .to_possible_value()
-                .map_or_else(String::new, |v| v.get_name().to_string())
-        );
-    }
     let varies = args
         .vary
         .iter()
@@ -133,7 +116,7 @@ fn run_points(args: &RunArgs) -> anyhow::Result<()> {
             started.elapsed().as_secs_f64()
         );
     };
-    let summary = sweep::run(&plan, &args.out, shard, &mut report)
+    let summary = sweep::run(&plan, args.measure, &args.out, shard, &mut report)
         .with_context(|| format!("sweep of {}", args.scene.display()))?;
     println!("skipped {}, measured {}", summary.skipped, summary.measured);
     Ok(())

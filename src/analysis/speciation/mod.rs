@@ -17,6 +17,7 @@ pub mod gaussian;
 pub mod hierarchy;
 pub mod ising;
 pub mod labeller;
+pub mod laws;
 pub mod posterior_curve;
 pub mod report;
 pub mod token_commitment;

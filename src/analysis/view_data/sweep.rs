@@ -1,14 +1,17 @@
-//! Parameter sweeps of the speciation measurement: a scene edited at dotted keys (`--vary KEY=VALUES`),
-//! the cartesian product of the values as numbered points, each measured by the speciation lab and
-//! written to its own file named after its parameters, and the collected files as a table and a figure.
+//! Parameter sweeps: a scene edited at dotted keys (`--vary KEY=VALUES`), the cartesian product of the
+//! values as numbered points, each measured ([`Measure`]: the speciation lab, the geometry metrics of the
+//! sampled cloud, or both) and written to its own file named after its parameters, and the collected
+//! files as a table and a figure.
 //!
 //! One point per file makes a sweep shardable (`index % count == shard`, no coordination between
 //! processes) and resumable (a point whose file already parses is not measured again). A point depends
 //! only on the scene and its parameters (the scene's seed drives the lab), so sharded and unsharded
 //! runs write the same bytes. Sits with the view data: it reads scenes and runs the lab, as the fronts do.
 
-use super::{ViewDataError, lab};
+use super::{ViewDataError, cloud, lab, measured};
 use crate::analysis::control::Control;
+use crate::analysis::geometry::MetricReport;
+use crate::analysis::speciation::laws::reference_families;
 use crate::analysis::speciation::report::{LevelTheory, Measured};
 use crate::figure::{
     Axis, ColumnGroup, Figure, LegendPlace, Marker, Rgb, Row, Series, Shape, Table,
@@ -34,7 +37,7 @@ pub enum SweepError {
     #[error("point {point}: {source}")]
     Scene { point: String, source: SceneError },
     #[error("point {point}: {source}")]
-    Lab {
+    Measurement {
         point: String,
         source: ViewDataError,
     },
@@ -208,6 +211,29 @@ impl Shard {
 
     pub fn owns(&self, point: &Point) -> bool {
         point.index % self.count == self.index
+    }
+}
+
+/// What a sweep measures at each point (spelt in the point files as on the command line).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Measure {
+    /// The speciation lab with the scene's settings: theory times and the cloning crossing ± s.e.
+    Speciation,
+    /// The geometry metrics (the metric table's, default parameters) of the sampled cloud at its last
+    /// stored step.
+    Metrics,
+    /// Both.
+    Both,
+}
+
+impl Measure {
+    pub fn speciation(self) -> bool {
+        matches!(self, Measure::Speciation | Measure::Both)
+    }
+
+    pub fn metrics(self) -> bool {
+        matches!(self, Measure::Metrics | Measure::Both)
     }
 }
 
@@ -456,19 +482,21 @@ fn plain(value: &Value) -> String {
     }
 }
 
-/// The measurement a sweep makes at each point (spelt as in its point files).
-pub const MEASURE_SPECIATION: &str = "speciation";
-
 /// A point file as written: the report's own theory and measured blocks of the headline level (the
-/// same fields, names and numbers as `diffscope speciation --json` has at its top level).
+/// same fields, names and numbers as `diffscope speciation --json` has at its top level) and/or the
+/// metric report (the same JSON as `diffscope metrics --json`).
 #[derive(Serialize)]
 struct PointDocument<'a> {
     parameters: &'a [Parameter],
     scene: String,
     title: Option<&'a str>,
-    measure: &'static str,
-    theory: &'a LevelTheory,
-    measured: &'a Measured,
+    measure: Measure,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    theory: Option<&'a LevelTheory>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    measured: Option<&'a Measured>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics: Option<&'a MetricReport>,
     version: &'static str,
 }
 
@@ -477,9 +505,15 @@ struct PointDocument<'a> {
 pub struct PointRecord {
     pub parameters: Vec<Parameter>,
     pub title: Option<String>,
-    pub measure: String,
-    pub theory: TheoryTimes,
-    pub measured: MeasuredTime,
+    pub measure: Measure,
+    /// Present when the point measured speciation.
+    #[serde(default)]
+    pub theory: Option<TheoryTimes>,
+    #[serde(default)]
+    pub measured: Option<MeasuredTime>,
+    /// Present when the point measured the geometry metrics.
+    #[serde(default)]
+    pub metrics: Option<MetricValues>,
     pub version: String,
 }
 
@@ -496,6 +530,48 @@ pub struct TheoryTimes {
 pub struct MeasuredTime {
     pub t_mid: Option<f64>,
     pub t_mid_stderr: Option<f64>,
+}
+
+/// The numbers of a metric report that the table shows (the report's JSON keys; the rest stays in the
+/// file).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct MetricValues {
+    pub n: usize,
+    pub dim: usize,
+    pub intrinsic_dim: DimensionValues,
+    pub flatness: FlatnessValues,
+    pub density: DensityValues,
+    pub holes: HoleValues,
+    pub wall_ratio: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct DimensionValues {
+    pub pca95: usize,
+    pub pca90: usize,
+    pub participation_ratio: Option<f64>,
+    pub twonn: Option<f64>,
+    pub mle: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct FlatnessValues {
+    /// The ε floor, not a measurement, when `rank_deficient` is set.
+    pub spectral: Option<f64>,
+    pub rank_deficient: Option<Value>,
+    pub local_curvature: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct DensityValues {
+    pub entropy_uniformity: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct HoleValues {
+    pub probe: usize,
+    pub probe_of: usize,
+    pub void: usize,
 }
 
 /// Reads a point file; `None` when it does not exist.
@@ -533,10 +609,13 @@ pub struct RunSummary {
     pub measured: usize,
 }
 
-/// Measures this shard's points of `plan` into `out` (created if missing), one file per point, written
-/// atomically. `on_point` is told about each point as it finishes.
+/// Measures `measure` at this shard's points of `plan` into `out` (created if missing), one file per
+/// point, written atomically. A point whose file parses and holds the same measurement is skipped; a
+/// damaged file, or one of another measurement, is measured again. `on_point` is told about each point
+/// as it finishes.
 pub fn run(
     plan: &Plan,
+    measure: Measure,
     out: &Path,
     shard: Shard,
     on_point: &mut dyn FnMut(&Point, Outcome),
@@ -549,13 +628,12 @@ pub fn run(
     let mut summary = RunSummary::default();
     for point in plan.points.iter().filter(|p| shard.owns(p)) {
         let path = out.join(&point.file_name);
-        // A damaged file (a run killed before atomic writes, a hand edit) is measured again.
-        if matches!(read_point(&path), Ok(Some(_))) {
+        if matches!(read_point(&path), Ok(Some(r)) if r.measure == measure) {
             summary.skipped += 1;
             on_point(point, Outcome::Skipped);
             continue;
         }
-        let text = measure_speciation(plan, point)?;
+        let text = measure_point(plan, point, measure)?;
         write_bytes_atomic(&path, text.as_bytes())?;
         summary.measured += 1;
         on_point(point, Outcome::Measured);
@@ -563,25 +641,38 @@ pub fn run(
     Ok(summary)
 }
 
-/// The point document of the speciation lab run on the point's scene with the scene's own settings.
-fn measure_speciation(plan: &Plan, point: &Point) -> Result<String, SweepError> {
+/// The point document of `measure` on the point's scene with the scene's own settings: the speciation
+/// lab, and/or the metric report of the sampled cloud's last stored step (measured as the app's metric
+/// table measures it).
+fn measure_point(plan: &Plan, point: &Point, measure: Measure) -> Result<String, SweepError> {
     let scene = plan.scene_at(point)?;
-    let settings = lab::speciation_settings(&scene);
+    let failed = |source| SweepError::Measurement {
+        point: label(&point.parameters),
+        source,
+    };
     let mut progress = |_: f32, _: &str| {};
     let never_cancelled = AtomicBool::new(false);
     let mut control = Control::new(&mut progress, &never_cancelled);
-    let report =
-        lab::run_lab(&scene, &settings, &mut control).map_err(|source| SweepError::Lab {
-            point: label(&point.parameters),
-            source,
-        })?;
+    let report = if measure.speciation() {
+        let settings = lab::speciation_settings(&scene);
+        Some(lab::run_lab(&scene, &settings, &mut control).map_err(failed)?)
+    } else {
+        None
+    };
+    let metrics = if measure.metrics() {
+        let cloud = cloud::sample_scene(&scene, &mut control).map_err(failed)?;
+        Some(measured::measure_step(&cloud, None).map_err(failed)?.report)
+    } else {
+        None
+    };
     let document = PointDocument {
         parameters: &point.parameters,
         scene: plan.scene_file.display().to_string(),
         title: scene.title.as_deref(),
-        measure: MEASURE_SPECIATION,
-        theory: &report.headline.theory,
-        measured: &report.headline.measured,
+        measure,
+        theory: report.as_ref().map(|r| &r.headline.theory),
+        measured: report.as_ref().map(|r| &r.headline.measured),
+        metrics: metrics.as_ref(),
         version: env!("CARGO_PKG_VERSION"),
     };
     let mut text = serde_json::to_string_pretty(&document)
@@ -661,17 +752,49 @@ fn compare_parameters(a: &[Parameter], b: &[Parameter]) -> Ordering {
 /// (measured − theory) / s.e.: how many standard errors the cloning crossing lies from the
 /// exact-posterior crossing.
 pub fn deviation(record: &PointRecord) -> Option<f64> {
-    let (measured, se) = (record.measured.t_mid?, record.measured.t_mid_stderr?);
-    let theory = record.theory.t_mid?;
-    (se > 0.0).then(|| (measured - theory) / se)
+    let measured = record.measured.as_ref()?;
+    let (t, se) = (measured.t_mid?, measured.t_mid_stderr?);
+    let theory = record.theory.as_ref()?.t_mid?;
+    (se > 0.0).then(|| (t - theory) / se)
 }
 
-/// The collected points as a table: one row per point, its parameters, the exact-posterior t_mid, the
-/// measured t_mid, its standard error and the deviation in standard errors. `full_precision` writes
-/// numbers in their shortest round-trip form (CSV); otherwise with three decimals (terminal).
+/// The metric columns of a sweep table: header and the value of a point's metrics (`None`: not
+/// defined for that cloud).
+type MetricColumn = (&'static str, fn(&MetricValues) -> Option<f64>);
+
+/// The metric table's numbers (docs/science/metrics.md), one column each; counts as plain numbers so
+/// a CSV plots directly.
+const METRIC_COLUMNS: [MetricColumn; 12] = [
+    ("N", |m| Some(m.n as f64)),
+    ("PCA 95 %", |m| Some(m.intrinsic_dim.pca95 as f64)),
+    ("PCA 90 %", |m| Some(m.intrinsic_dim.pca90 as f64)),
+    ("participation ratio", |m| {
+        m.intrinsic_dim.participation_ratio
+    }),
+    ("TwoNN", |m| m.intrinsic_dim.twonn),
+    ("MLE", |m| m.intrinsic_dim.mle),
+    // A rank-deficient spectrum's F_spec is the ε floor, not a measurement: left empty.
+    ("F_spec", |m| {
+        m.flatness
+            .spectral
+            .filter(|_| m.flatness.rank_deficient.is_none())
+    }),
+    ("K_loc", |m| Some(m.flatness.local_curvature)),
+    ("U_ent", |m| Some(m.density.entropy_uniformity)),
+    ("H_probe", |m| Some(m.holes.probe as f64)),
+    ("H_void", |m| Some(m.holes.void as f64)),
+    ("W", |m| m.wall_ratio),
+];
+
+/// The collected points as a table: one row per point, its parameters, then for speciation points the
+/// exact-posterior t_mid, the measured t_mid, its standard error and the deviation in standard errors,
+/// and for metrics points the metric table's numbers (a group appears when any point has it).
+/// `full_precision` writes numbers in their shortest round-trip form (CSV); otherwise rounded
+/// (terminal).
 pub fn table(records: &[PointRecord], full_precision: bool) -> Table {
     let number = |v: Option<f64>, decimals: usize| match v {
         Some(v) if full_precision => v.to_string(),
+        Some(v) if v.fract() == 0.0 && v.abs() < 1e15 => format!("{v:.0}"),
         Some(v) => format!("{v:.decimals$}"),
         None if full_precision => String::new(),
         None => "—".to_string(),
@@ -680,44 +803,75 @@ pub fn table(records: &[PointRecord], full_precision: bool) -> Table {
         .first()
         .map(|r| r.parameters.iter().map(|p| p.key.clone()).collect())
         .unwrap_or_default();
+    let speciation = records.iter().any(|r| r.theory.is_some());
+    let metrics = records.iter().any(|r| r.metrics.is_some());
     let rows = records
         .iter()
-        .map(|r| Row {
-            name: label(&r.parameters),
-            warning: None,
-            cells: vec![
-                r.parameters.iter().map(|p| plain(&p.value)).collect(),
-                vec![number(r.theory.t_mid, 3)],
-                vec![
-                    number(r.measured.t_mid, 3),
-                    number(r.measured.t_mid_stderr, 3),
+        .map(|r| {
+            let mut cells = vec![r.parameters.iter().map(|p| plain(&p.value)).collect()];
+            if speciation {
+                let theory = r.theory.as_ref().and_then(|t| t.t_mid);
+                let measured = r.measured.as_ref();
+                cells.push(vec![number(theory, 3)]);
+                cells.push(vec![
+                    number(measured.and_then(|m| m.t_mid), 3),
+                    number(measured.and_then(|m| m.t_mid_stderr), 3),
                     number(deviation(r), 2),
-                ],
-            ],
+                ]);
+            }
+            if metrics {
+                cells.push(
+                    METRIC_COLUMNS
+                        .iter()
+                        .map(|(_, value)| number(r.metrics.as_ref().and_then(value), 3))
+                        .collect(),
+                );
+            }
+            Row {
+                name: label(&r.parameters),
+                warning: None,
+                cells,
+            }
         })
         .collect();
+    let mut groups = vec![ColumnGroup {
+        caption: "parameters".into(),
+        columns: keys,
+    }];
+    if speciation {
+        groups.push(ColumnGroup {
+            caption: "theory (exact posterior)".into(),
+            columns: vec!["t_mid".into()],
+        });
+        groups.push(ColumnGroup {
+            caption: "measured (cloning)".into(),
+            columns: vec![
+                "t_mid".into(),
+                "s.e. (bootstrap)".into(),
+                "deviation (s.e.)".into(),
+            ],
+        });
+    }
+    if metrics {
+        groups.push(ColumnGroup {
+            caption: "geometry metrics (sampled cloud at the last stored step)".into(),
+            columns: METRIC_COLUMNS
+                .iter()
+                .map(|(name, _)| name.to_string())
+                .collect(),
+        });
+    }
+    let caption = match (speciation, metrics) {
+        (true, false) => {
+            "speciation sweep: exact-posterior midpoint crossing against the cloning crossing"
+        }
+        (false, true) => "metrics sweep: the geometry metrics of the sampled cloud at each point",
+        _ => "sweep: speciation crossings and geometry metrics at each point",
+    };
     Table {
-        caption: "speciation sweep: exact-posterior midpoint crossing against the cloning crossing"
-            .into(),
+        caption: caption.into(),
         row_header: "point".into(),
-        groups: vec![
-            ColumnGroup {
-                caption: "parameters".into(),
-                columns: keys,
-            },
-            ColumnGroup {
-                caption: "theory (exact posterior)".into(),
-                columns: vec!["t_mid".into()],
-            },
-            ColumnGroup {
-                caption: "measured (cloning)".into(),
-                columns: vec![
-                    "t_mid".into(),
-                    "s.e. (bootstrap)".into(),
-                    "deviation (s.e.)".into(),
-                ],
-            },
-        ],
+        groups,
         rows,
         warnings: Vec::new(),
         notes: Vec::new(),
@@ -733,16 +887,33 @@ const GROUP_COLORS: [Rgb; 4] = [
     [204, 121, 167],
 ];
 const THEORY_COLOR: Rgb = [230, 159, 0];
+/// Colours of the reference laws (dashed, under the points): the two reference families' own.
+const LAW_COLORS: [Rgb; 2] = [[0, 114, 178], [204, 121, 167]];
 
-/// The measured t_mid with error bars against the first varied parameter, over the theory line. Points
-/// that differ in other parameters are drawn as separate series. The x axis is logarithmic when the
-/// values span more than a decade.
+/// The swept key that is the dimension d: its figure draws the leading-order laws of the reference
+/// families beneath the points (½ ln d for means ±1, ¼ ln(d/8) for variances 1 vs 2).
+pub const DIMENSION_KEY: &str = "model.dim";
+/// Dimensions of a drawn law between the sweep's ends (log-spaced).
+const LAW_POINTS: usize = 33;
+
+/// The measured t_mid with error bars against the first varied parameter, over the theory line (the
+/// exact-posterior crossing of each point) and, when the parameter is the dimension ([`DIMENSION_KEY`]),
+/// the reference families' leading-order laws. Points that differ in other parameters are drawn as
+/// separate series. The x axis is logarithmic when the values span more than a decade. One figure
+/// model for `diffscope sweep collect --svg` and the app's Theory tab.
 pub fn figure(records: &[PointRecord]) -> Result<Figure, SweepError> {
     let first_key = records
         .first()
         .and_then(|r| r.parameters.first())
         .map(|p| p.key.clone())
         .ok_or_else(|| SweepError::Collect("nothing to plot: no points".into()))?;
+    if records.iter().all(|r| r.theory.is_none()) {
+        return Err(SweepError::Collect(
+            "nothing to plot: the sweep measured no speciation times (the figure plots t_mid; its \
+             metrics are in the table)"
+                .into(),
+        ));
+    }
     let mut xs = Vec::with_capacity(records.len());
     for r in records {
         let value = &r.parameters[0].value;
@@ -763,6 +934,28 @@ pub fn figure(records: &[PointRecord]) -> Result<Figure, SweepError> {
     }
     let mut series = Vec::new();
     let mut ys: Vec<f64> = Vec::new();
+    let (x_lo, x_hi) = range(&xs);
+    if first_key == DIMENSION_KEY && x_lo >= 1.0 {
+        for ((name, family), color) in reference_families().into_iter().zip(LAW_COLORS) {
+            let points: Vec<[f64; 2]> = (0..LAW_POINTS)
+                .map(|i| x_lo * (x_hi / x_lo).powf(i as f64 / (LAW_POINTS - 1) as f64))
+                .filter_map(|d| {
+                    let t = family.law(d.round() as usize)?;
+                    (t.is_finite() && t > 0.0).then_some([d.round(), t])
+                })
+                .collect();
+            ys.extend(points.iter().map(|p| p[1]));
+            series.push(Series {
+                name: format!("leading-order law {} ({name})", family.law_text()),
+                color,
+                shape: Shape::Line {
+                    points,
+                    dashed: true,
+                },
+            });
+        }
+    }
+    let laws = series.len();
     for (rest, members) in &groups {
         let suffix = if rest.is_empty() {
             String::new()
@@ -771,19 +964,21 @@ pub fn figure(records: &[PointRecord]) -> Result<Figure, SweepError> {
         };
         let theory: Vec<[f64; 2]> = members
             .iter()
-            .filter_map(|&i| Some([xs[i], records[i].theory.t_mid?]))
+            .filter_map(|&i| Some([xs[i], records[i].theory.as_ref()?.t_mid?]))
             .collect();
         let (mut points, mut errors) = (Vec::new(), Vec::new());
         for &i in members {
-            if let Some(t) = records[i].measured.t_mid {
-                let se = records[i].measured.t_mid_stderr.unwrap_or(0.0);
+            if let Some(measured) = &records[i].measured
+                && let Some(t) = measured.t_mid
+            {
+                let se = measured.t_mid_stderr.unwrap_or(0.0);
                 points.push([xs[i], t]);
                 errors.push(se);
                 ys.extend([t - se, t + se]);
             }
         }
         ys.extend(theory.iter().map(|p| p[1]));
-        let color = GROUP_COLORS[series.len() / 2 % GROUP_COLORS.len()];
+        let color = GROUP_COLORS[(series.len() - laws) / 2 % GROUP_COLORS.len()];
         let alone = groups.len() == 1;
         series.push(Series {
             name: format!("theory t_mid (exact posterior){suffix}"),
@@ -803,7 +998,6 @@ pub fn figure(records: &[PointRecord]) -> Result<Figure, SweepError> {
             },
         });
     }
-    let (x_lo, x_hi) = range(&xs);
     let x = if x_lo > 0.0 && x_hi / x_lo > 10.0 {
         Axis::log(first_key.clone(), [x_lo / 1.2, x_hi * 1.2])
     } else {
