@@ -234,7 +234,12 @@ pub fn run_discrete_lab(
     let learned = match model.learned() {
         Some(l) => {
             control.set_span(0.6, 1.0);
-            Some(compare_learned(scene, l, control)?)
+            let plan = ComparisonPlan {
+                samplers: &COMPARISON_SAMPLERS,
+                steps: &COMPARISON_STEPS,
+                rows: COMPARISON_ROWS,
+            };
+            Some(compare_learned(scene, l, &plan, control)?)
         }
         None => None,
     };
@@ -264,21 +269,31 @@ pub fn run_discrete_lab(
     })
 }
 
-/// Runs every comparison sampler at every comparison step count with the learned and the exact
-/// marginals (same seed, grid and t range as the scene), and measures the KL of the learned marginals
-/// along the learned trajectories and the Dyck validity of both runs' final words.
+/// Which runs [`compare_learned`] makes: every sampler at every step count, `rows` trajectories each.
+pub struct ComparisonPlan<'a> {
+    pub samplers: &'a [DiscreteSampler],
+    pub steps: &'a [usize],
+    pub rows: usize,
+}
+
+/// Runs every sampler of `plan` at every step count with the learned and the exact marginals (the
+/// scene's seed, grid and t range), and measures the KL of the learned marginals along the learned
+/// trajectories and the Dyck validity of both runs' final words.
 pub fn compare_learned(
     scene: &TokenScene,
     learned: &LearnedTokens,
+    plan: &ComparisonPlan,
     control: &mut Control,
 ) -> Result<LearnedComparison, ViewDataError> {
     let reference = learned.reference();
-    let dyck = matches!(scene.model, TokenModelSpec::LearnedMasked(ref l) if matches!(*l.reference, TokenModelSpec::Dyck(_)));
-    let total = COMPARISON_SAMPLERS.len() * COMPARISON_STEPS.len();
+    let dyck = matches!(&scene.model, TokenModelSpec::LearnedMasked(l)
+        if matches!(*l.reference, TokenModelSpec::Dyck(_)));
+    let total = plan.samplers.len() * plan.steps.len();
     let mut runs = Vec::with_capacity(total);
-    for (i, (&sampler, &steps)) in COMPARISON_SAMPLERS
+    for (i, (&sampler, &steps)) in plan
+        .samplers
         .iter()
-        .flat_map(|s| COMPARISON_STEPS.iter().map(move |n| (s, n)))
+        .flat_map(|s| plan.steps.iter().map(move |n| (s, n)))
         .enumerate()
     {
         control.step(
@@ -291,7 +306,7 @@ pub fn compare_learned(
         let spec = TokenSpec {
             sampler,
             steps,
-            trajectories: COMPARISON_ROWS,
+            trajectories: plan.rows,
             store: StoreSteps::All,
             ..scene.token_spec()
         };
@@ -325,7 +340,7 @@ pub fn compare_learned(
         });
     }
     Ok(LearnedComparison {
-        rows: COMPARISON_ROWS,
+        rows: plan.rows,
         runs,
     })
 }
