@@ -12,7 +12,8 @@ pub mod caption;
 mod tokens;
 
 pub use tokens::{
-    DyckLabels, DyckSpec, NoiseKind, SceneTokenModel, TokenModelSpec, TokenSamplerKind, TokenScene,
+    DyckLabels, DyckSpec, LearnedMaskedSpec, NoiseKind, SceneTokenModel, TokenModelSpec,
+    TokenSamplerKind, TokenScene,
 };
 
 use std::path::{Path, PathBuf};
@@ -713,8 +714,9 @@ impl SceneFile {
             source,
         })?;
         let mut file = SceneFile::from_json_str(&text, path)?;
-        if let SceneFile::Diffusion(scene) = &mut file {
-            scene.resolve_model_files(path.parent());
+        match &mut file {
+            SceneFile::Diffusion(scene) => scene.resolve_model_files(path.parent()),
+            SceneFile::Tokens(scene) => scene.resolve_model_files(path.parent()),
         }
         Ok(file)
     }

@@ -82,7 +82,7 @@ fn the_theory_tab_shows_a_sweep_folders_points_over_the_laws() {
         ..AppOptions::default()
     });
     h.run_steps(3);
-    assert_eq!(h.state().right_tab, RightTab::Theory);
+    assert_eq!(h.state().views.right_tab, RightTab::Theory);
     // The numbers of the point files, read here as plain JSON.
     let mut expected_points = Vec::new();
     let (mut exact, mut errors, mut within) = (Vec::new(), Vec::new(), 0);
@@ -125,7 +125,7 @@ fn the_theory_tab_shows_a_sweep_folders_points_over_the_laws() {
     );
     // The scene's jobs ran as well: the other tabs are not empty.
     step_until(&mut h, "the scene's jobs", |app| {
-        app.jobs.idle() && app.cloud.is_some()
+        app.jobs.idle() && app.results.cloud.is_some()
     });
 }
 
@@ -147,5 +147,5 @@ fn a_folder_without_point_files_is_one_error() {
             && errors[0].contains("empty"),
         "{errors:?}"
     );
-    assert_ne!(h.state().right_tab, RightTab::Theory);
+    assert_ne!(h.state().views.right_tab, RightTab::Theory);
 }

@@ -184,6 +184,31 @@ pub fn discrete_summary(report: &DiscreteLabReport) -> String {
             class
         );
     }
+    if let Some(learned) = &report.learned {
+        out += &format!(
+            "  learned vs exact ({} trajectories per row; KL(exact ‖ learned) of the per-token \
+             marginals on masked sites along the learned trajectories, over the states some exact word \
+             explains; off support = fraction of states none explains; validity = balanced final \
+             words):\n",
+            learned.rows
+        );
+        out += &format!(
+            "    {:<16} {:>5}  {:>9}  {:>11}  {:>16}  {:>14}\n",
+            "sampler", "steps", "mean KL", "off support", "learned validity", "exact validity"
+        );
+        let share = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.3}"));
+        for run in &learned.runs {
+            out += &format!(
+                "    {:<16} {:>5}  {:>9.4}  {:>11.3}  {:>16}  {:>14}\n",
+                run.sampler,
+                run.steps,
+                run.mean_kl,
+                run.off_support,
+                share(run.validity),
+                share(run.exact_validity)
+            );
+        }
+    }
     out
 }
 

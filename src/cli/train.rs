@@ -1,17 +1,20 @@
-//! `diffscope train dit|euler-stack|euler-stack-hard|denoiser`: trains a learned model from a seed and
+//! `diffscope train dit|euler-stack|euler-stack-hard|denoiser|masked`: trains a learned model from a seed and
 //! writes it as a model file, printing the loss as it goes and, for the Dyck-2 models, the task score.
 //! Ctrl-C stops the run before the next step and writes nothing. A thin front on `model::learned::train`.
 
 use crate::model::Denoiser;
+use crate::model::discrete::DiscreteNoise;
+use crate::model::learned::config::MaskedDiffusionConfig;
 use crate::model::learned::config::{
     DitConfig, DitPrediction, EulerStackConfig, MlpDenoiserConfig, StackKind,
 };
 use crate::model::learned::dit::{Dit, DitTraining, TimeSampling, shipped_config};
 use crate::model::learned::euler_stack::{EulerStack, EulerStackTraining};
+use crate::model::learned::masked::{MaskedDiffusion, MaskedTraining};
 use crate::model::learned::mlp_denoiser::{DenoiserTraining, MlpDenoiser};
 use crate::model::learned::train::{DyckData, Progress, Recipe, TrainReport, train};
 use crate::model::learned::{LearnedModel, dyck};
-use crate::scene::Scene;
+use crate::scene::{Scene, SceneFile};
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
@@ -27,6 +30,8 @@ pub enum ModelKind {
     EulerStackHard,
     /// MLP denoiser in OU time on the data of an analytic scene (needs --scene).
     Denoiser,
+    /// Masked-diffusion transformer on the words of a token scene's exact model (needs --scene).
+    Masked,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -77,7 +82,8 @@ pub struct TrainArgs {
     /// DiT self-conditioning: the network also reads its previous clean estimate.
     #[arg(long)]
     pub self_conditioning: bool,
-    /// Analytic scene whose data the denoiser learns.
+    /// Scene whose data the model learns: an analytic scene (denoiser) or a mask-noise token scene
+    /// with an exact model (masked).
     #[arg(long)]
     pub scene: Option<PathBuf>,
     /// Print the loss every this many steps.
@@ -94,6 +100,7 @@ impl ModelKind {
             ModelKind::Dit => Recipe::dit(),
             ModelKind::EulerStack | ModelKind::EulerStackHard => Recipe::euler_stack(),
             ModelKind::Denoiser => Recipe::denoiser(),
+            ModelKind::Masked => Recipe::masked(),
         }
     }
 }
@@ -118,8 +125,8 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
         bail!("--lr must be a positive number");
     }
     options.lr_end = options.lr_end.min(options.lr_start);
-    if args.scene.is_some() && args.model != ModelKind::Denoiser {
-        bail!("--scene only applies to `train denoiser`");
+    if args.scene.is_some() && !matches!(args.model, ModelKind::Denoiser | ModelKind::Masked) {
+        bail!("--scene only applies to `train denoiser` and `train masked`");
     }
     let dit_options =
         args.prediction.is_some() || args.time_sampling.is_some() || args.self_conditioning;
@@ -203,6 +210,36 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             let report = train(&objective, &options, &mut print, cancel)?;
             (LearnedModel::MlpDenoiser(mlp), report)
         }
+        ModelKind::Masked => {
+            let Some(path) = &args.scene else {
+                bail!("`train masked` needs --scene SCENE (a token scene with mask noise)");
+            };
+            let SceneFile::Tokens(scene) = SceneFile::load(path)? else {
+                bail!(
+                    "`train masked` learns the exact model of a token scene (\"noise\": {{\"kind\": \
+                     \"mask\"}}); {} is a Gaussian-noise scene",
+                    path.display()
+                );
+            };
+            let exact = scene.build_model()?;
+            if scene.noise != DiscreteNoise::Mask || exact.learned().is_some() {
+                bail!(
+                    "`train masked` needs mask noise and an exact model (ising_mixture or dyck): {}",
+                    path.display()
+                );
+            }
+            let data = exact.model();
+            let config = MaskedDiffusionConfig::small(data.length(), data.vocab());
+            let network = MaskedDiffusion::seeded(config, args.seed)?;
+            let objective = MaskedTraining {
+                model: &network,
+                data,
+                seed: args.seed,
+                batch,
+            };
+            let report = train(&objective, &options, &mut print, cancel)?;
+            (LearnedModel::MaskedDiffusion(network), report)
+        }
     };
     if report.cancelled {
         bail!(
@@ -254,7 +291,8 @@ fn task_score(model: &LearnedModel) -> anyhow::Result<Option<String>> {
             es.config().seq_len,
             "temperature 1".to_string(),
         ),
-        LearnedModel::MlpDenoiser(_) => return Ok(None),
+        // Token models are scored against their exact model by `diffscope speciation`.
+        LearnedModel::MlpDenoiser(_) | LearnedModel::MaskedDiffusion(_) => return Ok(None),
     };
     Ok(Some(format!(
         "task: {:.3} of {TASK_SAMPLES} generated strings are valid Dyck-2 (sampling seed 0, {how}; \

@@ -10,6 +10,7 @@ use super::DiffusionError;
 use super::memory;
 use super::schedule::{GridSpacing, time_grid};
 use super::trajectories::StoreSteps;
+use crate::model::ModelError;
 use crate::model::discrete::{DiscreteNoise, MASK, TokenModel};
 use crate::model::math::pick_class;
 use crate::rng::{Domain, Stream, stream};
@@ -313,6 +314,13 @@ pub fn run_token_trajectories(
             spec.noise.name()
         )));
     }
+    if spec.sampler == DiscreteSampler::Exact && !model.joint_draws() {
+        return Err(DiffusionError::Spec(
+            "the exact sampler needs joint draws of x_0 | x_t, which a learned model does not \
+             have: use factorized, confidence or autoregressive"
+                .into(),
+        ));
+    }
     if spec.trajectories == 0 {
         return Err(DiffusionError::Spec(
             "the number of trajectories must be at least 1".into(),
@@ -380,6 +388,9 @@ pub fn run_token_trajectories(
     });
     if cancelled.load(Ordering::Relaxed) {
         return Err(DiffusionError::Cancelled);
+    }
+    if let Some(failure) = model.failure() {
+        return Err(DiffusionError::Model(ModelError::Evaluation(failure)));
     }
     progress(1.0, "sampling tokens");
     Ok(TokenTrajectories {

@@ -4,6 +4,7 @@
 //! [`TokenModel`] and the [`TokenSpec`] of a run, so that no other code matches on JSON.
 
 use serde::{Deserialize, Serialize, Serializer};
+use std::path::{Path, PathBuf};
 
 use super::{
     Checker, InitKind, IsingMixtureSpec, RawScene, SamplerSpec, SceneError, SpeciationSpec,
@@ -15,6 +16,8 @@ use crate::model::discrete::ising_chain::{
     IsingChainClass, IsingChainTokens, MAX_COUPLING, MAX_FIELD,
 };
 use crate::model::discrete::{DiscreteNoise, TokenModel};
+use crate::model::learned::masked::LearnedTokens;
+use crate::model::learned::{self, LearnedModel};
 
 /// `noise.kind`: Gaussian (the OU noise of the continuous scenes, the default), mask or flip.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,6 +94,27 @@ pub enum TokenModelSpec {
     /// Spins as tokens (0 ↔ −1, 1 ↔ +1); class k has coupling K_k = β_k J and field h_k.
     IsingMixture(IsingMixtureSpec),
     Dyck(DyckSpec),
+    /// A learned masked-diffusion model and the exact model it imitates.
+    LearnedMasked(LearnedMaskedSpec),
+}
+
+/// `{"kind": "learned_masked", "path": "model.safetensors", "reference": {"kind": "dyck", ...}}`: the
+/// network's weights (a relative path resolves against the scene file's folder, the working
+/// directory, then the shipped assets) and, inline, the exact model it was trained on: its class
+/// posterior labels the trajectories and its marginals are what the lab compares the network with.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LearnedMaskedSpec {
+    pub path: PathBuf,
+    /// An `ising_mixture` or `dyck` model.
+    pub reference: Box<TokenModelSpec>,
+}
+
+/// The learned model's keys as read, before its reference is parsed.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLearnedMasked {
+    path: PathBuf,
+    reference: serde_json::Value,
 }
 
 /// Balanced bracket words (`docs/science/discrete.md` §2(b)).
@@ -152,6 +176,7 @@ impl TokenSamplerKind {
 pub enum SceneTokenModel {
     Ising(IsingChainTokens),
     Dyck(DyckModel),
+    Learned(Box<LearnedTokens>),
 }
 
 impl SceneTokenModel {
@@ -160,6 +185,15 @@ impl SceneTokenModel {
         match self {
             SceneTokenModel::Ising(m) => m,
             SceneTokenModel::Dyck(m) => m,
+            SceneTokenModel::Learned(m) => m.as_ref(),
+        }
+    }
+
+    /// The learned model with its exact reference, when the scene has one.
+    pub fn learned(&self) -> Option<&LearnedTokens> {
+        match self {
+            SceneTokenModel::Learned(m) => Some(m),
+            _ => None,
         }
     }
 
@@ -194,6 +228,23 @@ impl TokenScene {
         let model = match kind.as_str() {
             "ising_mixture" => TokenModelSpec::IsingMixture(check.typed("model", rest)?),
             "dyck" => TokenModelSpec::Dyck(check.typed("model", rest)?),
+            "learned_masked" => {
+                if noise != DiscreteNoise::Mask {
+                    return check.fail(
+                        "noise.kind",
+                        format!(
+                            "a learned_masked model was trained under mask noise: it needs \
+                             \"mask\", not {:?}",
+                            noise.name()
+                        ),
+                    );
+                }
+                let raw: RawLearnedMasked = check.typed("model", rest)?;
+                TokenModelSpec::LearnedMasked(LearnedMaskedSpec {
+                    path: raw.path,
+                    reference: Box::new(parse_reference(check, raw.reference)?),
+                })
+            }
             "gaussian_mixture" | "learned" | "hidden_states" => {
                 return check.fail(
                     "noise.kind",
@@ -208,7 +259,8 @@ impl TokenScene {
                 return check.fail(
                     "model.kind",
                     format!(
-                        "unknown kind {other:?}; with {} noise expected \"ising_mixture\" or \"dyck\"",
+                        "unknown kind {other:?}; with {} noise expected \"ising_mixture\", \"dyck\" \
+                         or \"learned_masked\"",
                         noise.name()
                     ),
                 );
@@ -234,17 +286,25 @@ impl TokenScene {
     pub fn validate(&self, origin: &std::path::Path) -> Result<(), SceneError> {
         let check = Checker { file: origin };
         match &self.model {
-            TokenModelSpec::IsingMixture(m) => validate_token_ising(&check, m)?,
-            TokenModelSpec::Dyck(d) => {
-                if let Err(e) = DyckModel::check(d.length, d.brackets, d.labels.classes()) {
-                    let key = match e {
-                        DyckError::BadLength(_) | DyckError::TooLong { .. } => "model.length",
-                        DyckError::BadBrackets(_) => "model.brackets",
-                        DyckError::BadDepth { .. } => "model.labels.max_depth_at_least",
-                    };
-                    return check.fail(key, e.to_string());
+            TokenModelSpec::LearnedMasked(l) => {
+                // The reference's checks name its keys as `model.…`: they sit under `model.reference`.
+                validate_exact(&check, &l.reference).map_err(|e| match e {
+                    SceneError::Invalid { file, key, message } => SceneError::Invalid {
+                        file,
+                        key: key.replacen("model", "model.reference", 1),
+                        message,
+                    },
+                    other => other,
+                })?;
+                if self.sampler.kind == TokenSamplerKind::Exact {
+                    return check.fail(
+                        "sampler.kind",
+                        "a learned_masked model has per-token marginals but no joint draws: use \
+                         \"factorized\", \"confidence\" or \"autoregressive\", not \"exact\"",
+                    );
                 }
             }
+            exact => validate_exact(&check, exact)?,
         }
         if self.sampler.init != InitKind::Data {
             return check.fail(
@@ -280,40 +340,29 @@ impl TokenScene {
 
     /// Number of classes K.
     pub fn class_count(&self) -> usize {
-        match &self.model {
-            TokenModelSpec::IsingMixture(m) => m.components.len(),
-            TokenModelSpec::Dyck(d) => match d.labels {
-                DyckLabels::FirstBracket => d.brackets,
-                DyckLabels::MaxDepthAtLeast(_) => 2,
-            },
-        }
+        self.model.class_count()
     }
 
-    /// The exact token model of the scene.
-    pub fn build_model(&self) -> Result<SceneTokenModel, SceneError> {
-        let model_error = |e: String| SceneError::Model(e);
-        match &self.model {
-            TokenModelSpec::IsingMixture(m) => {
-                let classes = m
-                    .components
-                    .iter()
-                    .map(|c| IsingChainClass {
-                        weight: c.weight,
-                        coupling: c.beta * m.coupling,
-                        field: c.field,
-                        label: c.label.clone().unwrap_or_default(),
-                    })
-                    .collect();
-                IsingChainTokens::new(m.dim, m.boundary.into(), classes)
-                    .map(SceneTokenModel::Ising)
-                    .map_err(|e| model_error(e.to_string()))
+    /// Makes a relative model file absolute where it is found (as [`super::Scene::load`] does).
+    pub fn resolve_model_files(&mut self, base: Option<&Path>) {
+        if let TokenModelSpec::LearnedMasked(l) = &mut self.model
+            && l.path.is_relative()
+        {
+            let found = crate::assets::resolve(&l.path, base);
+            if found.exists()
+                && let Ok(absolute) = std::path::absolute(&found)
+            {
+                l.path = absolute;
             }
-            TokenModelSpec::Dyck(d) => DyckModel::new(d.length, d.brackets, d.labels.classes())
-                .map(SceneTokenModel::Dyck)
-                .map_err(|e| model_error(e.to_string())),
         }
     }
 
+    /// The token model of the scene: exact, or a learned one paired with its exact reference.
+    pub fn build_model(&self) -> Result<SceneTokenModel, SceneError> {
+        self.model.build()
+    }
+
+    /// The run this scene describes
     /// The run this scene describes (noise, sampler, grid, trajectory count, seed, stored steps).
     pub fn token_spec(&self) -> TokenSpec {
         let s = &self.sampler;
@@ -333,6 +382,128 @@ impl TokenScene {
     /// Pretty JSON in the same schema; reading it back gives an equal scene.
     pub fn to_json_pretty(&self) -> Result<String, SceneError> {
         serde_json::to_string_pretty(self).map_err(|e| SceneError::Write(e.to_string()))
+    }
+}
+
+impl TokenModelSpec {
+    /// Number of classes K (a learned model's are its reference's).
+    pub fn class_count(&self) -> usize {
+        match self {
+            TokenModelSpec::IsingMixture(m) => m.components.len(),
+            TokenModelSpec::Dyck(d) => match d.labels {
+                DyckLabels::FirstBracket => d.brackets,
+                DyckLabels::MaxDepthAtLeast(_) => 2,
+            },
+            TokenModelSpec::LearnedMasked(l) => l.reference.class_count(),
+        }
+    }
+
+    /// The model this spec describes. A learned model's file must hold a masked-diffusion network
+    /// of the reference's length and vocabulary.
+    fn build(&self) -> Result<SceneTokenModel, SceneError> {
+        let model_error = |e: String| SceneError::Model(e);
+        match self {
+            TokenModelSpec::IsingMixture(m) => {
+                let classes = m
+                    .components
+                    .iter()
+                    .map(|c| IsingChainClass {
+                        weight: c.weight,
+                        coupling: c.beta * m.coupling,
+                        field: c.field,
+                        label: c.label.clone().unwrap_or_default(),
+                    })
+                    .collect();
+                IsingChainTokens::new(m.dim, m.boundary.into(), classes)
+                    .map(SceneTokenModel::Ising)
+                    .map_err(|e| model_error(e.to_string()))
+            }
+            TokenModelSpec::Dyck(d) => DyckModel::new(d.length, d.brackets, d.labels.classes())
+                .map(SceneTokenModel::Dyck)
+                .map_err(|e| model_error(e.to_string())),
+            TokenModelSpec::LearnedMasked(l) => {
+                let path = crate::assets::resolve(&l.path, None);
+                let model = learned::load(&path).map_err(|e| model_error(e.to_string()))?;
+                let LearnedModel::MaskedDiffusion(network) = model else {
+                    return Err(model_error(format!(
+                        "model.path: {} holds a {} model, not a masked-diffusion model",
+                        path.display(),
+                        model.config().kind()
+                    )));
+                };
+                let reference: Box<dyn TokenModel> = match l.reference.build()? {
+                    SceneTokenModel::Ising(m) => Box::new(m),
+                    SceneTokenModel::Dyck(m) => Box::new(m),
+                    SceneTokenModel::Learned(_) => {
+                        return Err(model_error(
+                            "model.reference must be an exact model (ising_mixture or dyck)".into(),
+                        ));
+                    }
+                };
+                LearnedTokens::new(network, reference)
+                    .map(|m| SceneTokenModel::Learned(Box::new(m)))
+                    .map_err(|e| model_error(format!("{e}: {}", path.display())))
+            }
+        }
+    }
+}
+
+/// `model.reference` of a learned model: an exact token model, errors naming its keys.
+fn parse_reference(
+    check: &Checker,
+    value: serde_json::Value,
+) -> Result<TokenModelSpec, SceneError> {
+    let key = "model.reference";
+    let serde_json::Value::Object(mut map) = value else {
+        return check.fail(
+            key,
+            "expected the exact model the network imitates, an object with \"kind\": \
+             \"ising_mixture\" or \"dyck\"",
+        );
+    };
+    let kind = match map.remove("kind") {
+        Some(serde_json::Value::String(kind)) => kind,
+        Some(other) => {
+            return check.fail(
+                "model.reference.kind",
+                format!("expected a string, got {other}"),
+            );
+        }
+        None => return check.fail(key, "missing field `kind`"),
+    };
+    let rest = serde_json::Value::Object(map);
+    match kind.as_str() {
+        "ising_mixture" => Ok(TokenModelSpec::IsingMixture(check.typed(key, rest)?)),
+        "dyck" => Ok(TokenModelSpec::Dyck(check.typed(key, rest)?)),
+        other => check.fail(
+            "model.reference.kind",
+            format!(
+                "unknown kind {other:?}; the reference is exact: \"ising_mixture\" or \"dyck\""
+            ),
+        ),
+    }
+}
+
+/// The range checks of an exact token model, errors naming `model.…` keys.
+fn validate_exact(check: &Checker, model: &TokenModelSpec) -> Result<(), SceneError> {
+    match model {
+        TokenModelSpec::IsingMixture(m) => validate_token_ising(check, m),
+        TokenModelSpec::Dyck(d) => match DyckModel::check(d.length, d.brackets, d.labels.classes())
+        {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let key = match e {
+                    DyckError::BadLength(_) | DyckError::TooLong { .. } => "model.length",
+                    DyckError::BadBrackets(_) => "model.brackets",
+                    DyckError::BadDepth { .. } => "model.labels.max_depth_at_least",
+                };
+                check.fail(key, e.to_string())
+            }
+        },
+        TokenModelSpec::LearnedMasked(_) => check.fail(
+            "model.reference.kind",
+            "the reference of a learned model must be exact (ising_mixture or dyck)",
+        ),
     }
 }
 

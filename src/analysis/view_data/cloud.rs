@@ -229,7 +229,7 @@ pub fn hidden_states(
                 .hidden
         }
         LearnedModel::EulerStack(es) => Some(es.sample(n, scene.seed, cancel)?.hidden),
-        LearnedModel::MlpDenoiser(_) => None,
+        LearnedModel::MlpDenoiser(_) | LearnedModel::MaskedDiffusion(_) => None,
     };
     let Some(hidden) = hidden else {
         return Err(ViewDataError::Unsuitable(format!(

@@ -1,9 +1,10 @@
 //! The discrete lab as a token scene asks for it (`docs/science/discrete.md` §4, §7): token
 //! trajectories of the scene's sampler, the exact-posterior curve φ_post with its 0.75-type crossing
 //! (exact by binomial sums when the sites are independent, Monte Carlo otherwise) and the cloning curve
-//! with its crossing, the U-turn with its token-change correlations χ(t), ξ(t) at the clone times, and
-//! token and class commitment for every sampler the noise allows. The CLI prints and writes these; the
-//! app can run them as worker jobs.
+//! with its crossing, the U-turn with its token-change correlations χ(t), ξ(t) at the clone times,
+//! token and class commitment for every sampler the noise allows, and for a learned masked-diffusion
+//! model its marginals and Dyck validity against the exact model's. The CLI prints and writes these;
+//! the app can run them as worker jobs.
 
 use std::sync::atomic::AtomicBool;
 
@@ -25,9 +26,12 @@ use crate::diffusion::StoreSteps;
 use crate::diffusion::discrete::{
     DiscreteSampler, TokenSpec, TokenTrajectories, run_token_trajectories,
 };
-use crate::model::discrete::DiscreteNoise;
+use crate::model::discrete::dyck::is_balanced;
 use crate::model::discrete::ising_chain::IsingChainTokens;
-use crate::scene::{SceneTokenModel, TokenScene};
+use crate::model::discrete::{DiscreteNoise, MASK, TokenModel};
+use crate::model::learned::masked::LearnedTokens;
+use crate::scene::{TokenModelSpec, TokenScene};
+use rayon::prelude::*;
 
 /// Forward samples of the Monte Carlo φ_post when the scene does not say: the s.e. of φ is then
 /// ≤ 0.5/√4000 ≈ 0.008, and a Dyck-16 crossing (≈ 50 evaluations) takes seconds, not minutes.
@@ -104,6 +108,50 @@ pub struct DiscreteLabReport {
     pub pairs: usize,
     pub labels: &'static str,
     pub seed: u64,
+    /// A learned model against its exact reference (learned_masked scenes only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub learned: Option<LearnedComparison>,
+}
+
+/// Trajectories per (sampler, step count) of the learned-model comparison: the validity of each run
+/// then has a binomial standard error ≤ 0.5/√500 ≈ 0.022.
+pub const COMPARISON_ROWS: usize = 500;
+
+/// The samplers and step counts the learned model is compared at.
+pub const COMPARISON_SAMPLERS: [DiscreteSampler; 3] = [
+    DiscreteSampler::Factorized,
+    DiscreteSampler::Confidence,
+    DiscreteSampler::Autoregressive,
+];
+pub const COMPARISON_STEPS: [usize; 3] = [4, 8, 16];
+
+/// One sampler at one step count, run with the learned and with the exact marginals.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LearnedRun {
+    pub sampler: &'static str,
+    pub steps: usize,
+    /// KL(exact ‖ learned) of the per-token marginals in nats, averaged over the masked sites of each
+    /// state the learned run visits, then over every (trajectory, step) with a masked site that
+    /// some word of the exact model explains.
+    pub mean_kl: f64,
+    /// The (trajectory, step) states that average is over.
+    pub kl_states: usize,
+    /// Fraction of the visited states with a masked site that no word of the exact model explains
+    /// (the learned run has already left the data's support; exact marginals do not exist there).
+    pub off_support: f64,
+    /// Fraction of the learned run's final words that are balanced (Dyck references only).
+    pub validity: Option<f64>,
+    /// The same fraction for the same sampler on the exact marginals.
+    pub exact_validity: Option<f64>,
+}
+
+/// The lab's comparison of a learned masked-diffusion model with its exact reference
+/// (`docs/science/discrete.md` §3, learned).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LearnedComparison {
+    /// Trajectories per run.
+    pub rows: usize,
+    pub runs: Vec<LearnedRun>,
 }
 
 /// φ_post of the scene's model: exact for independent sites, else Monte Carlo with common random
@@ -114,8 +162,8 @@ enum PosteriorCurve<'a> {
 }
 
 impl PosteriorCurve<'_> {
-    /// φ_post(t) and its standard error (0 when exact).
-    fn at(&self, model: &SceneTokenModel, noise: DiscreteNoise, t: f64) -> (f64, f64) {
+    /// φ_post(t) of the exact `model` and its standard error (0 when exact).
+    fn at(&self, model: &dyn TokenModel, noise: DiscreteNoise, t: f64) -> (f64, f64) {
         match self {
             PosteriorCurve::Exact(chain) => (
                 // The time is ≥ 0 and the couplings are 0, the only two failures.
@@ -123,7 +171,7 @@ impl PosteriorCurve<'_> {
                 0.0,
             ),
             PosteriorCurve::MonteCarlo(samples) => {
-                let e = samples.phi_posterior(model.model(), t);
+                let e = samples.phi_posterior(model, t);
                 (e.mean, e.std_error)
             }
         }
@@ -138,6 +186,8 @@ pub fn run_discrete_lab(
 ) -> Result<DiscreteLabReport, ViewDataError> {
     let model = scene.build_model()?;
     let token_model = model.model();
+    // φ_post is the exact model's: a learned model's reference (its class posterior is that anyway).
+    let exact = model.learned().map_or(token_model, |l| l.reference());
     let noise = scene.noise;
     let weights = token_model.weights().to_vec();
     let midpoint_level = 0.5 * (1.0 + weights.iter().map(|w| w * w).sum::<f64>());
@@ -145,13 +195,13 @@ pub fn run_discrete_lab(
     let curve = match model.independent_sites() {
         Some(chain) => PosteriorCurve::Exact(chain),
         None => PosteriorCurve::MonteCarlo(DiscreteForwardSamples::draw(
-            token_model,
+            exact,
             noise,
             settings.posterior_samples,
             settings.seed,
         )),
     };
-    let t_mid_posterior = phi_crossing(|t| curve.at(&model, noise, t).0, midpoint_level);
+    let t_mid_posterior = phi_crossing(|t| curve.at(exact, noise, t).0, midpoint_level);
     control.step(0.2, "discrete cloning")?;
     let t_max = scene.sampler.t_max;
     let clone_times = match &settings.clone_times {
@@ -191,7 +241,7 @@ pub fn run_discrete_lab(
         .iter()
         .zip(&cloning.phi)
         .map(|(&t, clone)| {
-            let (phi_post, phi_post_std_error) = curve.at(&model, noise, t);
+            let (phi_post, phi_post_std_error) = curve.at(exact, noise, t);
             DiscretePoint {
                 t,
                 phi_post,
@@ -202,6 +252,18 @@ pub fn run_discrete_lab(
         })
         .collect();
     let crossing = cloning_crossing(&points, midpoint_level);
+    let learned = match model.learned() {
+        Some(l) => {
+            control.set_span(0.6, 1.0);
+            let plan = ComparisonPlan {
+                samplers: &COMPARISON_SAMPLERS,
+                steps: &COMPARISON_STEPS,
+                rows: COMPARISON_ROWS,
+            };
+            Some(compare_learned(scene, l, &plan, control)?)
+        }
+        None => None,
+    };
     Ok(DiscreteLabReport {
         noise: noise.name(),
         sampler: sampler.sampler.name(),
@@ -226,6 +288,146 @@ pub fn run_discrete_lab(
         pairs: settings.pairs,
         labels: settings.labels.name(),
         seed: settings.seed,
+        learned,
+    })
+}
+
+/// Which runs [`compare_learned`] makes: every sampler at every step count, `rows` trajectories each.
+pub struct ComparisonPlan<'a> {
+    pub samplers: &'a [DiscreteSampler],
+    pub steps: &'a [usize],
+    pub rows: usize,
+}
+
+/// Runs every sampler of `plan` at every step count with the learned and the exact marginals (the
+/// scene's seed, grid and t range), and measures the KL of the learned marginals along the learned
+/// trajectories and the Dyck validity of both runs' final words.
+pub fn compare_learned(
+    scene: &TokenScene,
+    learned: &LearnedTokens,
+    plan: &ComparisonPlan,
+    control: &mut Control,
+) -> Result<LearnedComparison, ViewDataError> {
+    let reference = learned.reference();
+    let dyck = matches!(&scene.model, TokenModelSpec::LearnedMasked(l)
+        if matches!(*l.reference, TokenModelSpec::Dyck(_)));
+    let total = plan.samplers.len() * plan.steps.len();
+    let mut runs = Vec::with_capacity(total);
+    for (i, (&sampler, &steps)) in plan
+        .samplers
+        .iter()
+        .flat_map(|s| plan.steps.iter().map(move |n| (s, n)))
+        .enumerate()
+    {
+        control.step(
+            i as f64 / total as f64,
+            &format!(
+                "learned vs exact: {} sampler, {steps} steps",
+                sampler.name()
+            ),
+        )?;
+        let spec = TokenSpec {
+            sampler,
+            steps,
+            trajectories: plan.rows,
+            store: StoreSteps::All,
+            ..scene.token_spec()
+        };
+        let cancel = control.cancel_flag();
+        let mut quiet = |_: f32, _: &str| {};
+        let run = run_token_trajectories(learned, &spec, &mut quiet, cancel)?;
+        let kl = kl_along_run(learned, &run)?;
+        let final_validity = |run: &TokenTrajectories| {
+            dyck.then(|| {
+                let last = run.stored_steps - 1;
+                (0..run.n)
+                    .filter(|&r| run.state(r, last).is_some_and(is_balanced))
+                    .count() as f64
+                    / run.n as f64
+            })
+        };
+        let exact_validity = if dyck {
+            let exact_run = run_token_trajectories(reference, &spec, &mut quiet, cancel)?;
+            final_validity(&exact_run)
+        } else {
+            None
+        };
+        runs.push(LearnedRun {
+            sampler: sampler.name(),
+            steps,
+            mean_kl: kl.mean,
+            kl_states: kl.states,
+            off_support: kl.off_support,
+            validity: final_validity(&run),
+            exact_validity,
+        });
+    }
+    Ok(LearnedComparison {
+        rows: plan.rows,
+        runs,
+    })
+}
+
+/// KL(exact ‖ learned) along one learned run (see [`LearnedRun`]).
+struct KlAlongRun {
+    mean: f64,
+    states: usize,
+    off_support: f64,
+}
+
+/// The mean over the run's states with a masked site that some word of the reference explains of
+/// the site-mean KL(exact ‖ learned), their number, and the fraction of states with a masked site
+/// that no word explains (there the exact marginals do not exist). The network is evaluated on all
+/// states at once.
+fn kl_along_run(
+    learned: &LearnedTokens,
+    run: &TokenTrajectories,
+) -> Result<KlAlongRun, ViewDataError> {
+    let (l, v) = (run.length, run.vocab);
+    let states: Vec<(usize, &[u8])> = (0..run.n)
+        .flat_map(|r| (0..run.stored_steps).map(move |j| (j, r)))
+        .filter_map(|(j, r)| run.state(r, j).map(|x| (j, x)))
+        .filter(|(_, x)| x.contains(&MASK))
+        .collect();
+    let flat: Vec<u8> = states.iter().flat_map(|(_, x)| x.iter().copied()).collect();
+    let network = learned
+        .network()
+        .marginals(&flat, states.len())
+        .map_err(|e| ViewDataError::Unsuitable(format!("masked-diffusion model: {e}")))?;
+    let reference = learned.reference();
+    let classes = reference.weights().len();
+    let per_state: Vec<Option<f64>> = states
+        .par_iter()
+        .zip(network.par_chunks(l * v))
+        .map(|(&(j, x), q)| {
+            let t = run.times[j];
+            if !reference.explains(DiscreteNoise::Mask, t, x) {
+                return None;
+            }
+            let mut p = vec![0.0; l * v];
+            let mut posterior = vec![0.0; classes];
+            reference.posterior(DiscreteNoise::Mask, t, x, &mut p, &mut posterior);
+            let masked: Vec<usize> = (0..l).filter(|&i| x[i] == MASK).collect();
+            let kl: f64 = masked
+                .iter()
+                .map(|&i| {
+                    p[i * v..(i + 1) * v]
+                        .iter()
+                        .zip(&q[i * v..(i + 1) * v])
+                        .filter(|(p, _)| **p > 0.0)
+                        .map(|(&p, &q)| p * (p / f64::from(q).max(f64::MIN_POSITIVE)).ln())
+                        .sum::<f64>()
+                })
+                .sum();
+            Some(kl / masked.len() as f64)
+        })
+        .collect();
+    let explained: Vec<f64> = per_state.iter().flatten().copied().collect();
+    let n = explained.len();
+    Ok(KlAlongRun {
+        mean: explained.iter().sum::<f64>() / n.max(1) as f64,
+        states: n,
+        off_support: (per_state.len() - n) as f64 / per_state.len().max(1) as f64,
     })
 }
 

@@ -85,6 +85,10 @@ fn symbols(model: &SceneTokenModel) -> Vec<String> {
                 None => vec![format!("open {b}"), format!("close {b}")],
             })
             .collect(),
+        // The network knows its vocabulary, not what the symbols mean.
+        SceneTokenModel::Learned(_) => (0..model.model().vocab())
+            .map(|v| format!("symbol {v}"))
+            .collect(),
     }
 }
 

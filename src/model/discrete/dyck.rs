@@ -179,6 +179,16 @@ impl DyckModel {
     /// no posterior; it is then treated as carrying no information, so callers get the prior instead
     /// of NaN.
     fn inside_for(&self, noise: DiscreteNoise, t: f64, x_t: &[u8]) -> Inside {
+        let inside = self.observed(noise, t, x_t);
+        if inside.total().is_finite() {
+            inside
+        } else {
+            self.prior.clone()
+        }
+    }
+
+    /// Inside weights of the words weighted by the emissions of `x_t`; total −∞ when no word fits.
+    fn observed(&self, noise: DiscreteNoise, t: f64, x_t: &[u8]) -> Inside {
         let v = 2 * self.brackets;
         debug_assert_eq!(x_t.len(), self.length);
         let mut log_e = vec![f64::NEG_INFINITY; self.length * v];
@@ -187,12 +197,7 @@ impl DyckModel {
                 log_e[i * v + s] = noise.emission(obs, s as u8, v, t).ln();
             }
         }
-        let inside = Inside::new(self.length, self.brackets, log_e);
-        if inside.total().is_finite() {
-            inside
-        } else {
-            self.prior.clone()
-        }
+        Inside::new(self.length, self.brackets, log_e)
     }
 
     /// ln Σ_{words in class k} Π_i e_i(word_i) for every class, from the inside weights.
@@ -542,6 +547,12 @@ impl TokenModel for DyckModel {
         let inside = self.inside_for(noise, t, x_t);
         inside.sample(rng, out);
         self.class_of(out)
+    }
+
+    /// A revealed symbol no balanced word has there (or a flip observation of weight 0, which
+    /// cannot happen for t > 0) leaves no consistent word.
+    fn explains(&self, noise: DiscreteNoise, t: f64, x_t: &[u8]) -> bool {
+        self.observed(noise, t, x_t).total().is_finite()
     }
 
     fn sample_x0(&self, n: usize, seed: u64) -> TokenSamples {

@@ -136,6 +136,25 @@ pub trait TokenModel: Send + Sync {
 
     /// `n` clean sequences x_0 ~ P_0 with their classes; row i depends only on (seed, i).
     fn sample_x0(&self, n: usize, seed: u64) -> TokenSamples;
+
+    /// Whether some clean sequence could have produced the observation `x_t` (`[L]`) at time t. Where
+    /// none could, the evaluations fall back to the noise-free law (a learned sampler can reach such
+    /// states; the exact ones cannot). Every observation is possible unless a model says otherwise.
+    fn explains(&self, _noise: DiscreteNoise, _t: f64, _x_t: &[u8]) -> bool {
+        true
+    }
+
+    /// Whether [`TokenModel::sample_posterior`] is an exact joint draw. A learned model only has
+    /// per-site marginals (`model::learned::masked`), so runs refuse the `exact` sampler for it.
+    fn joint_draws(&self) -> bool {
+        true
+    }
+
+    /// The first evaluation failure, if any: a learned model's network can fail where the exact
+    /// models cannot, and the trait's evaluations return no errors, so runs check this at the end.
+    fn failure(&self) -> Option<String> {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 /// Version of the model-file layout written by this build. Files with a larger number are refused.
 /// Version 2 added the Euler-Stack's `stack` and the DiT's `prediction` fields; version-1 files (no
 /// fields) load as a soft stack and a velocity model. Version 3 added the DiT's `self_conditioning`;
-/// older files (no field) load without it.
-pub const FORMAT_VERSION: u32 = 3;
+/// older files (no field) load without it. Version 4 added the `masked_diffusion` kind.
+pub const FORMAT_VERSION: u32 = 4;
 
 /// The safetensors metadata key holding the [`ModelHeader`] JSON.
 pub const HEADER_KEY: &str = "diffscope_model";
@@ -154,6 +154,38 @@ impl MlpDenoiserConfig {
     }
 }
 
+/// Masked-diffusion transformer (`docs/science/discrete.md` §3, learned): a bidirectional pre-LN
+/// transformer over token ids (the vocabulary plus one mask id) and the row's masked fraction,
+/// giving per-token logits over the vocabulary.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaskedDiffusionConfig {
+    /// L: tokens per sequence.
+    pub seq_len: usize,
+    /// V: vocabulary without the mask id (which is V).
+    pub vocab: usize,
+    pub width: usize,
+    pub layers: usize,
+    pub heads: usize,
+    /// MLP hidden width = `mlp_ratio · width`.
+    pub mlp_ratio: usize,
+}
+
+impl MaskedDiffusionConfig {
+    /// The shipped size (assets/models/PROVENANCE.md): 2 layers of width 64, small enough to train in
+    /// minutes on one CPU core.
+    pub fn small(seq_len: usize, vocab: usize) -> Self {
+        Self {
+            seq_len,
+            vocab,
+            width: 64,
+            layers: 2,
+            heads: 4,
+            mlp_ratio: 2,
+        }
+    }
+}
+
 /// Which model a file holds, with its architecture.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -161,6 +193,7 @@ pub enum ModelConfig {
     Dit(DitConfig),
     EulerStack(EulerStackConfig),
     MlpDenoiser(MlpDenoiserConfig),
+    MaskedDiffusion(MaskedDiffusionConfig),
 }
 
 impl ModelConfig {
@@ -169,6 +202,7 @@ impl ModelConfig {
             ModelConfig::Dit(_) => "dit",
             ModelConfig::EulerStack(_) => "euler_stack",
             ModelConfig::MlpDenoiser(_) => "mlp_denoiser",
+            ModelConfig::MaskedDiffusion(_) => "masked_diffusion",
         }
     }
 
@@ -238,6 +272,29 @@ impl ModelConfig {
                 finite_positive("t_max", c.t_max)?;
                 if c.t_min >= c.t_max {
                     return Err(format!("t_min {} must be below t_max {}", c.t_min, c.t_max));
+                }
+            }
+            ModelConfig::MaskedDiffusion(c) => {
+                positive("seq_len", c.seq_len)?;
+                positive("width", c.width)?;
+                positive("layers", c.layers)?;
+                if c.layers > MAX_BLOCKS {
+                    return Err(format!(
+                        "layers = {} must be at most {MAX_BLOCKS}",
+                        c.layers
+                    ));
+                }
+                positive("heads", c.heads)?;
+                positive("mlp_ratio", c.mlp_ratio)?;
+                // Token ids are u8 with 255 the mask (model::discrete::MAX_VOCAB).
+                if !(2..=255).contains(&c.vocab) {
+                    return Err(format!("vocab = {} must be in 2..=255", c.vocab));
+                }
+                if !c.width.is_multiple_of(c.heads) {
+                    return Err(format!(
+                        "width {} must be divisible by heads {}",
+                        c.width, c.heads
+                    ));
                 }
             }
         }

@@ -7,7 +7,8 @@ use super::config::{DitConfig, DitPrediction};
 use super::dyck;
 use super::hidden::HiddenStates;
 use super::params::{
-    BuildError, Init, ParamBuilder, ParamStore, gelu, layer_norm, linear, repeat_middle, sinusoidal,
+    BuildError, Init, ParamBuilder, ParamStore, gelu, layer_norm, linear, repeat_middle,
+    self_attention, sinusoidal,
 };
 use super::train::{DyckData, HELDOUT_NOISE_STREAM, Objective};
 use crate::base::ou;
@@ -149,19 +150,7 @@ impl Dit {
     }
 
     fn attention(&self, block: &Block, y: &Tensor) -> candle_core::Result<Tensor> {
-        let (n, l, w) = y.dims3()?;
-        let heads = self.config.heads;
-        let head_dim = w / heads;
-        let qkv = linear(&block.qkv, y)?
-            .reshape((n, l, 3, heads, head_dim))?
-            .permute((2, 0, 3, 1, 4))?; // [3, n, heads, L, head_dim]
-        let q = qkv.get(0)?.contiguous()?;
-        let k = qkv.get(1)?.contiguous()?;
-        let v = qkv.get(2)?.contiguous()?;
-        let scores = (q.matmul(&k.t()?.contiguous()?)? / (head_dim as f64).sqrt())?;
-        let weights = candle_nn::ops::softmax(&scores, D::Minus1)?;
-        let out = weights.matmul(&v)?.transpose(1, 2)?.reshape((n, l, w))?;
-        linear(&block.proj, &out)
+        self_attention(&block.qkv, &block.proj, self.config.heads, y)
     }
 
     /// Euler ODE from τ = 1 to 0 in `steps` steps (`docs/science/metrics.md` §3.3) for `n` sequences; sequence

@@ -1,12 +1,13 @@
 //! Learned models in candle (CPU, f32): the tiny DiT and the Euler-Stack of `docs/science/metrics.md` §3 on the
-//! Dyck-2 task, and a small OU-time MLP denoiser for analytic scenes. Owns model files (safetensors +
-//! versioned JSON config), training and hidden-state capture; knows nothing of the UI or the CLI.
+//! Dyck-2 task, a small OU-time MLP denoiser for analytic scenes, and a masked-diffusion token model.
+//! Owns model files (safetensors + versioned JSON config), training and hidden-state capture; knows nothing of the UI or the CLI.
 
 pub mod config;
 pub mod dit;
 pub mod dyck;
 pub mod euler_stack;
 pub mod hidden;
+pub mod masked;
 pub mod mlp_denoiser;
 pub mod params;
 pub mod train;
@@ -17,6 +18,7 @@ use crate::model::{Denoiser, ModelError};
 use config::{FORMAT_VERSION, HEADER_KEY, ModelConfig, ModelHeader};
 use dit::Dit;
 use euler_stack::EulerStack;
+use masked::MaskedDiffusion;
 use mlp_denoiser::MlpDenoiser;
 use params::{BuildError, ParamBuilder, ParamStore};
 use safetensors::SafeTensors;
@@ -109,6 +111,7 @@ pub enum LearnedModel {
     Dit(Dit),
     EulerStack(EulerStack),
     MlpDenoiser(MlpDenoiser),
+    MaskedDiffusion(MaskedDiffusion),
 }
 
 impl LearnedModel {
@@ -133,6 +136,9 @@ impl LearnedModel {
             ModelConfig::MlpDenoiser(c) => {
                 LearnedModel::MlpDenoiser(MlpDenoiser::build(c.clone(), builder).map_err(fail)?)
             }
+            ModelConfig::MaskedDiffusion(c) => LearnedModel::MaskedDiffusion(
+                MaskedDiffusion::build(c.clone(), builder).map_err(fail)?,
+            ),
         })
     }
 
@@ -141,6 +147,7 @@ impl LearnedModel {
             LearnedModel::Dit(m) => ModelConfig::Dit(m.config().clone()),
             LearnedModel::EulerStack(m) => ModelConfig::EulerStack(m.config().clone()),
             LearnedModel::MlpDenoiser(m) => ModelConfig::MlpDenoiser(m.config().clone()),
+            LearnedModel::MaskedDiffusion(m) => ModelConfig::MaskedDiffusion(m.config().clone()),
         }
     }
 
@@ -149,12 +156,17 @@ impl LearnedModel {
             LearnedModel::Dit(m) => m.params(),
             LearnedModel::EulerStack(m) => m.params(),
             LearnedModel::MlpDenoiser(m) => m.params(),
+            LearnedModel::MaskedDiffusion(m) => m.params(),
         }
     }
 
-    /// Whether `denoise` works (the DiT and the MLP denoiser; not the autoregressive Euler-Stack).
+    /// Whether `denoise` works (the DiT and the MLP denoiser; not the autoregressive Euler-Stack nor
+    /// the masked-diffusion token model).
     pub fn is_denoiser(&self) -> bool {
-        !matches!(self, LearnedModel::EulerStack(_))
+        !matches!(
+            self,
+            LearnedModel::EulerStack(_) | LearnedModel::MaskedDiffusion(_)
+        )
     }
 
     /// Writes the weights and the versioned config to `path` (atomically).
@@ -263,6 +275,11 @@ macro_rules! seeded_constructor {
 seeded_constructor!(Dit, config::DitConfig, Dit);
 seeded_constructor!(EulerStack, config::EulerStackConfig, EulerStack);
 seeded_constructor!(MlpDenoiser, config::MlpDenoiserConfig, MlpDenoiser);
+seeded_constructor!(
+    MaskedDiffusion,
+    config::MaskedDiffusionConfig,
+    MaskedDiffusion
+);
 
 impl Denoiser for LearnedModel {
     fn dim(&self) -> usize {
@@ -270,6 +287,7 @@ impl Denoiser for LearnedModel {
             LearnedModel::Dit(m) => m.dim(),
             LearnedModel::MlpDenoiser(m) => m.dim(),
             LearnedModel::EulerStack(m) => m.config().seq_len,
+            LearnedModel::MaskedDiffusion(m) => m.config().seq_len,
         }
     }
 
@@ -287,6 +305,13 @@ impl Denoiser for LearnedModel {
             LearnedModel::EulerStack(_) => {
                 return Err(ModelError::Invalid(
                     "the Euler-Stack is an autoregressive model, not a denoiser".into(),
+                ));
+            }
+            LearnedModel::MaskedDiffusion(_) => {
+                return Err(ModelError::Invalid(
+                    "the masked-diffusion model works on tokens under mask noise, not as a \
+                     Gaussian denoiser"
+                        .into(),
                 ));
             }
         };

@@ -204,6 +204,28 @@ pub fn layer_norm(x: &Tensor) -> candle_core::Result<Tensor> {
     centred.broadcast_div(&(variance + 1e-6)?.sqrt()?)
 }
 
+/// Multi-head self-attention over the tokens of `y` `[n, L, w]` (no causal mask): `qkv` maps w → 3w,
+/// `proj` w → w, `heads` divides w.
+pub fn self_attention(
+    qkv: &Linear,
+    proj: &Linear,
+    heads: usize,
+    y: &Tensor,
+) -> candle_core::Result<Tensor> {
+    let (n, l, w) = y.dims3()?;
+    let head_dim = w / heads;
+    let qkv = linear(qkv, y)?
+        .reshape((n, l, 3, heads, head_dim))?
+        .permute((2, 0, 3, 1, 4))?; // [3, n, heads, L, head_dim]
+    let q = qkv.get(0)?.contiguous()?;
+    let k = qkv.get(1)?.contiguous()?;
+    let v = qkv.get(2)?.contiguous()?;
+    let scores = (q.matmul(&k.t()?.contiguous()?)? / (head_dim as f64).sqrt())?;
+    let weights = candle_nn::ops::softmax(&scores, D::Minus1)?;
+    let out = weights.matmul(&v)?.transpose(1, 2)?.reshape((n, l, w))?;
+    linear(proj, &out)
+}
+
 /// `layer` applied to the last axis of `x` `[..., inp]` as one 2-D matmul over all leading axes.
 /// candle's `Linear` on a 3-D input broadcasts the weight into a batch of small matmuls, whose weight
 /// gradient is then summed over the batch by a strided reduction (a third of a DiT training step).

@@ -78,6 +78,20 @@ impl Recipe {
         }
     }
 
+    /// The shipped masked-diffusion models (`masked::MaskedTraining` on words of an exact model).
+    pub fn masked() -> Self {
+        Self {
+            options: TrainOptions {
+                steps: 3000,
+                lr_start: 2e-3,
+                lr_end: 1e-4,
+                warmup: 100,
+                ..TrainOptions::default()
+            },
+            batch: 128,
+        }
+    }
+
     /// The shipped MLP denoiser.
     pub fn denoiser() -> Self {
         Self {
