@@ -3,6 +3,7 @@
 //! in log10 coordinates with ticks at decades. The legend is a row above the plot ([`legend`]), never
 //! a box over the data. Knows nothing of what a figure means.
 
+use super::presentation::type_scale;
 use crate::figure::{Figure, Marker, Rgb, Scale, Shape, Swatch};
 use egui::{Align2, Color32, RichText, Sense, Stroke, Ui, Vec2};
 use egui_plot::{
@@ -125,7 +126,7 @@ pub fn show(
 ) -> egui::Response {
     let legend_height = legend(ui, figure);
     let response = configure(plot(figure, id))
-        .height((height - legend_height).max(MIN_PLOT_HEIGHT))
+        .height((height - legend_height).max(MIN_PLOT_HEIGHT * type_scale(ui)))
         .show(ui, |plot_ui| {
             draw(plot_ui, figure);
             extra(plot_ui);
@@ -136,7 +137,8 @@ pub fn show(
     response
 }
 
-/// Plots keep at least this height in points, however little room is left.
+/// Plots keep at least this height in points (at the default type size; its axis labels grow with the
+/// type), however little room is left.
 const MIN_PLOT_HEIGHT: f32 = 80.0;
 
 /// An egui plot with `figure`'s axis labels, ranges and scales (`id` must be unique in the window).

@@ -41,8 +41,9 @@ const CURVE_POINTS: usize = 33;
 const D_MIN: f64 = 2.0;
 const D_MAX: f64 = 4096.0;
 
-/// The y axis of the laws plot and the dendrogram, in words.
-pub const TIME_AXIS: &str = "speciation time t_S";
+/// The y axis of the laws plot: short, because a short plot (720 p in Present mode) must hold it
+/// upright; the figure's title says what t_S is.
+pub const TIME_AXIS: &str = "t_S";
 
 /// What the solid and the dashed lines are, for the tab's note.
 pub const LINES_EXPLAINED: &str = "Solid: the exact speciation time at each d — the time at which \
@@ -373,12 +374,12 @@ const LAW_LABEL_D: f64 = 512.0;
 
 /// Legend name of a family's exact (solid) curve.
 pub fn exact_name(family: &str) -> String {
-    format!("{family}: exact t_S (solid)")
+    format!("{family}: exact")
 }
 
 /// Legend name of a family's leading-order (dashed) curve.
 pub fn law_name(family: &str) -> String {
-    format!("{family}: leading-order law (dashed)")
+    format!("{family}: law")
 }
 
 /// The laws plot: for every family its exact balance time (solid) and its leading-order law (dashed)
@@ -455,7 +456,7 @@ pub fn laws_figure(laws: &SceneLaws) -> Figure {
             top = laws.marks.iter().map(|m| m.t).fold(top, f64::max);
             let times: Vec<String> = laws.marks.iter().map(|m| format!("{:.2}", m.t)).collect();
             series.push(Series {
-                name: format!("this scene's exact t_S: {}", times.join(", ")),
+                name: format!("exact t_S here: {}", times.join(", ")),
                 color: CURRENT_COLOR,
                 shape: Shape::Points {
                     points: laws.marks.iter().map(|m| [x, m.t]).collect(),
@@ -467,9 +468,9 @@ pub fn laws_figure(laws: &SceneLaws) -> Figure {
     }
     Figure {
         title: if laws.own {
-            "Speciation time against dimension: this scene's classes".into()
+            "Speciation time t_S against dimension: this scene's classes".into()
         } else {
-            "Speciation time against dimension: reference families".into()
+            "Speciation time t_S against dimension: reference families".into()
         },
         x: Axis::log("dimension d (log scale)", d_range),
         y: Axis::linear(TIME_AXIS, [0.0, 1.08 * top.max(0.5)]),
