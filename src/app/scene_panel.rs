@@ -7,7 +7,7 @@ use super::tour::{LiveCaption, caption_ui};
 use crate::builtin_scenes::PRESETS;
 use crate::scene::{
     BoundarySpec, CovSpec, GaussianMixtureSpec, InitKind, LabelRule, MeanSpec, ModelSpec,
-    SamplerKind, Scene, StoreSpec, TimeGrid,
+    SamplerKind, Scene, StoreSpec, TimeGrid, TokenModelSpec, TokenScene,
 };
 use egui::{DragValue, Ui};
 use std::path::Path;
@@ -35,40 +35,7 @@ pub fn ui(
     current_preset: Option<usize>,
     commands: &mut Vec<Command>,
 ) {
-    ui.heading("Scene");
-    let selected = current_preset
-        .and_then(|i| PRESETS.get(i))
-        .map(|(name, _)| *name)
-        .unwrap_or("(custom)");
-    egui::ComboBox::from_label("Preset")
-        .selected_text(selected)
-        .show_ui(ui, |ui| {
-            for (index, (name, _)) in PRESETS.iter().enumerate() {
-                if ui
-                    .selectable_label(current_preset == Some(index), *name)
-                    .clicked()
-                {
-                    commands.push(Command::OpenPreset(index));
-                }
-            }
-        });
-    ui.horizontal(|ui| {
-        if ui.button("Open scene…").clicked() {
-            commands.push(Command::PickScene);
-        }
-        if ui.button("Open points…").clicked() {
-            commands.push(Command::PickData);
-        }
-    });
-    ui.small("or drop a .json scene / .npy .safetensors .csv data on the window");
-    ui.horizontal(|ui| {
-        if ui.button("Teaching tour").clicked() {
-            commands.push(Command::StartTeachingTour);
-        }
-        if ui.button("Present (F5)").clicked() {
-            commands.push(Command::EnterPresentation);
-        }
-    });
+    header(ui, current_preset, commands);
     if let Some(imported) = imported {
         // The view shows the file: the scene's settings would describe something not on display.
         ui.label(egui::RichText::new(format!("Showing {imported}")).strong());
@@ -106,6 +73,110 @@ pub fn ui(
             commands.push(Command::Rerun);
         }
     });
+}
+
+/// The panel's top: the heading, the presets, and the buttons that open files or start a mode.
+fn header(ui: &mut Ui, current_preset: Option<usize>, commands: &mut Vec<Command>) {
+    ui.heading("Scene");
+    let selected = current_preset
+        .and_then(|i| PRESETS.get(i))
+        .map(|(name, _)| *name)
+        .unwrap_or("(custom)");
+    egui::ComboBox::from_label("Preset")
+        .selected_text(selected)
+        .show_ui(ui, |ui| {
+            for (index, (name, _)) in PRESETS.iter().enumerate() {
+                if ui
+                    .selectable_label(current_preset == Some(index), *name)
+                    .clicked()
+                {
+                    commands.push(Command::OpenPreset(index));
+                }
+            }
+        });
+    ui.horizontal(|ui| {
+        if ui.button("Open scene…").clicked() {
+            commands.push(Command::PickScene);
+        }
+        if ui.button("Open points…").clicked() {
+            commands.push(Command::PickData);
+        }
+    });
+    ui.small("or drop a .json scene / .npy .safetensors .csv data on the window");
+    ui.horizontal(|ui| {
+        if ui.button("Teaching tour").clicked() {
+            commands.push(Command::StartTeachingTour);
+        }
+        if ui.button("Present (F5)").clicked() {
+            commands.push(Command::EnterPresentation);
+        }
+    });
+}
+
+/// The panel for a token scene (mask or flip noise): its title and caption and a read-only summary;
+/// token scenes are not edited in the panel yet (edit the file and open it again).
+pub fn token_ui(ui: &mut Ui, scene: &TokenScene, commands: &mut Vec<Command>) {
+    header(ui, None, commands);
+    if let Some(title) = &scene.title {
+        ui.label(egui::RichText::new(title).strong());
+    }
+    if let Some(caption) = &scene.caption {
+        egui::ScrollArea::vertical()
+            .id_salt("token caption")
+            .max_height(220.0)
+            .show(ui, |ui| ui.label(caption));
+    }
+    ui.separator();
+    egui::Grid::new("token scene summary")
+        .num_columns(2)
+        .show(ui, |ui| {
+            for (name, value) in token_facts(scene) {
+                ui.label(name);
+                ui.label(value);
+                ui.end_row();
+            }
+        });
+    ui.small("Token scenes are read-only here: edit the file and open it again.");
+    if ui.button("Run again").clicked() {
+        commands.push(Command::Rerun);
+    }
+}
+
+/// What a token scene is, as (name, value) rows: model, L, noise, sampler, steps, run size.
+fn token_facts(scene: &TokenScene) -> Vec<(&'static str, String)> {
+    let (model, length) = match &scene.model {
+        TokenModelSpec::IsingMixture(m) => (
+            format!("mixture of {} Ising chains", m.components.len()),
+            m.dim,
+        ),
+        TokenModelSpec::Dyck(d) => (
+            format!("Dyck words, {} bracket pairs", d.brackets),
+            d.length,
+        ),
+    };
+    let s = &scene.sampler;
+    vec![
+        ("model", model),
+        ("length L", length.to_string()),
+        ("noise", scene.noise.name().to_string()),
+        ("sampler", s.kind.sampler().name().to_string()),
+        ("steps", format!("{}, t {} → {}", s.steps, s.t_max, s.t_min)),
+        ("sequences", scene.trajectories.to_string()),
+        ("seed", scene.seed.to_string()),
+    ]
+}
+
+/// One line saying what a token scene is (the caption line of its exported figures).
+pub fn token_summary(scene: &TokenScene) -> String {
+    let facts = token_facts(scene)
+        .into_iter()
+        .map(|(name, value)| format!("{name} {value}"))
+        .collect::<Vec<_>>()
+        .join(" · ");
+    match &scene.title {
+        Some(title) => format!("{title} — {facts}"),
+        None => facts,
+    }
 }
 
 fn model_editor(ui: &mut Ui, model: &mut ModelSpec) {
