@@ -865,13 +865,16 @@ impl DiffscopeApp {
     fn token_tab_note(view: View) -> Option<&'static str> {
         match view {
             View::Metrics => Some(
-                "The metric table measures point clouds; token scenes have no metrics here yet                  (their token and class commitment are in `diffscope speciation --json`).",
+                "The metric table measures point clouds; token scenes have no metrics here yet \
+                 (their token and class commitment are in `diffscope speciation --json`).",
             ),
             View::Inspector => Some(
-                "The inspector follows a trajectory of a point cloud; for a token scene click a                  row of the token view, which shows that sequence's marginals and class posterior.",
+                "The inspector follows a trajectory of a point cloud; for a token scene click a \
+                 row of the token view, which shows that sequence's marginals and class posterior.",
             ),
             View::Theory => Some(
-                "The laws of t_S against d are those of Gaussian noise; the theory of token                  scenes is not drawn yet (their t_mid is in the Speciation tab).",
+                "The laws of t_S against d are those of Gaussian noise; the theory of token \
+                 scenes is not drawn yet (their t_mid is in the Speciation tab).",
             ),
             View::Manifold | View::Speciation => None,
         }

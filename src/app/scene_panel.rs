@@ -160,7 +160,10 @@ fn token_facts(scene: &TokenScene) -> Vec<(&'static str, String)> {
         ("length L", length.to_string()),
         ("noise", scene.noise.name().to_string()),
         ("sampler", s.kind.sampler().name().to_string()),
-        ("steps", format!("{}, t {} → {}", s.steps, s.t_max, s.t_min)),
+        (
+            "steps",
+            format!("{}, t from {} to {}", s.steps, s.t_max, s.t_min),
+        ),
         ("sequences", scene.trajectories.to_string()),
         ("seed", scene.seed.to_string()),
     ]

@@ -123,7 +123,7 @@ pub fn ui(ui: &mut Ui, data: &TokenViewData, state: &TokenViewState) -> Vec<Toke
         });
         ui.add_space(gap);
         ui.vertical(|ui| {
-            ui.label("Token commitment time (last change of each token)");
+            ui.label("Token commitment time (last change of each token), coloured by stored step");
             let span = ColormapSpan::on_background(dark);
             let last = (steps - 1).max(1) as f32;
             let response = grid(
@@ -158,7 +158,7 @@ pub fn ui(ui: &mut Ui, data: &TokenViewData, state: &TokenViewState) -> Vec<Toke
                 (
                     egui::Align2::CENTER_TOP,
                     labels.center_top(),
-                    format!("t = {:.2} (colour by stored step)", data.times[middle]),
+                    format!("t = {:.2}", data.times[middle]),
                 ),
                 (
                     egui::Align2::RIGHT_TOP,
