@@ -393,6 +393,15 @@ impl DiffscopeApp {
         );
     }
 
+    /// Stored steps of what the centre shows (the time bar's range): the cloud's or the token run's.
+    pub fn stored_steps(&self) -> usize {
+        match (&self.results.tokens, &self.results.cloud) {
+            (Some(tokens), _) => tokens.steps(),
+            (None, Some(cloud)) => cloud.trajectories.stored_steps,
+            (None, None) => 0,
+        }
+    }
+
     /// The imported file on display, when the cloud is not the scene's.
     pub fn imported(&self) -> Option<&Imported> {
         self.results.imported()
@@ -624,8 +633,11 @@ impl DiffscopeApp {
 
     fn left_panel(&mut self, ui: &mut egui::Ui) {
         self.session_ui(ui);
-        if let Some(scene) = &self.scene.tokens {
-            scene_panel::token_ui(ui, scene, &mut self.commands);
+        if self.scene.tokens.is_some() {
+            let caption = self.live_caption();
+            if let Some(scene) = &self.scene.tokens {
+                scene_panel::token_ui(ui, &caption, scene, &mut self.commands);
+            }
             return;
         }
         let caption = self.live_caption();
@@ -710,6 +722,9 @@ impl DiffscopeApp {
     /// The applied scene's title and caption with the live numbers filled in (rebuilt only when
     /// they change).
     fn live_caption(&mut self) -> Arc<tour::LiveCaption> {
+        if let Some(scene) = &self.scene.tokens {
+            return Arc::new(scene_panel::token_caption(scene));
+        }
         self.caption.get(
             &self.scene.current,
             self.results.speciation.as_ref(),
@@ -829,10 +844,15 @@ impl DiffscopeApp {
         let markers = self.markers();
         let time_bar_height = Timeline::height(ui, width);
         let view_size = egui::vec2(width, (ui.available_height() - time_bar_height).max(120.0));
-        ui.allocate_ui(view_size, |ui| match self.results.tokens.clone() {
+        // Exactly this rect, clipped: in large type the view may not fit, and must not push the time
+        // bar out of the window.
+        let (rect, _) = ui.allocate_exact_size(view_size, egui::Sense::hover());
+        let mut view_ui = ui.new_child(egui::UiBuilder::new().max_rect(rect));
+        view_ui.set_clip_rect(rect.intersect(ui.clip_rect()));
+        match self.results.tokens.clone() {
             Some(data) => {
                 self.views.token.step = self.views.timeline.step;
-                for command in token_view::ui(ui, &data, &self.views.token) {
+                for command in token_view::ui(&mut view_ui, &data, &self.views.token) {
                     self.views.token.apply(command);
                 }
                 self.views.timeline.step = self.views.token.step;
@@ -844,7 +864,7 @@ impl DiffscopeApp {
                     .iter()
                     .find(|row| row.kind == JobKind::Sample)
                     .map(|row| (row.fraction, row.stage.clone()));
-                ui.label(match progress {
+                view_ui.label(match progress {
                     Some((fraction, stage)) => {
                         format!(
                             "Running the token scene: {stage} ({:.0} %)",
@@ -854,7 +874,7 @@ impl DiffscopeApp {
                     None => "The token run did not finish (see the errors below).".into(),
                 });
             }
-        });
+        }
         self.views.timeline.ui(ui, &times, true, &markers);
         if self.results.tokens.is_some() {
             self.driver.scene_drawn();

@@ -5,6 +5,7 @@
 use super::command::Command;
 use super::tour::{LiveCaption, caption_ui};
 use crate::builtin_scenes::PRESETS;
+use crate::scene::caption::{self, CaptionValues};
 use crate::scene::{
     BoundarySpec, CovSpec, GaussianMixtureSpec, InitKind, LabelRule, MeanSpec, ModelSpec,
     SamplerKind, Scene, StoreSpec, TimeGrid, TokenModelSpec, TokenScene,
@@ -46,19 +47,7 @@ pub fn ui(
         }
         return;
     }
-    if caption.text.is_some() {
-        egui::CollapsingHeader::new("About this scene")
-            .default_open(true)
-            .show(ui, |ui| {
-                egui::ScrollArea::vertical()
-                    .id_salt("caption")
-                    .max_height(220.0)
-                    .show(ui, |ui| caption_ui(ui, caption));
-            });
-    } else if let Some(title) = &caption.title {
-        ui.label(egui::RichText::new(title).strong());
-    }
-    ui.separator();
+    caption_section(ui, caption);
     egui::ScrollArea::vertical().show(ui, |ui| {
         model_editor(ui, &mut draft.model);
         ui.separator();
@@ -73,6 +62,23 @@ pub fn ui(
             commands.push(Command::Rerun);
         }
     });
+}
+
+/// The scene's title and caption (collapsible, scrolled when long), then a separator.
+fn caption_section(ui: &mut Ui, caption: &LiveCaption) {
+    if caption.text.is_some() {
+        egui::CollapsingHeader::new("About this scene")
+            .default_open(true)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .id_salt("caption")
+                    .max_height(220.0)
+                    .show(ui, |ui| caption_ui(ui, caption));
+            });
+    } else if let Some(title) = &caption.title {
+        ui.label(egui::RichText::new(title).strong());
+    }
+    ui.separator();
 }
 
 /// The panel's top: the heading, the presets, and the buttons that open files or start a mode.
@@ -115,18 +121,14 @@ fn header(ui: &mut Ui, current_preset: Option<usize>, commands: &mut Vec<Command
 
 /// The panel for a token scene (mask or flip noise): its title and caption and a read-only summary;
 /// token scenes are not edited in the panel yet (edit the file and open it again).
-pub fn token_ui(ui: &mut Ui, scene: &TokenScene, commands: &mut Vec<Command>) {
+pub fn token_ui(
+    ui: &mut Ui,
+    caption: &LiveCaption,
+    scene: &TokenScene,
+    commands: &mut Vec<Command>,
+) {
     header(ui, None, commands);
-    if let Some(title) = &scene.title {
-        ui.label(egui::RichText::new(title).strong());
-    }
-    if let Some(caption) = &scene.caption {
-        egui::ScrollArea::vertical()
-            .id_salt("token caption")
-            .max_height(220.0)
-            .show(ui, |ui| ui.label(caption));
-    }
-    ui.separator();
+    caption_section(ui, caption);
     egui::Grid::new("token scene summary")
         .num_columns(2)
         .show(ui, |ui| {
@@ -142,9 +144,9 @@ pub fn token_ui(ui: &mut Ui, scene: &TokenScene, commands: &mut Vec<Command>) {
     }
 }
 
-/// What a token scene is, as (name, value) rows: model, L, noise, sampler, steps, run size.
-fn token_facts(scene: &TokenScene) -> Vec<(&'static str, String)> {
-    let (model, length) = match &scene.model {
+/// The token model in words, and the sequence length L.
+fn token_model(scene: &TokenScene) -> (String, usize) {
+    match &scene.model {
         TokenModelSpec::IsingMixture(m) => (
             format!("mixture of {} Ising chains", m.components.len()),
             m.dim,
@@ -153,7 +155,12 @@ fn token_facts(scene: &TokenScene) -> Vec<(&'static str, String)> {
             format!("Dyck words, {} bracket pairs", d.brackets),
             d.length,
         ),
-    };
+    }
+}
+
+/// What a token scene is, as (name, value) rows: model, L, noise, sampler, steps, run size.
+fn token_facts(scene: &TokenScene) -> Vec<(&'static str, String)> {
+    let (model, length) = token_model(scene);
     let s = &scene.sampler;
     vec![
         ("model", model),
@@ -167,6 +174,20 @@ fn token_facts(scene: &TokenScene) -> Vec<(&'static str, String)> {
         ("sequences", scene.trajectories.to_string()),
         ("seed", scene.seed.to_string()),
     ]
+}
+
+/// A token scene's title and caption, its placeholders filled with what is known before any result
+/// (the sequence length as d).
+pub fn token_caption(scene: &TokenScene) -> LiveCaption {
+    let values = CaptionValues {
+        dim: Some(token_model(scene).1),
+        report: None,
+    };
+    LiveCaption {
+        title: scene.title.clone(),
+        text: scene.caption.as_deref().map(|t| caption::fill(t, values)),
+        edited: false,
+    }
 }
 
 /// One line saying what a token scene is (the caption line of its exported figures).
