@@ -266,12 +266,17 @@ impl DiffscopeApp {
         )
     }
 
-    /// The speciation plots of the level on display, once the lab has finished.
-    pub fn speciation_figures(&self) -> Option<[Figure; 2]> {
+    /// The speciation plots with their heights in an export, once the lab has finished: the level on
+    /// display, or a token scene's discrete lab.
+    pub fn speciation_figures(&self) -> Option<Vec<(Figure, f64)>> {
+        if self.scene.tokens.is_some() {
+            let report = self.results.discrete_lab.as_deref()?;
+            return Some(vec![(speciation_view::discrete_figure(report), 440.0)]);
+        }
         let report = self.results.speciation.as_deref()?;
-        Some(speciation_view::figures(
-            self.views.speciation_view.level_of(report),
-        ))
+        let [phi, commitment] =
+            speciation_view::figures(self.views.speciation_view.level_of(report));
+        Some(vec![(phi, 440.0), (commitment, 260.0)])
     }
 
     /// Carries out an export the menu asked for: data now, PNG as a worker job; errors reach the
