@@ -5,7 +5,7 @@
 //! checked too: one-hot marginals at t = 0, commitment at the reveal. In the whole app: a token scene
 //! file opens into this view over the time bar, its Speciation tab shows the discrete lab's t_mid (the
 //! closed form of case M1), a malformed token scene changes nothing but one error, and a continuous
-//! scene replaces the token scene.
+//! scene replaces the token scene; `render` draws and exports a token scene.
 
 mod app_support;
 
@@ -325,4 +325,74 @@ fn a_malformed_token_scene_changes_nothing_and_a_continuous_scene_replaces_a_tok
     assert!(app.scene.tokens.is_none() && app.results.tokens.is_none());
     assert!(app.results.discrete_lab.is_none());
     assert!(h.query_by_label(TOKENS_LABEL).is_none());
+}
+
+#[test]
+fn render_draws_a_token_scene_and_exports_its_speciation_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = dir.path().join("m1.json");
+    std::fs::write(&scene, M1_SMALL).unwrap();
+    let (csv, png) = (dir.path().join("phi.csv"), dir.path().join("tokens.png"));
+    let run = |args: &[&std::ffi::OsStr]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_diffscope"))
+            .arg("render")
+            .arg(&scene)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "--view".as_ref(),
+        "speciation".as_ref(),
+        "--csv".as_ref(),
+        csv.as_os_str(),
+    ]);
+    // The figure's t_mid line of φ_post is case M1's closed form.
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("t_mid φ_post") && l.contains(",vline,"))
+        .unwrap_or_else(|| panic!("no t_mid line in\n{text}"));
+    let x: f64 = line
+        .split(",vline,")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((x - M1_T_MID).abs() < 2e-3, "{line}");
+    run(&[
+        "--view".as_ref(),
+        "manifold".as_ref(),
+        "--step".as_ref(),
+        "10".as_ref(),
+        "--png".as_ref(),
+        png.as_os_str(),
+    ]);
+    assert!(image::open(&png).is_ok());
+    // 30 grid steps, the start and t = 0 stored: step 32 is past the run.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_diffscope"))
+        .args([
+            "render".as_ref(),
+            scene.as_os_str(),
+            "--view".as_ref(),
+            "manifold".as_ref(),
+            "--step".as_ref(),
+            "32".as_ref(),
+        ])
+        .args(["--png".as_ref(), png.as_os_str()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("32 stored steps"),
+        "{stderr}"
+    );
 }
