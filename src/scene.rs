@@ -5,8 +5,9 @@
 //!
 //! The top-level `noise` block splits scene files in two: Gaussian noise (the default) gives a
 //! [`Scene`], mask or flip noise a [`TokenScene`] (`scene/tokens.rs`, `docs/science/discrete.md` §7);
-//! [`SceneFile`] reads either. They are separate types so that every front that only knows continuous
-//! scenes (the app, `render`, sessions) refuses a token scene with one error instead of misreading it.
+//! [`SceneFile`] reads either (the app, `render`, `sample`, `speciation`). They are separate types so
+//! that every front that only knows continuous scenes (sessions, `record`, `train`) refuses a token
+//! scene with one error instead of misreading it.
 
 pub mod caption;
 mod tokens;
@@ -603,8 +604,8 @@ impl Scene {
             SceneFile::Tokens(tokens) => Checker { file: origin }.fail(
                 "noise.kind",
                 format!(
-                    "{} noise makes this a token scene, which only `diffscope sample` and \
-                     `diffscope speciation` run so far",
+                    "{} noise makes this a token scene, which only the app (with `render`), \
+                     `diffscope sample` and `diffscope speciation` run so far",
                     tokens.noise.name()
                 ),
             ),

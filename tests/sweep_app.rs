@@ -119,7 +119,8 @@ fn the_theory_tab_shows_a_sweep_folders_points_over_the_laws() {
     assert!(h.query_by_label("Close sweep").is_none());
     let laws = theory_figure(h.state());
     assert!(
-        laws.title.starts_with("Speciation time t_S against dimension"),
+        laws.title
+            .starts_with("Speciation time t_S against dimension"),
         "{}",
         laws.title
     );

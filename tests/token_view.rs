@@ -2,12 +2,19 @@
 //! Ising mixture under mask noise, it draws (snapshots on the light and the dark theme, references in
 //! tests/snapshots/), a click on a row of either grid selects that sequence, and the scrubber moves
 //! the step. The view only returns commands; the test applies them as the app will. The view data are
-//! checked too: one-hot marginals at t = 0, commitment at the reveal.
+//! checked too: one-hot marginals at t = 0, commitment at the reveal. In the whole app: a token scene
+//! file opens into this view over the time bar, its Speciation tab shows the discrete lab's t_mid (the
+//! closed form of case M1), a malformed token scene changes nothing but one error, and a continuous
+//! scene replaces the token scene; `render` draws and exports a token scene.
 
+mod app_support;
+
+use app_support::{small_scene, step_until};
 use diffscope::analysis::view_data::token_view::{TokenViewData, token_view_data};
 use diffscope::app::token_view::{
     COMMITMENT_LABEL, TOKENS_LABEL, TokenViewCommand, TokenViewState, ui,
 };
+use diffscope::app::{DiffscopeApp, RightTab};
 use diffscope::diffusion::discrete::{DiscreteSampler, TokenSpec, run_token_trajectories};
 use diffscope::diffusion::{GridSpacing, StoreSteps};
 use diffscope::model::discrete::ising_chain::{IsingChainClass, IsingChainTokens};
@@ -215,4 +222,177 @@ fn a_token_scene_gives_its_view() {
     for row in 0..data.rows {
         assert!((1..8).all(|c| data.commitment(row, c - 1) <= data.commitment(row, c)));
     }
+}
+
+/// Case M1 of `docs/science/discrete.md` §6 (independent sites, P(+1) = 0.6 vs 0.4, L = 64, mask
+/// noise) with a small run: φ_post is exact by binomial sums whatever the run's size.
+const M1_SMALL: &str = r#"{
+  "title": "M1, small run (test)",
+  "noise": {"kind": "mask"},
+  "model": {
+    "kind": "ising_mixture", "dim": 64, "coupling": 1.0, "boundary": "open",
+    "components": [
+      {"weight": 0.5, "beta": 0.0, "field": 0.202733, "label": "up"},
+      {"weight": 0.5, "beta": 0.0, "field": -0.202733, "label": "down"}
+    ]
+  },
+  "sampler": {"kind": "exact", "steps": 30, "t_max": 8.0, "t_min": 0.001, "grid": "log",
+              "store": "all"},
+  "trajectories": 60,
+  "seed": 3,
+  "speciation": {"clone_times": "auto", "pairs": 40, "labels": "sampled"}
+}"#;
+
+/// t_mid of φ_post for M1 (`docs/science/discrete.md` §6 table).
+const M1_T_MID: f64 = 1.1149;
+
+/// The app with the small M1 scene opened, stepped until its token run and lab are in.
+fn app_with_m1(dir: &std::path::Path) -> Harness<'static, DiffscopeApp> {
+    let path = dir.join("m1.json");
+    std::fs::write(&path, M1_SMALL).unwrap();
+    let mut h = app_support::harness(&path, [1400.0, 900.0]);
+    step_until(&mut h, "the token run and the discrete lab", |app| {
+        app.jobs.idle() && app.results.tokens.is_some() && app.results.discrete_lab.is_some()
+    });
+    h
+}
+
+#[test]
+fn the_app_shows_a_token_scene_and_its_discrete_lab() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = app_with_m1(dir.path());
+    let app = h.state();
+    assert!(app.jobs.errors().is_empty(), "{:?}", app.jobs.errors());
+    assert!(app.scene.tokens.is_some() && app.results.cloud.is_none());
+    assert_eq!(app.views.right_tab, RightTab::Speciation);
+    let report = app.results.discrete_lab.clone().unwrap();
+    let t_mid = report.t_mid_posterior.unwrap();
+    assert!((t_mid - M1_T_MID).abs() < 2e-3, "t_mid = {t_mid}");
+    // The token view is in the centre (not the manifold view), at the run's last step (t = 0).
+    h.get_by_label(TOKENS_LABEL);
+    let steps = app.results.tokens.as_ref().unwrap().steps();
+    assert_eq!(app.views.timeline.step, steps - 1);
+    // The Speciation tab names the crossing and the panel summarises the scene.
+    h.get_by_label_contains(&format!("t_mid: φ_post {t_mid:.3} (exact)"));
+    h.get_by_label("mixture of 2 Ising chains");
+    // The view's scrubber moves the time bar (and so the step every view shows).
+    h.get_by_label("step").set_value_accesskit(5.0);
+    h.run_steps(3);
+    assert_eq!(h.state().views.timeline.step, 5);
+    for tab in ["Metrics", "Inspector", "Theory"] {
+        h.get_by_label(tab).click();
+        h.run_steps(2);
+        assert!(
+            h.query_by_label_contains("token scene").is_some(),
+            "{tab}: no sentence about token scenes ({:?})",
+            h.state().views.right_tab
+        );
+    }
+}
+
+#[test]
+fn a_malformed_token_scene_changes_nothing_and_a_continuous_scene_replaces_a_token_scene() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = app_with_m1(dir.path());
+    let (scene, view) = {
+        let app = h.state();
+        (app.scene.tokens.clone(), app.results.tokens.clone())
+    };
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, M1_SMALL.replace(r#""steps": 30"#, r#""steps": 0"#)).unwrap();
+    h.state_mut().open_path(&bad);
+    h.run_steps(2);
+    let app = h.state();
+    assert_eq!(app.jobs.errors().len(), 1, "{:?}", app.jobs.errors());
+    assert!(
+        app.jobs.errors()[0].contains("sampler.steps"),
+        "{:?}",
+        app.jobs.errors()
+    );
+    assert_eq!(app.scene.tokens, scene);
+    assert!(std::sync::Arc::ptr_eq(
+        app.results.tokens.as_ref().unwrap(),
+        view.as_ref().unwrap()
+    ));
+    assert!(app.jobs.idle(), "a refused file starts no job");
+    // A continuous scene closes the token scene and brings the manifold view back.
+    let continuous = small_scene(dir.path());
+    h.state_mut().open_path(&continuous);
+    step_until(&mut h, "the continuous scene", |app| {
+        app.jobs.idle() && app.results.cloud.is_some() && app.results.speciation.is_some()
+    });
+    let app = h.state();
+    assert!(app.scene.tokens.is_none() && app.results.tokens.is_none());
+    assert!(app.results.discrete_lab.is_none());
+    assert!(h.query_by_label(TOKENS_LABEL).is_none());
+}
+
+#[test]
+fn render_draws_a_token_scene_and_exports_its_speciation_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = dir.path().join("m1.json");
+    std::fs::write(&scene, M1_SMALL).unwrap();
+    let (csv, png) = (dir.path().join("phi.csv"), dir.path().join("tokens.png"));
+    let run = |args: &[&std::ffi::OsStr]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_diffscope"))
+            .arg("render")
+            .arg(&scene)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "--view".as_ref(),
+        "speciation".as_ref(),
+        "--csv".as_ref(),
+        csv.as_os_str(),
+    ]);
+    // The figure's t_mid line of φ_post is case M1's closed form.
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("t_mid φ_post") && l.contains(",vline,"))
+        .unwrap_or_else(|| panic!("no t_mid line in\n{text}"));
+    let x: f64 = line
+        .split(",vline,")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((x - M1_T_MID).abs() < 2e-3, "{line}");
+    run(&[
+        "--view".as_ref(),
+        "manifold".as_ref(),
+        "--step".as_ref(),
+        "10".as_ref(),
+        "--png".as_ref(),
+        png.as_os_str(),
+    ]);
+    assert!(image::open(&png).is_ok());
+    // 30 grid steps, the start and t = 0 stored: step 32 is past the run.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_diffscope"))
+        .args([
+            "render".as_ref(),
+            scene.as_os_str(),
+            "--view".as_ref(),
+            "manifold".as_ref(),
+            "--step".as_ref(),
+            "32".as_ref(),
+        ])
+        .args(["--png".as_ref(), png.as_os_str()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("32 stored steps"),
+        "{stderr}"
+    );
 }

@@ -153,7 +153,7 @@ pub fn not_ready(app: &DiffscopeApp, view: View) -> Option<&'static str> {
     let cloud = app.results.cloud.as_deref();
     match view {
         View::Manifold => Some("a point cloud is exported as PNG only"),
-        View::Speciation if app.results.speciation.is_none() => {
+        View::Speciation if app.speciation_figures().is_none() => {
             Some("the speciation lab has not finished")
         }
         View::Inspector => match (cloud, app.views.manifold.settings.selected) {
@@ -171,10 +171,7 @@ pub fn not_ready(app: &DiffscopeApp, view: View) -> Option<&'static str> {
 /// The figure or table `view` shows now, if it has one and its results are in.
 pub fn content(app: &DiffscopeApp, view: View) -> Option<Content> {
     match view {
-        View::Speciation => {
-            let [phi, commitment] = app.speciation_figures()?;
-            Some(Content::Figures(vec![(phi, 440.0), (commitment, 260.0)]))
-        }
+        View::Speciation => Some(Content::Figures(app.speciation_figures()?)),
         View::Metrics => Some(Content::Table(app.metric_table())),
         View::Theory if app.views.laws.sweep().is_some() => {
             let sweep = app.views.laws.sweep()?;

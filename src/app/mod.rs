@@ -1,6 +1,7 @@
 //! The desktop app (eframe + wgpu): scene panel on the left, the manifold view with its time bar in the
 //! centre, inspector / speciation plot / metric table on the right, jobs and errors at the bottom.
-//! The UI thread reads finished results and sends jobs to the worker; it never computes.
+//! The UI thread reads finished results and sends jobs to the worker; it never computes. A token scene
+//! (mask or flip noise) shows its token view in the centre and its discrete lab in the Speciation tab.
 
 pub mod command;
 pub mod driver;
@@ -26,6 +27,8 @@ pub mod tour;
 
 use crate::analysis::compare::Comparison;
 use crate::analysis::speciation::report::SpeciationReport;
+use crate::analysis::view_data::discrete_lab::DiscreteLabReport;
+use crate::analysis::view_data::token_view::TokenViewData;
 use crate::analysis::view_data::{
     Cloud, Imported, Measured, ReferenceReports, measured, metric_table,
 };
@@ -33,7 +36,7 @@ use crate::figure::{Figure, Table};
 use crate::render::layer::LayerPipeline;
 use crate::render::trails::TrailPipeline;
 use crate::render::{PointPipeline, PointRenderer, RendererChoice};
-use crate::scene::Scene;
+use crate::scene::{Scene, SceneFile, TokenScene};
 use crate::session::Session;
 use command::Command;
 pub use driver::{CameraMotion, FrameStatsOptions, save_png};
@@ -118,6 +121,8 @@ pub struct Views {
     pub tour: Option<tour::Tour>,
     /// One view alone over the whole window (figures, `diffscope render`).
     pub solo: Option<View>,
+    /// The selected sequence of a token scene's view (its step is the time bar's).
+    pub token: token_view::TokenViewState,
 }
 
 /// The app: the worker's job board, the scene, the results on display, the views, and what drives
@@ -182,10 +187,15 @@ impl DiffscopeApp {
         });
         let mut jobs = JobBoard::new(2);
         let startup = session::startup_session(&options, &mut jobs);
+        let mut tokens = None;
         let (scene, preset) = match (&startup, &options.scene) {
             (Some(session), _) => (session.scene.clone(), None),
-            (None, Some(path)) => match Scene::load(path) {
-                Ok(scene) => (scene, None),
+            (None, Some(path)) => match SceneFile::load(path) {
+                Ok(SceneFile::Diffusion(scene)) => (scene, None),
+                Ok(SceneFile::Tokens(scene)) => {
+                    tokens = Some(scene);
+                    (Scene::default_scene(), None)
+                }
                 Err(e) => {
                     jobs.report(format!("could not open the scene: {e}"));
                     (Scene::default_scene(), Some(0))
@@ -193,9 +203,11 @@ impl DiffscopeApp {
             },
             (None, None) => (Scene::default_scene(), Some(0)),
         };
+        let mut scene = SceneState::new(scene, preset);
+        scene.tokens = tokens;
         let app = DiffscopeApp {
             jobs,
-            scene: SceneState::new(scene, preset),
+            scene,
             results: Results::default(),
             views: Views {
                 manifold: ManifoldView::default(),
@@ -210,6 +222,7 @@ impl DiffscopeApp {
                     .unwrap_or_default(),
                 tour: None,
                 solo: options.solo,
+                token: token_view::TokenViewState::default(),
             },
             driver: Driver::new(
                 options.screenshot,
@@ -256,12 +269,17 @@ impl DiffscopeApp {
         )
     }
 
-    /// The speciation plots of the level on display, once the lab has finished.
-    pub fn speciation_figures(&self) -> Option<[Figure; 2]> {
+    /// The speciation plots with their heights in an export, once the lab has finished: the level on
+    /// display, or a token scene's discrete lab.
+    pub fn speciation_figures(&self) -> Option<Vec<(Figure, f64)>> {
+        if self.scene.tokens.is_some() {
+            let report = self.results.discrete_lab.as_deref()?;
+            return Some(vec![(speciation_view::discrete_figure(report), 440.0)]);
+        }
         let report = self.results.speciation.as_deref()?;
-        Some(speciation_view::figures(
-            self.views.speciation_view.level_of(report),
-        ))
+        let [phi, commitment] =
+            speciation_view::figures(self.views.speciation_view.level_of(report));
+        Some(vec![(phi, 440.0), (commitment, 260.0)])
     }
 
     /// Carries out an export the menu asked for: data now, PNG as a worker job; errors reach the
@@ -304,6 +322,9 @@ impl DiffscopeApp {
 
     /// Restarts the sampling (and the metrics after it) and/or the speciation lab for the current scene.
     fn restart(&mut self, sampling: bool, speciation: bool) {
+        if let Some(scene) = &self.scene.tokens {
+            return self.restart_tokens(scene.clone(), sampling, speciation);
+        }
         if sampling {
             // The previous cloud stays drawn (dimmed, with the progress) until the new one arrives;
             // its measurements go, since they describe the old cloud.
@@ -328,15 +349,68 @@ impl DiffscopeApp {
         }
     }
 
+    /// Restarts a token scene's run (its token view) and/or its discrete lab. They use the jobs of
+    /// the cloud and the speciation lab, so opening either kind of scene cancels the other's.
+    fn restart_tokens(&mut self, scene: TokenScene, sampling: bool, speciation: bool) {
+        if sampling {
+            self.results.tokens = None;
+            let scene = scene.clone();
+            self.jobs.start(JobKind::Sample, "token run", move |ctx| {
+                tasks::token_run(&scene, ctx)
+            });
+        }
+        if speciation {
+            self.results.discrete_lab = None;
+            self.jobs
+                .start(JobKind::Speciation, "discrete lab", move |ctx| {
+                    tasks::discrete_lab(&scene, ctx)
+                });
+        }
+    }
+
+    /// Shows a token scene instead of the continuous one: the cloud and its measurements go (they
+    /// describe a scene no longer on display), its run and lab start.
+    pub fn open_token_scene(&mut self, scene: TokenScene) {
+        self.scene.preset = None;
+        self.scene.tokens = Some(scene);
+        self.jobs.cancel(JobKind::Metrics);
+        self.results.cloud = None;
+        self.results.metrics = None;
+        self.results.speciation = None;
+        self.results.arrival = state::Arrival::default();
+        self.views.manifold.settings.selected = None;
+        self.views.token = token_view::TokenViewState::default();
+        self.views.timeline.playing = false;
+        self.restart(true, true);
+    }
+
+    /// Closes the token scene on display (if any), returning whether there was one: its results go.
+    fn close_token_scene(&mut self) -> bool {
+        self.results.tokens = None;
+        self.results.discrete_lab = None;
+        self.scene.tokens.take().is_some()
+    }
+
     /// Makes `scene` current, restarting only the jobs its changes affect.
     pub fn apply_scene(&mut self, scene: Scene) {
+        // A token scene on display had replaced the continuous scene's results.
+        let was_tokens = self.close_token_scene();
         let invalidated = self.scene.replace(scene);
         // Imported data on display: any scene change brings the scene's own results back.
         let imported = self.imported().is_some();
         self.restart(
-            invalidated.sampling || imported,
-            invalidated.speciation || imported,
+            invalidated.sampling || imported || was_tokens,
+            invalidated.speciation || imported || was_tokens,
         );
+    }
+
+    /// Stored steps of what the centre shows (the time bar's range): the cloud's or the token run's.
+    pub fn stored_steps(&self) -> usize {
+        match (&self.results.tokens, &self.results.cloud) {
+            (Some(tokens), _) => tokens.steps(),
+            (None, Some(cloud)) => cloud.trajectories.stored_steps,
+            (None, None) => 0,
+        }
     }
 
     /// The imported file on display, when the cloud is not the scene's.
@@ -368,11 +442,12 @@ impl DiffscopeApp {
             return;
         }
         if is_scene {
-            match Scene::load(path) {
-                Ok(scene) => {
+            match SceneFile::load(path) {
+                Ok(SceneFile::Diffusion(scene)) => {
                     self.scene.preset = None;
                     self.open_scene(scene);
                 }
+                Ok(SceneFile::Tokens(scene)) => self.open_token_scene(scene),
                 Err(e) => self.jobs.report(format!("could not open the scene: {e}")),
             }
             return;
@@ -442,7 +517,17 @@ impl DiffscopeApp {
         for finished in finished_jobs {
             match finished.kind {
                 JobKind::Sample => {
-                    if let Ok(cloud) = finished.output.downcast::<Cloud>() {
+                    let output = match finished.output.downcast::<TokenViewData>() {
+                        Ok(tokens) => {
+                            // The fully revealed end of the run first, like a cloud's last step.
+                            self.views.timeline.step = tokens.steps().saturating_sub(1);
+                            self.views.timeline.playing = false;
+                            self.results.tokens = Some(tokens);
+                            continue;
+                        }
+                        Err(output) => output,
+                    };
+                    if let Ok(cloud) = output.downcast::<Cloud>() {
                         self.results.metrics = None;
                         self.jobs.cancel(JobKind::Metrics);
                         if std::mem::take(&mut self.results.arrival.reset_view) {
@@ -487,9 +572,12 @@ impl DiffscopeApp {
                         self.apply_pending_view();
                     }
                 }
-                JobKind::Speciation => {
-                    self.results.speciation = finished.output.downcast::<SpeciationReport>().ok();
-                }
+                JobKind::Speciation => match finished.output.downcast::<DiscreteLabReport>() {
+                    Ok(report) => self.results.discrete_lab = Some(report),
+                    Err(output) => {
+                        self.results.speciation = output.downcast::<SpeciationReport>().ok()
+                    }
+                },
                 JobKind::Metrics => {
                     self.results.metrics = finished.output.downcast::<Measured>().ok()
                 }
@@ -559,6 +647,13 @@ impl DiffscopeApp {
 
     fn left_panel(&mut self, ui: &mut egui::Ui) {
         self.session_ui(ui);
+        if self.scene.tokens.is_some() {
+            let caption = self.live_caption();
+            if let Some(scene) = &self.scene.tokens {
+                scene_panel::token_ui(ui, &caption, scene, &mut self.commands);
+            }
+            return;
+        }
         let caption = self.live_caption();
         let imported = self.imported().map(Imported::summary);
         let (draft_error, preset) = (self.scene.draft_error.clone(), self.scene.preset);
@@ -608,9 +703,16 @@ impl DiffscopeApp {
                 file_dialog::pick_file("session", &["json"]),
                 "drop the session file on the window, or start with `diffscope --session FILE`",
             ),
+            Command::SaveSession if self.scene.tokens.is_some() => self.jobs.report(
+                "sessions do not hold token scenes yet: save the scene file instead".into(),
+            ),
             Command::SaveSession => self.save_session_picked(),
             Command::Rerun => self.restart(true, true),
-            Command::StartTeachingTour => self.start_teaching_tour(),
+            Command::StartTeachingTour => {
+                // The tour's stops are continuous scenes: their results replace the token scene's.
+                self.close_token_scene();
+                self.start_teaching_tour()
+            }
             Command::TourStep(delta) => self.tour_step(delta),
             Command::EndTour => self.end_tour(),
             Command::EnterPresentation => self.views.presentation.enter(ctx),
@@ -622,6 +724,9 @@ impl DiffscopeApp {
     /// The caption line of an exported view: the scene and its parameters, or what an imported file
     /// holds.
     pub fn figure_caption(&self) -> String {
+        if let Some(scene) = &self.scene.tokens {
+            return scene_panel::token_summary(scene);
+        }
         match self.imported() {
             Some(imported) => imported.summary(),
             None => self.scene.current.caption_line(),
@@ -631,6 +736,9 @@ impl DiffscopeApp {
     /// The applied scene's title and caption with the live numbers filled in (rebuilt only when
     /// they change).
     fn live_caption(&mut self) -> Arc<tour::LiveCaption> {
+        if let Some(scene) = &self.scene.tokens {
+            return Arc::new(scene_panel::token_caption(scene));
+        }
         self.caption.get(
             &self.scene.current,
             self.results.speciation.as_ref(),
@@ -639,6 +747,14 @@ impl DiffscopeApp {
     }
 
     fn markers(&self) -> Vec<timeline::Marker> {
+        if self.scene.tokens.is_some() {
+            return self
+                .results
+                .discrete_lab
+                .as_deref()
+                .map(speciation_view::discrete_markers)
+                .unwrap_or_default();
+        }
         self.results
             .speciation
             .as_ref()
@@ -670,6 +786,9 @@ impl DiffscopeApp {
         // The panel's own width: wide toolbar rows must not push the view under the side panels.
         let width = ui.max_rect().width();
         ui.set_max_width(width);
+        if self.scene.tokens.is_some() {
+            return self.token_central(ui, width);
+        }
         // A projected slide shows the view, not its controls.
         if !self.views.presentation.active {
             self.views
@@ -726,8 +845,90 @@ impl DiffscopeApp {
 }
 
 impl DiffscopeApp {
+    /// The centre of a token scene: its token view (or the run's progress) over the time bar, whose
+    /// step the view shows and scrubs.
+    fn token_central(&mut self, ui: &mut egui::Ui, width: f32) {
+        let times = self
+            .results
+            .tokens
+            .as_ref()
+            .map(|t| t.times.clone())
+            .unwrap_or_default();
+        self.views.timeline.tick(ui.ctx(), times.len());
+        let markers = self.markers();
+        let time_bar_height = Timeline::height(ui, width);
+        let view_size = egui::vec2(width, (ui.available_height() - time_bar_height).max(120.0));
+        // Exactly this rect, clipped: in large type the view may not fit, and must not push the time
+        // bar out of the window.
+        let (rect, _) = ui.allocate_exact_size(view_size, egui::Sense::hover());
+        let mut view_ui = ui.new_child(egui::UiBuilder::new().max_rect(rect));
+        view_ui.set_clip_rect(rect.intersect(ui.clip_rect()));
+        match self.results.tokens.clone() {
+            Some(data) => {
+                self.views.token.step = self.views.timeline.step;
+                for command in token_view::ui(&mut view_ui, &data, &self.views.token) {
+                    self.views.token.apply(command);
+                }
+                self.views.timeline.step = self.views.token.step;
+            }
+            None => {
+                let progress = self
+                    .jobs
+                    .rows()
+                    .iter()
+                    .find(|row| row.kind == JobKind::Sample)
+                    .map(|row| (row.fraction, row.stage.clone()));
+                view_ui.label(match progress {
+                    Some((fraction, stage)) => {
+                        format!(
+                            "Running the token scene: {stage} ({:.0} %)",
+                            100.0 * fraction
+                        )
+                    }
+                    None => "The token run did not finish (see the errors below).".into(),
+                });
+            }
+        }
+        self.views.timeline.ui(ui, &times, true, &markers);
+        if self.results.tokens.is_some() {
+            self.driver.scene_drawn();
+        }
+    }
+
+    /// What a tab of a token scene shows instead of the continuous scene's view, when it has none yet.
+    fn token_tab_note(view: View) -> Option<&'static str> {
+        match view {
+            View::Metrics => Some(
+                "The metric table measures point clouds; token scenes have no metrics here yet \
+                 (their token and class commitment are in `diffscope speciation --json`).",
+            ),
+            View::Inspector => Some(
+                "The inspector follows a trajectory of a point cloud; for a token scene click a \
+                 row of the token view, which shows that sequence's marginals and class posterior.",
+            ),
+            View::Theory => Some(
+                "The laws of t_S against d are those of Gaussian noise; the theory of token \
+                 scenes is not drawn yet (their t_mid is in the Speciation tab).",
+            ),
+            View::Manifold | View::Speciation => None,
+        }
+    }
+
     /// One view in `ui`.
     fn view_ui(&mut self, ui: &mut egui::Ui, view: View) {
+        if self.scene.tokens.is_some() {
+            if let Some(note) = Self::token_tab_note(view) {
+                ui.label(note);
+                return;
+            }
+            if view == View::Speciation {
+                return speciation_view::discrete_ui(
+                    ui,
+                    self.results.discrete_lab.as_deref(),
+                    self.jobs.is_running(JobKind::Speciation),
+                );
+            }
+        }
         // Imported data has no scene: these tabs say what the file holds instead of the scene's results.
         if let Some(imported) = self.imported() {
             match view {
@@ -819,7 +1020,7 @@ impl DiffscopeApp {
         self.run_commands(&ctx);
         let idle = self.jobs.idle();
         let first_error = self.jobs.errors().first().cloned();
-        let drawn = idle && self.results.cloud.is_some();
+        let drawn = idle && self.results.shown();
         self.driver.drive_capture(&ctx, drawn, first_error);
         self.driver
             .drive_frame_stats(&ctx, drawn, !idle, &mut self.views);

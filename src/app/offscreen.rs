@@ -228,7 +228,7 @@ impl OffscreenApp {
         Some(t)
     }
 
-    /// Steps the app until its jobs are done and a cloud has arrived, then draws [`SETTLE_FRAMES`] more
+    /// Steps the app until its jobs are done and a cloud (or a token view) has arrived, then draws [`SETTLE_FRAMES`] more
     /// frames: results that arrive in one frame are laid out over the next few (plot axes measure their
     /// labels first), so without them the picture depended on which job ended last. Fails with the first
     /// job error, or when `stop` says so (checked every frame).
@@ -241,7 +241,7 @@ impl OffscreenApp {
             if let Some(error) = self.app.jobs.errors().first() {
                 return Err(WaitError::Job(error.to_string()));
             }
-            if self.app.jobs.idle() && self.app.results.cloud.is_some() {
+            if self.app.jobs.idle() && self.app.results.shown() {
                 break;
             }
             std::thread::sleep(Duration::from_millis(20));

@@ -169,11 +169,7 @@ impl DiffscopeApp {
         if ctx.text_edit_focused() {
             return;
         }
-        let steps = self
-            .results
-            .cloud
-            .as_ref()
-            .map_or(0, |c| c.trajectories.stored_steps);
+        let steps = self.stored_steps();
         // The time bar has t growing to the right: ← is a step of denoising.
         let (play, denoise, renoise, previous, next) = ctx.input(|i| {
             (
@@ -210,8 +206,8 @@ impl DiffscopeApp {
                 if self.views.tour.is_some() {
                     self.tour_bar(ui);
                 }
-                // Imported data has no scene to switch.
-                if self.imported().is_none() {
+                // Imported data has no scene to switch; a token scene is not edited in the app.
+                if self.imported().is_none() && self.scene.tokens.is_none() {
                     self.edit_draft(ui, |ui, draft| switches_ui(ui, &mut draft.model));
                 }
                 if let Some(error) = &self.scene.draft_error {

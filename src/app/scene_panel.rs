@@ -5,9 +5,10 @@
 use super::command::Command;
 use super::tour::{LiveCaption, caption_ui};
 use crate::builtin_scenes::PRESETS;
+use crate::scene::caption::{self, CaptionValues};
 use crate::scene::{
     BoundarySpec, CovSpec, GaussianMixtureSpec, InitKind, LabelRule, MeanSpec, ModelSpec,
-    SamplerKind, Scene, StoreSpec, TimeGrid,
+    SamplerKind, Scene, StoreSpec, TimeGrid, TokenModelSpec, TokenScene,
 };
 use egui::{DragValue, Ui};
 use std::path::Path;
@@ -35,6 +36,53 @@ pub fn ui(
     current_preset: Option<usize>,
     commands: &mut Vec<Command>,
 ) {
+    header(ui, current_preset, commands);
+    if let Some(imported) = imported {
+        // The view shows the file: the scene's settings would describe something not on display.
+        ui.label(egui::RichText::new(format!("Showing {imported}")).strong());
+        ui.separator();
+        ui.small("The scene's settings are hidden while a file is shown.");
+        if ui.button("Sample the scene instead").clicked() {
+            commands.push(Command::Rerun);
+        }
+        return;
+    }
+    caption_section(ui, caption);
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        model_editor(ui, &mut draft.model);
+        ui.separator();
+        sampler_editor(ui, draft);
+        ui.separator();
+        speciation_editor(ui, draft);
+        ui.separator();
+        if let Some(error) = draft_error {
+            ui.colored_label(ui.visuals().error_fg_color, format!("Not applied: {error}"));
+        }
+        if ui.button("Run again").clicked() {
+            commands.push(Command::Rerun);
+        }
+    });
+}
+
+/// The scene's title and caption (collapsible, scrolled when long), then a separator.
+fn caption_section(ui: &mut Ui, caption: &LiveCaption) {
+    if caption.text.is_some() {
+        egui::CollapsingHeader::new("About this scene")
+            .default_open(true)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .id_salt("caption")
+                    .max_height(220.0)
+                    .show(ui, |ui| caption_ui(ui, caption));
+            });
+    } else if let Some(title) = &caption.title {
+        ui.label(egui::RichText::new(title).strong());
+    }
+    ui.separator();
+}
+
+/// The panel's top: the heading, the presets, and the buttons that open files or start a mode.
+fn header(ui: &mut Ui, current_preset: Option<usize>, commands: &mut Vec<Command>) {
     ui.heading("Scene");
     let selected = current_preset
         .and_then(|i| PRESETS.get(i))
@@ -69,43 +117,100 @@ pub fn ui(
             commands.push(Command::EnterPresentation);
         }
     });
-    if let Some(imported) = imported {
-        // The view shows the file: the scene's settings would describe something not on display.
-        ui.label(egui::RichText::new(format!("Showing {imported}")).strong());
-        ui.separator();
-        ui.small("The scene's settings are hidden while a file is shown.");
-        if ui.button("Sample the scene instead").clicked() {
-            commands.push(Command::Rerun);
-        }
-        return;
+}
+
+/// The panel for a token scene (mask or flip noise): its title and caption and a read-only summary;
+/// token scenes are not edited in the panel yet (edit the file and open it again).
+pub fn token_ui(
+    ui: &mut Ui,
+    caption: &LiveCaption,
+    scene: &TokenScene,
+    commands: &mut Vec<Command>,
+) {
+    header(ui, None, commands);
+    caption_section(ui, caption);
+    egui::Grid::new("token scene summary")
+        .num_columns(2)
+        .show(ui, |ui| {
+            for (name, value) in token_facts(scene) {
+                ui.label(name);
+                ui.label(value);
+                ui.end_row();
+            }
+        });
+    ui.small("Token scenes are read-only here: edit the file and open it again.");
+    if ui.button("Run again").clicked() {
+        commands.push(Command::Rerun);
     }
-    if caption.text.is_some() {
-        egui::CollapsingHeader::new("About this scene")
-            .default_open(true)
-            .show(ui, |ui| {
-                egui::ScrollArea::vertical()
-                    .id_salt("caption")
-                    .max_height(220.0)
-                    .show(ui, |ui| caption_ui(ui, caption));
-            });
-    } else if let Some(title) = &caption.title {
-        ui.label(egui::RichText::new(title).strong());
+}
+
+/// The token model in words, and the sequence length L.
+fn token_model(model: &TokenModelSpec) -> (String, usize) {
+    match model {
+        TokenModelSpec::IsingMixture(m) => (
+            format!("mixture of {} Ising chains", m.components.len()),
+            m.dim,
+        ),
+        TokenModelSpec::Dyck(d) => (
+            format!("Dyck words, {} bracket pairs", d.brackets),
+            d.length,
+        ),
+        TokenModelSpec::LearnedMasked(learned) => {
+            let (reference, length) = token_model(&learned.reference);
+            (
+                format!(
+                    "learned masked-diffusion network ({}) trained on {reference}",
+                    learned.path.display()
+                ),
+                length,
+            )
+        }
     }
-    ui.separator();
-    egui::ScrollArea::vertical().show(ui, |ui| {
-        model_editor(ui, &mut draft.model);
-        ui.separator();
-        sampler_editor(ui, draft);
-        ui.separator();
-        speciation_editor(ui, draft);
-        ui.separator();
-        if let Some(error) = draft_error {
-            ui.colored_label(ui.visuals().error_fg_color, format!("Not applied: {error}"));
-        }
-        if ui.button("Run again").clicked() {
-            commands.push(Command::Rerun);
-        }
-    });
+}
+
+/// What a token scene is, as (name, value) rows: model, L, noise, sampler, steps, run size.
+fn token_facts(scene: &TokenScene) -> Vec<(&'static str, String)> {
+    let (model, length) = token_model(&scene.model);
+    let s = &scene.sampler;
+    vec![
+        ("model", model),
+        ("length L", length.to_string()),
+        ("noise", scene.noise.name().to_string()),
+        ("sampler", s.kind.sampler().name().to_string()),
+        (
+            "steps",
+            format!("{}, t from {} to {}", s.steps, s.t_max, s.t_min),
+        ),
+        ("sequences", scene.trajectories.to_string()),
+        ("seed", scene.seed.to_string()),
+    ]
+}
+
+/// A token scene's title and caption, its placeholders filled with what is known before any result
+/// (the sequence length as d).
+pub fn token_caption(scene: &TokenScene) -> LiveCaption {
+    let values = CaptionValues {
+        dim: Some(token_model(&scene.model).1),
+        report: None,
+    };
+    LiveCaption {
+        title: scene.title.clone(),
+        text: scene.caption.as_deref().map(|t| caption::fill(t, values)),
+        edited: false,
+    }
+}
+
+/// One line saying what a token scene is (the caption line of its exported figures).
+pub fn token_summary(scene: &TokenScene) -> String {
+    let facts = token_facts(scene)
+        .into_iter()
+        .map(|(name, value)| format!("{name} {value}"))
+        .collect::<Vec<_>>()
+        .join(" · ");
+    match &scene.title {
+        Some(title) => format!("{title} — {facts}"),
+        None => facts,
+    }
 }
 
 fn model_editor(ui: &mut Ui, model: &mut ModelSpec) {

@@ -3,13 +3,15 @@
 //! commitment-time histogram below on the same time axis. One hierarchy level at a time. The plots are
 //! built as `figure::Figure`s (pure, [`figures`]) and drawn from them, so exports show the same series.
 //! Imported data has no scene: its tab shows what the file holds and the commitment times measured from
-//! its posterior ([`imported_ui`]).
+//! its posterior ([`imported_ui`]). A token scene's tab shows the discrete lab: φ_post and the cloning
+//! curve against OU time with their t_mid crossings ([`discrete_figure`]).
 
-use super::figure_plot::{rgb, show};
+use super::figure_plot::{color, rgb, show};
 use super::timeline::{BALANCE_COLOR, BBDM_COLOR, MID_COLOR, Marker};
 use crate::analysis::speciation::commitment::Histogram;
 use crate::analysis::speciation::report::{LevelReport, SpeciationReport};
 use crate::analysis::view_data::Imported;
+use crate::analysis::view_data::discrete_lab::{DiscreteLabReport, DiscretePoint};
 use crate::figure::{Axis, Figure, LegendPlace, Marker as PointMarker, Rgb, Series, Shape};
 use egui::{Color32, Ui};
 
@@ -106,6 +108,137 @@ impl SpeciationView {
     pub fn level_of<'a>(&self, report: &'a SpeciationReport) -> &'a LevelReport {
         report.levels.get(self.level).unwrap_or(&report.headline)
     }
+}
+
+/// The t_mid crossings of a token scene's discrete lab as scrubber markers (exact / Monte Carlo
+/// posterior, and cloning).
+pub fn discrete_markers(report: &DiscreteLabReport) -> Vec<Marker> {
+    [
+        (report.t_mid_posterior, "t_mid φ_post", MID_COLOR),
+        (report.t_mid_cloning, "t_mid cloning", color(CLONING_COLOR)),
+    ]
+    .into_iter()
+    .filter_map(|(t, label, color)| {
+        t.filter(|t| t.is_finite()).map(|t| Marker {
+            t,
+            label: format!("{label} {t:.3}"),
+            color,
+        })
+    })
+    .collect()
+}
+
+/// The discrete lab's curves on a log time axis (its clone times spread geometrically around t_mid):
+/// the cloning φ with ±1 s.e., φ_post (with its Monte Carlo s.e. when not exact), the midpoint level
+/// and both t_mid crossings.
+pub fn discrete_figure(report: &DiscreteLabReport) -> Figure {
+    let curve = &report.curve;
+    let positive = curve.iter().map(|p| p.t).filter(|&t| t > 0.0);
+    let (lo, hi) = positive.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), t| {
+        (lo.min(t), hi.max(t))
+    });
+    let range = if lo < hi { [lo, hi] } else { [1e-3, 10.0] };
+    let exact = report.posterior_method == "exact";
+    let posterior_name = if exact {
+        "φ_post exact (E Σ p(k|x_t)²)".to_string()
+    } else {
+        format!(
+            "φ_post Monte Carlo, {} samples ± 1 s.e.",
+            report.posterior_samples.unwrap_or_default()
+        )
+    };
+    let on_axis = |p: &&DiscretePoint| p.t > 0.0;
+    let mut series = vec![
+        Series {
+            name: format!("φ cloning, {} pairs ± 1 s.e.", report.pairs),
+            color: CLONING_COLOR,
+            shape: Shape::Points {
+                points: curve
+                    .iter()
+                    .filter(on_axis)
+                    .map(|p| [p.t, p.phi_clone])
+                    .collect(),
+                errors: Some(
+                    curve
+                        .iter()
+                        .filter(on_axis)
+                        .map(|p| p.phi_clone_std_error)
+                        .collect(),
+                ),
+                marker: PointMarker::Circle,
+            },
+        },
+        Series {
+            name: posterior_name,
+            color: POSTERIOR_COLOR,
+            shape: Shape::Line {
+                points: curve
+                    .iter()
+                    .filter(on_axis)
+                    .map(|p| [p.t, p.phi_post])
+                    .collect(),
+                dashed: false,
+            },
+        },
+        Series {
+            name: "midpoint level".into(),
+            color: rgb(Color32::GRAY),
+            shape: Shape::HLine {
+                y: report.midpoint_level,
+            },
+        },
+    ];
+    series.extend(discrete_markers(report).into_iter().map(|marker| Series {
+        name: marker.label,
+        color: rgb(marker.color),
+        shape: Shape::VLine {
+            x: marker.t,
+            labelled: true,
+        },
+    }));
+    Figure {
+        title: format!(
+            "Speciation of tokens: {} noise, {} sampler, L = {}",
+            report.noise, report.sampler, report.length
+        ),
+        x: Axis::log("OU time t", range),
+        y: Axis::linear("φ(t): clones in the same class", [0.0, 1.05]),
+        series,
+        legend: LegendPlace::LeftBottom,
+    }
+}
+
+/// The Speciation tab of a token scene: the discrete lab's headline and [`discrete_figure`].
+pub fn discrete_ui(ui: &mut Ui, report: Option<&DiscreteLabReport>, running: bool) {
+    let Some(report) = report else {
+        ui.label(if running {
+            "The discrete lab is running (its progress bar is with the other jobs)."
+        } else {
+            "No discrete lab result for this token scene."
+        });
+        return;
+    };
+    let time = |t: Option<f64>| t.map_or_else(|| "not crossed".into(), |t| format!("{t:.3}"));
+    let cloning_error = report
+        .t_mid_cloning_std_error
+        .map(|e| format!(" ± {e:.3}"))
+        .unwrap_or_default();
+    ui.label(format!(
+        "t_mid: φ_post {} ({}), cloning {}{cloning_error} · level {:.3} · classes {}",
+        time(report.t_mid_posterior),
+        report.posterior_method.replace('_', " "),
+        time(report.t_mid_cloning),
+        report.midpoint_level,
+        report.class_labels.join(", ")
+    ));
+    show(
+        ui,
+        &discrete_figure(report),
+        "discrete speciation phi",
+        ui.available_height() - 4.0,
+        |plot| plot,
+        |_| {},
+    );
 }
 
 /// The φ(t) plot and the commitment histogram of `level`, on one time range: every clone time, curve

@@ -6,8 +6,10 @@ use super::session::PendingView;
 use super::tour::LiveCaption;
 use crate::analysis::compare::Comparison;
 use crate::analysis::speciation::report::SpeciationReport;
+use crate::analysis::view_data::discrete_lab::DiscreteLabReport;
+use crate::analysis::view_data::token_view::TokenViewData;
 use crate::analysis::view_data::{Cloud, Imported, Measured, ReferenceReports};
-use crate::scene::Scene;
+use crate::scene::{Scene, TokenScene};
 use std::sync::Arc;
 
 /// Delay after the last edit before the draft scene is applied (seconds).
@@ -27,6 +29,9 @@ pub struct SceneState {
     pub edited: bool,
     /// The built-in preset the scene is, while it is one.
     pub preset: Option<usize>,
+    /// The token scene (mask or flip noise) shown instead of `current` while one is open. Opening a
+    /// continuous scene closes it; `current` stays what the panel edits once it is closed.
+    pub tokens: Option<TokenScene>,
 }
 
 /// Which jobs a change of scene invalidates.
@@ -58,6 +63,7 @@ impl SceneState {
             edited_at: None,
             edited: false,
             preset,
+            tokens: None,
         }
     }
 
@@ -130,6 +136,10 @@ pub struct Results {
     pub metrics_requested: Option<(usize, usize)>,
     /// What to do with the view when the next cloud arrives.
     pub arrival: Arrival,
+    /// The token view of the open token scene.
+    pub tokens: Option<Arc<TokenViewData>>,
+    /// The discrete lab of the open token scene (its Speciation tab).
+    pub discrete_lab: Option<Arc<DiscreteLabReport>>,
 }
 
 /// View changes that wait for the next cloud.
@@ -145,6 +155,11 @@ pub struct Arrival {
 }
 
 impl Results {
+    /// Whether anything is on display for the centre view: a cloud, or a token scene's view.
+    pub fn shown(&self) -> bool {
+        self.cloud.is_some() || self.tokens.is_some()
+    }
+
     /// The imported file on display, when the cloud is not the scene's.
     pub fn imported(&self) -> Option<&Imported> {
         self.cloud.as_deref().and_then(|c| c.origin.imported())

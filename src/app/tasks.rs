@@ -4,10 +4,12 @@
 
 use crate::analysis::compare::{CompareOptions, compare};
 use crate::analysis::control::Control;
-use crate::analysis::view_data::{self, Cloud, ViewDataError, cloud, lab, measured};
+use crate::analysis::view_data::{
+    self, Cloud, ViewDataError, cloud, discrete_lab, lab, measured, token_view,
+};
 use crate::io::{DataFile, load_data};
 use crate::model::learned::{self, LearnedError, LearnedModel};
-use crate::scene::Scene;
+use crate::scene::{Scene, TokenScene};
 use crate::worker::{JobContext, JobError, JobOutput};
 use std::path::Path;
 use std::sync::Arc;
@@ -52,6 +54,18 @@ pub fn open_data(path: &Path, ctx: &JobContext) -> Result<JobOutput, JobError> {
 pub fn speciation(scene: &Scene, ctx: &JobContext) -> Result<JobOutput, JobError> {
     run(ctx, |control| {
         lab::run_lab(scene, &lab::speciation_settings(scene), control)
+    })
+}
+
+/// Runs a token scene and builds the token view of its first sequences (job "token run").
+pub fn token_run(scene: &TokenScene, ctx: &JobContext) -> Result<JobOutput, JobError> {
+    run(ctx, |control| token_view::scene_token_view(scene, control))
+}
+
+/// Runs the discrete lab on a token scene with its own settings (job "discrete lab").
+pub fn discrete_lab(scene: &TokenScene, ctx: &JobContext) -> Result<JobOutput, JobError> {
+    run(ctx, |control| {
+        discrete_lab::run_discrete_lab(scene, &discrete_lab::discrete_lab_settings(scene), control)
     })
 }
 

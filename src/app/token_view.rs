@@ -123,7 +123,7 @@ pub fn ui(ui: &mut Ui, data: &TokenViewData, state: &TokenViewState) -> Vec<Toke
         });
         ui.add_space(gap);
         ui.vertical(|ui| {
-            ui.label("Token commitment time (last change of each token)");
+            ui.label("Token commitment time (last change of each token), coloured by stored step");
             let span = ColormapSpan::on_background(dark);
             let last = (steps - 1).max(1) as f32;
             let response = grid(
@@ -149,24 +149,32 @@ pub fn ui(ui: &mut Ui, data: &TokenViewData, state: &TokenViewState) -> Vec<Toke
                 ui.visuals().text_color(),
             );
             let middle = (steps - 1) / 2;
-            for (anchor, pos, words) in [
-                (
-                    egui::Align2::LEFT_TOP,
-                    labels.left_top(),
-                    format!("t = {:.2}", data.times[0]),
-                ),
-                (
-                    egui::Align2::CENTER_TOP,
-                    labels.center_top(),
-                    format!("t = {:.2} (colour by stored step)", data.times[middle]),
-                ),
+            let label = |step: usize| {
+                ui.painter().layout_no_wrap(
+                    format!("t = {:.2}", data.times[step]),
+                    font.clone(),
+                    text,
+                )
+            };
+            let ends = [
+                (egui::Align2::LEFT_TOP, labels.left_top(), label(0)),
                 (
                     egui::Align2::RIGHT_TOP,
                     labels.right_top(),
-                    format!("t = {:.2}", data.times[steps - 1]),
+                    label(steps - 1),
                 ),
-            ] {
-                ui.painter().text(pos, anchor, words, font.clone(), text);
+            ];
+            let centre = label(middle);
+            // The middle time only where the three labels fit side by side (large type, narrow columns).
+            let room = ends.iter().map(|(_, _, g)| g.size().x).sum::<f32>() + centre.size().x;
+            let shown = if room + 16.0 <= half {
+                vec![(egui::Align2::CENTER_TOP, labels.center_top(), centre)]
+            } else {
+                Vec::new()
+            };
+            for (anchor, pos, galley) in ends.into_iter().chain(shown) {
+                let at = anchor.anchor_size(pos, galley.size()).min;
+                ui.painter().galley(at, galley, text);
             }
         });
     });

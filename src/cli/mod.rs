@@ -222,7 +222,7 @@ fn open_app(options: crate::app::AppOptions) -> anyhow::Result<()> {
     // A screenshot of a scene or session that cannot be read fails here, before a window opens.
     if options.screenshot.is_some() || options.frame_stats.is_some() {
         if let Some(scene) = &options.scene {
-            crate::scene::Scene::load(scene)?;
+            crate::scene::SceneFile::load(scene)?;
         }
         if let Some(session) = &options.session {
             crate::session::Session::load(session)?;

@@ -12,7 +12,7 @@ use crate::app::presentation::PresentTheme;
 use crate::app::{AppOptions, RightTab, View};
 use crate::cli::{Opened, open_file};
 use crate::io::{DataFile, load_data};
-use crate::scene::Scene;
+use crate::scene::SceneFile;
 use crate::session::Session;
 use anyhow::bail;
 use clap::{Args, ValueEnum};
@@ -115,7 +115,7 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
     let (mut scene, mut data, mut session) = (None, None, None);
     match opened {
         Opened::Scene(path) => {
-            Scene::load(&path)?;
+            SceneFile::load(&path)?;
             scene = Some(path);
         }
         // A sweep folder (checked by `open_file`): the Theory view draws its figure.
@@ -197,10 +197,8 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
         }
     })?;
     harness.wait_for_results(&|| false)?;
-    if let Some(step) = args.step
-        && harness.show_step(step).is_none()
-    {
-        check_step(step, harness.stored_steps())?;
+    if let Some(step) = args.step {
+        show_step(&mut harness, step)?;
     }
     if view == View::Inspector {
         select(&mut harness, args.select)?;
@@ -219,11 +217,26 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Shows stored step `step` of the cloud, or of a token scene's run (its time bar alone moves).
+fn show_step(harness: &mut OffscreenApp, step: usize) -> anyhow::Result<()> {
+    let app = harness.state_mut();
+    if let Some(tokens) = app.results.tokens.clone() {
+        check_step(step, tokens.steps())?;
+        app.views.timeline.playing = false;
+        app.views.timeline.step = step;
+        return Ok(());
+    }
+    if harness.show_step(step).is_none() {
+        check_step(step, harness.stored_steps())?;
+    }
+    Ok(())
+}
+
 /// Refuses `--step K` past the `steps` stored.
 fn check_step(step: usize, steps: usize) -> anyhow::Result<()> {
     if step >= steps {
         bail!(
-            "--step {step} is out of range: the cloud has {steps} stored steps (0 to {})",
+            "--step {step} is out of range: the run has {steps} stored steps (0 to {})",
             steps.saturating_sub(1)
         );
     }
