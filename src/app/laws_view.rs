@@ -809,6 +809,7 @@ fn leaf_order(merges: &[Merge]) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::figure::Swatch;
     use crate::scene::{CovSpec, GaussianComponent, GaussianMixtureSpec, MeanSpec, Scene};
     use std::path::Path;
 
@@ -940,27 +941,26 @@ mod tests {
         assert!(laws.marks[0].split.contains("+m1 +m2"), "{:?}", laws.marks);
     }
 
-    /// The legend names a solid (exact) and a dashed (leading-order) line, and says which is which.
+    /// The legend names the exact line and the law, each drawn with its own swatch (solid, dashed), and
+    /// the tab's words say which is which.
     #[test]
     fn the_legend_tells_solid_from_dashed() {
         let figure = laws_figure(&scene_laws(&two_gaussians(64, 1.0, -1.0), None));
+        let entries = figure.legend_entries();
         let line = |dashed: bool| {
-            figure.series.iter().find(|s| {
-                s.shape.in_legend()
-                    && matches!(&s.shape, Shape::Line { dashed: x, .. } if *x == dashed)
-            })
+            entries
+                .iter()
+                .find(|e| e.swatch == Swatch::Line { dashed })
+                .map(|e| e.name)
         };
-        let solid = line(false).expect("a solid line in the legend");
-        let dash = line(true).expect("a dashed line in the legend");
+        let solid = line(false).expect("a solid swatch in the legend");
+        let dash = line(true).expect("a dashed swatch in the legend");
+        assert!(solid.ends_with("exact"), "{solid}");
+        assert!(dash.ends_with("law"), "{dash}");
         assert!(
-            solid.name.contains("exact") && solid.name.contains("solid"),
-            "{}",
-            solid.name
-        );
-        assert!(
-            dash.name.contains("leading-order") && dash.name.contains("dashed"),
-            "{}",
-            dash.name
+            LINES_EXPLAINED.starts_with("Solid: the exact")
+                && LINES_EXPLAINED.contains("Dashed: its leading-order law"),
+            "{LINES_EXPLAINED}"
         );
         assert!(!figure.y.label.contains("mean = std"), "{}", figure.y.label);
         // The exported legend draws a line swatch for each, dashed for the law.

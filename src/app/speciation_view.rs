@@ -31,20 +31,31 @@ pub struct SpeciationView {
 /// The theory times of a level as scrubber markers.
 pub fn markers(level: &LevelReport) -> Vec<Marker> {
     let theory = &level.theory;
-    [
-        (theory.t_bbdm, "½ ln Λ", BBDM_COLOR),
-        (theory.t_balance, "balance", BALANCE_COLOR),
-        (theory.t_mid, "midpoint", MID_COLOR),
-    ]
-    .into_iter()
-    .filter_map(|(t, label, color)| {
-        t.filter(|t| t.is_finite()).map(|t| Marker {
-            t,
-            label: format!("{label} {t:.2}"),
-            color,
+    known_markers(
+        [
+            (theory.t_bbdm, "½ ln Λ", BBDM_COLOR),
+            (theory.t_balance, "balance", BALANCE_COLOR),
+            (theory.t_mid, "midpoint", MID_COLOR),
+        ],
+        2,
+    )
+}
+
+/// Markers of the times that are known and finite, labelled with `decimals` decimals.
+fn known_markers<const N: usize>(
+    times: [(Option<f64>, &str, Color32); N],
+    decimals: usize,
+) -> Vec<Marker> {
+    times
+        .into_iter()
+        .filter_map(|(t, label, color)| {
+            t.filter(|t| t.is_finite()).map(|t| Marker {
+                t,
+                label: format!("{label} {t:.decimals$}"),
+                color,
+            })
         })
-    })
-    .collect()
+        .collect()
 }
 
 impl SpeciationView {
@@ -113,19 +124,13 @@ impl SpeciationView {
 /// The t_mid crossings of a token scene's discrete lab as scrubber markers (exact / Monte Carlo
 /// posterior, and cloning).
 pub fn discrete_markers(report: &DiscreteLabReport) -> Vec<Marker> {
-    [
-        (report.t_mid_posterior, "t_mid φ_post", MID_COLOR),
-        (report.t_mid_cloning, "t_mid cloning", color(CLONING_COLOR)),
-    ]
-    .into_iter()
-    .filter_map(|(t, label, color)| {
-        t.filter(|t| t.is_finite()).map(|t| Marker {
-            t,
-            label: format!("{label} {t:.3}"),
-            color,
-        })
-    })
-    .collect()
+    known_markers(
+        [
+            (report.t_mid_posterior, "t_mid φ_post", MID_COLOR),
+            (report.t_mid_cloning, "t_mid cloning", color(CLONING_COLOR)),
+        ],
+        3,
+    )
 }
 
 /// The discrete lab's curves on a log time axis (its clone times spread geometrically around t_mid):
