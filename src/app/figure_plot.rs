@@ -3,7 +3,7 @@
 //! in log10 coordinates with ticks at decades. The legend is a row above the plot ([`legend`]), never
 //! a box over the data. Knows nothing of what a figure means.
 
-use super::presentation::type_scale;
+use super::typography::type_scale;
 use crate::figure::{Figure, Marker, Rgb, Scale, Shape, Swatch};
 use egui::{Align2, Color32, RichText, Sense, Stroke, Ui, Vec2};
 use egui_plot::{

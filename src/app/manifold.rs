@@ -4,7 +4,7 @@
 //! change, no numerics) and never blocks on the worker.
 
 use super::CameraMotion;
-use super::presentation::{painted_font, type_scale};
+use super::typography::{painted_font, type_scale};
 use crate::analysis::view_data::{Cloud, HoleOverlay, StepFilter};
 use crate::render::camera::{self, Orbit, PanZoom};
 use crate::render::colormap::{Colormap, ColormapSpan, class_rgb8};

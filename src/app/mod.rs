@@ -24,6 +24,7 @@ pub mod tasks;
 pub mod timeline;
 pub mod token_view;
 pub mod tour;
+pub mod typography;
 
 use crate::analysis::compare::Comparison;
 use crate::analysis::speciation::report::SpeciationReport;

@@ -14,24 +14,6 @@ use std::sync::Arc;
 /// Text is this many times larger in presentation mode.
 pub const FONT_SCALE: f32 = 1.6;
 
-/// egui's default body text size (points).
-const DEFAULT_BODY_SIZE: f32 = 13.0;
-
-/// How much larger the body text is than egui's default: 1 normally, [`FONT_SCALE`] in Present mode.
-/// Text painted by hand (view captions, legends, the time bar's labels) scales with it, so it grows
-/// with the widgets' type.
-pub fn type_scale(ui: &Ui) -> f32 {
-    ui.style()
-        .text_styles
-        .get(&egui::TextStyle::Body)
-        .map_or(1.0, |font| font.size / DEFAULT_BODY_SIZE)
-}
-
-/// A proportional font of `size` points at the default type size, scaled by [`type_scale`].
-pub fn painted_font(ui: &Ui, size: f32) -> egui::FontId {
-    egui::FontId::proportional(size * type_scale(ui))
-}
-
 /// Presentation state; the styles to restore on leaving.
 #[derive(Default)]
 pub struct Presentation {
@@ -257,16 +239,5 @@ impl DiffscopeApp {
                 });
         }
         egui::CentralPanel::default().show(ui, |ui| self.central(ui));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_type_scale_is_one_at_egui_defaults() {
-        let body = &egui::Style::default().text_styles[&egui::TextStyle::Body];
-        assert_eq!(body.size, DEFAULT_BODY_SIZE);
     }
 }

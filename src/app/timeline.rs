@@ -2,7 +2,7 @@
 //! times marked. OU time grows to the right (log-spaced), as on every plot of the app, so a marker sits
 //! at the same side of the bar as on the φ plot; denoising, and playback, run right to left.
 
-use super::presentation::{painted_font, type_scale};
+use super::typography::{painted_font, type_scale};
 use egui::{Color32, Pos2, Rect, Sense, Stroke, Ui};
 
 /// Narrower columns put the speed control on a row of its own.
