@@ -31,7 +31,7 @@ use crate::analysis::speciation::report::SpeciationReport;
 use crate::analysis::view_data::discrete_lab::DiscreteLabReport;
 use crate::analysis::view_data::token_view::TokenViewData;
 use crate::analysis::view_data::{
-    Cloud, Imported, Measured, ReferenceReports, measured, metric_table,
+    Cloud, CloudOrigin, Imported, Measured, ReferenceReports, measured, metric_table,
 };
 use crate::figure::{Figure, Table};
 use crate::render::layer::LayerPipeline;
@@ -471,7 +471,9 @@ impl DiffscopeApp {
         let Some(cloud) = &self.results.cloud else {
             return;
         };
-        if self.jobs.is_running(JobKind::Sample) {
+        // A frame-time measurement's synthetic cloud is drawn, never measured (its metrics job
+        // would share the CPU with the frames being timed).
+        if self.jobs.is_running(JobKind::Sample) || cloud.origin == CloudOrigin::Synthetic {
             return;
         }
         let step = self.views.timeline.step;
