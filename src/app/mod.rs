@@ -46,7 +46,7 @@ use eframe::egui_wgpu::RenderState;
 use jobs::{JobBoard, JobKind};
 use manifold::ManifoldView;
 use speciation_view::SpeciationView;
-use state::{CaptionCache, DraftPoll, Results, SceneState};
+use state::{CaptionCache, CaptionInputs, DraftPoll, Results, SceneState};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -739,14 +739,15 @@ impl DiffscopeApp {
     /// The applied scene's title and caption with the live numbers filled in (rebuilt only when
     /// they change).
     fn live_caption(&mut self) -> Arc<tour::LiveCaption> {
-        if let Some(scene) = &self.scene.tokens {
-            return Arc::new(scene_panel::token_caption(scene));
-        }
-        self.caption.get(
-            &self.scene.current,
-            self.results.speciation.as_ref(),
-            self.scene.edited,
-        )
+        let inputs = match &self.scene.tokens {
+            Some(scene) => CaptionInputs::of_tokens(scene, scene_panel::token_length(scene)),
+            None => CaptionInputs::of_scene(
+                &self.scene.current,
+                self.results.speciation.as_ref(),
+                self.scene.edited,
+            ),
+        };
+        self.caption.get(inputs)
     }
 
     fn markers(&self) -> Vec<timeline::Marker> {

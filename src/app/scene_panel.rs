@@ -5,7 +5,6 @@
 use super::command::Command;
 use super::tour::{LiveCaption, caption_ui};
 use crate::builtin_scenes::PRESETS;
-use crate::scene::caption::{self, CaptionValues};
 use crate::scene::{
     BoundarySpec, CovSpec, GaussianMixtureSpec, InitKind, LabelRule, MeanSpec, ModelSpec,
     SamplerKind, Scene, StoreSpec, TimeGrid, TokenModelSpec, TokenScene,
@@ -186,18 +185,9 @@ fn token_facts(scene: &TokenScene) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// A token scene's title and caption, its placeholders filled with what is known before any result
-/// (the sequence length as d).
-pub fn token_caption(scene: &TokenScene) -> LiveCaption {
-    let values = CaptionValues {
-        dim: Some(token_model(&scene.model).1),
-        report: None,
-    };
-    LiveCaption {
-        title: scene.title.clone(),
-        text: scene.caption.as_deref().map(|t| caption::fill(t, values)),
-        edited: false,
-    }
+/// The sequence length L of a token scene (what its caption's `{d}` quotes).
+pub fn token_length(scene: &TokenScene) -> usize {
+    token_model(&scene.model).1
 }
 
 /// One line saying what a token scene is (the caption line of its exported figures).

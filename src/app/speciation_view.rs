@@ -41,6 +41,15 @@ pub fn markers(level: &LevelReport) -> Vec<Marker> {
     )
 }
 
+/// The grey line at the level φ crosses at the midpoint time.
+fn midpoint_level(y: f64) -> Series {
+    Series {
+        name: "midpoint level".into(),
+        color: rgb(Color32::GRAY),
+        shape: Shape::HLine { y },
+    }
+}
+
 /// Markers of the times that are known and finite, labelled with `decimals` decimals.
 fn known_markers<const N: usize>(
     times: [(Option<f64>, &str, Color32); N],
@@ -185,13 +194,7 @@ pub fn discrete_figure(report: &DiscreteLabReport) -> Figure {
                 dashed: false,
             },
         },
-        Series {
-            name: "midpoint level".into(),
-            color: rgb(Color32::GRAY),
-            shape: Shape::HLine {
-                y: report.midpoint_level,
-            },
-        },
+        midpoint_level(report.midpoint_level),
     ];
     series.extend(discrete_markers(report).into_iter().map(|marker| Series {
         name: marker.label,
@@ -304,13 +307,7 @@ pub fn figures(level: &LevelReport) -> [Figure; 2] {
                 dashed: false,
             },
         },
-        Series {
-            name: "midpoint level".into(),
-            color: rgb(Color32::GRAY),
-            shape: Shape::HLine {
-                y: level.midpoint_level,
-            },
-        },
+        midpoint_level(level.midpoint_level),
     ];
     let theory_lines = |labelled: bool| {
         markers(level).into_iter().map(move |marker| Series {

@@ -181,13 +181,50 @@ pub struct CaptionCache {
     caption: Arc<LiveCaption>,
 }
 
+/// What a live caption is made of: a scene's title and caption text, the d its placeholders quote,
+/// the report of its numbers, and whether it was edited.
 #[derive(PartialEq)]
-struct CaptionInputs {
+pub struct CaptionInputs {
     title: Option<String>,
     text: Option<String>,
     dim: Option<usize>,
     report: Option<ReportIdentity>,
     edited: bool,
+}
+
+impl CaptionInputs {
+    /// A continuous scene's caption with the live numbers of `report`.
+    pub fn of_scene(scene: &Scene, report: Option<&Arc<SpeciationReport>>, edited: bool) -> Self {
+        CaptionInputs {
+            title: scene.title.clone(),
+            text: scene.caption.clone(),
+            dim: scene.model.dim(),
+            report: report.map(|r| ReportIdentity(Arc::clone(r))),
+            edited,
+        }
+    }
+
+    /// A token scene's caption: its placeholders quote the sequence length `length` as d; it has no
+    /// continuous speciation report and is not edited in the panel.
+    pub fn of_tokens(scene: &TokenScene, length: usize) -> Self {
+        CaptionInputs {
+            title: scene.title.clone(),
+            text: scene.caption.clone(),
+            dim: Some(length),
+            report: None,
+            edited: false,
+        }
+    }
+
+    fn caption(&self) -> LiveCaption {
+        LiveCaption::new(
+            self.title.clone(),
+            self.text.as_deref(),
+            self.dim,
+            self.report.as_ref().map(|r| r.0.as_ref()),
+            self.edited,
+        )
+    }
 }
 
 /// A report compared by identity: holding the `Arc` keeps its address from being reused.
@@ -200,22 +237,10 @@ impl PartialEq for ReportIdentity {
 }
 
 impl CaptionCache {
-    /// `scene`'s caption with the live numbers of `report`.
-    pub fn get(
-        &mut self,
-        scene: &Scene,
-        report: Option<&Arc<SpeciationReport>>,
-        edited: bool,
-    ) -> Arc<LiveCaption> {
-        let inputs = CaptionInputs {
-            title: scene.title.clone(),
-            text: scene.caption.clone(),
-            dim: scene.model.dim(),
-            report: report.map(|r| ReportIdentity(Arc::clone(r))),
-            edited,
-        };
+    /// The caption made of `inputs` (the previous one when they have not changed).
+    pub fn get(&mut self, inputs: CaptionInputs) -> Arc<LiveCaption> {
         if self.made_of.as_ref() != Some(&inputs) {
-            self.caption = Arc::new(LiveCaption::of(scene, report.map(Arc::as_ref), edited));
+            self.caption = Arc::new(inputs.caption());
             self.made_of = Some(inputs);
         }
         Arc::clone(&self.caption)
@@ -284,13 +309,19 @@ mod tests {
     fn the_caption_is_rebuilt_only_when_its_inputs_change() {
         let mut cache = CaptionCache::default();
         let mut scene = Scene::default_scene();
-        let first = cache.get(&scene, None, false);
-        assert!(Arc::ptr_eq(&first, &cache.get(&scene, None, false)));
-        let edited = cache.get(&scene, None, true);
+        let first = cache.get(CaptionInputs::of_scene(&scene, None, false));
+        assert!(Arc::ptr_eq(
+            &first,
+            &cache.get(CaptionInputs::of_scene(&scene, None, false))
+        ));
+        let edited = cache.get(CaptionInputs::of_scene(&scene, None, true));
         assert!(!Arc::ptr_eq(&first, &edited) && edited.edited);
         scene.title = Some("another title".into());
         assert_eq!(
-            cache.get(&scene, None, true).title.as_deref(),
+            cache
+                .get(CaptionInputs::of_scene(&scene, None, true))
+                .title
+                .as_deref(),
             Some("another title")
         );
     }

@@ -267,15 +267,19 @@ pub struct LiveCaption {
 }
 
 impl LiveCaption {
-    /// `scene`'s caption filled from `report` (the speciation report of `scene`, once it arrived).
-    pub fn of(scene: &Scene, report: Option<&SpeciationReport>, edited: bool) -> Self {
-        let values = CaptionValues {
-            dim: scene.model.dim(),
-            report,
-        };
+    /// A caption `text` filled with `dim` and the numbers of `report` (the scene's speciation
+    /// report, once it arrived), under `title`.
+    pub fn new(
+        title: Option<String>,
+        text: Option<&str>,
+        dim: Option<usize>,
+        report: Option<&SpeciationReport>,
+        edited: bool,
+    ) -> Self {
+        let values = CaptionValues { dim, report };
         LiveCaption {
-            title: scene.title.clone(),
-            text: scene.caption.as_deref().map(|t| caption::fill(t, values)),
+            title,
+            text: text.map(|t| caption::fill(t, values)),
             edited,
         }
     }
