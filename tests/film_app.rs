@@ -1,8 +1,9 @@
 //! Export… → Animation (issue 17): the app records the results on display with the recording loop of
 //! `diffscope record`, as a worker job. The Export… menu offers it (format chosen there); on the small
 //! scene a 1.5 s GIF at 6 fps decodes to 9 frames of
-//! the asked size with 1/6 s delays and the status line names it; a recording cancelled from the jobs
-//! strip mid-film leaves no file (no film, no temporary) and no error.
+//! the asked size with 1/6 s delays and the status line names it; a PNG exported while a film records
+//! leaves the recording running; a recording cancelled from the jobs strip mid-film leaves no file (no
+//! film, no temporary) and no error.
 
 mod app_support;
 
@@ -90,6 +91,22 @@ fn the_app_records_a_gif_as_a_job_and_a_cancelled_recording_leaves_no_file() {
             .iter()
             .any(|row| row.stage.starts_with("frame ") && row.fraction > 0.0)
     });
+    // A PNG exported meanwhile runs beside the film instead of cancelling it.
+    let png_dir = tempfile::tempdir().unwrap();
+    h.state_mut().views.export_menu.folder = png_dir.path().display().to_string();
+    h.get_by_label("Export…").click();
+    h.run_steps(2);
+    h.get_all_by_label("PNG").next().unwrap().click();
+    h.run_steps(2);
+    step_until(&mut h, "the PNG export", |app| {
+        !app.jobs.rows().iter().any(|row| row.name == "PNG export")
+    });
+    assert_eq!(names(png_dir.path()).len(), 1, "one PNG written");
+    assert!(
+        h.state().jobs.rows().iter().any(|row| row.name == "recording"),
+        "the film still records: {:?}",
+        h.state().jobs.rows()
+    );
     h.get_by_label("Cancel recording").click();
     h.run_steps(2);
     assert!(h.state().jobs.idle());

@@ -86,6 +86,10 @@ pub struct Driver {
     pub autosave: Option<PathBuf>,
     /// What draws the points (reported by frame-time measurements).
     pub point_renderer: PointRenderer,
+    /// The frame is cleared to the theme's panel colour before egui paints (the window and the
+    /// offscreen renderer; not the UI tests' harness), so panels leave their fill out: on a software
+    /// rasteriser that spares one full-window layer of fragments per frame.
+    pub clears_to_panel_fill: bool,
 }
 
 impl Driver {
@@ -109,6 +113,7 @@ impl Driver {
             layout_frames: LAYOUT_FRAMES,
             autosave,
             point_renderer,
+            clears_to_panel_fill: false,
         }
     }
 

@@ -683,7 +683,7 @@ impl DiffscopeApp {
             return;
         }
         let shown = Shown::of(self, View::Manifold);
-        self.jobs.start(JobKind::Export, "recording", move |ctx| {
+        self.jobs.start(JobKind::Film, "recording", move |ctx| {
             match shown.record_film(&film, &path, ctx) {
                 Ok(()) => Ok(Arc::new(path) as crate::worker::JobOutput),
                 Err(ExportError::Film(RecordError::Stopped { .. })) => Err(JobError::Cancelled),

@@ -15,6 +15,9 @@ pub enum JobKind {
     Compare,
     /// An offscreen PNG export.
     Export,
+    /// A film (Export… → Animation): a kind of its own, so that a PNG exported while it records does
+    /// not cancel it.
+    Film,
 }
 
 /// A live job as the jobs strip shows it.

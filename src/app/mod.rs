@@ -590,7 +590,7 @@ impl DiffscopeApp {
                 JobKind::Compare => {
                     self.results.models = finished.output.downcast::<Comparison>().ok()
                 }
-                JobKind::Export => {
+                JobKind::Export | JobKind::Film => {
                     if let Ok(path) = finished.output.downcast::<PathBuf>() {
                         self.jobs.notify(format!("wrote {}", path.display()));
                     }
@@ -993,6 +993,12 @@ impl eframe::App for DiffscopeApp {
     fn on_exit(&mut self) {
         self.autosave();
     }
+
+    /// The panels' colour: with it as the clear colour the panels need no fill of their own
+    /// ([`Driver::clears_to_panel_fill`]).
+    fn clear_color(&self, visuals: &egui::Visuals) -> [f32; 4] {
+        visuals.panel_fill.to_normalized_gamma_f32()
+    }
 }
 
 impl DiffscopeApp {
@@ -1012,10 +1018,14 @@ impl DiffscopeApp {
         }
         if let Some(view) = self.views.solo {
             let caption = self.figure_caption();
-            egui::Panel::bottom("figure caption").show(ui, |ui| {
-                ui.add(egui::Label::new(egui::RichText::new(caption).small().weak()).wrap());
-            });
-            egui::CentralPanel::default().show(ui, |ui| self.view_ui(ui, view));
+            egui::Panel::bottom("figure caption")
+                .frame(self.side_frame(ui))
+                .show(ui, |ui| {
+                    ui.add(egui::Label::new(egui::RichText::new(caption).small().weak()).wrap());
+                });
+            egui::CentralPanel::default()
+                .frame(self.central_frame(ui))
+                .show(ui, |ui| self.view_ui(ui, view));
         } else if self.views.presentation.active {
             self.presentation_ui(ui);
         } else {
@@ -1032,21 +1042,47 @@ impl DiffscopeApp {
 
     /// The window's panels: tour bar, jobs strip, scene panel, analysis panel, manifold view.
     fn window_ui(&mut self, ui: &mut egui::Ui) {
+        let side = self.side_frame(ui);
         if self.views.tour.is_some() {
-            egui::Panel::top("tour").show(ui, |ui| self.tour_bar(ui));
+            egui::Panel::top("tour")
+                .frame(side)
+                .show(ui, |ui| self.tour_bar(ui));
         }
-        egui::Panel::bottom("jobs").show(ui, |ui| {
+        egui::Panel::bottom("jobs").frame(side).show(ui, |ui| {
             self.jobs.ui(ui);
         });
         egui::Panel::left("scene")
+            .frame(side)
             .resizable(true)
             .default_size(280.0)
             .show(ui, |ui| self.left_panel(ui));
         egui::Panel::right("analysis")
+            .frame(side)
             .resizable(true)
             .default_size(460.0)
             .show(ui, |ui| self.right_panel(ui));
-        egui::CentralPanel::default().show(ui, |ui| self.central(ui));
+        egui::CentralPanel::default()
+            .frame(self.central_frame(ui))
+            .show(ui, |ui| self.central(ui));
+    }
+
+    /// A side, top or bottom panel's frame, without its fill when the frame is cleared to the panel
+    /// colour ([`Driver::clears_to_panel_fill`]).
+    pub(crate) fn side_frame(&self, ui: &egui::Ui) -> egui::Frame {
+        self.unfilled(egui::Frame::side_top_panel(ui.style()))
+    }
+
+    /// The central panel's frame ([`Self::side_frame`]).
+    pub(crate) fn central_frame(&self, ui: &egui::Ui) -> egui::Frame {
+        self.unfilled(egui::Frame::central_panel(ui.style()))
+    }
+
+    fn unfilled(&self, frame: egui::Frame) -> egui::Frame {
+        if self.driver.clears_to_panel_fill {
+            frame.fill(egui::Color32::TRANSPARENT)
+        } else {
+            frame
+        }
     }
 }
 
@@ -1091,6 +1127,7 @@ pub fn run(options: AppOptions) -> Result<(), AppError> {
         Box::new(move |cc| {
             let mut app = DiffscopeApp::new(cc, options);
             app.driver.started = launched;
+            app.driver.clears_to_panel_fill = true;
             app.driver.failure = failure_of_app;
             Ok(Box::new(app))
         }),

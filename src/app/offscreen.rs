@@ -107,10 +107,11 @@ impl OffscreenApp {
 
     /// An already built app (its pipelines installed on `render_state`).
     pub(super) fn around(
-        app: DiffscopeApp,
+        mut app: DiffscopeApp,
         settings: FrameSize,
         render_state: RenderState,
     ) -> Self {
+        app.driver.clears_to_panel_fill = true;
         let ctx = egui::Context::default();
         // Offscreen frames are few: nothing may still be animating when one is captured.
         ctx.all_styles_mut(|style| {
@@ -282,6 +283,16 @@ impl OffscreenApp {
             view_formats: &[],
         });
         let view = target.create_view(&wgpu::TextureViewDescriptor::default());
+        // The panels' colour, as the window clears to it (`clears_to_panel_fill`); egui's colours are
+        // gamma-encoded, as is the (non-sRGB) target.
+        let [r, g, b, a] = self
+            .ctx
+            .global_style()
+            .visuals
+            .panel_fill
+            .to_array()
+            .map(|c| f64::from(c) / 255.0);
+        let clear = wgpu::Color { r, g, b, a };
         let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("offscreen frame"),
         });
@@ -296,7 +307,7 @@ impl OffscreenApp {
                         view: &view,
                         resolve_target: None,
                         ops: wgpu::Operations {
-                            load: wgpu::LoadOp::Clear(wgpu::Color::TRANSPARENT),
+                            load: wgpu::LoadOp::Clear(clear),
                             store: wgpu::StoreOp::Store,
                         },
                         depth_slice: None,
@@ -378,24 +389,29 @@ fn film_ui(app: &mut DiffscopeApp, ui: &mut egui::Ui, layout: FilmLayout) {
         let step = app.views.timeline.step.min(times.len().checked_sub(1)?);
         Some((times[step], step, times.len()))
     });
-    egui::Panel::top("film caption").show(ui, |ui| {
-        ui.horizontal(|ui| {
-            ui.label(egui::RichText::new(title).heading().strong());
-            if let Some((t, step, steps)) = now {
-                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                    ui.label(egui::RichText::new(format!("step {} of {steps}", step + 1)).weak());
-                    ui.label(
-                        egui::RichText::new(format!("t = {t:.3}"))
-                            .heading()
-                            .monospace(),
-                    );
-                });
-            }
+    egui::Panel::top("film caption")
+        .frame(app.side_frame(ui))
+        .show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.label(egui::RichText::new(title).heading().strong());
+                if let Some((t, step, steps)) = now {
+                    ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                        ui.label(
+                            egui::RichText::new(format!("step {} of {steps}", step + 1)).weak(),
+                        );
+                        ui.label(
+                            egui::RichText::new(format!("t = {t:.3}"))
+                                .heading()
+                                .monospace(),
+                        );
+                    });
+                }
+            });
         });
-    });
     if layout == FilmLayout::SideBySide {
         let half = ui.max_rect().width() / 2.0;
         egui::Panel::right("film speciation")
+            .frame(app.side_frame(ui))
             .resizable(false)
             .exact_size(half)
             .show(ui, |ui| app.view_ui(ui, View::Speciation));

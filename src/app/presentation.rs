@@ -183,35 +183,39 @@ impl DiffscopeApp {
     /// theory) on the right when its view block names one, the manifold view and time bar between.
     pub(super) fn presentation_ui(&mut self, ui: &mut Ui) {
         let ctx = ui.ctx().clone();
-        egui::Panel::top("presentation bar").show(ui, |ui| {
-            ui.horizontal_wrapped(|ui| {
-                if self.views.tour.is_some() {
-                    self.tour_bar(ui);
-                }
-                // Imported data has no scene to switch; a token scene is not edited in the app.
-                if self.imported().is_none() && self.scene.tokens.is_none() {
-                    self.edit_draft(ui, |ui, draft| switches_ui(ui, &mut draft.model));
-                }
-                if let Some(error) = &self.scene.draft_error {
-                    ui.colored_label(ui.visuals().error_fg_color, error);
-                }
-                let mut dark = self.views.presentation.dark;
-                if ui.checkbox(&mut dark, "dark").changed() {
-                    self.views.presentation.set_dark(&ctx, dark);
-                }
-                if ui.button("Leave (Esc)").clicked() {
-                    self.views.presentation.leave(&ctx);
-                }
+        let panel = self.side_frame(ui);
+        egui::Panel::top("presentation bar")
+            .frame(panel)
+            .show(ui, |ui| {
+                ui.horizontal_wrapped(|ui| {
+                    if self.views.tour.is_some() {
+                        self.tour_bar(ui);
+                    }
+                    // Imported data has no scene to switch; a token scene is not edited in the app.
+                    if self.imported().is_none() && self.scene.tokens.is_none() {
+                        self.edit_draft(ui, |ui, draft| switches_ui(ui, &mut draft.model));
+                    }
+                    if let Some(error) = &self.scene.draft_error {
+                        ui.colored_label(ui.visuals().error_fg_color, error);
+                    }
+                    let mut dark = self.views.presentation.dark;
+                    if ui.checkbox(&mut dark, "dark").changed() {
+                        self.views.presentation.set_dark(&ctx, dark);
+                    }
+                    if ui.button("Leave (Esc)").clicked() {
+                        self.views.presentation.leave(&ctx);
+                    }
+                });
+                // The audience sees what is being computed (the jobs strip is hidden here).
+                self.jobs.progress_ui(ui);
             });
-            // The audience sees what is being computed (the jobs strip is hidden here).
-            self.jobs.progress_ui(ui);
-        });
         // The caption takes a quarter, the analysis plots two fifths (its axes and legends in large
         // type need the room), the manifold view the rest.
         let width = ui.max_rect().width();
         let caption = self.live_caption();
         let imported = self.imported().map(|data| data.summary());
         egui::Panel::left("presentation caption")
+            .frame(panel)
             .resizable(true)
             .default_size(width * 0.25)
             .show(ui, |ui| {
@@ -231,6 +235,7 @@ impl DiffscopeApp {
             (self.views.right_tab != RightTab::Inspector).then(|| self.views.right_tab.view());
         if let Some(view) = side {
             egui::Panel::right("presentation analysis")
+                .frame(panel)
                 .resizable(true)
                 .default_size(width * 0.4)
                 .show(ui, |ui| {
@@ -238,6 +243,8 @@ impl DiffscopeApp {
                     self.view_ui(ui, view)
                 });
         }
-        egui::CentralPanel::default().show(ui, |ui| self.central(ui));
+        egui::CentralPanel::default()
+            .frame(self.central_frame(ui))
+            .show(ui, |ui| self.central(ui));
     }
 }
