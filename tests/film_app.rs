@@ -103,7 +103,11 @@ fn the_app_records_a_gif_as_a_job_and_a_cancelled_recording_leaves_no_file() {
     });
     assert_eq!(names(png_dir.path()).len(), 1, "one PNG written");
     assert!(
-        h.state().jobs.rows().iter().any(|row| row.name == "recording"),
+        h.state()
+            .jobs
+            .rows()
+            .iter()
+            .any(|row| row.name == "recording"),
         "the film still records: {:?}",
         h.state().jobs.rows()
     );

@@ -1,13 +1,15 @@
 //! Films of the time running, one recording loop for `diffscope record` and the app's Export… →
 //! Animation: frame k of F shows stored step round(k·(S−1)/(F−1)) of S (t_max first, t_min last), drawn
 //! offscreen at the film's exact size by the app's renderer ([`FilmLayout`] frames, optionally turning
-//! the 3-D view once around), and pushed to a [`FilmWriter`], which writes under a temporary name and
-//! renames into place after the last frame: a stopped or failed recording leaves no file.
+//! the 3-D view once around), and pushed to a [`PipelinedFilm`] (encoded on its own thread while the next
+//! frame is drawn), which writes under a temporary name and renames into place after the last frame: a
+//! stopped or failed recording leaves no file.
 
 use super::manifold::Dimensions;
 use super::offscreen::{FilmLayout, OffscreenApp, RenderError};
 use crate::io::IoError;
-use crate::io::film::{FilmFormat, FilmSpec, FilmWriter};
+use crate::io::film::{FilmFormat, FilmSpec};
+use crate::io::film_pipeline::PipelinedFilm;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use thiserror::Error;
@@ -119,7 +121,8 @@ pub struct Timing {
     pub layout: Duration,
     /// Tessellation, GPU drawing and read-back.
     pub drawing: Duration,
-    /// The film encoder and the file.
+    /// Waiting for the film encoder (it encodes on its own thread while the next frame is drawn) and
+    /// the file.
     pub encoding: Duration,
 }
 
@@ -144,7 +147,7 @@ pub fn record(
     harness.run_steps(SETTLE_FRAMES);
     let frames = spec.frames;
     // The temporary file exists from here; any return before `finish` removes it.
-    let mut film = FilmWriter::create(path, spec)?;
+    let mut film = PipelinedFilm::create(path, spec)?;
     let mut timing = Timing::default();
     for k in 0..frames {
         if !on_frame(k, frames) {
@@ -159,7 +162,7 @@ pub fn record(
             source,
         })?;
         let t2 = Instant::now();
-        film.push(image.as_raw())?;
+        film.push(image.into_raw())?;
         timing.layout += t1 - t0;
         timing.drawing += t2 - t1;
         timing.encoding += t2.elapsed();

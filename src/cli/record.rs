@@ -183,7 +183,7 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<()> {
     let per_frame = |d: Duration| 1e3 * d.as_secs_f64() / frames as f64;
     println!(
         "time: {:.1} s = scene jobs {:.1} s + app frames {:.1} s ({:.0} ms/frame) + drawing and \
-         read-back {:.1} s ({:.0} ms/frame) + encoding {:.1} s ({:.0} ms/frame)",
+         read-back {:.1} s ({:.0} ms/frame) + waiting for the encoder {:.1} s ({:.0} ms/frame)",
         total.as_secs_f64(),
         jobs.as_secs_f64(),
         timing.layout.as_secs_f64(),

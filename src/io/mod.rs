@@ -8,6 +8,7 @@
 pub mod atomic;
 pub mod csv;
 pub mod film;
+pub mod film_pipeline;
 pub mod memory;
 pub mod npy;
 pub mod points;
