@@ -252,12 +252,21 @@ fn site_moments(p: [f64; 2], noise: DiscreteNoise, t: f64) -> (f64, f64) {
 /// i.i.d. site terms, so M = L μ(t) and S = √(L v(t)), and M = S is bisected in t. `None` when the
 /// model has not two classes or a coupling, or when M < S even at t → 0 (too few sites).
 pub fn balance_time_independent(model: &IsingChainTokens, noise: DiscreteNoise) -> Option<f64> {
-    let fields = model.fields();
-    if fields.len() != 2 || model.couplings().iter().any(|&k| k != 0.0) {
+    let fields: [f64; 2] = model.fields().try_into().ok()?;
+    if model.couplings().iter().any(|&k| k != 0.0) {
         return None;
     }
-    let p = [0, 1].map(|k| 1.0 / (1.0 + (-2.0 * fields[k]).exp()));
-    let l = model.length() as f64;
+    independent_balance_time(fields, model.length(), noise)
+}
+
+/// [`balance_time_independent`] of two classes with fields `fields` at length `length`.
+pub fn independent_balance_time(
+    fields: [f64; 2],
+    length: usize,
+    noise: DiscreteNoise,
+) -> Option<f64> {
+    let p = fields.map(|h| 1.0 / (1.0 + (-2.0 * h).exp()));
+    let l = length as f64;
     phi_crossing(
         |t| {
             let (mean, var) = site_moments(p, noise, t);

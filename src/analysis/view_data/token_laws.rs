@@ -5,7 +5,8 @@
 //! Pure and cheap (closed forms over a few dozen lengths); the lab supplies the Monte Carlo numbers.
 
 use crate::analysis::speciation::discrete_laws::{
-    ClassDifference, LawNoise, NoLaw, TokenLaw, balance_time_independent, token_law,
+    ClassDifference, LawNoise, NoLaw, TokenLaw, balance_time_independent, independent_balance_time,
+    token_law,
 };
 use crate::analysis::view_data::discrete_lab::DiscreteLabReport;
 use crate::model::discrete::DiscreteNoise;
@@ -78,25 +79,21 @@ pub fn is_chain_mixture(spec: &TokenModelSpec) -> bool {
     matches!(exact_spec(spec), Exact::Ising(_))
 }
 
-/// The scene's chain mixture at length `length` (its classes, another L), or why there is none.
-fn chains(spec: &TokenModelSpec, length: Option<usize>) -> Result<IsingChainTokens, NoLaw> {
+/// The scene's chain mixture, or why there is none.
+fn chains(spec: &TokenModelSpec) -> Result<IsingChainTokens, NoLaw> {
     match exact_spec(spec) {
         Exact::Dyck(_) => Err(NoLaw::Dyck),
-        Exact::Ising(m) => {
-            let mut m = m.clone();
-            m.dim = length.unwrap_or(m.dim);
-            match TokenModelSpec::IsingMixture(m).build() {
-                Ok(SceneTokenModel::Ising(chains)) => Ok(chains),
-                Ok(_) => Err(NoLaw::Invalid("not a chain mixture".into())),
-                Err(e) => Err(NoLaw::Invalid(e.to_string())),
-            }
-        }
+        Exact::Ising(m) => match TokenModelSpec::IsingMixture(m.clone()).build() {
+            Ok(SceneTokenModel::Ising(chains)) => Ok(chains),
+            Ok(_) => Err(NoLaw::Invalid("not a chain mixture".into())),
+            Err(e) => Err(NoLaw::Invalid(e.to_string())),
+        },
     }
 }
 
 /// The scene's leading-order law under `noise` (its classes at its own length).
 pub fn scene_law(spec: &TokenModelSpec, noise: DiscreteNoise) -> Result<TokenLaw, NoLaw> {
-    token_law(&chains(spec, None)?, noise)
+    token_law(&chains(spec)?, noise)
 }
 
 /// The lengths of the curves: log-spaced over 8 … 4096 and `extra`, sorted.
@@ -118,7 +115,7 @@ pub fn token_theory(scene: &TokenScene, report: Option<&DiscreteLabReport>) -> T
     let spec = &scene.model;
     let length = report.map_or_else(|| model_length(spec), |r| r.length);
     let law = scene_law(spec, scene.noise);
-    let independent = chains(spec, None)
+    let independent = chains(spec)
         .ok()
         .filter(|c| c.couplings().iter().all(|&k| k == 0.0));
     let lengths = curve_lengths(length);
@@ -130,16 +127,17 @@ pub fn token_theory(scene: &TokenScene, report: Option<&DiscreteLabReport>) -> T
         .into_iter()
         .filter_map(|noise| {
             let law = scene_law(spec, noise).ok()?;
-            let balance_points = if independent.is_some() {
-                lengths
-                    .iter()
-                    .filter_map(|&l| {
-                        let chains = chains(spec, Some(l)).ok()?;
-                        balance_time_independent(&chains, noise).map(|t| [l as f64, t])
-                    })
-                    .collect()
-            } else {
-                Vec::new()
+            let balance_points = match &independent {
+                Some(c) => {
+                    let fields: [f64; 2] = c.fields().try_into().ok()?;
+                    lengths
+                        .iter()
+                        .filter_map(|&l| {
+                            independent_balance_time(fields, l, noise).map(|t| [l as f64, t])
+                        })
+                        .collect()
+                }
+                None => Vec::new(),
             };
             Some(NoiseCurve {
                 noise,
