@@ -201,3 +201,52 @@ fn the_m1_scene_gets_its_cell_and_numbers() {
     assert!((at_64[1] - law).abs() < 1e-12);
     assert!(theory.curves.iter().all(|c| !c.balance_points.is_empty()));
 }
+
+/// Teaching scenes 9–11 and the flip sibling of 9 load as token scenes with a title and a caption,
+/// and each lands in the cell of the law table its caption teaches; the numbers scene 9's caption
+/// quotes are the theory's.
+#[test]
+fn the_teaching_token_scenes_sit_in_their_cells() {
+    let cases = [
+        (
+            "assets/scenes/teaching/09-mask-vs-flip-vs-gaussian.json",
+            Some((LawNoise::Mask, ClassDifference::Marginals)),
+        ),
+        (
+            "assets/scenes/ising-fields-flip-f1.json",
+            Some((LawNoise::Flip, ClassDifference::Marginals)),
+        ),
+        (
+            "assets/scenes/teaching/10-diffusion-vs-autoregression.json",
+            None,
+        ),
+        (
+            "assets/scenes/teaching/11-class-decides-late-for-correlations.json",
+            Some((LawNoise::Mask, ClassDifference::Correlations)),
+        ),
+    ];
+    for (path, cell) in cases {
+        let scene = token_scene(path);
+        assert!(scene.title.is_some() && scene.caption.is_some(), "{path}");
+        let theory = token_theory(&scene, None);
+        match cell {
+            Some((noise, difference)) => {
+                assert!(theory.is_scene_cell(noise, difference), "{path}")
+            }
+            None => assert_eq!(theory.law, Err(NoLaw::Dyck), "{path}"),
+        }
+    }
+    let nine = token_theory(
+        &token_scene("assets/scenes/teaching/09-mask-vs-flip-vs-gaussian.json"),
+        None,
+    );
+    let caption = token_scene("assets/scenes/teaching/09-mask-vs-flip-vs-gaussian.json")
+        .caption
+        .unwrap();
+    for quoted in [
+        format!("{:.3}", nine.t_balance.unwrap()),
+        format!("{:.3}", nine.law_at_length().unwrap()),
+    ] {
+        assert!(caption.contains(&quoted), "{quoted} not in the caption");
+    }
+}
