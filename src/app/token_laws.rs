@@ -204,7 +204,9 @@ pub fn ui(ui: &mut Ui, theory: &TokenTheory) {
                     }
                 });
             ui.label(summary(theory));
-            ui.label(LINES_EXPLAINED);
+            if !theory.curves.is_empty() {
+                ui.label(LINES_EXPLAINED);
+            }
         });
     show(
         ui,
