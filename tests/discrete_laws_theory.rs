@@ -104,7 +104,10 @@ fn marginal_classes_follow_their_closed_forms() {
 /// matches the measured crossings of the §5 table: exactly for marginals, within the finite-L drift
 /// of the slowly converging correlation-only slopes (0.51 and 0.26 measured, ½ and ¼ in the law).
 #[test]
-#[allow(clippy::approx_constant, reason = "3.14 is the measured mask crossing, not π")]
+#[allow(
+    clippy::approx_constant,
+    reason = "3.14 is the measured mask crossing, not π"
+)]
 fn the_laws_predict_the_measured_crossings_at_large_length() {
     let shift = |slope: f64| slope * (2.0f64 / 1.7017).ln();
     let cases = [
