@@ -279,7 +279,7 @@ fn the_app_shows_a_token_scene_and_its_discrete_lab() {
     h.get_by_label("step").set_value_accesskit(5.0);
     h.run_steps(3);
     assert_eq!(h.state().views.timeline.step, 5);
-    for tab in ["Metrics", "Inspector", "Theory"] {
+    for tab in ["Metrics", "Inspector"] {
         h.get_by_label(tab).click();
         h.run_steps(2);
         assert!(
@@ -288,6 +288,13 @@ fn the_app_shows_a_token_scene_and_its_discrete_lab() {
             h.state().views.right_tab
         );
     }
+    // The Theory tab marks the scene's cell of the law table and names its L.
+    h.get_by_label("Theory").click();
+    h.run_steps(2);
+    h.get_by_label_contains("ln L + c   (this scene, L = 64)");
+    h.get_by_label_contains(&format!(
+        "Exact crossing t_mid (φ_post = midpoint level) = {t_mid:.3}"
+    ));
 }
 
 #[test]

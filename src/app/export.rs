@@ -9,7 +9,7 @@ use super::jobs::JobKind;
 use super::manifold::ViewSettings;
 use super::offscreen::{FilmLayout, FrameSize, OffscreenApp, RenderError};
 use super::recording::{self, FilmSettings, RecordError};
-use super::{DiffscopeApp, View, inspector, laws_view};
+use super::{DiffscopeApp, View, inspector, laws_view, token_laws};
 use crate::figure::{self, Figure, Table, svg, text};
 use crate::io::film::{MAX_FPS, MAX_GIF_FPS, MAX_HEIGHT, MAX_WIDTH};
 use crate::io::{IoError, atomic};
@@ -177,6 +177,10 @@ pub fn content(app: &DiffscopeApp, view: View) -> Option<Content> {
             let sweep = app.views.laws.sweep()?;
             Some(Content::Figures(vec![(sweep.figure.clone(), 460.0)]))
         }
+        View::Theory if app.scene.tokens.is_some() => Some(Content::Figures(vec![(
+            token_laws::figure(&app.token_theory()?),
+            460.0,
+        )])),
         View::Theory => {
             let figures = laws_view::figures(
                 &app.scene.draft.model,

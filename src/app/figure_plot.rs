@@ -19,12 +19,16 @@ pub fn color(rgb: Rgb) -> Color32 {
     Color32::from_rgb(rgb[0], rgb[1], rgb[2])
 }
 
-/// Grid marks of a log10 axis: decades (strong) and their 2…9 multiples (faint).
+/// Grid marks of a log10 axis: decades (strong) and their 2…9 multiples (faint). When the axis spans
+/// fewer than two decades the 2× and 5× marks carry labels ([`log_label`]); egui_plot fades a label by
+/// its mark's step size on screen (and drops it below 60 points), so those get the spacing of the
+/// labelled marks, 0.3 decade, and read as clearly as the decades.
 fn log_grid(input: GridInput) -> Vec<GridMark> {
     let (lo, hi) = input.bounds;
     if !(lo.is_finite() && hi.is_finite()) || hi - lo > 300.0 {
         return Vec::new();
     }
+    let few_decades = hi - lo < 2.0;
     let mut marks = Vec::new();
     for k in (lo.floor() as i32)..=(hi.ceil() as i32) {
         let decade = f64::from(k);
@@ -33,9 +37,10 @@ fn log_grid(input: GridInput) -> Vec<GridMark> {
             step_size: 1.0,
         });
         for m in 2..10 {
+            let labelled = few_decades && (m == 2 || m == 5);
             marks.push(GridMark {
                 value: decade + f64::from(m).log10(),
-                step_size: 0.1,
+                step_size: if labelled { 0.3 } else { 0.1 },
             });
         }
     }
@@ -289,5 +294,40 @@ fn draw(plot: &mut PlotUi, figure: &Figure) {
                 ));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// On an axis of about one decade (a token scene's clone times, 0.28 … 4.5) every labelled mark
+    /// (1, 2, 5 …) has a step of at least 0.3 decade, so egui_plot paints its label at full strength
+    /// on a plot of 400 points or more (its labels fade below 80 points of spacing), while the
+    /// unlabelled 3×, 4×… marks stay faint.
+    #[test]
+    fn labelled_log_ticks_are_not_faint() {
+        let bounds = (0.28f64.log10(), 4.5f64.log10());
+        let marks = log_grid(GridInput {
+            bounds,
+            base_step_size: 0.01,
+        });
+        let range = bounds.0..=bounds.1;
+        let labelled: Vec<&GridMark> = marks
+            .iter()
+            .filter(|m| !log_label(**m, &range).is_empty())
+            .collect();
+        let values: Vec<String> = labelled.iter().map(|m| log_label(**m, &range)).collect();
+        assert_eq!(values, ["0.5", "1", "2"], "{values:?}");
+        let per_decade = 400.0 / (bounds.1 - bounds.0);
+        for m in &labelled {
+            assert!(m.step_size * per_decade >= 80.0, "{:?}", m.value);
+        }
+        assert!(
+            marks
+                .iter()
+                .filter(|m| log_label(**m, &range).is_empty())
+                .all(|m| m.step_size == 0.1)
+        );
     }
 }

@@ -22,6 +22,7 @@ pub mod speciation_view;
 pub mod state;
 pub mod tasks;
 pub mod timeline;
+pub mod token_laws;
 pub mod token_view;
 pub mod tour;
 pub mod typography;
@@ -910,11 +911,7 @@ impl DiffscopeApp {
                 "The inspector follows a trajectory of a point cloud; for a token scene click a \
                  row of the token view, which shows that sequence's marginals and class posterior.",
             ),
-            View::Theory => Some(
-                "The laws of t_S against d are those of Gaussian noise; the theory of token \
-                 scenes is not drawn yet (their t_mid is in the Speciation tab).",
-            ),
-            View::Manifold | View::Speciation => None,
+            View::Manifold | View::Speciation | View::Theory => None,
         }
     }
 
@@ -924,6 +921,9 @@ impl DiffscopeApp {
             if let Some(note) = Self::token_tab_note(view) {
                 ui.label(note);
                 return;
+            }
+            if view == View::Theory {
+                return self.token_theory_ui(ui);
             }
             if view == View::Speciation {
                 return speciation_view::discrete_ui(

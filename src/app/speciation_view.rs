@@ -239,14 +239,46 @@ pub fn discrete_ui(ui: &mut Ui, report: Option<&DiscreteLabReport>, running: boo
         report.midpoint_level,
         report.class_labels.join(", ")
     ));
-    show(
-        ui,
-        &discrete_figure(report),
-        "discrete speciation phi",
-        ui.available_height() - 4.0,
-        |plot| plot,
-        |_| {},
-    );
+    let figure = discrete_figure(report);
+    let plot = |ui: &mut Ui| {
+        show(
+            ui,
+            &figure,
+            "discrete speciation phi",
+            ui.available_height() - 4.0,
+            |plot| plot,
+            |_| {},
+        );
+    };
+    match sampler_note(report.sampler) {
+        // The note is laid out first, from the bottom up, so the plot takes what it leaves.
+        Some(note) => {
+            ui.with_layout(egui::Layout::bottom_up(egui::Align::Min), |ui| {
+                ui.label(note);
+                ui.with_layout(egui::Layout::top_down(egui::Align::Min), plot);
+            });
+        }
+        None => plot(ui),
+    }
+}
+
+/// Why the cloning crossing of a sampler other than `exact` differs from φ_post's (one sentence
+/// under the plot), or `None` for the exact sampler, whose E φ_clone(t) is φ_post(t).
+pub fn sampler_note(sampler: &str) -> Option<String> {
+    let how = match sampler {
+        "exact" => return None,
+        "factorized" => {
+            "draws each token from its own marginal, blind to the others revealed in the same step"
+        }
+        "confidence" => "reveals the most confident tokens first, each from its own marginal",
+        "autoregressive" => "reveals tokens left to right instead of at random sites",
+        _ => "is not the exact reverse process",
+    };
+    Some(format!(
+        "The {sampler} sampler {how}, so its state at time t is not forward-noised data and its \
+         cloning curve measures when this sampler commits, not φ_post: only the exact sampler makes \
+         E φ_clone(t) = φ_post(t), and its crossing may differ from t_mid."
+    ))
 }
 
 /// The φ(t) plot and the commitment histogram of `level`, on one time range: every clone time, curve
@@ -465,4 +497,23 @@ fn summary(ui: &mut Ui, level: &LevelReport) {
             format!(" · {uncommitted}")
         },
     ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only a sampler other than `exact` gets the note, and it names the sampler and φ_post.
+    #[test]
+    fn a_non_exact_sampler_says_why_its_crossing_differs() {
+        assert_eq!(sampler_note("exact"), None);
+        for sampler in ["factorized", "confidence", "autoregressive"] {
+            let note = sampler_note(sampler).unwrap();
+            assert!(
+                note.starts_with(&format!("The {sampler} sampler")),
+                "{note}"
+            );
+            assert!(note.contains("E φ_clone(t) = φ_post(t)"), "{note}");
+        }
+    }
 }

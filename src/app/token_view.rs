@@ -102,13 +102,19 @@ pub fn ui(ui: &mut Ui, data: &TokenViewData, state: &TokenViewState) -> Vec<Toke
     // Two columns, the gap and the item spacing on either side of it.
     let spacing = 2.0 * ui.spacing().item_spacing.x;
     let half = ((ui.available_width() - gap - spacing) / 2.0).max(40.0);
-    let top_height = (ui.available_height() * 0.5).max(60.0);
+    // The rows take a fixed share and every label's height is measured, not assumed: in large type
+    // (Present mode) labels wrap, and the sequence's plots below must keep the rest of the height.
+    let top_height = (ui.available_height() * TOP_SHARE).max(60.0);
+    let row_height = ui.text_style_height(&egui::TextStyle::Body);
+    let item_gap = ui.spacing().item_spacing.y;
     ui.horizontal(|ui| {
         ui.vertical(|ui| {
-            ui.label(format!("Tokens at t = {:.3}", data.times[step]));
+            let used = measured(ui, |ui| {
+                ui.label(format!("Tokens at t = {:.3}", data.times[step]));
+            });
             let response = grid(
                 ui,
-                vec2(half, top_height - 20.0),
+                vec2(half, (top_height - used - item_gap).max(MIN_GRID_HEIGHT)),
                 data.rows,
                 data.length,
                 |r, c| match data.token(r, step, c) {
@@ -123,12 +129,19 @@ pub fn ui(ui: &mut Ui, data: &TokenViewData, state: &TokenViewState) -> Vec<Toke
         });
         ui.add_space(gap);
         ui.vertical(|ui| {
-            ui.label("Token commitment time (last change of each token), coloured by stored step");
+            let used = measured(ui, |ui| {
+                ui.label("Commitment time of each token").on_hover_text(
+                    "The last time each token changes, coloured by stored step: under mask \
+                     noise its reveal time",
+                );
+            });
             let span = ColormapSpan::on_background(dark);
             let last = (steps - 1).max(1) as f32;
+            // Below the grid: the colour bar and its row of times.
+            let below = COLOUR_BAR_HEIGHT + row_height + 3.0 * item_gap;
             let response = grid(
                 ui,
-                vec2(half, top_height - 44.0),
+                vec2(half, (top_height - used - below).max(MIN_GRID_HEIGHT)),
                 data.rows,
                 data.length,
                 |r, c| {
@@ -141,9 +154,9 @@ pub fn ui(ui: &mut Ui, data: &TokenViewData, state: &TokenViewState) -> Vec<Toke
             );
             commands.extend(clicked_row(&response, data.rows).map(TokenViewCommand::Select));
             cell_tooltip(&response, data, step);
-            let (bar, _) = ui.allocate_exact_size(vec2(half, 10.0), Sense::hover());
+            let (bar, _) = ui.allocate_exact_size(vec2(half, COLOUR_BAR_HEIGHT), Sense::hover());
             colour_bar(ui.painter(), bar, Colormap::Viridis, span);
-            let (labels, _) = ui.allocate_exact_size(vec2(half, 16.0), Sense::hover());
+            let (labels, _) = ui.allocate_exact_size(vec2(half, row_height), Sense::hover());
             let (font, text) = (
                 egui::TextStyle::Body.resolve(ui.style()),
                 ui.visuals().text_color(),
@@ -180,12 +193,15 @@ pub fn ui(ui: &mut Ui, data: &TokenViewData, state: &TokenViewState) -> Vec<Toke
     });
     ui.separator();
     ui.label(format!(
-        "Sequence {}: most likely symbol of each token (colour; grey = undecided) over time, t = {:.2} at \
-         the top to {:.2} at the bottom; the line marks the shown step",
+        "Sequence {} over time (t = {:.2} at the top, {:.2} at the bottom)",
         selected + 1,
         data.times[0],
         data.times[steps - 1]
-    ));
+    ))
+    .on_hover_text(
+        "Left: the most likely symbol of each token (colour; grey = undecided), the line at the \
+         shown step. Right: the class posterior.",
+    );
     let bottom = (ui.available_height() - 4.0).max(60.0);
     ui.horizontal(|ui| {
         let (rect, _) = ui.allocate_exact_size(vec2(half, bottom), Sense::hover());
@@ -207,6 +223,19 @@ pub fn ui(ui: &mut Ui, data: &TokenViewData, state: &TokenViewState) -> Vec<Toke
         });
     });
     commands
+}
+
+/// Share of the view's height (below its header) that the token and commitment rows take.
+const TOP_SHARE: f32 = 0.42;
+/// The rows never shrink below this height.
+const MIN_GRID_HEIGHT: f32 = 30.0;
+const COLOUR_BAR_HEIGHT: f32 = 10.0;
+
+/// The height `add` took in `ui`.
+fn measured(ui: &mut Ui, add: impl FnOnce(&mut Ui)) -> f32 {
+    let top = ui.cursor().top();
+    add(ui);
+    ui.cursor().top() - top
 }
 
 /// A colour square and its name, for the symbol legend.

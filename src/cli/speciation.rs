@@ -118,6 +118,24 @@ pub fn discrete_summary(report: &DiscreteLabReport) -> String {
             report.midpoint_level
         ),
     );
+    out += &line(
+        "balance",
+        time(report.t_balance),
+        "M = S of ΔΦ = ln P_1(x_t) − ln P_2(x_t) under class 1",
+    );
+    if let Some(law) = &report.leading_order {
+        out += &line(
+            "leading order",
+            time(report.t_leading_order),
+            &format!(
+                "{:.2} ln L {:+.3} ({} noise, {})",
+                law.slope,
+                law.constant,
+                law.noise.name(),
+                law.difference.name()
+            ),
+        );
+    }
     out += "  measured:\n";
     let stderr = report
         .t_mid_cloning_std_error

@@ -400,7 +400,7 @@ impl TokenModelSpec {
 
     /// The model this spec describes. A learned model's file must hold a masked-diffusion network
     /// of the reference's length and vocabulary.
-    fn build(&self) -> Result<SceneTokenModel, SceneError> {
+    pub fn build(&self) -> Result<SceneTokenModel, SceneError> {
         let model_error = |e: String| SceneError::Model(e);
         match self {
             TokenModelSpec::IsingMixture(m) => {

@@ -2,14 +2,15 @@
 //!
 //! Theory: exact closed forms and quadratures (`universal`, `gaussian`, `ising`), Monte Carlo of the
 //! free-entropy difference and of φ_post for any exact model (`free_entropy`, `posterior_curve`; under
-//! discrete noise `discrete_posterior`), class hierarchies (`hierarchy`). Measurement along reverse
-//! dynamics: `cloning`, `uturn`, `commitment` (under discrete noise `discrete_cloning`,
-//! `discrete_uturn`, `token_commitment`). `report` assembles everything for a scene. No UI, no
-//! file formats.
+//! discrete noise `discrete_posterior`, and the laws of `discrete_laws`), class hierarchies
+//! (`hierarchy`). Measurement along reverse dynamics: `cloning`, `uturn`, `commitment` (under discrete
+//! noise `discrete_cloning`, `discrete_uturn`, `token_commitment`). `report` assembles everything for
+//! a scene. No UI, no file formats.
 
 pub mod cloning;
 pub mod commitment;
 pub mod discrete_cloning;
+pub mod discrete_laws;
 pub mod discrete_posterior;
 pub mod discrete_uturn;
 pub mod free_entropy;

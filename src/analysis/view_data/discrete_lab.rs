@@ -12,9 +12,13 @@ use serde::Serialize;
 
 use super::ViewDataError;
 use super::lab::settings_from_spec;
+use super::token_laws;
 use crate::analysis::control::Control;
 use crate::analysis::speciation::discrete_cloning::{
     DiscreteCloningSettings, run_discrete_cloning,
+};
+use crate::analysis::speciation::discrete_laws::{
+    TokenLaw, balance_time_independent, balance_time_monte_carlo,
 };
 use crate::analysis::speciation::discrete_posterior::{
     DiscreteForwardSamples, phi_crossing, phi_posterior_independent,
@@ -94,6 +98,14 @@ pub struct DiscreteLabReport {
     pub posterior_samples: Option<usize>,
     /// Where φ_post falls to the midpoint level: the headline t_mid.
     pub t_mid_posterior: Option<f64>,
+    /// Where M = S for ΔΦ = ln P_1(x_t) − ln P_2(x_t) under class 1 (`docs/science/discrete.md` §4):
+    /// closed form for independent sites, else Monte Carlo over the φ_post samples. Ising mixtures of
+    /// two classes only: a revealed Dyck token can decide the class, so ΔΦ is infinite there.
+    pub t_balance: Option<f64>,
+    /// The leading-order law of §5 for the scene's two classes (Ising mixtures).
+    pub leading_order: Option<TokenLaw>,
+    /// Its time at the scene's L.
+    pub t_leading_order: Option<f64>,
     /// Where the cloning curve falls to the midpoint level (linear between clone times).
     pub t_mid_cloning: Option<f64>,
     /// Its standard error from the binomial errors of the two bracketing points (delta method).
@@ -202,6 +214,10 @@ pub fn run_discrete_lab(
         )),
     };
     let t_mid_posterior = phi_crossing(|t| curve.at(exact, noise, t).0, midpoint_level);
+    control.step(0.15, "balance time")?;
+    let chains = token_laws::is_chain_mixture(&scene.model);
+    let t_balance = balance_time(chains, &curve, exact, noise);
+    let leading_order = token_laws::scene_law(&scene.model, noise).ok();
     control.step(0.2, "discrete cloning")?;
     let t_max = scene.sampler.t_max;
     let clone_times = match &settings.clone_times {
@@ -280,6 +296,9 @@ pub fn run_discrete_lab(
             PosteriorCurve::MonteCarlo(_) => Some(settings.posterior_samples),
         },
         t_mid_posterior,
+        t_balance,
+        leading_order,
+        t_leading_order: leading_order.map(|l| l.at(token_model.length())),
         t_mid_cloning: crossing.map(|c| c.0),
         t_mid_cloning_std_error: crossing.map(|c| c.1),
         curve: points,
@@ -290,6 +309,21 @@ pub fn run_discrete_lab(
         seed: settings.seed,
         learned,
     })
+}
+
+/// The balance time of the scene's first two classes (see [`DiscreteLabReport::t_balance`]): the
+/// closed form for independent sites, the Monte Carlo over φ_post's forward samples for chains.
+fn balance_time(
+    chains: bool,
+    curve: &PosteriorCurve,
+    exact: &dyn TokenModel,
+    noise: DiscreteNoise,
+) -> Option<f64> {
+    match curve {
+        PosteriorCurve::Exact(independent) => balance_time_independent(independent, noise),
+        PosteriorCurve::MonteCarlo(samples) if chains => balance_time_monte_carlo(exact, samples),
+        PosteriorCurve::MonteCarlo(_) => None,
+    }
 }
 
 /// Which runs [`compare_learned`] makes: every sampler at every step count, `rows` trajectories each.

@@ -11,6 +11,7 @@ pub mod lab;
 pub mod measured;
 pub mod metric_table;
 pub mod sweep;
+pub mod token_laws;
 pub mod token_view;
 
 pub use cloud::{Cloud, CloudOrigin, Imported, MAX_DISPLAY_STEPS};
