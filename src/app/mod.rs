@@ -551,11 +551,8 @@ impl DiffscopeApp {
                             self.results.speciation = None;
                             self.jobs.cancel(JobKind::Speciation);
                         }
-                        let synthetic = self
-                            .driver
-                            .frame_stats()
-                            .is_some_and(|f| f.synthetic_points.is_some());
-                        if !synthetic {
+                        // Frame-time measurements never measure their synthetic cloud.
+                        if cloud.origin != CloudOrigin::Synthetic {
                             let for_metrics = Arc::clone(&cloud);
                             self.jobs.start(JobKind::Metrics, "metrics", move |ctx| {
                                 tasks::metrics(&for_metrics, None, ctx)
@@ -800,17 +797,36 @@ impl DiffscopeApp {
                 .manifold
                 .toolbar(ui, self.results.cloud.as_deref());
         }
-        let times = self
-            .results
-            .cloud
-            .as_ref()
-            .map(|c| c.trajectories.times.clone())
-            .unwrap_or_default();
+        let cloud = self.results.cloud.clone();
+        let times = cloud.as_ref().map_or(&[][..], |c| &c.trajectories.times);
+        let times_known = self.imported().is_none_or(|i| i.times_in_file);
+        self.over_time_bar(ui, width, times, times_known, |app, ui, view_size| {
+            app.manifold_in(ui, view_size)
+        });
+        if self.results.cloud.is_some() {
+            self.driver.scene_drawn();
+        }
+    }
+
+    /// The centre's layout: `view` in what the time bar leaves of the panel, the time bar under it.
+    fn over_time_bar(
+        &mut self,
+        ui: &mut egui::Ui,
+        width: f32,
+        times: &[f64],
+        times_known: bool,
+        view: impl FnOnce(&mut Self, &mut egui::Ui, egui::Vec2),
+    ) {
         self.views.timeline.tick(ui.ctx(), times.len());
         let markers = self.markers();
-        // The view takes what the time bar leaves.
         let time_bar_height = Timeline::height(ui, width);
         let view_size = egui::vec2(width, (ui.available_height() - time_bar_height).max(120.0));
+        view(self, ui, view_size);
+        self.views.timeline.ui(ui, times, times_known, &markers);
+    }
+
+    /// The manifold view at `view_size`; selecting a trajectory there opens the inspector.
+    fn manifold_in(&mut self, ui: &mut egui::Ui, view_size: egui::Vec2) {
         let previously_selected = self.views.manifold.settings.selected;
         ui.allocate_ui(view_size, |ui| {
             let overlay = self
@@ -841,11 +857,6 @@ impl DiffscopeApp {
         {
             self.views.right_tab = RightTab::Inspector;
         }
-        let times_known = self.imported().is_none_or(|i| i.times_in_file);
-        self.views.timeline.ui(ui, &times, times_known, &markers);
-        if self.results.cloud.is_some() {
-            self.driver.scene_drawn();
-        }
     }
 }
 
@@ -853,16 +864,16 @@ impl DiffscopeApp {
     /// The centre of a token scene: its token view (or the run's progress) over the time bar, whose
     /// step the view shows and scrubs.
     fn token_central(&mut self, ui: &mut egui::Ui, width: f32) {
-        let times = self
-            .results
-            .tokens
-            .as_ref()
-            .map(|t| t.times.clone())
-            .unwrap_or_default();
-        self.views.timeline.tick(ui.ctx(), times.len());
-        let markers = self.markers();
-        let time_bar_height = Timeline::height(ui, width);
-        let view_size = egui::vec2(width, (ui.available_height() - time_bar_height).max(120.0));
+        let tokens = self.results.tokens.clone();
+        let times = tokens.as_ref().map_or(&[][..], |t| &t.times);
+        self.over_time_bar(ui, width, times, true, Self::token_view_in);
+        if self.results.tokens.is_some() {
+            self.driver.scene_drawn();
+        }
+    }
+
+    /// The token view (or the run's progress) at `view_size`.
+    fn token_view_in(&mut self, ui: &mut egui::Ui, view_size: egui::Vec2) {
         // Exactly this rect, clipped: in large type the view may not fit, and must not push the time
         // bar out of the window.
         let (rect, _) = ui.allocate_exact_size(view_size, egui::Sense::hover());
@@ -893,10 +904,6 @@ impl DiffscopeApp {
                     None => "The token run did not finish (see the errors below).".into(),
                 });
             }
-        }
-        self.views.timeline.ui(ui, &times, true, &markers);
-        if self.results.tokens.is_some() {
-            self.driver.scene_drawn();
         }
     }
 
