@@ -331,16 +331,15 @@ pub fn save_png(offscreen: &mut OffscreenApp, path: &Path) -> Result<(), ExportE
 pub struct Shown {
     view: View,
     scene: crate::scene::Scene,
-    cloud: Option<Arc<crate::analysis::view_data::Cloud>>,
-    classes: Vec<u32>,
-    speciation: Option<Arc<crate::analysis::speciation::report::SpeciationReport>>,
-    metrics: Option<Arc<crate::analysis::view_data::Measured>>,
-    references: Option<Arc<crate::analysis::view_data::ReferenceReports>>,
-    models: Option<Arc<crate::analysis::compare::Comparison>>,
+    /// The open token scene, shown instead of `scene`.
+    tokens: Option<crate::scene::TokenScene>,
+    results: super::state::Results,
     level: usize,
     step: usize,
     /// The manifold view as the user set it up, camera included.
     manifold: ViewSettings,
+    /// The token view's selection.
+    token: super::token_view::TokenViewState,
     /// The sweep the Theory tab shows instead of the scene's laws.
     sweep: Option<laws_view::OpenSweep>,
 }
@@ -350,15 +349,12 @@ impl Shown {
         Shown {
             view,
             scene: app.scene.current.clone(),
-            cloud: app.results.cloud.clone(),
-            classes: app.results.classes.clone(),
-            speciation: app.results.speciation.clone(),
-            metrics: app.results.metrics.clone(),
-            references: app.results.references.clone(),
-            models: app.results.models.clone(),
+            tokens: app.scene.tokens.clone(),
+            results: app.results.clone(),
             level: app.views.speciation_view.level,
             step: app.views.timeline.step,
             manifold: ViewSettings::of(&app.views.manifold),
+            token: app.views.token,
             sweep: app.views.laws.sweep().cloned(),
         }
     }
@@ -374,16 +370,18 @@ impl Shown {
         );
         app.scene.current = self.scene.clone();
         app.scene.draft = self.scene;
-        app.results.cloud = self.cloud;
-        app.results.cloud_id = 1;
-        app.results.classes = self.classes;
-        app.results.speciation = self.speciation;
-        app.results.metrics = self.metrics;
-        app.results.references = self.references;
-        app.results.models = self.models;
+        app.scene.tokens = self.tokens;
+        // The copy's own view caches start afresh; nothing waits for a later cloud.
+        app.results = super::state::Results {
+            cloud_id: 1,
+            metrics_requested: None,
+            arrival: Default::default(),
+            ..self.results
+        };
         app.views.speciation_view.level = self.level;
         app.views.timeline.step = self.step;
         self.manifold.restore(&mut app.views.manifold);
+        app.views.token = self.token;
         if let Some(sweep) = self.sweep {
             app.views.laws.show_sweep(sweep);
         }
