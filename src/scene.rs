@@ -677,7 +677,7 @@ impl Scene {
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
         let parameters = format!(
-            "{model}{dim} · {kind} sampler, {} steps, t {} → {} · {} trajectories · seed {}",
+            "{model}{dim} · {kind} sampler, {} steps, t from {} to {} · {} trajectories · seed {}",
             sampler.steps, sampler.t_max, sampler.t_min, self.trajectories, self.seed
         );
         match &self.title {

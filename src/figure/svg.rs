@@ -820,7 +820,7 @@ mod tests {
     #[test]
     fn a_caption_line_is_wrapped_under_the_plots() {
         let caption = "Two Gaussians <test> — Gaussian mixture of 2 classes, d = 64 · sde sampler, 400 \
-                       steps, t 8 → 0.001 · 2000 trajectories · seed 7";
+                       steps, t from 8 to 0.001 · 2000 trajectories · seed 7";
         let out = document(&[(&figure(Vec::new()), 300.0)], 400.0, Some(caption));
         let lines: Vec<&str> = out
             .lines()
