@@ -113,6 +113,15 @@ fn the_theory_tab_shows_a_sweep_folders_points_over_the_laws() {
     for [d, t] in law {
         assert!((t - 0.5 * d.ln()).abs() < 1e-12, "d = {d}: {t}");
     }
+    // A slide shows the sweep's figure without the folder buttons.
+    h.key_press(egui::Key::F5);
+    h.run_steps(3);
+    assert!(h.state().views.presentation.active);
+    assert!(h.query_by_label("Close sweep").is_none());
+    assert!(h.query_by_label("Open sweep folder…").is_none());
+    h.get_by_label_contains("2 points, 2 with a measured crossing");
+    h.key_press(egui::Key::Escape);
+    h.run_steps(3);
     // Closing the sweep brings back the scene's laws.
     h.get_by_label("Close sweep").click();
     h.run_steps(2);

@@ -682,16 +682,20 @@ impl LawsView {
         laws
     }
 
-    /// The sweep bar; then the open sweep's figure, or what is drawn and the scene's exact times in
-    /// words, the laws plot, then the report's dendrogram.
+    /// The sweep bar (with `controls`: not on a slide or in an exported figure); then the open sweep's
+    /// figure, or what is drawn and the scene's exact times in words, the laws plot, then the
+    /// report's dendrogram.
     pub fn ui(
         &mut self,
         ui: &mut Ui,
         model: &ModelSpec,
         report: Option<&SpeciationReport>,
         class_labels: &[String],
+        controls: bool,
     ) {
-        self.sweep_bar(ui);
+        if controls {
+            self.sweep_bar(ui);
+        }
         if let Some(sweep) = &self.sweep {
             ui.label(sweep.summary());
             ui.label(SWEEP_EXPLAINED);

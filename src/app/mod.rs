@@ -981,11 +981,14 @@ impl DiffscopeApp {
                 );
             }
             View::Theory => {
+                // A slide or an exported figure shows the figure, not the folder buttons.
+                let controls = !self.views.presentation.active && self.views.solo.is_none();
                 self.views.laws.ui(
                     ui,
                     &self.scene.draft.model,
                     self.results.speciation.as_deref(),
                     self.results.class_labels(),
+                    controls,
                 );
             }
         }
