@@ -90,8 +90,8 @@ fn guided_denoiser_matches_its_closed_form() {
         model
             .denoise_guided(&x, t, guide, &mut guided, Some(&mut posterior))
             .unwrap();
-        for i in 0..rows {
-            let mean = if classes[i] == 0 { M } else { -M };
+        for (i, &class) in classes.iter().enumerate() {
+            let mean = if class == 0 { M } else { -M };
             for j in 0..DIM {
                 let at = i * DIM + j;
                 // Component k's posterior mean: m_k + g (x − a m_k).

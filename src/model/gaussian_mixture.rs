@@ -679,8 +679,7 @@ impl Denoiser for GaussianMixture {
         let noised = self.noised(t);
         par_guided_rows(
             x,
-            self.dim,
-            k_count,
+            (self.dim, k_count),
             guide,
             denoised,
             posterior,

@@ -60,11 +60,10 @@ pub(crate) fn mixing_weight(posterior: f64, j: usize, guide: Option<(usize, f64)
 
 /// Runs `row(scratch, x, (k, w), out, posterior)` for every row of `x` (`[n, dim]`, f32) in parallel
 /// with f64 buffers, and writes `out` into `denoised` and p(k | x_t) into `posterior` (`[n, classes]`)
-/// when given. The guide was checked by the caller.
+/// when given; `shape` is (dim, classes). The guide was checked by the caller.
 pub(crate) fn par_guided_rows<S>(
     x: &[f32],
-    dim: usize,
-    classes: usize,
+    (dim, classes): (usize, usize),
     guide: Guide<'_>,
     denoised: &mut [f32],
     posterior: Option<&mut [f32]>,

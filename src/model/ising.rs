@@ -673,8 +673,7 @@ impl Denoiser for IsingMixture {
         guide.check(n, k_count)?;
         par_guided_rows(
             x,
-            self.dim,
-            k_count,
+            (self.dim, k_count),
             guide,
             denoised,
             posterior,
