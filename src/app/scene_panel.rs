@@ -487,18 +487,25 @@ fn sampler_editor(ui: &mut Ui, scene: &mut Scene) {
     }
 }
 
-/// Classifier-free guidance: off, or a weight w (0 unconditional, 1 conditional, > 1 guided).
+/// Classifier-free guidance: off, or a weight w (0 unconditional, 1 conditional, > 1 guided). A grid
+/// row no wider than the others, so the panel keeps its width.
 fn guidance_row(ui: &mut Ui, guidance: &mut Option<GuidanceSpec>) {
-    let mut on = guidance.is_some();
-    ui.checkbox(&mut on, "guidance w")
-        .on_hover_text("each trajectory is conditioned on a class drawn from the weights");
-    match (on, guidance.as_mut()) {
-        (true, Some(g)) => {
-            ui.add(egui::Slider::new(&mut g.w, 0.0..=MAX_GUIDANCE).text("w"));
+    let label = ui.label("guidance").on_hover_text(
+        "classifier-free guidance: each trajectory is conditioned on a class drawn from the \
+         weights; w = 0 unconditional, 1 conditional, > 1 guided",
+    );
+    ui.horizontal(|ui| {
+        let mut on = guidance.is_some();
+        ui.checkbox(&mut on, "").labelled_by(label.id);
+        match (on, guidance.as_mut()) {
+            (true, Some(g)) => {
+                ui.spacing_mut().slider_width = 70.0;
+                ui.add(egui::Slider::new(&mut g.w, 0.0..=MAX_GUIDANCE).text("w"));
+            }
+            (true, None) => *guidance = Some(GuidanceSpec { w: 1.0 }),
+            (false, _) => *guidance = None,
         }
-        (true, None) => *guidance = Some(GuidanceSpec { w: 1.0 }),
-        (false, _) => *guidance = None,
-    }
+    });
 }
 
 fn speciation_editor(ui: &mut Ui, scene: &mut Scene) {
