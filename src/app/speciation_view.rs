@@ -448,7 +448,7 @@ fn median(values: &[f64]) -> Option<f64> {
 }
 
 /// What the tab's curves mean under guidance (`docs/science/speciation.md` §7).
-pub fn guidance_note(w: f64) -> String {
+fn guidance_note(w: f64) -> String {
     format!(
         "Guidance w = {w}: the measured curves run the guided sampler, each pair conditioned on its \
          class k (clones keep k). The theory curve and times are for unguided sampling (w = 0). The \
