@@ -224,11 +224,6 @@ impl Batch {
     pub fn row_ids(&self) -> &[u64] {
         &self.row_ids
     }
-
-    /// The class each row is conditioned on (`[n]`), empty for an unconditioned batch.
-    pub fn classes(&self) -> &[u32] {
-        &self.classes
-    }
 }
 
 /// Per-chunk working buffers, reused across chunks and steps (no allocation once warm).
@@ -288,10 +283,6 @@ impl<'m> Sampler<'m> {
     pub fn guided(mut self, w: Option<f64>) -> Self {
         self.guidance = w;
         self
-    }
-
-    pub fn guidance(&self) -> Option<f64> {
-        self.guidance
     }
 
     pub fn kind(&self) -> StepKind {
