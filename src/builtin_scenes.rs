@@ -34,7 +34,7 @@ pub const PRESETS: [(&str, &str); 6] = [
 ];
 
 /// The teaching scenes of the tour (`assets/scenes/teaching/`), compiled into the binary.
-pub const TEACHING: [(&str, &str); 7] = [
+pub const TEACHING: [(&str, &str); 8] = [
     (
         "01-two-gaussians.json",
         include_str!("../assets/scenes/teaching/01-two-gaussians.json"),
@@ -62,6 +62,10 @@ pub const TEACHING: [(&str, &str); 7] = [
     (
         "07-learned-vs-exact.json",
         include_str!("../assets/scenes/teaching/07-learned-vs-exact.json"),
+    ),
+    (
+        "08-guidance.json",
+        include_str!("../assets/scenes/teaching/08-guidance.json"),
     ),
 ];
 

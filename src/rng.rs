@@ -19,6 +19,8 @@ pub enum Domain {
     Clone = 4,
     Analysis = 5,
     Training = 6,
+    /// The class a guided trajectory is conditioned on (`diffusion::trajectories`).
+    GuidanceClass = 7,
 }
 
 fn splitmix64(mut z: u64) -> u64 {

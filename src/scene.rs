@@ -25,6 +25,7 @@ use thiserror::Error;
 use crate::diffusion::{GridSpacing, InitKind as Init, SamplingSpec, StepKind, StoreSteps};
 use crate::model::analytic::AnalyticModel;
 use crate::model::gaussian_mixture::{ComponentSpec, Covariance, GaussianMixture, eigen_full};
+use crate::model::guidance::MAX_GUIDANCE;
 use crate::model::ising::{Boundary, IsingComponentSpec, IsingMixture};
 use crate::model::learned::{self, LearnedModel};
 use crate::model::onnx::{OnnxDenoiser, OnnxOptions, Prediction, TimeConvention};
@@ -308,6 +309,17 @@ pub struct SamplerSpec<K = SamplerKind> {
     pub init: InitKind,
     #[serde(default)]
     pub store: StoreSpec,
+    /// Classifier-free guidance `{"w": 2.0}` (Gaussian noise and mixture models only; `model::guidance`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guidance: Option<GuidanceSpec>,
+}
+
+/// `"guidance": {"w": w}`: each trajectory is conditioned on a class drawn from the mixture weights and
+/// denoised with x̂_0(∅) + w (x̂_0(k) − x̂_0(∅)); w = 0 is unconditional, w = 1 conditional sampling.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuidanceSpec {
+    pub w: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -642,6 +654,9 @@ impl Scene {
             self.speciation.as_ref(),
             self.model.class_count(),
         )?;
+        if let Some(guidance) = &self.sampler.guidance {
+            validate_guidance(&check, guidance, &self.model)?;
+        }
         if let Some(v) = &self.view {
             validate_view(&check, v)?;
         }
@@ -1020,6 +1035,21 @@ fn validate_ising(check: &Checker, m: &IsingMixtureSpec) -> Result<(), SceneErro
         check,
         &m.components.iter().map(|c| c.weight).collect::<Vec<_>>(),
     )
+}
+
+fn validate_guidance(
+    check: &Checker,
+    guidance: &GuidanceSpec,
+    model: &ModelSpec,
+) -> Result<(), SceneError> {
+    check.range("sampler.guidance.w", guidance.w, 0.0, MAX_GUIDANCE, "w")?;
+    if model.class_count().is_none() {
+        return check.fail(
+            "sampler.guidance",
+            "classifier-free guidance needs a class-conditional model: a Gaussian or Ising mixture",
+        );
+    }
+    Ok(())
 }
 
 fn validate_view(check: &Checker, v: &ViewSpec) -> Result<(), SceneError> {
@@ -1493,6 +1523,7 @@ impl Scene {
             store: sampler.store.into(),
             trajectories: self.trajectories,
             seed: self.seed,
+            guidance: sampler.guidance.map(|g| g.w),
         }
     }
 }

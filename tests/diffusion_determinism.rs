@@ -33,6 +33,7 @@ fn spec(kind: StepKind, seed: u64) -> SamplingSpec {
         // Not a multiple of the chunk size, so the last chunk is ragged.
         trajectories: 777,
         seed,
+        guidance: None,
     }
 }
 

@@ -37,6 +37,7 @@ fn run(kind: StepKind, steps: usize, trajectories: usize) -> Trajectories {
         store: StoreSteps::Final,
         trajectories,
         seed: 2026,
+        guidance: None,
     };
     run_trajectories(
         &model,

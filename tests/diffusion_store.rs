@@ -33,6 +33,7 @@ fn spec(store: StoreSteps, steps: usize, trajectories: usize) -> SamplingSpec {
         store,
         trajectories,
         seed: 11,
+        guidance: None,
     }
 }
 

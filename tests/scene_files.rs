@@ -486,7 +486,7 @@ fn render_opens_a_model_beside_its_scene_from_another_directory() {
     assert!(png.exists());
 }
 
-/// The seven teaching scenes: each parses, validates, round-trips, carries a title, a caption and a
+/// The eight teaching scenes: each parses, validates, round-trips, carries a title, a caption and a
 /// view, and builds (analytic models, the learned denoiser with its exact reference of the same
 /// dimension, the sequence model of the hidden-state scene). The embedded copies are the files.
 #[test]
@@ -494,7 +494,7 @@ fn every_teaching_scene_parses_validates_and_builds() {
     use diffscope::builtin_scenes::{TEACHING, teaching_scene};
     use diffscope::model::learned::{LearnedModel, load};
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenes/teaching");
-    assert_eq!(TEACHING.len(), 7);
+    assert_eq!(TEACHING.len(), 8);
     for (index, (name, text)) in TEACHING.iter().enumerate() {
         let file = dir.join(name);
         assert_eq!(std::fs::read_to_string(&file).unwrap(), *text, "{name}");

@@ -5,9 +5,10 @@
 use super::command::Command;
 use super::tour::{LiveCaption, caption_ui};
 use crate::builtin_scenes::PRESETS;
+use crate::model::guidance::MAX_GUIDANCE;
 use crate::scene::{
-    BoundarySpec, CovSpec, GaussianMixtureSpec, InitKind, LabelRule, MeanSpec, ModelSpec,
-    SamplerKind, Scene, StoreSpec, TimeGrid, TokenModelSpec, TokenScene,
+    BoundarySpec, CovSpec, GaussianMixtureSpec, GuidanceSpec, InitKind, LabelRule, MeanSpec,
+    ModelSpec, SamplerKind, Scene, StoreSpec, TimeGrid, TokenModelSpec, TokenScene,
 };
 use egui::{DragValue, Ui};
 use std::path::Path;
@@ -407,6 +408,7 @@ fn cov_editor(ui: &mut Ui, cov: &mut CovSpec) {
 fn sampler_editor(ui: &mut Ui, scene: &mut Scene) {
     ui.label(egui::RichText::new("Sampler").strong());
     let cap_note = display_cap_note(scene);
+    let class_conditional = scene.model.class_count().is_some();
     let sampler = &mut scene.sampler;
     ui.horizontal(|ui| {
         for (kind, name) in [
@@ -474,11 +476,36 @@ fn sampler_editor(ui: &mut Ui, scene: &mut Scene) {
             ui.end_row();
             labelled(ui, "seed", DragValue::new(&mut scene.seed));
             ui.end_row();
+            if class_conditional {
+                guidance_row(ui, &mut sampler.guidance);
+                ui.end_row();
+            }
         });
     // Below the grid, where it wraps to the panel instead of widening it.
     if let Some(note) = cap_note {
         ui.add(egui::Label::new(egui::RichText::new(note).small()).wrap());
     }
+}
+
+/// Classifier-free guidance: off, or a weight w (0 unconditional, 1 conditional, > 1 guided). A grid
+/// row no wider than the others, so the panel keeps its width.
+fn guidance_row(ui: &mut Ui, guidance: &mut Option<GuidanceSpec>) {
+    let label = ui.label("guidance").on_hover_text(
+        "classifier-free guidance: each trajectory is conditioned on a class drawn from the \
+         weights; w = 0 unconditional, 1 conditional, > 1 guided",
+    );
+    ui.horizontal(|ui| {
+        let mut on = guidance.is_some();
+        ui.checkbox(&mut on, "").labelled_by(label.id);
+        match (on, guidance.as_mut()) {
+            (true, Some(g)) => {
+                ui.spacing_mut().slider_width = 70.0;
+                ui.add(egui::Slider::new(&mut g.w, 0.0..=MAX_GUIDANCE).text("w"));
+            }
+            (true, None) => *guidance = Some(GuidanceSpec { w: 1.0 }),
+            (false, _) => *guidance = None,
+        }
+    });
 }
 
 fn speciation_editor(ui: &mut Ui, scene: &mut Scene) {

@@ -86,7 +86,10 @@ impl SpeciationView {
             });
         }
         let level = self.level_of(report);
-        summary(ui, level);
+        summary(ui, level, report.settings.guidance);
+        if let Some(w) = report.settings.guidance {
+            ui.add(egui::Label::new(egui::RichText::new(guidance_note(w)).small()).wrap());
+        }
         let [phi, commitment] = figures(level);
         let link = ui.scope_id().with("speciation time axis");
         let total = ui.available_height();
@@ -476,11 +479,23 @@ fn median(values: &[f64]) -> Option<f64> {
     sorted.get(sorted.len() / 2).copied()
 }
 
-fn summary(ui: &mut Ui, level: &LevelReport) {
+/// What the tab's curves mean under guidance (`docs/science/speciation.md` §7).
+fn guidance_note(w: f64) -> String {
+    format!(
+        "Guidance w = {w}: the measured curves run the guided sampler, each pair conditioned on its \
+         class k (clones keep k). The theory curve and times are for unguided sampling (w = 0). The \
+         class decides part of the outcome at the start: φ's plateau rises above Σπ², and once the \
+         guided flow has no wrong-class attractor (w > ½ for two balanced classes) φ never falls to \
+         the midpoint: the decision has moved to the start."
+    )
+}
+
+fn summary(ui: &mut Ui, level: &LevelReport, guidance: Option<f64>) {
     let fmt = |t: Option<f64>| t.map_or("—".to_string(), |t| format!("{t:.3}"));
-    let measured = match (level.measured.t_mid, level.measured.t_mid_stderr) {
-        (Some(t), Some(se)) => format!("{t:.3} ± {se:.3}"),
-        (Some(t), None) => format!("{t:.3}"),
+    let measured = match (level.measured.t_mid, level.measured.t_mid_stderr, guidance) {
+        (Some(t), Some(se), _) => format!("{t:.3} ± {se:.3}"),
+        (Some(t), None, _) => format!("{t:.3}"),
+        (None, _, Some(_)) => "— (decided at the start)".into(),
         _ => "—".into(),
     };
     let uncommitted = level.commitment.uncommitted_phrase();

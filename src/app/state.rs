@@ -84,7 +84,8 @@ impl SceneState {
             speciation: model
                 || old.speciation != new.speciation
                 || old.seed != new.seed
-                || old.sampler.t_max != new.sampler.t_max,
+                || old.sampler.t_max != new.sampler.t_max
+                || old.sampler.guidance != new.sampler.guidance,
         }
     }
 

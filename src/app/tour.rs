@@ -1,4 +1,4 @@
-//! The teaching tour: steps through a list of scenes (the seven built-in teaching scenes by default),
+//! The teaching tour: steps through a list of scenes (the eight built-in teaching scenes by default),
 //! applies each scene's default `view` on its first visit, and keeps every stop's state (edited scene,
 //! finished results, view settings, time) in memory so that coming back recomputes nothing. Also the
 //! caption panel. No numerics here: it only moves results between the app and its stops.
@@ -43,7 +43,7 @@ impl Tour {
         }
     }
 
-    /// The seven built-in teaching scenes.
+    /// The eight built-in teaching scenes.
     pub fn teaching() -> Result<Self, String> {
         let scenes = (0..crate::builtin_scenes::TEACHING.len())
             .map(crate::builtin_scenes::teaching_scene)

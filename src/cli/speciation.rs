@@ -368,6 +368,13 @@ pub fn summary(report: &SpeciationReport) -> String {
         report.settings.step,
         report.seed
     );
+    if let Some(w) = report.settings.guidance {
+        out += &format!(
+            "guidance w = {w}: the measured curves run guided, each pair conditioned on its class; the \
+             theory (and the martingale check) is that of unguided sampling \
+             (docs/science/speciation.md §7)\n"
+        );
+    }
     for level in &report.levels {
         out += &level_summary(level);
         if report.settings.labels == "argmax" && level.theory.phi_post_at_t_min < OVERLAP_WARNING {

@@ -6,7 +6,7 @@
 use super::DiffusionError;
 use super::noise::NoiseStream;
 use crate::base::ou::{noise_var, signal};
-use crate::model::Denoiser;
+use crate::model::{Denoiser, Guide};
 use crate::rng::Domain;
 use rayon::prelude::*;
 use std::collections::HashSet;
@@ -71,6 +71,9 @@ pub struct Batch {
     row_ids: Vec<u64>,
     noise: Vec<NoiseStream>,
     ids_in_use: HashSet<u64>,
+    /// `[n]`, the class each row is conditioned on under guidance; empty for an unconditioned batch
+    /// (a batch is either all conditioned or not at all).
+    classes: Vec<u32>,
 }
 
 impl Batch {
@@ -88,11 +91,47 @@ impl Batch {
             row_ids: Vec::new(),
             noise: Vec::new(),
             ids_in_use: HashSet::new(),
+            classes: Vec::new(),
         })
     }
 
     /// Appends rows (`states` is `[ids.len(), d]`) with the given ids.
     pub fn push_rows(&mut self, states: &[f32], ids: &[u64]) -> Result<(), DiffusionError> {
+        if !self.classes.is_empty() {
+            return Err(DiffusionError::Rows(
+                "the batch is conditioned on classes: every new row needs its class".into(),
+            ));
+        }
+        self.push_unchecked(states, ids)
+    }
+
+    /// Appends rows conditioned on `classes` (`[ids.len()]`, one per row) for a guided sampler.
+    pub fn push_class_rows(
+        &mut self,
+        states: &[f32],
+        ids: &[u64],
+        classes: &[u32],
+    ) -> Result<(), DiffusionError> {
+        if classes.len() != ids.len() {
+            return Err(DiffusionError::Rows(format!(
+                "{} classes for {} rows",
+                classes.len(),
+                ids.len()
+            )));
+        }
+        if self.classes.len() != self.len() {
+            return Err(DiffusionError::Rows(
+                "the batch has rows without a class: a batch is conditioned on classes throughout \
+                 or not at all"
+                    .into(),
+            ));
+        }
+        self.push_unchecked(states, ids)?;
+        self.classes.extend_from_slice(classes);
+        Ok(())
+    }
+
+    fn push_unchecked(&mut self, states: &[f32], ids: &[u64]) -> Result<(), DiffusionError> {
         if states.len() != ids.len() * self.dim {
             return Err(DiffusionError::Rows(format!(
                 "{} state values do not make {} rows of dimension {}",
@@ -140,7 +179,13 @@ impl Batch {
             })?;
             copies.extend_from_slice(state);
         }
-        self.push_rows(&copies, new_ids)
+        if self.classes.is_empty() {
+            self.push_rows(&copies, new_ids)
+        } else {
+            // A clone keeps the class its source is conditioned on.
+            let classes: Vec<u32> = sources.iter().map(|&row| self.classes[row]).collect();
+            self.push_class_rows(&copies, new_ids, &classes)
+        }
     }
 
     /// Number of rows.
@@ -213,10 +258,12 @@ enum Update {
     },
 }
 
-/// Advances batches with one integrator and one denoiser.
+/// Advances batches with one integrator and one denoiser, optionally under classifier-free guidance.
 pub struct Sampler<'m> {
     model: &'m dyn Denoiser,
     kind: StepKind,
+    /// The guidance weight w: rows are denoised towards their batch class (`model::guidance`).
+    guidance: Option<f64>,
     scratch: Mutex<Vec<Scratch>>,
 }
 
@@ -225,8 +272,17 @@ impl<'m> Sampler<'m> {
         Sampler {
             model,
             kind,
+            guidance: None,
             scratch: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The same sampler under classifier-free guidance with weight `w`: every step denoises each row
+    /// with x̂_0(∅) + w (x̂_0(k) − x̂_0(∅)), k the row's class in the batch ([`Batch::push_class_rows`]).
+    /// `None` leaves it unguided.
+    pub fn guided(mut self, w: Option<f64>) -> Self {
+        self.guidance = w;
+        self
     }
 
     pub fn kind(&self) -> StepKind {
@@ -257,22 +313,26 @@ impl<'m> Sampler<'m> {
             )));
         }
         self.check_model_dim(batch)?;
+        self.check_classes(batch)?;
         let update = self.update(t, s);
         let dim = batch.dim;
         let chunk_rows = chunk_rows(dim);
-        let posterior = self.checked_posterior(posterior, batch.len())?;
-        let states = batch.states.par_chunks_mut(chunk_rows * dim);
-        let noise = batch.noise.par_chunks_mut(chunk_rows);
+        let n = batch.len();
+        let posterior = self.checked_posterior(posterior, n)?;
+        let rows = batch
+            .states
+            .par_chunks_mut(chunk_rows * dim)
+            .zip(batch.noise.par_chunks_mut(chunk_rows))
+            .zip(class_chunks(&batch.classes, n, chunk_rows));
         match posterior {
-            Some((post, classes)) => states
-                .zip(noise)
+            Some((post, classes)) => rows
                 .zip(post.par_chunks_mut(chunk_rows * classes))
-                .try_for_each(|((x, streams), p)| {
-                    self.step_chunk(x, streams, t, update, Some(p), dim)
+                .try_for_each(|(((x, streams), k), p)| {
+                    self.step_chunk(x, streams, k, t, update, Some(p), dim)
                 }),
-            None => states
-                .zip(noise)
-                .try_for_each(|(x, streams)| self.step_chunk(x, streams, t, update, None, dim)),
+            None => rows.try_for_each(|((x, streams), k)| {
+                self.step_chunk(x, streams, k, t, update, None, dim)
+            }),
         }
     }
 
@@ -286,6 +346,7 @@ impl<'m> Sampler<'m> {
         posterior: Option<&mut [f32]>,
     ) -> Result<(), DiffusionError> {
         self.check_model_dim(batch)?;
+        self.check_classes(batch)?;
         let dim = batch.dim;
         if denoised.len() != batch.states.len() {
             return Err(DiffusionError::Rows(format!(
@@ -295,16 +356,16 @@ impl<'m> Sampler<'m> {
             )));
         }
         let chunk_rows = chunk_rows(dim);
-        let states = batch.states.par_chunks(chunk_rows * dim);
-        let out = denoised.par_chunks_mut(chunk_rows * dim);
+        let rows = batch
+            .states
+            .par_chunks(chunk_rows * dim)
+            .zip(denoised.par_chunks_mut(chunk_rows * dim))
+            .zip(class_chunks(&batch.classes, batch.len(), chunk_rows));
         match self.checked_posterior(posterior, batch.len())? {
-            Some((post, classes)) => states
-                .zip(out)
+            Some((post, classes)) => rows
                 .zip(post.par_chunks_mut(chunk_rows * classes))
-                .try_for_each(|((x, d), p)| Ok(self.model.denoise(x, t, d, Some(p))?)),
-            None => states
-                .zip(out)
-                .try_for_each(|(x, d)| Ok(self.model.denoise(x, t, d, None)?)),
+                .try_for_each(|(((x, d), k), p)| self.denoise_rows(x, t, k, d, Some(p))),
+            None => rows.try_for_each(|((x, d), k)| self.denoise_rows(x, t, k, d, None)),
         }
     }
 
@@ -328,6 +389,46 @@ impl<'m> Sampler<'m> {
                 self.return_scratch(scratch);
                 Ok(result?)
             })
+    }
+
+    /// D(x, t) of a chunk of rows conditioned on `classes` (empty when unguided): the model's denoiser,
+    /// or its guided form when the sampler has a guidance weight.
+    fn denoise_rows(
+        &self,
+        x: &[f32],
+        t: f64,
+        classes: &[u32],
+        denoised: &mut [f32],
+        posterior: Option<&mut [f32]>,
+    ) -> Result<(), DiffusionError> {
+        match self.guidance {
+            None => self.model.denoise(x, t, denoised, posterior)?,
+            Some(w) => {
+                self.model
+                    .denoise_guided(x, t, Guide { classes, w }, denoised, posterior)?
+            }
+        }
+        Ok(())
+    }
+
+    /// A guided sampler needs a batch conditioned on classes and a class-conditional model.
+    fn check_classes(&self, batch: &Batch) -> Result<(), DiffusionError> {
+        if self.guidance.is_none() {
+            return Ok(());
+        }
+        if !self.model.is_class_conditional() {
+            return Err(DiffusionError::Spec(
+                "classifier-free guidance needs a class-conditional model (a Gaussian or Ising \
+                 mixture)"
+                    .into(),
+            ));
+        }
+        if batch.classes.len() != batch.len() {
+            return Err(DiffusionError::Rows(
+                "a guided sampler needs the class of every row (Batch::push_class_rows)".into(),
+            ));
+        }
+        Ok(())
     }
 
     fn check_model_dim(&self, batch: &Batch) -> Result<(), DiffusionError> {
@@ -430,17 +531,20 @@ impl<'m> Sampler<'m> {
     }
 
     /// One step of one chunk of rows: `x` is `[r, d]`, `streams` `[r]`, `posterior` `[r, K]`.
+    #[allow(clippy::too_many_arguments)]
     fn step_chunk(
         &self,
         x: &mut [f32],
         streams: &mut [NoiseStream],
+        classes: &[u32],
         t: f64,
         update: Update,
         posterior: Option<&mut [f32]>,
         dim: usize,
     ) -> Result<(), DiffusionError> {
         let mut scratch = self.take_scratch();
-        let result = self.step_chunk_with(x, streams, t, update, posterior, dim, &mut scratch);
+        let result =
+            self.step_chunk_with(x, streams, classes, t, update, posterior, dim, &mut scratch);
         self.return_scratch(scratch);
         result
     }
@@ -450,6 +554,7 @@ impl<'m> Sampler<'m> {
         &self,
         x: &mut [f32],
         streams: &mut [NoiseStream],
+        classes: &[u32],
         t: f64,
         update: Update,
         posterior: Option<&mut [f32]>,
@@ -457,7 +562,7 @@ impl<'m> Sampler<'m> {
         scratch: &mut Scratch,
     ) -> Result<(), DiffusionError> {
         let denoised = prefix(&mut scratch.denoised, x.len());
-        self.model.denoise(x, t, denoised, posterior)?;
+        self.denoise_rows(x, t, classes, denoised, posterior)?;
         match update {
             Update::Linear { cx, cd, cn } => {
                 let noise = prefix(&mut scratch.noise, dim);
@@ -487,7 +592,7 @@ impl<'m> Sampler<'m> {
                     *p = xv + h * (alpha_t * xv + beta_t * dv);
                 }
                 let denoised_s = prefix(&mut scratch.denoised_at_s, x.len());
-                self.model.denoise(predicted, s, denoised_s, None)?;
+                self.denoise_rows(predicted, s, classes, denoised_s, None)?;
                 let half = 0.5 * h;
                 for (((xv, &dv), &pv), &ds) in x
                     .iter_mut()
@@ -502,6 +607,23 @@ impl<'m> Sampler<'m> {
         }
         Ok(())
     }
+}
+
+/// The classes of each chunk of `rows` rows (`chunk_rows` per chunk), or an empty slice per chunk for an
+/// unconditioned batch, so conditioned and unconditioned batches share one zipped loop.
+fn class_chunks(
+    classes: &[u32],
+    rows: usize,
+    chunk_rows: usize,
+) -> impl IndexedParallelIterator<Item = &[u32]> {
+    let chunks = rows.div_ceil(chunk_rows);
+    (0..chunks).into_par_iter().map(move |c| {
+        if classes.is_empty() {
+            &classes[..0]
+        } else {
+            &classes[c * chunk_rows..((c + 1) * chunk_rows).min(rows)]
+        }
+    })
 }
 
 /// Rows per chunk: fixed by the dimension alone, so chunking never depends on the thread count.

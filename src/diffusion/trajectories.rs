@@ -8,8 +8,10 @@ use super::noise::NoiseStream;
 use super::sampler::{Batch, Sampler, StepKind};
 use super::schedule::{GridSpacing, time_grid};
 use crate::base::ou::{noise_var, signal};
+use crate::model::math::pick_class;
 use crate::model::{Denoiser, ExactModel, LabelledSamples};
-use crate::rng::Domain;
+use crate::rng::{Domain, stream};
+use rand::Rng;
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -77,6 +79,9 @@ pub struct SamplingSpec {
     pub store: StoreSteps,
     pub trajectories: usize,
     pub seed: u64,
+    /// Classifier-free guidance weight w (`model::guidance`): each trajectory is conditioned on a class
+    /// drawn from the mixture weights; `None` samples the model unguided.
+    pub guidance: Option<f64>,
 }
 
 impl SamplingSpec {
@@ -113,7 +118,9 @@ pub struct Trajectories {
     /// `[N, S, K]`, p(k | x_t) at each stored time, when the model has an exact posterior.
     pub posterior: Option<Vec<f32>>,
     pub class_labels: Vec<String>,
-    /// `[N]`, the class of the data point each trajectory started from (exact initialisation only).
+    /// `[N]`, the class of the data point each trajectory started from (exact initialisation only);
+    /// under guidance, the class each trajectory is conditioned on (which is that data class when
+    /// initialised from data).
     pub initial_labels: Option<Vec<u32>>,
 }
 
@@ -177,6 +184,31 @@ fn standard_normal_rows(n: usize, dim: usize, seed: u64) -> Vec<f32> {
     points
 }
 
+/// The class each of `n` guided trajectories started from N(0, I) is conditioned on: drawn from the
+/// mixture weights with row i's own stream (seed, `Domain::GuidanceClass`, i), so any thread count gives
+/// the same classes.
+fn guidance_classes(
+    exact: Option<&dyn ExactModel>,
+    n: usize,
+    seed: u64,
+) -> Result<Vec<u32>, DiffusionError> {
+    let exact = exact.ok_or_else(|| {
+        DiffusionError::Spec(
+            "guidance draws each trajectory's class from the mixture weights, which needs an exact \
+             model"
+                .into(),
+        )
+    })?;
+    let weights = exact.weights();
+    Ok((0..n)
+        .into_par_iter()
+        .map(|i| {
+            let u: f64 = stream(seed, Domain::GuidanceClass, i as u64).random();
+            pick_class(weights, u) as u32
+        })
+        .collect())
+}
+
 /// Runs `spec.trajectories` reverse trajectories of `model` from t_max to t_min and stores the selected
 /// steps. `exact` is needed for `InitKind::Data`. Reports `progress(fraction, stage)` after every step
 /// and stops with `DiffusionError::Cancelled` at the first step boundary after `cancel` is set.
@@ -189,7 +221,7 @@ pub fn run_trajectories(
     cancel: &AtomicBool,
 ) -> Result<Trajectories, DiffusionError> {
     let dim = model.dim();
-    let sampler = Sampler::new(model, spec.kind);
+    let sampler = Sampler::new(model, spec.kind).guided(spec.guidance);
     let classes = sampler.classes();
     if spec.trajectories == 0 {
         return Err(DiffusionError::Spec(
@@ -226,11 +258,20 @@ pub fn run_trajectories(
             }
             (samples.points, Some(samples.labels))
         }
-        InitKind::Gaussian => (standard_normal_rows(n, dim, spec.seed), None),
+        InitKind::Gaussian => {
+            let classes = spec
+                .guidance
+                .map(|_| guidance_classes(exact, n, spec.seed))
+                .transpose()?;
+            (standard_normal_rows(n, dim, spec.seed), classes)
+        }
     };
     let mut batch = Batch::new(dim, spec.seed)?;
     let ids: Vec<u64> = (0..n as u64).collect();
-    batch.push_rows(&initial, &ids)?;
+    match (spec.guidance, &initial_labels) {
+        (Some(_), Some(classes)) => batch.push_class_rows(&initial, &ids, classes)?,
+        _ => batch.push_rows(&initial, &ids)?,
+    }
     drop(initial);
 
     let s_count = stored.len();

@@ -3,7 +3,7 @@
 
 use super::gaussian_mixture::GaussianMixture;
 use super::ising::IsingMixture;
-use super::{Denoiser, ExactModel, LabelledSamples, ModelError};
+use super::{Denoiser, ExactModel, Guide, LabelledSamples, ModelError};
 
 /// An exact model built from a scene: one of the analytic mixtures.
 #[derive(Clone, Debug)]
@@ -39,6 +39,20 @@ impl Denoiser for AnalyticModel {
         posterior: Option<&mut [f32]>,
     ) -> Result<(), ModelError> {
         self.inner().denoise(x, t, denoised, posterior)
+    }
+    fn is_class_conditional(&self) -> bool {
+        true
+    }
+    fn denoise_guided(
+        &self,
+        x: &[f32],
+        t: f64,
+        guide: Guide<'_>,
+        denoised: &mut [f32],
+        posterior: Option<&mut [f32]>,
+    ) -> Result<(), ModelError> {
+        self.inner()
+            .denoise_guided(x, t, guide, denoised, posterior)
     }
 }
 

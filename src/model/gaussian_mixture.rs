@@ -7,6 +7,7 @@ use rand::Rng;
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
 
+use super::guidance::{Guide, mixing_weight, par_guided_rows};
 use super::math::{
     data_stream, log_sum_exp, normalise_weights, par_row_chunks, pick_class, softmax_in_place,
     write_posterior,
@@ -360,7 +361,8 @@ impl GaussianMixture {
         }
     }
 
-    /// Exact f64 denoiser of one row into `out` (`[d]`); `scratch.posterior` gets p(k | x).
+    /// Exact f64 denoiser of one row into `out` (`[d]`), guided towards class k with weight w when
+    /// `guide = Some((k, w))`; `scratch.posterior` gets p(k | x).
     fn denoise_row_f64(
         &self,
         noised: &[NoisedComponent],
@@ -368,6 +370,7 @@ impl GaussianMixture {
         a: f64,
         out: &mut [f64],
         scratch: &mut RowScratch,
+        guide: Option<(usize, f64)>,
     ) {
         let d = self.dim;
         let RowScratch {
@@ -387,7 +390,7 @@ impl GaussianMixture {
         softmax_in_place(log_joint);
         out.fill(0.0);
         for (k, c) in self.components.iter().enumerate() {
-            let r = log_joint[k];
+            let r = mixing_weight(log_joint[k], k, guide);
             for (o, &m) in out.iter_mut().zip(&c.mean) {
                 *o += r * m;
             }
@@ -548,7 +551,7 @@ impl GaussianMixture {
                 for (v, &xj) in x64.iter_mut().zip(xr) {
                     *v = f64::from(xj);
                 }
-                self.denoise_row_f64(&noised, &x64, a, &mut out, &mut scratch);
+                self.denoise_row_f64(&noised, &x64, a, &mut out, &mut scratch, None);
                 for (o, &v) in dr.iter_mut().zip(&out) {
                     *o = v as f32;
                 }
@@ -569,7 +572,7 @@ impl GaussianMixture {
     pub fn denoise_exact(&self, x: &[f64], t: f64, out: &mut [f64]) {
         let (a, _) = ou::coefficients(t);
         let noised = self.noised(t);
-        self.denoise_row_f64(&noised, x, a, out, &mut self.row_scratch());
+        self.denoise_row_f64(&noised, x, a, out, &mut self.row_scratch(), None);
     }
 }
 
@@ -654,6 +657,38 @@ impl Denoiser for GaussianMixture {
         } else {
             self.denoise_general(x, t, denoised, posterior);
         }
+        Ok(())
+    }
+    fn is_class_conditional(&self) -> bool {
+        true
+    }
+    /// The exact f64 row formula with the guided weights (the fast paths stay unguided: guidance is a
+    /// teaching and lab tool, not the bulk path).
+    fn denoise_guided(
+        &self,
+        x: &[f32],
+        t: f64,
+        guide: Guide<'_>,
+        denoised: &mut [f32],
+        posterior: Option<&mut [f32]>,
+    ) -> Result<(), ModelError> {
+        let n = self.check_batch(x, denoised, posterior.as_deref(), t)?;
+        let k_count = self.components.len();
+        guide.check(n, k_count)?;
+        let (a, _) = ou::coefficients(t);
+        let noised = self.noised(t);
+        par_guided_rows(
+            x,
+            (self.dim, k_count),
+            guide,
+            denoised,
+            posterior,
+            || self.row_scratch(),
+            |scratch, x64, class, out, p| {
+                self.denoise_row_f64(&noised, x64, a, out, scratch, Some(class));
+                p.copy_from_slice(&scratch.posterior);
+            },
+        );
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 
 use rand::Rng;
 
+use super::guidance::{Guide, mixing_weight, par_guided_rows};
 use super::math::{
     data_stream, log_sum_exp, normalise_weights, par_row_chunks, pick_class, softmax_in_place,
 };
@@ -408,7 +409,8 @@ impl IsingMixture {
 
     /// Exact f64 pass over one row: ℓ_k = ln w_k + ln Z_k(h) − ln Z_k(0) − Σ|h_i| into `log_joint` (the
     /// dropped Σ|h_i| is the same for every class); when `denoised` is given, D(x, t) into it and
-    /// `log_joint` is replaced by the posterior p(k | x).
+    /// `log_joint` is replaced by the posterior p(k | x), and the class means are mixed with the guided
+    /// weights when `guide = Some((k, w))`.
     fn row(
         &self,
         x: &[f64],
@@ -416,6 +418,7 @@ impl IsingMixture {
         log_joint: &mut [f64],
         denoised: Option<&mut [f64]>,
         scratch: &mut RowScratch,
+        guide: Option<(usize, f64)>,
     ) {
         let RowScratch {
             fields,
@@ -435,6 +438,7 @@ impl IsingMixture {
             softmax_in_place(log_joint);
             out.fill(0.0);
             for (k, &p) in log_joint.iter().enumerate() {
+                let p = mixing_weight(p, k, guide);
                 for (o, &m) in out.iter_mut().zip(&per_class[k * d..(k + 1) * d]) {
                     *o += self.scale * p * m;
                 }
@@ -445,7 +449,7 @@ impl IsingMixture {
     /// The exact f64 denoiser E[x_0 | x_t = x] of one row (`[d]`).
     pub fn denoise_exact(&self, x: &[f64], t: f64, out: &mut [f64]) {
         let mut ell = vec![0.0; self.bonds.len()];
-        self.row(x, t, &mut ell, Some(out), &mut self.row_scratch(true));
+        self.row(x, t, &mut ell, Some(out), &mut self.row_scratch(true), None);
     }
 
     /// Buffers for `row`; `per_class` marginals only when the denoiser is wanted.
@@ -640,7 +644,7 @@ impl Denoiser for IsingMixture {
                 for (v, &xi) in x64.iter_mut().zip(xr) {
                     *v = f64::from(xi);
                 }
-                self.row(&x64, t, &mut ell, Some(&mut out), &mut scratch);
+                self.row(&x64, t, &mut ell, Some(&mut out), &mut scratch, None);
                 for (o, &v) in dr.iter_mut().zip(&out) {
                     *o = v as f32;
                 }
@@ -653,6 +657,33 @@ impl Denoiser for IsingMixture {
         });
         Ok(())
     }
+    fn is_class_conditional(&self) -> bool {
+        true
+    }
+    fn denoise_guided(
+        &self,
+        x: &[f32],
+        t: f64,
+        guide: Guide<'_>,
+        denoised: &mut [f32],
+        posterior: Option<&mut [f32]>,
+    ) -> Result<(), ModelError> {
+        let n = self.check_batch(x, denoised, posterior.as_deref(), t)?;
+        let k_count = self.bonds.len();
+        guide.check(n, k_count)?;
+        par_guided_rows(
+            x,
+            (self.dim, k_count),
+            guide,
+            denoised,
+            posterior,
+            || self.row_scratch(true),
+            |scratch, x64, class, out, p| {
+                self.row(x64, t, p, Some(out), scratch, Some(class));
+            },
+        );
+        Ok(())
+    }
 }
 
 impl ExactModel for IsingMixture {
@@ -661,7 +692,7 @@ impl ExactModel for IsingMixture {
     }
 
     fn class_log_joint(&self, x: &[f64], t: f64, out: &mut [f64]) {
-        self.row(x, t, out, None, &mut self.row_scratch(false));
+        self.row(x, t, out, None, &mut self.row_scratch(false), None);
     }
 
     fn log_density(&self, x: &[f64], t: f64) -> f64 {

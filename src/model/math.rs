@@ -80,7 +80,7 @@ pub(crate) fn write_posterior(posterior: Option<&mut [f32]>, row: usize, r: &[f6
 }
 
 /// Rows handed to one rayon task: large enough to amortise per-task work, small enough to balance.
-const ROWS_PER_TASK: usize = 64;
+pub(crate) const ROWS_PER_TASK: usize = 64;
 
 /// Runs `body(x_rows, denoised_rows, posterior_rows)` over chunks of whole rows in parallel.
 /// Shapes: x, denoised `[n, dim]`; posterior `[n, classes]` when given.

@@ -13,11 +13,13 @@
 pub mod analytic;
 pub mod discrete;
 pub mod gaussian_mixture;
+pub mod guidance;
 pub mod ising;
 pub mod learned;
 pub mod math;
 pub mod onnx;
 
+pub use guidance::Guide;
 use thiserror::Error;
 
 /// What can go wrong when building or evaluating a model.
@@ -59,6 +61,28 @@ pub trait Denoiser: Send + Sync {
         denoised: &mut [f32],
         posterior: Option<&mut [f32]>,
     ) -> Result<(), ModelError>;
+
+    /// Whether [`Self::denoise_guided`] works: the model knows x̂_0 given a class (by default not).
+    fn is_class_conditional(&self) -> bool {
+        false
+    }
+
+    /// Classifier-free guidance (`guidance.rs`): for every row i, x̂_0(∅) + w (x̂_0(k_i) − x̂_0(∅)) with
+    /// k_i = `guide.classes[i]` into `denoised`; `posterior` as in [`Self::denoise`] (the unconditional
+    /// p(k | x_t)). Models without a class input refuse.
+    fn denoise_guided(
+        &self,
+        _x: &[f32],
+        _t: f64,
+        _guide: Guide<'_>,
+        _denoised: &mut [f32],
+        _posterior: Option<&mut [f32]>,
+    ) -> Result<(), ModelError> {
+        Err(ModelError::Invalid(
+            "classifier-free guidance needs a class-conditional model (a Gaussian or Ising mixture)"
+                .into(),
+        ))
+    }
 
     /// Checks the shapes of a `denoise` call (`x` and `denoised` `[n, d]`, `posterior` `[n, K]` with K
     /// the number of [`Self::class_labels`]) and the time; returns the batch size n.

@@ -323,6 +323,12 @@ impl TokenScene {
                 ),
             );
         }
+        if self.sampler.guidance.is_some() {
+            return check.fail(
+                "sampler.guidance",
+                "classifier-free guidance runs under Gaussian noise only",
+            );
+        }
         if self.speciation.as_ref().is_some_and(|s| s.groups.is_some()) {
             return check.fail(
                 "speciation.groups",

@@ -7,7 +7,7 @@ use super::hierarchy::Level;
 use super::labeller::{LabelRule, Labeller, labels};
 use super::{Control, SpeciationError};
 use crate::diffusion::{Batch, Sampler, StepKind, forward_noised};
-use crate::model::{Denoiser, ExactModel};
+use crate::model::{Denoiser, ExactModel, LabelledSamples};
 use crate::rng::{Domain, stream};
 use rand::Rng;
 use serde::Serialize;
@@ -26,6 +26,9 @@ pub struct ReverseSettings {
     pub lead: f64,
     pub labels: LabelRule,
     pub seed: u64,
+    /// Classifier-free guidance weight: every row is conditioned on the class of the data point it was
+    /// noised from, and clones keep their source's class (`model::guidance`).
+    pub guidance: Option<f64>,
 }
 
 impl ReverseSettings {
@@ -38,6 +41,7 @@ impl ReverseSettings {
             lead: 2.5,
             labels,
             seed,
+            guidance: None,
         }
     }
 
@@ -141,6 +145,20 @@ pub(crate) fn reverse_pass(
     Ok(())
 }
 
+/// Appends data rows to a reverse run's batch: conditioned on their data classes under guidance.
+pub(crate) fn push_rows(
+    batch: &mut Batch,
+    rows: &LabelledSamples,
+    ids: &[u64],
+    settings: &ReverseSettings,
+) -> Result<(), SpeciationError> {
+    match settings.guidance {
+        Some(_) => batch.push_class_rows(&rows.points, ids, &rows.labels)?,
+        None => batch.push_rows(&rows.points, ids)?,
+    }
+    Ok(())
+}
+
 /// Labels of a cloning run plus the class posterior of the base trajectories along the grid.
 #[derive(Clone, Debug)]
 pub struct CloningRun {
@@ -178,8 +196,13 @@ pub fn run_cloning(
     );
     let initial = forward_noised(reference, n, t_start, settings.seed);
     let mut batch = Batch::new(d, settings.seed)?;
-    batch.push_rows(&initial.points, &(0..n as u64).collect::<Vec<_>>())?;
-    let sampler = Sampler::new(model, StepKind::Ancestral);
+    push_rows(
+        &mut batch,
+        &initial,
+        &(0..n as u64).collect::<Vec<_>>(),
+        settings,
+    )?;
+    let sampler = Sampler::new(model, StepKind::Ancestral).guided(settings.guidance);
     let mut base_posterior = vec![0f32; grid.len() * n * k];
     let mut scratch = vec![0.0; n * k];
     // Row block of each clone time's clones, in order of birth (largest time first).

@@ -47,6 +47,9 @@ pub struct SpeciationSettings {
     pub posterior_samples: usize,
     /// OU-time step of the ancestral reverse runs (cloning, U-turn).
     pub step: f64,
+    /// Classifier-free guidance weight of the reverse runs (each pair keeps its class); the theory is
+    /// always that of unguided sampling.
+    pub guidance: Option<f64>,
 }
 
 impl SpeciationSettings {
@@ -62,6 +65,7 @@ impl SpeciationSettings {
             sampler_t_max,
             posterior_samples: 10_000,
             step: REVERSE_STEP,
+            guidance: None,
         }
     }
 
@@ -84,6 +88,7 @@ impl SpeciationSettings {
         let mut reverse = ReverseSettings::new(times, self.pairs, self.labels, self.seed);
         reverse.t_min = T_MIN;
         reverse.step = self.step;
+        reverse.guidance = self.guidance;
         reverse
     }
 }
@@ -163,6 +168,9 @@ pub struct ReverseSummary {
     pub step: f64,
     pub t_start: f64,
     pub t_min: f64,
+    /// The guidance weight w the cloning, U-turn and commitment runs used (absent: unguided).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guidance: Option<f64>,
 }
 
 /// The whole lab result.
@@ -314,6 +322,7 @@ pub fn run_speciation(
             labels: reverse.labels.name(),
             step: reverse.step,
             t_min: reverse.t_min,
+            guidance: reverse.guidance,
         },
         posterior_samples: settings.posterior_samples,
         phi_at_balance: constants().phi_at_balance,

@@ -2,7 +2,7 @@
 //! clone time, denoised back to t_min and relabelled; P(keep group) per clone time and hierarchy level.
 //! For an exact score and sampled labels it equals φ_post(t). Reuses the cloning reverse pass.
 
-use super::cloning::{ReverseSettings, event_grid, reverse_pass, same_group};
+use super::cloning::{ReverseSettings, event_grid, push_rows, reverse_pass, same_group};
 use super::hierarchy::Level;
 use super::labeller::{Labeller, labels};
 use super::{Control, SpeciationError};
@@ -49,7 +49,7 @@ pub fn run_uturn(
     let grid = event_grid(start, settings.t_min, settings.step, &settings.clone_times);
     // Its own reverse-noise key, so U-turn rows never share a stream with the cloning run's rows.
     let mut batch = Batch::new(d, settings.seed ^ UTURN_NOISE_TAG)?;
-    let sampler = Sampler::new(model, StepKind::Ancestral);
+    let sampler = Sampler::new(model, StepKind::Ancestral).guided(settings.guidance);
     let count = settings.clone_times.len();
     let mut start_classes = vec![0u32; count * n];
     // Row block of each clone time, in order of entry.
@@ -67,7 +67,7 @@ pub fn run_uturn(
                 let points = forward_noised(reference, n, grid[j].t, seed);
                 start_classes[c * n..(c + 1) * n].copy_from_slice(&points.labels);
                 let ids: Vec<u64> = (0..n as u64).map(|i| c as u64 * n as u64 + i).collect();
-                batch.push_rows(&points.points, &ids)?;
+                push_rows(batch, &points, &ids, settings)?;
                 block[c] = entered;
                 entered += 1;
             }

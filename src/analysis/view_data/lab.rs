@@ -13,7 +13,10 @@ use std::path::Path;
 
 /// The speciation lab settings a scene asks for (defaults when it has no `speciation` block).
 pub fn speciation_settings(scene: &Scene) -> SpeciationSettings {
-    settings_from_spec(scene.speciation.as_ref(), scene.seed, scene.sampler.t_max)
+    let mut settings =
+        settings_from_spec(scene.speciation.as_ref(), scene.seed, scene.sampler.t_max);
+    settings.guidance = scene.sampler.guidance.map(|g| g.w);
+    settings
 }
 
 /// The lab settings of a `speciation` block (defaults without one), shared by Gaussian and token

@@ -74,6 +74,7 @@ fn spec(kind: StepKind, trajectories: usize, steps: usize) -> SamplingSpec {
         store: StoreSteps::Final,
         trajectories,
         seed: 1,
+        guidance: None,
     }
 }
 
