@@ -427,7 +427,7 @@ fn the_stored_step_cap_is_stated() {
 /// drifted from the plots.)
 #[test]
 fn caption_placeholders_follow_the_live_scene() {
-    use diffscope::app::tour::EDITED_NOTE;
+    use diffscope::app::caption::EDITED_NOTE;
     use diffscope::scene::ModelSpec;
     let dir = tempfile::tempdir().unwrap();
     let scene = app_support::SMALL_SCENE.replacen(

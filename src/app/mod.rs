@@ -3,6 +3,7 @@
 //! The UI thread reads finished results and sends jobs to the worker; it never computes. A token scene
 //! (mask or flip noise) shows its token view in the centre and its discrete lab in the Speciation tab.
 
+pub mod caption;
 pub mod command;
 pub mod driver;
 pub mod export;
@@ -736,7 +737,7 @@ impl DiffscopeApp {
 
     /// The applied scene's title and caption with the live numbers filled in (rebuilt only when
     /// they change).
-    fn live_caption(&mut self) -> Arc<tour::LiveCaption> {
+    fn live_caption(&mut self) -> Arc<caption::LiveCaption> {
         let inputs = match &self.scene.tokens {
             Some(scene) => CaptionInputs::of_tokens(scene, scene_panel::token_length(scene)),
             None => CaptionInputs::of_scene(

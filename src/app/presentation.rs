@@ -5,8 +5,8 @@
 //! that way (← one step of denoising towards t_min, → back towards t_max), PageUp/PageDown (or P/N) move
 //! through the tour. Changes only styles and app state; draws the views through the app.
 
+use super::caption::caption_ui;
 use super::scene_panel::switches_ui;
-use super::tour::caption_ui;
 use super::{DiffscopeApp, RightTab};
 use egui::{Color32, Key, Stroke, Theme, Ui};
 use std::sync::Arc;

@@ -2,8 +2,8 @@
 //! a draft copy; the app applies the draft (restarting only the affected jobs) once it is valid and the
 //! pointer is released. No compute here.
 
+use super::caption::{LiveCaption, caption_ui};
 use super::command::Command;
-use super::tour::{LiveCaption, caption_ui};
 use crate::builtin_scenes::PRESETS;
 use crate::model::guidance::MAX_GUIDANCE;
 use crate::scene::{

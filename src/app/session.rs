@@ -8,17 +8,11 @@ use super::file_dialog::{self, Picked};
 use super::manifold::{ColorBy, Dimensions, DrawMode, ViewSettings};
 use super::{AppOptions, DiffscopeApp, RightTab};
 use crate::app::jobs::JobBoard;
+use crate::app::state::PendingView;
 use crate::render::camera::{Orbit, PanZoom};
 use crate::render::colormap::Colormap;
 use crate::session::{self as file, Session, ViewState};
 use std::path::Path;
-
-/// The part of a session that needs the sampled cloud: applied (clamped) when it arrives.
-#[derive(Clone)]
-pub(super) struct PendingView {
-    step: Option<usize>,
-    selected: Option<usize>,
-}
 
 /// The session the app starts on: `options.session`, else the autosave of the last run when no scene
 /// was asked for. One that cannot be read is reported and the app starts as if there were none.

@@ -2,8 +2,7 @@
 //! finished results on display ([`Results`]). Neither draws nor starts jobs; `DiffscopeApp` moves
 //! results in from the worker and views read them.
 
-use super::session::PendingView;
-use super::tour::LiveCaption;
+use super::caption::LiveCaption;
 use crate::analysis::compare::Comparison;
 use crate::analysis::speciation::report::SpeciationReport;
 use crate::analysis::view_data::discrete_lab::DiscreteLabReport;
@@ -141,6 +140,13 @@ pub struct Results {
     pub tokens: Option<Arc<TokenViewData>>,
     /// The discrete lab of the open token scene (its Speciation tab).
     pub discrete_lab: Option<Arc<DiscreteLabReport>>,
+}
+
+/// The part of a session that needs the sampled cloud: applied (clamped) when it arrives.
+#[derive(Clone)]
+pub(super) struct PendingView {
+    pub(super) step: Option<usize>,
+    pub(super) selected: Option<usize>,
 }
 
 /// View changes that wait for the next cloud.

@@ -1,13 +1,12 @@
 //! The teaching tour: steps through a list of scenes (the eight built-in teaching scenes by default),
 //! applies each scene's default `view` on its first visit, and keeps every stop's state (edited scene,
-//! finished results, view settings, time) in memory so that coming back recomputes nothing. Also the
-//! caption panel. No numerics here: it only moves results between the app and its stops.
+//! finished results, view settings, time) in memory so that coming back recomputes nothing. No
+//! numerics here: it only moves results between the app and its stops.
 
 use super::command::Command;
 use super::manifold::{ColorBy, Dimensions, ManifoldView, ViewSettings};
 use super::{DiffscopeApp, RightTab, jobs::JobKind, tasks};
 use crate::analysis::speciation::report::SpeciationReport;
-use crate::scene::caption::{self, CaptionValues};
 use crate::scene::{Scene, ViewBasis, ViewColor, ViewSpec, ViewTab};
 use egui::{RichText, Ui};
 use std::sync::Arc;
@@ -255,58 +254,6 @@ impl DiffscopeApp {
             }
         });
     }
-}
-
-/// A scene's title and caption as shown: placeholders filled from the live computation
-/// (`scene/caption.rs`), and whether the scene was edited since it was opened.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct LiveCaption {
-    pub title: Option<String>,
-    pub text: Option<String>,
-    pub edited: bool,
-}
-
-impl LiveCaption {
-    /// A caption `text` filled with `dim` and the numbers of `report` (the scene's speciation
-    /// report, once it arrived), under `title`.
-    pub fn new(
-        title: Option<String>,
-        text: Option<&str>,
-        dim: Option<usize>,
-        report: Option<&SpeciationReport>,
-        edited: bool,
-    ) -> Self {
-        let values = CaptionValues { dim, report };
-        LiveCaption {
-            title,
-            text: text.map(|t| caption::fill(t, values)),
-            edited,
-        }
-    }
-}
-
-/// Said under the title of an edited scene: its words were written for the scene as shipped.
-pub const EDITED_NOTE: &str =
-    "Edited: the numbers follow the scene as it is now; the words were written for it as shipped.";
-
-/// The scene's title and caption in readable type (the scene panel's and presentation mode's caption).
-/// Paragraphs are separated by blank lines; lines starting with "• " are list items.
-pub fn caption_ui(ui: &mut Ui, caption: &LiveCaption) {
-    if let Some(title) = &caption.title {
-        ui.heading(title);
-    }
-    if caption.edited {
-        ui.label(RichText::new(EDITED_NOTE).italics().weak());
-    }
-    let Some(text) = &caption.text else {
-        return;
-    };
-    egui::ScrollArea::vertical().show(ui, |ui| {
-        for paragraph in text.split("\n\n") {
-            ui.add_space(4.0);
-            ui.add(egui::Label::new(RichText::new(paragraph.trim())).wrap());
-        }
-    });
 }
 
 /// The stored step whose time is nearest `t` (times decreasing; 0 when there are none).
