@@ -23,8 +23,8 @@ fn models() -> (SceneModel, learned::LearnedModel) {
     let scene = onnx_scene();
     assert!(matches!(scene.model, ModelSpec::Onnx(_)));
     let onnx = scene.model.build(&root()).unwrap();
-    let candle = learned::load(&root().join("assets/models/denoiser-two-gaussians.safetensors"))
-        .unwrap();
+    let candle =
+        learned::load(&root().join("assets/models/denoiser-two-gaussians.safetensors")).unwrap();
     (onnx, candle)
 }
 
@@ -58,7 +58,11 @@ fn one_denoiser_call_agrees_with_candle_at_every_time_scale() {
         );
         // Not the trivial D = a_t x: the network's residual is there and both runtimes see it.
         let plain = x.iter().map(|&v| v * (-t as f32).exp());
-        let residual = a.iter().zip(plain).map(|(d, p)| (d - p).abs()).fold(0.0, f32::max);
+        let residual = a
+            .iter()
+            .zip(plain)
+            .map(|(d, p)| (d - p).abs())
+            .fold(0.0, f32::max);
         assert!(residual > 1e-3, "t = {t}: the residual is {residual}");
     }
 }
@@ -88,5 +92,9 @@ fn trajectories_from_one_seed_agree_with_candle_at_every_stored_step() {
         .map(|i| a.state(i, last).unwrap().iter().sum::<f32>() / 64.0)
         .collect();
     let separated = class_means.iter().filter(|m| m.abs() > 0.5).count();
-    assert!(separated * 10 >= a.n * 9, "{separated} of {} rows separated", a.n);
+    assert!(
+        separated * 10 >= a.n * 9,
+        "{separated} of {} rows separated",
+        a.n
+    );
 }
