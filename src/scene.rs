@@ -27,6 +27,7 @@ use crate::model::analytic::AnalyticModel;
 use crate::model::gaussian_mixture::{ComponentSpec, Covariance, GaussianMixture, eigen_full};
 use crate::model::ising::{Boundary, IsingComponentSpec, IsingMixture};
 use crate::model::learned::{self, LearnedModel};
+use crate::model::class_labeller::{LabellerSpec, MAX_CLASSES};
 use crate::model::onnx::{OnnxDenoiser, OnnxOptions, Prediction, TimeConvention};
 use crate::model::{Denoiser, ExactModel};
 
@@ -260,6 +261,10 @@ pub struct OnnxSpec {
     /// A scene file whose analytic model the graph imitates, as for `learned`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<PathBuf>,
+    /// Classes without a reference: nearest mean, k-means on the final samples, or an ONNX
+    /// classifier (`model::class_labeller`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labeller: Option<LabellerSpec>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -583,6 +588,10 @@ impl Scene {
             ModelSpec::HiddenStates(spec) => vec![&mut spec.path],
             ModelSpec::Onnx(spec) => std::iter::once(&mut spec.path)
                 .chain(spec.reference.as_mut())
+                .chain(match &mut spec.labeller {
+                    Some(LabellerSpec::Onnx { path, .. }) => Some(path),
+                    _ => None,
+                })
                 .collect(),
             ModelSpec::GaussianMixture(_) | ModelSpec::IsingMixture(_) => Vec::new(),
         };
@@ -981,7 +990,61 @@ fn validate_onnx(check: &Checker, o: &OnnxSpec) -> Result<(), SceneError> {
     if let Err(problem) = o.time.prepare() {
         return check.fail(format!("model.time.{}", problem.key), problem.message);
     }
-    Ok(())
+    match &o.labeller {
+        Some(_) if o.reference.is_some() => check.fail(
+            "model.labeller",
+            "a scene with a \"reference\" takes its classes from it: give one or the other",
+        ),
+        Some(labeller) => validate_labeller(check, labeller, o.dim),
+        None => Ok(()),
+    }
+}
+
+/// The `labeller` block of an ONNX scene against the model's dimension.
+fn validate_labeller(
+    check: &Checker,
+    labeller: &LabellerSpec,
+    dim: usize,
+) -> Result<(), SceneError> {
+    match labeller {
+        LabellerSpec::NearestMean { means } => {
+            let key = "model.labeller.means";
+            check.count(key, means.len(), 1, MAX_CLASSES, "number of means")?;
+            for (k, mean) in means.iter().enumerate() {
+                if mean.len() != dim {
+                    return check.fail(
+                        format!("{key}[{k}]"),
+                        format!("a mean needs dim = {dim} values, got {}", mean.len()),
+                    );
+                }
+                if mean.iter().any(|v| !v.is_finite()) {
+                    return check.fail(format!("{key}[{k}]"), "values must be finite");
+                }
+            }
+            Ok(())
+        }
+        LabellerSpec::Kmeans { k, .. } => {
+            check.count("model.labeller.k", *k, 1, MAX_CLASSES, "k")
+        }
+        LabellerSpec::Onnx {
+            path,
+            input,
+            output,
+        } => {
+            if path.as_os_str().is_empty() {
+                return check.fail("model.labeller.path", "path must not be empty");
+            }
+            for (key, name) in [
+                ("model.labeller.input", input),
+                ("model.labeller.output", output),
+            ] {
+                if name.is_empty() {
+                    return check.fail(key, "the name of a graph value must not be empty");
+                }
+            }
+            Ok(())
+        }
+    }
 }
 
 /// The checks an Ising mixture passes under any noise.
