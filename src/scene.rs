@@ -1423,6 +1423,19 @@ impl ModelSpec {
         }
     }
 
+    /// The `labeller` of a model without a reference (an `onnx` scene's classes).
+    pub fn labeller(&self) -> Option<&LabellerSpec> {
+        match self {
+            ModelSpec::Onnx(o) => o.labeller.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Whether the speciation lab can run: with theory, or measured only through a `labeller`.
+    pub fn has_lab(&self) -> bool {
+        self.has_theory() || self.labeller().is_some()
+    }
+
     /// The exact analytic model behind the scene: its own, or the one a learned model imitates
     /// (`reference`, a scene file resolved like the model path); `None` when there is none.
     pub fn reference_model(&self, scene_file: &Path) -> Result<Option<AnalyticModel>, SceneError> {

@@ -6,8 +6,9 @@
 use super::hierarchy::Level;
 use super::labeller::{LabelRule, Labeller, labels};
 use super::{Control, SpeciationError};
-use crate::diffusion::{Batch, Sampler, StepKind, forward_noised};
-use crate::model::{Denoiser, ExactModel};
+use super::data_source::DataSource;
+use crate::diffusion::{Batch, Sampler, StepKind};
+use crate::model::Denoiser;
 use crate::rng::{Domain, stream};
 use rand::Rng;
 use serde::Serialize;
@@ -158,11 +159,12 @@ pub struct CloningRun {
     pub base_posterior: Vec<f32>,
 }
 
-/// Runs the cloning experiment: `model` drives the dynamics, `reference` initialises exactly (x_0 ~ P_0
-/// pushed to T) and `labeller` reads classes at t_min and the base trajectories' posteriors.
-pub fn run_cloning(
+/// Runs the cloning experiment: `model` drives the dynamics, `data` initialises (x_0 ~ P_0 pushed to T:
+/// an exact model, or a bank of samples) and `labeller` reads classes at t_min and the base
+/// trajectories' posteriors.
+pub fn run_cloning<'a>(
     model: &dyn Denoiser,
-    reference: &dyn ExactModel,
+    data: impl Into<DataSource<'a>>,
     labeller: &dyn Labeller,
     settings: &ReverseSettings,
     control: &mut Control,
@@ -176,7 +178,7 @@ pub fn run_cloning(
         settings.step,
         &settings.clone_times,
     );
-    let initial = forward_noised(reference, n, t_start, settings.seed);
+    let initial = data.into().forward_noised(n, t_start, settings.seed);
     let mut batch = Batch::new(d, settings.seed)?;
     batch.push_rows(&initial.points, &(0..n as u64).collect::<Vec<_>>())?;
     let sampler = Sampler::new(model, StepKind::Ancestral);

@@ -4,11 +4,12 @@
 //! free-entropy difference and of φ_post for any exact model (`free_entropy`, `posterior_curve`; under
 //! discrete noise `discrete_posterior`), class hierarchies (`hierarchy`). Measurement along reverse
 //! dynamics: `cloning`, `uturn`, `commitment` (under discrete noise `discrete_cloning`,
-//! `discrete_uturn`, `token_commitment`). `report` assembles everything for a scene. No UI, no
+//! `discrete_uturn`, `token_commitment`). `data_source` gives their data (an exact model's or a bank of samples). `report` assembles everything for a scene. No UI, no
 //! file formats.
 
 pub mod cloning;
 pub mod commitment;
+pub mod data_source;
 pub mod discrete_cloning;
 pub mod discrete_posterior;
 pub mod discrete_uturn;
@@ -40,6 +41,8 @@ pub enum SpeciationError {
     Model(#[from] crate::model::ModelError),
     #[error(transparent)]
     Diffusion(#[from] crate::diffusion::DiffusionError),
+    #[error(transparent)]
+    Labeller(#[from] crate::model::class_labeller::LabellerError),
     #[error("cancelled")]
     Cancelled,
 }
