@@ -24,10 +24,10 @@ use thiserror::Error;
 
 use crate::diffusion::{GridSpacing, InitKind as Init, SamplingSpec, StepKind, StoreSteps};
 use crate::model::analytic::AnalyticModel;
+use crate::model::class_labeller::{LabellerSpec, MAX_CLASSES};
 use crate::model::gaussian_mixture::{ComponentSpec, Covariance, GaussianMixture, eigen_full};
 use crate::model::ising::{Boundary, IsingComponentSpec, IsingMixture};
 use crate::model::learned::{self, LearnedModel};
-use crate::model::class_labeller::{LabellerSpec, MAX_CLASSES};
 use crate::model::onnx::{OnnxDenoiser, OnnxOptions, Prediction, TimeConvention};
 use crate::model::{Denoiser, ExactModel};
 
@@ -1023,9 +1023,7 @@ fn validate_labeller(
             }
             Ok(())
         }
-        LabellerSpec::Kmeans { k, .. } => {
-            check.count("model.labeller.k", *k, 1, MAX_CLASSES, "k")
-        }
+        LabellerSpec::Kmeans { k, .. } => check.count("model.labeller.k", *k, 1, MAX_CLASSES, "k"),
         LabellerSpec::Onnx {
             path,
             input,

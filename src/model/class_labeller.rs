@@ -87,7 +87,10 @@ pub enum LabellerError {
 /// A labeller ready to classify states of dimension `dim`.
 pub enum ClassLabeller {
     /// Nearest of `[K, d]` means (given, or found by k-means).
-    Means { means: Vec<f32>, dim: usize },
+    Means {
+        means: Vec<f32>,
+        dim: usize,
+    },
     Classifier(OnnxClassifier),
 }
 
@@ -266,7 +269,10 @@ impl OnnxClassifier {
                 available: outlet_names(&model, &sources),
             });
         };
-        let outputs = model.output_outlets().map(<[_]>::to_vec).unwrap_or_default();
+        let outputs = model
+            .output_outlets()
+            .map(<[_]>::to_vec)
+            .unwrap_or_default();
         model
             .select_outputs_by_name([output])
             .map_err(|_| LabellerError::MissingOutput {

@@ -3,10 +3,10 @@
 //! labelled; φ(t_c) per hierarchy level, crossings with bootstrap intervals. Also owns the shared
 //! reverse pass with events that the U-turn experiment reuses. Works with any `Denoiser`.
 
+use super::data_source::DataSource;
 use super::hierarchy::Level;
 use super::labeller::{LabelRule, Labeller, labels};
 use super::{Control, SpeciationError};
-use super::data_source::DataSource;
 use crate::diffusion::{Batch, Sampler, StepKind};
 use crate::model::Denoiser;
 use crate::rng::{Domain, stream};

@@ -3,10 +3,10 @@
 //! For an exact score and sampled labels it equals φ_post(t). Reuses the cloning reverse pass.
 
 use super::cloning::{ReverseSettings, event_grid, reverse_pass, same_group};
+use super::data_source::DataSource;
 use super::hierarchy::Level;
 use super::labeller::{Labeller, labels};
 use super::{Control, SpeciationError};
-use super::data_source::DataSource;
 use crate::diffusion::{Batch, Sampler, StepKind};
 use crate::model::Denoiser;
 

@@ -6,14 +6,14 @@
 use super::ViewDataError;
 use crate::analysis::control::Control;
 use crate::analysis::geometry::{PcaBasis, PointCloud};
+use crate::analysis::speciation::SpeciationError;
 use crate::analysis::speciation::commitment::Commitment;
+use crate::analysis::speciation::labeller::{DenoisedLabeller, Labeller};
 use crate::diffusion::{SamplingSpec, StoreSteps, Trajectories, run_trajectories};
 use crate::io::{LabelMeaning, Recording};
-use crate::analysis::speciation::SpeciationError;
-use crate::analysis::speciation::labeller::{DenoisedLabeller, Labeller};
 use crate::model::class_labeller::{ClassLabeller, LabellerSpec};
-use crate::model::{Denoiser, ExactModel};
 use crate::model::learned::{self, LearnedModel};
+use crate::model::{Denoiser, ExactModel};
 use crate::scene::{HiddenStatesSpec, ModelSpec, Scene};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};

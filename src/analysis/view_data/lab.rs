@@ -91,10 +91,12 @@ fn labelled_lab(
     let cancel = control.cancel_flag();
     let mut progress = |f: f32, stage: &str| control.report(f64::from(f), stage);
     let finals = run_trajectories(dynamics, None, &sampling, &mut progress, cancel)?;
-    let classes = ClassLabeller::build(spec, finals.dim, &finals.states)
-        .map_err(SpeciationError::from)?;
+    let classes =
+        ClassLabeller::build(spec, finals.dim, &finals.states).map_err(SpeciationError::from)?;
     let bank = LabelledSamples {
-        labels: classes.labels(&finals.states).map_err(SpeciationError::from)?,
+        labels: classes
+            .labels(&finals.states)
+            .map_err(SpeciationError::from)?,
         points: finals.states,
         dim: finals.dim,
     };
