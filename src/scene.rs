@@ -262,9 +262,9 @@ pub struct OnnxSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<PathBuf>,
     /// Classes without a reference: nearest mean, k-means on the final samples, or an ONNX
-    /// classifier (`model::class_labeller`).
+    /// classifier (`model::class_labeller`). Boxed: scenes are passed by value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labeller: Option<LabellerSpec>,
+    pub labeller: Option<Box<LabellerSpec>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -588,7 +588,7 @@ impl Scene {
             ModelSpec::HiddenStates(spec) => vec![&mut spec.path],
             ModelSpec::Onnx(spec) => std::iter::once(&mut spec.path)
                 .chain(spec.reference.as_mut())
-                .chain(match &mut spec.labeller {
+                .chain(match spec.labeller.as_deref_mut() {
                     Some(LabellerSpec::Onnx { path, .. }) => Some(path),
                     _ => None,
                 })
@@ -1424,7 +1424,7 @@ impl ModelSpec {
     /// The `labeller` of a model without a reference (an `onnx` scene's classes).
     pub fn labeller(&self) -> Option<&LabellerSpec> {
         match self {
-            ModelSpec::Onnx(o) => o.labeller.as_ref(),
+            ModelSpec::Onnx(o) => o.labeller.as_deref(),
             _ => None,
         }
     }
