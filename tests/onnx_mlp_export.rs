@@ -52,6 +52,7 @@ fn one_denoiser_call_agrees_with_candle_at_every_time_scale() {
         onnx.denoise(&x, t, &mut a, None).unwrap();
         candle.denoise(&x, t, &mut b, None).unwrap();
         let difference = max_abs_difference(&a, &b);
+        println!("t = {t}: max |D_onnx − D_candle| = {difference:.2e}");
         assert!(
             difference <= TOLERANCE,
             "t = {t}: max |D_onnx − D_candle| = {difference}"
@@ -80,6 +81,7 @@ fn trajectories_from_one_seed_agree_with_candle_at_every_stored_step() {
     assert_eq!(a.stored_steps, spec.steps + 1);
     assert_eq!(a.times, b.times);
     let difference = max_abs_difference(&a.states, &b.states);
+    println!("trajectories: max |x_onnx − x_candle| = {difference:.2e}");
     assert!(
         difference <= TOLERANCE,
         "max |x_onnx − x_candle| over {} trajectories × {} steps = {difference}",
