@@ -80,7 +80,9 @@ pub enum LabellerError {
     Run { path: PathBuf, problem: String },
     #[error("model.labeller.output: the classifier returned a non-finite logit: {path}")]
     NonFinite { path: PathBuf },
-    #[error("model.labeller.k: k-means needs at least k = {k} final samples, got {points}")]
+    #[error(
+        "model.labeller.k: k-means needs k ≥ 1 and at least k final samples; k = {k}, {points} samples"
+    )]
     TooFewPoints { k: usize, points: usize },
 }
 
@@ -132,9 +134,10 @@ impl ClassLabeller {
         let k = self.classes();
         match self {
             ClassLabeller::Means { means, dim } => {
+                let dim = (*dim).max(1);
                 let mut out = vec![0.0; x.len() / dim * k];
-                for (row, post) in x.chunks_exact(*dim).zip(out.chunks_mut(k)) {
-                    post[nearest(row, means, *dim)] = 1.0;
+                for (row, post) in x.chunks_exact(dim).zip(out.chunks_mut(k)) {
+                    post[nearest(row, means, dim)] = 1.0;
                 }
                 Ok(out)
             }
@@ -183,8 +186,8 @@ fn nearest(row: &[f32], means: &[f32], dim: usize) -> usize {
 /// from `stream(seed, Analysis, ·)`: the same points and seed give the same means. A mean that loses
 /// all its points stays where it was.
 pub fn kmeans(points: &[f32], dim: usize, k: usize, seed: u64) -> Result<Vec<f32>, LabellerError> {
-    let n = points.len() / dim.max(1);
-    if n < k {
+    let (dim, n) = (dim.max(1), points.len() / dim.max(1));
+    if k == 0 || n < k {
         return Err(LabellerError::TooFewPoints { k, points: n });
     }
     let row = |i: usize| &points[i * dim..(i + 1) * dim];
