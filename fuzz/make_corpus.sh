@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 cargo build --quiet --release --bin diffscope
 bin=target/release/diffscope
 out=fuzz/corpus
-mkdir -p "$out"/{npy,safetensors,scene,csv,model_config,session}
+mkdir -p "$out"/{npy,safetensors,scene,csv,model_config,onnx,session}
 
 cp assets/scenes/*.json assets/scenes/teaching/*.json "$out/scene/"
 for scene in two-gaussians hierarchy-4class ising-0.3-vs-0.8 spiked-vs-isotropic; do
@@ -25,6 +25,9 @@ for scene in two-gaussians hierarchy-4class ising-0.3-vs-0.8 spiked-vs-isotropic
 done
 
 cp assets/models/*.safetensors "$out/model_config/"
+# ONNX graphs: the committed test models (every time convention and prediction, the NaN graph, the
+# exported MLP, the classifier).
+cp assets/models/onnx-*.onnx tests/data/onnx/*.onnx "$out/onnx/"
 "$bin" train dit --steps 1 --batch 2 --log-every 1 --out "$out/model_config/dit-1step.safetensors" >/dev/null 2>&1
 
 # CSV and .npy variants of the sampled arrays (reader branches numpy files take but our writer does not).

@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 seconds=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(npy safetensors csv scene model_config session)
+[ ${#targets[@]} -gt 0 ] || targets=(npy safetensors csv scene model_config onnx session)
 mkdir -p logs
 export RUSTC_BOOTSTRAP=1
 cargo fuzz build

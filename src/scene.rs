@@ -24,6 +24,7 @@ use thiserror::Error;
 
 use crate::diffusion::{GridSpacing, InitKind as Init, SamplingSpec, StepKind, StoreSteps};
 use crate::model::analytic::AnalyticModel;
+use crate::model::class_labeller::{LabellerSpec, MAX_CLASSES};
 use crate::model::gaussian_mixture::{ComponentSpec, Covariance, GaussianMixture, eigen_full};
 use crate::model::guidance::MAX_GUIDANCE;
 use crate::model::ising::{Boundary, IsingComponentSpec, IsingMixture};
@@ -261,6 +262,10 @@ pub struct OnnxSpec {
     /// A scene file whose analytic model the graph imitates, as for `learned`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<PathBuf>,
+    /// Classes without a reference: nearest mean, k-means on the final samples, or an ONNX
+    /// classifier (`model::class_labeller`). Boxed: scenes are passed by value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labeller: Option<Box<LabellerSpec>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -595,6 +600,10 @@ impl Scene {
             ModelSpec::HiddenStates(spec) => vec![&mut spec.path],
             ModelSpec::Onnx(spec) => std::iter::once(&mut spec.path)
                 .chain(spec.reference.as_mut())
+                .chain(match spec.labeller.as_deref_mut() {
+                    Some(LabellerSpec::Onnx { path, .. }) => Some(path),
+                    _ => None,
+                })
                 .collect(),
             ModelSpec::GaussianMixture(_) | ModelSpec::IsingMixture(_) => Vec::new(),
         };
@@ -996,7 +1005,59 @@ fn validate_onnx(check: &Checker, o: &OnnxSpec) -> Result<(), SceneError> {
     if let Err(problem) = o.time.prepare() {
         return check.fail(format!("model.time.{}", problem.key), problem.message);
     }
-    Ok(())
+    match &o.labeller {
+        Some(_) if o.reference.is_some() => check.fail(
+            "model.labeller",
+            "a scene with a \"reference\" takes its classes from it: give one or the other",
+        ),
+        Some(labeller) => validate_labeller(check, labeller, o.dim),
+        None => Ok(()),
+    }
+}
+
+/// The `labeller` block of an ONNX scene against the model's dimension.
+fn validate_labeller(
+    check: &Checker,
+    labeller: &LabellerSpec,
+    dim: usize,
+) -> Result<(), SceneError> {
+    match labeller {
+        LabellerSpec::NearestMean { means } => {
+            let key = "model.labeller.means";
+            check.count(key, means.len(), 1, MAX_CLASSES, "number of means")?;
+            for (k, mean) in means.iter().enumerate() {
+                if mean.len() != dim {
+                    return check.fail(
+                        format!("{key}[{k}]"),
+                        format!("a mean needs dim = {dim} values, got {}", mean.len()),
+                    );
+                }
+                if mean.iter().any(|v| !v.is_finite()) {
+                    return check.fail(format!("{key}[{k}]"), "values must be finite");
+                }
+            }
+            Ok(())
+        }
+        LabellerSpec::Kmeans { k, .. } => check.count("model.labeller.k", *k, 1, MAX_CLASSES, "k"),
+        LabellerSpec::Onnx {
+            path,
+            input,
+            output,
+        } => {
+            if path.as_os_str().is_empty() {
+                return check.fail("model.labeller.path", "path must not be empty");
+            }
+            for (key, name) in [
+                ("model.labeller.input", input),
+                ("model.labeller.output", output),
+            ] {
+                if name.is_empty() {
+                    return check.fail(key, "the name of a graph value must not be empty");
+                }
+            }
+            Ok(())
+        }
+    }
 }
 
 /// The checks an Ising mixture passes under any noise.
@@ -1388,6 +1449,19 @@ impl ModelSpec {
             ModelSpec::Onnx(o) => o.reference.is_some(),
             ModelSpec::HiddenStates(_) => false,
         }
+    }
+
+    /// The `labeller` of a model without a reference (an `onnx` scene's classes).
+    pub fn labeller(&self) -> Option<&LabellerSpec> {
+        match self {
+            ModelSpec::Onnx(o) => o.labeller.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Whether the speciation lab can run: with theory, or measured only through a `labeller`.
+    pub fn has_lab(&self) -> bool {
+        self.has_theory() || self.labeller().is_some()
     }
 
     /// The exact analytic model behind the scene: its own, or the one a learned model imitates

@@ -5,7 +5,9 @@
 //! without a folder has had no finding yet.
 
 use diffscope::io::{StepSelection, csv, load_points, npy, tensors};
+use diffscope::model::Denoiser;
 use diffscope::model::learned;
+use diffscope::model::onnx::{OnnxDenoiser, OnnxOptions, Prediction, TimeConvention};
 use diffscope::scene::SceneFile;
 use diffscope::session::Session;
 use std::path::{Path, PathBuf};
@@ -68,7 +70,7 @@ fn replay(target: &str, extension: &str, read: impl Fn(&Path) -> Result<(), Stri
 type Reader = fn(&Path) -> Result<(), String>;
 
 /// Each fuzz target's name, the extension its reader dispatches on, and the reader calls it makes.
-const TARGETS: [(&str, &str, Reader); 6] = [
+const TARGETS: [(&str, &str, Reader); 7] = [
     ("npy", "npy", |path| {
         npy::read_f64(path).map_err(|e| e.to_string())?;
         for step in [
@@ -109,6 +111,23 @@ const TARGETS: [(&str, &str, Reader); 6] = [
     }),
     ("model_config", "safetensors", |path| {
         learned::load(path).map(|_| ()).map_err(|e| e.to_string())
+    }),
+    ("onnx", "onnx", |path| {
+        let options = OnnxOptions {
+            path: path.to_path_buf(),
+            dim: 16,
+            input_x: "x".into(),
+            input_t: "t".into(),
+            output: "out".into(),
+            prediction: Prediction::X0,
+            time: TimeConvention::Ou {},
+        };
+        let model = OnnxDenoiser::load(&options).map_err(|e| e.to_string())?;
+        let x = vec![0.5f32; 3 * 16];
+        let mut out = vec![0f32; x.len()];
+        model
+            .denoise(&x, 0.5, &mut out, None)
+            .map_err(|e| e.to_string())
     }),
     ("session", "json", |path| {
         let session = Session::load(path).map_err(|e| e.to_string())?;

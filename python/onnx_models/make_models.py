@@ -72,11 +72,13 @@ class Graph:
         return self.op("Unsqueeze", v, self.const_i64([1]))
 
     def save(self, path, doc, x_name="x", t_name="t", out_name="out", dim=D):
-        inputs = [
-            helper.make_tensor_value_info(x_name, TensorProto.FLOAT, ["N", dim]),
-            helper.make_tensor_value_info(t_name, TensorProto.FLOAT, ["N"]),
-        ]
-        outputs = [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, ["N", dim])]
+        """A denoiser: x [N, dim], t [N] -> out [N, dim]."""
+        self.write(path, doc, [(x_name, ["N", dim]), (t_name, ["N"])], [(out_name, ["N", dim])])
+
+    def write(self, path, doc, inputs, outputs):
+        """Any graph: inputs and outputs as (name, shape) pairs of float32 values."""
+        inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape) for n, shape in inputs]
+        outputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape) for n, shape in outputs]
         graph = helper.make_graph(self.nodes, "diffscope_test_model", inputs, outputs, self.initializers)
         model = helper.make_model(
             graph,
@@ -235,6 +237,23 @@ def nan_model(path):
     g.save(path, "returns NaN for every input (diffscope's NaN error test)")
 
 
+# The linear classifier of tests/onnx_labellers.rs: logits = x W + b, W [D, 3] and b as below.
+CLASSIFIER_W = np.zeros((D, 3))
+CLASSIFIER_W[0, 0], CLASSIFIER_W[0, 1], CLASSIFIER_W[1, 2] = 1.0, -1.0, 2.0
+CLASSIFIER_B = np.array([0.0, 0.5, -1.0])
+
+
+def linear_classifier(path):
+    g = Graph()
+    g.add(g.op("MatMul", "x", g.const(CLASSIFIER_W, "w")), g.const(CLASSIFIER_B, "b"), out="logits")
+    g.write(
+        path,
+        "linear 3-class classifier: logits = (x_0, 0.5 - x_0, 2 x_1 - 1), d = 16",
+        [("x", ["N", D])],
+        [("logits", ["N", 3])],
+    )
+
+
 def main():
     m = np.ones(D)
     mixture = two_gaussians_core(m)
@@ -274,6 +293,7 @@ def main():
             f"{mixture_doc}; time convention and prediction: {name}",
         )
     nan_model(os.path.join(tests, "nan-d16.onnx"))
+    linear_classifier(os.path.join(tests, "linear-classifier-d16-k3.onnx"))
     return 0
 
 

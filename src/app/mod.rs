@@ -343,7 +343,7 @@ impl DiffscopeApp {
             self.results.speciation = None;
             self.jobs.cancel(JobKind::Speciation);
         }
-        if speciation && self.scene.current.model.has_theory() {
+        if speciation && self.scene.current.model.has_lab() {
             let scene = self.scene.current.clone();
             self.jobs
                 .start(JobKind::Speciation, "speciation lab", move |ctx| {

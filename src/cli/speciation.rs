@@ -377,11 +377,13 @@ pub fn summary(report: &SpeciationReport) -> String {
     }
     for level in &report.levels {
         out += &level_summary(level);
-        if report.settings.labels == "argmax" && level.theory.phi_post_at_t_min < OVERLAP_WARNING {
+        if let Some(phi) = level.theory.phi_post_at_t_min
+            && report.settings.labels == "argmax"
+            && phi < OVERLAP_WARNING
+        {
             out += &format!(
-                "  note: classes overlap at t_min (φ_post = {:.3}); argmax labels push the cloning curve \
+                "  note: classes overlap at t_min (φ_post = {phi:.3}); argmax labels push the cloning curve \
                  towards 1 and its crossing later — use \"labels\": \"sampled\" to compare with theory\n",
-                level.theory.phi_post_at_t_min
             );
         }
     }

@@ -11,6 +11,7 @@
 //! - exact (`f64`) single-row methods exist for tests and theory, batched `f32` ones for sampling.
 
 pub mod analytic;
+pub mod class_labeller;
 pub mod discrete;
 pub mod gaussian_mixture;
 pub mod guidance;

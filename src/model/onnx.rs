@@ -11,7 +11,7 @@ use crate::model::{Denoiser, ModelError};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use thiserror::Error;
 use tract_onnx::prelude::*;
@@ -369,15 +369,8 @@ pub struct OnnxOptions {
 /// the model file.
 #[derive(Debug, Error)]
 pub enum OnnxError {
-    #[error("model.path: cannot read the ONNX model ({source}): {path}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error(
-        "model.path: {size} bytes is larger than the {MAX_MODEL_BYTES}-byte limit for a model: {path}"
-    )]
-    TooLarge { path: PathBuf, size: u64 },
+    #[error("model.path: {problem}: {path}")]
+    File { path: PathBuf, problem: FileProblem },
     #[error("model.path: not a loadable ONNX model ({problem}): {path}")]
     Load { path: PathBuf, problem: String },
     #[error(
@@ -458,6 +451,17 @@ pub enum OnnxError {
     },
 }
 
+/// Why an ONNX file could not be read into a graph (the key naming the file is the caller's).
+#[derive(Debug, Error)]
+pub enum FileProblem {
+    #[error("cannot read the ONNX model ({0})")]
+    Read(std::io::Error),
+    #[error("{0} bytes is larger than the {MAX_MODEL_BYTES}-byte limit for a model")]
+    TooLarge(u64),
+    #[error("not a loadable ONNX model ({0})")]
+    Load(String),
+}
+
 type Plan = Arc<TypedRunnableModel>;
 
 /// An ONNX graph as a [`Denoiser`] in OU time.
@@ -472,7 +476,7 @@ pub struct OnnxDenoiser {
 }
 
 /// The name of every source or output of a graph, quoted and joined.
-fn names(model: &InferenceModel, outlets: &[OutletId]) -> String {
+pub(crate) fn outlet_names(model: &InferenceModel, outlets: &[OutletId]) -> String {
     let names: Vec<String> = outlets
         .iter()
         .map(|o| {
@@ -490,7 +494,7 @@ fn names(model: &InferenceModel, outlets: &[OutletId]) -> String {
 }
 
 /// Runs `f`, turning a panic inside tract into an error message.
-fn guarded<T>(f: impl FnOnce() -> TractResult<T>) -> Result<T, String> {
+pub(crate) fn guarded<T>(f: impl FnOnce() -> TractResult<T>) -> Result<T, String> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => Err(format!("{e:#}")),
@@ -505,6 +509,16 @@ fn guarded<T>(f: impl FnOnce() -> TractResult<T>) -> Result<T, String> {
     }
 }
 
+/// Reads an ONNX file no larger than the size limit into a graph (inputs and outputs as the file has
+/// them).
+pub(crate) fn read_checked(path: &Path) -> Result<InferenceModel, FileProblem> {
+    let size = std::fs::metadata(path).map_err(FileProblem::Read)?.len();
+    if size > MAX_MODEL_BYTES {
+        return Err(FileProblem::TooLarge(size));
+    }
+    guarded(|| onnx().model_for_path(path)).map_err(FileProblem::Load)
+}
+
 impl OnnxDenoiser {
     /// Loads and checks the graph: input and output names, the input shapes against `dim`, the time
     /// convention, and that tract can optimise it for x `[N, dim]`, t `[N]`.
@@ -515,23 +529,10 @@ impl OnnxDenoiser {
             key: p.key,
             message: p.message,
         })?;
-        let size = std::fs::metadata(path)
-            .map_err(|source| OnnxError::Read {
-                path: path.clone(),
-                source,
-            })?
-            .len();
-        if size > MAX_MODEL_BYTES {
-            return Err(OnnxError::TooLarge {
-                path: path.clone(),
-                size,
-            });
-        }
-        let mut model =
-            guarded(|| onnx().model_for_path(path)).map_err(|problem| OnnxError::Load {
-                path: path.clone(),
-                problem,
-            })?;
+        let mut model = read_checked(path).map_err(|problem| OnnxError::File {
+            path: path.clone(),
+            problem,
+        })?;
         let sources = model.input_outlets().map(<[_]>::to_vec).unwrap_or_default();
         let mut chosen = Vec::with_capacity(2);
         for (role, name, rank, expected) in [
@@ -548,7 +549,7 @@ impl OnnxDenoiser {
                     path: path.clone(),
                     role,
                     name: name.clone(),
-                    available: names(&model, &sources),
+                    available: outlet_names(&model, &sources),
                 });
             };
             let declared = model.outlet_fact(outlet).map(|f| f.shape.clone()).ok();
@@ -586,7 +587,7 @@ impl OnnxDenoiser {
             .map_err(|_| OnnxError::MissingOutput {
                 path: path.clone(),
                 name: options.output.clone(),
-                available: names(&model, &outputs),
+                available: outlet_names(&model, &outputs),
             })?;
         model
             .set_input_outlets(&chosen)

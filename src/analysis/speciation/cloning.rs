@@ -3,11 +3,12 @@
 //! labelled; φ(t_c) per hierarchy level, crossings with bootstrap intervals. Also owns the shared
 //! reverse pass with events that the U-turn experiment reuses. Works with any `Denoiser`.
 
+use super::data_source::DataSource;
 use super::hierarchy::Level;
 use super::labeller::{LabelRule, Labeller, labels};
 use super::{Control, SpeciationError};
-use crate::diffusion::{Batch, Sampler, StepKind, forward_noised};
-use crate::model::{Denoiser, ExactModel, LabelledSamples};
+use crate::diffusion::{Batch, Sampler, StepKind};
+use crate::model::{Denoiser, LabelledSamples};
 use crate::rng::{Domain, stream};
 use rand::Rng;
 use serde::Serialize;
@@ -176,11 +177,12 @@ pub struct CloningRun {
     pub base_posterior: Vec<f32>,
 }
 
-/// Runs the cloning experiment: `model` drives the dynamics, `reference` initialises exactly (x_0 ~ P_0
-/// pushed to T) and `labeller` reads classes at t_min and the base trajectories' posteriors.
-pub fn run_cloning(
+/// Runs the cloning experiment: `model` drives the dynamics, `data` initialises (x_0 ~ P_0 pushed to T:
+/// an exact model, or a bank of samples) and `labeller` reads classes at t_min and the base
+/// trajectories' posteriors.
+pub fn run_cloning<'a>(
     model: &dyn Denoiser,
-    reference: &dyn ExactModel,
+    data: impl Into<DataSource<'a>>,
     labeller: &dyn Labeller,
     settings: &ReverseSettings,
     control: &mut Control,
@@ -194,7 +196,7 @@ pub fn run_cloning(
         settings.step,
         &settings.clone_times,
     );
-    let initial = forward_noised(reference, n, t_start, settings.seed);
+    let initial = data.into().forward_noised(n, t_start, settings.seed);
     let mut batch = Batch::new(d, settings.seed)?;
     push_rows(
         &mut batch,

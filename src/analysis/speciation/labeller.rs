@@ -1,9 +1,11 @@
 //! Labellers: map end points of reverse trajectories to classes (`docs/science/speciation.md` §3). Any sampler
 //! (exact or learned denoiser) is judged by an exact model's Bayes posterior — the analytic model itself
-//! or the one a learned model imitates. Owns no dynamics.
+//! or the one a learned model imitates — or, for a model with neither, by a scene's labeller of clean
+//! states applied to the model's x̂_0. Owns no dynamics.
 
 use super::SpeciationError;
-use crate::model::ExactModel;
+use crate::model::class_labeller::ClassLabeller;
+use crate::model::{Denoiser, ExactModel};
 use crate::rng::{Domain, stream};
 use rand::Rng;
 use rayon::prelude::*;
@@ -46,6 +48,34 @@ impl Labeller for ExactLabeller<'_> {
 
     fn posterior(&self, x: &[f32], t: f64, out: &mut [f64]) -> Result<(), SpeciationError> {
         exact_posteriors(self.0, x, t, out)
+    }
+}
+
+/// Classes of a model without an exact posterior: a labeller of clean states (`ClassLabeller`) applied
+/// to the model's own x̂_0 = D(x_t, t), so that the class along a trajectory is the one it is heading
+/// for (at t_min, x̂_0 ≈ x_t).
+pub struct DenoisedLabeller<'a> {
+    pub dynamics: &'a dyn Denoiser,
+    pub classes: &'a ClassLabeller,
+}
+
+impl Labeller for DenoisedLabeller<'_> {
+    fn classes(&self) -> usize {
+        self.classes.classes()
+    }
+
+    fn posterior(&self, x: &[f32], t: f64, out: &mut [f64]) -> Result<(), SpeciationError> {
+        let (d, k) = (self.dynamics.dim().max(1), self.classes().max(1));
+        let mut denoised = vec![0f32; ROWS_PER_CALL.min(x.len() / d) * d];
+        for (rows, dest) in x
+            .chunks(ROWS_PER_CALL * d)
+            .zip(out.chunks_mut(ROWS_PER_CALL * k))
+        {
+            let clean = &mut denoised[..rows.len()];
+            self.dynamics.denoise(rows, t, clean, None)?;
+            dest.copy_from_slice(&self.classes.posterior(clean)?);
+        }
+        Ok(())
     }
 }
 

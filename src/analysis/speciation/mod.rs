@@ -4,11 +4,13 @@
 //! free-entropy difference and of φ_post for any exact model (`free_entropy`, `posterior_curve`; under
 //! discrete noise `discrete_posterior`, and the laws of `discrete_laws`), class hierarchies
 //! (`hierarchy`). Measurement along reverse dynamics: `cloning`, `uturn`, `commitment` (under discrete
-//! noise `discrete_cloning`, `discrete_uturn`, `token_commitment`). `report` assembles everything for
-//! a scene. No UI, no file formats.
+//! noise `discrete_cloning`, `discrete_uturn`, `token_commitment`); `data_source` gives their data (an
+//! exact model's sampler or a bank of a model's own labelled samples). `report` assembles everything
+//! for a scene. No UI, no file formats.
 
 pub mod cloning;
 pub mod commitment;
+pub mod data_source;
 pub mod discrete_cloning;
 pub mod discrete_laws;
 pub mod discrete_posterior;
@@ -41,6 +43,8 @@ pub enum SpeciationError {
     Model(#[from] crate::model::ModelError),
     #[error(transparent)]
     Diffusion(#[from] crate::diffusion::DiffusionError),
+    #[error(transparent)]
+    Labeller(#[from] crate::model::class_labeller::LabellerError),
     #[error("cancelled")]
     Cancelled,
 }

@@ -4,8 +4,8 @@
 //! and the app format it. No file access.
 
 use super::cloning::{
-    BOOTSTRAP_RESAMPLES, Crossing, PhiCurve, ReverseSettings, bootstrap_crossing, phi_curve,
-    run_cloning,
+    BOOTSTRAP_RESAMPLES, CloningRun, Crossing, PhiCurve, ReverseSettings, bootstrap_crossing,
+    phi_curve, run_cloning,
 };
 use super::commitment::{Commitment, EPSILON, Martingale, commitment, martingale};
 use super::gaussian::{
@@ -13,14 +13,14 @@ use super::gaussian::{
     pair_balance_time, pair_moments, pair_separation,
 };
 use super::hierarchy::{Level, Merge, dendrogram, levels};
-use super::labeller::{ExactLabeller, LabelRule};
+use super::labeller::{ExactLabeller, LabelRule, Labeller};
 use super::posterior_curve::{ForwardSamples, phi_posterior, posterior_crossings};
 use super::universal::{constants, weighted_gaussian_phi};
-use super::uturn::run_uturn;
+use super::uturn::{UTurnRun, run_uturn};
 use super::{Control, SpeciationError, free_entropy, ising};
 use crate::model::analytic::AnalyticModel;
 use crate::model::ising::Boundary;
-use crate::model::{Denoiser, ExactModel};
+use crate::model::{Denoiser, ExactModel, LabelledSamples};
 use serde::Serialize;
 
 /// Which clone times to use.
@@ -106,8 +106,9 @@ pub struct LevelTheory {
     /// Crossing of the exact φ_post(t) at the balance level (φ at D = 2).
     pub t_mid_at_balance_level: Option<f64>,
     /// φ_post at t_min: below 1 when classes overlap at t = 0, where argmax-labelled cloning tends to
-    /// 1 instead and crosses later (docs/science/speciation.md §4.2 item 1; sampled labels remove the offset).
-    pub phi_post_at_t_min: f64,
+    /// 1 instead and crosses later (docs/science/speciation.md §4.2 item 1; sampled labels remove the
+    /// offset). `None` without an exact model.
+    pub phi_post_at_t_min: Option<f64>,
     /// How `t_mid` and `t_balance` were computed.
     pub method: String,
     pub leading_order: Option<LeadingOrder>,
@@ -242,6 +243,13 @@ pub fn run_speciation(
     let cloning = run_cloning(dynamics, model, &labeller, &reverse, control)?;
     control.set_span(0.75, 1.0);
     let uturn = run_uturn(dynamics, model, &labeller, &reverse, control)?;
+    let experiments = Experiments {
+        reverse: &reverse,
+        cloning: &cloning,
+        uturn: &uturn,
+        weights: &weights,
+        seed: settings.seed,
+    };
 
     let first = reverse.clone_times.first().copied().unwrap_or(0.0);
     let last = reverse.clone_times.last().copied().unwrap_or(1.0);
@@ -258,79 +266,203 @@ pub fn run_speciation(
         .zip(theories)
         .enumerate()
         .map(|(index, (level, theory))| {
-            let midpoint = level.midpoint_level(&weights);
-            let balance = level.balance_level(&weights);
-            let matches = cloning.matches(level);
-            let crossing = |value: f64| {
-                bootstrap_crossing(
-                    &reverse.clone_times,
-                    &matches,
-                    reverse.pairs,
-                    value,
-                    settings.seed,
-                )
+            let curve = PosteriorCurve {
+                t: curve_t.clone(),
+                phi: curve_phi.iter().map(|p| p[index]).collect(),
             };
-            let mid: Option<Crossing> = crossing(midpoint);
-            let bal: Option<Crossing> = balance.and_then(crossing);
             let two_class_d = two_class_d(model, level);
-            LevelReport {
-                name: level.name.clone(),
-                groups: (0..level.groups())
-                    .map(|g| {
-                        (0..classes)
-                            .filter(|&k| level.group_of_class[k] == g)
-                            .collect()
-                    })
-                    .collect(),
-                midpoint_level: midpoint,
-                balance_level: balance,
-                theory,
-                measured: Measured {
-                    t_mid: mid.map(|c| c.t),
-                    t_mid_stderr: mid.map(|c| c.stderr),
-                    t_mid_interval: mid.map(|c| c.interval),
-                    t_balance: bal.map(|c| c.t),
-                    t_balance_interval: bal.map(|c| c.interval),
-                    bootstrap_resamples: BOOTSTRAP_RESAMPLES,
-                },
-                phi_cloning: phi_curve(&reverse.clone_times, &matches, reverse.pairs),
-                phi_posterior: PosteriorCurve {
-                    t: curve_t.clone(),
-                    phi: curve_phi.iter().map(|p| p[index]).collect(),
-                },
-                phi_uturn: phi_curve(&reverse.clone_times, &uturn.matches(level), reverse.pairs),
-                commitment: commitment(
-                    &cloning,
-                    level,
-                    EPSILON,
-                    two_class_d.as_ref().map(|f| f as &dyn Fn(f64) -> f64),
-                ),
-                martingale: martingale(&cloning, level, &weights),
-            }
+            let predicted = two_class_d.as_ref().map(|f| f as &dyn Fn(f64) -> f64);
+            experiments.level_report(level, theory, curve, predicted)
         })
         .collect();
-    let headline = reports
-        .first()
-        .cloned()
-        .ok_or_else(|| SpeciationError::Invalid("the model has no classes".into()))?;
-    Ok(SpeciationReport {
+    experiments.report(pairwise, settings.posterior_samples, reports)
+}
+
+/// The reverse experiments of one lab run, read per hierarchy level.
+struct Experiments<'a> {
+    reverse: &'a ReverseSettings,
+    cloning: &'a CloningRun,
+    uturn: &'a UTurnRun,
+    /// Class weights (the model's, or the labelled samples' class frequencies).
+    weights: &'a [f64],
+    seed: u64,
+}
+
+impl Experiments<'_> {
+    /// One level's measured curves and crossings beside its `theory`, φ_post `curve` and the
+    /// commitment prediction from D(t), when there is one.
+    fn level_report(
+        &self,
+        level: &Level,
+        theory: LevelTheory,
+        curve: PosteriorCurve,
+        predicted: Option<&dyn Fn(f64) -> f64>,
+    ) -> LevelReport {
+        let reverse = self.reverse;
+        let classes = self.weights.len();
+        let midpoint = level.midpoint_level(self.weights);
+        let balance = level.balance_level(self.weights);
+        let matches = self.cloning.matches(level);
+        let crossing = |value: f64| {
+            bootstrap_crossing(
+                &reverse.clone_times,
+                &matches,
+                reverse.pairs,
+                value,
+                self.seed,
+            )
+        };
+        let mid: Option<Crossing> = crossing(midpoint);
+        let bal: Option<Crossing> = balance.and_then(crossing);
+        LevelReport {
+            name: level.name.clone(),
+            groups: (0..level.groups())
+                .map(|g| {
+                    (0..classes)
+                        .filter(|&k| level.group_of_class[k] == g)
+                        .collect()
+                })
+                .collect(),
+            midpoint_level: midpoint,
+            balance_level: balance,
+            theory,
+            measured: Measured {
+                t_mid: mid.map(|c| c.t),
+                t_mid_stderr: mid.map(|c| c.stderr),
+                t_mid_interval: mid.map(|c| c.interval),
+                t_balance: bal.map(|c| c.t),
+                t_balance_interval: bal.map(|c| c.interval),
+                bootstrap_resamples: BOOTSTRAP_RESAMPLES,
+            },
+            phi_cloning: phi_curve(&reverse.clone_times, &matches, reverse.pairs),
+            phi_posterior: curve,
+            phi_uturn: phi_curve(
+                &reverse.clone_times,
+                &self.uturn.matches(level),
+                reverse.pairs,
+            ),
+            commitment: commitment(self.cloning, level, EPSILON, predicted),
+            martingale: martingale(self.cloning, level, self.weights),
+        }
+    }
+
+    /// The whole report from its levels (the first is the headline).
+    fn report(
+        &self,
+        pairwise: Pairwise,
+        posterior_samples: usize,
+        levels: Vec<LevelReport>,
+    ) -> Result<SpeciationReport, SpeciationError> {
+        let reverse = self.reverse;
+        let headline = levels
+            .first()
+            .cloned()
+            .ok_or_else(|| SpeciationError::Invalid("the model has no classes".into()))?;
+        Ok(SpeciationReport {
+            seed: self.seed,
+            settings: ReverseSummary {
+                t_start: reverse.clone_times.last().copied().unwrap_or(0.0) + reverse.lead,
+                clone_times: reverse.clone_times.clone(),
+                pairs: reverse.pairs,
+                labels: reverse.labels.name(),
+                step: reverse.step,
+                t_min: reverse.t_min,
+                guidance: reverse.guidance,
+            },
+            posterior_samples,
+            phi_at_balance: constants().phi_at_balance,
+            d_star: constants().d_star,
+            pairwise,
+            headline,
+            levels,
+        })
+    }
+}
+
+/// Automatic clone times of a lab without theory: 13 (+6 per extra level) evenly spread over
+/// [0.05, 3], clipped to the sampler's t_max.
+fn untheorised_clone_times(levels: usize, limit: f64) -> Result<Vec<f64>, SpeciationError> {
+    let count = 13 + 6 * levels.saturating_sub(1);
+    let (lo, hi) = (0.05, 3.0f64.min(0.98 * limit));
+    if hi <= lo {
+        return Err(SpeciationError::Invalid(format!(
+            "automatic clone times need t_max above {lo:.3}, the sampler's t_max is {limit}"
+        )));
+    }
+    Ok((0..count)
+        .map(|i| lo + (hi - lo) * i as f64 / (count - 1) as f64)
+        .collect())
+}
+
+/// The lab of a model with no exact theory (`docs/science/speciation.md` §3): the model's own final
+/// samples `bank` with the `labeller`'s classes are its data law (cloning starts from them pushed to T,
+/// the U-turn noises them), and `labeller` reads classes along the way. No theory columns: every
+/// `theory` value is empty, φ_post has no points, the class weights are the bank's class frequencies.
+pub fn run_labelled_speciation(
+    dynamics: &dyn Denoiser,
+    bank: &LabelledSamples,
+    labeller: &dyn Labeller,
+    settings: &SpeciationSettings,
+    control: &mut Control,
+) -> Result<SpeciationReport, SpeciationError> {
+    let classes = labeller.classes();
+    if bank.labels.is_empty() || bank.dim != dynamics.dim() {
+        return Err(SpeciationError::Invalid(format!(
+            "the lab needs labelled samples of dimension {}, got {} of dimension {}",
+            dynamics.dim(),
+            bank.labels.len(),
+            bank.dim
+        )));
+    }
+    let hierarchy = settings.validate(classes)?;
+    let mut weights = vec![0.0; classes];
+    for &label in &bank.labels {
+        if let Some(w) = weights.get_mut(label as usize) {
+            *w += 1.0 / bank.labels.len() as f64;
+        }
+    }
+    let times = match &settings.clone_times {
+        CloneTimes::Times(t) => t.clone(),
+        CloneTimes::Auto => untheorised_clone_times(hierarchy.len(), settings.sampler_t_max)?,
+    };
+    let reverse = settings.reverse(times);
+    reverse.validate(settings.sampler_t_max)?;
+    control.set_span(0.0, 0.7);
+    let cloning = run_cloning(dynamics, bank, labeller, &reverse, control)?;
+    control.set_span(0.7, 1.0);
+    let uturn = run_uturn(dynamics, bank, labeller, &reverse, control)?;
+    let experiments = Experiments {
+        reverse: &reverse,
+        cloning: &cloning,
+        uturn: &uturn,
+        weights: &weights,
         seed: settings.seed,
-        settings: ReverseSummary {
-            t_start: reverse.clone_times.last().copied().unwrap_or(0.0) + reverse.lead,
-            clone_times: reverse.clone_times,
-            pairs: reverse.pairs,
-            labels: reverse.labels.name(),
-            step: reverse.step,
-            t_min: reverse.t_min,
-            guidance: reverse.guidance,
-        },
-        posterior_samples: settings.posterior_samples,
-        phi_at_balance: constants().phi_at_balance,
-        d_star: constants().d_star,
-        pairwise,
-        headline,
-        levels: reports,
-    })
+    };
+    let reports = hierarchy
+        .iter()
+        .map(|level| {
+            let theory = LevelTheory {
+                t_bbdm: None,
+                t_balance: None,
+                t_mid: None,
+                t_mid_at_balance_level: None,
+                phi_post_at_t_min: None,
+                method: "no exact model: measured only, classes from the scene's labeller".into(),
+                leading_order: None,
+                leading_order_large_d: None,
+            };
+            let curve = PosteriorCurve {
+                t: Vec::new(),
+                phi: Vec::new(),
+            };
+            experiments.level_report(level, theory, curve, None)
+        })
+        .collect();
+    let pairwise = Pairwise {
+        t: vec![vec![None; classes]; classes],
+        dendrogram: Vec::new(),
+    };
+    experiments.report(pairwise, 0, reports)
 }
 
 /// The Gaussian classes of the model, when it is a Gaussian mixture.
@@ -495,7 +627,7 @@ fn level_theory(
         t_balance,
         t_mid,
         t_mid_at_balance_level,
-        phi_post_at_t_min,
+        phi_post_at_t_min: Some(phi_post_at_t_min),
         method: format!("{mid_method}; {balance_method}"),
         leading_order: leading,
         leading_order_large_d: match (model, pair) {

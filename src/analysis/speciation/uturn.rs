@@ -3,11 +3,12 @@
 //! For an exact score and sampled labels it equals φ_post(t). Reuses the cloning reverse pass.
 
 use super::cloning::{ReverseSettings, event_grid, push_rows, reverse_pass, same_group};
+use super::data_source::DataSource;
 use super::hierarchy::Level;
 use super::labeller::{Labeller, labels};
 use super::{Control, SpeciationError};
-use crate::diffusion::{Batch, Sampler, StepKind, forward_noised};
-use crate::model::{Denoiser, ExactModel};
+use crate::diffusion::{Batch, Sampler, StepKind};
+use crate::model::Denoiser;
 
 /// Mixed into the seed of the U-turn reverse noise ("uturn" in ASCII).
 const UTURN_NOISE_TAG: u64 = 0x7574_7572_6e00_0000;
@@ -30,11 +31,11 @@ impl UTurnRun {
     }
 }
 
-/// Runs the U-turn experiment: the points of clone time t_c (data from `reference`, seed offset c) join the
+/// Runs the U-turn experiment: the points of clone time t_c (from `data`, seed offset c) join the
 /// reverse pass when it reaches t_c, so all clone times share one batch and one sweep.
-pub fn run_uturn(
+pub fn run_uturn<'a>(
     model: &dyn Denoiser,
-    reference: &dyn ExactModel,
+    data: impl Into<DataSource<'a>>,
     labeller: &dyn Labeller,
     settings: &ReverseSettings,
     control: &mut Control,
@@ -46,6 +47,7 @@ pub fn run_uturn(
         .last()
         .copied()
         .unwrap_or(settings.t_min);
+    let data = data.into();
     let grid = event_grid(start, settings.t_min, settings.step, &settings.clone_times);
     // Its own reverse-noise key, so U-turn rows never share a stream with the cloning run's rows.
     let mut batch = Batch::new(d, settings.seed ^ UTURN_NOISE_TAG)?;
@@ -64,7 +66,7 @@ pub fn run_uturn(
         |batch, j| {
             if let Some(c) = grid[j].event {
                 let seed = settings.seed.wrapping_add(c as u64 + 1);
-                let points = forward_noised(reference, n, grid[j].t, seed);
+                let points = data.forward_noised(n, grid[j].t, seed);
                 start_classes[c * n..(c + 1) * n].copy_from_slice(&points.labels);
                 let ids: Vec<u64> = (0..n as u64).map(|i| c as u64 * n as u64 + i).collect();
                 push_rows(batch, &points, &ids, settings)?;

@@ -6,11 +6,14 @@
 use super::ViewDataError;
 use crate::analysis::control::Control;
 use crate::analysis::geometry::{PcaBasis, PointCloud};
+use crate::analysis::speciation::SpeciationError;
 use crate::analysis::speciation::commitment::Commitment;
+use crate::analysis::speciation::labeller::{DenoisedLabeller, Labeller};
 use crate::diffusion::{SamplingSpec, StoreSteps, Trajectories, run_trajectories};
 use crate::io::{LabelMeaning, Recording};
-use crate::model::ExactModel;
+use crate::model::class_labeller::{ClassLabeller, LabellerSpec};
 use crate::model::learned::{self, LearnedModel};
+use crate::model::{Denoiser, ExactModel};
 use crate::scene::{HiddenStatesSpec, ModelSpec, Scene};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -141,7 +144,7 @@ pub fn display_spec(scene: &Scene) -> SamplingSpec {
 }
 
 /// Samples `scene` and projects every stored step. A learned model with a `reference` gets the
-/// reference's exact posterior along its trajectories; a hidden-state scene runs its sequence model
+/// reference's exact posterior along its trajectories, an ONNX model with a `labeller` its labeller's; a hidden-state scene runs its sequence model
 /// instead ([`hidden_states`]).
 pub fn sample_scene(scene: &Scene, control: &mut Control) -> Result<Cloud, ViewDataError> {
     if let ModelSpec::HiddenStates(spec) = &scene.model {
@@ -167,6 +170,9 @@ pub fn sample_scene(scene: &Scene, control: &mut Control) -> Result<Cloud, ViewD
     if let Some(reference) = &reference {
         control.step(0.8, "exact posterior")?;
         reference_posterior(&mut trajectories, reference);
+    } else if let Some(spec) = scene.model.labeller() {
+        control.step(0.8, "labelling")?;
+        labeller_posterior(&mut trajectories, model.denoiser(), spec, control)?;
     }
     control.step(0.85, "projecting")?;
     let name = scene.title.clone().unwrap_or_else(|| "scene".into());
@@ -202,6 +208,47 @@ fn reference_posterior(trajectories: &mut Trajectories, reference: &dyn ExactMod
         });
     trajectories.posterior = Some(posterior);
     trajectories.class_labels = reference.class_labels().to_vec();
+}
+
+/// Fills the class posterior `[N, S, K]` of a model without an exact one from the scene's `labeller`:
+/// k-means is fitted on the final states, and at every stored step the labeller reads the model's
+/// x̂_0 (`DenoisedLabeller`), so the views colour each state by the class it is heading for.
+fn labeller_posterior(
+    trajectories: &mut Trajectories,
+    dynamics: &dyn Denoiser,
+    spec: &LabellerSpec,
+    control: &mut Control,
+) -> Result<(), ViewDataError> {
+    let (n, s, d) = (trajectories.n, trajectories.stored_steps, trajectories.dim);
+    let states_at = |j: usize| -> Vec<f32> {
+        (0..n)
+            .filter_map(|i| trajectories.state(i, j))
+            .flatten()
+            .copied()
+            .collect()
+    };
+    let classes = ClassLabeller::build(spec, d, &states_at(s.saturating_sub(1)))
+        .map_err(SpeciationError::from)?;
+    let labeller = DenoisedLabeller {
+        dynamics,
+        classes: &classes,
+    };
+    let k = classes.classes();
+    let mut posterior = vec![0f32; n * s * k];
+    let mut out = vec![0f64; n * k];
+    for (j, &t) in trajectories.times.iter().enumerate() {
+        control.step(0.8 + 0.05 * j as f64 / s as f64, "labelling")?;
+        labeller.posterior(&states_at(j), t.max(1e-9), &mut out)?;
+        for (i, row) in out.chunks(k).enumerate() {
+            let start = (i * s + j) * k;
+            for (p, &v) in posterior[start..start + k].iter_mut().zip(row) {
+                *p = v as f32;
+            }
+        }
+    }
+    trajectories.posterior = Some(posterior);
+    trajectories.class_labels = (1..=k).map(|c| format!("class {c}")).collect();
+    Ok(())
 }
 
 /// Samples a Dyck-2 sequence model and shows its hidden states as trajectories (a `hidden_states`

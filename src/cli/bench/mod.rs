@@ -7,6 +7,7 @@ mod engine;
 mod frame;
 mod geometry;
 mod learned;
+mod onnx;
 mod speciation;
 
 use clap::Args;
@@ -96,6 +97,7 @@ fn all() -> Vec<Bench> {
         .chain(frame::benches())
         .chain(geometry::benches())
         .chain(learned::benches())
+        .chain(onnx::benches())
         .chain(speciation::benches())
         .chain(discrete::benches())
         .collect()
