@@ -500,7 +500,14 @@ fn guidance_row(ui: &mut Ui, guidance: &mut Option<GuidanceSpec>) {
         match (on, guidance.as_mut()) {
             (true, Some(g)) => {
                 ui.spacing_mut().slider_width = 70.0;
-                ui.add(egui::Slider::new(&mut g.w, 0.0..=MAX_GUIDANCE).text("w"));
+                // Logarithmic: the interesting range (0 to a few, with the change at ½) gets
+                // most of the slider; w = 0 stays reachable.
+                ui.add(
+                    egui::Slider::new(&mut g.w, 0.0..=MAX_GUIDANCE)
+                        .logarithmic(true)
+                        .smallest_positive(0.05)
+                        .text("w"),
+                );
             }
             (true, None) => *guidance = Some(GuidanceSpec { w: 1.0 }),
             (false, _) => *guidance = None,
