@@ -242,6 +242,11 @@ fn a_labelled_scene_is_coloured_and_measured_without_a_reference() {
     let level = &report.headline;
     assert!(level.theory.t_mid.is_none() && level.theory.phi_post_at_t_min.is_none());
     assert!(level.phi_posterior.t.is_empty());
+    // Its φ figure lists no φ_post curve (there is none to draw).
+    let [phi, _] = diffscope::app::speciation_view::figures(level);
+    let names: Vec<&str> = phi.series.iter().map(|s| s.name.as_str()).collect();
+    assert!(!names.iter().any(|n| n.starts_with("φ_post")), "{names:?}");
+    assert!(names.contains(&"φ cloning ± 1 s.e."), "{names:?}");
     assert!(
         (level.midpoint_level - 0.75).abs() < 0.03,
         "{}",

@@ -354,6 +354,10 @@ pub fn figures(level: &LevelReport) -> [Figure; 2] {
             },
         })
     };
+    // A level without theory (a model labelled without a reference) has no φ_post curve: its legend
+    // entry would name a line that is not there.
+    phi_series
+        .retain(|series| !matches!(&series.shape, Shape::Line { points, .. } if points.is_empty()));
     phi_series.extend(theory_lines(true));
     if let Some(t) = level.measured.t_mid {
         phi_series.push(Series {
