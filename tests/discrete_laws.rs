@@ -5,6 +5,9 @@
 //! `factorized` ones on a coarse grid; the `exact` sampler's final words fall in each class with the
 //! class weight.
 
+mod chain_support;
+
+use chain_support::{correlated_classes, marginal_classes};
 use diffscope::analysis::speciation::discrete_posterior::{
     DiscreteForwardSamples, phi_crossing, phi_posterior_independent,
 };
@@ -13,35 +16,12 @@ use diffscope::diffusion::discrete::{
 };
 use diffscope::diffusion::{GridSpacing, StoreSteps};
 use diffscope::model::discrete::dyck::{DyckClasses, DyckModel, is_balanced};
-use diffscope::model::discrete::ising_chain::{IsingChainClass, IsingChainTokens};
+use diffscope::model::discrete::ising_chain::IsingChainTokens;
 use diffscope::model::discrete::{DiscreteNoise, TokenModel};
-use diffscope::model::ising::Boundary;
 use std::sync::atomic::AtomicBool;
 
 /// Lengths of the fit: five doublings from 256 to 4096, the range of the §5 table's slope column.
 const LENGTHS: [usize; 5] = [256, 512, 1024, 2048, 4096];
-
-/// Two equally weighted open chains of length `l` with (coupling, field) per class.
-fn two_classes(l: usize, a: (f64, f64), b: (f64, f64)) -> IsingChainTokens {
-    let class = |(coupling, field): (f64, f64)| IsingChainClass {
-        weight: 0.5,
-        coupling,
-        field,
-        label: String::new(),
-    };
-    IsingChainTokens::new(l, Boundary::Open, vec![class(a), class(b)]).unwrap()
-}
-
-/// The marginal case of §5: K = 0 and h = ±atanh 0.2, so P(s = +1) = 0.6 and 0.4.
-fn marginal_classes(l: usize) -> IsingChainTokens {
-    let h = 0.2f64.atanh();
-    two_classes(l, (0.0, h), (0.0, -h))
-}
-
-/// The correlation-only case of §5: K = 0.3 vs 0.8, no field.
-fn correlated_classes(l: usize) -> IsingChainTokens {
-    two_classes(l, (0.3, 0.0), (0.8, 0.0))
-}
 
 /// The crossing of a decreasing `phi` with 0.75 near `guess`, by the Illinois variant of regula falsi:
 /// a bracket of ±0.25 around the guess (widened until it holds the crossing), then about eight

@@ -4,6 +4,9 @@
 //! closed form and against an independent Monte Carlo of ΔΦ, and what the tab is given for the shipped
 //! token scenes.
 
+mod chain_support;
+
+use chain_support::{correlated_classes, marginal_classes, two_classes};
 use diffscope::analysis::speciation::discrete_laws::{
     ClassDifference, LawNoise, NoLaw, balance_time_independent, balance_time_monte_carlo, law_text,
     slope, token_law,
@@ -15,28 +18,6 @@ use diffscope::model::discrete::ising_chain::{IsingChainClass, IsingChainTokens}
 use diffscope::model::ising::Boundary;
 use diffscope::scene::{SceneFile, TokenScene};
 use std::path::Path;
-
-/// Two equally weighted open chains of length `l` with (coupling, field) per class.
-fn two_classes(l: usize, a: (f64, f64), b: (f64, f64)) -> IsingChainTokens {
-    let class = |(coupling, field): (f64, f64)| IsingChainClass {
-        weight: 0.5,
-        coupling,
-        field,
-        label: String::new(),
-    };
-    IsingChainTokens::new(l, Boundary::Open, vec![class(a), class(b)]).unwrap()
-}
-
-/// P(s = +1) = 0.6 vs 0.4 (cases M1, F1).
-fn marginal_classes(l: usize) -> IsingChainTokens {
-    let h = 0.2f64.atanh();
-    two_classes(l, (0.0, h), (0.0, -h))
-}
-
-/// K = 0.3 vs 0.8, no field (cases M2, F2).
-fn correlated_classes(l: usize) -> IsingChainTokens {
-    two_classes(l, (0.3, 0.0), (0.8, 0.0))
-}
 
 fn token_scene(path: &str) -> TokenScene {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);

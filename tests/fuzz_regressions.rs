@@ -4,10 +4,10 @@
 //! now load. Scenes and sessions must also survive their own JSON round trip unchanged. A target
 //! without a folder has had no finding yet.
 
+mod onnx_support;
+
 use diffscope::io::{StepSelection, csv, load_points, npy, tensors};
-use diffscope::model::Denoiser;
 use diffscope::model::learned;
-use diffscope::model::onnx::{OnnxDenoiser, OnnxOptions, Prediction, TimeConvention};
 use diffscope::scene::SceneFile;
 use diffscope::session::Session;
 use std::path::{Path, PathBuf};
@@ -112,23 +112,7 @@ const TARGETS: [(&str, &str, Reader); 7] = [
     ("model_config", "safetensors", |path| {
         learned::load(path).map(|_| ()).map_err(|e| e.to_string())
     }),
-    ("onnx", "onnx", |path| {
-        let options = OnnxOptions {
-            path: path.to_path_buf(),
-            dim: 16,
-            input_x: "x".into(),
-            input_t: "t".into(),
-            output: "out".into(),
-            prediction: Prediction::X0,
-            time: TimeConvention::Ou {},
-        };
-        let model = OnnxDenoiser::load(&options).map_err(|e| e.to_string())?;
-        let x = vec![0.5f32; 3 * 16];
-        let mut out = vec![0f32; x.len()];
-        model
-            .denoise(&x, 0.5, &mut out, None)
-            .map_err(|e| e.to_string())
-    }),
+    ("onnx", "onnx", onnx_support::load_and_run),
     ("session", "json", |path| {
         let session = Session::load(path).map_err(|e| e.to_string())?;
         let json = session.to_json_pretty().map_err(|e| e.to_string())?;

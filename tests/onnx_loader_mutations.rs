@@ -3,8 +3,9 @@
 //! changed at 500 positions is loaded as an `onnx` scene's model would be, then asked to denoise. Each
 //! attempt must end as a value or as one error line naming the file, never as a panic.
 
-use diffscope::model::Denoiser;
-use diffscope::model::onnx::{OnnxDenoiser, OnnxOptions, Prediction, TimeConvention};
+mod onnx_support;
+
+use onnx_support::load_and_run;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
@@ -24,25 +25,6 @@ fn seeds() -> Vec<PathBuf> {
         root().join("tests/data/onnx/two-gaussians-d16-ddpm-cosine-eps.onnx"),
         root().join("tests/data/onnx/two-gaussians-d16-rf1-velocity.onnx"),
     ]
-}
-
-/// Loads `path` as a d = 16 x₀ model in OU time and denoises three rows; `Err` is the message.
-fn load_and_run(path: &Path) -> Result<(), String> {
-    let options = OnnxOptions {
-        path: path.to_path_buf(),
-        dim: 16,
-        input_x: "x".into(),
-        input_t: "t".into(),
-        output: "out".into(),
-        prediction: Prediction::X0,
-        time: TimeConvention::Ou {},
-    };
-    let model = OnnxDenoiser::load(&options).map_err(|e| e.to_string())?;
-    let x = vec![0.5f32; 3 * 16];
-    let mut out = vec![0f32; x.len()];
-    model
-        .denoise(&x, 0.5, &mut out, None)
-        .map_err(|e| e.to_string())
 }
 
 /// One damaged file: no panic, and a refusal is one line that names the file.

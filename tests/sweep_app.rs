@@ -14,18 +14,8 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use std::path::Path;
 
-/// Two Gaussians ±1, tiny: 40 clone pairs at 6 times, ≈ 1 s a point in debug.
-const SWEPT_SCENE: &str = r#"{
-  "title": "Two Gaussians, tiny",
-  "model": {"kind": "gaussian_mixture", "dim": 4,
-    "components": [
-      {"weight": 0.5, "mean": {"fill": 1.0}, "cov": {"isotropic": 1.0}, "label": "+"},
-      {"weight": 0.5, "mean": {"fill": -1.0}, "cov": {"isotropic": 1.0}, "label": "-"}]},
-  "sampler": {"kind": "sde", "steps": 40, "t_max": 6.0, "t_min": 0.001, "grid": "log"},
-  "trajectories": 50,
-  "seed": 7,
-  "speciation": {"clone_times": [0.2, 0.5, 0.8, 1.2, 1.6, 2.2], "pairs": 40, "labels": "sampled"}
-}"#;
+/// Two Gaussians ±1 in d = 4, tiny: 40 clone pairs at 6 times, ≈ 1 s a point in debug.
+const SWEPT_SCENE: &str = include_str!("data/scenes/two-gaussians-tiny.json");
 
 /// Measures a two-point sweep over model.dim into `dir/sweep` and returns the folder.
 fn sweep_folder(dir: &Path) -> std::path::PathBuf {

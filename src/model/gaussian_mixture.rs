@@ -672,14 +672,12 @@ impl Denoiser for GaussianMixture {
         denoised: &mut [f32],
         posterior: Option<&mut [f32]>,
     ) -> Result<(), ModelError> {
-        let n = self.check_batch(x, denoised, posterior.as_deref(), t)?;
-        let k_count = self.components.len();
-        guide.check(n, k_count)?;
+        self.check_batch(x, denoised, posterior.as_deref(), t)?;
         let (a, _) = ou::coefficients(t);
         let noised = self.noised(t);
         par_guided_rows(
             x,
-            (self.dim, k_count),
+            (self.dim, self.components.len()),
             guide,
             denoised,
             posterior,
@@ -688,8 +686,7 @@ impl Denoiser for GaussianMixture {
                 self.denoise_row_f64(&noised, x64, a, out, scratch, Some(class));
                 p.copy_from_slice(&scratch.posterior);
             },
-        );
-        Ok(())
+        )
     }
 }
 

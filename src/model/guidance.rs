@@ -60,7 +60,7 @@ pub(crate) fn mixing_weight(posterior: f64, j: usize, guide: Option<(usize, f64)
 
 /// Runs `row(scratch, x, (k, w), out, posterior)` for every row of `x` (`[n, dim]`, f32) in parallel
 /// with f64 buffers, and writes `out` into `denoised` and p(k | x_t) into `posterior` (`[n, classes]`)
-/// when given; `shape` is (dim, classes). The guide was checked by the caller.
+/// when given; `shape` is (dim, classes). Fails when the guide does not give one known class per row.
 pub(crate) fn par_guided_rows<S>(
     x: &[f32],
     (dim, classes): (usize, usize),
@@ -69,7 +69,8 @@ pub(crate) fn par_guided_rows<S>(
     posterior: Option<&mut [f32]>,
     scratch: impl Fn() -> S + Sync + Send,
     row: impl Fn(&mut S, &[f64], (usize, f64), &mut [f64], &mut [f64]) + Sync + Send,
-) {
+) -> Result<(), ModelError> {
+    guide.check(x.len() / dim.max(1), classes)?;
     let body = |xc: &[f32], dc: &mut [f32], cc: &[u32], mut pc: Option<&mut [f32]>| {
         let mut state = scratch();
         let (mut x64, mut out, mut p) = (vec![0.0; dim], vec![0.0; dim], vec![0.0; classes]);
@@ -109,6 +110,7 @@ pub(crate) fn par_guided_rows<S>(
             .for_each(|(((xc, dc), cc), pc)| body(xc, dc, cc, Some(pc))),
         None => rows.for_each(|((xc, dc), cc)| body(xc, dc, cc, None)),
     }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -668,12 +668,10 @@ impl Denoiser for IsingMixture {
         denoised: &mut [f32],
         posterior: Option<&mut [f32]>,
     ) -> Result<(), ModelError> {
-        let n = self.check_batch(x, denoised, posterior.as_deref(), t)?;
-        let k_count = self.bonds.len();
-        guide.check(n, k_count)?;
+        self.check_batch(x, denoised, posterior.as_deref(), t)?;
         par_guided_rows(
             x,
-            (self.dim, k_count),
+            (self.dim, self.bonds.len()),
             guide,
             denoised,
             posterior,
@@ -681,8 +679,7 @@ impl Denoiser for IsingMixture {
             |scratch, x64, class, out, p| {
                 self.row(x64, t, p, Some(out), scratch, Some(class));
             },
-        );
-        Ok(())
+        )
     }
 }
 

@@ -382,8 +382,17 @@ impl Experiments<'_> {
 /// Automatic clone times of a lab without theory: 13 (+6 per extra level) evenly spread over
 /// [0.05, 3], clipped to the sampler's t_max.
 fn untheorised_clone_times(levels: usize, limit: f64) -> Result<Vec<f64>, SpeciationError> {
-    let count = 13 + 6 * levels.saturating_sub(1);
-    let (lo, hi) = (0.05, 3.0f64.min(0.98 * limit));
+    even_clone_times(0.05, 3.0, 13 + 6 * levels.saturating_sub(1), limit)
+}
+
+/// `count` clone times evenly spread over [lo, hi], `hi` clipped to 98 % of the sampler's t_max.
+fn even_clone_times(
+    lo: f64,
+    hi: f64,
+    count: usize,
+    limit: f64,
+) -> Result<Vec<f64>, SpeciationError> {
+    let hi = hi.min(0.98 * limit);
     if hi <= lo {
         return Err(SpeciationError::Invalid(format!(
             "automatic clone times need t_max above {lo:.3}, the sampler's t_max is {limit}"
@@ -688,7 +697,6 @@ fn auto_clone_times(
     let count = 13 + 6 * theories.len().saturating_sub(1);
     let first_moment =
         gaussian_classes(model).is_some_and(|c| c.windows(2).any(|p| p[0].mean != p[1].mean));
-    let limit = settings.sampler_t_max;
     let (lo, hi) = if first_moment {
         let mids: Vec<f64> = theories.iter().filter_map(|t| t.t_mid).collect();
         let (lo, hi) = mids
@@ -706,13 +714,5 @@ fn auto_clone_times(
     } else {
         (0.05, 2.0)
     };
-    let hi = hi.min(0.98 * limit);
-    if hi <= lo {
-        return Err(SpeciationError::Invalid(format!(
-            "automatic clone times need t_max above {lo:.3}, the sampler's t_max is {limit}"
-        )));
-    }
-    Ok((0..count)
-        .map(|i| lo + (hi - lo) * i as f64 / (count - 1) as f64)
-        .collect())
+    even_clone_times(lo, hi, count, settings.sampler_t_max)
 }
