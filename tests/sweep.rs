@@ -8,17 +8,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-const SCENE: &str = r#"{
-  "title": "Two Gaussians, tiny",
-  "model": {"kind": "gaussian_mixture", "dim": 4,
-    "components": [
-      {"weight": 0.5, "mean": {"fill": 1.0}, "cov": {"isotropic": 1.0}, "label": "+"},
-      {"weight": 0.5, "mean": {"fill": -1.0}, "cov": {"isotropic": 1.0}, "label": "-"}]},
-  "sampler": {"kind": "sde", "steps": 40, "t_max": 6.0, "t_min": 0.001, "grid": "log"},
-  "trajectories": 50,
-  "seed": 7,
-  "speciation": {"clone_times": [0.2, 0.5, 0.8, 1.2, 1.6, 2.2], "pairs": 40, "labels": "sampled"}
-}"#;
+/// Two Gaussians ±1 in d = 4, tiny: 40 clone pairs at 6 times.
+const SCENE: &str = include_str!("data/scenes/two-gaussians-tiny.json");
 
 fn scene_file(dir: &Path) -> PathBuf {
     let path = dir.join("scene.json");
@@ -345,20 +336,96 @@ fn a_metrics_sweep_through_two_shards_equals_one_run_and_collects_its_columns() 
             assert_eq!(field, value.as_f64().unwrap(), "{header}: {line}");
         }
     }
-    // A metrics sweep has no t_mid to plot: the figure is refused in one line.
-    let line = failure(
+    // A metrics sweep plots its metrics against the swept value, one panel per group of units.
+    let svg = dir.path().join("metrics.svg");
+    succeeded(
         &diffscope()
             .arg("collect")
             .arg(&whole)
             .arg("--svg")
-            .arg(dir.path().join("metrics.svg"))
+            .arg(&svg)
             .output()
             .unwrap(),
     );
-    assert!(line.contains("no speciation times"), "{line}");
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    for title in [
+        "intrinsic dimension against model.dim",
+        "flatness and density against model.dim",
+        "holes against model.dim",
+    ] {
+        assert!(svg.contains(title), "{title}");
+    }
     // Files of another measurement are not taken for done: a speciation run measures every point.
     let speciation = run(&scene, &varies, &whole, None).output().unwrap();
     assert_eq!(succeeded(&speciation), "skipped 0, measured 2\n");
+}
+
+/// The shipped sequence models with the parameter counts their training printed
+/// (assets/models/PROVENANCE.md): a sweep over model files measures each network's size.
+const SHIPPED_NETWORKS: [(&str, u64); 2] = [
+    ("assets/models/dit-dyck2.safetensors", 316_996),
+    ("assets/models/euler-stack-dyck2.safetensors", 48_167),
+];
+
+#[test]
+fn a_sweep_over_model_files_plots_metrics_against_parameter_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = dir.path().join("hidden.json");
+    std::fs::write(
+        &scene,
+        r#"{"title": "hidden states, tiny",
+            "model": {"kind": "hidden_states", "path": "unused.safetensors"},
+            "sampler": {"kind": "ode", "steps": 4, "t_max": 1.0, "t_min": 0.05, "grid": "linear",
+                        "init": "gaussian", "store": "all"},
+            "trajectories": 40, "seed": 3}"#,
+    )
+    .unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let paths: Vec<String> = SHIPPED_NETWORKS
+        .iter()
+        .map(|(file, _)| root.join(file).display().to_string())
+        .collect();
+    let vary = format!("model.path={}", paths.join(","));
+    let out = dir.path().join("sizes");
+    let output = measure(&scene, "metrics", &[&vary], &out, None)
+        .output()
+        .unwrap();
+    assert_eq!(succeeded(&output), "skipped 0, measured 2\n");
+    let mut counts: Vec<u64> = files(&out)
+        .values()
+        .map(|bytes| {
+            let point: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+            point["model_parameters"]
+                .as_u64()
+                .expect("a parameter count")
+        })
+        .collect();
+    counts.sort_unstable();
+    let mut expected: Vec<u64> = SHIPPED_NETWORKS.iter().map(|(_, n)| *n).collect();
+    expected.sort_unstable();
+    assert_eq!(counts, expected);
+    let (csv, svg) = (dir.path().join("sizes.csv"), dir.path().join("sizes.svg"));
+    succeeded(
+        &diffscope()
+            .arg("collect")
+            .arg(&out)
+            .arg("--csv")
+            .arg(&csv)
+            .arg("--svg")
+            .arg(&svg)
+            .output()
+            .unwrap(),
+    );
+    let csv = std::fs::read_to_string(&csv).unwrap();
+    assert!(
+        csv.lines().next().unwrap().contains("network: parameters"),
+        "{csv}"
+    );
+    for n in &expected {
+        assert!(csv.contains(&format!(",{n},")), "{n}: {csv}");
+    }
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    assert!(svg.contains("intrinsic dimension against network parameters"));
 }
 
 #[test]

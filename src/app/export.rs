@@ -175,7 +175,9 @@ pub fn content(app: &DiffscopeApp, view: View) -> Option<Content> {
         View::Metrics => Some(Content::Table(app.metric_table())),
         View::Theory if app.views.laws.sweep().is_some() => {
             let sweep = app.views.laws.sweep()?;
-            Some(Content::Figures(vec![(sweep.figure.clone(), 460.0)]))
+            Some(Content::Figures(
+                sweep.figures.iter().map(|f| (f.clone(), 460.0)).collect(),
+            ))
         }
         View::Theory if app.scene.tokens.is_some() => Some(Content::Figures(vec![(
             token_laws::figure(&app.token_theory()?),

@@ -573,29 +573,43 @@ pub fn figures(
     figures
 }
 
-/// A sweep folder (`diffscope sweep run`) opened in the Theory tab: its points and their figure, the
-/// one `diffscope sweep collect --svg` draws (measured t_mid ± s.e., the exact crossings, the laws).
+/// A sweep folder (`diffscope sweep run`) opened in the Theory tab: its points and their figures, the
+/// ones `diffscope sweep collect --svg` draws (measured t_mid ± s.e., the exact crossings, the laws; or
+/// a metrics sweep's metrics against model size).
 #[derive(Clone, Debug)]
 pub struct OpenSweep {
     pub dir: PathBuf,
     pub records: Vec<PointRecord>,
-    pub figure: Figure,
+    pub figures: Vec<Figure>,
 }
 
 impl OpenSweep {
-    /// Collects the point files of `dir` and builds their figure.
+    /// Collects the point files of `dir` and builds their figures.
     pub fn load(dir: &Path) -> Result<OpenSweep, SweepError> {
         let records = sweep::collect(dir)?;
-        let figure = sweep::figure(&records)?;
+        let figures = sweep::figures(&records)?;
         Ok(OpenSweep {
             dir: dir.to_path_buf(),
             records,
-            figure,
+            figures,
         })
     }
 
-    /// What the tab says above the figure: the folder, its points and how far each lies from theory.
+    /// Whether the sweep measured speciation times (else only geometry metrics).
+    fn speciation(&self) -> bool {
+        self.records.iter().any(|r| r.theory.is_some())
+    }
+
+    /// What the tab says above the figures: the folder, its points and how far each lies from theory.
     pub fn summary(&self) -> String {
+        if !self.speciation() {
+            return format!(
+                "Sweep {}: {} points of geometry metrics, each of the sampled cloud at its last \
+                 stored step.",
+                self.dir.display(),
+                self.records.len()
+            );
+        }
         let within = self
             .records
             .iter()
@@ -698,16 +712,20 @@ impl LawsView {
         }
         if let Some(sweep) = &self.sweep {
             ui.label(sweep.summary());
-            ui.label(SWEEP_EXPLAINED);
-            let height = ui.available_height() - 4.0;
-            show(
-                ui,
-                &sweep.figure,
-                "sweep",
-                height.max(120.0),
-                |plot| plot,
-                |_| {},
-            );
+            if sweep.speciation() {
+                ui.label(SWEEP_EXPLAINED);
+            }
+            let height = ui.available_height() / sweep.figures.len().max(1) as f32 - 4.0;
+            for (i, figure) in sweep.figures.iter().enumerate() {
+                show(
+                    ui,
+                    figure,
+                    &format!("sweep {i}"),
+                    height.max(120.0),
+                    |plot| plot,
+                    |_| {},
+                );
+            }
             return;
         }
         let laws = self.laws(model, report).clone();

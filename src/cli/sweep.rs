@@ -67,7 +67,9 @@ pub struct CollectArgs {
     /// Write the table as CSV (numbers in full precision).
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
-    /// Plot the measured t_mid ± s.e. against the first varied parameter over the theory line (SVG).
+    /// Plot the measured t_mid ± s.e. against the first varied parameter over the theory line (SVG);
+    /// a metrics-only sweep plots its metrics against the network's parameter count (or that
+    /// parameter), one panel per group.
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
 }
@@ -131,11 +133,9 @@ fn collect(args: &CollectArgs) -> anyhow::Result<()> {
         write_text(path, &text::table_csv(&sweep::table(&records, true)))?;
     }
     if let Some(path) = &args.svg {
-        let figure = sweep::figure(&records)?;
-        write_text(
-            path,
-            &svg::document(&[(&figure, SVG_HEIGHT)], SVG_WIDTH, None),
-        )?;
+        let figures = sweep::figures(&records)?;
+        let panels: Vec<_> = figures.iter().map(|f| (f, SVG_HEIGHT)).collect();
+        write_text(path, &svg::document(&panels, SVG_WIDTH, None))?;
     }
     Ok(())
 }

@@ -82,6 +82,10 @@ pub struct TrainArgs {
     /// DiT self-conditioning: the network also reads its previous clean estimate.
     #[arg(long)]
     pub self_conditioning: bool,
+    /// DiT model width D (default: the shipped 64; even and divisible by its 4 heads), e.g. for a
+    /// sweep of the metric table against model size.
+    #[arg(long)]
+    pub width: Option<usize>,
     /// Scene whose data the model learns: an analytic scene (denoiser) or a mask-noise token scene
     /// with an exact model (masked).
     #[arg(long)]
@@ -128,10 +132,14 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     if args.scene.is_some() && !matches!(args.model, ModelKind::Denoiser | ModelKind::Masked) {
         bail!("--scene only applies to `train denoiser` and `train masked`");
     }
-    let dit_options =
-        args.prediction.is_some() || args.time_sampling.is_some() || args.self_conditioning;
+    let dit_options = args.prediction.is_some()
+        || args.time_sampling.is_some()
+        || args.self_conditioning
+        || args.width.is_some();
     if dit_options && args.model != ModelKind::Dit {
-        bail!("--prediction, --time-sampling and --self-conditioning only apply to `train dit`");
+        bail!(
+            "--prediction, --time-sampling, --self-conditioning and --width only apply to `train dit`"
+        );
     }
     let log_every = args.log_every.max(1);
     let mut print = |p: &Progress| {
@@ -152,6 +160,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
                     .prediction
                     .map_or(shipped.prediction, DitPrediction::from),
                 self_conditioning: args.self_conditioning,
+                width: args.width.unwrap_or(shipped.width),
                 ..shipped
             };
             let time_sampling = match args.time_sampling {

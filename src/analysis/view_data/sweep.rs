@@ -18,7 +18,8 @@ use crate::figure::{
 };
 use crate::io::IoError;
 use crate::io::atomic::write_bytes_atomic;
-use crate::scene::{Scene, SceneError};
+use crate::model::learned;
+use crate::scene::{ModelSpec, Scene, SceneError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::cmp::Ordering;
@@ -497,6 +498,9 @@ struct PointDocument<'a> {
     measured: Option<&'a Measured>,
     #[serde(skip_serializing_if = "Option::is_none")]
     metrics: Option<&'a MetricReport>,
+    /// Trainable parameters of a learned scene's network (`learned`, `hidden_states`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model_parameters: Option<usize>,
     version: &'static str,
 }
 
@@ -514,6 +518,9 @@ pub struct PointRecord {
     /// Present when the point measured the geometry metrics.
     #[serde(default)]
     pub metrics: Option<MetricValues>,
+    /// Trainable parameters of the point's network, when its scene has one.
+    #[serde(default)]
+    pub model_parameters: Option<usize>,
     pub version: String,
 }
 
@@ -673,12 +680,27 @@ fn measure_point(plan: &Plan, point: &Point, measure: Measure) -> Result<String,
         theory: report.as_ref().map(|r| &r.headline.theory),
         measured: report.as_ref().map(|r| &r.headline.measured),
         metrics: metrics.as_ref(),
+        model_parameters: network_parameters(&scene).map_err(failed)?,
         version: env!("CARGO_PKG_VERSION"),
     };
     let mut text = serde_json::to_string_pretty(&document)
         .expect("a point document is plain numbers and strings");
     text.push('\n');
     Ok(text)
+}
+
+/// The parameter count of the scene's network when it has one (a `learned` denoiser or the sequence
+/// model behind `hidden_states`), so that metrics can be plotted against model size.
+fn network_parameters(scene: &Scene) -> Result<Option<usize>, ViewDataError> {
+    let path = match &scene.model {
+        ModelSpec::Learned(spec) => &spec.path,
+        ModelSpec::HiddenStates(spec) => &spec.path,
+        ModelSpec::GaussianMixture(_) | ModelSpec::IsingMixture(_) | ModelSpec::Onnx(_) => {
+            return Ok(None);
+        }
+    };
+    let model = learned::load(path).map_err(ViewDataError::Learned)?;
+    Ok(Some(model.params().count()))
 }
 
 /// Every point file (`*.json`, not hidden) of `dir`, sorted by parameters; all must vary the same keys.
@@ -805,10 +827,14 @@ pub fn table(records: &[PointRecord], full_precision: bool) -> Table {
         .unwrap_or_default();
     let speciation = records.iter().any(|r| r.theory.is_some());
     let metrics = records.iter().any(|r| r.metrics.is_some());
+    let sized = records.iter().any(|r| r.model_parameters.is_some());
     let rows = records
         .iter()
         .map(|r| {
             let mut cells = vec![r.parameters.iter().map(|p| plain(&p.value)).collect()];
+            if sized {
+                cells.push(vec![number(r.model_parameters.map(|n| n as f64), 0)]);
+            }
             if speciation {
                 let theory = r.theory.as_ref().and_then(|t| t.t_mid);
                 let measured = r.measured.as_ref();
@@ -838,6 +864,12 @@ pub fn table(records: &[PointRecord], full_precision: bool) -> Table {
         caption: "parameters".into(),
         columns: keys,
     }];
+    if sized {
+        groups.push(ColumnGroup {
+            caption: "network".into(),
+            columns: vec!["parameters".into()],
+        });
+    }
     if speciation {
         groups.push(ColumnGroup {
             caption: "theory (exact posterior)".into(),
@@ -1014,6 +1046,118 @@ pub fn figure(records: &[PointRecord]) -> Result<Figure, SweepError> {
         // Speciation times grow with the usual swept sizes (d, separation): the top left stays empty.
         legend: LegendPlace::LeftTop,
     })
+}
+
+/// The figures of a sweep: the speciation figure ([`figure`]) when it measured speciation times, else
+/// the metric figures ([`metric_figures`]).
+pub fn figures(records: &[PointRecord]) -> Result<Vec<Figure>, SweepError> {
+    if records.iter().any(|r| r.theory.is_some()) {
+        Ok(vec![figure(records)?])
+    } else {
+        metric_figures(records)
+    }
+}
+
+/// The metric columns drawn together, one figure per group of like units: dimensions, unit-free
+/// shape scores, counts of holes (`METRIC_COLUMNS` names).
+const METRIC_FIGURES: [(&str, &[&str]); 3] = [
+    (
+        "intrinsic dimension",
+        &["PCA 90 %", "participation ratio", "TwoNN", "MLE"],
+    ),
+    ("flatness and density", &["F_spec", "K_loc", "U_ent", "W"]),
+    ("holes", &["H_probe", "H_void"]),
+];
+
+/// A metrics sweep's numbers as figures (one per group of [`METRIC_FIGURES`]), against the network's
+/// parameter count when every point has one (a sweep over model size), else against the first varied
+/// parameter. The x axis is logarithmic when the values span more than a decade.
+pub fn metric_figures(records: &[PointRecord]) -> Result<Vec<Figure>, SweepError> {
+    let first_key = records
+        .first()
+        .and_then(|r| r.parameters.first())
+        .map(|p| p.key.clone())
+        .ok_or_else(|| SweepError::Collect("nothing to plot: no points".into()))?;
+    if records.iter().all(|r| r.metrics.is_none()) {
+        return Err(SweepError::Collect(
+            "nothing to plot: the sweep measured neither speciation times nor metrics".into(),
+        ));
+    }
+    let by_size = records.iter().all(|r| r.model_parameters.is_some());
+    let x_name = if by_size {
+        "network parameters".to_string()
+    } else {
+        first_key.clone()
+    };
+    let mut xs = Vec::with_capacity(records.len());
+    for r in records {
+        let x = match r.model_parameters {
+            Some(n) if by_size => Some(n as f64),
+            _ => r.parameters[0].value.as_f64(),
+        };
+        xs.push(x.ok_or_else(|| {
+            SweepError::Collect(format!(
+                "cannot plot against {first_key}: its value {} is not a number",
+                r.parameters[0].value
+            ))
+        })?);
+    }
+    let (x_lo, x_hi) = range(&xs);
+    let x_axis = || {
+        if x_lo > 0.0 && x_hi / x_lo > 10.0 {
+            Axis::log(x_name.clone(), [x_lo / 1.2, x_hi * 1.2])
+        } else {
+            let pad = ((x_hi - x_lo) * 0.05).max(1e-9);
+            Axis::linear(x_name.clone(), [x_lo - pad, x_hi + pad])
+        }
+    };
+    let figures = METRIC_FIGURES
+        .iter()
+        .map(|(title, names)| {
+            let mut ys = Vec::new();
+            let series: Vec<Series> = names
+                .iter()
+                .enumerate()
+                .filter_map(|(i, name)| {
+                    let (_, value) = METRIC_COLUMNS.iter().find(|(n, _)| n == name)?;
+                    let points: Vec<[f64; 2]> = records
+                        .iter()
+                        .zip(&xs)
+                        .filter_map(|(r, &x)| Some([x, value(r.metrics.as_ref()?)?]))
+                        .filter(|p| p[1].is_finite())
+                        .collect();
+                    ys.extend(points.iter().map(|p| p[1]));
+                    (!points.is_empty()).then(|| Series {
+                        name: name.to_string(),
+                        color: GROUP_COLORS[i % GROUP_COLORS.len()],
+                        shape: Shape::Points {
+                            points,
+                            errors: None,
+                            marker: if i % 2 == 0 {
+                                Marker::Circle
+                            } else {
+                                Marker::Diamond
+                            },
+                        },
+                    })
+                })
+                .collect();
+            let (y_lo, y_hi) = if ys.is_empty() {
+                (0.0, 1.0)
+            } else {
+                range(&ys)
+            };
+            let y_pad = ((y_hi - y_lo) * 0.1).max(0.05);
+            Figure {
+                title: format!("{title} against {x_name}"),
+                x: x_axis(),
+                y: Axis::linear(*title, [y_lo - y_pad, y_hi + y_pad]),
+                series,
+                legend: LegendPlace::RightTop,
+            }
+        })
+        .collect();
+    Ok(figures)
 }
 
 fn range(values: &[f64]) -> (f64, f64) {
