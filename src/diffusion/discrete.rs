@@ -222,6 +222,12 @@ impl<'a> TokenStepper<'a> {
         }
     }
 
+    /// The class rule's label of a clean word the law does not explain
+    /// ([`TokenModel::class_of_unexplained`]).
+    pub fn class_of_unexplained(&self, x_0: &[u8]) -> Option<usize> {
+        self.model.class_of_unexplained(self.noise, x_0)
+    }
+
     /// p(k | x) `[K]` of the state `x` (`[L]`) at time t.
     pub fn class_posterior(&mut self, t: f64, x: &[u8]) -> &[f64] {
         self.model

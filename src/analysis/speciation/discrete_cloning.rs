@@ -40,13 +40,18 @@ pub struct DiscreteCloning {
     pub phi: Vec<Estimate>,
 }
 
-/// The label of a clean word: the argmax of p(k | x_0), or a class drawn from it.
+/// The label of a clean word: the argmax of p(k | x_0), or a class drawn from it; a word the law does
+/// not hold (a learned sampler's unbalanced Dyck word) gets its class by the model's rule where there
+/// is one, not a class drawn from the weights.
 pub(crate) fn label(
     stepper: &mut TokenStepper,
     word: &[u8],
     rule: LabelRule,
     rng: &mut Stream,
 ) -> usize {
+    if let Some(class) = stepper.class_of_unexplained(word) {
+        return class;
+    }
     let posterior = stepper.class_posterior(0.0, word);
     match rule {
         LabelRule::Argmax => posterior

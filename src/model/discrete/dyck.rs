@@ -164,7 +164,8 @@ impl DyckModel {
         self.prior.total()
     }
 
-    /// The class a clean word belongs to (the word is assumed balanced).
+    /// The class a clean word belongs to: the kind of its first bracket, or whether its running depth
+    /// (never below 0) reaches D. Meant for balanced words; an unbalanced one gets the same rule.
     pub fn class_of(&self, word: &[u8]) -> usize {
         match self.classes {
             DyckClasses::FirstBracket => {
@@ -555,6 +556,10 @@ impl TokenModel for DyckModel {
         self.observed(noise, t, x_t).total().is_finite()
     }
 
+    fn class_of_unexplained(&self, noise: DiscreteNoise, x_0: &[u8]) -> Option<usize> {
+        (!self.explains(noise, 0.0, x_0)).then(|| self.class_of(x_0))
+    }
+
     fn sample_x0(&self, n: usize, seed: u64) -> TokenSamples {
         let l = self.length;
         let mut tokens = vec![0u8; n * l];
@@ -651,5 +656,21 @@ mod tests {
         let mut rng = stream(1, Domain::ReverseNoise, 0);
         m.sample_posterior(DiscreteNoise::Flip, 0.0, &x, &mut rng, &mut out);
         assert!(is_balanced(&out));
+    }
+
+    #[test]
+    fn unbalanced_words_get_their_class_by_the_rule_and_balanced_ones_by_the_posterior() {
+        use DiscreteNoise::{Flip, Mask};
+        let first = DyckModel::new(6, 2, DyckClasses::FirstBracket).unwrap();
+        // "[ ( )" then "] ( (": unbalanced, first bracket of kind 1 → class 1 under either noise.
+        let unbalanced = [2u8, 0, 1, 3, 0, 0];
+        assert!(!is_balanced(&unbalanced));
+        assert_eq!(first.class_of_unexplained(Mask, &unbalanced), Some(1));
+        assert_eq!(first.class_of_unexplained(Flip, &unbalanced), Some(1));
+        assert_eq!(first.class_of_unexplained(Mask, &[0, 2, 3, 1, 2, 3]), None);
+        // Running depth of "( ( ( ) ] ]" reaches 3: class 1 of "max depth at least 3".
+        let deep = DyckModel::new(6, 2, DyckClasses::MaxDepthAtLeast(3)).unwrap();
+        assert_eq!(deep.class_of_unexplained(Mask, &[0, 0, 0, 1, 3, 3]), Some(1));
+        assert_eq!(deep.class_of_unexplained(Mask, &[0, 1, 3, 1, 0, 2]), Some(0));
     }
 }

@@ -144,6 +144,14 @@ pub trait TokenModel: Send + Sync {
         true
     }
 
+    /// The class of a clean word `x_0` (`[L]`) that no sequence of the law explains under `noise`, when
+    /// the model's classes are a rule on words that still applies to it (an unbalanced Dyck word still
+    /// has a first bracket); `None` for every word the law explains, and where there is no such rule.
+    /// Labels of a learned sampler's invalid final words come from here instead of the class weights.
+    fn class_of_unexplained(&self, _noise: DiscreteNoise, _x_0: &[u8]) -> Option<usize> {
+        None
+    }
+
     /// Whether [`TokenModel::sample_posterior`] is an exact joint draw. A learned model only has
     /// per-site marginals (`model::learned::masked`), so runs refuse the `exact` sampler for it.
     fn joint_draws(&self) -> bool {

@@ -295,6 +295,10 @@ impl TokenModel for LearnedTokens {
         self.reference.class_log_joint(noise, t, x_t, out);
     }
 
+    fn class_of_unexplained(&self, noise: DiscreteNoise, x_0: &[u8]) -> Option<usize> {
+        self.reference.class_of_unexplained(noise, x_0)
+    }
+
     /// The network's marginals (it was trained under mask noise; the scene refuses flip) and the
     /// exact class posterior of the reference.
     fn posterior(
