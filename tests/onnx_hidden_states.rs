@@ -8,6 +8,7 @@
 
 use diffscope::analysis::control::Control;
 use diffscope::analysis::view_data::cloud::{Cloud, sample_scene};
+use diffscope::analysis::view_data::measured::{measure_step, table_follows_time};
 use diffscope::scene::{ModelSpec, Scene};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -67,7 +68,9 @@ fn captured_layers_equal_their_closed_forms_at_every_stored_step() {
         ("projection", 1, |x, _| vec![x.iter().sum::<f64>()]),
     ];
     for (layer, width, closed) in layers {
-        let hidden = open(&layer_scene(layer)).unwrap();
+        let scene = layer_scene(layer);
+        assert!(table_follows_time(&scene));
+        let hidden = open(&scene).unwrap();
         let h = &hidden.trajectories;
         assert_eq!((h.n, h.stored_steps, h.dim), (n, s, width), "{layer}");
         assert_eq!(h.times, states.trajectories.times);
@@ -97,6 +100,10 @@ fn captured_layers_equal_their_closed_forms_at_every_stored_step() {
             let cloud = hidden.cloud_at(j).unwrap();
             assert_eq!((cloud.n(), cloud.dim()), (n, width));
         }
+        // The metric table's current column measures the layer (its step shown, as for a DiT).
+        let measured = measure_step(&hidden, Some(s / 2)).unwrap();
+        assert_eq!(measured.filter.step, s / 2);
+        assert_eq!((measured.report.n, measured.report.dim), (n, width));
         println!("{layer}: max |captured − closed form| over {s} steps = {worst:.2e}");
         assert!(worst <= 1e-5, "{layer}: {worst}");
     }
