@@ -744,6 +744,9 @@ impl Scene {
 }
 
 /// A scene file of either kind: Gaussian noise (the default) or a token scene (mask or flip noise).
+// One value per loaded file, never held in bulk: the size difference between the kinds costs nothing,
+// and boxing would reach every match on the kind.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum SceneFile {
     Diffusion(Scene),
