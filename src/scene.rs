@@ -141,7 +141,8 @@ pub enum ModelSpec {
     GaussianMixture(GaussianMixtureSpec),
     IsingMixture(IsingMixtureSpec),
     Learned(LearnedSpec),
-    /// Hidden states of a Dyck-2 sequence model (DiT or Euler-Stack) as a trajectory cloud.
+    /// Hidden states of a Dyck-2 sequence model (DiT or Euler-Stack), or a `hidden` layer of an ONNX
+    /// scene's model, as a trajectory cloud.
     HiddenStates(HiddenStatesSpec),
     /// A vector denoiser from an ONNX file (`docs/science/speciation.md` §6).
     Onnx(OnnxSpec),

@@ -865,6 +865,16 @@ impl OnnxDenoiser {
         }
         let at = self.time.at(t);
         let outputs = self.run_graph(&scale_states(x, at.state_scale), at.input as f32, t, &[])?;
+        if outputs.len() != 1 + self.extras.hidden.len() {
+            return Err(self.run_error(
+                t,
+                format!(
+                    "the graph returned {} values, expected the output and {} hidden values",
+                    outputs.len(),
+                    self.extras.hidden.len()
+                ),
+            ));
+        }
         let path = &self.options.path;
         self.extras
             .hidden

@@ -381,7 +381,9 @@ fn onnx_hidden_states(
         let values = graph
             .hidden_states(&x, t)
             .map_err(|e| ViewDataError::Unsuitable(e.to_string()))?
-            .swap_remove(index);
+            .into_iter()
+            .nth(index)
+            .unwrap_or_default();
         if j == 0 {
             width = values.len() / n.max(1);
             memory::check(
