@@ -57,7 +57,7 @@ impl Guide<'_> {
 }
 
 /// x̂_0(∅) + w (x̂_0(k) − x̂_0(∅)): the guided value from the `unconditional` and `conditional` ones.
-/// An ONNX graph mixes its two outputs so; a mixture mixes its class weights so ([`mixing_weight`]).
+/// An ONNX graph mixes its two outputs so; a mixture mixes its class weights so (`mixing_weight`).
 #[inline]
 pub fn guided(unconditional: f64, conditional: f64, w: f64) -> f64 {
     unconditional + w * (conditional - unconditional)
