@@ -29,7 +29,9 @@ use crate::model::gaussian_mixture::{ComponentSpec, Covariance, GaussianMixture,
 use crate::model::guidance::MAX_GUIDANCE;
 use crate::model::ising::{Boundary, IsingComponentSpec, IsingMixture};
 use crate::model::learned::{self, LearnedModel};
-use crate::model::onnx::{OnnxDenoiser, OnnxOptions, Prediction, TimeConvention};
+use crate::model::onnx::{
+    ClassInput, OnnxDenoiser, OnnxExtras, OnnxOptions, Prediction, TimeConvention,
+};
 use crate::model::{Denoiser, ExactModel};
 
 /// Why a scene could not be read, checked or built.
@@ -139,7 +141,8 @@ pub enum ModelSpec {
     GaussianMixture(GaussianMixtureSpec),
     IsingMixture(IsingMixtureSpec),
     Learned(LearnedSpec),
-    /// Hidden states of a Dyck-2 sequence model (DiT or Euler-Stack) as a trajectory cloud.
+    /// Hidden states of a Dyck-2 sequence model (DiT or Euler-Stack), or a `hidden` layer of an ONNX
+    /// scene's model, as a trajectory cloud.
     HiddenStates(HiddenStatesSpec),
     /// A vector denoiser from an ONNX file (`docs/science/speciation.md` §6).
     Onnx(OnnxSpec),
@@ -243,7 +246,9 @@ pub struct LearnedSpec {
 
 /// An ONNX graph x `[N, dim]`, t `[N]` → prediction `[N, dim]` (`docs/science/speciation.md` §6):
 /// `{"kind": "onnx", "path": "model.onnx", "dim": 64, "inputs": {"x": "x", "t": "t"}, "output": "out",
-/// "prediction": "x0", "time": {"kind": "ou"}, "reference": "scene.json"}`.
+/// "prediction": "x0", "time": {"kind": "ou"}, "reference": "scene.json"}`, optionally with a class input
+/// (`"inputs": {"class": "y"}` and `"null_class": K`) for classifier-free guidance and `"hidden":
+/// ["name", …]`, graph values a `hidden_states` scene shows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OnnxSpec {
@@ -266,6 +271,12 @@ pub struct OnnxSpec {
     /// classifier (`model::class_labeller`). Boxed: scenes are passed by value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labeller: Option<Box<LabellerSpec>>,
+    /// The label of the class input that means "no class" (∅ of classifier-free guidance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub null_class: Option<u32>,
+    /// Graph values captured at every stored step, each a layer a `hidden_states` scene can show.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hidden: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -273,6 +284,9 @@ pub struct OnnxSpec {
 pub struct OnnxInputs {
     pub x: String,
     pub t: String,
+    /// The class input `[N]` of a class-conditional graph (int64, or float32 if it says so).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
 }
 
 impl Default for OnnxInputs {
@@ -280,6 +294,7 @@ impl Default for OnnxInputs {
         OnnxInputs {
             x: "x".into(),
             t: "t".into(),
+            class: None,
         }
     }
 }
@@ -289,7 +304,9 @@ fn default_onnx_output() -> String {
 }
 
 /// The DiT's mean-pooled block output at each Euler step (`sampler.steps` steps), or the
-/// Euler-Stack's state after each token; `trajectories` sequences.
+/// Euler-Stack's state after each token; `trajectories` sequences. With a `layer`, `path` is an `onnx`
+/// scene file instead, and the layer one of its `hidden` values, captured at every stored step of its
+/// model run with this scene's sampler, trajectories and seed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HiddenStatesSpec {
@@ -297,6 +314,9 @@ pub struct HiddenStatesSpec {
     /// DiT block captured, counted from 1 (default: the last).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block: Option<usize>,
+    /// The `hidden` value of the ONNX scene at `path` to show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<String>,
 }
 
 /// Reverse-time sampler settings (plain data; the engine converts them). `K` is the family of sampler
@@ -725,6 +745,9 @@ impl Scene {
 }
 
 /// A scene file of either kind: Gaussian noise (the default) or a token scene (mask or flip noise).
+// One value per loaded file, never held in bulk: the size difference between the kinds costs nothing,
+// and boxing would reach every match on the kind.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum SceneFile {
     Diffusion(Scene),
@@ -967,7 +990,17 @@ fn validate_model(check: &Checker, model: &ModelSpec) -> Result<(), SceneError> 
             if let Some(block) = h.block {
                 check.count("model.block", block, 1, MAX_BLOCK, "block (counted from 1)")?;
             }
-            Ok(())
+            match &h.layer {
+                Some(_) if h.block.is_some() => check.fail(
+                    "model.layer",
+                    "a layer names a value of an ONNX scene, a block one of a DiT: give one or the \
+                     other",
+                ),
+                Some(layer) if layer.is_empty() => {
+                    check.fail("model.layer", "the name of a graph value must not be empty")
+                }
+                _ => Ok(()),
+            }
         }
         ModelSpec::Onnx(o) => validate_onnx(check, o),
     }
@@ -1001,6 +1034,47 @@ fn validate_onnx(check: &Checker, o: &OnnxSpec) -> Result<(), SceneError> {
                 o.inputs.t
             ),
         );
+    }
+    match (&o.inputs.class, o.null_class) {
+        (Some(class), _) if class.is_empty() => {
+            return check.fail(
+                "model.inputs.class",
+                "the name of a graph value must not be empty",
+            );
+        }
+        (Some(class), _) if *class == o.inputs.x || *class == o.inputs.t => {
+            return check.fail(
+                "model.inputs.class",
+                format!("the class input must differ from x and t, it is {class:?}"),
+            );
+        }
+        (Some(_), None) => {
+            return check.fail(
+                "model.null_class",
+                "a class input needs the label that means \"no class\" (null_class)",
+            );
+        }
+        (None, Some(_)) => {
+            return check.fail(
+                "model.null_class",
+                "null_class is a label of the class input, which model.inputs.class does not name",
+            );
+        }
+        _ => {}
+    }
+    for (i, name) in o.hidden.iter().enumerate() {
+        if name.is_empty() {
+            return check.fail(
+                format!("model.hidden[{i}]"),
+                "the name of a graph value must not be empty",
+            );
+        }
+        if o.hidden[..i].contains(name) {
+            return check.fail(
+                format!("model.hidden[{i}]"),
+                format!("{name:?} is listed twice"),
+            );
+        }
     }
     if let Err(problem) = o.time.prepare() {
         return check.fail(format!("model.time.{}", problem.key), problem.message);
@@ -1104,13 +1178,25 @@ fn validate_guidance(
     model: &ModelSpec,
 ) -> Result<(), SceneError> {
     check.range("sampler.guidance.w", guidance.w, 0.0, MAX_GUIDANCE, "w")?;
-    if model.class_count().is_none() {
-        return check.fail(
+    match model {
+        ModelSpec::Onnx(o) if o.inputs.class.is_none() => check.fail(
+            "model.inputs.class",
+            "classifier-free guidance of an ONNX model needs its class input (inputs.class) and \
+             null_class",
+        ),
+        // The guided trajectories' classes are drawn from the reference's weights.
+        ModelSpec::Onnx(o) if o.reference.is_none() => check.fail(
+            "model.reference",
+            "guiding an ONNX model draws each trajectory's class from the weights of its \
+             reference scene, which the model does not name",
+        ),
+        _ if !model.can_guide() => check.fail(
             "sampler.guidance",
-            "classifier-free guidance needs a class-conditional model: a Gaussian or Ising mixture",
-        );
+            "classifier-free guidance needs a class-conditional model: a Gaussian or Ising \
+             mixture, or an ONNX model with a class input",
+        ),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 fn validate_view(check: &Checker, v: &ViewSpec) -> Result<(), SceneError> {
@@ -1414,7 +1500,16 @@ impl ModelSpec {
                     prediction: spec.prediction,
                     time: spec.time.clone(),
                 };
-                return OnnxDenoiser::load(&options)
+                let extras = OnnxExtras {
+                    class: spec
+                        .inputs
+                        .class
+                        .clone()
+                        .zip(spec.null_class)
+                        .map(|(name, null)| ClassInput { name, null }),
+                    hidden: spec.hidden.clone(),
+                };
+                return OnnxDenoiser::load_with(&options, &extras)
                     .map(|m| SceneModel::Onnx(Box::new(m)))
                     .map_err(|e| SceneError::Model(e.to_string()));
             }
@@ -1438,6 +1533,15 @@ impl ModelSpec {
             ModelSpec::GaussianMixture(g) => Some(g.components.len()),
             ModelSpec::IsingMixture(m) => Some(m.components.len()),
             ModelSpec::Learned(_) | ModelSpec::HiddenStates(_) | ModelSpec::Onnx(_) => None,
+        }
+    }
+
+    /// Whether classifier-free guidance can run: a mixture, or an ONNX graph with a class input and a
+    /// `reference` whose weights draw the classes.
+    pub fn can_guide(&self) -> bool {
+        match self {
+            ModelSpec::Onnx(o) => o.inputs.class.is_some() && o.reference.is_some(),
+            _ => self.class_count().is_some(),
         }
     }
 

@@ -77,13 +77,18 @@ class Graph:
 
     def write(self, path, doc, inputs, outputs):
         """Any graph: inputs and outputs as (name, shape) pairs of float32 values."""
-        inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape) for n, shape in inputs]
-        outputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape) for n, shape in outputs]
+        typed = lambda values: [(n, TensorProto.FLOAT, shape) for n, shape in values]  # noqa: E731
+        self.write_typed(path, doc, typed(inputs), typed(outputs))
+
+    def write_typed(self, path, doc, inputs, outputs, producer=None):
+        """Any graph: inputs and outputs as (name, element type, shape) triples."""
+        inputs = [helper.make_tensor_value_info(n, kind, shape) for n, kind, shape in inputs]
+        outputs = [helper.make_tensor_value_info(n, kind, shape) for n, kind, shape in outputs]
         graph = helper.make_graph(self.nodes, "diffscope_test_model", inputs, outputs, self.initializers)
         model = helper.make_model(
             graph,
             opset_imports=[helper.make_opsetid("", OPSET)],
-            producer_name="diffscope python/onnx_models/make_models.py",
+            producer_name=producer or "diffscope python/onnx_models/make_models.py",
             doc_string=doc,
         )
         model.ir_version = 8

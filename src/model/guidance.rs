@@ -6,7 +6,8 @@
 //! mean and the unconditional one is Σ_j p(j | x_t) x̂_0(j), so the guided denoiser is the same average
 //! with the weights q_j = (1 − w) p(j | x_t) + w δ_jk. This module owns the guidance of a batch
 //! ([`Guide`]), its checks, those weights and the row loop the mixtures share; the mixtures supply the
-//! per-row f64 evaluation.
+//! per-row f64 evaluation. An ONNX graph with a class input (`model::onnx`) is instead run for class k
+//! and for its null class, and its two x̂_0 mixed by [`guided`], the same formula.
 
 use rayon::prelude::*;
 
@@ -27,6 +28,18 @@ pub struct Guide<'a> {
 impl Guide<'_> {
     /// Checks that there is one class per row (`rows`), each below `classes`, and a finite w.
     pub fn check(&self, rows: usize, classes: usize) -> Result<(), ModelError> {
+        self.check_rows(rows)?;
+        match self.classes.iter().find(|&&k| k as usize >= classes) {
+            Some(k) => Err(ModelError::Invalid(format!(
+                "guidance class {k} does not exist (the model has {classes} classes)"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks that there is one class per row (`rows`) and a finite w (a model that does not know its
+    /// number of classes, an ONNX graph, leaves the labels to its class input).
+    pub fn check_rows(&self, rows: usize) -> Result<(), ModelError> {
         if self.classes.len() != rows {
             return Err(ModelError::OutputShape {
                 got: self.classes.len(),
@@ -39,13 +52,15 @@ impl Guide<'_> {
                 self.w
             )));
         }
-        match self.classes.iter().find(|&&k| k as usize >= classes) {
-            Some(k) => Err(ModelError::Invalid(format!(
-                "guidance class {k} does not exist (the model has {classes} classes)"
-            ))),
-            None => Ok(()),
-        }
+        Ok(())
     }
+}
+
+/// x̂_0(∅) + w (x̂_0(k) − x̂_0(∅)): the guided value from the `unconditional` and `conditional` ones.
+/// An ONNX graph mixes its two outputs so; a mixture mixes its class weights so (`mixing_weight`).
+#[inline]
+pub fn guided(unconditional: f64, conditional: f64, w: f64) -> f64 {
+    unconditional + w * (conditional - unconditional)
 }
 
 /// The weight of class j's posterior mean in the denoiser of a row: p_j unguided, else
@@ -54,7 +69,7 @@ impl Guide<'_> {
 pub(crate) fn mixing_weight(posterior: f64, j: usize, guide: Option<(usize, f64)>) -> f64 {
     match guide {
         None => posterior,
-        Some((class, w)) => (1.0 - w) * posterior + if j == class { w } else { 0.0 },
+        Some((class, w)) => guided(posterior, if j == class { 1.0 } else { 0.0 }, w),
     }
 }
 

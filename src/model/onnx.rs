@@ -3,11 +3,14 @@
 //! graph's input and output values, the prediction type (x₀, ε, v, velocity or score) and the model's
 //! time convention (OU, DDPM step index, VP-SDE time, EDM σ or rectified-flow time); this module maps
 //! OU time to the model's time and state, runs the graph and converts its prediction to the
-//! E[x_0 | x_t] every sampler needs (`docs/science/speciation.md` §6). Knows nothing of scenes or
+//! E[x_0 | x_t] every sampler needs (`docs/science/speciation.md` §6). A graph with a class input runs
+//! under classifier-free guidance (once for the rows' classes, once for the null class), and named
+//! intermediate values can be read back as hidden states. Knows nothing of scenes or
 //! the UI: the scene builds an [`OnnxOptions`] and reports the errors.
 
 use crate::base::ou;
-use crate::model::{Denoiser, ModelError};
+use crate::model::guidance::guided;
+use crate::model::{Denoiser, Guide, ModelError};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -365,6 +368,23 @@ pub struct OnnxOptions {
     pub time: TimeConvention,
 }
 
+/// The keys of a class-conditional graph or one with hidden values, beyond the plain denoiser's
+/// [`OnnxOptions`] (kept apart so that a plain denoiser is built as before).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OnnxExtras {
+    /// The class input `[N]` and its unconditional label (`inputs.class`, `null_class`).
+    pub class: Option<ClassInput>,
+    /// Graph values captured as hidden states (`hidden`), each `[N, …]`.
+    pub hidden: Vec<String>,
+}
+
+/// A class input: its name and the label that means "no class" (∅ of classifier-free guidance).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClassInput {
+    pub name: String,
+    pub null: u32,
+}
+
 /// What can go wrong with an ONNX denoiser. Each message names the scene key involved and ends with
 /// the model file.
 #[derive(Debug, Error)]
@@ -408,6 +428,30 @@ pub enum OnnxError {
         name: String,
         expected: usize,
         found: String,
+    },
+    #[error(
+        "model.hidden: the graph has no value named {name:?} (its outputs: {available}): {path}"
+    )]
+    MissingHidden {
+        path: PathBuf,
+        name: String,
+        available: String,
+    },
+    #[error(
+        "model.hidden: the graph's value {name:?} has shape {found:?}, expected {rows} rows first: {path}"
+    )]
+    HiddenShape {
+        path: PathBuf,
+        name: String,
+        found: Vec<usize>,
+        rows: usize,
+    },
+    #[error("model.hidden: the graph's value {name:?} is {what} at OU time t = {t}: {path}")]
+    HiddenNonFinite {
+        path: PathBuf,
+        name: String,
+        what: &'static str,
+        t: f64,
     },
     #[error("model.time.{key}: {message}: {path}")]
     Time {
@@ -467,6 +511,9 @@ type Plan = Arc<TypedRunnableModel>;
 /// An ONNX graph as a [`Denoiser`] in OU time.
 pub struct OnnxDenoiser {
     options: OnnxOptions,
+    extras: OnnxExtras,
+    /// The class input's element type (int64, or float32 when the graph declares it).
+    class_type: DatumType,
     time: TimeMap,
     /// One plan for every batch size (N symbolic), when tract can optimise the graph so.
     symbolic: Option<Plan>,
@@ -523,6 +570,12 @@ impl OnnxDenoiser {
     /// Loads and checks the graph: input and output names, the input shapes against `dim`, the time
     /// convention, and that tract can optimise it for x `[N, dim]`, t `[N]`.
     pub fn load(options: &OnnxOptions) -> Result<Self, OnnxError> {
+        Self::load_with(options, &OnnxExtras::default())
+    }
+
+    /// [`Self::load`] with a class input (fed `[N]`, int64 unless the graph declares float32) and
+    /// hidden values kept as extra outputs, each checked to exist.
+    pub fn load_with(options: &OnnxOptions, extras: &OnnxExtras) -> Result<Self, OnnxError> {
         let path = &options.path;
         let time = options.time.prepare().map_err(|p| OnnxError::Time {
             path: path.clone(),
@@ -578,6 +631,14 @@ impl OnnxDenoiser {
             }
             chosen.push(outlet);
         }
+        let class_type = match &extras.class {
+            Some(class) => {
+                let (outlet, class_type) = class_source(&model, &sources, path, &class.name)?;
+                chosen.push(outlet);
+                class_type
+            }
+            None => DatumType::I64,
+        };
         let outputs = model
             .output_outlets()
             .map(<[_]>::to_vec)
@@ -589,6 +650,21 @@ impl OnnxDenoiser {
                 name: options.output.clone(),
                 available: outlet_names(&model, &outputs),
             })?;
+        for name in &extras.hidden {
+            model
+                .select_outputs_by_name([name])
+                .map_err(|_| OnnxError::MissingHidden {
+                    path: path.clone(),
+                    name: name.clone(),
+                    available: outlet_names(&model, &outputs),
+                })?;
+        }
+        model
+            .select_outputs_by_name(std::iter::once(&options.output).chain(&extras.hidden))
+            .map_err(|e| OnnxError::Load {
+                path: path.clone(),
+                problem: format!("{e:#}"),
+            })?;
         model
             .set_input_outlets(&chosen)
             .map_err(|e| OnnxError::Load {
@@ -596,9 +672,12 @@ impl OnnxDenoiser {
                 problem: format!("{e:#}"),
             })?;
         let rows = model.symbols.sym("N");
-        let symbolic = Self::optimise(&model, options.dim, rows.to_dim());
+        let class = extras.class.as_ref().map(|_| class_type);
+        let symbolic = Self::optimise(&model, options.dim, class, rows.to_dim());
         let denoiser = OnnxDenoiser {
             options: options.clone(),
+            extras: extras.clone(),
+            class_type,
             time,
             symbolic: symbolic.ok(),
             graph: model,
@@ -611,14 +690,23 @@ impl OnnxDenoiser {
         Ok(denoiser)
     }
 
-    fn optimise(model: &InferenceModel, dim: usize, rows: TDim) -> Result<Plan, String> {
+    /// The graph optimised for x `[rows, dim]`, t `[rows]` and, when `class` is given, a class input
+    /// `[rows]` of that type.
+    fn optimise(
+        model: &InferenceModel,
+        dim: usize,
+        class: Option<DatumType>,
+        rows: TDim,
+    ) -> Result<Plan, String> {
         guarded(|| {
-            model
+            let mut model = model
                 .clone()
                 .with_input_fact(0, f32::fact([rows.clone(), dim.to_dim()]).into())?
-                .with_input_fact(1, f32::fact([rows]).into())?
-                .into_optimized()?
-                .into_runnable()
+                .with_input_fact(1, f32::fact([rows.clone()]).into())?;
+            if let Some(class) = class {
+                model = model.with_input_fact(2, class.fact([rows]).into())?;
+            }
+            model.into_optimized()?.into_runnable()
         })
     }
 
@@ -631,14 +719,14 @@ impl OnnxDenoiser {
         if let Some(plan) = cache.get(&rows) {
             return Ok(plan.clone());
         }
-        let plan =
-            Self::optimise(&self.graph, self.options.dim, rows.to_dim()).map_err(|problem| {
-                OnnxError::Optimise {
-                    path: self.options.path.clone(),
-                    dim: self.options.dim,
-                    problem,
-                }
-            })?;
+        let class = self.extras.class.as_ref().map(|_| self.class_type);
+        let plan = Self::optimise(&self.graph, self.options.dim, class, rows.to_dim()).map_err(
+            |problem| OnnxError::Optimise {
+                path: self.options.path.clone(),
+                dim: self.options.dim,
+                problem,
+            },
+        )?;
         cache.insert(rows, plan.clone());
         Ok(plan)
     }
@@ -653,32 +741,74 @@ impl OnnxDenoiser {
     }
 
     /// The raw graph output for states `x` (`[n, d]`, already in the model's parameterisation) at
-    /// model time `input`.
+    /// model time `input` (unconditional when the graph has a class input).
     pub fn run_raw(&self, x: &[f32], input: f32, t: f64) -> Result<Vec<f32>, OnnxError> {
+        let outputs = self.run_graph(x, input, t, &[])?;
+        self.prediction_of(&outputs, x.len() / self.options.dim, t)
+    }
+
+    /// Every selected value (the prediction, then the hidden values) for states `x` (`[n, d]`, in the
+    /// model's parameterisation) at model time `input`, row i conditioned on `classes[i]` (the null
+    /// class when `classes` is empty or the graph has no class input).
+    fn run_graph(
+        &self,
+        x: &[f32],
+        input: f32,
+        t: f64,
+        classes: &[u32],
+    ) -> Result<TVec<TValue>, OnnxError> {
         let dim = self.options.dim;
         let rows = x.len() / dim;
         let plan = self.plan(rows)?;
-        let path = &self.options.path;
-        let run_error = |problem| OnnxError::Run {
-            path: path.clone(),
-            t,
-            problem,
-        };
-        let outputs = guarded(|| {
+        let labels = self.extras.class.as_ref().map(|class| {
+            (0..rows)
+                .map(|i| classes.get(i).copied().unwrap_or(class.null))
+                .collect::<Vec<u32>>()
+        });
+        guarded(|| {
             let states = Tensor::from_shape(&[rows, dim], x)?;
             let times = Tensor::from_shape(&[rows], &vec![input; rows])?;
-            plan.run(tvec!(states.into(), times.into()))
+            let mut inputs = tvec!(states.into(), times.into());
+            if let Some(labels) = &labels {
+                let tensor = if self.class_type == DatumType::F32 {
+                    let values: Vec<f32> = labels.iter().map(|&k| k as f32).collect();
+                    Tensor::from_shape(&[rows], &values)?
+                } else {
+                    let values: Vec<i64> = labels.iter().map(|&k| i64::from(k)).collect();
+                    Tensor::from_shape(&[rows], &values)?
+                };
+                inputs.push(tensor.into());
+            }
+            plan.run(inputs)
         })
-        .map_err(run_error)?;
+        .map_err(|problem| self.run_error(t, problem))
+    }
+
+    fn run_error(&self, t: f64, problem: String) -> OnnxError {
+        OnnxError::Run {
+            path: self.options.path.clone(),
+            t,
+            problem,
+        }
+    }
+
+    /// The prediction `[rows, d]` among a run's `outputs` (the first), its shape checked.
+    fn prediction_of(
+        &self,
+        outputs: &[TValue],
+        rows: usize,
+        t: f64,
+    ) -> Result<Vec<f32>, OnnxError> {
+        let dim = self.options.dim;
         let output = outputs
             .first()
-            .ok_or_else(|| run_error("the graph returned no output".into()))?;
+            .ok_or_else(|| self.run_error(t, "the graph returned no output".into()))?;
         let view = output
             .to_plain_array_view::<f32>()
-            .map_err(|e| run_error(format!("output is not float32: {e}")))?;
+            .map_err(|e| self.run_error(t, format!("output is not float32: {e}")))?;
         if view.shape() != [rows, dim] {
             return Err(OnnxError::OutputShape {
-                path: path.clone(),
+                path: self.options.path.clone(),
                 name: self.options.output.clone(),
                 found: view.shape().to_vec(),
                 rows,
@@ -688,17 +818,22 @@ impl OnnxDenoiser {
         Ok(view.iter().copied().collect())
     }
 
-    /// E[x_0 | x_t] of every row of `x` at OU time t into `denoised` (shapes checked by the caller).
-    fn denoise_rows(&self, x: &[f32], t: f64, denoised: &mut [f32]) -> Result<(), OnnxError> {
+    /// E[x_0 | x_t] of every row of `x` at OU time t into `denoised`, row i conditioned on
+    /// `classes[i]` (empty: unconditional); shapes checked by the caller.
+    fn denoise_rows(
+        &self,
+        x: &[f32],
+        t: f64,
+        classes: &[u32],
+        denoised: &mut [f32],
+    ) -> Result<(), OnnxError> {
         if x.is_empty() {
             return Ok(());
         }
         let at = self.time.at(t);
-        let scaled: Vec<f32> = x
-            .iter()
-            .map(|&v| (f64::from(v) * at.state_scale) as f32)
-            .collect();
-        let output = self.run_raw(&scaled, at.input as f32, t)?;
+        let scaled = scale_states(x, at.state_scale);
+        let outputs = self.run_graph(&scaled, at.input as f32, t, classes)?;
+        let output = self.prediction_of(&outputs, x.len() / self.options.dim, t)?;
         let prediction = self.options.prediction;
         for ((out, &xm), &y) in denoised.iter_mut().zip(&scaled).zip(&output) {
             if !y.is_finite() {
@@ -713,6 +848,108 @@ impl OnnxDenoiser {
             *out = prediction.to_x0(f64::from(xm), f64::from(y), at.alpha, at.sigma) as f32;
         }
         Ok(())
+    }
+
+    /// The names of the captured hidden values, in the order [`Self::hidden_states`] returns them.
+    pub fn hidden_names(&self) -> &[String] {
+        &self.extras.hidden
+    }
+
+    /// The hidden values of rows `x` (`[n, d]`, OU states) at OU time t, from the unconditional
+    /// evaluation an unguided sampler makes there: one `[n, h]` per name of [`Self::hidden_names`], a
+    /// value of any shape `[n, …]` flattened per row (and converted to f32).
+    pub fn hidden_states(&self, x: &[f32], t: f64) -> Result<Vec<Vec<f32>>, OnnxError> {
+        let rows = x.len() / self.options.dim;
+        if rows == 0 {
+            return Ok(vec![Vec::new(); self.extras.hidden.len()]);
+        }
+        let at = self.time.at(t);
+        let outputs = self.run_graph(&scale_states(x, at.state_scale), at.input as f32, t, &[])?;
+        if outputs.len() != 1 + self.extras.hidden.len() {
+            return Err(self.run_error(
+                t,
+                format!(
+                    "the graph returned {} values, expected the output and {} hidden values",
+                    outputs.len(),
+                    self.extras.hidden.len()
+                ),
+            ));
+        }
+        let path = &self.options.path;
+        self.extras
+            .hidden
+            .iter()
+            .zip(outputs.iter().skip(1))
+            .map(|(name, value)| {
+                let value = value
+                    .cast_to::<f32>()
+                    .map_err(|e| self.run_error(t, format!("{name:?} is not numeric: {e}")))?;
+                if value.shape().first() != Some(&rows) {
+                    return Err(OnnxError::HiddenShape {
+                        path: path.clone(),
+                        name: name.clone(),
+                        found: value.shape().to_vec(),
+                        rows,
+                    });
+                }
+                let values: Vec<f32> = value
+                    .to_plain_array_view::<f32>()
+                    .map_err(|e| self.run_error(t, format!("{e}")))?
+                    .iter()
+                    .copied()
+                    .collect();
+                match values.iter().find(|v| !v.is_finite()) {
+                    Some(v) => Err(OnnxError::HiddenNonFinite {
+                        path: path.clone(),
+                        name: name.clone(),
+                        what: if v.is_nan() { "NaN" } else { "infinite" },
+                        t,
+                    }),
+                    None => Ok(values),
+                }
+            })
+            .collect()
+    }
+}
+
+/// The model's states c·x_t of OU states `x`.
+fn scale_states(x: &[f32], scale: f64) -> Vec<f32> {
+    x.iter().map(|&v| (f64::from(v) * scale) as f32).collect()
+}
+
+/// The class input `name` among the graph's `sources`, and the type it is fed: int64, or float32 when
+/// the graph declares it; a rank other than 1 or another type is refused.
+fn class_source(
+    model: &InferenceModel,
+    sources: &[OutletId],
+    path: &Path,
+    name: &str,
+) -> Result<(OutletId, DatumType), OnnxError> {
+    let Some(&outlet) = sources.iter().find(|o| model.node(o.node).name == name) else {
+        return Err(OnnxError::MissingInput {
+            path: path.to_path_buf(),
+            role: "class",
+            name: name.into(),
+            available: outlet_names(model, sources),
+        });
+    };
+    let shape_error = |found: String| OnnxError::InputShape {
+        path: path.to_path_buf(),
+        role: "class",
+        name: name.into(),
+        found,
+        expected: "[N] int64 (or float32)".into(),
+    };
+    let fact = model.outlet_fact(outlet).ok();
+    if let Some(rank) = fact.and_then(|f| f.shape.rank().concretize())
+        && rank != 1
+    {
+        return Err(shape_error(format!("rank {rank}")));
+    }
+    match fact.and_then(|f| f.datum_type.concretize()) {
+        None | Some(DatumType::I64) => Ok((outlet, DatumType::I64)),
+        Some(DatumType::F32) => Ok((outlet, DatumType::F32)),
+        Some(other) => Err(shape_error(format!("type {other:?}"))),
     }
 }
 
@@ -729,7 +966,46 @@ impl Denoiser for OnnxDenoiser {
         posterior: Option<&mut [f32]>,
     ) -> Result<(), ModelError> {
         self.check_batch(x, denoised, posterior.as_deref(), t)?;
-        self.denoise_rows(x, t, denoised)
+        self.denoise_rows(x, t, &[], denoised)
             .map_err(|e| ModelError::Evaluation(e.to_string()))
+    }
+
+    fn is_class_conditional(&self) -> bool {
+        self.extras.class.is_some()
+    }
+
+    /// Runs the graph on the rows twice, conditioned on their classes and on the null class (as one
+    /// batch of 2n rows), and mixes the two x̂_0 as `guidance::guided` does.
+    fn denoise_guided(
+        &self,
+        x: &[f32],
+        t: f64,
+        guide: Guide<'_>,
+        denoised: &mut [f32],
+        posterior: Option<&mut [f32]>,
+    ) -> Result<(), ModelError> {
+        let n = self.check_batch(x, denoised, posterior.as_deref(), t)?;
+        let Some(class) = &self.extras.class else {
+            return Err(ModelError::Invalid(format!(
+                "classifier-free guidance needs a class input (model.inputs.class), which {} has not",
+                self.options.path.display()
+            )));
+        };
+        guide.check_rows(n)?;
+        let both_x = [x, x].concat();
+        let both_classes: Vec<u32> = guide
+            .classes
+            .iter()
+            .copied()
+            .chain(std::iter::repeat_n(class.null, n))
+            .collect();
+        let mut both = vec![0f32; 2 * x.len()];
+        self.denoise_rows(&both_x, t, &both_classes, &mut both)
+            .map_err(|e| ModelError::Evaluation(e.to_string()))?;
+        let (conditional, unconditional) = both.split_at(x.len());
+        for ((out, &c), &u) in denoised.iter_mut().zip(conditional).zip(unconditional) {
+            *out = guided(f64::from(u), f64::from(c), guide.w) as f32;
+        }
+        Ok(())
     }
 }

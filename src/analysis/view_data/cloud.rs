@@ -9,12 +9,12 @@ use crate::analysis::geometry::{PcaBasis, PointCloud};
 use crate::analysis::speciation::SpeciationError;
 use crate::analysis::speciation::commitment::Commitment;
 use crate::analysis::speciation::labeller::{DenoisedLabeller, Labeller};
-use crate::diffusion::{SamplingSpec, StoreSteps, Trajectories, run_trajectories};
+use crate::diffusion::{SamplingSpec, StoreSteps, Trajectories, memory, run_trajectories};
 use crate::io::{LabelMeaning, Recording};
 use crate::model::class_labeller::{ClassLabeller, LabellerSpec};
 use crate::model::learned::{self, LearnedModel};
 use crate::model::{Denoiser, ExactModel};
-use crate::scene::{HiddenStatesSpec, ModelSpec, Scene};
+use crate::scene::{HiddenStatesSpec, ModelSpec, Scene, SceneModel};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
@@ -150,6 +150,17 @@ pub fn sample_scene(scene: &Scene, control: &mut Control) -> Result<Cloud, ViewD
     if let ModelSpec::HiddenStates(spec) = &scene.model {
         return hidden_states(scene, spec, control);
     }
+    let (_, trajectories) = sample_trajectories(scene, control)?;
+    control.step(0.85, "projecting")?;
+    let name = scene.title.clone().unwrap_or_else(|| "scene".into());
+    project(trajectories, CloudOrigin::Sampled { name }, control)
+}
+
+/// The trajectories of [`sample_scene`] (not of a hidden-state scene) and the model that drove them.
+fn sample_trajectories(
+    scene: &Scene,
+    control: &mut Control,
+) -> Result<(SceneModel, Trajectories), ViewDataError> {
     // `Scene::load` made the model files of a scene file absolute; a relative path left here belongs
     // to a built-in scene and resolves against the working directory and the shipped assets.
     let origin = Path::new("");
@@ -174,9 +185,7 @@ pub fn sample_scene(scene: &Scene, control: &mut Control) -> Result<Cloud, ViewD
         control.step(0.8, "labelling")?;
         labeller_posterior(&mut trajectories, model.denoiser(), spec, control)?;
     }
-    control.step(0.85, "projecting")?;
-    let name = scene.title.clone().unwrap_or_else(|| "scene".into());
-    project(trajectories, CloudOrigin::Sampled { name }, control)
+    Ok((model, trajectories))
 }
 
 /// Fills p(k | x_t) `[N, S, K]` of the exact `reference` model along trajectories the reference did
@@ -254,12 +263,16 @@ fn labeller_posterior(
 /// Samples a Dyck-2 sequence model and shows its hidden states as trajectories (a `hidden_states`
 /// scene): the DiT's mean-pooled block output at each of `sampler.steps` Euler steps (time =
 /// rectified-flow τ, 1 = noise), or the Euler-Stack's state after each token (time = tokens still to
-/// come), for `trajectories` sequences.
+/// come), for `trajectories` sequences. With a `layer`, an ONNX model's hidden value instead
+/// ([`onnx_hidden_states`]).
 pub fn hidden_states(
     scene: &Scene,
     spec: &HiddenStatesSpec,
     control: &mut Control,
 ) -> Result<Cloud, ViewDataError> {
+    if let Some(layer) = &spec.layer {
+        return onnx_hidden_states(scene, &spec.path, layer, control);
+    }
     control.step(0.0, "loading the model")?;
     let path = crate::assets::resolve(&spec.path, None);
     let model = learned::load(&path)?;
@@ -312,6 +325,101 @@ pub fn hidden_states(
     project(
         trajectories,
         CloudOrigin::Sampled { name: hidden.layer },
+        control,
+    )
+}
+
+/// The hidden value `layer` of the ONNX scene at `path`, captured at every stored step of its model's
+/// run with `scene`'s sampler, trajectories and seed: the graph evaluated at each stored state and
+/// time, unconditionally, as the (unguided) sampler evaluates it there. Each value `[N, …]` is
+/// flattened per row; the run's posterior (of the ONNX scene's reference or labeller) colours it.
+fn onnx_hidden_states(
+    scene: &Scene,
+    path: &Path,
+    layer: &str,
+    control: &mut Control,
+) -> Result<Cloud, ViewDataError> {
+    control.step(0.0, "loading the model")?;
+    let path = crate::assets::resolve(path, None);
+    let source = Scene::load(&path)?;
+    let ModelSpec::Onnx(onnx) = &source.model else {
+        return Err(ViewDataError::Unsuitable(format!(
+            "model.layer: {} is not an \"onnx\" scene, whose hidden values a layer names",
+            path.display()
+        )));
+    };
+    let Some(index) = onnx.hidden.iter().position(|h| h == layer) else {
+        return Err(ViewDataError::Unsuitable(format!(
+            "model.layer: the scene {} has no hidden value {layer:?} (its model.hidden: {:?})",
+            path.display(),
+            onnx.hidden
+        )));
+    };
+    let run = Scene {
+        sampler: scene.sampler.clone(),
+        trajectories: scene.trajectories,
+        seed: scene.seed,
+        ..source.clone()
+    };
+    let (model, trajectories) = sample_trajectories(&run, control)?;
+    let SceneModel::Onnx(graph) = &model else {
+        return Err(ViewDataError::Unsuitable(format!(
+            "{} did not build an ONNX model",
+            path.display()
+        )));
+    };
+    let (n, s) = (trajectories.n, trajectories.stored_steps);
+    let mut states = Vec::new();
+    let mut width = 0;
+    for (j, &t) in trajectories.times.iter().enumerate() {
+        control.step(0.8 + 0.05 * j as f64 / s as f64, "hidden states")?;
+        let x: Vec<f32> = (0..n)
+            .filter_map(|i| trajectories.state(i, j))
+            .flatten()
+            .copied()
+            .collect();
+        let values = graph
+            .hidden_states(&x, t)
+            .map_err(|e| ViewDataError::Unsuitable(e.to_string()))?
+            .into_iter()
+            .nth(index)
+            .unwrap_or_default();
+        if j == 0 {
+            width = values.len() / n.max(1);
+            memory::check(
+                (n * s * width * std::mem::size_of::<f32>()) as u64,
+                &format!("{n} trajectories × {s} stored steps × {width} hidden values"),
+            )?;
+            states = vec![0f32; n * s * width];
+        }
+        if values.len() != n * width {
+            return Err(ViewDataError::Unsuitable(format!(
+                "model.hidden: the value {layer:?} of {} has {} numbers per row at t = {t}, {width} \
+                 at the first step",
+                path.display(),
+                values.len() / n.max(1)
+            )));
+        }
+        for (i, row) in values.chunks_exact(width.max(1)).enumerate() {
+            let start = (i * s + j) * width;
+            states[start..start + width].copy_from_slice(row);
+        }
+    }
+    let file = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |f| f.to_string_lossy().into_owned(),
+    );
+    let hidden = Trajectories {
+        dim: width,
+        states,
+        ..trajectories
+    };
+    control.step(0.85, "projecting")?;
+    project(
+        hidden,
+        CloudOrigin::Sampled {
+            name: format!("{layer} of {file}"),
+        },
         control,
     )
 }
