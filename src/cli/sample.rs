@@ -7,7 +7,7 @@
 use crate::analysis::view_data::discrete_lab;
 use crate::diffusion::{SamplingSpec, StoreSteps, Trajectories, memory, run_trajectories};
 use crate::io::{npy, tensors};
-use crate::model::Denoiser;
+use crate::model::{Denoiser, ExactModel};
 use crate::model::discrete::MASK;
 use crate::scene::{SamplerSpec, Scene, SceneFile, StoreSpec, TokenScene};
 use anyhow::{Context, bail};
@@ -123,10 +123,18 @@ pub fn run(args: &SampleArgs) -> anyhow::Result<()> {
     let spec = scene.sampling_spec();
     check_memory(&spec, model.denoiser(), kind)?;
 
+    // A learned or ONNX model draws its classes (guidance, exact initialisation) from its reference.
+    let reference = match model.exact() {
+        Some(_) => None,
+        None => scene.model.reference_model(&args.scene)?,
+    };
+    let exact = model
+        .exact()
+        .or(reference.as_ref().map(|m| m as &dyn ExactModel));
     let mut progress = StderrProgress::new();
     let trajectories = run_trajectories(
         model.denoiser(),
-        model.exact(),
+        exact,
         &spec,
         &mut |fraction, stage| progress.report(fraction, stage),
         &AtomicBool::new(false),
