@@ -192,7 +192,10 @@ impl DiffscopeApp {
         let startup = session::startup_session(&options, &mut jobs);
         let mut tokens = None;
         let (scene, preset) = match (&startup, &options.scene) {
-            (Some(session), _) => (session.scene.clone(), None),
+            (Some(session), _) => {
+                tokens = session.tokens.as_ref().map(|t| t.scene.clone());
+                (session.scene.clone(), None)
+            }
             (None, Some(path)) => match SceneFile::load(path) {
                 Ok(SceneFile::Diffusion(scene)) => (scene, None),
                 Ok(SceneFile::Tokens(scene)) => {
@@ -528,6 +531,7 @@ impl DiffscopeApp {
                             self.views.timeline.step = tokens.steps().saturating_sub(1);
                             self.views.timeline.playing = false;
                             self.results.tokens = Some(tokens);
+                            self.apply_pending_view();
                             continue;
                         }
                         Err(output) => output,
@@ -704,9 +708,6 @@ impl DiffscopeApp {
             Command::PickSession => self.open_picked(
                 file_dialog::pick_file("session", &["json"]),
                 "drop the session file on the window, or start with `diffscope --session FILE`",
-            ),
-            Command::SaveSession if self.scene.tokens.is_some() => self.jobs.report(
-                "sessions do not hold token scenes yet: save the scene file instead".into(),
             ),
             Command::SaveSession => self.save_session_picked(),
             Command::Rerun => self.restart(true, true),

@@ -142,17 +142,20 @@ pub struct Results {
     pub discrete_lab: Option<Arc<DiscreteLabReport>>,
 }
 
-/// The part of a session that needs the sampled cloud: applied (clamped) when it arrives.
+/// The part of a session that needs the sampled cloud (or token run): applied (clamped) when it
+/// arrives.
 #[derive(Clone)]
 pub(super) struct PendingView {
     pub(super) step: Option<usize>,
     pub(super) selected: Option<usize>,
+    /// The selected sequence of a token session's view.
+    pub(super) sequence: Option<usize>,
 }
 
 /// View changes that wait for the next cloud.
 #[derive(Clone, Default)]
 pub struct Arrival {
-    /// The step and selection of an applied session.
+    /// The step and selection of an applied session (also waiting for a token run).
     pub(super) pending_view: Option<PendingView>,
     /// A loaded data file resets the view (selection, camera) when it arrives, not before: a file that
     /// fails to load keeps the view as it was.
