@@ -3,7 +3,7 @@
 
 mod app_support;
 
-use app_support::{harness, settle, small_scene, step_until};
+use app_support::{harness, settle, settle_tokens, small_scene, small_token_scene, step_until};
 use diffscope::app::RightTab;
 use egui_kittest::kittest::Queryable;
 
@@ -226,7 +226,7 @@ fn the_tour_keeps_each_stops_results_and_view() {
     let mut h = harness(&small_scene(dir.path()), [1280.0, 800.0]);
     settle(&mut h);
     h.state_mut()
-        .start_tour(Tour::new(vec![first.clone(), second_scene()]));
+        .start_tour(Tour::new(vec![first.clone().into(), second_scene().into()]));
     settle(&mut h);
     let (cloud, report) = {
         let app = h.state_mut();
@@ -530,4 +530,123 @@ fn present_mode_keeps_legends_off_the_plots() {
             }
         }
     }
+}
+
+/// The tour holds token scenes too: from a continuous stop to a token stop the token view and its
+/// lab replace the cloud, and coming back to either stop restores its results (the same ones, no job
+/// started) and its view (the token view's sequence and step). The teaching tour ends with the three
+/// token scenes 9–11, each stop saying what to look at and opening on its tab.
+#[test]
+fn the_tour_moves_between_continuous_and_token_stops() {
+    use diffscope::app::token_view::TOKENS_LABEL;
+    use diffscope::app::tour::Tour;
+    use diffscope::scene::{Scene, SceneFile};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let first = Scene::load(&small_scene(dir.path())).unwrap();
+    let Ok(SceneFile::Tokens(tokens)) = SceneFile::load(&small_token_scene(dir.path())) else {
+        panic!("the small token scene is a token scene");
+    };
+    let mut h = harness(&small_scene(dir.path()), [1280.0, 800.0]);
+    settle(&mut h);
+    h.state_mut()
+        .start_tour(Tour::new(vec![first.clone().into(), tokens.clone().into()]));
+    settle(&mut h);
+    let cloud = Arc::clone(h.state().results.cloud.as_ref().unwrap());
+    h.get_by_label("Next").click();
+    h.step();
+    settle_tokens(&mut h);
+    let (run, lab) = {
+        let app = h.state_mut();
+        assert_eq!(app.scene.tokens.as_ref(), Some(&tokens));
+        assert!(app.results.cloud.is_none() && app.results.speciation.is_none());
+        assert!(app.jobs.errors().is_empty(), "{:?}", app.jobs.errors());
+        app.views.token.selected = 3;
+        app.views.timeline.step = 4;
+        (
+            Arc::clone(app.results.tokens.as_ref().unwrap()),
+            Arc::clone(app.results.discrete_lab.as_ref().unwrap()),
+        )
+    };
+    h.run_steps(2);
+    h.get_by_label(TOKENS_LABEL);
+    // Its title in the tour bar and in the panel.
+    assert_eq!(
+        h.query_all_by_label("Biased spins under masking (test)")
+            .count(),
+        2
+    );
+    press(&mut h, egui::Key::PageUp);
+    h.step();
+    {
+        let app = h.state();
+        assert_eq!(app.views.tour.as_ref().unwrap().current(), 0);
+        assert!(
+            app.jobs.idle(),
+            "coming back restarts nothing: {:?}",
+            app.jobs.rows()
+        );
+        assert!(Arc::ptr_eq(app.results.cloud.as_ref().unwrap(), &cloud));
+        assert!(app.scene.tokens.is_none() && app.results.tokens.is_none());
+        assert!(app.results.discrete_lab.is_none());
+        assert_eq!(app.scene.current, first);
+    }
+    assert!(
+        h.query_by_label(TOKENS_LABEL).is_none(),
+        "the manifold view is back"
+    );
+    press(&mut h, egui::Key::PageDown);
+    h.step();
+    let app = h.state();
+    assert_eq!(app.views.tour.as_ref().unwrap().current(), 1);
+    assert!(
+        app.jobs.idle(),
+        "coming back restarts nothing: {:?}",
+        app.jobs.rows()
+    );
+    assert!(Arc::ptr_eq(app.results.tokens.as_ref().unwrap(), &run));
+    assert!(Arc::ptr_eq(
+        app.results.discrete_lab.as_ref().unwrap(),
+        &lab
+    ));
+    assert!(app.results.cloud.is_none());
+    assert_eq!((app.views.token.selected, app.views.timeline.step), (3, 4));
+    h.get_by_label(TOKENS_LABEL);
+
+    // The teaching tour: eleven stops, the last three the token scenes, each saying what to look at.
+    assert_eq!(Tour::teaching().unwrap().len(), 11);
+    h.state_mut().start_teaching_tour();
+    h.step();
+    h.get_by_label_contains("Look at: Watch the cloud split");
+    for (stop, title, look, tab) in [
+        (
+            8,
+            "9. Mask vs flip vs Gaussian noise",
+            "Grey cells are masked",
+            RightTab::Speciation,
+        ),
+        (
+            9,
+            "10. Diffusion vs autoregression",
+            "Factorized reveals",
+            RightTab::Speciation,
+        ),
+        (
+            10,
+            "11. The class decides late for correlations",
+            "No single token",
+            RightTab::Theory,
+        ),
+    ] {
+        let from = h.state().views.tour.as_ref().unwrap().current() as isize;
+        h.state_mut().tour_step(stop - from);
+        h.run_steps(2);
+        let app = h.state();
+        assert_eq!(app.views.tour.as_ref().unwrap().current(), stop as usize);
+        let shown = app.scene.tokens.as_ref().and_then(|t| t.title.as_deref());
+        assert_eq!(shown, Some(title));
+        assert_eq!(app.views.right_tab, tab, "{title}");
+        h.get_by_label_contains(&format!("Look at: {look}"));
+    }
+    h.state_mut().end_tour();
 }

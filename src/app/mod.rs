@@ -379,6 +379,8 @@ impl DiffscopeApp {
     pub fn open_token_scene(&mut self, scene: TokenScene) {
         self.scene.preset = None;
         self.scene.tokens = Some(scene);
+        self.scene.token_draft = None;
+        self.scene.draft_error = None;
         self.jobs.cancel(JobKind::Metrics);
         self.results.cloud = None;
         self.results.metrics = None;
@@ -394,6 +396,7 @@ impl DiffscopeApp {
     fn close_token_scene(&mut self) -> bool {
         self.results.tokens = None;
         self.results.discrete_lab = None;
+        self.scene.token_draft = None;
         self.scene.tokens.take().is_some()
     }
 
@@ -711,11 +714,7 @@ impl DiffscopeApp {
             ),
             Command::SaveSession => self.save_session_picked(),
             Command::Rerun => self.restart(true, true),
-            Command::StartTeachingTour => {
-                // The tour's stops are continuous scenes: their results replace the token scene's.
-                self.close_token_scene();
-                self.start_teaching_tour()
-            }
+            Command::StartTeachingTour => self.start_teaching_tour(),
             Command::TourStep(delta) => self.tour_step(delta),
             Command::EndTour => self.end_tour(),
             Command::EnterPresentation => self.views.presentation.enter(ctx),

@@ -31,6 +31,8 @@ pub struct SceneState {
     /// The token scene (mask or flip noise) shown instead of `current` while one is open. Opening a
     /// continuous scene closes it; `current` stays what the panel edits once it is closed.
     pub tokens: Option<TokenScene>,
+    /// The token scene as edited in the panel, once edited (applied by its Apply button).
+    pub token_draft: Option<TokenScene>,
 }
 
 /// Which jobs a change of scene invalidates.
@@ -63,6 +65,7 @@ impl SceneState {
             edited: false,
             preset,
             tokens: None,
+            token_draft: None,
         }
     }
 
