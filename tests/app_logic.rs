@@ -650,3 +650,89 @@ fn the_tour_moves_between_continuous_and_token_stops() {
     }
     h.state_mut().end_tour();
 }
+
+/// The number field labelled `label` (its label is a node of the same name).
+fn number_field<'a>(
+    h: &'a egui_kittest::Harness<'static, diffscope::app::DiffscopeApp>,
+    label: &'a str,
+) -> egui_kittest::Node<'a> {
+    h.query_all_by_label(label)
+        .find(|n| {
+            use egui_kittest::kittest::NodeT;
+            n.accesskit_node().role() == egui::accesskit::Role::SpinButton
+        })
+        .unwrap_or_else(|| panic!("no number field \"{label}\""))
+}
+
+/// A token scene is edited in the panel (noise, sampler, length, run settings). Apply refuses a bad
+/// draft with one message naming its key, the scene on display and its results staying as they were;
+/// a valid draft replaces the scene and runs it and its lab again, and is marked edited (its caption
+/// says so).
+#[test]
+fn a_token_scene_is_edited_in_the_panel_and_applied() {
+    use diffscope::model::discrete::DiscreteNoise;
+    use diffscope::scene::{TokenModelSpec, TokenSamplerKind};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(&small_token_scene(dir.path()), [1280.0, 800.0]);
+    settle_tokens(&mut h);
+    let (shown, run) = {
+        let app = h.state();
+        (
+            app.scene.tokens.clone().unwrap(),
+            Arc::clone(app.results.tokens.as_ref().unwrap()),
+        )
+    };
+    assert!(!h.state().scene.edited);
+    let refused = |h: &mut egui_kittest::Harness<'static, diffscope::app::DiffscopeApp>,
+                   key: &str| {
+        h.get_by_label("Apply").click();
+        h.run_steps(2);
+        h.get_by_label_contains(&format!("Not applied: {key}: "));
+        let app = h.state();
+        assert_eq!(app.scene.tokens.as_ref(), Some(&shown), "{key}");
+        assert!(Arc::ptr_eq(app.results.tokens.as_ref().unwrap(), &run));
+        assert!(app.jobs.idle() && app.jobs.errors().is_empty(), "{key}");
+    };
+    // The confidence order needs mask noise.
+    h.get_by_label("flip").click();
+    h.get_by_label("confidence").click();
+    h.run_steps(2);
+    refused(&mut h, "sampler.kind");
+    // A chain of no site.
+    h.get_by_label("mask").click();
+    number_field(&h, "length L").set_value_accesskit(0.0);
+    h.run_steps(2);
+    refused(&mut h, "model.dim");
+    number_field(&h, "length L").set_value_accesskit(32.0);
+    number_field(&h, "steps").set_value_accesskit(12.0);
+    number_field(&h, "sequences").set_value_accesskit(30.0);
+    h.run_steps(2);
+    h.get_by_label("Apply").click();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("Not applied").is_none());
+    settle_tokens(&mut h);
+    let app = h.state();
+    assert!(app.jobs.errors().is_empty(), "{:?}", app.jobs.errors());
+    let scene = app.scene.tokens.as_ref().unwrap();
+    assert_eq!(
+        (
+            scene.noise,
+            scene.sampler.kind,
+            scene.sampler.steps,
+            scene.trajectories
+        ),
+        (DiscreteNoise::Mask, TokenSamplerKind::Confidence, 12, 30)
+    );
+    let TokenModelSpec::IsingMixture(model) = &scene.model else {
+        panic!("still the Ising mixture");
+    };
+    assert_eq!(model.dim, 32);
+    let data = app.results.tokens.as_ref().unwrap();
+    // Twelve steps fewer than the 24 of the scene as opened: twelve stored steps fewer.
+    assert_eq!(
+        (data.length, data.steps(), data.total),
+        (32, run.steps() - 12, 30)
+    );
+    assert!(app.scene.edited, "the caption says the scene was edited");
+}

@@ -381,6 +381,7 @@ impl DiffscopeApp {
         self.scene.tokens = Some(scene);
         self.scene.token_draft = None;
         self.scene.draft_error = None;
+        self.scene.edited = false;
         self.jobs.cancel(JobKind::Metrics);
         self.results.cloud = None;
         self.results.metrics = None;
@@ -390,6 +391,24 @@ impl DiffscopeApp {
         self.views.token = token_view::TokenViewState::default();
         self.views.timeline.playing = false;
         self.restart(true, true);
+    }
+
+    /// Shows the token scene edited in the panel and runs it and its lab again, once it validates;
+    /// else keeps the scene on display and says why in the panel.
+    fn apply_token_draft(&mut self) {
+        let Some(draft) = self.scene.token_draft.clone() else {
+            return self.restart(true, true);
+        };
+        if let Err(e) = draft.validate(Path::new("(edited scene)")) {
+            self.scene.draft_error = Some(e.to_string());
+            return;
+        }
+        self.scene.draft_error = None;
+        if self.scene.tokens.as_ref() != Some(&draft) {
+            self.scene.edited = true;
+            self.scene.tokens = Some(draft.clone());
+        }
+        self.restart_tokens(draft, true, true);
     }
 
     /// Closes the token scene on display (if any), returning whether there was one: its results go.
@@ -658,8 +677,11 @@ impl DiffscopeApp {
         self.session_ui(ui);
         if self.scene.tokens.is_some() {
             let caption = self.live_caption();
-            if let Some(scene) = &self.scene.tokens {
-                scene_panel::token_ui(ui, &caption, scene, &mut self.commands);
+            let state = &mut self.scene;
+            if let Some(scene) = &state.tokens {
+                let draft = state.token_draft.get_or_insert_with(|| scene.clone());
+                let error = state.draft_error.as_deref();
+                scene_panel::token_ui(ui, &caption, draft, error, &mut self.commands);
             }
             return;
         }
@@ -714,6 +736,7 @@ impl DiffscopeApp {
             ),
             Command::SaveSession => self.save_session_picked(),
             Command::Rerun => self.restart(true, true),
+            Command::ApplyTokenDraft => self.apply_token_draft(),
             Command::StartTeachingTour => self.start_teaching_tour(),
             Command::TourStep(delta) => self.tour_step(delta),
             Command::EndTour => self.end_tour(),
@@ -739,7 +762,9 @@ impl DiffscopeApp {
     /// they change).
     fn live_caption(&mut self) -> Arc<caption::LiveCaption> {
         let inputs = match &self.scene.tokens {
-            Some(scene) => CaptionInputs::of_tokens(scene, scene_panel::token_length(scene)),
+            Some(scene) => {
+                CaptionInputs::of_tokens(scene, scene_panel::token_length(scene), self.scene.edited)
+            }
             None => CaptionInputs::of_scene(
                 &self.scene.current,
                 self.results.speciation.as_ref(),

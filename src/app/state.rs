@@ -218,14 +218,14 @@ impl CaptionInputs {
     }
 
     /// A token scene's caption: its placeholders quote the sequence length `length` as d; it has no
-    /// continuous speciation report and is not edited in the panel.
-    pub fn of_tokens(scene: &TokenScene, length: usize) -> Self {
+    /// continuous speciation report.
+    pub fn of_tokens(scene: &TokenScene, length: usize, edited: bool) -> Self {
         CaptionInputs {
             title: scene.title.clone(),
             text: scene.caption.clone(),
             dim: Some(length),
             report: None,
-            edited: false,
+            edited,
         }
     }
 

@@ -244,7 +244,9 @@ impl DiffscopeApp {
             Shown::Diffusion { scene, .. } => {
                 !matches!(scene_was, Some(SceneFile::Diffusion(was)) if was == scene)
             }
-            Shown::Tokens { .. } => false,
+            Shown::Tokens { scene, .. } => {
+                !matches!(scene_was, Some(SceneFile::Tokens(was)) if was == scene)
+            }
         };
         self.scene.draft_error = None;
         self.scene.edited_at = None;
