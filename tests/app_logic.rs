@@ -736,3 +736,42 @@ fn a_token_scene_is_edited_in_the_panel_and_applied() {
     );
     assert!(app.scene.edited, "the caption says the scene was edited");
 }
+
+/// Present mode at 1280×800 with a token scene (large type): the token view's column keeps the heat
+/// map's title on one line, each token grid a fifth of the window, and the class posterior's plot
+/// area (without its axes) nearly a grid's width, inside the view with room for its last tick. Before,
+/// the column was a third of the window: the title wrapped, the grids were 200 px and the posterior's
+/// plot area 70 % of one, its last tick cut.
+#[test]
+fn present_mode_gives_a_token_view_room() {
+    use diffscope::app::token_view::{COMMITMENT_LABEL, TOKENS_LABEL};
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(&small_token_scene(dir.path()), [1280.0, 800.0]);
+    settle_tokens(&mut h);
+    press(&mut h, egui::Key::F5);
+    h.run_steps(4);
+    assert!(h.state().views.presentation.active);
+    let size = h.ctx.style_of(egui::Theme::Light).text_styles[&egui::TextStyle::Body].size;
+    let title = h.get_by_label("Commitment times").rect();
+    assert!(
+        title.height() < 1.6 * size,
+        "the title wraps: {title:?} at {size} pt"
+    );
+    let tokens = h.get_by_label(TOKENS_LABEL).rect();
+    let commitment = h.get_by_label(COMMITMENT_LABEL).rect();
+    let posterior = h.get_by_label("Class posterior of sequence 1").rect();
+    assert!(
+        posterior.width() >= 0.8 * tokens.width(),
+        "posterior {posterior:?} beside token grid {tokens:?}"
+    );
+    assert!(
+        posterior.right() + 0.5 * size <= commitment.right() + 1.0,
+        "posterior {posterior:?} leaves no room for its last tick inside the view (right edge {})",
+        commitment.right()
+    );
+    assert!(
+        tokens.width() >= 0.19 * 1280.0,
+        "token grid only {} px wide",
+        tokens.width()
+    );
+}
