@@ -83,17 +83,18 @@ struct Stop {
 
 /// A stop's scene (as applied and as edited) and its finished results.
 enum Shown {
+    // Scenes boxed: they are hundreds of bytes, the rest of each variant a few pointers.
     Diffusion {
-        scene: Scene,
-        draft: Scene,
+        scene: Box<Scene>,
+        draft: Box<Scene>,
         cloud: Option<Arc<Cloud>>,
         classes: Vec<u32>,
         speciation: Option<Arc<SpeciationReport>>,
         metrics: Option<Arc<Measured>>,
     },
     Tokens {
-        scene: TokenScene,
-        draft: Option<TokenScene>,
+        scene: Box<TokenScene>,
+        draft: Option<Box<TokenScene>>,
         tokens: Option<Arc<TokenViewData>>,
         lab: Option<Arc<DiscreteLabReport>>,
         view: TokenViewState,
@@ -120,7 +121,7 @@ impl Tour {
     /// The built-in teaching scenes: the eight continuous ones, then the three token scenes.
     pub fn teaching() -> Result<Self, String> {
         let continuous = (0..TEACHING.len())
-            .map(|i| crate::builtin_scenes::teaching_scene(i).map(|scene| TourScene::from(scene)));
+            .map(|i| crate::builtin_scenes::teaching_scene(i).map(TourScene::from));
         let tokens = (0..TEACHING_TOKENS.len()).map(|i| {
             crate::builtin_scenes::teaching_token_scene(i).map(|scene| TourScene {
                 tab: Some(TEACHING_TOKEN_TABS[i]),
@@ -194,15 +195,15 @@ impl DiffscopeApp {
         }
         let shown = match self.scene.tokens.take() {
             Some(scene) => Shown::Tokens {
-                scene,
-                draft: self.scene.token_draft.take(),
+                scene: Box::new(scene),
+                draft: self.scene.token_draft.take().map(Box::new),
                 tokens: self.results.tokens.take(),
                 lab: self.results.discrete_lab.take(),
                 view: self.views.token,
             },
             None => Shown::Diffusion {
-                scene: self.scene.current.clone(),
-                draft: self.scene.draft.clone(),
+                scene: Box::new(self.scene.current.clone()),
+                draft: Box::new(self.scene.draft.clone()),
                 cloud: self.results.cloud.take(),
                 classes: std::mem::take(&mut self.results.classes),
                 speciation: self.results.speciation.take(),
@@ -242,10 +243,10 @@ impl DiffscopeApp {
         let scene_was = tour.scenes.get(index).map(|s| &s.scene);
         self.scene.edited = match &stop.shown {
             Shown::Diffusion { scene, .. } => {
-                !matches!(scene_was, Some(SceneFile::Diffusion(was)) if was == scene)
+                !matches!(scene_was, Some(SceneFile::Diffusion(was)) if was == scene.as_ref())
             }
             Shown::Tokens { scene, .. } => {
-                !matches!(scene_was, Some(SceneFile::Tokens(was)) if was == scene)
+                !matches!(scene_was, Some(SceneFile::Tokens(was)) if was == scene.as_ref())
             }
         };
         self.scene.draft_error = None;
@@ -266,8 +267,8 @@ impl DiffscopeApp {
                 metrics,
             } => {
                 self.close_token_scene();
-                self.scene.current = scene;
-                self.scene.draft = draft;
+                self.scene.current = *scene;
+                self.scene.draft = *draft;
                 self.results.classes = classes;
                 // A fresh id: the view's caches were dropped, and ids must never repeat across stops.
                 self.results.cloud_id += 1;
@@ -299,8 +300,8 @@ impl DiffscopeApp {
                 self.results.cloud = None;
                 self.results.metrics = None;
                 self.results.speciation = None;
-                self.scene.tokens = Some(scene);
-                self.scene.token_draft = draft;
+                self.scene.tokens = Some(*scene);
+                self.scene.token_draft = draft.map(|d| *d);
                 let (lost_tokens, lost_lab) = (tokens.is_none(), lab.is_none());
                 self.results.tokens = tokens;
                 self.results.discrete_lab = lab;
