@@ -2,7 +2,7 @@
 //! teaching scenes of the tour (`assets/scenes/teaching/`). The files stay the source; these copies
 //! let the app start anywhere without them.
 
-use crate::scene::Scene;
+use crate::scene::{Scene, SceneFile, TokenScene};
 use std::path::Path;
 
 /// The scenes shipped in `assets/scenes/`, compiled into the binary.
@@ -76,6 +76,35 @@ pub fn teaching_scene(index: usize) -> Result<Scene, String> {
         .ok_or_else(|| format!("no teaching scene number {index}"))?;
     Scene::from_json_str(text, &Path::new("assets/scenes/teaching").join(name))
         .map_err(|e| e.to_string())
+}
+
+/// The teaching token scenes that follow them in the tour (mask or flip noise), compiled into the
+/// binary.
+pub const TEACHING_TOKENS: [(&str, &str); 3] = [
+    (
+        "09-mask-vs-flip-vs-gaussian.json",
+        include_str!("../assets/scenes/teaching/09-mask-vs-flip-vs-gaussian.json"),
+    ),
+    (
+        "10-diffusion-vs-autoregression.json",
+        include_str!("../assets/scenes/teaching/10-diffusion-vs-autoregression.json"),
+    ),
+    (
+        "11-class-decides-late-for-correlations.json",
+        include_str!("../assets/scenes/teaching/11-class-decides-late-for-correlations.json"),
+    ),
+];
+
+/// Parses teaching token scene `index` (0 is scene 9).
+pub fn teaching_token_scene(index: usize) -> Result<TokenScene, String> {
+    let (name, text) = TEACHING_TOKENS
+        .get(index)
+        .ok_or_else(|| format!("no teaching token scene number {index}"))?;
+    let origin = Path::new("assets/scenes/teaching").join(name);
+    match SceneFile::from_json_str(text, &origin).map_err(|e| e.to_string())? {
+        SceneFile::Tokens(scene) => Ok(scene),
+        SceneFile::Diffusion(_) => Err(format!("{}: not a token scene", origin.display())),
+    }
 }
 
 /// Parses preset `index`.

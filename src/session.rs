@@ -1,6 +1,7 @@
-//! Session files: the whole state of the app (scene, view settings, camera, selection) as versioned
-//! JSON, strict like scene files (unknown keys, wrong types, out-of-range values and other versions are
-//! errors naming the key path and the file). Plain data and file I/O only: the app maps it to its views.
+//! Session files: the whole state of the app (scene, view settings, camera, selection, and the token
+//! scene on display with its token view) as versioned JSON, strict like scene files (unknown keys, wrong
+//! types, out-of-range values and other versions are errors naming the key path and the file). Plain
+//! data and file I/O only: the app maps it to its views.
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +10,7 @@ use thiserror::Error;
 
 use crate::io::IoError;
 use crate::io::atomic::write_bytes_atomic;
-use crate::scene::{Scene, SceneError};
+use crate::scene::{Scene, SceneError, SceneFile, TokenScene};
 
 /// The top-level key that marks a session file; its value is the format version.
 pub const SESSION_KEY: &str = "diffscope_session";
@@ -64,6 +65,18 @@ pub enum SessionError {
 pub struct Session {
     pub scene: Scene,
     pub view: ViewState,
+    /// The token scene shown instead of `scene`, when one was open (`scene` is then what the panel
+    /// edits once it is closed). Sessions written before token scenes had none.
+    pub tokens: Option<TokenSession>,
+}
+
+/// A token scene (mask or flip noise) on display and its token view; the step shown is the time
+/// bar's, `view.timeline.step`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenSession {
+    pub scene: TokenScene,
+    /// The selected sequence of the token view (the last one shown when the run has fewer).
+    pub selected: usize,
 }
 
 /// The view settings the user controls.
@@ -219,9 +232,17 @@ struct SessionOut<'a> {
     diffscope_session: u64,
     scene: &'a Scene,
     view: &'a ViewState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tokens: Option<TokensOut<'a>>,
 }
 
-/// The session as read; the scene stays raw so the scene reader checks it.
+#[derive(Serialize)]
+struct TokensOut<'a> {
+    scene: &'a TokenScene,
+    selected: usize,
+}
+
+/// The session as read; the scenes stay raw so the scene reader checks them.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSession {
@@ -229,6 +250,15 @@ struct RawSession {
     _version: u64,
     scene: serde_json::Value,
     view: ViewState,
+    #[serde(default)]
+    tokens: Option<RawTokens>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTokens {
+    scene: serde_json::Value,
+    selected: usize,
 }
 
 // Ranges of the view values. Generous: they only keep non-numbers and absurd values out.
@@ -282,10 +312,16 @@ impl Session {
             }
         })?;
         let scene = Scene::from_json_str(&raw.scene.to_string(), origin)
-            .map_err(|e| scene_error(e, origin))?;
+            .map_err(|e| scene_error(e, origin, "scene"))?;
+        let tokens = raw
+            .tokens
+            .map(|t| token_scene(&t.scene, origin).map(|scene| (scene, t.selected)))
+            .transpose()?
+            .map(|(scene, selected)| TokenSession { scene, selected });
         let session = Session {
             scene,
             view: raw.view,
+            tokens,
         };
         session.validate(origin)?;
         Ok(session)
@@ -295,7 +331,13 @@ impl Session {
     pub fn validate(&self, origin: &Path) -> Result<(), SessionError> {
         self.scene
             .validate(origin)
-            .map_err(|e| scene_error(e, origin))?;
+            .map_err(|e| scene_error(e, origin, "scene"))?;
+        if let Some(tokens) = &self.tokens {
+            tokens
+                .scene
+                .validate(origin)
+                .map_err(|e| scene_error(e, origin, TOKEN_SCENE_KEY))?;
+        }
         let fail = |key: &str, message: String| {
             Err(SessionError::Invalid {
                 file: origin.to_path_buf(),
@@ -365,6 +407,10 @@ impl Session {
             diffscope_session: SESSION_VERSION,
             scene: &self.scene,
             view: &self.view,
+            tokens: self.tokens.as_ref().map(|t| TokensOut {
+                scene: &t.scene,
+                selected: t.selected,
+            }),
         };
         serde_json::to_string_pretty(&out).map_err(|e| SessionError::Encode(e.to_string()))
     }
@@ -381,6 +427,9 @@ impl Session {
     /// anywhere.
     pub fn absolutize_models(&mut self, base: Option<&Path>) {
         self.scene.resolve_model_files(base);
+        if let Some(tokens) = &mut self.tokens {
+            tokens.scene.resolve_model_files(base);
+        }
     }
 }
 
@@ -401,14 +450,28 @@ pub fn is_session_file(path: &Path) -> bool {
         && std::fs::read_to_string(path).is_ok_and(|text| is_session_json(&text))
 }
 
-/// A scene error as an error of the session holding it: key paths start at `scene`.
-fn scene_error(error: SceneError, origin: &Path) -> SessionError {
+/// Where a session holds its token scene.
+const TOKEN_SCENE_KEY: &str = "tokens.scene";
+
+/// The token scene of a session's `tokens` part: a scene file with mask or flip noise.
+fn token_scene(value: &serde_json::Value, origin: &Path) -> Result<TokenScene, SessionError> {
+    match SceneFile::from_json_str(&value.to_string(), origin) {
+        Ok(SceneFile::Tokens(scene)) => Ok(scene),
+        Ok(SceneFile::Diffusion(_)) => Err(SessionError::Invalid {
+            file: origin.to_path_buf(),
+            key: format!("{TOKEN_SCENE_KEY}.noise.kind"),
+            message: "a token scene needs \"mask\" or \"flip\" noise".into(),
+        }),
+        Err(e) => Err(scene_error(e, origin, TOKEN_SCENE_KEY)),
+    }
+}
+
+/// A scene error as an error of the session holding the scene at `at`: key paths start there.
+fn scene_error(error: SceneError, origin: &Path, at: &str) -> SessionError {
     let (key, message) = match error {
-        SceneError::Invalid { key, message, .. } if key == "(top level)" => {
-            ("scene".into(), message)
-        }
-        SceneError::Invalid { key, message, .. } => (format!("scene.{key}"), message),
-        other => ("scene".into(), other.to_string()),
+        SceneError::Invalid { key, message, .. } if key == "(top level)" => (at.into(), message),
+        SceneError::Invalid { key, message, .. } => (format!("{at}.{key}"), message),
+        other => (at.into(), other.to_string()),
     };
     SessionError::Invalid {
         file: origin.to_path_buf(),
@@ -485,6 +548,7 @@ mod tests {
         Session {
             scene: Scene::default_scene(),
             view: ViewState::default(),
+            tokens: None,
         }
     }
 

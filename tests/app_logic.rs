@@ -3,7 +3,7 @@
 
 mod app_support;
 
-use app_support::{harness, settle, small_scene, step_until};
+use app_support::{harness, settle, settle_tokens, small_scene, small_token_scene, step_until};
 use diffscope::app::RightTab;
 use egui_kittest::kittest::Queryable;
 
@@ -226,7 +226,7 @@ fn the_tour_keeps_each_stops_results_and_view() {
     let mut h = harness(&small_scene(dir.path()), [1280.0, 800.0]);
     settle(&mut h);
     h.state_mut()
-        .start_tour(Tour::new(vec![first.clone(), second_scene()]));
+        .start_tour(Tour::new(vec![first.clone().into(), second_scene().into()]));
     settle(&mut h);
     let (cloud, report) = {
         let app = h.state_mut();
@@ -530,4 +530,248 @@ fn present_mode_keeps_legends_off_the_plots() {
             }
         }
     }
+}
+
+/// The tour holds token scenes too: from a continuous stop to a token stop the token view and its
+/// lab replace the cloud, and coming back to either stop restores its results (the same ones, no job
+/// started) and its view (the token view's sequence and step). The teaching tour ends with the three
+/// token scenes 9–11, each stop saying what to look at and opening on its tab.
+#[test]
+fn the_tour_moves_between_continuous_and_token_stops() {
+    use diffscope::app::token_view::TOKENS_LABEL;
+    use diffscope::app::tour::Tour;
+    use diffscope::scene::{Scene, SceneFile};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let first = Scene::load(&small_scene(dir.path())).unwrap();
+    let Ok(SceneFile::Tokens(tokens)) = SceneFile::load(&small_token_scene(dir.path())) else {
+        panic!("the small token scene is a token scene");
+    };
+    let mut h = harness(&small_scene(dir.path()), [1280.0, 800.0]);
+    settle(&mut h);
+    h.state_mut()
+        .start_tour(Tour::new(vec![first.clone().into(), tokens.clone().into()]));
+    settle(&mut h);
+    let cloud = Arc::clone(h.state().results.cloud.as_ref().unwrap());
+    h.get_by_label("Next").click();
+    h.step();
+    settle_tokens(&mut h);
+    let (run, lab) = {
+        let app = h.state_mut();
+        assert_eq!(app.scene.tokens.as_ref(), Some(&tokens));
+        assert!(app.results.cloud.is_none() && app.results.speciation.is_none());
+        assert!(app.jobs.errors().is_empty(), "{:?}", app.jobs.errors());
+        app.views.token.selected = 3;
+        app.views.timeline.step = 4;
+        (
+            Arc::clone(app.results.tokens.as_ref().unwrap()),
+            Arc::clone(app.results.discrete_lab.as_ref().unwrap()),
+        )
+    };
+    h.run_steps(2);
+    h.get_by_label(TOKENS_LABEL);
+    // Its title in the tour bar and in the panel.
+    assert_eq!(
+        h.query_all_by_label("Biased spins under masking (test)")
+            .count(),
+        2
+    );
+    press(&mut h, egui::Key::PageUp);
+    h.step();
+    {
+        let app = h.state();
+        assert_eq!(app.views.tour.as_ref().unwrap().current(), 0);
+        assert!(
+            app.jobs.idle(),
+            "coming back restarts nothing: {:?}",
+            app.jobs.rows()
+        );
+        assert!(Arc::ptr_eq(app.results.cloud.as_ref().unwrap(), &cloud));
+        assert!(app.scene.tokens.is_none() && app.results.tokens.is_none());
+        assert!(app.results.discrete_lab.is_none());
+        assert_eq!(app.scene.current, first);
+    }
+    assert!(
+        h.query_by_label(TOKENS_LABEL).is_none(),
+        "the manifold view is back"
+    );
+    press(&mut h, egui::Key::PageDown);
+    h.step();
+    let app = h.state();
+    assert_eq!(app.views.tour.as_ref().unwrap().current(), 1);
+    assert!(
+        app.jobs.idle(),
+        "coming back restarts nothing: {:?}",
+        app.jobs.rows()
+    );
+    assert!(Arc::ptr_eq(app.results.tokens.as_ref().unwrap(), &run));
+    assert!(Arc::ptr_eq(
+        app.results.discrete_lab.as_ref().unwrap(),
+        &lab
+    ));
+    assert!(app.results.cloud.is_none());
+    assert_eq!((app.views.token.selected, app.views.timeline.step), (3, 4));
+    h.get_by_label(TOKENS_LABEL);
+
+    // The teaching tour: eleven stops, the last three the token scenes, each saying what to look at.
+    assert_eq!(Tour::teaching().unwrap().len(), 11);
+    h.state_mut().start_teaching_tour();
+    h.step();
+    h.get_by_label_contains("Look at: Watch the cloud split");
+    for (stop, title, look, tab) in [
+        (
+            8,
+            "9. Mask vs flip vs Gaussian noise",
+            "Grey cells are masked",
+            RightTab::Speciation,
+        ),
+        (
+            9,
+            "10. Diffusion vs autoregression",
+            "Factorized reveals",
+            RightTab::Speciation,
+        ),
+        (
+            10,
+            "11. The class decides late for correlations",
+            "No single token",
+            RightTab::Theory,
+        ),
+    ] {
+        let from = h.state().views.tour.as_ref().unwrap().current() as isize;
+        h.state_mut().tour_step(stop - from);
+        h.run_steps(2);
+        let app = h.state();
+        assert_eq!(app.views.tour.as_ref().unwrap().current(), stop as usize);
+        let shown = app.scene.tokens.as_ref().and_then(|t| t.title.as_deref());
+        assert_eq!(shown, Some(title));
+        assert_eq!(app.views.right_tab, tab, "{title}");
+        h.get_by_label_contains(&format!("Look at: {look}"));
+    }
+    h.state_mut().end_tour();
+}
+
+/// The number field labelled `label` (its label is a node of the same name).
+fn number_field<'a>(
+    h: &'a egui_kittest::Harness<'static, diffscope::app::DiffscopeApp>,
+    label: &'a str,
+) -> egui_kittest::Node<'a> {
+    h.query_all_by_label(label)
+        .find(|n| {
+            use egui_kittest::kittest::NodeT;
+            n.accesskit_node().role() == egui::accesskit::Role::SpinButton
+        })
+        .unwrap_or_else(|| panic!("no number field \"{label}\""))
+}
+
+/// A token scene is edited in the panel (noise, sampler, length, run settings). Apply refuses a bad
+/// draft with one message naming its key, the scene on display and its results staying as they were;
+/// a valid draft replaces the scene and runs it and its lab again, and is marked edited (its caption
+/// says so).
+#[test]
+fn a_token_scene_is_edited_in_the_panel_and_applied() {
+    use diffscope::model::discrete::DiscreteNoise;
+    use diffscope::scene::{TokenModelSpec, TokenSamplerKind};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(&small_token_scene(dir.path()), [1280.0, 800.0]);
+    settle_tokens(&mut h);
+    let (shown, run) = {
+        let app = h.state();
+        (
+            app.scene.tokens.clone().unwrap(),
+            Arc::clone(app.results.tokens.as_ref().unwrap()),
+        )
+    };
+    assert!(!h.state().scene.edited);
+    let refused = |h: &mut egui_kittest::Harness<'static, diffscope::app::DiffscopeApp>,
+                   key: &str| {
+        h.get_by_label("Apply").click();
+        h.run_steps(2);
+        h.get_by_label_contains(&format!("Not applied: {key}: "));
+        let app = h.state();
+        assert_eq!(app.scene.tokens.as_ref(), Some(&shown), "{key}");
+        assert!(Arc::ptr_eq(app.results.tokens.as_ref().unwrap(), &run));
+        assert!(app.jobs.idle() && app.jobs.errors().is_empty(), "{key}");
+    };
+    // The confidence order needs mask noise.
+    h.get_by_label("flip").click();
+    h.get_by_label("confidence").click();
+    h.run_steps(2);
+    refused(&mut h, "sampler.kind");
+    // A chain of no site.
+    h.get_by_label("mask").click();
+    number_field(&h, "length L").set_value_accesskit(0.0);
+    h.run_steps(2);
+    refused(&mut h, "model.dim");
+    number_field(&h, "length L").set_value_accesskit(32.0);
+    number_field(&h, "steps").set_value_accesskit(12.0);
+    number_field(&h, "sequences").set_value_accesskit(30.0);
+    h.run_steps(2);
+    h.get_by_label("Apply").click();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("Not applied").is_none());
+    settle_tokens(&mut h);
+    let app = h.state();
+    assert!(app.jobs.errors().is_empty(), "{:?}", app.jobs.errors());
+    let scene = app.scene.tokens.as_ref().unwrap();
+    assert_eq!(
+        (
+            scene.noise,
+            scene.sampler.kind,
+            scene.sampler.steps,
+            scene.trajectories
+        ),
+        (DiscreteNoise::Mask, TokenSamplerKind::Confidence, 12, 30)
+    );
+    let TokenModelSpec::IsingMixture(model) = &scene.model else {
+        panic!("still the Ising mixture");
+    };
+    assert_eq!(model.dim, 32);
+    let data = app.results.tokens.as_ref().unwrap();
+    // Twelve steps fewer than the 24 of the scene as opened: twelve stored steps fewer.
+    assert_eq!(
+        (data.length, data.steps(), data.total),
+        (32, run.steps() - 12, 30)
+    );
+    assert!(app.scene.edited, "the caption says the scene was edited");
+}
+
+/// Present mode at 1280×800 with a token scene (large type): the token view's column keeps the heat
+/// map's title on one line, each token grid a fifth of the window, and the class posterior's plot
+/// area (without its axes) nearly a grid's width, inside the view with room for its last tick. Before,
+/// the column was a third of the window: the title wrapped, the grids were 200 px and the posterior's
+/// plot area 70 % of one, its last tick cut.
+#[test]
+fn present_mode_gives_a_token_view_room() {
+    use diffscope::app::token_view::{COMMITMENT_LABEL, TOKENS_LABEL};
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(&small_token_scene(dir.path()), [1280.0, 800.0]);
+    settle_tokens(&mut h);
+    press(&mut h, egui::Key::F5);
+    h.run_steps(4);
+    assert!(h.state().views.presentation.active);
+    let size = h.ctx.style_of(egui::Theme::Light).text_styles[&egui::TextStyle::Body].size;
+    let title = h.get_by_label("Commitment times").rect();
+    assert!(
+        title.height() < 1.6 * size,
+        "the title wraps: {title:?} at {size} pt"
+    );
+    let tokens = h.get_by_label(TOKENS_LABEL).rect();
+    let commitment = h.get_by_label(COMMITMENT_LABEL).rect();
+    let posterior = h.get_by_label("Class posterior of sequence 1").rect();
+    assert!(
+        posterior.width() >= 0.8 * tokens.width(),
+        "posterior {posterior:?} beside token grid {tokens:?}"
+    );
+    assert!(
+        posterior.right() + 0.5 * size <= commitment.right() + 1.0,
+        "posterior {posterior:?} leaves no room for its last tick inside the view (right edge {})",
+        commitment.right()
+    );
+    assert!(
+        tokens.width() >= 0.19 * 1280.0,
+        "token grid only {} px wide",
+        tokens.width()
+    );
 }

@@ -1,13 +1,14 @@
-//! Sessions: the app's state survives save → load into a fresh app (same picture), a damaged, newer or
-//! foreign session is refused with one clear error and changes nothing, a failed save keeps the old file,
-//! the autosave restores the last run, and `diffscope render --session` rebuilds a figure headless.
+//! Sessions: the app's state survives save → load into a fresh app (same picture), a token scene with
+//! its token view too, a damaged, newer or foreign session (or token part) is refused with one clear
+//! error and changes nothing, a failed save keeps the old file, the autosave restores the last run, and
+//! `diffscope render --session` rebuilds a figure headless.
 
 mod fs_support;
 use fs_support::modes_are_ignored;
 
 mod app_support;
 
-use app_support::{SMALL_SCENE, harness, settle, small_scene};
+use app_support::{SMALL_SCENE, harness, settle, settle_tokens, small_scene, small_token_scene};
 use diffscope::app::manifold::{ColorBy, Dimensions};
 use diffscope::app::{AppOptions, DiffscopeApp, RightTab};
 use diffscope::scene::Scene;
@@ -238,6 +239,7 @@ fn a_failed_save_keeps_the_previous_session_file() {
     let old = Session {
         scene: Scene::from_json_str(SMALL_SCENE, Path::new("small.json")).unwrap(),
         view: Default::default(),
+        tokens: None,
     };
     old.save(&path).unwrap();
     let old_bytes = std::fs::read(&path).unwrap();
@@ -323,6 +325,7 @@ fn render_session_rebuilds_the_figure_headless() {
     let mut session = Session {
         scene: Scene::from_json_str(SMALL_SCENE, Path::new("small.json")).unwrap(),
         view: Default::default(),
+        tokens: None,
     };
     session.view.manifold.dimensions = session::Dimensions::Three;
     session.view.manifold.selected = Some(3);
@@ -438,4 +441,108 @@ fn render_session_rebuilds_the_figure_headless() {
         png.as_os_str(),
     ]);
     assert!(!output.status.success());
+}
+
+/// A token scene on display is saved with its token view (selected sequence, step) and comes back in
+/// a fresh app with the same run; a continuous session written without a token part still opens (and
+/// closes the token scene). A malformed token part is one error naming its key and changes nothing.
+#[test]
+fn a_token_scene_session_round_trips_and_a_bad_token_part_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = harness(&small_token_scene(dir.path()), [1280.0, 800.0]);
+    settle_tokens(&mut a);
+    {
+        let app = a.state_mut();
+        app.views.token.selected = 7;
+        app.views.timeline.step = 12;
+    }
+    a.run_steps(2);
+    let path = dir.path().join("tokens.session.json");
+    assert!(a.state_mut().save_session(&path));
+    let saved = a.state().session();
+    let tokens = saved.tokens.as_ref().expect("the token scene is saved");
+    assert_eq!(Some(&tokens.scene), a.state().scene.tokens.as_ref());
+    assert_eq!((tokens.selected, saved.view.timeline.step), (7, Some(12)));
+    assert_eq!(Session::load(&path).unwrap(), saved);
+
+    let mut b = harness_with(AppOptions {
+        session: Some(path.clone()),
+        ..AppOptions::default()
+    });
+    settle_tokens(&mut b);
+    b.run_steps(2);
+    let app = b.state();
+    assert!(app.jobs.errors().is_empty(), "{:?}", app.jobs.errors());
+    assert_eq!(app.session(), saved, "restored state");
+    assert_eq!((app.views.token.selected, app.views.timeline.step), (7, 12));
+    // The same seed draws the same run.
+    let (run_a, run_b) = (
+        a.state().results.tokens.clone().unwrap(),
+        app.results.tokens.clone().unwrap(),
+    );
+    assert_eq!(run_a.times, run_b.times);
+    assert!(
+        (0..run_a.rows)
+            .all(|r| (0..run_a.length).all(|c| run_a.token(r, 12, c) == run_b.token(r, 12, c)))
+    );
+
+    let valid = saved.to_json_pretty().unwrap();
+    let before = b.state().session();
+    // (text replaced in the valid session, its replacement, the key the error names)
+    let edits = [
+        (
+            "\"steps\": 24",
+            "\"steps\": 0",
+            "tokens.scene.sampler.steps",
+        ),
+        ("\"dim\": 24", "\"dim\": \"long\"", "tokens.scene.model.dim"),
+        (
+            "\"kind\": \"mask\"",
+            "\"kind\": \"gaussian\"",
+            "tokens.scene.sampler.kind",
+        ),
+        ("\"selected\": 7", "\"selected\": -7", "tokens.selected"),
+        (
+            "\"selected\": 7",
+            "\"selected\": 7, \"zoom\": 2",
+            "unknown field `zoom`",
+        ),
+    ];
+    for (i, (from, to, expected)) in edits.into_iter().enumerate() {
+        assert_eq!(valid.matches(from).count(), 1, "`{from}` is not unique");
+        let bad = dir.path().join(format!("bad-tokens-{i}.json"));
+        std::fs::write(&bad, valid.replacen(from, to, 1)).unwrap();
+        let app = b.state_mut();
+        assert!(!app.open_session(&bad), "{expected}: should be refused");
+        let errors = app.jobs.errors().to_vec();
+        assert!(
+            errors.len() == 1
+                && errors[0].contains(expected)
+                && errors[0].contains(&format!("bad-tokens-{i}.json"))
+                && !errors[0].contains('\n'),
+            "{errors:?}"
+        );
+        app.jobs.dismiss_error(0);
+        b.run_steps(2);
+        let app = b.state();
+        assert!(app.jobs.idle(), "{expected}: no job may restart");
+        assert_eq!(app.session(), before, "{expected}: state changed");
+    }
+
+    // A continuous session (no token part, as every session before token scenes) opens and
+    // replaces the token scene.
+    let continuous = Session {
+        scene: Scene::from_json_str(SMALL_SCENE, Path::new("small.json")).unwrap(),
+        view: Default::default(),
+        tokens: None,
+    };
+    let text = continuous.to_json_pretty().unwrap();
+    assert!(!text.contains("\"tokens\""), "{text}");
+    let old = dir.path().join("continuous.json");
+    std::fs::write(&old, text).unwrap();
+    assert!(b.state_mut().open_session(&old));
+    settle(&mut b);
+    let app = b.state();
+    assert!(app.scene.tokens.is_none() && app.results.tokens.is_none());
+    assert_eq!(app.session().scene, continuous.scene);
 }

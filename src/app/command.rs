@@ -18,6 +18,8 @@ pub enum Command {
     SaveSession,
     /// Sample the scene and run its lab again (also: leave an imported file for the scene).
     Rerun,
+    /// Check the token scene edited in the panel; when valid, show it and run it and its lab.
+    ApplyTokenDraft,
     StartTeachingTour,
     /// Move the tour by this many stops.
     TourStep(isize),

@@ -192,7 +192,10 @@ impl DiffscopeApp {
         let startup = session::startup_session(&options, &mut jobs);
         let mut tokens = None;
         let (scene, preset) = match (&startup, &options.scene) {
-            (Some(session), _) => (session.scene.clone(), None),
+            (Some(session), _) => {
+                tokens = session.tokens.as_ref().map(|t| t.scene.clone());
+                (session.scene.clone(), None)
+            }
             (None, Some(path)) => match SceneFile::load(path) {
                 Ok(SceneFile::Diffusion(scene)) => (scene, None),
                 Ok(SceneFile::Tokens(scene)) => {
@@ -376,6 +379,9 @@ impl DiffscopeApp {
     pub fn open_token_scene(&mut self, scene: TokenScene) {
         self.scene.preset = None;
         self.scene.tokens = Some(scene);
+        self.scene.token_draft = None;
+        self.scene.draft_error = None;
+        self.scene.edited = false;
         self.jobs.cancel(JobKind::Metrics);
         self.results.cloud = None;
         self.results.metrics = None;
@@ -387,10 +393,29 @@ impl DiffscopeApp {
         self.restart(true, true);
     }
 
+    /// Shows the token scene edited in the panel and runs it and its lab again, once it validates;
+    /// else keeps the scene on display and says why in the panel.
+    fn apply_token_draft(&mut self) {
+        let Some(draft) = self.scene.token_draft.clone() else {
+            return self.restart(true, true);
+        };
+        if let Err(e) = draft.validate(Path::new("(edited scene)")) {
+            self.scene.draft_error = Some(e.to_string());
+            return;
+        }
+        self.scene.draft_error = None;
+        if self.scene.tokens.as_ref() != Some(&draft) {
+            self.scene.edited = true;
+            self.scene.tokens = Some(draft.clone());
+        }
+        self.restart_tokens(draft, true, true);
+    }
+
     /// Closes the token scene on display (if any), returning whether there was one: its results go.
     fn close_token_scene(&mut self) -> bool {
         self.results.tokens = None;
         self.results.discrete_lab = None;
+        self.scene.token_draft = None;
         self.scene.tokens.take().is_some()
     }
 
@@ -528,6 +553,7 @@ impl DiffscopeApp {
                             self.views.timeline.step = tokens.steps().saturating_sub(1);
                             self.views.timeline.playing = false;
                             self.results.tokens = Some(tokens);
+                            self.apply_pending_view();
                             continue;
                         }
                         Err(output) => output,
@@ -651,8 +677,11 @@ impl DiffscopeApp {
         self.session_ui(ui);
         if self.scene.tokens.is_some() {
             let caption = self.live_caption();
-            if let Some(scene) = &self.scene.tokens {
-                scene_panel::token_ui(ui, &caption, scene, &mut self.commands);
+            let state = &mut self.scene;
+            if let Some(scene) = &state.tokens {
+                let draft = state.token_draft.get_or_insert_with(|| scene.clone());
+                let error = state.draft_error.as_deref();
+                scene_panel::token_ui(ui, &caption, draft, error, &mut self.commands);
             }
             return;
         }
@@ -705,16 +734,10 @@ impl DiffscopeApp {
                 file_dialog::pick_file("session", &["json"]),
                 "drop the session file on the window, or start with `diffscope --session FILE`",
             ),
-            Command::SaveSession if self.scene.tokens.is_some() => self.jobs.report(
-                "sessions do not hold token scenes yet: save the scene file instead".into(),
-            ),
             Command::SaveSession => self.save_session_picked(),
             Command::Rerun => self.restart(true, true),
-            Command::StartTeachingTour => {
-                // The tour's stops are continuous scenes: their results replace the token scene's.
-                self.close_token_scene();
-                self.start_teaching_tour()
-            }
+            Command::ApplyTokenDraft => self.apply_token_draft(),
+            Command::StartTeachingTour => self.start_teaching_tour(),
             Command::TourStep(delta) => self.tour_step(delta),
             Command::EndTour => self.end_tour(),
             Command::EnterPresentation => self.views.presentation.enter(ctx),
@@ -739,7 +762,9 @@ impl DiffscopeApp {
     /// they change).
     fn live_caption(&mut self) -> Arc<caption::LiveCaption> {
         let inputs = match &self.scene.tokens {
-            Some(scene) => CaptionInputs::of_tokens(scene, scene_panel::token_length(scene)),
+            Some(scene) => {
+                CaptionInputs::of_tokens(scene, scene_panel::token_length(scene), self.scene.edited)
+            }
             None => CaptionInputs::of_scene(
                 &self.scene.current,
                 self.results.speciation.as_ref(),

@@ -14,6 +14,11 @@ use std::sync::Arc;
 /// Text is this many times larger in presentation mode.
 pub const FONT_SCALE: f32 = 1.6;
 
+/// Shares of the window's width of the caption and the analysis panel beside a token view: at
+/// 1280 px they leave it about 560 px, two token grids of 16 large-type characters' width side by
+/// side.
+const TOKEN_SHARES: [f32; 2] = [0.2, 0.34];
+
 /// Presentation state; the styles to restore on leaving.
 #[derive(Default)]
 pub struct Presentation {
@@ -210,14 +215,20 @@ impl DiffscopeApp {
                 self.jobs.progress_ui(ui);
             });
         // The caption takes a quarter, the analysis plots two fifths (its axes and legends in large
-        // type need the room), the manifold view the rest.
+        // type need the room), the manifold view the rest. A token view holds four plots where the
+        // manifold view has one: it gets the larger share.
         let width = ui.max_rect().width();
+        let [caption_share, analysis_share] = if self.scene.tokens.is_some() {
+            TOKEN_SHARES
+        } else {
+            [0.25, 0.4]
+        };
         let caption = self.live_caption();
         let imported = self.imported().map(|data| data.summary());
         egui::Panel::left("presentation caption")
             .frame(panel)
             .resizable(true)
-            .default_size(width * 0.25)
+            .default_size(width * caption_share)
             .show(ui, |ui| {
                 // A panel shrinks to its content: without this, the first frame's short text (results
                 // not yet in) would fix its width.
@@ -237,7 +248,7 @@ impl DiffscopeApp {
             egui::Panel::right("presentation analysis")
                 .frame(panel)
                 .resizable(true)
-                .default_size(width * 0.4)
+                .default_size(width * analysis_share)
                 .show(ui, |ui| {
                     ui.set_min_width(ui.available_width());
                     self.view_ui(ui, view)

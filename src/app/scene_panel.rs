@@ -1,14 +1,16 @@
 //! The left panel: built-in presets, file buttons and an editor for every scalar scene parameter. It edits
 //! a draft copy; the app applies the draft (restarting only the affected jobs) once it is valid and the
-//! pointer is released. No compute here.
+//! pointer is released, a token scene's draft when Apply is pressed. No compute here.
 
 use super::caption::{LiveCaption, caption_ui};
 use super::command::Command;
 use crate::builtin_scenes::PRESETS;
+use crate::model::discrete::DiscreteNoise;
 use crate::model::guidance::MAX_GUIDANCE;
 use crate::scene::{
     BoundarySpec, CovSpec, GaussianMixtureSpec, GuidanceSpec, InitKind, LabelRule, MeanSpec,
-    ModelSpec, SamplerKind, Scene, StoreSpec, TimeGrid, TokenModelSpec, TokenScene,
+    ModelSpec, SamplerKind, Scene, StoreSpec, TimeGrid, TokenModelSpec, TokenSamplerKind,
+    TokenScene,
 };
 use egui::{DragValue, Ui};
 use std::path::Path;
@@ -119,29 +121,100 @@ fn header(ui: &mut Ui, current_preset: Option<usize>, commands: &mut Vec<Command
     });
 }
 
-/// The panel for a token scene (mask or flip noise): its title and caption and a read-only summary;
-/// token scenes are not edited in the panel yet (edit the file and open it again).
+/// The panel for a token scene (mask or flip noise): its title and caption, what its model is, and an
+/// editor of its `draft` (noise, sampler, steps, sequences, seed, length L) that Apply validates and
+/// runs; a refused draft's `error` is shown above the button.
 pub fn token_ui(
     ui: &mut Ui,
     caption: &LiveCaption,
-    scene: &TokenScene,
+    draft: &mut TokenScene,
+    error: Option<&str>,
     commands: &mut Vec<Command>,
 ) {
     header(ui, None, commands);
     caption_section(ui, caption);
-    egui::Grid::new("token scene summary")
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        ui.label(egui::RichText::new(token_model(&draft.model).0).strong());
+        token_editor(ui, draft);
+        ui.separator();
+        if let Some(error) = error {
+            ui.colored_label(ui.visuals().error_fg_color, format!("Not applied: {error}"));
+        }
+        if ui
+            .button("Apply")
+            .on_hover_text("check the edited scene, then run it and its lab again")
+            .clicked()
+        {
+            commands.push(Command::ApplyTokenDraft);
+        }
+    });
+}
+
+/// The token scene's settings that make sense to change in the app. Values are checked by Apply
+/// (`TokenScene::validate`), which names the key of a bad one: an odd Dyck length, a sampler the noise
+/// does not allow.
+fn token_editor(ui: &mut Ui, scene: &mut TokenScene) {
+    let learned = matches!(scene.model, TokenModelSpec::LearnedMasked(_));
+    egui::Grid::new("token scene editor")
         .num_columns(2)
         .show(ui, |ui| {
-            for (name, value) in token_facts(scene) {
-                ui.label(name);
-                ui.label(value);
-                ui.end_row();
+            ui.label("noise");
+            ui.horizontal(|ui| {
+                if learned {
+                    // The network was trained under mask noise; the scene file cannot say otherwise.
+                    ui.label("mask (the network's)");
+                } else {
+                    ui.selectable_value(&mut scene.noise, DiscreteNoise::Mask, "mask");
+                    ui.selectable_value(&mut scene.noise, DiscreteNoise::Flip, "flip");
+                }
+            });
+            ui.end_row();
+            ui.label("sampler");
+            ui.horizontal_wrapped(|ui| {
+                for kind in TokenSamplerKind::ALL {
+                    ui.selectable_value(&mut scene.sampler.kind, kind, kind.sampler().name());
+                }
+            });
+            ui.end_row();
+            match &mut scene.model {
+                TokenModelSpec::IsingMixture(m) => {
+                    labelled(ui, "length L", DragValue::new(&mut m.dim));
+                }
+                TokenModelSpec::Dyck(d) => {
+                    labelled(ui, "length L", DragValue::new(&mut d.length).speed(2.0));
+                }
+                TokenModelSpec::LearnedMasked(l) => {
+                    ui.label("length L");
+                    ui.label(format!("{} (the network's)", token_model(&l.reference).1));
+                }
             }
+            ui.end_row();
+            let sampler = &mut scene.sampler;
+            labelled(
+                ui,
+                "steps",
+                DragValue::new(&mut sampler.steps).range(1..=100_000),
+            );
+            ui.end_row();
+            labelled(ui, "t_max", DragValue::new(&mut sampler.t_max).speed(0.05));
+            ui.end_row();
+            labelled(
+                ui,
+                "t_min",
+                DragValue::new(&mut sampler.t_min).speed(0.0005),
+            );
+            ui.end_row();
+            labelled(
+                ui,
+                "sequences",
+                DragValue::new(&mut scene.trajectories)
+                    .range(1..=1_000_000)
+                    .speed(10),
+            );
+            ui.end_row();
+            labelled(ui, "seed", DragValue::new(&mut scene.seed));
+            ui.end_row();
         });
-    ui.small("Token scenes are read-only here: edit the file and open it again.");
-    if ui.button("Run again").clicked() {
-        commands.push(Command::Rerun);
-    }
 }
 
 /// The token model in words, and the sequence length L.

@@ -1,6 +1,7 @@
 //! Sessions in the app: a snapshot of the app's state as a `session::Session`, applying one (the scene
-//! first, restarting only the jobs it changes; the step and selection wait for the sampled cloud), the
-//! session buttons and shortcuts, and the autosave. A session that fails to load changes nothing.
+//! first, restarting only the jobs it changes; the step and selection wait for the sampled cloud or
+//! token run), the session buttons and shortcuts, and the autosave. A session that fails to load
+//! changes nothing.
 
 use super::command::Command;
 use super::export::unused_path;
@@ -11,7 +12,8 @@ use crate::app::jobs::JobBoard;
 use crate::app::state::PendingView;
 use crate::render::camera::{Orbit, PanZoom};
 use crate::render::colormap::Colormap;
-use crate::session::{self as file, Session, ViewState};
+use crate::scene::{Scene, TokenScene};
+use crate::session::{self as file, Session, TokenSession, ViewState};
 use std::path::Path;
 
 /// The session the app starts on: `options.session`, else the autosave of the last run when no scene
@@ -38,11 +40,9 @@ impl DiffscopeApp {
     /// The current state as a session.
     pub fn session(&self) -> Session {
         let m = &self.views.manifold.settings;
-        let last = self
-            .results
-            .cloud
-            .as_ref()
-            .map(|c| c.trajectories.stored_steps.saturating_sub(1));
+        // The last step of what the centre shows: the cloud's or the token run's.
+        let last = self.stored_steps().checked_sub(1);
+        let pending = self.results.arrival.pending_view.as_ref();
         let mut session = Session {
             scene: self.scene.current.clone(),
             view: ViewState {
@@ -66,8 +66,14 @@ impl DiffscopeApp {
                 },
                 speciation_level: self.views.speciation_view.level,
             },
+            tokens: self.scene.tokens.clone().map(|scene| TokenSession {
+                scene,
+                selected: pending
+                    .and_then(|p| p.sequence)
+                    .unwrap_or(self.views.token.selected),
+            }),
         };
-        if let Some(pending) = &self.results.arrival.pending_view {
+        if let Some(pending) = pending {
             session.view.manifold.selected = pending.selected;
         }
         session.absolutize_models(None);
@@ -76,9 +82,17 @@ impl DiffscopeApp {
 
     /// Makes `session` current: its scene (restarting the jobs it changes), then its view state.
     pub fn apply_session(&mut self, session: Session) {
-        let Session { scene, view } = session;
+        let Session {
+            scene,
+            view,
+            tokens,
+        } = session;
         self.scene.preset = None;
-        self.apply_scene(scene);
+        let sequence = tokens.as_ref().map(|t| t.selected);
+        match tokens {
+            Some(tokens) => self.apply_token_session(scene, tokens.scene),
+            None => self.apply_scene(scene),
+        }
         let (m, state) = (&mut self.views.manifold.settings, &view.manifold);
         m.dims = match state.dimensions {
             file::Dimensions::Two => Dimensions::Two,
@@ -127,16 +141,31 @@ impl DiffscopeApp {
         self.results.arrival.pending_view = Some(PendingView {
             step: view.timeline.step,
             selected: state.selected,
+            sequence,
         });
         self.apply_pending_view();
     }
 
-    /// Applies the waiting step and selection once a sampled cloud is shown (a step beyond the cloud's
-    /// last is clamped, a selection beyond its trajectories dropped).
+    /// Shows the token scene `tokens` of a session, with `scene` as what the panel edits once it is
+    /// closed. The token scene's jobs restart only when it is not the one already shown (a session
+    /// the app starts on has started them).
+    fn apply_token_session(&mut self, scene: Scene, tokens: TokenScene) {
+        self.scene.replace(scene);
+        if self.scene.tokens.as_ref() != Some(&tokens) {
+            self.open_token_scene(tokens);
+        }
+    }
+
+    /// Applies the waiting step and selection once a sampled cloud (or a token scene's run) is shown
+    /// (a step beyond the last is clamped, a selection beyond the trajectories dropped, a sequence
+    /// beyond the rows shown becomes the last row).
     pub(super) fn apply_pending_view(&mut self) {
         // A cloud shown while the session's own run samples is the previous one.
         if self.jobs.is_running(super::jobs::JobKind::Sample) {
             return;
+        }
+        if self.scene.tokens.is_some() {
+            return self.apply_pending_token_view();
         }
         let Some(cloud) = &self.results.cloud else {
             return;
@@ -148,6 +177,25 @@ impl DiffscopeApp {
         self.views.timeline.step = pending.step.map_or(last, |step| step.min(last));
         self.views.manifold.settings.selected =
             pending.selected.filter(|&i| i < cloud.trajectories.n);
+    }
+
+    /// [`Self::apply_pending_view`] for a token scene: the time bar's step and the token view's
+    /// sequence once its run is shown.
+    fn apply_pending_token_view(&mut self) {
+        let Some(tokens) = &self.results.tokens else {
+            return;
+        };
+        let Some(pending) = self.results.arrival.pending_view.take() else {
+            return;
+        };
+        let last = tokens.steps().saturating_sub(1);
+        let step = pending.step.map_or(last, |step| step.min(last));
+        self.views.timeline.step = step;
+        self.views.token.step = step;
+        self.views.token.selected = pending
+            .sequence
+            .unwrap_or(0)
+            .min(tokens.rows.saturating_sub(1));
     }
 
     /// Reads the session at `path` and applies it; on failure reports one error and changes nothing.

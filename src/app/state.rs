@@ -31,6 +31,8 @@ pub struct SceneState {
     /// The token scene (mask or flip noise) shown instead of `current` while one is open. Opening a
     /// continuous scene closes it; `current` stays what the panel edits once it is closed.
     pub tokens: Option<TokenScene>,
+    /// The token scene as edited in the panel, once edited (applied by its Apply button).
+    pub token_draft: Option<TokenScene>,
 }
 
 /// Which jobs a change of scene invalidates.
@@ -63,6 +65,7 @@ impl SceneState {
             edited: false,
             preset,
             tokens: None,
+            token_draft: None,
         }
     }
 
@@ -142,17 +145,20 @@ pub struct Results {
     pub discrete_lab: Option<Arc<DiscreteLabReport>>,
 }
 
-/// The part of a session that needs the sampled cloud: applied (clamped) when it arrives.
+/// The part of a session that needs the sampled cloud (or token run): applied (clamped) when it
+/// arrives.
 #[derive(Clone)]
 pub(super) struct PendingView {
     pub(super) step: Option<usize>,
     pub(super) selected: Option<usize>,
+    /// The selected sequence of a token session's view.
+    pub(super) sequence: Option<usize>,
 }
 
 /// View changes that wait for the next cloud.
 #[derive(Clone, Default)]
 pub struct Arrival {
-    /// The step and selection of an applied session.
+    /// The step and selection of an applied session (also waiting for a token run).
     pub(super) pending_view: Option<PendingView>,
     /// A loaded data file resets the view (selection, camera) when it arrives, not before: a file that
     /// fails to load keeps the view as it was.
@@ -212,14 +218,14 @@ impl CaptionInputs {
     }
 
     /// A token scene's caption: its placeholders quote the sequence length `length` as d; it has no
-    /// continuous speciation report and is not edited in the panel.
-    pub fn of_tokens(scene: &TokenScene, length: usize) -> Self {
+    /// continuous speciation report.
+    pub fn of_tokens(scene: &TokenScene, length: usize, edited: bool) -> Self {
         CaptionInputs {
             title: scene.title.clone(),
             text: scene.caption.clone(),
             dim: Some(length),
             report: None,
-            edited: false,
+            edited,
         }
     }
 

@@ -11,6 +11,7 @@ use crate::figure::{Axis, Figure, LegendPlace, Series, Shape};
 use crate::model::discrete::MASK;
 use crate::render::colormap::{Colormap, ColormapSpan, class_rgb8};
 use egui::{Color32, Rect, Response, Sense, Stroke, Ui, Vec2, pos2, vec2};
+use std::sync::Arc;
 
 /// Symbol colours: Okabe–Ito without its yellow and grey (yellow fades on white, grey is the mask).
 const SYMBOL_COLORS: [[u8; 3]; 6] = [
@@ -130,7 +131,8 @@ pub fn ui(ui: &mut Ui, data: &TokenViewData, state: &TokenViewState) -> Vec<Toke
         ui.add_space(gap);
         ui.vertical(|ui| {
             let used = measured(ui, |ui| {
-                ui.label("Commitment time of each token").on_hover_text(
+                // Short enough for one line over a narrow column (Present mode).
+                ui.label("Commitment times").on_hover_text(
                     "The last time each token changes, coloured by stored step: under mask \
                      noise its reveal time",
                 );
@@ -162,24 +164,34 @@ pub fn ui(ui: &mut Ui, data: &TokenViewData, state: &TokenViewState) -> Vec<Toke
                 ui.visuals().text_color(),
             );
             let middle = (steps - 1) / 2;
-            let label = |step: usize| {
+            let label = |step: usize, prefix: &str| {
                 ui.painter().layout_no_wrap(
-                    format!("t = {:.2}", data.times[step]),
+                    format!("{prefix}{:.2}", data.times[step]),
                     font.clone(),
                     text,
                 )
             };
-            let ends = [
-                (egui::Align2::LEFT_TOP, labels.left_top(), label(0)),
-                (
-                    egui::Align2::RIGHT_TOP,
-                    labels.right_top(),
-                    label(steps - 1),
-                ),
-            ];
-            let centre = label(middle);
+            let ends_with = |prefix: &str| {
+                [
+                    (egui::Align2::LEFT_TOP, labels.left_top(), label(0, prefix)),
+                    (
+                        egui::Align2::RIGHT_TOP,
+                        labels.right_top(),
+                        label(steps - 1, prefix),
+                    ),
+                ]
+            };
+            let width = |ends: &[(egui::Align2, egui::Pos2, Arc<egui::Galley>); 2]| {
+                ends.iter().map(|(_, _, g)| g.size().x).sum::<f32>()
+            };
+            // In a column too narrow for "t = …" at both ends (large type), the times alone.
+            let mut ends = ends_with("t = ");
+            if width(&ends) + 16.0 > half {
+                ends = ends_with("");
+            }
+            let centre = label(middle, "t = ");
             // The middle time only where the three labels fit side by side (large type, narrow columns).
-            let room = ends.iter().map(|(_, _, g)| g.size().x).sum::<f32>() + centre.size().x;
+            let room = width(&ends) + centre.size().x;
             let shown = if room + 16.0 <= half {
                 vec![(egui::Align2::CENTER_TOP, labels.center_top(), centre)]
             } else {
@@ -203,8 +215,16 @@ pub fn ui(ui: &mut Ui, data: &TokenViewData, state: &TokenViewState) -> Vec<Toke
          shown step. Right: the class posterior.",
     );
     let bottom = (ui.available_height() - 4.0).max(60.0);
+    // In a narrow column (Present mode) the class posterior needs more than half for its axes and
+    // legend; the marginals stay readable in less.
+    let (marginals_width, posterior_width) = if half < NARROW_HALF {
+        let both = 2.0 * half;
+        (both * 0.4, both * 0.6)
+    } else {
+        (half, half)
+    };
     ui.horizontal(|ui| {
-        let (rect, _) = ui.allocate_exact_size(vec2(half, bottom), Sense::hover());
+        let (rect, _) = ui.allocate_exact_size(vec2(marginals_width, bottom), Sense::hover());
         let v = data.vocab();
         paint_cells(ui, rect, steps, data.length, |j, c| {
             marginal_color(data.marginal(selected, j, c), v, dark)
@@ -217,13 +237,18 @@ pub fn ui(ui: &mut Ui, data: &TokenViewData, state: &TokenViewState) -> Vec<Toke
         );
         ui.add_space(gap);
         ui.vertical(|ui| {
-            ui.set_width(half);
+            // The last decade's label is centred on the plot's right edge: keep room for its half
+            // inside the view, which clips.
+            ui.set_width(posterior_width - row_height);
             let figure = posterior_figure(data, selected, step);
             show(ui, &figure, "token class posterior", bottom, |p| p, |_| {});
         });
     });
     commands
 }
+
+/// Below this width of a column the bottom row gives the class posterior 60 % of the width.
+const NARROW_HALF: f32 = 320.0;
 
 /// Share of the view's height (below its header) that the token and commitment rows take.
 const TOP_SHARE: f32 = 0.42;
@@ -364,8 +389,9 @@ pub fn posterior_figure(data: &TokenViewData, row: usize, step: usize) -> Figure
         .class_labels
         .iter()
         .enumerate()
+        // The y axis says p(k | x_t): the legend names the classes only, which keeps it short.
         .map(|(k, label)| Series {
-            name: format!("p({label} | x_t)"),
+            name: label.clone(),
             color: class_rgb8(k),
             shape: Shape::Line {
                 points: data

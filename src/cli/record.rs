@@ -129,7 +129,13 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<()> {
             Scene::load(scene)?;
         }
         (None, Some(session)) => {
-            Session::load(session)?;
+            // Films run the time of a point cloud; a token scene is refused as its scene file is.
+            if Session::load(session)?.tokens.is_some() {
+                bail!(
+                    "{}: tokens: the session shows a token scene, and films are made of Gaussian-noise scenes only",
+                    session.display()
+                );
+            }
         }
         (None, None) => {}
         _ => bail!("give either a scene file or --session FILE, not both"),

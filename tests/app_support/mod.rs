@@ -73,3 +73,36 @@ pub fn settle(harness: &mut Harness<'static, DiffscopeApp>) {
         app.jobs.idle() && app.results.cloud.is_some()
     });
 }
+
+/// A small token scene: two classes of 24 independent spins (P(+1) = 0.6 vs 0.4) under mask noise,
+/// exact sampler, 24 steps, 40 sequences, 40 clone pairs: its run and lab finish in seconds.
+pub const SMALL_TOKEN_SCENE: &str = r#"{
+  "title": "Biased spins under masking (test)",
+  "noise": {"kind": "mask"},
+  "model": {
+    "kind": "ising_mixture", "dim": 24, "coupling": 1.0, "boundary": "open",
+    "components": [
+      {"weight": 0.5, "beta": 0.0, "field": 0.202733, "label": "up"},
+      {"weight": 0.5, "beta": 0.0, "field": -0.202733, "label": "down"}
+    ]
+  },
+  "sampler": {"kind": "exact", "steps": 24, "t_max": 8.0, "t_min": 0.001, "grid": "log",
+              "store": "all"},
+  "trajectories": 40,
+  "seed": 5,
+  "speciation": {"clone_times": "auto", "pairs": 40, "labels": "sampled"}
+}"#;
+
+/// Writes the small token scene into `dir` and returns its path.
+pub fn small_token_scene(dir: &Path) -> PathBuf {
+    let path = dir.join("tokens.json");
+    std::fs::write(&path, SMALL_TOKEN_SCENE).expect("write the test token scene");
+    path
+}
+
+/// Waits until every job is done and a token scene's run and lab are shown.
+pub fn settle_tokens(harness: &mut Harness<'static, DiffscopeApp>) {
+    step_until(harness, "the token run and the discrete lab", |app| {
+        app.jobs.idle() && app.results.tokens.is_some() && app.results.discrete_lab.is_some()
+    });
+}
