@@ -358,11 +358,17 @@ fn model_editor(ui: &mut Ui, model: &mut ModelSpec) {
                 ui.small(format!("exact theory from {}", reference.display()));
             }
         }
-        ModelSpec::HiddenStates(spec) => {
-            ui.label(egui::RichText::new("Hidden states of a Dyck-2 model").strong());
-            ui.horizontal(|ui| sequence_model_switch(ui, &mut spec.path));
-            ui.small(format!("{}", spec.path.display()));
-        }
+        ModelSpec::HiddenStates(spec) => match &spec.layer {
+            Some(layer) => {
+                ui.label(egui::RichText::new(format!("Layer {layer} of an ONNX model")).strong());
+                ui.small(format!("{}", spec.path.display()));
+            }
+            None => {
+                ui.label(egui::RichText::new("Hidden states of a Dyck-2 model").strong());
+                ui.horizontal(|ui| sequence_model_switch(ui, &mut spec.path));
+                ui.small(format!("{}", spec.path.display()));
+            }
+        },
     }
 }
 
@@ -372,7 +378,10 @@ fn model_editor(ui: &mut Ui, model: &mut ModelSpec) {
 pub fn switches_ui(ui: &mut Ui, model: &mut ModelSpec) {
     match model {
         ModelSpec::GaussianMixture(spec) => dimension_slider(ui, spec),
-        ModelSpec::HiddenStates(spec) => sequence_model_switch(ui, &mut spec.path),
+        // A layer of an ONNX scene has no sibling model to switch to.
+        ModelSpec::HiddenStates(spec) if spec.layer.is_none() => {
+            sequence_model_switch(ui, &mut spec.path)
+        }
         _ => {}
     }
 }
@@ -481,7 +490,7 @@ fn cov_editor(ui: &mut Ui, cov: &mut CovSpec) {
 fn sampler_editor(ui: &mut Ui, scene: &mut Scene) {
     ui.label(egui::RichText::new("Sampler").strong());
     let cap_note = display_cap_note(scene);
-    let class_conditional = scene.model.class_count().is_some();
+    let class_conditional = scene.model.can_guide();
     let sampler = &mut scene.sampler;
     ui.horizontal(|ui| {
         for (kind, name) in [
