@@ -7,8 +7,8 @@
 use crate::analysis::view_data::discrete_lab;
 use crate::diffusion::{SamplingSpec, StoreSteps, Trajectories, memory, run_trajectories};
 use crate::io::{npy, tensors};
-use crate::model::{Denoiser, ExactModel};
 use crate::model::discrete::MASK;
+use crate::model::{Denoiser, ExactModel};
 use crate::scene::{SamplerSpec, Scene, SceneFile, StoreSpec, TokenScene};
 use anyhow::{Context, bail};
 use clap::Args;

@@ -472,9 +472,11 @@ fn sampler_commitment(
     spec: &TokenSpec,
     control: &mut Control,
 ) -> Result<Vec<TokenCommitment>, ViewDataError> {
+    // A learned model has no joint draws, so no `exact` row.
     let samplers: Vec<DiscreteSampler> = DiscreteSampler::ALL
         .into_iter()
         .filter(|s| s.supports(spec.noise))
+        .filter(|&s| s != DiscreteSampler::Exact || model.joint_draws())
         .collect();
     let cancel = control.cancel_flag();
     let mut out = Vec::with_capacity(samplers.len());

@@ -670,7 +670,13 @@ mod tests {
         assert_eq!(first.class_of_unexplained(Mask, &[0, 2, 3, 1, 2, 3]), None);
         // Running depth of "( ( ( ) ] ]" reaches 3: class 1 of "max depth at least 3".
         let deep = DyckModel::new(6, 2, DyckClasses::MaxDepthAtLeast(3)).unwrap();
-        assert_eq!(deep.class_of_unexplained(Mask, &[0, 0, 0, 1, 3, 3]), Some(1));
-        assert_eq!(deep.class_of_unexplained(Mask, &[0, 1, 3, 1, 0, 2]), Some(0));
+        assert_eq!(
+            deep.class_of_unexplained(Mask, &[0, 0, 0, 1, 3, 3]),
+            Some(1)
+        );
+        assert_eq!(
+            deep.class_of_unexplained(Mask, &[0, 1, 3, 1, 0, 2]),
+            Some(0)
+        );
     }
 }
