@@ -260,10 +260,7 @@ pub fn write_data(
         return Err(not_ready(reason));
     }
     let content = content(app, view).ok_or(not_ready("its results are not in"))?;
-    let caption = match app.views.laws.sweep() {
-        Some(sweep) if view == View::Theory => sweep.summary(),
-        _ => app.figure_caption(),
-    };
+    let caption = app.view_caption(view);
     figure::write_text(path, &encode(&content, format, &caption)?)?;
     Ok(())
 }

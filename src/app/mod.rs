@@ -748,6 +748,15 @@ impl DiffscopeApp {
 
     /// The caption line of an exported view: the scene and its parameters, or what an imported file
     /// holds.
+    /// The caption of one view's figure: an open sweep's summary under the Theory tab, else
+    /// [`Self::figure_caption`].
+    pub fn view_caption(&self, view: View) -> String {
+        match self.views.laws.sweep() {
+            Some(sweep) if view == View::Theory => sweep.summary(),
+            _ => self.figure_caption(),
+        }
+    }
+
     pub fn figure_caption(&self) -> String {
         if let Some(scene) = &self.scene.tokens {
             return scene_panel::token_summary(scene);
@@ -1053,7 +1062,7 @@ impl DiffscopeApp {
             ctx.request_repaint_after(Duration::from_millis(100));
         }
         if let Some(view) = self.views.solo {
-            let caption = self.figure_caption();
+            let caption = self.view_caption(view);
             egui::Panel::bottom("figure caption")
                 .frame(self.side_frame(ui))
                 .show(ui, |ui| {

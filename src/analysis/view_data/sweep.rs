@@ -89,9 +89,12 @@ impl Vary {
                 "the key {key:?} must be dotted names, e.g. model.dim"
             )));
         }
+        // A range starts with a number; a list may hold paths such as ../models/a.safetensors.
         let values = match values.split_once("..") {
-            Some((from, rest)) => geometric_range(from, rest).map_err(fail)?,
-            None => comma_list(values).map_err(fail)?,
+            Some((from, rest)) if !values.contains(',') && from.trim().parse::<f64>().is_ok() => {
+                geometric_range(from, rest).map_err(fail)?
+            }
+            _ => comma_list(values).map_err(fail)?,
         };
         for (i, value) in values.iter().enumerate() {
             if values[..i].contains(value) {
@@ -1190,6 +1193,15 @@ mod tests {
         );
         assert_eq!(values("x=1..4:10"), [1, 2, 3, 4].map(Value::from));
         assert_eq!(values("x=0.1..10:3"), [0.1, 1.0, 10.0].map(Value::from));
+        // Relative paths are list items, not ranges.
+        assert_eq!(
+            values("model.path=../m/a.safetensors,b.safetensors"),
+            ["../m/a.safetensors", "b.safetensors"].map(Value::from)
+        );
+        assert_eq!(
+            values("model.path=../a.onnx"),
+            ["../a.onnx"].map(Value::from)
+        );
         for bad in [
             "model.dim",
             "=1",
