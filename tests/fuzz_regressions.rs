@@ -116,6 +116,7 @@ const TARGETS: [(&str, &str, Reader); 7] = [
         let options = OnnxOptions {
             path: path.to_path_buf(),
             dim: 16,
+            shape: None,
             input_x: "x".into(),
             input_t: "t".into(),
             output: "out".into(),
