@@ -249,12 +249,13 @@ pub struct LearnedSpec {
 #[serde(deny_unknown_fields)]
 pub struct OnnxSpec {
     pub path: PathBuf,
-    /// Values per state of a vector model (exactly one of `dim` and `shape`).
+    /// Values per state of a vector model (exactly one of `dim` and `shape`; 32 bits, like the box,
+    /// keep `Scene` as small as it was before `shape`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dim: Option<usize>,
-    /// `[C, H, W]` of an image model.
+    pub dim: Option<std::num::NonZeroU32>,
+    /// `[C, H, W]` of an image model (boxed: scenes are passed by value).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shape: Option<[usize; 3]>,
+    pub shape: Option<Box<[usize; 3]>>,
     /// Names of the graph's state and time inputs (default `x` and `t`).
     #[serde(default)]
     pub inputs: OnnxInputs,
@@ -293,8 +294,8 @@ impl Default for OnnxInputs {
 impl OnnxSpec {
     /// Values per state: `dim`, or C·H·W of `shape` (0 when neither is given: the checks refuse it).
     pub fn flat_dim(&self) -> usize {
-        match (self.dim, self.shape) {
-            (Some(dim), _) => dim,
+        match (self.dim, self.shape.as_deref()) {
+            (Some(dim), _) => dim.get() as usize,
             (None, Some(shape)) => shape.iter().product(),
             (None, None) => 0,
         }
@@ -1000,7 +1001,7 @@ fn validate_onnx(check: &Checker, o: &OnnxSpec) -> Result<(), SceneError> {
     {
         return check.fail("model.reference", "path must not be empty");
     }
-    match (o.dim, o.shape) {
+    match (o.dim, o.shape.as_deref()) {
         (Some(_), Some(_)) => {
             return check.fail(
                 "model.shape",
@@ -1013,9 +1014,9 @@ fn validate_onnx(check: &Checker, o: &OnnxSpec) -> Result<(), SceneError> {
                 "missing: give dim (a vector model) or shape [C, H, W] (an image model)",
             );
         }
-        (Some(dim), None) => check.count("model.dim", dim, 1, MAX_DIM, "dim")?,
+        (Some(dim), None) => check.count("model.dim", dim.get() as usize, 1, MAX_DIM, "dim")?,
         (None, Some(shape)) => {
-            for (i, n) in shape.into_iter().enumerate() {
+            for (i, &n) in shape.iter().enumerate() {
                 check.count(&format!("model.shape[{i}]"), n, 1, MAX_DIM, "a side")?;
             }
             let values = shape.iter().try_fold(1usize, |p, &n| p.checked_mul(n));
@@ -1451,7 +1452,7 @@ impl ModelSpec {
                 let options = OnnxOptions {
                     path: crate::assets::resolve(&spec.path, scene_file.parent()),
                     dim: spec.flat_dim(),
-                    shape: spec.shape,
+                    shape: spec.shape.as_deref().copied(),
                     input_x: spec.inputs.x.clone(),
                     input_t: spec.inputs.t.clone(),
                     output: spec.output.clone(),
@@ -1528,6 +1529,14 @@ impl ModelSpec {
                 scene.model.build_analytic().map(Some)
             }
             ModelSpec::Learned(_) | ModelSpec::HiddenStates(_) | ModelSpec::Onnx(_) => Ok(None),
+        }
+    }
+
+    /// `[C, H, W]` of an image model (an `onnx` model with `shape`).
+    pub fn image_shape(&self) -> Option<[usize; 3]> {
+        match self {
+            ModelSpec::Onnx(o) => o.shape.as_deref().copied(),
+            _ => None,
         }
     }
 

@@ -459,13 +459,13 @@ pub enum OnnxError {
         found: String,
     },
     #[error(
-        "{key}: the scene's state is {expected} per row, but the graph's {what} {name:?} is {found}: {path}"
+        "{key}: the scene's state is {expected} per row, but the graph's {value} is {found}: {path}"
     )]
     Shape {
         path: PathBuf,
         key: &'static str,
-        what: &'static str,
-        name: String,
+        /// The graph value, e.g. `input "x"`.
+        value: String,
         expected: String,
         found: String,
     },
@@ -641,8 +641,7 @@ impl OnnxDenoiser {
                     return Err(OnnxError::Shape {
                         path: path.clone(),
                         key: "model.shape",
-                        what: "input",
-                        name: name.clone(),
+                        value: format!("input {name:?}"),
                         expected: shape_text(&state),
                         found,
                     });
@@ -691,8 +690,7 @@ impl OnnxDenoiser {
             return Err(OnnxError::Shape {
                 path: path.clone(),
                 key: options.shape_key(),
-                what: "output",
-                name: options.output.clone(),
+                value: format!("output {:?}", options.output),
                 expected: shape_text(&state),
                 found,
             });
