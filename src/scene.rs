@@ -248,12 +248,19 @@ pub struct LearnedSpec {
 /// `{"kind": "onnx", "path": "model.onnx", "dim": 64, "inputs": {"x": "x", "t": "t"}, "output": "out",
 /// "prediction": "x0", "time": {"kind": "ou"}, "reference": "scene.json"}`, optionally with a class input
 /// (`"inputs": {"class": "y"}` and `"null_class": K`) for classifier-free guidance and `"hidden":
-/// ["name", …]`, graph values a `hidden_states` scene shows.
+/// ["name", …]`, graph values a `hidden_states` scene shows. An image model gives `"shape": [C, H, W]`
+/// instead of `dim` (x and the prediction `[N, C, H, W]`, d = C·H·W).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OnnxSpec {
     pub path: PathBuf,
-    pub dim: usize,
+    /// Values per state of a vector model (exactly one of `dim` and `shape`; 32 bits, like the box,
+    /// keep `Scene` as small as it was before `shape`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dim: Option<std::num::NonZeroU32>,
+    /// `[C, H, W]` of an image model (boxed: scenes are passed by value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shape: Option<Box<[usize; 3]>>,
     /// Names of the graph's state and time inputs (default `x` and `t`).
     #[serde(default)]
     pub inputs: OnnxInputs,
@@ -295,6 +302,17 @@ impl Default for OnnxInputs {
             x: "x".into(),
             t: "t".into(),
             class: None,
+        }
+    }
+}
+
+impl OnnxSpec {
+    /// Values per state: `dim`, or C·H·W of `shape` (0 when neither is given: the checks refuse it).
+    pub fn flat_dim(&self) -> usize {
+        match (self.dim, self.shape.as_deref()) {
+            (Some(dim), _) => dim.get() as usize,
+            (None, Some(shape)) => shape.iter().product(),
+            (None, None) => 0,
         }
     }
 }
@@ -1016,7 +1034,33 @@ fn validate_onnx(check: &Checker, o: &OnnxSpec) -> Result<(), SceneError> {
     {
         return check.fail("model.reference", "path must not be empty");
     }
-    check.count("model.dim", o.dim, 1, MAX_DIM, "dim")?;
+    match (o.dim, o.shape.as_deref()) {
+        (Some(_), Some(_)) => {
+            return check.fail(
+                "model.shape",
+                "give either dim (a vector model) or shape [C, H, W] (an image model), not both",
+            );
+        }
+        (None, None) => {
+            return check.fail(
+                "model.dim",
+                "missing: give dim (a vector model) or shape [C, H, W] (an image model)",
+            );
+        }
+        (Some(dim), None) => check.count("model.dim", dim.get() as usize, 1, MAX_DIM, "dim")?,
+        (None, Some(shape)) => {
+            for (i, &n) in shape.iter().enumerate() {
+                check.count(&format!("model.shape[{i}]"), n, 1, MAX_DIM, "a side")?;
+            }
+            let values = shape.iter().try_fold(1usize, |p, &n| p.checked_mul(n));
+            if values.is_none_or(|v| v > MAX_DIM) {
+                return check.fail(
+                    "model.shape",
+                    format!("C·H·W must be at most {MAX_DIM} values, got {shape:?}"),
+                );
+            }
+        }
+    }
     for (key, name) in [
         ("model.inputs.x", &o.inputs.x),
         ("model.inputs.t", &o.inputs.t),
@@ -1084,7 +1128,7 @@ fn validate_onnx(check: &Checker, o: &OnnxSpec) -> Result<(), SceneError> {
             "model.labeller",
             "a scene with a \"reference\" takes its classes from it: give one or the other",
         ),
-        Some(labeller) => validate_labeller(check, labeller, o.dim),
+        Some(labeller) => validate_labeller(check, labeller, o.flat_dim()),
         None => Ok(()),
     }
 }
@@ -1493,7 +1537,8 @@ impl ModelSpec {
             ModelSpec::Onnx(spec) => {
                 let options = OnnxOptions {
                     path: crate::assets::resolve(&spec.path, scene_file.parent()),
-                    dim: spec.dim,
+                    dim: spec.flat_dim(),
+                    shape: spec.shape.as_deref().copied(),
                     input_x: spec.inputs.x.clone(),
                     input_t: spec.inputs.t.clone(),
                     output: spec.output.clone(),
@@ -1591,12 +1636,20 @@ impl ModelSpec {
         }
     }
 
+    /// `[C, H, W]` of an image model (an `onnx` model with `shape`).
+    pub fn image_shape(&self) -> Option<[usize; 3]> {
+        match self {
+            ModelSpec::Onnx(o) => o.shape.as_deref().copied(),
+            _ => None,
+        }
+    }
+
     /// Dimension of one state, when the scene fixes it.
     pub fn dim(&self) -> Option<usize> {
         match self {
             ModelSpec::GaussianMixture(g) => Some(g.dim),
             ModelSpec::IsingMixture(m) => Some(m.dim),
-            ModelSpec::Onnx(o) => Some(o.dim),
+            ModelSpec::Onnx(o) => Some(o.flat_dim()),
             ModelSpec::Learned(_) | ModelSpec::HiddenStates(_) => None,
         }
     }

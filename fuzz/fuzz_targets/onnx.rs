@@ -14,6 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let options = OnnxOptions {
         path: scratch_file("onnx", data),
         dim: DIM,
+        shape: None,
         input_x: "x".into(),
         input_t: "t".into(),
         output: "out".into(),

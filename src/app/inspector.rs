@@ -1,10 +1,13 @@
 //! The inspector: the selected trajectory's class posterior over time (stacked bands), its final class
-//! and its commitment time. Reads the finished trajectories only; the plot is a `figure::Figure` built by
-//! [`posterior_figure`] (pure) and drawn from it, so the exports show the same bands.
+//! and its commitment time, and for an image model its x_t and x̂_0 as a strip of small pictures over
+//! the stored steps. Reads the finished trajectories only; the plot is a `figure::Figure` built by
+//! [`posterior_figure`] (pure) and drawn from it, so the exports show the same bands, and the strip's
+//! picture is `analysis::view_data::image_strip::strip` (pure), uploaded once per trajectory.
 
 use super::figure_plot::show;
 use crate::analysis::speciation::commitment::EPSILON;
 use crate::analysis::view_data::Cloud;
+use crate::analysis::view_data::image_strip::{self, ImageSteps};
 use crate::figure::{Axis, Figure, LegendPlace, Rgb, Series, Shape};
 use crate::render::colormap::class_rgb8;
 use egui::Ui;
@@ -41,6 +44,9 @@ pub fn ui(ui: &mut Ui, cloud: Option<&Cloud>, selected: Option<usize>, current_t
     let t = &cloud.trajectories;
     let labels = &t.class_labels;
     ui.label(format!("Trajectory {i} of {}", t.n));
+    if let Some(images) = &cloud.images {
+        image_strip_ui(ui, cloud, images, i, current_t);
+    }
     if t.posterior.is_none() {
         ui.label("This cloud has no class posterior (a loaded point file).");
         return;
@@ -149,4 +155,82 @@ pub fn posterior_figure(cloud: &Cloud, i: usize, current_t: Option<f64>) -> Opti
         series,
         legend: LegendPlace::RightTop,
     })
+}
+
+/// Screen pixels per image pixel at least, and tiles at most, of the image strip.
+const MIN_ZOOM: f32 = 2.0;
+const MAX_COLUMNS: usize = 12;
+/// Height of the row of times under the strip.
+const TIME_ROW: f32 = 14.0;
+
+/// The selected trajectory's x_t (top) and x̂_0 (bottom) at up to [`MAX_COLUMNS`] stored steps, as
+/// wide as the panel allows; the column nearest the selected time is framed.
+fn image_strip_ui(
+    ui: &mut Ui,
+    cloud: &Cloud,
+    images: &ImageSteps,
+    i: usize,
+    current_t: Option<f64>,
+) {
+    let w = images.shape[2];
+    let room = ui.available_width().max(1.0);
+    let per_column = (w + image_strip::GAP) as f32 * MIN_ZOOM;
+    let columns = ((room / per_column) as usize).clamp(2, MAX_COLUMNS);
+    let Some(strip) = image_strip::strip(&cloud.trajectories, images, i, columns) else {
+        return;
+    };
+    ui.label("x_t (top) and the model's x̂_0 (bottom), from t_max to t_min:");
+    // One upload per trajectory and column count: the cloud's address tells a new run apart.
+    let key = (std::ptr::from_ref(cloud) as usize, i, strip.steps.len());
+    let id = ui.scope_id().with("inspector image strip");
+    let cached: Option<((usize, usize, usize), egui::TextureHandle)> =
+        ui.ctx().data(|d| d.get_temp(id));
+    let texture = match cached {
+        Some((k, texture)) if k == key => texture,
+        _ => {
+            let picture = egui::ColorImage::from_rgb([strip.width, strip.height], &strip.rgb);
+            let texture = ui.ctx().load_texture(
+                "inspector image strip",
+                picture,
+                egui::TextureOptions::NEAREST,
+            );
+            ui.ctx()
+                .data_mut(|d| d.insert_temp(id, (key, texture.clone())));
+            texture
+        }
+    };
+    let zoom = (room / strip.width as f32).clamp(1.0, 8.0).floor();
+    let size = egui::vec2(strip.width as f32, strip.height as f32) * zoom;
+    let (rect, _) = ui.allocate_exact_size(size + egui::vec2(0.0, TIME_ROW), egui::Sense::hover());
+    let picture = egui::Rect::from_min_size(rect.min, size);
+    let painter = ui.painter_at(rect);
+    let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
+    painter.image(texture.id(), picture, uv, egui::Color32::WHITE);
+    let column_width = (w + image_strip::GAP) as f32 * zoom;
+    let selected = current_t.and_then(|now| {
+        (0..strip.times.len()).min_by(|&a, &b| {
+            (strip.times[a] - now)
+                .abs()
+                .total_cmp(&(strip.times[b] - now).abs())
+        })
+    });
+    let [r, g, b] = SELECTED_TIME_COLOR;
+    let frame = egui::Stroke::new(1.5, egui::Color32::from_rgb(r, g, b).gamma_multiply(1.6));
+    for (column, &t) in strip.times.iter().enumerate() {
+        let left = picture.left() + column as f32 * column_width;
+        if selected == Some(column) {
+            let tile = egui::Rect::from_min_size(
+                egui::pos2(left, picture.top()),
+                egui::vec2(w as f32 * zoom, picture.height()),
+            );
+            painter.rect_stroke(tile, 0.0, frame, egui::StrokeKind::Outside);
+        }
+        painter.text(
+            egui::pos2(left + 0.5 * w as f32 * zoom, picture.bottom() + 1.0),
+            egui::Align2::CENTER_TOP,
+            format!("{t:.2}"),
+            egui::FontId::proportional(10.0),
+            ui.visuals().weak_text_color(),
+        );
+    }
 }

@@ -1241,6 +1241,7 @@ mod tests {
             explained_per_time: vec![[0.0; 3]; steps],
             explained_pooled: [0.0; 3],
             bases: Vec::new(),
+            images: None,
         };
         let mut view = ManifoldView::default();
         view.settings.color_by = ColorBy::Time;
@@ -1296,6 +1297,7 @@ mod tests {
             explained_pooled: [0.0; 3],
             bases,
             trajectories,
+            images: None,
         };
         let view = ManifoldView::default();
         let (i, step) = (4, 1);

@@ -360,7 +360,11 @@ fn ddpm_index(times: &[f64], t: f64) -> f64 {
 #[derive(Clone, Debug, PartialEq)]
 pub struct OnnxOptions {
     pub path: PathBuf,
+    /// Values per state (C·H·W for an image model).
     pub dim: usize,
+    /// `[C, H, W]` of an image model: x is fed and the output read as `[N, C, H, W]`; `None` for
+    /// `[N, dim]`. Everywhere else a state stays a flat row of `dim` values.
+    pub shape: Option<[usize; 3]>,
     pub input_x: String,
     pub input_t: String,
     pub output: String,
@@ -383,6 +387,51 @@ pub struct OnnxExtras {
 pub struct ClassInput {
     pub name: String,
     pub null: u32,
+}
+
+impl OnnxOptions {
+    /// The shape of one state as the graph takes and returns it: `[dim]` or `[C, H, W]`.
+    pub fn state_shape(&self) -> Vec<usize> {
+        self.shape.map_or_else(|| vec![self.dim], |s| s.to_vec())
+    }
+
+    /// The scene key that fixes the state's shape.
+    fn shape_key(&self) -> &'static str {
+        if self.shape.is_some() {
+            "model.shape"
+        } else {
+            "model.dim"
+        }
+    }
+}
+
+/// A batch shape `[rows, …state]` (symbolic or concrete rows).
+fn batch_shape<D: From<usize>>(rows: D, state: &[usize]) -> TVec<D> {
+    std::iter::once(rows)
+        .chain(state.iter().map(|&n| D::from(n)))
+        .collect()
+}
+
+/// The declared shape of a graph value as text, when it contradicts `[N, …state]` (a known rank or a
+/// known non-batch dimension that differs).
+fn contradicts(
+    shape: &tract_onnx::tract_hir::infer::ShapeFactoid,
+    state: &[usize],
+) -> Option<String> {
+    let rank = shape.rank().concretize();
+    let differs = state.iter().enumerate().any(|(i, &n)| {
+        shape
+            .dim(i + 1)
+            .and_then(|d| d.concretize())
+            .is_some_and(|d| d.to_i64().is_ok_and(|d| d != n as i64))
+    });
+    (rank.is_some_and(|r| r != 1 + state.len() as i64) || differs).then(|| format!("[{shape:?}]"))
+}
+
+/// Writes a shape as `[a, b, …]` (symbolic dimensions by name).
+fn shape_text<D: std::fmt::Display>(dims: impl IntoIterator<Item = D>) -> String {
+    let dims: Vec<String> = dims.into_iter().map(|d| d.to_string()).collect();
+    format!("[{}]", dims.join(", "))
 }
 
 /// What can go wrong with an ONNX denoiser. Each message names the scene key involved and ends with
@@ -453,6 +502,23 @@ pub enum OnnxError {
         what: &'static str,
         t: f64,
     },
+    #[error(
+        "{key}: the scene's state is {expected} per row, but the graph's {value} is {found}: {path}"
+    )]
+    Shape {
+        path: PathBuf,
+        key: &'static str,
+        /// The graph value, e.g. `input "x"`.
+        value: String,
+        expected: String,
+        found: String,
+    },
+    #[error("model.shape: {shape:?} holds {} values, but dim = {dim}: {path}", shape.iter().product::<usize>())]
+    ShapeDim {
+        path: PathBuf,
+        shape: Vec<usize>,
+        dim: usize,
+    },
     #[error("model.time.{key}: {message}: {path}")]
     Time {
         path: PathBuf,
@@ -468,14 +534,13 @@ pub enum OnnxError {
         problem: String,
     },
     #[error(
-        "model.output: the graph's output {name:?} has shape {found:?}, expected [{rows}, {dim}]: {path}"
+        "model.output: the graph's output {name:?} has shape {found:?}, expected {expected:?}: {path}"
     )]
     OutputShape {
         path: PathBuf,
         name: String,
         found: Vec<usize>,
-        rows: usize,
-        dim: usize,
+        expected: Vec<usize>,
     },
     #[error(
         "model.output: the graph's output {name:?} is {what} at OU time t = {t} (model time {input}): {path}"
@@ -587,13 +652,27 @@ impl OnnxDenoiser {
             problem,
         })?;
         let sources = model.input_outlets().map(<[_]>::to_vec).unwrap_or_default();
+        let state = options.state_shape();
+        if state.iter().product::<usize>() != options.dim {
+            return Err(OnnxError::ShapeDim {
+                path: path.clone(),
+                shape: state,
+                dim: options.dim,
+            });
+        }
         let mut chosen = Vec::with_capacity(2);
         for (role, name, rank, expected) in [
             (
                 "x",
                 &options.input_x,
-                2,
-                format!("[N, {}] float32", options.dim),
+                1 + state.len() as i64,
+                format!(
+                    "{} float32",
+                    shape_text(
+                        std::iter::once("N".to_string())
+                            .chain(state.iter().map(ToString::to_string))
+                    )
+                ),
             ),
             ("t", &options.input_t, 1, "[N] float32".to_string()),
         ] {
@@ -607,6 +686,19 @@ impl OnnxDenoiser {
             };
             let declared = model.outlet_fact(outlet).map(|f| f.shape.clone()).ok();
             if let Some(shape) = declared {
+                // An image model's rank is part of its `shape` key.
+                if role == "x"
+                    && options.shape.is_some()
+                    && let Some(found) = contradicts(&shape, &state)
+                {
+                    return Err(OnnxError::Shape {
+                        path: path.clone(),
+                        key: "model.shape",
+                        value: format!("input {name:?}"),
+                        expected: shape_text(&state),
+                        found,
+                    });
+                }
                 let declared_rank = shape.rank().concretize();
                 if declared_rank.is_some_and(|r| r != rank) {
                     return Err(OnnxError::InputShape {
@@ -618,6 +710,7 @@ impl OnnxDenoiser {
                     });
                 }
                 if role == "x"
+                    && options.shape.is_none()
                     && let Some(columns) = shape.dim(1).and_then(|d| d.concretize())
                     && columns.to_i64().is_ok_and(|c| c != options.dim as i64)
                 {
@@ -650,6 +743,19 @@ impl OnnxDenoiser {
                 name: options.output.clone(),
                 available: outlet_names(&model, &outputs),
             })?;
+        let declared = model.output_outlets().ok().and_then(|o| o.first().copied());
+        if let Some(found) = declared
+            .and_then(|o| model.outlet_fact(o).ok())
+            .and_then(|fact| contradicts(&fact.shape, &state))
+        {
+            return Err(OnnxError::Shape {
+                path: path.clone(),
+                key: options.shape_key(),
+                value: format!("output {:?}", options.output),
+                expected: shape_text(&state),
+                found,
+            });
+        }
         for name in &extras.hidden {
             model
                 .select_outputs_by_name([name])
@@ -673,7 +779,7 @@ impl OnnxDenoiser {
             })?;
         let rows = model.symbols.sym("N");
         let class = extras.class.as_ref().map(|_| class_type);
-        let symbolic = Self::optimise(&model, options.dim, class, rows.to_dim());
+        let symbolic = Self::optimise(&model, &state, class, rows.to_dim());
         let denoiser = OnnxDenoiser {
             options: options.clone(),
             extras: extras.clone(),
@@ -690,18 +796,18 @@ impl OnnxDenoiser {
         Ok(denoiser)
     }
 
-    /// The graph optimised for x `[rows, dim]`, t `[rows]` and, when `class` is given, a class input
-    /// `[rows]` of that type.
+    /// The graph optimised for x `[rows, …state]`, t `[rows]` and, when `class` is given, a class
+    /// input `[rows]` of that type.
     fn optimise(
         model: &InferenceModel,
-        dim: usize,
+        state: &[usize],
         class: Option<DatumType>,
         rows: TDim,
     ) -> Result<Plan, String> {
         guarded(|| {
             let mut model = model
                 .clone()
-                .with_input_fact(0, f32::fact([rows.clone(), dim.to_dim()]).into())?
+                .with_input_fact(0, f32::fact(batch_shape(rows.clone(), state)).into())?
                 .with_input_fact(1, f32::fact([rows.clone()]).into())?;
             if let Some(class) = class {
                 model = model.with_input_fact(2, class.fact([rows]).into())?;
@@ -720,13 +826,17 @@ impl OnnxDenoiser {
             return Ok(plan.clone());
         }
         let class = self.extras.class.as_ref().map(|_| self.class_type);
-        let plan = Self::optimise(&self.graph, self.options.dim, class, rows.to_dim()).map_err(
-            |problem| OnnxError::Optimise {
-                path: self.options.path.clone(),
-                dim: self.options.dim,
-                problem,
-            },
-        )?;
+        let plan = Self::optimise(
+            &self.graph,
+            &self.options.state_shape(),
+            class,
+            rows.to_dim(),
+        )
+        .map_err(|problem| OnnxError::Optimise {
+            path: self.options.path.clone(),
+            dim: self.options.dim,
+            problem,
+        })?;
         cache.insert(rows, plan.clone());
         Ok(plan)
     }
@@ -766,7 +876,7 @@ impl OnnxDenoiser {
                 .collect::<Vec<u32>>()
         });
         guarded(|| {
-            let states = Tensor::from_shape(&[rows, dim], x)?;
+            let states = Tensor::from_shape(&batch_shape(rows, &self.options.state_shape()), x)?;
             let times = Tensor::from_shape(&[rows], &vec![input; rows])?;
             let mut inputs = tvec!(states.into(), times.into());
             if let Some(labels) = &labels {
@@ -799,20 +909,19 @@ impl OnnxDenoiser {
         rows: usize,
         t: f64,
     ) -> Result<Vec<f32>, OnnxError> {
-        let dim = self.options.dim;
         let output = outputs
             .first()
             .ok_or_else(|| self.run_error(t, "the graph returned no output".into()))?;
         let view = output
             .to_plain_array_view::<f32>()
             .map_err(|e| self.run_error(t, format!("output is not float32: {e}")))?;
-        if view.shape() != [rows, dim] {
+        let expected = batch_shape(rows, &self.options.state_shape());
+        if view.shape() != expected.as_slice() {
             return Err(OnnxError::OutputShape {
                 path: self.options.path.clone(),
                 name: self.options.output.clone(),
                 found: view.shape().to_vec(),
-                rows,
-                dim,
+                expected: expected.to_vec(),
             });
         }
         Ok(view.iter().copied().collect())

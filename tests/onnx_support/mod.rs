@@ -10,6 +10,7 @@ pub fn load_and_run(path: &Path) -> Result<(), String> {
     let options = OnnxOptions {
         path: path.to_path_buf(),
         dim: 16,
+        shape: None,
         input_x: "x".into(),
         input_t: "t".into(),
         output: "out".into(),

@@ -4,11 +4,11 @@
 //! kept, or one point cloud) or a synthetic generator; [`CloudOrigin`] says which, for the panels.
 
 use super::ViewDataError;
+use super::image_strip::{ImageSteps, denoise_stored};
 use crate::analysis::control::Control;
 use crate::analysis::geometry::{PcaBasis, PointCloud};
 use crate::analysis::speciation::SpeciationError;
 use crate::analysis::speciation::commitment::Commitment;
-use crate::analysis::speciation::labeller::{DenoisedLabeller, Labeller};
 use crate::diffusion::{SamplingSpec, StoreSteps, Trajectories, memory, run_trajectories};
 use crate::io::{LabelMeaning, Recording};
 use crate::model::class_labeller::{ClassLabeller, LabellerSpec};
@@ -95,6 +95,9 @@ pub struct Cloud {
     pub explained_pooled: [f32; 3],
     /// `[S]` the sign-aligned per-step bases behind `per_time` (empty for a synthetic cloud).
     pub bases: Vec<PcaBasis>,
+    /// An image model's x̂_0 at every stored step (scenes whose model has `shape`), for the
+    /// inspector's image strip.
+    pub images: Option<ImageSteps>,
 }
 
 impl Cloud {
@@ -150,17 +153,20 @@ pub fn sample_scene(scene: &Scene, control: &mut Control) -> Result<Cloud, ViewD
     if let ModelSpec::HiddenStates(spec) = &scene.model {
         return hidden_states(scene, spec, control);
     }
-    let (_, trajectories) = sample_trajectories(scene, control)?;
+    let (_, trajectories, images) = sample_trajectories(scene, control)?;
     control.step(0.85, "projecting")?;
     let name = scene.title.clone().unwrap_or_else(|| "scene".into());
-    project(trajectories, CloudOrigin::Sampled { name }, control)
+    let mut cloud = project(trajectories, CloudOrigin::Sampled { name }, control)?;
+    cloud.images = images;
+    Ok(cloud)
 }
 
-/// The trajectories of [`sample_scene`] (not of a hidden-state scene) and the model that drove them.
+/// The trajectories of [`sample_scene`] (not of a hidden-state scene), the model that drove them
+/// and, for an image model, x̂_0 of every stored state.
 fn sample_trajectories(
     scene: &Scene,
     control: &mut Control,
-) -> Result<(SceneModel, Trajectories), ViewDataError> {
+) -> Result<(SceneModel, Trajectories, Option<ImageSteps>), ViewDataError> {
     // `Scene::load` made the model files of a scene file absolute; a relative path left here belongs
     // to a built-in scene and resolves against the working directory and the shipped assets.
     let origin = Path::new("");
@@ -178,14 +184,25 @@ fn sample_trajectories(
     let mut progress = |f: f32, stage: &str| control.report(f64::from(f), stage);
     let mut trajectories = run_trajectories(model.denoiser(), exact, &spec, &mut progress, cancel)?;
     control.set_span(0.0, 1.0);
+    // An image scene keeps x̂_0 of every stored state for the inspector's strip (twice the states'
+    // memory): its labeller needs exactly these x̂_0, so keeping them costs no extra model call, and
+    // any trajectory clicked shows at once.
+    let images = match scene.model.image_shape() {
+        Some(shape) => Some(ImageSteps {
+            shape,
+            denoised: denoise_stored(&trajectories, model.denoiser(), control)?,
+        }),
+        None => None,
+    };
     if let Some(reference) = &reference {
         control.step(0.8, "exact posterior")?;
         reference_posterior(&mut trajectories, reference);
     } else if let Some(spec) = scene.model.labeller() {
-        control.step(0.8, "labelling")?;
-        labeller_posterior(&mut trajectories, model.denoiser(), spec, control)?;
+        control.step(0.85, "labelling")?;
+        let denoised = images.as_ref().map(|i| i.denoised.as_slice());
+        labeller_posterior(&mut trajectories, model.denoiser(), spec, denoised, control)?;
     }
-    Ok((model, trajectories))
+    Ok((model, trajectories, images))
 }
 
 /// Fills p(k | x_t) `[N, S, K]` of the exact `reference` model along trajectories the reference did
@@ -221,11 +238,13 @@ fn reference_posterior(trajectories: &mut Trajectories, reference: &dyn ExactMod
 
 /// Fills the class posterior `[N, S, K]` of a model without an exact one from the scene's `labeller`:
 /// k-means is fitted on the final states, and at every stored step the labeller reads the model's
-/// x̂_0 (`DenoisedLabeller`), so the views colour each state by the class it is heading for.
+/// x̂_0 (`denoised`, `[N, S, d]`, computed here when not given), so the views colour each state by the
+/// class it is heading for.
 fn labeller_posterior(
     trajectories: &mut Trajectories,
     dynamics: &dyn Denoiser,
     spec: &LabellerSpec,
+    denoised: Option<&[f32]>,
     control: &mut Control,
 ) -> Result<(), ViewDataError> {
     let (n, s, d) = (trajectories.n, trajectories.stored_steps, trajectories.dim);
@@ -238,16 +257,22 @@ fn labeller_posterior(
     };
     let classes = ClassLabeller::build(spec, d, &states_at(s.saturating_sub(1)))
         .map_err(SpeciationError::from)?;
-    let labeller = DenoisedLabeller {
-        dynamics,
-        classes: &classes,
+    let computed;
+    let denoised = match denoised {
+        Some(denoised) => denoised,
+        None => {
+            computed = denoise_stored(trajectories, dynamics, control)?;
+            &computed
+        }
     };
     let k = classes.classes();
     let mut posterior = vec![0f32; n * s * k];
-    let mut out = vec![0f64; n * k];
-    for (j, &t) in trajectories.times.iter().enumerate() {
-        control.step(0.8 + 0.05 * j as f64 / s as f64, "labelling")?;
-        labeller.posterior(&states_at(j), t.max(1e-9), &mut out)?;
+    for j in 0..s {
+        let clean: Vec<f32> = (0..n)
+            .flat_map(|i| &denoised[(i * s + j) * d..(i * s + j + 1) * d])
+            .copied()
+            .collect();
+        let out = classes.posterior(&clean).map_err(SpeciationError::from)?;
         for (i, row) in out.chunks(k).enumerate() {
             let start = (i * s + j) * k;
             for (p, &v) in posterior[start..start + k].iter_mut().zip(row) {
@@ -361,7 +386,7 @@ fn onnx_hidden_states(
         seed: scene.seed,
         ..source.clone()
     };
-    let (model, trajectories) = sample_trajectories(&run, control)?;
+    let (model, trajectories, _) = sample_trajectories(&run, control)?;
     let SceneModel::Onnx(graph) = &model else {
         return Err(ViewDataError::Unsuitable(format!(
             "{} did not build an ONNX model",
@@ -575,6 +600,7 @@ fn project(
         trajectories,
         per_time,
         pooled,
+        images: None,
     })
 }
 
@@ -656,5 +682,6 @@ pub fn synthetic(n: usize, steps: usize) -> Cloud {
         explained_per_time: vec![[0.0; 3]; steps],
         explained_pooled: [0.0; 3],
         bases: Vec::new(),
+        images: None,
     }
 }

@@ -2,11 +2,13 @@
 //! PCA bases (`cloud`), a stored step measured with its hole overlay in view coordinates and the
 //! reference clouds' reports (`measured`), the speciation-lab settings a scene asks for (`lab`), the
 //! discrete lab of a token scene (`discrete_lab`) and what its token view draws (`token_view`), and
-//! the model of the DiT-vs-Euler-Stack metric table (`metric_table`). The app runs these as worker
+//! the model of the DiT-vs-Euler-Stack metric table (`metric_table`), and an image model's pictures
+//! (`image_strip`). The app runs these as worker
 //! jobs, the CLI (`render`, `speciation`) and the tests call them directly.
 
 pub mod cloud;
 pub mod discrete_lab;
+pub mod image_strip;
 pub mod lab;
 pub mod measured;
 pub mod metric_table;
