@@ -6,6 +6,9 @@
 use diffscope::io::recorded::load_recording;
 use diffscope::model::onnx::{BetaSchedule, TimeConvention, TimeMap};
 use std::path::{Path, PathBuf};
+use torch_check::{floats, max_abs_difference};
+
+mod torch_check;
 
 const N: usize = 16;
 const STEPS: usize = 20;
@@ -102,5 +105,42 @@ fn recordings_open_with_the_ou_times_of_their_scheduler() {
             );
         }
         assert_eq!(recording.class_labels, ["horizontal", "vertical"], "{name}");
+    }
+}
+
+/// The exporter's UNet graph opens through the scene block it wrote itself (`scene_model` in the
+/// check file: `[1, 16, 16]`, ε-prediction, the DDPM table) and tract gives torch's outputs on the
+/// recorded inputs: three images at timesteps 10, 250.5 and 900, each run alone (one timestep per
+/// batch). Within 1e-4, as for the project's own exports.
+#[test]
+fn the_exported_unet_opens_from_its_scene_block_and_gives_torchs_outputs() {
+    let check: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data("check.json")).unwrap()).unwrap();
+    let scene = serde_json::json!({
+        "model": check["scene_model"],
+        "sampler": { "kind": "ancestral", "steps": 20, "t_max": 5.0, "t_min": 1e-3 },
+        "trajectories": 16,
+        "seed": 1,
+    })
+    .to_string();
+    let origin = data("exported-unet.json");
+    let scene = diffscope::scene::Scene::from_json_str(&scene, &origin).unwrap();
+    let model = scene.model.build(&origin).unwrap_or_else(|e| panic!("{e}"));
+    let diffscope::scene::SceneModel::Onnx(unet) = model else {
+        panic!("the scene block builds an ONNX model");
+    };
+    assert_eq!(unet.options().dim, SIDE * SIDE);
+    let (x, out) = (floats(&check["check"]["x"]), floats(&check["check"]["out"]));
+    let steps = floats(&check["check"]["t"]);
+    let d = SIDE * SIDE;
+    assert_eq!((x.len(), out.len()), (steps.len() * d, steps.len() * d));
+    for (i, &step) in steps.iter().enumerate() {
+        let rows = i * d..(i + 1) * d;
+        let got = unet.run_raw(&x[rows.clone()], step, 1.0).unwrap();
+        let worst = max_abs_difference(&got, &out[rows.clone()]);
+        println!("timestep {step}: max |tract − torch| = {worst:.2e}");
+        assert!(worst <= 1e-4, "timestep {step}: {worst}");
+        // Not trivially small outputs: the comparison can fail.
+        assert!(out[rows].iter().map(|v| v.abs()).fold(0f32, f32::max) > 0.1);
     }
 }

@@ -291,7 +291,7 @@ fn the_app_shows_a_token_scene_and_its_discrete_lab() {
     // The Theory tab marks the scene's cell of the law table and names its L.
     h.get_by_label("Theory").click();
     h.run_steps(2);
-    h.get_by_label_contains("ln L + c   (this scene, L = 64)");
+    h.get_by_label_contains("ln L + c\n(this scene, L = 64)");
     h.get_by_label_contains(&format!(
         "Exact crossing t_mid (φ_post = midpoint level) = {t_mid:.3}"
     ));

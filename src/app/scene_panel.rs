@@ -27,6 +27,16 @@ fn labelled(ui: &mut Ui, label: impl Into<egui::WidgetText>, value: DragValue) -
     ui.add(value).labelled_by(label.id)
 }
 
+/// The sampler's step count and time range, one grid row each (continuous and token scenes alike).
+fn step_and_time_rows(ui: &mut Ui, steps: &mut usize, t_max: &mut f64, t_min: &mut f64) {
+    labelled(ui, "steps", DragValue::new(steps).range(1..=100_000));
+    ui.end_row();
+    labelled(ui, "t_max", DragValue::new(t_max).speed(0.05));
+    ui.end_row();
+    labelled(ui, "t_min", DragValue::new(t_min).speed(0.0005));
+    ui.end_row();
+}
+
 /// Draws the panel (with the applied scene's live `caption`, or what the imported file on display
 /// holds instead); edits go into `draft`, requests into `commands`.
 pub fn ui(
@@ -190,20 +200,12 @@ fn token_editor(ui: &mut Ui, scene: &mut TokenScene) {
             }
             ui.end_row();
             let sampler = &mut scene.sampler;
-            labelled(
+            step_and_time_rows(
                 ui,
-                "steps",
-                DragValue::new(&mut sampler.steps).range(1..=100_000),
+                &mut sampler.steps,
+                &mut sampler.t_max,
+                &mut sampler.t_min,
             );
-            ui.end_row();
-            labelled(ui, "t_max", DragValue::new(&mut sampler.t_max).speed(0.05));
-            ui.end_row();
-            labelled(
-                ui,
-                "t_min",
-                DragValue::new(&mut sampler.t_min).speed(0.0005),
-            );
-            ui.end_row();
             labelled(
                 ui,
                 "sequences",
@@ -505,20 +507,12 @@ fn sampler_editor(ui: &mut Ui, scene: &mut Scene) {
     egui::Grid::new("sampler grid")
         .num_columns(2)
         .show(ui, |ui| {
-            labelled(
+            step_and_time_rows(
                 ui,
-                "steps",
-                DragValue::new(&mut sampler.steps).range(1..=100_000),
+                &mut sampler.steps,
+                &mut sampler.t_max,
+                &mut sampler.t_min,
             );
-            ui.end_row();
-            labelled(ui, "t_max", DragValue::new(&mut sampler.t_max).speed(0.05));
-            ui.end_row();
-            labelled(
-                ui,
-                "t_min",
-                DragValue::new(&mut sampler.t_min).speed(0.0005),
-            );
-            ui.end_row();
             ui.label("time grid");
             ui.horizontal(|ui| {
                 ui.selectable_value(&mut sampler.grid, TimeGrid::Log, "log");

@@ -157,7 +157,8 @@ pub fn table_rows(theory: &TokenTheory) -> Vec<[String; 3]> {
             let cell = |difference: ClassDifference| {
                 let text = law_text(noise, difference).to_string();
                 if theory.is_scene_cell(noise, difference) {
-                    format!("{text}   (this scene, L = {})", theory.length)
+                    // On its own line: the table must fit the Theory tab at Present mode's type size.
+                    format!("{text}\n(this scene, L = {})", theory.length)
                 } else {
                     text
                 }
@@ -182,7 +183,8 @@ pub fn ui(ui: &mut Ui, theory: &TokenTheory) {
                 .show(ui, |ui| {
                     ui.strong("noise");
                     for d in ClassDifference::ALL {
-                        ui.strong(d.name());
+                        // "classes differ only in correlations" on two lines, for the same reason.
+                        ui.strong(d.name().replacen(" in ", "\nin ", 1));
                     }
                     ui.end_row();
                     for (row, noise) in table_rows(theory).iter().zip(LawNoise::ALL) {
