@@ -480,6 +480,15 @@ fn the_app_shows_imported_data_and_keeps_it_when_a_load_fails() {
         "the cloud stays"
     );
 
+    // A session saved now holds the scene, and the notice says the file is not in it.
+    let session = dir.path().join("while-imported.session.json");
+    assert!(h.state_mut().save_session(&session));
+    let notice = h.state().jobs.notice().unwrap_or_default().to_string();
+    assert!(
+        notice.contains("lines.safetensors, is not part of a session"),
+        "{notice}"
+    );
+
     // The scene panel names the file instead of the scene's settings; its button brings the scene back.
     h.get_by_label_contains("Showing imported data: lines.safetensors");
     assert!(h.query_by_label_contains("clone pairs").is_none());

@@ -10,7 +10,15 @@ use libfuzzer_sys::fuzz_target;
 
 const DIM: usize = 16;
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(
+    init: {
+        // libFuzzer's hook aborts at any panic, before unwinding; the loader catches panics inside
+        // tract (`guarded`) and turns them into errors, as the app relies on. With the default hook a
+        // caught panic is only printed, and a panic that escapes the loader still aborts the run (the
+        // harness aborts on any unwind that reaches it).
+        drop(std::panic::take_hook());
+    },
+    |data: &[u8]| {
     let options = OnnxOptions {
         path: scratch_file("onnx", data),
         dim: DIM,

@@ -17,7 +17,11 @@ fuzz_target!(|data: &[u8]| {
         Ok(SceneFile::Tokens(tokens)) => {
             let json = tokens.to_json_pretty().expect("a valid scene serialises");
             let again = SceneFile::from_json_str(&json, origin).expect("a scene's own JSON parses");
-            assert_eq!(SceneFile::Tokens(tokens.clone()), again, "JSON round trip changed the scene");
+            assert_eq!(
+                SceneFile::Tokens(tokens.clone()),
+                again,
+                "JSON round trip changed the scene"
+            );
             let _ = tokens.token_spec();
             // Dyck tables cost O(L³) to build: long words would only make the fuzzer time out.
             if !matches!(&tokens.model, TokenModelSpec::Dyck(d) if d.length > 64) {

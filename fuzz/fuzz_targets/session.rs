@@ -15,7 +15,9 @@ fuzz_target!(|data: &[u8]| {
     let Ok(session) = Session::load(&path) else {
         return;
     };
-    let json = session.to_json_pretty().expect("a valid session serialises");
+    let json = session
+        .to_json_pretty()
+        .expect("a valid session serialises");
     let again = Session::from_json_str(&json, &path).expect("a session's own JSON parses");
     assert_eq!(session, again, "JSON round trip changed the session");
     // Opening a session builds its model: it must stay within the allocation cap too.

@@ -55,8 +55,11 @@ pub fn ui(ui: &mut Ui, cloud: Option<&Cloud>, selected: Option<usize>, current_t
     if let Some(p) = t.posterior_at(i, last)
         && let Some((k, &pk)) = p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))
     {
-        let name = labels.get(k).cloned().unwrap_or_else(|| k.to_string());
-        ui.label(format!("Ends in class {name} (p = {pk:.3} at t_min)"));
+        let name = labels
+            .get(k)
+            .cloned()
+            .unwrap_or_else(|| format!("class {k}"));
+        ui.label(format!("Final class: {name} (p = {pk:.3} at t_min)"));
     }
     match commitment_time(cloud, i) {
         Some(tc) => ui.label(format!(
@@ -179,7 +182,8 @@ fn image_strip_ui(
     let Some(strip) = image_strip::strip(&cloud.trajectories, images, i, columns) else {
         return;
     };
-    ui.label("x_t (top) and the model's x̂_0 (bottom), from t_max to t_min:");
+    // Written out: egui's fonts have no combining circumflex (x̂_0 showed as "x_0").
+    ui.label("x_t (top) and the model's estimate of x_0, D(x_t, t) (bottom), from t_max to t_min:");
     // One upload per trajectory and column count: the cloud's address tells a new run apart.
     let key = (std::ptr::from_ref(cloud) as usize, i, strip.steps.len());
     let id = ui.scope_id().with("inspector image strip");

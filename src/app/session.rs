@@ -221,8 +221,17 @@ impl DiffscopeApp {
     pub fn save_session(&mut self, path: &Path) -> bool {
         match self.session().save(path) {
             Ok(()) => {
+                // A session holds a scene; an imported file on display is not part of it, and the
+                // user must not believe it is.
+                let data = self.imported().map_or_else(String::new, |imported| {
+                    format!(
+                        " (its scene and view; the file on display, {}, is not part of a \
+                         session: open it again with `diffscope FILE`)",
+                        imported.path.display()
+                    )
+                });
                 self.jobs
-                    .notify(format!("saved the session to {}", path.display()));
+                    .notify(format!("saved the session to {}{data}", path.display()));
                 true
             }
             Err(e) => {

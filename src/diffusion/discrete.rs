@@ -110,7 +110,18 @@ impl TokenTrajectories {
     }
 }
 
-/// Steps rows of one model with one sampler, reusing its buffers from step to step.
+/// Steps one path at a time of one model with one sampler, reusing its buffers from step to step.
+///
+/// Under mask noise the `exact` sampler follows its path: p(x_0 | x_t) depends only on the revealed
+/// sites (a mask says nothing about the value behind it, whatever t), and the clean word drawn at the
+/// previous step is, given the state that step produced, itself a draw from p(x_0 | x_s) (the
+/// forward chain x_0 → x_s → x_t is Markov and the step only revealed sites of that word). So when a
+/// step is given the very state the stepper returned last, it reveals sites of the same word instead
+/// of drawing a new one: the path law is unchanged and a step costs one uniform per masked site. A
+/// stepper therefore steps one path at a time: paths must not be interleaved on one stepper (a state
+/// equal to another path's last output would inherit that path's word). Starting a new path from a
+/// fresh state, or cloning one (the first clone continues the word, the second draws its own), is
+/// fine.
 pub struct TokenStepper<'a> {
     model: &'a dyn TokenModel,
     noise: DiscreteNoise,
@@ -118,7 +129,10 @@ pub struct TokenStepper<'a> {
     /// `[L, V]` per-site marginals and `[K]` class posterior of the last posterior call.
     marginals: Vec<f64>,
     classes: Vec<f64>,
+    /// The clean word of the last exact step, and (mask noise) the state that step returned while
+    /// the word still stands behind it.
     x0: Vec<u8>,
+    returned: Option<Vec<u8>>,
     order: Vec<usize>,
     /// `[V]` flip-bridge weights of one site.
     bridge_weights: Vec<f64>,
@@ -217,6 +231,7 @@ impl<'a> TokenStepper<'a> {
             marginals: vec![0.0; model.length() * model.vocab()],
             classes: vec![0.0; model.weights().len()],
             x0: vec![0; model.length()],
+            returned: None,
             order: Vec::with_capacity(model.length()),
             bridge_weights: Vec::with_capacity(model.vocab()),
         }
@@ -241,10 +256,18 @@ impl<'a> TokenStepper<'a> {
         let vocab = model.vocab();
         match scratch.sampler {
             DiscreteSampler::Exact => {
-                model.sample_posterior(noise, t, x, rng, &mut scratch.x0);
+                let follows = scratch.returned.as_deref() == Some(&*x);
+                if !follows {
+                    model.sample_posterior(noise, t, x, rng, &mut scratch.x0);
+                }
                 let bridge = Bridge::new(noise, vocab, t, s);
                 for (site, &clean) in x.iter_mut().zip(&scratch.x0) {
                     *site = bridge.site(*site, clean, rng, &mut scratch.bridge_weights);
+                }
+                if noise == DiscreteNoise::Mask {
+                    let returned = scratch.returned.get_or_insert_with(Vec::new);
+                    returned.clear();
+                    returned.extend_from_slice(x);
                 }
             }
             DiscreteSampler::Factorized => {
@@ -428,6 +451,43 @@ mod tests {
             .sum::<f64>()
             / 20_000.0;
         assert!((mean - expected).abs() < 0.02, "{mean} vs {expected}");
+    }
+
+    /// Under mask noise the exact sampler reveals one word along its path: the word behind the first
+    /// step's state is the final word. A state the stepper did not return (a new path) gets a new
+    /// draw, and flip noise never keeps a word.
+    #[test]
+    fn the_exact_masked_sampler_keeps_its_word_along_one_path_only() {
+        use crate::model::discrete::ising_chain::{IsingChainClass, IsingChainTokens};
+        use crate::model::ising::Boundary;
+        let class = |coupling: f64| IsingChainClass {
+            weight: 0.5,
+            coupling,
+            field: 0.0,
+            label: String::new(),
+        };
+        let model =
+            IsingChainTokens::new(64, Boundary::Open, vec![class(0.3), class(0.8)]).unwrap();
+        let mut stepper = TokenStepper::new(&model, DiscreteNoise::Mask, DiscreteSampler::Exact);
+        let mut rng = stream(3, Domain::Analysis, 0);
+        let times = [8.0, 2.0, 1.0, 0.5, 0.1, 0.0];
+        let mut x = vec![MASK; 64];
+        stepper.step(times[0], times[1], &mut x, &mut rng);
+        let word = stepper.x0.clone();
+        for w in times[1..].windows(2) {
+            stepper.step(w[0], w[1], &mut x, &mut rng);
+        }
+        assert_eq!(x, word, "the path ends on the word its first step drew");
+        // A new path from the all-masked state: a new word (two independent words agree with
+        // probability Σ p(x)² ≤ max p(x) ≤ ½ · ½ · 0.832⁶³ ≈ 2e-6 under these chains).
+        let mut y = vec![MASK; 64];
+        stepper.step(8.0, 0.0, &mut y, &mut rng);
+        assert_ne!(y, word);
+        // Flip noise: p(x_0 | x_t) moves with every state, and no word is kept.
+        let mut flip = TokenStepper::new(&model, DiscreteNoise::Flip, DiscreteSampler::Exact);
+        let mut z = vec![0u8; 64];
+        flip.step(2.0, 1.0, &mut z, &mut rng);
+        assert!(flip.returned.is_none());
     }
 
     #[test]

@@ -526,11 +526,15 @@ pub enum OnnxError {
         message: String,
     },
     #[error(
-        "model.dim: tract cannot prepare the graph for x [N, {dim}] and t [N] ({problem}): {path}"
+        "{key}: tract cannot prepare the graph for x [N, {}] and t [N] ({problem}): {path}",
+        state.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")
     )]
     Optimise {
         path: PathBuf,
-        dim: usize,
+        /// `model.dim`, or `model.shape` for an image model.
+        key: &'static str,
+        /// The state's shape per row (`[dim]` or `[C, H, W]`).
+        state: Vec<usize>,
         problem: String,
     },
     #[error(
@@ -834,7 +838,8 @@ impl OnnxDenoiser {
         )
         .map_err(|problem| OnnxError::Optimise {
             path: self.options.path.clone(),
-            dim: self.options.dim,
+            key: self.options.shape_key(),
+            state: self.options.state_shape(),
             problem,
         })?;
         cache.insert(rows, plan.clone());

@@ -35,7 +35,10 @@ pub fn denoise_stored(
     let mut rows = vec![0f32; n * d];
     let mut clean = vec![0f32; n * d];
     for (j, &t) in trajectories.times.iter().enumerate() {
-        control.step(0.8 + 0.05 * j as f64 / s as f64, "x̂_0 of every stored step")?;
+        control.step(
+            0.8 + 0.05 * j as f64 / s as f64,
+            "the estimate of x_0 at every stored step",
+        )?;
         for (i, row) in rows.chunks_mut(d).enumerate() {
             row.copy_from_slice(trajectories.state(i, j).unwrap_or(&[]));
         }

@@ -29,8 +29,7 @@ pub fn benches() -> Vec<Bench> {
 
 /// The M2/F2 chains of `discrete.md` §6 (K = 0.3 vs 0.8, h = 0, open) at L = 1024, 10,000 rows,
 /// 256 log-spaced steps from t_max = 8 to t_min = 0.001 plus the final step to t = 0, final states
-/// only. One run, not the best of [`RUNS`]: a run takes a minute on one core, and per site and step
-/// it is long enough to be steady.
+/// only. One run, not the best of [`RUNS`]: its 2.6 billion site steps are long enough to be steady.
 fn discrete_mask_ising() -> anyhow::Result<Figure> {
     let (length, rows, steps) = (1024, 10_000, 256);
     let class = |coupling: f64| IsingChainClass {
