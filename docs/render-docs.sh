@@ -13,6 +13,8 @@ done
 # The metric table with the DiT and Euler-Stack columns measured, tall enough for every reference cloud.
 "$bin" render "$scene" --view metrics --measure-models --height 1000 --png docs/view-metrics.png
 "$bin" render "$scene" --view inspector --select 17 --png docs/view-inspector.png
+# An image model's inspector: trajectory 7's x_t and x̂_0 strip (2.5 min: 200 UNet trajectories and the lab).
+"$bin" render assets/scenes/onnx-unet-bars16.json --view inspector --select 7 --png docs/view-inspector-image-strip.png
 cp tests/snapshots/app_manifold_3d_trails.png docs/view-manifold-3d-trails.png
 cp tests/snapshots/app_manifold_density.png docs/view-manifold-density.png
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
