@@ -182,3 +182,57 @@ fn bad_hidden_keys_are_one_error_naming_the_file_and_the_key() {
         assert!(error.contains(key), "{error}");
     }
 }
+
+/// Under guidance a hidden value is captured from the conditional pass, each trajectory given its own
+/// class. The class graph's value `add_22` is s(y) + n(y) · tanh(a_t m·x) (`make_guided_hidden.py`):
+/// the constant ±1 for the labels 0 and 1, and the x-dependent tanh only for the null label. So along
+/// a guided run every captured value is its trajectory's class constant; the unconditional pass
+/// would give tanh values strictly inside (−1, 1).
+#[test]
+fn under_guidance_hidden_values_come_from_each_trajectorys_class() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut source: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("assets/scenes/onnx-two-gaussians-guided.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let model = &mut source["model"];
+    for key in ["path", "reference"] {
+        let relative = model[key].as_str().unwrap().to_string();
+        model[key] = root().join(relative).display().to_string().into();
+    }
+    model["hidden"] = serde_json::json!(["add_22"]);
+    let source_path = dir.path().join("guided-hidden.json");
+    std::fs::write(&source_path, source.to_string()).unwrap();
+
+    let mut scene = layer_scene("add_22");
+    let ModelSpec::HiddenStates(spec) = &mut scene.model else {
+        unreachable!()
+    };
+    spec.path = source_path;
+    scene.sampler.guidance =
+        Scene::load(&root().join("assets/scenes/onnx-two-gaussians-guided.json"))
+            .unwrap()
+            .sampler
+            .guidance;
+    assert!(scene.sampler.guidance.is_some());
+    let cloud = open(&scene).unwrap_or_else(|e| panic!("{e}"));
+    let t = &cloud.trajectories;
+    assert_eq!((t.n, t.dim), (150, 1));
+    let labels = t.initial_labels.as_ref().expect("guided classes");
+    let mut constant = [None::<f32>; 2];
+    for (i, &label) in labels.iter().enumerate() {
+        let class = label as usize;
+        assert!(class < 2, "trajectory {i}: class {class}");
+        for j in 0..t.stored_steps {
+            let value = t.state(i, j).unwrap()[0];
+            let expected = *constant[class].get_or_insert(value);
+            assert_eq!(value, expected, "trajectory {i} (class {class}), step {j}");
+        }
+    }
+    let [Some(a), Some(b)] = constant else {
+        panic!("both classes are drawn among 150 trajectories: {constant:?}")
+    };
+    assert_eq!((a.abs(), b.abs()), (1.0, 1.0));
+    assert_ne!(a, b);
+}

@@ -969,16 +969,28 @@ impl OnnxDenoiser {
         &self.extras.hidden
     }
 
-    /// The hidden values of rows `x` (`[n, d]`, OU states) at OU time t, from the unconditional
-    /// evaluation an unguided sampler makes there: one `[n, h]` per name of [`Self::hidden_names`], a
-    /// value of any shape `[n, …]` flattened per row (and converted to f32).
-    pub fn hidden_states(&self, x: &[f32], t: f64) -> Result<Vec<Vec<f32>>, OnnxError> {
+    /// The hidden values of rows `x` (`[n, d]`, OU states) at OU time t: one `[n, h]` per name of
+    /// [`Self::hidden_names`], a value of any shape `[n, …]` flattened per row (and converted to f32).
+    /// Row i is evaluated conditioned on `classes[i]`, the class a guided sampler conditions it on;
+    /// with `classes` empty (or a graph without a class input) every row is evaluated unconditionally,
+    /// as an unguided sampler evaluates it.
+    pub fn hidden_states(
+        &self,
+        x: &[f32],
+        t: f64,
+        classes: &[u32],
+    ) -> Result<Vec<Vec<f32>>, OnnxError> {
         let rows = x.len() / self.options.dim;
         if rows == 0 {
             return Ok(vec![Vec::new(); self.extras.hidden.len()]);
         }
         let at = self.time.at(t);
-        let outputs = self.run_graph(&scale_states(x, at.state_scale), at.input as f32, t, &[])?;
+        let outputs = self.run_graph(
+            &scale_states(x, at.state_scale),
+            at.input as f32,
+            t,
+            classes,
+        )?;
         if outputs.len() != 1 + self.extras.hidden.len() {
             return Err(self.run_error(
                 t,

@@ -356,8 +356,10 @@ pub fn hidden_states(
 
 /// The hidden value `layer` of the ONNX scene at `path`, captured at every stored step of its model's
 /// run with `scene`'s sampler, trajectories and seed: the graph evaluated at each stored state and
-/// time, unconditionally, as the (unguided) sampler evaluates it there. Each value `[N, …]` is
-/// flattened per row; the run's posterior (of the ONNX scene's reference or labeller) colours it.
+/// time, unconditionally for an unguided sampler, and under guidance conditioned on each trajectory's
+/// class (the conditional pass of the two the guided step makes; the null pass is the same for
+/// every class). Each value `[N, …]` is flattened per row; the run's posterior (of the ONNX scene's
+/// reference or labeller) colours it.
 fn onnx_hidden_states(
     scene: &Scene,
     path: &Path,
@@ -394,6 +396,10 @@ fn onnx_hidden_states(
         )));
     };
     let (n, s) = (trajectories.n, trajectories.stored_steps);
+    let classes: &[u32] = match (&run.sampler.guidance, &trajectories.initial_labels) {
+        (Some(_), Some(labels)) => labels,
+        _ => &[],
+    };
     let mut states = Vec::new();
     let mut width = 0;
     for (j, &t) in trajectories.times.iter().enumerate() {
@@ -404,7 +410,7 @@ fn onnx_hidden_states(
             .copied()
             .collect();
         let values = graph
-            .hidden_states(&x, t)
+            .hidden_states(&x, t, classes)
             .map_err(|e| ViewDataError::Unsuitable(e.to_string()))?
             .into_iter()
             .nth(index)
