@@ -434,6 +434,11 @@ fn shape_text<D: std::fmt::Display>(dims: impl IntoIterator<Item = D>) -> String
     format!("[{}]", dims.join(", "))
 }
 
+/// The batch shape `[N, …state]` as text.
+fn batch_text(state: &[usize]) -> String {
+    shape_text(std::iter::once("N".to_string()).chain(state.iter().map(ToString::to_string)))
+}
+
 /// What can go wrong with an ONNX denoiser. Each message names the scene key involved and ends with
 /// the model file.
 #[derive(Debug, Error)]
@@ -525,16 +530,13 @@ pub enum OnnxError {
         key: &'static str,
         message: String,
     },
-    #[error(
-        "{key}: tract cannot prepare the graph for x [N, {}] and t [N] ({problem}): {path}",
-        state.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")
-    )]
+    #[error("{key}: tract cannot prepare the graph for x {x} and t [N] ({problem}): {path}")]
     Optimise {
         path: PathBuf,
         /// `model.dim`, or `model.shape` for an image model.
         key: &'static str,
-        /// The state's shape per row (`[dim]` or `[C, H, W]`).
-        state: Vec<usize>,
+        /// The batch shape of x, `[N, dim]` or `[N, C, H, W]`.
+        x: String,
         problem: String,
     },
     #[error(
@@ -670,13 +672,7 @@ impl OnnxDenoiser {
                 "x",
                 &options.input_x,
                 1 + state.len() as i64,
-                format!(
-                    "{} float32",
-                    shape_text(
-                        std::iter::once("N".to_string())
-                            .chain(state.iter().map(ToString::to_string))
-                    )
-                ),
+                format!("{} float32", batch_text(&state)),
             ),
             ("t", &options.input_t, 1, "[N] float32".to_string()),
         ] {
@@ -839,7 +835,7 @@ impl OnnxDenoiser {
         .map_err(|problem| OnnxError::Optimise {
             path: self.options.path.clone(),
             key: self.options.shape_key(),
-            state: self.options.state_shape(),
+            x: batch_text(&self.options.state_shape()),
             problem,
         })?;
         cache.insert(rows, plan.clone());
