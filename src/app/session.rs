@@ -219,8 +219,17 @@ impl DiffscopeApp {
 
     /// Saves the current state at `path` (atomically); a failure is reported.
     pub fn save_session(&mut self, path: &Path) -> bool {
+        self.save_session_noting(path, None)
+    }
+
+    /// [`Self::save_session`], its notice led by `no_dialog` (why no file dialog chose `path`) when
+    /// the Export menu's folder stood in for one.
+    fn save_session_noting(&mut self, path: &Path, no_dialog: Option<&str>) -> bool {
         match self.session().save(path) {
             Ok(()) => {
+                let (why, place) = no_dialog.map_or((String::new(), ""), |why| {
+                    (format!("{why}: "), " (the folder of the Export menu)")
+                });
                 // A session holds a scene; an imported file on display is not part of it, and the
                 // user must not believe it is.
                 let data = self.imported().map_or_else(String::new, |imported| {
@@ -230,8 +239,10 @@ impl DiffscopeApp {
                         imported.path.display()
                     )
                 });
-                self.jobs
-                    .notify(format!("saved the session to {}{data}", path.display()));
+                self.jobs.notify(format!(
+                    "{why}saved the session to {}{place}{data}",
+                    path.display()
+                ));
                 true
             }
             Err(e) => {
@@ -277,12 +288,7 @@ impl DiffscopeApp {
                 let path = unused_path(folder, "session", "json");
                 // The folder may have been typed in the Export menu and not exist yet.
                 let _ = std::fs::create_dir_all(folder);
-                if self.save_session(&path) {
-                    self.jobs.notify(format!(
-                        "{why}: saved the session to {} (the folder of the Export menu)",
-                        path.display()
-                    ));
-                }
+                self.save_session_noting(&path, Some(&why));
             }
         }
     }
