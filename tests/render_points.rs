@@ -8,7 +8,7 @@ use diffscope::render::camera::{PanZoom, to_screen};
 use diffscope::render::colormap::{Colormap, ColormapSpan, class_rgb8};
 use diffscope::render::{
     PointColoring, PointData, PointInstance, PointPipeline, PointRenderer, PointsCallback,
-    RendererChoice, paint_callback,
+    RendererChoice, RendererPolicy, paint_callback,
 };
 use eframe::egui_wgpu;
 use egui_kittest::Harness;
@@ -81,12 +81,16 @@ fn harness_with(
                 .wgpu_render_state
                 .clone()
                 .expect("a wgpu adapter (lavapipe)");
-            let chosen = PointPipeline::install(&state, renderer);
+            let chosen = PointPipeline::install(&state, renderer, false);
             let expected = match renderer {
                 RendererChoice::Splat => PointRenderer::Splat,
                 _ => PointRenderer::Sprites,
             };
-            assert_eq!(chosen, expected, "lavapipe runs both renderers");
+            assert_eq!(
+                chosen,
+                RendererPolicy::Always(expected),
+                "lavapipe runs both renderers"
+            );
             sender.send(state).expect("the test holds the receiver");
             PointsApp {
                 coloring,

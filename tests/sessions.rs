@@ -22,7 +22,9 @@ fn harness_with(options: AppOptions) -> Harness<'static, DiffscopeApp> {
     Harness::builder()
         .with_size([1280.0, 800.0])
         .wgpu()
-        .build_eframe(move |cc| DiffscopeApp::new(cc, options))
+        .build_eframe(move |cc| {
+            DiffscopeApp::with_render_state(cc.wgpu_render_state.as_ref(), options)
+        })
 }
 
 /// Share of pixels whose largest channel difference exceeds 8 of 255 (anti-aliasing and lavapipe's

@@ -38,7 +38,9 @@ fn harness(options: AppOptions) -> Harness<'static, DiffscopeApp> {
     Harness::builder()
         .with_size([1280.0, 800.0])
         .wgpu()
-        .build_eframe(move |cc| DiffscopeApp::new(cc, options))
+        .build_eframe(move |cc| {
+            DiffscopeApp::with_render_state(cc.wgpu_render_state.as_ref(), options)
+        })
 }
 
 fn theory_figure(app: &DiffscopeApp) -> Figure {

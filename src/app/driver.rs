@@ -3,7 +3,7 @@
 //! nothing.
 
 use super::Views;
-use crate::render::PointRenderer;
+use crate::render::RendererPolicy;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -28,9 +28,14 @@ pub enum CameraMotion {
     /// Orbit the 3-D view (every frame draws every sprite).
     Orbit,
     /// Play the time bar in the 3-D view, one stored step per frame (every point moves every frame:
-    /// new positions are uploaded and drawn), the camera still.
+    /// new positions are uploaded and drawn), the camera still. Without a synthetic cloud: once the
+    /// scene's jobs are done, play its time bar at the asked steps per second with trails, as a user
+    /// pressing Play would.
     Play,
 }
+
+/// Trail length (stored steps) while a scene's playback is measured.
+const PLAY_TRAIL_STEPS: usize = 8;
 
 /// Stored steps of the synthetic cloud a playing measurement steps through.
 const PLAY_STEPS: usize = 8;
@@ -54,6 +59,23 @@ struct FrameStats {
     last: Option<Instant>,
     skipped: usize,
     intervals: Vec<f64>,
+    /// A scene's playback: when and from which step the measured frames started, and how many
+    /// distinct steps they drew.
+    playback: Option<Playback>,
+}
+
+struct Playback {
+    started: Instant,
+    first_step: usize,
+    last_step: usize,
+    steps_drawn: usize,
+}
+
+impl FrameStatsOptions {
+    /// Whether this measures a scene's own playback (no synthetic cloud, the time bar playing).
+    fn plays_scene(&self) -> bool {
+        self.synthetic_points.is_none() && self.camera_motion == Some(CameraMotion::Play)
+    }
 }
 
 /// Screenshot-and-exit progress.
@@ -85,7 +107,7 @@ pub struct Driver {
     /// Where the session is saved on exit (the interactive app only).
     pub autosave: Option<PathBuf>,
     /// What draws the points (reported by frame-time measurements).
-    pub point_renderer: PointRenderer,
+    pub point_renderer: RendererPolicy,
     /// The frame is cleared to the theme's panel colour before egui paints (the window and the
     /// offscreen renderer; not the UI tests' harness), so panels leave their fill out: on a software
     /// rasteriser that spares one full-window layer of fragments per frame.
@@ -97,7 +119,7 @@ impl Driver {
         screenshot: Option<PathBuf>,
         frame_stats: Option<FrameStatsOptions>,
         autosave: Option<PathBuf>,
-        point_renderer: PointRenderer,
+        point_renderer: RendererPolicy,
     ) -> Self {
         Driver {
             capture: screenshot.map(|path| (path, Capture::Waiting, 0)),
@@ -107,6 +129,7 @@ impl Driver {
                 last: None,
                 skipped: 0,
                 intervals: Vec::new(),
+                playback: None,
             }),
             started: Instant::now(),
             first_scene_drawn: None,
@@ -207,12 +230,43 @@ impl Driver {
             return;
         };
         ctx.request_repaint();
+        let plays_scene = stats.options.plays_scene();
         let measuring = match stats.options.synthetic_points {
             Some(_) => drawn,
+            None if plays_scene => drawn,
             None => busy,
         };
         let now = Instant::now();
-        if let Some(motion) = stats.options.camera_motion.filter(|_| measuring) {
+        if plays_scene && measuring {
+            let timeline = &mut views.timeline;
+            match &mut stats.playback {
+                None => {
+                    timeline.step = 0;
+                    timeline.playing = true;
+                    let trails = &mut views.manifold.settings.trail_steps;
+                    *trails = (*trails).max(PLAY_TRAIL_STEPS);
+                    stats.playback = Some(Playback {
+                        started: now,
+                        first_step: 0,
+                        last_step: 0,
+                        steps_drawn: 1,
+                    });
+                }
+                Some(playback) if stats.skipped < WARM_UP_FRAMES => {
+                    // Measured frames start after the warm-up, and so does the step count.
+                    playback.started = now;
+                    playback.first_step = timeline.step;
+                    playback.last_step = timeline.step;
+                    playback.steps_drawn = 1;
+                }
+                Some(playback) => {
+                    if timeline.step != playback.last_step {
+                        playback.steps_drawn += 1;
+                        playback.last_step = timeline.step;
+                    }
+                }
+            }
+        } else if let Some(motion) = stats.options.camera_motion.filter(|_| measuring) {
             let frame = stats.intervals.len() + stats.skipped;
             views.manifold.drift_camera(motion, frame);
             if motion == CameraMotion::Play {
@@ -229,7 +283,11 @@ impl Driver {
             }
             stats.last = Some(now);
         }
-        let phase_over = stats.options.synthetic_points.is_none() && !busy && stats.last.is_some();
+        let phase_over = if plays_scene {
+            stats.playback.is_some() && !views.timeline.playing
+        } else {
+            stats.options.synthetic_points.is_none() && !busy && stats.last.is_some()
+        };
         if stats.intervals.len() >= stats.options.frames || phase_over {
             let mut sorted = stats.intervals.clone();
             sorted.sort_by(f64::total_cmp);
@@ -245,8 +303,12 @@ impl Driver {
                     if views.manifold.uses_density() {
                         "density layer"
                     } else {
-                        self.point_renderer.name()
+                        self.point_renderer.renderer_for(n).name()
                     }
+                ),
+                None if plays_scene => format!(
+                    "while the scene plays at {} steps/s with trails of {} steps",
+                    views.timeline.steps_per_second, views.manifold.settings.trail_steps
                 ),
                 None => "while the scene's jobs run".into(),
             };
@@ -256,7 +318,15 @@ impl Driver {
                 ms(0.5),
                 ms(0.95)
             );
-            if stats.options.synthetic_points.is_none() {
+            if let Some(playback) = stats.playback.as_ref().filter(|_| plays_scene) {
+                let seconds = now.duration_since(playback.started).as_secs_f64();
+                let played = views.timeline.step.saturating_sub(playback.first_step);
+                println!(
+                    "playback: {played} steps in {seconds:.2} s ({:.1} steps/s), {} of them drawn",
+                    played as f64 / seconds.max(1e-9),
+                    playback.steps_drawn.saturating_sub(1).min(played)
+                );
+            } else if stats.options.synthetic_points.is_none() {
                 // Whether frames slow down as the jobs go on (the UI must never wait on them).
                 let half = stats.intervals.len() / 2;
                 let (early, late) = stats.intervals.split_at(half);

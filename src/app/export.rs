@@ -366,6 +366,7 @@ impl Shown {
                 solo: Some(self.view),
                 ..Default::default()
             },
+            false,
         );
         app.scene.current = self.scene.clone();
         app.scene.draft = self.scene;

@@ -38,7 +38,7 @@ use crate::analysis::view_data::{
 use crate::figure::{Figure, Table};
 use crate::render::layer::LayerPipeline;
 use crate::render::trails::TrailPipeline;
-use crate::render::{PointPipeline, PointRenderer, RendererChoice};
+use crate::render::{PointPipeline, PointRenderer, RendererChoice, RendererPolicy};
 use crate::scene::{Scene, SceneFile, TokenScene};
 use crate::session::Session;
 use command::Command;
@@ -144,18 +144,28 @@ pub struct DiffscopeApp {
 
 impl DiffscopeApp {
     /// Builds the app in a window: installs the GPU pipelines, opens the scene and starts its jobs.
+    /// With `--renderer auto` the window measures both point renderers before its first frame.
     pub fn new(cc: &eframe::CreationContext<'_>, options: AppOptions) -> Self {
-        Self::with_render_state(cc.wgpu_render_state.as_ref(), options)
+        Self::build(cc.wgpu_render_state.as_ref(), options, true)
     }
 
     /// Builds the app on `render_state` (a window's or an offscreen device's; `None` draws no
     /// points): installs the GPU pipelines, opens the scene and starts its jobs.
+    /// `--renderer auto` follows the adapter type here, so that the images do not depend on a timing.
     pub fn with_render_state(render_state: Option<&RenderState>, options: AppOptions) -> Self {
+        Self::build(render_state, options, false)
+    }
+
+    fn build(
+        render_state: Option<&RenderState>,
+        options: AppOptions,
+        measure_renderers: bool,
+    ) -> Self {
         let synthetic = options
             .frame_stats
             .and_then(|f| f.synthetic_points.map(|n| (n, f.synthetic_steps())));
         let options_data = options.data.clone();
-        let (mut app, startup) = Self::without_jobs(render_state, options);
+        let (mut app, startup) = Self::without_jobs(render_state, options, measure_renderers);
         if let Some((n, steps)) = synthetic {
             app.jobs
                 .start(JobKind::Sample, "synthetic cloud", move |ctx| {
@@ -182,11 +192,13 @@ impl DiffscopeApp {
     fn without_jobs(
         render_state: Option<&RenderState>,
         options: AppOptions,
+        measure_renderers: bool,
     ) -> (Self, Option<Session>) {
-        let point_renderer = render_state.map_or(PointRenderer::Sprites, |render_state| {
+        let sprites = RendererPolicy::Always(PointRenderer::Sprites);
+        let point_renderer = render_state.map_or(sprites, |render_state| {
             LayerPipeline::install(render_state);
             TrailPipeline::install(render_state);
-            PointPipeline::install(render_state, options.renderer)
+            PointPipeline::install(render_state, options.renderer, measure_renderers)
         });
         let mut jobs = JobBoard::new(2);
         let startup = session::startup_session(&options, &mut jobs);

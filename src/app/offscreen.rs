@@ -71,7 +71,7 @@ fn render_error(e: impl std::fmt::Display) -> RenderError {
 }
 
 /// A wgpu device without a surface: the first adapter, CPU ones (lavapipe, llvmpipe) included.
-fn headless_render_state() -> Result<RenderState, RenderError> {
+pub fn headless_render_state() -> Result<RenderState, RenderError> {
     let setup = crate::render::gpu::wgpu_setup();
     let instance = pollster::block_on(setup.new_instance());
     let config = egui_wgpu::WgpuConfiguration {

@@ -40,14 +40,15 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub screenshot: Option<std::path::PathBuf>,
     /// Open the app, print frame-time statistics over this many frames and exit (performance figures:
-    /// while the scene's jobs run, or with --points once a synthetic cloud is drawn).
+    /// while the scene's jobs run, with --points once a synthetic cloud is drawn, or with
+    /// --camera-motion play while the scene's time bar plays once its jobs are done).
     #[arg(long, value_name = "FRAMES")]
     pub frame_stats: Option<usize>,
     /// With --frame-stats: draw a synthetic cloud of this many points instead of sampling the scene.
     #[arg(long, value_name = "N", requires = "frame_stats")]
     pub points: Option<usize>,
     /// With --frame-stats: move the manifold camera every frame, panning the 2-D view or orbiting the
-    /// 3-D one (the cost of a view being dragged).
+    /// 3-D one (the cost of a view being dragged), or play the time bar.
     #[arg(long, value_name = "MOTION", requires = "frame_stats")]
     pub camera_motion: Option<crate::app::CameraMotion>,
     /// Open the app in Present mode (large type, high contrast) with this theme; F5 or Esc leaves it.

@@ -2,6 +2,7 @@
 //! the cameras (glam) and the colormaps shared by Rust and WGSL. Knows nothing of scenes, models or files:
 //! callers hand it positions, scalars and matrices.
 
+pub mod calibrate;
 pub mod camera;
 pub mod colormap;
 pub mod gpu;
@@ -16,4 +17,5 @@ pub use colormap::{Colormap, ColormapSpan, PointColoring};
 pub use gpu::paint_callback;
 pub use points::{
     PointData, PointInstance, PointPipeline, PointRenderer, PointsCallback, RendererChoice,
+    RendererPolicy,
 };

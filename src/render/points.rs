@@ -12,6 +12,7 @@
 //! On a software adapter the same plans are carried out by the splat renderer ([`super::splat`]) instead
 //! of sprites: `--renderer` chooses ([`RendererChoice`]).
 
+use super::calibrate::Calibration;
 use super::colormap::{ColoringUniform, PointColoring};
 use super::gpu::{self, DataKind, Frame, PipelineSpec, SlotCallback, SlotPipeline, SlotUpload};
 use super::offscreen::{ClipMap, LayerGeometry, LayerKey, OffscreenLayers, Plan};
@@ -72,6 +73,40 @@ impl RendererChoice {
     }
 }
 
+/// Which renderer draws a slot of a given number of points.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RendererPolicy {
+    Always(PointRenderer),
+    /// The splat from this many points on, sprites below (measured at start-up:
+    /// [`super::calibrate`]).
+    SplatFrom(u32),
+}
+
+impl RendererPolicy {
+    pub fn renderer_for(self, points: usize) -> PointRenderer {
+        match self {
+            RendererPolicy::Always(renderer) => renderer,
+            RendererPolicy::SplatFrom(from) if points >= from as usize => PointRenderer::Splat,
+            RendererPolicy::SplatFrom(_) => PointRenderer::Sprites,
+        }
+    }
+
+    /// Whether some number of points is drawn by the splat.
+    fn may_splat(self) -> bool {
+        self != RendererPolicy::Always(PointRenderer::Sprites)
+    }
+
+    pub fn describe(self) -> String {
+        match self {
+            RendererPolicy::Always(renderer) => format!("{} for every cloud", renderer.name()),
+            RendererPolicy::SplatFrom(0) => "splat for every cloud".into(),
+            RendererPolicy::SplatFrom(from) => {
+                format!("sprites below {from} points, splat from there on")
+            }
+        }
+    }
+}
+
 /// One point: position in view space and the scalar that colours it (class index, or a value in
 /// [0, 1] for the colormap). Kept in sync with the vertex inputs of `shaders/points.wgsl`.
 #[repr(C)]
@@ -118,6 +153,7 @@ impl LayerKey for SpriteKey {
 
 /// The sprite pipeline, the splat pipeline when it is the renderer, and the layers of every point slot.
 pub struct PointPipeline {
+    policy: RendererPolicy,
     sprites: SlotPipeline,
     splat: Option<SplatPipeline>,
     /// The slots drawn by the splat this frame (the others by sprites: the splat's storage bindings
@@ -130,12 +166,12 @@ pub struct PointPipeline {
 const SPRITE_VERTICES: u32 = 6;
 
 impl PointPipeline {
-    /// Builds the pipelines of `renderer` for egui's colour format (the splat only on a device that
+    /// Builds the pipelines `policy` uses for egui's colour format (the splat only on a device that
     /// supports it, see [`SplatPipeline::supported`]).
     pub fn new(
         device: &wgpu::Device,
         target_format: wgpu::TextureFormat,
-        renderer: PointRenderer,
+        policy: RendererPolicy,
     ) -> Self {
         let sprites = SlotPipeline::new(
             device,
@@ -154,37 +190,68 @@ impl PointPipeline {
             },
         );
         PointPipeline {
+            policy,
             sprites,
-            splat: (renderer == PointRenderer::Splat)
+            splat: policy
+                .may_splat()
                 .then(|| SplatPipeline::new(device, target_format)),
             splatted: HashSet::new(),
             layers: OffscreenLayers::new(device, "diffscope point layer", target_format),
         }
     }
 
-    /// Installs the pipeline into egui-wgpu's renderer (once, at app start) with the renderer `choice`
-    /// resolves to on this adapter, which it logs and returns.
-    pub fn install(render_state: &egui_wgpu::RenderState, choice: RendererChoice) -> PointRenderer {
+    /// Installs the pipeline into egui-wgpu's renderer (once, at app start) with the policy `choice`
+    /// comes to on this adapter, which it logs and returns. `Auto` measures both renderers when
+    /// `measure` is set (the window: [`super::calibrate`]) and otherwise follows the adapter type, so
+    /// that offscreen images never depend on a timing.
+    pub fn install(
+        render_state: &egui_wgpu::RenderState,
+        choice: RendererChoice,
+        measure: bool,
+    ) -> RendererPolicy {
         let info = render_state.adapter.get_info();
         let supported = SplatPipeline::supported(&render_state.adapter, &render_state.device);
-        let renderer = choice.resolve(info.device_type, supported);
-        if choice == RendererChoice::Splat && renderer != PointRenderer::Splat {
+        let guess = RendererPolicy::Always(choice.resolve(info.device_type, supported));
+        if choice == RendererChoice::Splat && !supported {
             log::warn!(
                 "the splat point renderer needs compute shaders and storage buffers, which {} lacks: \
                  drawing sprites",
                 info.name
             );
         }
+        let policy = if choice == RendererChoice::Auto && supported && measure {
+            let (device, queue) = (&render_state.device, &render_state.queue);
+            let started = std::time::Instant::now();
+            match Calibration::measure(device, queue, render_state.target_format) {
+                Ok(calibration) => {
+                    log::info!(
+                        "point renderer {} (the measurement took {:.2} s)",
+                        calibration.summary(),
+                        started.elapsed().as_secs_f64()
+                    );
+                    calibration.policy()
+                }
+                Err(e) => {
+                    log::warn!(
+                        "could not measure the point renderers ({e}): {}",
+                        guess.describe()
+                    );
+                    guess
+                }
+            }
+        } else {
+            guess
+        };
         log::info!(
             "point renderer: {} ({choice:?} on {} adapter {})",
-            renderer.name(),
+            policy.describe(),
             format!("{:?}", info.device_type).to_lowercase(),
             info.name
         );
         gpu::install(render_state, |device, format| {
-            PointPipeline::new(device, format, renderer)
+            PointPipeline::new(device, format, policy)
         });
-        renderer
+        policy
     }
 
     fn draw_sprites(&self, pass: &mut wgpu::RenderPass<'static>, slot: u64) {
@@ -264,10 +331,11 @@ impl SlotCallback for PointsCallback {
             data: self.data.instances.as_slice(),
             row: 0,
         };
+        let splats = pipeline.policy.renderer_for(count) == PointRenderer::Splat;
         if let Some(splat) = pipeline
             .splat
             .as_mut()
-            .filter(|s| s.fits(&self.data.instances, target.size_px))
+            .filter(|s| splats && s.fits(&self.data.instances, target.size_px))
         {
             pipeline.splatted.insert(self.slot);
             if matches!(plan, Plan::Redraw | Plan::Direct) {
@@ -307,6 +375,51 @@ impl SlotCallback for PointsCallback {
                 None => pipeline.draw_sprites(pass, self.slot),
             });
         }
+    }
+}
+
+impl PointsCallback {
+    /// Records this draw on its own into `target` (`size_px`, cleared first): the frame's prepare
+    /// and a render pass painting it, as egui-wgpu would. For measurements without a window.
+    pub fn record(
+        &self,
+        pipeline: &mut PointPipeline,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        encoder: &mut wgpu::CommandEncoder,
+        target: &wgpu::TextureView,
+        size_px: [u32; 2],
+    ) {
+        let mut frame = Frame {
+            device,
+            queue,
+            encoder,
+            viewport: egui::epaint::ViewportInPixels {
+                left_px: 0,
+                top_px: 0,
+                from_bottom_px: 0,
+                width_px: size_px[0] as i32,
+                height_px: size_px[1] as i32,
+            },
+        };
+        self.prepare(pipeline, &mut frame);
+        let mut pass = frame
+            .encoder
+            .begin_render_pass(&wgpu::RenderPassDescriptor {
+                label: Some("diffscope points"),
+                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                    view: target,
+                    depth_slice: None,
+                    resolve_target: None,
+                    ops: wgpu::Operations {
+                        load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
+                        store: wgpu::StoreOp::Store,
+                    },
+                })],
+                ..Default::default()
+            })
+            .forget_lifetime();
+        self.paint(pipeline, &mut pass);
     }
 }
 

@@ -17,8 +17,11 @@ use bytemuck::{Pod, Zeroable};
 use eframe::egui_wgpu::wgpu;
 use std::collections::HashMap;
 
-/// Invocations per workgroup; kept in sync with `WORKGROUP` in `shaders/splat.wgsl`.
+/// Invocations per workgroup of the splat; kept in sync with `WORKGROUP` in `shaders/splat.wgsl`.
 const WORKGROUP: u32 = 64;
+/// The resolve's workgroups cover tiles of this many pixels square; kept in sync with
+/// `@workgroup_size` of `resolve_pixels`.
+const RESOLVE_TILE: u32 = 8;
 
 /// Uniform block; kept in sync with `SplatUniform` in `shaders/splat.wgsl` (std140 layout: 240 bytes).
 #[repr(C)]
@@ -70,33 +73,99 @@ pub fn index_bits(count: u32) -> u32 {
     (u32::BITS - count.leading_zeros()).max(1)
 }
 
-/// One slot's key buffer (a `u32` per pixel of its grid) and the bind group exposing it.
-struct KeyBuffer {
-    buffer: wgpu::Buffer,
-    bind_group: wgpu::BindGroup,
-    pixels: u64,
+/// The resolved colours: premultiplied RGBA per pixel, in half floats so that the draw gives the
+/// 8-bit target the same value the resolve computed (an 8-bit store would round twice).
+const COLOUR_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba16Float;
+
+/// One slot's per-pixel state: the key buffer (a `u32` per pixel of its grid) and the resolved colour
+/// texture, with the bind groups exposing them to the three passes.
+struct SlotGrid {
+    keys: wgpu::Buffer,
+    /// Grid width and height the buffer and the texture hold (at least the current grid's).
+    size_px: [u32; 2],
+    splat_group: wgpu::BindGroup,
+    resolve_group: wgpu::BindGroup,
+    draw_group: wgpu::BindGroup,
+}
+
+/// The layouts of group 1 in each of the three pipelines.
+struct GridLayouts {
+    /// The splat: the keys read-write (atomics).
+    splat: wgpu::BindGroupLayout,
+    /// The compute resolve: the keys read-only and the colour texture write-only.
+    resolve: wgpu::BindGroupLayout,
+    /// The draw: the colour texture, read texel for pixel.
+    draw: wgpu::BindGroupLayout,
+}
+
+impl GridLayouts {
+    fn new(device: &wgpu::Device, label: &str) -> Self {
+        let keys = |binding, read_only| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Storage { read_only },
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        };
+        let layout = |entries: &[wgpu::BindGroupLayoutEntry]| {
+            device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some(label),
+                entries,
+            })
+        };
+        GridLayouts {
+            splat: layout(&[keys(0, false)]),
+            resolve: layout(&[
+                keys(1, true),
+                wgpu::BindGroupLayoutEntry {
+                    binding: 2,
+                    visibility: wgpu::ShaderStages::COMPUTE,
+                    ty: wgpu::BindingType::StorageTexture {
+                        access: wgpu::StorageTextureAccess::WriteOnly,
+                        format: COLOUR_FORMAT,
+                        view_dimension: wgpu::TextureViewDimension::D2,
+                    },
+                    count: None,
+                },
+            ]),
+            draw: layout(&[wgpu::BindGroupLayoutEntry {
+                binding: 3,
+                visibility: wgpu::ShaderStages::FRAGMENT,
+                ty: wgpu::BindingType::Texture {
+                    sample_type: wgpu::TextureSampleType::Float { filterable: false },
+                    view_dimension: wgpu::TextureViewDimension::D2,
+                    multisampled: false,
+                },
+                count: None,
+            }]),
+        }
+    }
 }
 
 /// The splat pipelines and the GPU state of every point slot drawn by them.
 pub struct SplatPipeline {
     points: DataSlots,
-    keys_layout: wgpu::BindGroupLayout,
-    keys: HashMap<u64, KeyBuffer>,
+    grid_layouts: GridLayouts,
+    grids: HashMap<u64, SlotGrid>,
     splat: wgpu::ComputePipeline,
-    resolve: wgpu::RenderPipeline,
+    resolve: wgpu::ComputePipeline,
+    draw: wgpu::RenderPipeline,
     /// The largest storage binding the device allows, in bytes (points and keys are each one binding).
     max_binding: u64,
     max_groups: u32,
+    max_texture_px: u32,
 }
 
 impl SplatPipeline {
-    /// Whether `adapter` can run the splat renderer: compute shaders and storage buffers that the
-    /// resolve's fragment stage may bind read-write (WebGL-class backends cannot).
+    /// Whether `adapter` can run the splat renderer: compute shaders, and storage buffers in the
+    /// resolve's fragment stage (WebGL-class backends have neither).
     pub fn supported(adapter: &wgpu::Adapter, device: &wgpu::Device) -> bool {
         let flags = adapter.get_downlevel_capabilities().flags;
-        flags.contains(
-            wgpu::DownlevelFlags::COMPUTE_SHADERS | wgpu::DownlevelFlags::FRAGMENT_WRITABLE_STORAGE,
-        ) && device.limits().max_storage_buffers_per_shader_stage >= 2
+        flags.contains(wgpu::DownlevelFlags::COMPUTE_SHADERS)
+            && device.limits().max_storage_buffers_per_shader_stage >= 2
     }
 
     /// Builds the pipelines for egui's colour format (only on a device that is [`Self::supported`]).
@@ -108,34 +177,29 @@ impl SplatPipeline {
             DataKind::Storage,
             std::mem::size_of::<SplatUniform>(),
         );
-        let keys_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some(label),
-            entries: &[wgpu::BindGroupLayoutEntry {
-                binding: 0,
-                visibility: wgpu::ShaderStages::COMPUTE | wgpu::ShaderStages::FRAGMENT,
-                ty: wgpu::BindingType::Buffer {
-                    ty: wgpu::BufferBindingType::Storage { read_only: false },
-                    has_dynamic_offset: false,
-                    min_binding_size: None,
-                },
-                count: None,
-            }],
-        });
+        let grid_layouts = GridLayouts::new(device, label);
         let module = gpu::shader(device, label, include_str!("../../shaders/splat.wgsl"));
-        let layouts = [points.layout(), &keys_layout];
-        let splat = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(label),
-            layout: Some(&gpu::pipeline_layout(device, label, &layouts)),
-            module: &module,
-            entry_point: Some("splat_points"),
-            compilation_options: Default::default(),
-            cache: None,
-        });
-        let resolve = gpu::pipeline(
+        let compute = |entry_point, group: &wgpu::BindGroupLayout| {
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(label),
+                layout: Some(&gpu::pipeline_layout(
+                    device,
+                    label,
+                    &[points.layout(), group],
+                )),
+                module: &module,
+                entry_point: Some(entry_point),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        };
+        let splat = compute("splat_points", &grid_layouts.splat);
+        let resolve = compute("resolve_pixels", &grid_layouts.resolve);
+        let draw = gpu::pipeline(
             device,
             label,
             &module,
-            &layouts,
+            &[points.layout(), &grid_layouts.draw],
             &[],
             wgpu::PrimitiveTopology::TriangleList,
             target_format,
@@ -143,14 +207,16 @@ impl SplatPipeline {
         let limits = device.limits();
         SplatPipeline {
             points,
-            keys_layout,
-            keys: HashMap::new(),
+            grid_layouts,
+            grids: HashMap::new(),
             splat,
             resolve,
+            draw,
             max_binding: limits
                 .max_storage_buffer_binding_size
                 .min(limits.max_buffer_size),
             max_groups: limits.max_compute_workgroups_per_dimension,
+            max_texture_px: limits.max_texture_dimension_2d,
         }
     }
 
@@ -163,12 +229,13 @@ impl SplatPipeline {
         let groups = (count as u64).div_ceil(u64::from(WORKGROUP));
         point_bytes <= self.max_binding
             && key_bytes <= self.max_binding
+            && size_px.iter().all(|&n| n <= self.max_texture_px)
             && groups <= u64::from(self.max_groups).pow(2)
     }
 
     /// Records slot `slot`'s splat into `target`: writes its uniform, uploads the points if their
-    /// generation is new, clears its keys and dispatches one invocation per point. The caller checked
-    /// [`Self::fits`].
+    /// generation is new, clears its keys, dispatches one invocation per point and then one per pixel
+    /// to resolve the colours. The caller checked [`Self::fits`].
     pub(super) fn prepare<T: Pod>(
         &mut self,
         frame: &mut Frame<'_>,
@@ -178,21 +245,19 @@ impl SplatPipeline {
     ) {
         let count = upload.data.len() as u32;
         self.points.prepare(frame, slot, uniform, upload);
-        let pixels =
-            u64::from(uniform.viewport_px[0] as u32) * u64::from(uniform.viewport_px[1] as u32);
-        let keys = key_buffer_of(
-            &mut self.keys,
-            &self.keys_layout,
+        let size_px = uniform.viewport_px.map(|n| n as u32);
+        let grid = grid_of(
+            &mut self.grids,
+            &self.grid_layouts,
             frame.device,
             slot,
-            pixels,
+            size_px,
         );
         let Some((points, _)) = self.points.get(slot) else {
             return;
         };
-        frame
-            .encoder
-            .clear_buffer(&keys.buffer, 0, Some(pixels * 4));
+        let pixels = u64::from(size_px[0]) * u64::from(size_px[1]);
+        frame.encoder.clear_buffer(&grid.keys, 0, Some(pixels * 4));
         let groups = count.div_ceil(WORKGROUP);
         let x = groups.min(self.max_groups);
         let mut pass = frame
@@ -203,60 +268,96 @@ impl SplatPipeline {
             });
         pass.set_pipeline(&self.splat);
         pass.set_bind_group(0, points, &[]);
-        pass.set_bind_group(1, &keys.bind_group, &[]);
+        pass.set_bind_group(1, &grid.splat_group, &[]);
         pass.dispatch_workgroups(x, groups.div_ceil(x.max(1)), 1);
+        pass.set_pipeline(&self.resolve);
+        pass.set_bind_group(1, &grid.resolve_group, &[]);
+        pass.dispatch_workgroups(
+            size_px[0].div_ceil(RESOLVE_TILE),
+            size_px[1].div_ceil(RESOLVE_TILE),
+            1,
+        );
     }
 
-    /// Draws slot `slot`'s resolve into `pass` (whose viewport is the grid the splat was recorded
-    /// for); nothing when the slot has no points.
+    /// Draws slot `slot`'s resolved colours into `pass` (whose viewport is the grid the splat was
+    /// recorded for); nothing when the slot has no points.
     pub fn resolve(&self, pass: &mut wgpu::RenderPass<'static>, slot: u64) {
-        let Some(keys) = self.keys.get(&slot) else {
+        let Some(grid) = self.grids.get(&slot) else {
             return;
         };
         if self.points.bind(pass, slot).is_some() {
-            pass.set_bind_group(1, &keys.bind_group, &[]);
-            pass.set_pipeline(&self.resolve);
+            pass.set_bind_group(1, &grid.draw_group, &[]);
+            pass.set_pipeline(&self.draw);
             pass.draw(0..3, 0..1);
         }
     }
 }
 
-/// Slot `slot`'s key buffer, (re)made when it holds fewer than `pixels` keys.
-fn key_buffer_of<'a>(
-    keys: &'a mut HashMap<u64, KeyBuffer>,
-    layout: &wgpu::BindGroupLayout,
+/// Slot `slot`'s grid state, (re)made when it is smaller than `size_px` in either dimension (then
+/// at least as large as before in both, so that alternating sizes do not rebuild it every frame).
+fn grid_of<'a>(
+    grids: &'a mut HashMap<u64, SlotGrid>,
+    layouts: &GridLayouts,
     device: &wgpu::Device,
     slot: u64,
-    pixels: u64,
-) -> &'a KeyBuffer {
-    let keys = keys
+    size_px: [u32; 2],
+) -> &'a SlotGrid {
+    let grid = grids
         .entry(slot)
-        .or_insert_with(|| key_buffer(device, layout, pixels));
-    if keys.pixels < pixels {
-        *keys = key_buffer(device, layout, pixels);
+        .or_insert_with(|| slot_grid(device, layouts, size_px));
+    if size_px[0] > grid.size_px[0] || size_px[1] > grid.size_px[1] {
+        let grown = [0, 1].map(|i| size_px[i].max(grid.size_px[i]));
+        *grid = slot_grid(device, layouts, grown);
     }
-    keys
+    grid
 }
 
-fn key_buffer(device: &wgpu::Device, layout: &wgpu::BindGroupLayout, pixels: u64) -> KeyBuffer {
-    let buffer = device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("diffscope splat keys"),
-        size: pixels.max(1) * 4,
+fn slot_grid(device: &wgpu::Device, layouts: &GridLayouts, size_px: [u32; 2]) -> SlotGrid {
+    let label = Some("diffscope splat grid");
+    let [width, height] = size_px.map(|n| n.max(1));
+    let keys = device.create_buffer(&wgpu::BufferDescriptor {
+        label,
+        size: u64::from(width) * u64::from(height) * 4,
         usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
         mapped_at_creation: false,
     });
-    let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: Some("diffscope splat keys"),
-        layout,
-        entries: &[wgpu::BindGroupEntry {
-            binding: 0,
-            resource: buffer.as_entire_binding(),
-        }],
-    });
-    KeyBuffer {
-        buffer,
-        bind_group,
-        pixels,
+    let colours = device
+        .create_texture(&wgpu::TextureDescriptor {
+            label,
+            size: wgpu::Extent3d {
+                width,
+                height,
+                depth_or_array_layers: 1,
+            },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: COLOUR_FORMAT,
+            usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::TEXTURE_BINDING,
+            view_formats: &[],
+        })
+        .create_view(&wgpu::TextureViewDescriptor::default());
+    let group = |layout, entries: &[wgpu::BindGroupEntry<'_>]| {
+        device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label,
+            layout,
+            entries,
+        })
+    };
+    let keys_at = |binding| wgpu::BindGroupEntry {
+        binding,
+        resource: keys.as_entire_binding(),
+    };
+    let colours_at = |binding| wgpu::BindGroupEntry {
+        binding,
+        resource: wgpu::BindingResource::TextureView(&colours),
+    };
+    SlotGrid {
+        splat_group: group(&layouts.splat, &[keys_at(0)]),
+        resolve_group: group(&layouts.resolve, &[keys_at(1), colours_at(2)]),
+        draw_group: group(&layouts.draw, &[colours_at(3)]),
+        keys,
+        size_px: [width, height],
     }
 }
 

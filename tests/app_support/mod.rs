@@ -43,7 +43,9 @@ pub fn harness(scene: &Path, size: [f32; 2]) -> Harness<'static, DiffscopeApp> {
     Harness::builder()
         .with_size(size)
         .wgpu()
-        .build_eframe(move |cc| DiffscopeApp::new(cc, options))
+        .build_eframe(move |cc| {
+            DiffscopeApp::with_render_state(cc.wgpu_render_state.as_ref(), options)
+        })
 }
 
 /// Steps the app until `done` holds; fails after a generous wall-clock guard (a hang, not a speed test).

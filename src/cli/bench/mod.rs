@@ -3,6 +3,7 @@
 //! Each area keeps its own workloads in a submodule; this module only selects and prints them.
 
 mod discrete;
+mod draw;
 mod engine;
 mod frame;
 mod geometry;
@@ -95,6 +96,7 @@ fn all() -> Vec<Bench> {
     engine::benches()
         .into_iter()
         .chain(frame::benches())
+        .chain(draw::benches())
         .chain(geometry::benches())
         .chain(learned::benches())
         .chain(onnx::benches())
