@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 /// The sizes of the start-up cloud: the small one is where a GPU's sprites win, the large one is
 /// large enough that per-point costs dominate. On lavapipe the whole measurement takes ≈ 0.3 s.
 pub const CALIBRATION_POINTS: [usize; 2] = [8_000, 64_000];
+/// How far beyond the large size a crossing is believed (64M points).
+const MAX_EXTRAPOLATION: usize = 1000;
 /// The offscreen target of the start-up measurement (about a manifold view in a laptop window).
 const CALIBRATION_SIZE_PX: [u32; 2] = [640, 480];
 /// Timed frames per figure at start-up, after one untimed warm-up frame.
@@ -90,15 +92,16 @@ impl Calibration {
         if small.splat_ms <= small.sprites_ms && large.splat_ms <= large.sprites_ms {
             return RendererPolicy::SplatFrom(0);
         }
-        if splat_slope >= sprites_slope {
-            // The splat grows at least as fast: wherever it loses now it keeps losing.
-            return RendererPolicy::Always(PointRenderer::Sprites);
-        }
         // Lines cross at the size where sprites' extra per-point cost pays for the splat's extra
-        // fixed cost (it is beyond the small size, since the splat lost there).
+        // fixed cost (beyond the small size, since the splat lost there). A splat that grows at least
+        // as fast never catches up, and a crossing far beyond the measured sizes is not one to trust.
         let gap = small.splat_ms - small.sprites_ms;
         let crossing = small.points as f64 + gap / (sprites_slope - splat_slope);
-        RendererPolicy::SplatFrom(crossing.round().min(f64::from(u32::MAX)) as u32)
+        let trusted = (large.points * MAX_EXTRAPOLATION) as f64;
+        if splat_slope >= sprites_slope || crossing > trusted {
+            return RendererPolicy::Always(PointRenderer::Sprites);
+        }
+        RendererPolicy::SplatFrom(crossing.round() as u32)
     }
 
     /// One line for the log and the About figures: both renderers' times and the choice.
@@ -247,9 +250,16 @@ mod tests {
             calibration((6.0, 3.0), (60.0, 12.0)).policy(),
             RendererPolicy::SplatFrom(0)
         );
-        // A GPU whose splat costs more at both sizes and grows as fast: sprites.
+        // A GPU whose splat costs more at both sizes and grows faster, or as fast: sprites.
+        for large in [(0.5, 1.0), (0.5, 0.75)] {
+            assert_eq!(
+                calibration((0.25, 0.5), large).policy(),
+                RendererPolicy::Always(PointRenderer::Sprites)
+            );
+        }
+        // Growing a hair slower (timing noise) puts the crossing beyond any measured size: sprites.
         assert_eq!(
-            calibration((0.2, 0.5), (0.4, 0.7)).policy(),
+            calibration((0.25, 0.5), (0.5, 0.7499)).policy(),
             RendererPolicy::Always(PointRenderer::Sprites)
         );
         // Sprites 1 + 0.1 ms per 1k points, splat 3 + 0.02 ms per 1k: equal at 25k points.
