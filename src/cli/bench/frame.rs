@@ -33,6 +33,8 @@ const SPLAT_1M_ORBIT_TARGET: f64 = 2.0;
 /// Time playing at 100k points (issue #18), and the 2-D density view of 10M points.
 const PLAY_100K_TARGET: f64 = 1.5;
 const DENSITY_10M_TARGET: f64 = 1.5;
+/// The default scene's playback rate: every step drawn needs a frame within 1/20 s.
+const PLAY_STEPS_PER_SECOND: f64 = 20.0;
 
 pub fn benches() -> Vec<Bench> {
     vec![
@@ -165,6 +167,10 @@ pub fn benches() -> Vec<Bench> {
             run: frame_while_jobs,
         },
         Bench {
+            name: "frame_scene_play",
+            run: frame_scene_play,
+        },
+        Bench {
             name: "frame_launch_to_scene",
             run: launch_to_scene,
         },
@@ -205,6 +211,16 @@ impl Cloud {
     }
 }
 
+/// What a launch measures.
+#[derive(Clone, Copy, Debug)]
+enum Measured {
+    Cloud(Cloud),
+    /// The default scene while its jobs run.
+    SceneJobs,
+    /// The default scene's time bar playing once its jobs are done (`--camera-motion play`).
+    ScenePlay,
+}
+
 /// What one `--frame-stats` launch printed.
 #[derive(Clone, Debug, Default)]
 struct Report {
@@ -214,17 +230,25 @@ struct Report {
     launch_seconds: Option<f64>,
     /// Medians of the first and second half of the measured frames (while jobs run).
     halves_ms: Option<(f64, f64)>,
+    /// Steps per second the time bar advanced, and the share of its steps a frame drew (playback).
+    playback: Option<(f64, f64)>,
 }
 
 /// Runs the app once: `--frame-stats FRAMES`, with `--points n` (and `--camera-motion`) for a synthetic
-/// cloud, else on the default scene while its jobs run.
-fn launch(cloud: Option<Cloud>) -> anyhow::Result<Report> {
+/// cloud, else on the default scene (while its jobs run, or playing its time bar).
+fn launch(measured: Measured) -> anyhow::Result<Report> {
     let exe = std::env::current_exe()?;
     let mut args: Vec<String> = vec!["--frame-stats".into(), FRAMES.to_string()];
     let name_of = |value: Option<clap::builder::PossibleValue>| {
         value.map(|v| v.get_name().to_string()).unwrap_or_default()
     };
-    if let Some(cloud) = cloud {
+    if let Measured::ScenePlay = measured {
+        args.extend([
+            "--camera-motion".into(),
+            name_of(CameraMotion::Play.to_possible_value()),
+        ]);
+    }
+    if let Measured::Cloud(cloud) = measured {
         args.extend(["--points".into(), cloud.points.to_string()]);
         if let Some(motion) = cloud.motion {
             args.extend([
@@ -314,8 +338,14 @@ fn parse(stdout: &str) -> Option<Report> {
     let mut report = None;
     let mut launch = None;
     let mut halves = None;
+    let mut playback = None;
     for line in stdout.lines() {
-        if line.starts_with("frame time halves") {
+        if line.starts_with("playback:") {
+            let steps = number_after(line, "playback:");
+            let rate = number_after(line, "(");
+            let drawn = number_after(line, "),");
+            playback = rate.zip(steps.zip(drawn).map(|(s, d)| d / s.max(1.0)));
+        } else if line.starts_with("frame time halves") {
             halves = number_after(line, "first half median")
                 .zip(number_after(line, "second half median"));
         } else if line.starts_with("frame time") {
@@ -335,6 +365,7 @@ fn parse(stdout: &str) -> Option<Report> {
     report.map(|r| Report {
         launch_seconds: launch,
         halves_ms: halves,
+        playback,
         ..r
     })
 }
@@ -345,9 +376,9 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 /// The median over `LAUNCHES` launches of the per-launch median frame time.
-fn median_launch(cloud: Option<Cloud>) -> anyhow::Result<(f64, Vec<Report>)> {
+fn median_launch(measured: Measured) -> anyhow::Result<(f64, Vec<Report>)> {
     let reports = (0..LAUNCHES)
-        .map(|_| launch(cloud))
+        .map(|_| launch(measured))
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok((
         median(reports.iter().map(|r| r.median_ms).collect()),
@@ -368,7 +399,7 @@ fn empty_frame_ms() -> anyhow::Result<f64> {
     if let Some(&ms) = EMPTY.get() {
         return Ok(ms);
     }
-    let (ms, _) = median_launch(Some(Cloud::still(0)))?;
+    let (ms, _) = median_launch(Measured::Cloud(Cloud::still(0)))?;
     Ok(*EMPTY.get_or_init(|| ms))
 }
 
@@ -390,7 +421,7 @@ fn frame_empty() -> anyhow::Result<Figure> {
 /// given).
 fn relative(name: &'static str, cloud: Cloud, target: Option<f64>) -> anyhow::Result<Figure> {
     let empty = empty_frame_ms()?;
-    let (ms, reports) = median_launch(Some(cloud))?;
+    let (ms, reports) = median_launch(Measured::Cloud(cloud))?;
     let drawn_as = reports
         .first()
         .and_then(|r| r.drawn_as.clone())
@@ -426,7 +457,7 @@ fn default_scene_launches() -> anyhow::Result<&'static [Report]> {
     if let Some(reports) = REPORTS.get() {
         return Ok(reports);
     }
-    let (_, reports) = median_launch(None)?;
+    let (_, reports) = median_launch(Measured::SceneJobs)?;
     Ok(REPORTS.get_or_init(|| reports))
 }
 
@@ -449,6 +480,30 @@ fn frame_while_jobs() -> anyhow::Result<Figure> {
         ),
         seconds: ms / 1e3,
         target_seconds: None,
+    })
+}
+
+/// The default scene's time bar playing at its 20 steps/s with trails (issue #18): the frame time,
+/// judged against the 50 ms that draws every step, with the rate the bar kept and the share of steps
+/// drawn.
+fn frame_scene_play() -> anyhow::Result<Figure> {
+    let empty = empty_frame_ms()?;
+    let (ms, reports) = median_launch(Measured::ScenePlay)?;
+    let played: Vec<(f64, f64)> = reports.iter().filter_map(|r| r.playback).collect();
+    let rate = median(played.iter().map(|p| p.0).collect());
+    let drawn = median(played.iter().map(|p| p.1).collect());
+    Ok(Figure {
+        name: "frame_scene_play",
+        inputs: format!(
+            "default scene (2,000 trajectories) playing at 20 steps/s with trails of 8 steps once \
+             its jobs are done: {:.2}x the empty frame, the bar kept {rate:.1} steps/s and a frame \
+             drew {:.0}% of its steps; median of {LAUNCHES} launches, {}",
+            ms / empty,
+            100.0 * drawn,
+            display_note()
+        ),
+        seconds: ms / 1e3,
+        target_seconds: Some(1.0 / PLAY_STEPS_PER_SECOND),
     })
 }
 
@@ -485,6 +540,10 @@ mod tests {
         assert_eq!(report.drawn_as.as_deref(), Some("sprites"));
         assert_eq!(report.halves_ms, Some((57.0, 59.5)));
         assert_eq!(report.launch_seconds, Some(1.25));
+        let play = "frame time while the scene plays at 20 steps/s with trails of 8 steps: 46 \
+                    frames, mean 91.8 ms, median 91.7 ms, p95 109.7 ms\nplayback: 80 steps in \
+                    4.22 s (19.0 steps/s), 40 of them drawn\n";
+        assert_eq!(parse(play).and_then(|r| r.playback), Some((19.0, 0.5)));
         assert!(parse("nothing here").is_none());
     }
 }
