@@ -268,20 +268,13 @@ impl OffscreenApp {
         let primitives = self
             .ctx
             .tessellate(output.shapes.clone(), self.screen.pixels_per_point);
-        let target = device.create_texture(&wgpu::TextureDescriptor {
-            label: Some("offscreen frame"),
-            size: wgpu::Extent3d {
-                width,
-                height,
-                depth_or_array_layers: 1,
-            },
-            mip_level_count: 1,
-            sample_count: 1,
-            dimension: wgpu::TextureDimension::D2,
-            format: self.render_state.target_format,
-            usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
-            view_formats: &[],
-        });
+        let target = crate::render::gpu::texture_2d(
+            device,
+            "offscreen frame",
+            [width, height],
+            self.render_state.target_format,
+            wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+        );
         let view = target.create_view(&wgpu::TextureViewDescriptor::default());
         // The panels' colour, as the window clears to it (`clears_to_panel_fill`); egui's colours are
         // gamma-encoded, as is the (non-sRGB) target.

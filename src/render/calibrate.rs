@@ -138,22 +138,14 @@ pub fn time_draws(
     frames: usize,
 ) -> Result<f64, CalibrationError> {
     let mut pipeline = PointPipeline::new(device, format, RendererPolicy::Always(renderer));
-    let target = device
-        .create_texture(&wgpu::TextureDescriptor {
-            label: Some("diffscope renderer measurement"),
-            size: wgpu::Extent3d {
-                width: size_px[0],
-                height: size_px[1],
-                depth_or_array_layers: 1,
-            },
-            mip_level_count: 1,
-            sample_count: 1,
-            dimension: wgpu::TextureDimension::D2,
-            format,
-            usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
-            view_formats: &[],
-        })
-        .create_view(&wgpu::TextureViewDescriptor::default());
+    let target = super::gpu::texture_2d(
+        device,
+        "diffscope renderer measurement",
+        size_px,
+        format,
+        wgpu::TextureUsages::RENDER_ATTACHMENT,
+    )
+    .create_view(&wgpu::TextureViewDescriptor::default());
     let aspect = size_px[0] as f32 / size_px[1] as f32;
     let mut orbit = Orbit::fit(glam::Vec3::splat(-1.5), glam::Vec3::splat(1.5));
     let mut times = Vec::with_capacity(frames);

@@ -58,6 +58,37 @@ pub(super) fn uniform_entry(binding: u32) -> wgpu::BindGroupLayoutEntry {
     }
 }
 
+/// A 2-D float texture binding read texel by texel (`textureLoad`, no sampler).
+pub(super) const TEXEL_BINDING: wgpu::BindingType = wgpu::BindingType::Texture {
+    sample_type: wgpu::TextureSampleType::Float { filterable: false },
+    view_dimension: wgpu::TextureViewDimension::D2,
+    multisampled: false,
+};
+
+/// A 2-D texture of `size_px` with one mip level and one sample.
+pub fn texture_2d(
+    device: &wgpu::Device,
+    label: &str,
+    size_px: [u32; 2],
+    format: wgpu::TextureFormat,
+    usage: wgpu::TextureUsages,
+) -> wgpu::Texture {
+    device.create_texture(&wgpu::TextureDescriptor {
+        label: Some(label),
+        size: wgpu::Extent3d {
+            width: size_px[0],
+            height: size_px[1],
+            depth_or_array_layers: 1,
+        },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format,
+        usage,
+        view_formats: &[],
+    })
+}
+
 /// A uniform buffer of `size` bytes written with `queue.write_buffer`.
 pub(super) fn uniform_buffer(device: &wgpu::Device, label: &str, size: usize) -> wgpu::Buffer {
     device.create_buffer(&wgpu::BufferDescriptor {
@@ -327,14 +358,7 @@ impl DataSlots {
         let mut entries = vec![uniform_entry(0)];
         let data = match kind {
             DataKind::Vertices => None,
-            DataKind::Texels(_) => Some((
-                wgpu::ShaderStages::VERTEX_FRAGMENT,
-                wgpu::BindingType::Texture {
-                    sample_type: wgpu::TextureSampleType::Float { filterable: false },
-                    view_dimension: wgpu::TextureViewDimension::D2,
-                    multisampled: false,
-                },
-            )),
+            DataKind::Texels(_) => Some((wgpu::ShaderStages::VERTEX_FRAGMENT, TEXEL_BINDING)),
             DataKind::Storage => Some((
                 wgpu::ShaderStages::COMPUTE | wgpu::ShaderStages::FRAGMENT,
                 wgpu::BindingType::Buffer {
@@ -493,25 +517,21 @@ fn upload_texels<T: bytemuck::Pod>(
     values: &[T],
     row: usize,
 ) -> bool {
+    let size_px = [row as u32, values.len().div_ceil(row) as u32];
     let size = wgpu::Extent3d {
-        width: row as u32,
-        height: values.len().div_ceil(row) as u32,
+        width: size_px[0],
+        height: size_px[1],
         depth_or_array_layers: 1,
     };
     let reuse =
         matches!(data, Some(SlotData::Texture(t)) if t.size() == size && t.format() == format);
     if !reuse {
-        *data = Some(SlotData::Texture(device.create_texture(
-            &wgpu::TextureDescriptor {
-                label: Some(label),
-                size,
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D2,
-                format,
-                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-                view_formats: &[],
-            },
+        *data = Some(SlotData::Texture(texture_2d(
+            device,
+            label,
+            size_px,
+            format,
+            wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
         )));
     }
     let Some(SlotData::Texture(texture)) = &*data else {

@@ -241,11 +241,7 @@ impl<K: LayerKey> OffscreenLayers<K> {
                 wgpu::BindGroupLayoutEntry {
                     binding: 0,
                     visibility: wgpu::ShaderStages::FRAGMENT,
-                    ty: wgpu::BindingType::Texture {
-                        sample_type: wgpu::TextureSampleType::Float { filterable: false },
-                        view_dimension: wgpu::TextureViewDimension::D2,
-                        multisampled: false,
-                    },
+                    ty: gpu::TEXEL_BINDING,
                     count: None,
                 },
                 gpu::uniform_entry(1),
@@ -399,21 +395,13 @@ fn layer(
     layout: &wgpu::BindGroupLayout,
     geometry: LayerGeometry,
 ) -> Layer {
-    let [width, height] = geometry.size_px;
-    let texture = device.create_texture(&wgpu::TextureDescriptor {
-        label: Some(label),
-        size: wgpu::Extent3d {
-            width,
-            height,
-            depth_or_array_layers: 1,
-        },
-        mip_level_count: 1,
-        sample_count: 1,
-        dimension: wgpu::TextureDimension::D2,
+    let texture = gpu::texture_2d(
+        device,
+        label,
+        geometry.size_px,
         format,
-        usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING,
-        view_formats: &[],
-    });
+        wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING,
+    );
     let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
     let uniform = gpu::uniform_buffer(device, label, std::mem::size_of::<CompositeUniform>());
     let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {

@@ -134,11 +134,7 @@ impl GridLayouts {
             draw: layout(&[wgpu::BindGroupLayoutEntry {
                 binding: 3,
                 visibility: wgpu::ShaderStages::FRAGMENT,
-                ty: wgpu::BindingType::Texture {
-                    sample_type: wgpu::TextureSampleType::Float { filterable: false },
-                    view_dimension: wgpu::TextureViewDimension::D2,
-                    multisampled: false,
-                },
+                ty: gpu::TEXEL_BINDING,
                 count: None,
             }]),
         }
@@ -321,22 +317,14 @@ fn slot_grid(device: &wgpu::Device, layouts: &GridLayouts, size_px: [u32; 2]) ->
         usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
         mapped_at_creation: false,
     });
-    let colours = device
-        .create_texture(&wgpu::TextureDescriptor {
-            label,
-            size: wgpu::Extent3d {
-                width,
-                height,
-                depth_or_array_layers: 1,
-            },
-            mip_level_count: 1,
-            sample_count: 1,
-            dimension: wgpu::TextureDimension::D2,
-            format: COLOUR_FORMAT,
-            usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::TEXTURE_BINDING,
-            view_formats: &[],
-        })
-        .create_view(&wgpu::TextureViewDescriptor::default());
+    let colours = gpu::texture_2d(
+        device,
+        "diffscope splat colours",
+        [width, height],
+        COLOUR_FORMAT,
+        wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::TEXTURE_BINDING,
+    )
+    .create_view(&wgpu::TextureViewDescriptor::default());
     let group = |layout, entries: &[wgpu::BindGroupEntry<'_>]| {
         device.create_bind_group(&wgpu::BindGroupDescriptor {
             label,
