@@ -16,14 +16,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The sizes of the start-up cloud: the small one is where a GPU's sprites win, the large one is
-/// large enough that per-point costs dominate. On lavapipe the whole measurement takes ≈ 0.3 s.
-pub const CALIBRATION_POINTS: [usize; 2] = [8_000, 64_000];
-/// How far beyond the large size a crossing is believed (64M points).
+/// large enough that per-point costs dominate, and small enough that sprites on lavapipe (≈ 1 µs a
+/// point) keep the measurement short: it is logged with its duration.
+pub const CALIBRATION_POINTS: [usize; 2] = [4_000, 32_000];
+/// How far beyond the large size a crossing is believed (32M points).
 const MAX_EXTRAPOLATION: usize = 1000;
+/// The pipeline slot the start-up measurement draws in (the views number theirs from 0).
+const CALIBRATION_SLOT: u64 = u64::MAX;
 /// The offscreen target of the start-up measurement (about a manifold view in a laptop window).
 const CALIBRATION_SIZE_PX: [u32; 2] = [640, 480];
 /// Timed frames per figure at start-up, after one untimed warm-up frame.
-const CALIBRATION_FRAMES: usize = 3;
+const CALIBRATION_FRAMES: usize = 2;
 /// The point radius of the measurement: the manifold view's default.
 const RADIUS_PX: f32 = 2.5;
 /// A frame that has not finished by then is an error (a hung driver), not a figure.
@@ -51,34 +54,42 @@ pub struct Calibration {
 }
 
 impl Calibration {
-    /// Measures both renderers at [`CALIBRATION_POINTS`] on `device` (which must support the splat).
+    /// Measures both renderers at [`CALIBRATION_POINTS`] with `pipeline` (built with both), in a
+    /// slot of its own that is freed afterwards; leaves the pipeline's policy to the caller.
     pub fn measure(
         device: &wgpu::Device,
         queue: &wgpu::Queue,
         format: wgpu::TextureFormat,
+        pipeline: &mut PointPipeline,
     ) -> Result<Calibration, CalibrationError> {
         let mut timings = CALIBRATION_POINTS.map(|points| DrawTiming {
             points,
             sprites_ms: 0.0,
             splat_ms: 0.0,
         });
+        let mut measured = Ok(());
         for timing in &mut timings {
             let cloud = synthetic_cloud(timing.points);
-            let time = |renderer| {
-                time_draws(
-                    device,
-                    queue,
-                    format,
-                    renderer,
-                    &cloud,
-                    CALIBRATION_SIZE_PX,
-                    CALIBRATION_FRAMES,
-                )
+            let mut time = |renderer| {
+                pipeline.set_policy(RendererPolicy::Always(renderer));
+                let draws = Draws {
+                    cloud: &cloud,
+                    size_px: CALIBRATION_SIZE_PX,
+                    frames: CALIBRATION_FRAMES,
+                    slot: CALIBRATION_SLOT,
+                };
+                time_draws(device, queue, format, pipeline, draws)
             };
-            timing.sprites_ms = time(PointRenderer::Sprites)?;
-            timing.splat_ms = time(PointRenderer::Splat)?;
+            match (time(PointRenderer::Sprites), time(PointRenderer::Splat)) {
+                (Ok(sprites), Ok(splat)) => (timing.sprites_ms, timing.splat_ms) = (sprites, splat),
+                (Err(e), _) | (_, Err(e)) => {
+                    measured = Err(e);
+                    break;
+                }
+            }
         }
-        Ok(Calibration { timings })
+        pipeline.remove(CALIBRATION_SLOT);
+        measured.map(|()| Calibration { timings })
     }
 
     /// The renderer policy the figures imply, with frame time modelled as fixed + per-point cost for
@@ -126,18 +137,30 @@ impl Calibration {
     }
 }
 
-/// The median time of `frames` frames (after one warm-up frame) drawing `cloud` with `renderer` into
-/// a `size_px` texture of `format`, the camera orbiting a little every frame.
+/// What [`time_draws`] draws: a cloud into a target of `size_px`, `frames` timed frames after one
+/// warm-up frame, in pipeline slot `slot`.
+pub struct Draws<'a> {
+    pub cloud: &'a PointData,
+    pub size_px: [u32; 2],
+    pub frames: usize,
+    pub slot: u64,
+}
+
+/// The median time of `draws.frames` frames (after one warm-up frame) drawing the cloud with
+/// `pipeline` into a texture of `format`, the camera orbiting a little every frame.
 pub fn time_draws(
     device: &wgpu::Device,
     queue: &wgpu::Queue,
     format: wgpu::TextureFormat,
-    renderer: PointRenderer,
-    cloud: &PointData,
-    size_px: [u32; 2],
-    frames: usize,
+    pipeline: &mut PointPipeline,
+    draws: Draws<'_>,
 ) -> Result<f64, CalibrationError> {
-    let mut pipeline = PointPipeline::new(device, format, RendererPolicy::Always(renderer));
+    let Draws {
+        cloud,
+        size_px,
+        frames,
+        slot,
+    } = draws;
     let target = super::gpu::texture_2d(
         device,
         "diffscope renderer measurement",
@@ -152,7 +175,7 @@ pub fn time_draws(
     for frame in 0..=frames {
         orbit.rotate(glam::Vec2::new(7.0, 0.0));
         let callback = PointsCallback {
-            slot: 0,
+            slot,
             data: cloud.clone(),
             view_proj: orbit.view_proj(aspect),
             radius_px: RADIUS_PX,
@@ -163,7 +186,7 @@ pub fn time_draws(
         let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("diffscope renderer measurement"),
         });
-        callback.record(&mut pipeline, device, queue, &mut encoder, &target, size_px);
+        callback.record(pipeline, device, queue, &mut encoder, &target, size_px);
         let submission = queue.submit([encoder.finish()]);
         device.poll(wgpu::PollType::Wait {
             submission_index: Some(submission),
@@ -207,7 +230,8 @@ pub fn synthetic_cloud(n: usize) -> PointData {
         })
         .collect();
     PointData {
-        generation: n as u64 + 1,
+        // Counted down from the top, so that it never meets a view's generation (counted up from 0).
+        generation: u64::MAX - n as u64,
         instances: Arc::new(instances),
     }
 }

@@ -193,6 +193,11 @@ impl SlotPipeline {
         SlotPipeline { pipeline, slots }
     }
 
+    /// Frees slot `key`'s GPU state.
+    pub fn remove(&mut self, key: u64) {
+        self.slots.remove(key);
+    }
+
     /// Writes slot `key`'s uniform and uploads `data` if its generation is new (see [`SlotUpload`]).
     pub fn prepare<U: bytemuck::Pod, T: bytemuck::Pod>(
         &mut self,
@@ -461,6 +466,11 @@ impl DataSlots {
     }
 
     /// Slot `key`'s bind group and element count; `None` when the slot has nothing to draw.
+    /// Frees slot `key`'s GPU state.
+    pub(super) fn remove(&mut self, key: u64) {
+        self.slots.remove(&key);
+    }
+
     pub(super) fn get(&self, key: u64) -> Option<(&wgpu::BindGroup, u32)> {
         let slot = self.slots.get(&key).filter(|s| s.count > 0)?;
         Some((slot.bind_group.as_ref()?, slot.count))

@@ -229,6 +229,11 @@ pub struct OffscreenLayers<K> {
 }
 
 impl<K: LayerKey> OffscreenLayers<K> {
+    /// Frees slot `slot`'s layer.
+    pub fn remove(&mut self, slot: u64) {
+        self.slots.remove(&slot);
+    }
+
     /// Layers in egui's colour format, composited with premultiplied alpha like every other pipeline.
     pub fn new(
         device: &wgpu::Device,

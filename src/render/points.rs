@@ -219,11 +219,25 @@ impl PointPipeline {
                 info.name
             );
         }
-        let policy = if choice == RendererChoice::Auto && supported && measure {
-            let (device, queue) = (&render_state.device, &render_state.queue);
-            let started = std::time::Instant::now();
-            match Calibration::measure(device, queue, render_state.target_format) {
-                Ok(calibration) => {
+        let (device, queue, format) = (
+            &render_state.device,
+            &render_state.queue,
+            render_state.target_format,
+        );
+        let measuring = choice == RendererChoice::Auto && supported && measure;
+        // The measurement draws with both renderers through the pipeline the app then keeps, so
+        // that their shaders are compiled once.
+        let built_for = if measuring {
+            RendererPolicy::SplatFrom(0)
+        } else {
+            guess
+        };
+        let mut pipeline = PointPipeline::new(device, format, built_for);
+        let started = std::time::Instant::now();
+        let policy =
+            match measuring.then(|| Calibration::measure(device, queue, format, &mut pipeline)) {
+                None => guess,
+                Some(Ok(calibration)) => {
                     log::info!(
                         "point renderer {} (the measurement took {:.2} s)",
                         calibration.summary(),
@@ -231,27 +245,38 @@ impl PointPipeline {
                     );
                     calibration.policy()
                 }
-                Err(e) => {
+                Some(Err(e)) => {
                     log::warn!(
                         "could not measure the point renderers ({e}): {}",
                         guess.describe()
                     );
                     guess
                 }
-            }
-        } else {
-            guess
-        };
+            };
+        pipeline.set_policy(policy);
         log::info!(
             "point renderer: {} ({choice:?} on {} adapter {})",
             policy.describe(),
             format!("{:?}", info.device_type).to_lowercase(),
             info.name
         );
-        gpu::install(render_state, |device, format| {
-            PointPipeline::new(device, format, policy)
-        });
+        gpu::install(render_state, |_, _| pipeline);
         policy
+    }
+
+    /// Draws with `policy` from now on (the splat only if this pipeline was built with it).
+    pub fn set_policy(&mut self, policy: RendererPolicy) {
+        self.policy = policy;
+    }
+
+    /// Frees slot `slot`'s GPU state (its data, layer and splat grid).
+    pub fn remove(&mut self, slot: u64) {
+        self.sprites.remove(slot);
+        if let Some(splat) = &mut self.splat {
+            splat.remove(slot);
+        }
+        self.splatted.remove(&slot);
+        self.layers.remove(slot);
     }
 
     fn draw_sprites(&self, pass: &mut wgpu::RenderPass<'static>, slot: u64) {

@@ -275,6 +275,12 @@ impl SplatPipeline {
         );
     }
 
+    /// Frees slot `slot`'s points and grid.
+    pub fn remove(&mut self, slot: u64) {
+        self.points.remove(slot);
+        self.grids.remove(&slot);
+    }
+
     /// Draws slot `slot`'s resolved colours into `pass` (whose viewport is the grid the splat was
     /// recorded for); nothing when the slot has no points.
     pub fn resolve(&self, pass: &mut wgpu::RenderPass<'static>, slot: u64) {

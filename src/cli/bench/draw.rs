@@ -4,8 +4,8 @@
 //! chooses the renderer at start-up ([`crate::render::calibrate`]).
 
 use super::{Bench, Figure};
-use crate::render::PointRenderer;
-use crate::render::calibrate::{synthetic_cloud, time_draws};
+use crate::render::calibrate::{Draws, synthetic_cloud, time_draws};
+use crate::render::{PointPipeline, PointRenderer, RendererPolicy};
 
 /// The offscreen target: the frame benchmarks' window size.
 const SIZE_PX: [u32; 2] = [1024, 768];
@@ -34,15 +34,15 @@ pub fn benches() -> Vec<Bench> {
 fn draw(name: &'static str, renderer: PointRenderer, points: usize) -> anyhow::Result<Figure> {
     let state = crate::app::offscreen::headless_render_state()?;
     let cloud = synthetic_cloud(points);
-    let ms = time_draws(
-        &state.device,
-        &state.queue,
-        state.target_format,
-        renderer,
-        &cloud,
-        SIZE_PX,
-        FRAMES,
-    )?;
+    let (device, format) = (&state.device, state.target_format);
+    let mut pipeline = PointPipeline::new(device, format, RendererPolicy::Always(renderer));
+    let draws = Draws {
+        cloud: &cloud,
+        size_px: SIZE_PX,
+        frames: FRAMES,
+        slot: 0,
+    };
+    let ms = time_draws(device, &state.queue, format, &mut pipeline, draws)?;
     let adapter = state.adapter.get_info().name;
     Ok(Figure {
         name,
