@@ -8,7 +8,7 @@
 //! both side by side, one stored step per frame ([`OffscreenApp::show_step`]).
 
 use super::{AppOptions, DiffscopeApp, View};
-use eframe::egui_wgpu::{self, RenderState, ScreenDescriptor, wgpu};
+use eframe::egui_wgpu::{RenderState, ScreenDescriptor, wgpu};
 use image::RgbaImage;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -70,25 +70,9 @@ fn render_error(e: impl std::fmt::Display) -> RenderError {
     RenderError(e.to_string())
 }
 
-/// A wgpu device without a surface: the first adapter, CPU ones (lavapipe, llvmpipe) included.
-pub fn headless_render_state() -> Result<RenderState, RenderError> {
-    let setup = crate::render::gpu::wgpu_setup();
-    let instance = pollster::block_on(setup.new_instance());
-    let config = egui_wgpu::WgpuConfiguration {
-        wgpu_setup: setup,
-        ..Default::default()
-    };
-    pollster::block_on(RenderState::create(
-        &config,
-        &instance,
-        None,
-        egui_wgpu::RendererOptions::default(),
-    ))
-    .map_err(|e| {
-        render_error(format!(
-            "no usable wgpu adapter for offscreen rendering: {e}"
-        ))
-    })
+/// A wgpu device without a surface (see [`crate::render::gpu::headless_render_state`]).
+fn headless_render_state() -> Result<RenderState, RenderError> {
+    crate::render::gpu::headless_render_state().map_err(render_error)
 }
 
 impl OffscreenApp {

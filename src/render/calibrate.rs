@@ -8,10 +8,13 @@
 //! drags a 3-D view. Each figure is the median time from recording to the GPU going idle. The same
 //! timing backs `bench --filter draw_`, which leaves out the window system.
 
+use super::RendererChoice;
 use super::colormap::PointColoring;
+use super::gpu;
 use super::points::{PointData, PointInstance, PointPipeline, PointRenderer, PointsCallback};
+use super::splat::SplatPipeline;
 use super::{Orbit, RendererPolicy};
-use eframe::egui_wgpu::wgpu;
+use eframe::egui_wgpu::{self, wgpu};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -137,6 +140,72 @@ impl Calibration {
     }
 }
 
+impl PointPipeline {
+    /// Installs the pipeline into egui-wgpu's renderer (once, at app start) with the policy `choice`
+    /// comes to on this adapter, which it logs and returns. `Auto` measures both renderers when
+    /// `measure` is set (the window: [`super::calibrate`]) and otherwise follows the adapter type, so
+    /// that offscreen images never depend on a timing.
+    pub fn install(
+        render_state: &egui_wgpu::RenderState,
+        choice: RendererChoice,
+        measure: bool,
+    ) -> RendererPolicy {
+        let info = render_state.adapter.get_info();
+        let supported = SplatPipeline::supported(&render_state.adapter, &render_state.device);
+        let guess = RendererPolicy::Always(choice.resolve(info.device_type, supported));
+        if choice == RendererChoice::Splat && !supported {
+            log::warn!(
+                "the splat point renderer needs compute shaders and storage buffers, which {} lacks: \
+                 drawing sprites",
+                info.name
+            );
+        }
+        let (device, queue, format) = (
+            &render_state.device,
+            &render_state.queue,
+            render_state.target_format,
+        );
+        let measuring = choice == RendererChoice::Auto && supported && measure;
+        // The measurement draws with both renderers through the pipeline the app then keeps, so
+        // that their shaders are compiled once.
+        let built_for = if measuring {
+            RendererPolicy::SplatFrom(0)
+        } else {
+            guess
+        };
+        let mut pipeline = PointPipeline::new(device, format, built_for);
+        let started = std::time::Instant::now();
+        let policy =
+            match measuring.then(|| Calibration::measure(device, queue, format, &mut pipeline)) {
+                None => guess,
+                Some(Ok(calibration)) => {
+                    log::info!(
+                        "point renderer {} (the measurement took {:.2} s)",
+                        calibration.summary(),
+                        started.elapsed().as_secs_f64()
+                    );
+                    calibration.policy()
+                }
+                Some(Err(e)) => {
+                    log::warn!(
+                        "could not measure the point renderers ({e}): {}",
+                        guess.describe()
+                    );
+                    guess
+                }
+            };
+        pipeline.set_policy(policy);
+        log::info!(
+            "point renderer: {} ({choice:?} on {} adapter {})",
+            policy.describe(),
+            format!("{:?}", info.device_type).to_lowercase(),
+            info.name
+        );
+        gpu::install(render_state, |_, _| pipeline);
+        policy
+    }
+}
+
 /// What [`time_draws`] draws: a cloud into a target of `size_px`, `frames` timed frames after one
 /// warm-up frame, in pipeline slot `slot`.
 pub struct Draws<'a> {
@@ -161,7 +230,7 @@ pub fn time_draws(
         frames,
         slot,
     } = draws;
-    let target = super::gpu::texture_2d(
+    let target = gpu::texture_2d(
         device,
         "diffscope renderer measurement",
         size_px,

@@ -29,6 +29,23 @@ pub fn wgpu_setup() -> egui_wgpu::WgpuSetup {
     })
 }
 
+/// A wgpu device without a surface: the first adapter, CPU ones (lavapipe, llvmpipe) included.
+pub fn headless_render_state() -> Result<egui_wgpu::RenderState, String> {
+    let setup = wgpu_setup();
+    let instance = pollster::block_on(setup.new_instance());
+    let config = egui_wgpu::WgpuConfiguration {
+        wgpu_setup: setup,
+        ..Default::default()
+    };
+    pollster::block_on(egui_wgpu::RenderState::create(
+        &config,
+        &instance,
+        None,
+        egui_wgpu::RendererOptions::default(),
+    ))
+    .map_err(|e| format!("no usable wgpu adapter for offscreen rendering: {e}"))
+}
+
 /// A shader module from `source` with `shaders/colormap.wgsl` (colormaps and the shared `Coloring`
 /// uniform block) prepended.
 pub(super) fn shader(device: &wgpu::Device, label: &str, source: &str) -> wgpu::ShaderModule {

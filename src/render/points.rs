@@ -12,13 +12,12 @@
 //! On a software adapter the same plans are carried out by the splat renderer ([`super::splat`]) instead
 //! of sprites: `--renderer` chooses ([`RendererChoice`]).
 
-use super::calibrate::Calibration;
 use super::colormap::{ColoringUniform, PointColoring};
-use super::gpu::{self, DataKind, Frame, PipelineSpec, SlotCallback, SlotPipeline, SlotUpload};
+use super::gpu::{DataKind, Frame, PipelineSpec, SlotCallback, SlotPipeline, SlotUpload};
 use super::offscreen::{ClipMap, LayerGeometry, LayerKey, OffscreenLayers, Plan};
 use super::splat::{SplatPipeline, SplatTarget, SplatUniform};
 use bytemuck::{Pod, Zeroable};
-use eframe::egui_wgpu::{self, wgpu};
+use eframe::egui_wgpu::wgpu;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -198,70 +197,6 @@ impl PointPipeline {
             splatted: HashSet::new(),
             layers: OffscreenLayers::new(device, "diffscope point layer", target_format),
         }
-    }
-
-    /// Installs the pipeline into egui-wgpu's renderer (once, at app start) with the policy `choice`
-    /// comes to on this adapter, which it logs and returns. `Auto` measures both renderers when
-    /// `measure` is set (the window: [`super::calibrate`]) and otherwise follows the adapter type, so
-    /// that offscreen images never depend on a timing.
-    pub fn install(
-        render_state: &egui_wgpu::RenderState,
-        choice: RendererChoice,
-        measure: bool,
-    ) -> RendererPolicy {
-        let info = render_state.adapter.get_info();
-        let supported = SplatPipeline::supported(&render_state.adapter, &render_state.device);
-        let guess = RendererPolicy::Always(choice.resolve(info.device_type, supported));
-        if choice == RendererChoice::Splat && !supported {
-            log::warn!(
-                "the splat point renderer needs compute shaders and storage buffers, which {} lacks: \
-                 drawing sprites",
-                info.name
-            );
-        }
-        let (device, queue, format) = (
-            &render_state.device,
-            &render_state.queue,
-            render_state.target_format,
-        );
-        let measuring = choice == RendererChoice::Auto && supported && measure;
-        // The measurement draws with both renderers through the pipeline the app then keeps, so
-        // that their shaders are compiled once.
-        let built_for = if measuring {
-            RendererPolicy::SplatFrom(0)
-        } else {
-            guess
-        };
-        let mut pipeline = PointPipeline::new(device, format, built_for);
-        let started = std::time::Instant::now();
-        let policy =
-            match measuring.then(|| Calibration::measure(device, queue, format, &mut pipeline)) {
-                None => guess,
-                Some(Ok(calibration)) => {
-                    log::info!(
-                        "point renderer {} (the measurement took {:.2} s)",
-                        calibration.summary(),
-                        started.elapsed().as_secs_f64()
-                    );
-                    calibration.policy()
-                }
-                Some(Err(e)) => {
-                    log::warn!(
-                        "could not measure the point renderers ({e}): {}",
-                        guess.describe()
-                    );
-                    guess
-                }
-            };
-        pipeline.set_policy(policy);
-        log::info!(
-            "point renderer: {} ({choice:?} on {} adapter {})",
-            policy.describe(),
-            format!("{:?}", info.device_type).to_lowercase(),
-            info.name
-        );
-        gpu::install(render_state, |_, _| pipeline);
-        policy
     }
 
     /// Draws with `policy` from now on (the splat only if this pipeline was built with it).

@@ -32,7 +32,7 @@ pub fn benches() -> Vec<Bench> {
 }
 
 fn draw(name: &'static str, renderer: PointRenderer, points: usize) -> anyhow::Result<Figure> {
-    let state = crate::app::offscreen::headless_render_state()?;
+    let state = crate::render::gpu::headless_render_state().map_err(anyhow::Error::msg)?;
     let cloud = synthetic_cloud(points);
     let (device, format) = (&state.device, state.target_format);
     let mut pipeline = PointPipeline::new(device, format, RendererPolicy::Always(renderer));
