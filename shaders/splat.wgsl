@@ -8,7 +8,9 @@
 // * `resolve_pixels` (compute, one invocation per pixel) reads the winning key of its pixel and writes
 //   that point's colour and disc coverage, exactly as `points.wgsl` shades a sprite (premultiplied,
 //   transparent where no point landed), into a colour texture.
-// * `vs_main` / `fs_main` (a fullscreen triangle over the view) copy that texture texel for pixel.
+// * `vs_main` / `fs_main` (a fullscreen triangle over the view) copy that texture texel for pixel. They
+//   read only the texture and its placement (their own group 0), so the colours the CPU splat
+//   (src/render/splat_keys.rs) uploads are drawn the same way.
 //   The fragment stage touches no storage buffer: lavapipe shades such a stage about ten times slower
 //   (a 1024×768 resolve took ≈ 50 ms in the fragment stage, a few in compute).
 // Cost grows with points × footprint pixels and with view pixels, never with triangles.
@@ -21,11 +23,16 @@ struct SplatUniform {
     viewport_px: vec2<f32>,
     radius_px: f32,
     count: u32,
-    // Where that grid starts in the framebuffer the resolve draws into.
-    origin_px: vec2<f32>,
     index_bits: u32,
-    _pad: u32,
+    // (12 bytes of padding: `coloring` starts at a multiple of 16.)
     coloring: Coloring,
+};
+
+// Where the resolved grid lands in the framebuffer the draw covers; kept in sync with
+// `GridPlacement` in src/render/splat.rs.
+struct GridPlacement {
+    origin_px: vec2<f32>,
+    size_px: vec2<f32>,
 };
 
 struct Point {
@@ -38,7 +45,8 @@ struct Point {
 @group(1) @binding(0) var<storage, read_write> keys: array<atomic<u32>>;
 @group(1) @binding(1) var<storage, read> resolved_keys: array<u32>;
 @group(1) @binding(2) var colours_out: texture_storage_2d<rgba16float, write>;
-@group(1) @binding(3) var colours: texture_2d<f32>;
+@group(0) @binding(2) var<uniform> placement: GridPlacement;
+@group(0) @binding(3) var colours: texture_2d<f32>;
 
 const WORKGROUP: u32 = 64u;
 
@@ -150,8 +158,8 @@ fn vs_main(@builtin(vertex_index) vertex: u32) -> ResolveOut {
 @fragment
 fn fs_main(in: ResolveOut) -> @location(0) vec4<f32> {
     // The pixel of the grid under this fragment's centre.
-    let cell = vec2<i32>(floor(in.clip.xy - u.origin_px));
-    if any(cell < vec2<i32>(0)) || any(cell >= vec2<i32>(u.viewport_px)) {
+    let cell = vec2<i32>(floor(in.clip.xy - placement.origin_px));
+    if any(cell < vec2<i32>(0)) || any(cell >= vec2<i32>(placement.size_px)) {
         return vec4<f32>(0.0);
     }
     return textureLoad(colours, cell, 0);

@@ -2,7 +2,8 @@
 //! where the camera puts them, in the palette colour of their class or the colormap colour of their value,
 //! and nothing is drawn elsewhere; the sprites are drawn into their offscreen layer only when the points,
 //! the camera or the style change. The splat renderer (issue #18) draws what the sprites draw where discs
-//! do not overlap, the union of the same discs where they do, and the nearest point in 3-D.
+//! do not overlap, the union of the same discs where they do, and the nearest point in 3-D; the CPU splat
+//! draws what the GPU splat draws.
 
 use diffscope::render::camera::{PanZoom, to_screen};
 use diffscope::render::colormap::{Colormap, ColormapSpan, class_rgb8};
@@ -84,12 +85,13 @@ fn harness_with(
             let chosen = PointPipeline::install(&state, renderer, false);
             let expected = match renderer {
                 RendererChoice::Splat => PointRenderer::Splat,
+                RendererChoice::CpuSplat => PointRenderer::CpuSplat,
                 _ => PointRenderer::Sprites,
             };
             assert_eq!(
                 chosen,
-                RendererPolicy::Always(expected),
-                "lavapipe runs both renderers"
+                RendererPolicy::always(expected),
+                "lavapipe runs every renderer"
             );
             sender.send(state).expect("the test holds the receiver");
             PointsApp {
@@ -113,6 +115,13 @@ fn render_with(
     harness.run_steps(2);
     harness.render().expect("wgpu render")
 }
+
+/// Every renderer `--renderer` can force.
+const RENDERERS: [RendererChoice; 3] = [
+    RendererChoice::Sprites,
+    RendererChoice::Splat,
+    RendererChoice::CpuSplat,
+];
 
 fn pixel_at(image: &image::RgbaImage, x: f32, y: f32) -> [u8; 3] {
     let p = image.get_pixel(x.round() as u32, y.round() as u32).0;
@@ -143,7 +152,7 @@ fn class_points_are_drawn_in_their_palette_colour_where_the_camera_puts_them() {
             value: k as f32,
         })
         .collect();
-    for renderer in [RendererChoice::Sprites, RendererChoice::Splat] {
+    for renderer in RENDERERS {
         check_class_points(
             render_with(renderer, PointColoring::Class, instances.clone()),
             &points,
@@ -181,9 +190,10 @@ fn scalar_points_use_the_same_colormap_as_the_cpu() {
         .zip(values)
         .map(|(&position, value)| PointInstance { position, value })
         .collect();
-    for (map, renderer) in Colormap::ALL.into_iter().flat_map(|map| {
-        [RendererChoice::Sprites, RendererChoice::Splat].map(|renderer| (map, renderer))
-    }) {
+    for (map, renderer) in Colormap::ALL
+        .into_iter()
+        .flat_map(|map| RENDERERS.map(|renderer| (map, renderer)))
+    {
         let image = render_with(
             renderer,
             PointColoring::Scalar(map, ColormapSpan::FULL),
@@ -403,17 +413,23 @@ fn a_sparse_cloud_splatted_equals_its_sprites() {
         PointColoring::Scalar(Colormap::Viridis, ColormapSpan::FULL),
     ] {
         let sprites = layer_and_direct_frames(RendererChoice::Sprites, coloring, &instances);
-        let splat = layer_and_direct_frames(RendererChoice::Splat, coloring, &instances);
-        for (frame, (a, b)) in ["layer", "direct"].iter().zip(sprites.iter().zip(&splat)) {
-            let shown = lit(a).iter().filter(|&&l| l).count();
-            // 144 discs of about π · 6.5² ≈ 133 px each (rims partly below the lit threshold).
-            assert!(
-                shown > 144 * 100,
-                "{coloring:?} {frame}: only {shown} lit pixels"
-            );
-            // Coverage is computed from the same distances up to f32 rounding: 8-bit levels agree.
-            let off = differing(a, b, 2);
-            assert_eq!(off, 0, "{coloring:?} {frame}: {off} pixels differ");
+        for splat_renderer in [RendererChoice::Splat, RendererChoice::CpuSplat] {
+            let splat = layer_and_direct_frames(splat_renderer, coloring, &instances);
+            for (frame, (a, b)) in ["layer", "direct"].iter().zip(sprites.iter().zip(&splat)) {
+                let shown = lit(a).iter().filter(|&&l| l).count();
+                // 144 discs of about π · 6.5² ≈ 133 px each (rims partly below the lit threshold).
+                assert!(
+                    shown > 144 * 100,
+                    "{coloring:?} {frame}: only {shown} lit pixels"
+                );
+                // Coverage is computed from the same distances up to f32 rounding: 8-bit levels
+                // agree.
+                let off = differing(a, b, 2);
+                assert_eq!(
+                    off, 0,
+                    "{splat_renderer:?}, {coloring:?} {frame}: {off} pixels differ"
+                );
+            }
         }
     }
 }
@@ -437,6 +453,8 @@ fn a_dense_cloud_splatted_covers_the_pixels_of_its_sprites() {
         layer_and_direct_frames(RendererChoice::Sprites, PointColoring::Class, &instances);
     let [splat, _] =
         layer_and_direct_frames(RendererChoice::Splat, PointColoring::Class, &instances);
+    let [cpu_splat, _] =
+        layer_and_direct_frames(RendererChoice::CpuSplat, PointColoring::Class, &instances);
     let (a, b) = (lit(&sprites), lit(&splat));
     let covered = a.iter().filter(|&&l| l).count();
     let mismatched = a.iter().zip(&b).filter(|(x, y)| x != y).count();
@@ -454,6 +472,10 @@ fn a_dense_cloud_splatted_covers_the_pixels_of_its_sprites() {
         off * 4 <= covered,
         "{off} of {covered} pixels differ in colour"
     );
+    // The CPU splat computes the same keys: the same point wins every pixel, up to f32 rounding
+    // on a disc's very edge (where its coverage, hence its colour, is about 0).
+    let off = differing(&splat, &cpu_splat, 2);
+    assert_eq!(off, 0, "{off} pixels differ between the GPU and CPU splats");
 }
 
 /// Two points at the same place at different depths: the sprites show the later one (draw order, no
@@ -490,16 +512,14 @@ fn the_splat_shows_the_nearest_point() {
             PointColoring::Class,
             instances.clone(),
         );
-        let splat = render_with(
-            RendererChoice::Splat,
-            PointColoring::Class,
-            instances.clone(),
-        );
         let last = instances[1].value as usize;
         assert!(close(pixel_at(&sprites, s.x, s.y), class_rgb8(last), 2));
-        assert!(
-            close(pixel_at(&splat, s.x, s.y), class_rgb8(1), 2),
-            "near first: {near_first}"
-        );
+        for renderer in [RendererChoice::Splat, RendererChoice::CpuSplat] {
+            let splat = render_with(renderer, PointColoring::Class, instances.clone());
+            assert!(
+                close(pixel_at(&splat, s.x, s.y), class_rgb8(1), 2),
+                "{renderer:?}, near first: {near_first}"
+            );
+        }
     }
 }

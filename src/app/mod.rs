@@ -194,7 +194,7 @@ impl DiffscopeApp {
         options: AppOptions,
         measure_renderers: bool,
     ) -> (Self, Option<Session>) {
-        let sprites = RendererPolicy::Always(PointRenderer::Sprites);
+        let sprites = RendererPolicy::always(PointRenderer::Sprites);
         let point_renderer = render_state.map_or(sprites, |render_state| {
             LayerPipeline::install(render_state);
             TrailPipeline::install(render_state);

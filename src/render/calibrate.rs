@@ -1,6 +1,7 @@
-//! Chooses the point renderer by measuring both at start-up (issue #18). Sprites win on a hardware
-//! rasteriser with few points and the splat wins on a software one, but where one overtakes the other
-//! depends on the machine, so the window measures it instead of guessing from the adapter type.
+//! Chooses the point renderer by measuring all three at start-up (issue #18). Sprites win on a hardware
+//! rasteriser with few points, and a splat (on the GPU, or on the CPU when the GPU is itself software)
+//! wins on a software one, but where one overtakes another depends on the machine, so the window
+//! measures it instead of guessing from the adapter type.
 //!
 //! A synthetic cloud of two blobs is drawn at two sizes with each renderer, through the app's own
 //! draw path ([`PointsCallback`]: layer plan, uploads, compute and render passes) into an offscreen
@@ -42,12 +43,12 @@ pub enum CalibrationError {
     Poll(#[from] wgpu::PollError),
 }
 
-/// Both renderers' frame time at one cloud size.
+/// Every renderer's frame time at one cloud size.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DrawTiming {
     pub points: usize,
-    pub sprites_ms: f64,
-    pub splat_ms: f64,
+    /// Milliseconds a frame, in the order of [`PointRenderer::ALL`].
+    pub ms: [f64; PointRenderer::ALL.len()],
 }
 
 /// What the start-up measurement found, and the policy it implies.
@@ -57,7 +58,7 @@ pub struct Calibration {
 }
 
 impl Calibration {
-    /// Measures both renderers at [`CALIBRATION_POINTS`] with `pipeline` (built with both), in a
+    /// Measures every renderer at [`CALIBRATION_POINTS`] with `pipeline` (built with the splat), in a
     /// slot of its own that is freed afterwards; leaves the pipeline's policy to the caller.
     pub fn measure(
         device: &wgpu::Device,
@@ -67,27 +68,25 @@ impl Calibration {
     ) -> Result<Calibration, CalibrationError> {
         let mut timings = CALIBRATION_POINTS.map(|points| DrawTiming {
             points,
-            sprites_ms: 0.0,
-            splat_ms: 0.0,
+            ms: [f64::NAN; PointRenderer::ALL.len()],
         });
         let mut measured = Ok(());
-        for timing in &mut timings {
+        'sizes: for timing in &mut timings {
             let cloud = synthetic_cloud(timing.points);
-            let mut time = |renderer| {
-                pipeline.set_policy(RendererPolicy::Always(renderer));
+            for (renderer, ms) in PointRenderer::ALL.into_iter().zip(&mut timing.ms) {
+                pipeline.set_policy(RendererPolicy::always(renderer));
                 let draws = Draws {
                     cloud: &cloud,
                     size_px: CALIBRATION_SIZE_PX,
                     frames: CALIBRATION_FRAMES,
                     slot: CALIBRATION_SLOT,
                 };
-                time_draws(device, queue, format, pipeline, draws)
-            };
-            match (time(PointRenderer::Sprites), time(PointRenderer::Splat)) {
-                (Ok(sprites), Ok(splat)) => (timing.sprites_ms, timing.splat_ms) = (sprites, splat),
-                (Err(e), _) | (_, Err(e)) => {
-                    measured = Err(e);
-                    break;
+                match time_draws(device, queue, format, pipeline, draws) {
+                    Ok(time) => *ms = time,
+                    Err(e) => {
+                        measured = Err(e);
+                        break 'sizes;
+                    }
                 }
             }
         }
@@ -96,26 +95,46 @@ impl Calibration {
     }
 
     /// The renderer policy the figures imply, with frame time modelled as fixed + per-point cost for
-    /// each renderer (a line through the two figures): the splat from the size where its line drops
-    /// below the sprites' line, or never when it does not.
+    /// each renderer (a line through its two figures): at every point count the renderer whose line
+    /// is lowest. Lines cross at most once, so each renderer gets at most one band of counts.
     pub fn policy(&self) -> RendererPolicy {
         let [small, large] = self.timings;
-        let slope = |a: f64, b: f64| (b - a) / (large.points - small.points) as f64;
-        let sprites_slope = slope(small.sprites_ms, large.sprites_ms);
-        let splat_slope = slope(small.splat_ms, large.splat_ms);
-        if small.splat_ms <= small.sprites_ms && large.splat_ms <= large.sprites_ms {
-            return RendererPolicy::SplatFrom(0);
-        }
-        // Lines cross at the size where sprites' extra per-point cost pays for the splat's extra
-        // fixed cost (beyond the small size, since the splat lost there). A splat that grows at least
-        // as fast never catches up, and a crossing far beyond the measured sizes is not one to trust.
-        let gap = small.splat_ms - small.sprites_ms;
-        let crossing = small.points as f64 + gap / (sprites_slope - splat_slope);
+        let origin = small.points as f64;
+        let lines = PointRenderer::ALL.map(|renderer| {
+            let i = renderer as usize;
+            let slope = (large.ms[i] - small.ms[i]) / (large.points - small.points) as f64;
+            (renderer, small.ms[i], slope)
+        });
+        let time = |(_, at_origin, slope): (PointRenderer, f64, f64), n: f64| {
+            at_origin + slope * (n - origin)
+        };
+        // Where any two lines cross; a crossing far beyond the measured sizes is not one to trust
+        // (two nearly parallel lines cross wherever timing noise puts them).
         let trusted = (large.points * MAX_EXTRAPOLATION) as f64;
-        if splat_slope >= sprites_slope || crossing > trusted {
-            return RendererPolicy::Always(PointRenderer::Sprites);
+        let mut cuts = vec![0.0];
+        for (i, a) in lines.iter().enumerate() {
+            for b in &lines[i + 1..] {
+                let crossing = origin + (b.1 - a.1) / (a.2 - b.2);
+                if crossing > 0.0 && crossing < trusted {
+                    cuts.push(crossing);
+                }
+            }
         }
-        RendererPolicy::SplatFrom(crossing.round() as u32)
+        cuts.sort_by(f64::total_cmp);
+        let mut policy: Option<RendererPolicy> = None;
+        for (k, &from) in cuts.iter().enumerate() {
+            // No crossing lies inside a band, so its middle tells its winner.
+            let middle = (from + cuts.get(k + 1).copied().unwrap_or(trusted)) / 2.0;
+            let fastest = lines
+                .into_iter()
+                .min_by(|&a, &b| time(a, middle).total_cmp(&time(b, middle)))
+                .map_or(PointRenderer::Sprites, |(renderer, ..)| renderer);
+            policy = Some(match policy {
+                None => RendererPolicy::always(fastest),
+                Some(policy) => policy.then(from.round() as u32, fastest),
+            });
+        }
+        policy.unwrap_or(RendererPolicy::always(PointRenderer::Sprites))
     }
 
     /// One line for the log and the About figures: both renderers' times and the choice.
@@ -124,10 +143,12 @@ impl Calibration {
             .timings
             .iter()
             .map(|t| {
-                format!(
-                    "{} points: sprites {:.1} ms, splat {:.1} ms",
-                    t.points, t.sprites_ms, t.splat_ms
-                )
+                let each: Vec<String> = PointRenderer::ALL
+                    .iter()
+                    .zip(t.ms)
+                    .map(|(renderer, ms)| format!("{} {ms:.1} ms", renderer.name()))
+                    .collect();
+                format!("{} points: {}", t.points, each.join(", "))
             })
             .collect();
         format!(
@@ -152,8 +173,8 @@ impl PointPipeline {
     ) -> RendererPolicy {
         let info = render_state.adapter.get_info();
         let supported = SplatPipeline::supported(&render_state.adapter, &render_state.device);
-        let guess = RendererPolicy::Always(choice.resolve(info.device_type, supported));
-        if choice == RendererChoice::Splat && !supported {
+        let guess = RendererPolicy::always(choice.resolve(info.device_type, supported));
+        if matches!(choice, RendererChoice::Splat | RendererChoice::CpuSplat) && !supported {
             log::warn!(
                 "the splat point renderer needs compute shaders and storage buffers, which {} lacks: \
                  drawing sprites",
@@ -166,10 +187,10 @@ impl PointPipeline {
             render_state.target_format,
         );
         let measuring = choice == RendererChoice::Auto && supported && measure;
-        // The measurement draws with both renderers through the pipeline the app then keeps, so
+        // The measurement draws with every renderer through the pipeline the app then keeps, so
         // that their shaders are compiled once.
         let built_for = if measuring {
-            RendererPolicy::SplatFrom(0)
+            RendererPolicy::always(PointRenderer::Splat)
         } else {
             guess
         };
@@ -309,49 +330,94 @@ pub fn synthetic_cloud(n: usize) -> PointData {
 mod tests {
     use super::*;
 
-    fn calibration(small: (f64, f64), large: (f64, f64)) -> Calibration {
+    /// Figures at 10k and 100k points: (sprites, splat, CPU splat) milliseconds.
+    fn calibration(small: [f64; 3], large: [f64; 3]) -> Calibration {
         Calibration {
             timings: [
                 DrawTiming {
                     points: 10_000,
-                    sprites_ms: small.0,
-                    splat_ms: small.1,
+                    ms: small,
                 },
                 DrawTiming {
                     points: 100_000,
-                    sprites_ms: large.0,
-                    splat_ms: large.1,
+                    ms: large,
                 },
             ],
         }
     }
 
-    /// The policy follows the two lines: always the splat where it wins at both sizes, sprites where
-    /// it loses at both and grows faster, and the crossing of the lines in between.
+    /// The policy follows the lowest line: one renderer where it wins at both sizes and grows no
+    /// faster, and the crossings of the lines in between.
     #[test]
     fn the_policy_follows_the_measured_lines() {
-        // lavapipe-like: the splat wins everywhere.
+        use PointRenderer::{CpuSplat, Splat, Sprites};
+        // A CPU splat far slower than the rest and growing faster (a GPU's case).
+        const SLOW: f64 = 1e3;
+        const SLOWER: f64 = 2e3;
+        // lavapipe-like, without the CPU splat: the splat wins everywhere (its fixed cost is lower).
         assert_eq!(
-            calibration((6.0, 3.0), (60.0, 12.0)).policy(),
-            RendererPolicy::SplatFrom(0)
+            calibration([9.0, 3.0, SLOW], [63.0, 12.0, SLOWER]).policy(),
+            RendererPolicy::always(Splat)
         );
         // A GPU whose splat costs more at both sizes and grows faster, or as fast: sprites.
-        for large in [(0.5, 1.0), (0.5, 0.75)] {
+        for large in [[0.5, 1.0, SLOWER], [0.5, 0.75, SLOWER]] {
             assert_eq!(
-                calibration((0.25, 0.5), large).policy(),
-                RendererPolicy::Always(PointRenderer::Sprites)
+                calibration([0.25, 0.5, SLOW], large).policy(),
+                RendererPolicy::always(Sprites)
             );
         }
         // Growing a hair slower (timing noise) puts the crossing beyond any measured size: sprites.
         assert_eq!(
-            calibration((0.25, 0.5), (0.5, 0.7499)).policy(),
-            RendererPolicy::Always(PointRenderer::Sprites)
+            calibration([0.25, 0.5, SLOW], [0.5, 0.7499, SLOWER]).policy(),
+            RendererPolicy::always(Sprites)
         );
         // Sprites 1 + 0.1 ms per 1k points, splat 3 + 0.02 ms per 1k: equal at 25k points.
         assert_eq!(
-            calibration((2.0, 3.2), (11.0, 5.0)).policy(),
-            RendererPolicy::SplatFrom(25_000)
+            calibration([2.0, 3.2, SLOW], [11.0, 5.0, SLOWER]).policy(),
+            RendererPolicy::always(Sprites).then(25_000, Splat)
         );
+        // Three bands: sprites 1 + 0.1 ms per 1k, CPU splat 2 + 0.02 ms per 1k (equal at 12.5k),
+        // splat 10 + 0.004 ms per 1k (below the CPU splat from 500k on).
+        assert_eq!(
+            calibration([2.0, 10.04, 2.2], [11.0, 10.4, 4.0]).policy(),
+            RendererPolicy::always(Sprites)
+                .then(12_500, CpuSplat)
+                .then(500_000, Splat)
+        );
+    }
+
+    /// Bands build up in order, a renderer repeated is one band, and a band starting at or before
+    /// a later one replaces it.
+    #[test]
+    fn policies_pick_the_band_of_the_count() {
+        use PointRenderer::{CpuSplat, Splat, Sprites};
+        let policy = RendererPolicy::always(Sprites)
+            .then(1_000, CpuSplat)
+            .then(50_000, Splat);
+        let expected = [
+            (0, Sprites),
+            (999, Sprites),
+            (1_000, CpuSplat),
+            (49_999, CpuSplat),
+            (50_000, Splat),
+            (10_000_000, Splat),
+        ];
+        for (points, renderer) in expected {
+            assert_eq!(policy.renderer_for(points), renderer, "{points}");
+        }
+        assert_eq!(
+            policy.describe(),
+            "sprites below 1000 points, CPU splat from 1000 to 50000, splat from there on"
+        );
+        assert_eq!(
+            RendererPolicy::always(Sprites).then(10, Sprites),
+            RendererPolicy::always(Sprites)
+        );
+        assert_eq!(
+            policy.then(500, Splat),
+            RendererPolicy::always(Sprites).then(500, Splat)
+        );
+        assert_eq!(policy.then(0, CpuSplat), RendererPolicy::always(CpuSplat));
     }
 
     /// The synthetic cloud fills both blobs (no point far outside them) with alternating classes.

@@ -143,6 +143,22 @@ pub enum PointColoring {
     Scalar(Colormap, ColormapSpan),
 }
 
+impl PointColoring {
+    /// The colour of a point with scalar `value`, as `color_of` in `shaders/colormap.wgsl` gives it.
+    pub fn rgb(self, value: f32) -> [f32; 3] {
+        match self {
+            PointColoring::Class => {
+                let class = value.max(0.0) as usize % CLASS_PALETTE.len();
+                CLASS_PALETTE[class].map(|c| f32::from(c) / 255.0)
+            }
+            PointColoring::Scalar(map, span) => {
+                let t = value.clamp(0.0, 1.0);
+                map.rgb(span.lo * (1.0 - t) + span.hi * t)
+            }
+        }
+    }
+}
+
 /// The `Coloring` block shared by the point, splat and trail shaders (`shaders/colormap.wgsl`; std140: 160 bytes).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]

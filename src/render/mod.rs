@@ -10,6 +10,7 @@ pub mod layer;
 pub mod offscreen;
 pub mod points;
 pub mod splat;
+pub mod splat_keys;
 pub mod trails;
 
 pub use camera::{Orbit, PanZoom};

@@ -15,7 +15,8 @@
 use super::colormap::{ColoringUniform, PointColoring};
 use super::gpu::{DataKind, Frame, PipelineSpec, SlotCallback, SlotPipeline, SlotUpload};
 use super::offscreen::{ClipMap, LayerGeometry, LayerKey, OffscreenLayers, Plan};
-use super::splat::{SplatPipeline, SplatTarget, SplatUniform};
+use super::splat::{SplatDraw, SplatPipeline, SplatTarget};
+pub use super::splat_keys::PointInstance;
 use bytemuck::{Pod, Zeroable};
 use eframe::egui_wgpu::wgpu;
 use std::collections::HashSet;
@@ -28,13 +29,22 @@ pub enum PointRenderer {
     Sprites,
     /// The compute splat ([`super::splat`]): the nearest point per pixel.
     Splat,
+    /// The same splat carried out on the CPU ([`super::splat_keys::CpuSplat`]), its colours uploaded.
+    CpuSplat,
 }
 
 impl PointRenderer {
+    pub const ALL: [PointRenderer; 3] = [
+        PointRenderer::Sprites,
+        PointRenderer::Splat,
+        PointRenderer::CpuSplat,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             PointRenderer::Sprites => "sprites",
             PointRenderer::Splat => "splat",
+            PointRenderer::CpuSplat => "CPU splat",
         }
     }
 }
@@ -44,7 +54,9 @@ impl PointRenderer {
 pub enum RendererChoice {
     Sprites,
     Splat,
-    /// Splat on a CPU (software) adapter, sprites on a GPU; see [`RendererChoice::resolve`].
+    CpuSplat,
+    /// Measured at start-up in the window ([`super::calibrate`]); elsewhere splat on a CPU (software)
+    /// adapter and sprites on a GPU, see [`RendererChoice::resolve`].
     #[default]
     Auto,
 }
@@ -56,63 +68,97 @@ impl RendererChoice {
     /// 3-D orbit, median frame): sprites cost 253 ms at 100k points and 733 ms at 1M against 47.8 ms
     /// for an empty view, since lavapipe rasterises 2 triangles per point; `bench --filter orbit` on a
     /// loaded machine (empty 77.8 ms): splat 126 ms vs sprites 212 ms at 100k, 291 ms vs 1174 ms at
-    /// 1M. A
-    /// hardware rasteriser draws sprites at a fraction of a millisecond per million points and
-    /// blends overlapping ones, so GPUs keep sprites.
+    /// 1M. A hardware rasteriser draws sprites at a fraction of a millisecond per million points and
+    /// blends overlapping ones, so GPUs keep sprites. (The CPU splat is left to the measurement: this
+    /// guess makes offscreen images, which must not depend on the CPU's speed.)
     pub fn resolve(self, device_type: wgpu::DeviceType, splat_supported: bool) -> PointRenderer {
         match self {
             RendererChoice::Sprites => PointRenderer::Sprites,
-            RendererChoice::Splat | RendererChoice::Auto if !splat_supported => {
-                PointRenderer::Sprites
-            }
+            _ if !splat_supported => PointRenderer::Sprites,
             RendererChoice::Splat => PointRenderer::Splat,
+            RendererChoice::CpuSplat => PointRenderer::CpuSplat,
             RendererChoice::Auto if device_type == wgpu::DeviceType::Cpu => PointRenderer::Splat,
             RendererChoice::Auto => PointRenderer::Sprites,
         }
     }
 }
 
-/// Which renderer draws a slot of a given number of points.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RendererPolicy {
-    Always(PointRenderer),
-    /// The splat from this many points on, sprites below (measured at start-up:
-    /// [`super::calibrate`]).
-    SplatFrom(u32),
+/// Which renderer draws a slot of a given number of points: one renderer per band of point counts,
+/// the bands' starts increasing from 0 (measured at start-up: [`super::calibrate`]).
+#[derive(Clone, Copy, Debug)]
+pub struct RendererPolicy {
+    /// `(first point count, renderer)`; the first `len` entries are used, the first starts at 0.
+    bands: [(u32, PointRenderer); PointRenderer::ALL.len()],
+    len: usize,
 }
 
+/// Policies are equal when their bands are (entries past `len` are left-overs).
+impl PartialEq for RendererPolicy {
+    fn eq(&self, other: &Self) -> bool {
+        self.bands() == other.bands()
+    }
+}
+
+impl Eq for RendererPolicy {}
+
 impl RendererPolicy {
-    pub fn renderer_for(self, points: usize) -> PointRenderer {
-        match self {
-            RendererPolicy::Always(renderer) => renderer,
-            RendererPolicy::SplatFrom(from) if points >= from as usize => PointRenderer::Splat,
-            RendererPolicy::SplatFrom(_) => PointRenderer::Sprites,
+    pub const fn always(renderer: PointRenderer) -> Self {
+        RendererPolicy {
+            bands: [(0, renderer); PointRenderer::ALL.len()],
+            len: 1,
         }
     }
 
-    /// Whether some number of points is drawn by the splat.
+    /// This policy up to `from` points, and `renderer` from there on (replacing the bands that
+    /// started at or after `from`).
+    pub fn then(mut self, from: u32, renderer: PointRenderer) -> Self {
+        while self.len > 1 && self.bands[self.len - 1].0 >= from {
+            self.len -= 1;
+        }
+        if from == 0 {
+            return RendererPolicy::always(renderer);
+        }
+        if self.bands[self.len - 1].1 != renderer && self.len < self.bands.len() {
+            self.bands[self.len] = (from, renderer);
+            self.len += 1;
+        }
+        self
+    }
+
+    fn bands(&self) -> &[(u32, PointRenderer)] {
+        &self.bands[..self.len]
+    }
+
+    pub fn renderer_for(self, points: usize) -> PointRenderer {
+        let band = self
+            .bands()
+            .iter()
+            .rev()
+            .find(|(from, _)| points >= *from as usize);
+        band.map_or(self.bands[0].1, |&(_, renderer)| renderer)
+    }
+
+    /// Whether some number of points is drawn by a splat (so the splat pipeline is needed).
     fn may_splat(self) -> bool {
-        self != RendererPolicy::Always(PointRenderer::Sprites)
+        self.bands()
+            .iter()
+            .any(|&(_, r)| r != PointRenderer::Sprites)
     }
 
     pub fn describe(self) -> String {
-        match self {
-            RendererPolicy::Always(renderer) => format!("{} for every cloud", renderer.name()),
-            RendererPolicy::SplatFrom(0) => "splat for every cloud".into(),
-            RendererPolicy::SplatFrom(from) => {
-                format!("sprites below {from} points, splat from there on")
-            }
+        let bands = self.bands();
+        if let [(_, renderer)] = bands {
+            return format!("{} for every cloud", renderer.name());
         }
+        let mut parts = vec![format!("{} below {} points", bands[0].1.name(), bands[1].0)];
+        for (i, &(from, renderer)) in bands.iter().enumerate().skip(1) {
+            parts.push(match bands.get(i + 1) {
+                Some(&(to, _)) => format!("{} from {from} to {to}", renderer.name()),
+                None => format!("{} from there on", renderer.name()),
+            });
+        }
+        parts.join(", ")
     }
-}
-
-/// One point: position in view space and the scalar that colours it (class index, or a value in
-/// [0, 1] for the colormap). Kept in sync with the vertex inputs of `shaders/points.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
-pub struct PointInstance {
-    pub position: [f32; 3],
-    pub value: f32,
 }
 
 /// Uniform block; kept in sync with `PointUniform` in `shaders/points.wgsl` (std140 layout: 224 bytes).
@@ -285,23 +331,32 @@ impl SlotCallback for PointsCallback {
                 origin_px: [frame.viewport.left_px as f32, frame.viewport.top_px as f32],
             },
         };
-        let count = self.data.instances.len();
         let upload = SlotUpload {
             generation: self.data.generation,
             data: self.data.instances.as_slice(),
             row: 0,
         };
-        let splats = pipeline.policy.renderer_for(count) == PointRenderer::Splat;
-        if let Some(splat) = pipeline
-            .splat
-            .as_mut()
-            .filter(|s| splats && s.fits(&self.data.instances, target.size_px))
-        {
+        let renderer = pipeline.policy.renderer_for(self.data.instances.len());
+        let splat = pipeline.splat.as_mut().filter(|s| match renderer {
+            PointRenderer::Sprites => false,
+            PointRenderer::Splat => s.fits(&self.data.instances, target.size_px),
+            PointRenderer::CpuSplat => s.grid_fits(target.size_px),
+        });
+        if let Some(splat) = splat {
             pipeline.splatted.insert(self.slot);
             if matches!(plan, Plan::Redraw | Plan::Direct) {
-                let splat_uniform =
-                    SplatUniform::new(target, self.radius_px, count as u32, uniform.coloring);
-                splat.prepare(frame, self.slot, &splat_uniform, upload);
+                let draw = SplatDraw {
+                    target,
+                    points: &self.data.instances,
+                    generation: self.data.generation,
+                    radius_px: self.radius_px,
+                    coloring: self.coloring,
+                    opacity: self.opacity,
+                };
+                match renderer {
+                    PointRenderer::CpuSplat => splat.prepare_cpu(frame, self.slot, &draw),
+                    _ => splat.prepare(frame, self.slot, &draw),
+                }
             }
             if plan == Plan::Redraw
                 && let Some(mut pass) = pipeline.layers.begin_redraw(frame, self.slot)

@@ -7,12 +7,16 @@
 //! instead of all of them blended: a disc's opaque interior before any rim, then the nearest, then (at
 //! equal depth) the later point, as in the sprites' draw order.
 //!
+//! The same two passes can run on the CPU instead ([`super::splat_keys::CpuSplat`]); the slot's
+//! resolved colours are then uploaded, and drawn the same way.
+//!
 //! [`super::points`] decides which renderer draws and where (into the offscreen layer or egui's pass);
 //! this module only keeps the GPU state of each slot: its uniform, its points (one storage buffer,
-//! re-uploaded only when their generation changes) and its key buffer.
+//! re-uploaded only when their generation changes), its key buffer and its colour texture.
 
-use super::colormap::ColoringUniform;
+use super::colormap::{ColoringUniform, PointColoring};
 use super::gpu::{self, DataKind, DataSlots, Frame, SlotUpload};
+use super::splat_keys::{CpuSplat, CpuSplatInput, PointInstance, index_bits};
 use bytemuck::{Pod, Zeroable};
 use eframe::egui_wgpu::wgpu;
 use std::collections::HashMap;
@@ -23,7 +27,7 @@ const WORKGROUP: u32 = 64;
 /// `@workgroup_size` of `resolve_pixels`.
 const RESOLVE_TILE: u32 = 8;
 
-/// Uniform block; kept in sync with `SplatUniform` in `shaders/splat.wgsl` (std140 layout: 240 bytes).
+/// Uniform block; kept in sync with `SplatUniform` in `shaders/splat.wgsl` (std140 layout: 256 bytes).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
 pub(super) struct SplatUniform {
@@ -31,10 +35,18 @@ pub(super) struct SplatUniform {
     viewport_px: [f32; 2],
     radius_px: f32,
     count: u32,
-    origin_px: [f32; 2],
     index_bits: u32,
-    _pad: u32,
+    _pad: [u32; 3],
     coloring: ColoringUniform,
+}
+
+/// Where a slot's resolved colours land in the framebuffer; kept in sync with `GridPlacement` in
+/// `shaders/splat.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+struct GridPlacement {
+    origin_px: [f32; 2],
+    size_px: [f32; 2],
 }
 
 /// Where a splat lands: the pixel grid of the view (or of its layer) and where that grid starts in the
@@ -46,41 +58,30 @@ pub(super) struct SplatTarget {
     pub origin_px: [f32; 2],
 }
 
-impl SplatUniform {
-    pub(super) fn new(
-        target: SplatTarget,
-        radius_px: f32,
-        count: u32,
-        coloring: ColoringUniform,
-    ) -> Self {
-        SplatUniform {
-            view_proj: target.view_proj.to_cols_array_2d(),
-            viewport_px: target.size_px.map(|n| n as f32),
-            radius_px,
-            count,
-            origin_px: target.origin_px,
-            index_bits: index_bits(count),
-            _pad: 0,
-            coloring,
-        }
-    }
-}
-
-/// Bits of a key holding the point index + 1 (the top bit marks opaque pixels, the rest hold the
-/// depth): as few as the count needs, so that depth keeps the most precision (14 bits at 100k points,
-/// 11 at 1M, 7 at 8M).
-pub fn index_bits(count: u32) -> u32 {
-    (u32::BITS - count.leading_zeros()).max(1)
+/// One slot's splat: its points (`generation` changes whenever they do), where they land, and how
+/// they look.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct SplatDraw<'a> {
+    pub target: SplatTarget,
+    pub points: &'a [PointInstance],
+    pub generation: u64,
+    pub radius_px: f32,
+    pub coloring: PointColoring,
+    pub opacity: f32,
 }
 
 /// The resolved colours: premultiplied RGBA per pixel, in half floats so that the draw gives the
 /// 8-bit target the same value the resolve computed (an 8-bit store would round twice).
 const COLOUR_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba16Float;
+/// Bytes per texel of [`COLOUR_FORMAT`].
+const COLOUR_TEXEL_BYTES: u32 = 8;
 
-/// One slot's per-pixel state: the key buffer (a `u32` per pixel of its grid) and the resolved colour
-/// texture, with the bind groups exposing them to the three passes.
+/// One slot's per-pixel state: the key buffer (a `u32` per pixel of its grid), the resolved colour
+/// texture and where the draw puts it, with the bind groups exposing them to the three passes.
 struct SlotGrid {
     keys: wgpu::Buffer,
+    colours: wgpu::Texture,
+    placement: wgpu::Buffer,
     /// Grid width and height the buffer and the texture hold (at least the current grid's).
     size_px: [u32; 2],
     splat_group: wgpu::BindGroup,
@@ -94,7 +95,7 @@ struct GridLayouts {
     splat: wgpu::BindGroupLayout,
     /// The compute resolve: the keys read-only and the colour texture write-only.
     resolve: wgpu::BindGroupLayout,
-    /// The draw: the colour texture, read texel for pixel.
+    /// The draw: its placement and the colour texture, read texel for pixel.
     draw: wgpu::BindGroupLayout,
 }
 
@@ -131,12 +132,15 @@ impl GridLayouts {
                     count: None,
                 },
             ]),
-            draw: layout(&[wgpu::BindGroupLayoutEntry {
-                binding: 3,
-                visibility: wgpu::ShaderStages::FRAGMENT,
-                ty: gpu::TEXEL_BINDING,
-                count: None,
-            }]),
+            draw: layout(&[
+                gpu::uniform_entry(2),
+                wgpu::BindGroupLayoutEntry {
+                    binding: 3,
+                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    ty: gpu::TEXEL_BINDING,
+                    count: None,
+                },
+            ]),
         }
     }
 }
@@ -149,6 +153,8 @@ pub struct SplatPipeline {
     splat: wgpu::ComputePipeline,
     resolve: wgpu::ComputePipeline,
     draw: wgpu::RenderPipeline,
+    /// The CPU splat's buffers, shared by the slots it draws (each frame's result is uploaded at once).
+    cpu: CpuSplat,
     /// The largest storage binding the device allows, in bytes (points and keys are each one binding).
     max_binding: u64,
     max_groups: u32,
@@ -195,7 +201,7 @@ impl SplatPipeline {
             device,
             label,
             &module,
-            &[points.layout(), &grid_layouts.draw],
+            &[&grid_layouts.draw],
             &[],
             wgpu::PrimitiveTopology::TriangleList,
             target_format,
@@ -208,6 +214,7 @@ impl SplatPipeline {
             splat,
             resolve,
             draw,
+            cpu: CpuSplat::default(),
             max_binding: limits
                 .max_storage_buffer_binding_size
                 .min(limits.max_buffer_size),
@@ -225,29 +232,42 @@ impl SplatPipeline {
         let groups = (count as u64).div_ceil(u64::from(WORKGROUP));
         point_bytes <= self.max_binding
             && key_bytes <= self.max_binding
-            && size_px.iter().all(|&n| n <= self.max_texture_px)
+            && self.grid_fits(size_px)
             && groups <= u64::from(self.max_groups).pow(2)
     }
 
-    /// Records slot `slot`'s splat into `target`: writes its uniform, uploads the points if their
-    /// generation is new, clears its keys, dispatches one invocation per point and then one per pixel
-    /// to resolve the colours. The caller checked [`Self::fits`].
-    pub(super) fn prepare<T: Pod>(
-        &mut self,
-        frame: &mut Frame<'_>,
-        slot: u64,
-        uniform: &SplatUniform,
-        upload: SlotUpload<'_, T>,
-    ) {
-        let count = upload.data.len() as u32;
-        self.points.prepare(frame, slot, uniform, upload);
-        let size_px = uniform.viewport_px.map(|n| n as u32);
-        let grid = grid_of(
+    /// Whether a `size_px` grid fits the device's textures (all the CPU splat needs of it).
+    pub fn grid_fits(&self, size_px: [u32; 2]) -> bool {
+        size_px.iter().all(|&n| n <= self.max_texture_px)
+    }
+
+    /// Records slot `slot`'s splat of `draw` on the GPU: writes its uniform, uploads the points if
+    /// their generation is new, clears its keys, dispatches one invocation per point and then one per
+    /// pixel to resolve the colours. The caller checked [`Self::fits`].
+    pub(super) fn prepare(&mut self, frame: &mut Frame<'_>, slot: u64, draw: &SplatDraw<'_>) {
+        let count = draw.points.len() as u32;
+        let uniform = SplatUniform {
+            view_proj: draw.target.view_proj.to_cols_array_2d(),
+            viewport_px: draw.target.size_px.map(|n| n as f32),
+            radius_px: draw.radius_px,
+            count,
+            index_bits: index_bits(count),
+            _pad: [0; 3],
+            coloring: ColoringUniform::new(draw.coloring, draw.opacity),
+        };
+        let upload = SlotUpload {
+            generation: draw.generation,
+            data: draw.points,
+            row: 0,
+        };
+        self.points.prepare(frame, slot, &uniform, upload);
+        let size_px = draw.target.size_px;
+        let grid = placed_grid(
             &mut self.grids,
             &self.grid_layouts,
-            frame.device,
+            frame,
             slot,
-            size_px,
+            draw.target,
         );
         let Some((points, _)) = self.points.get(slot) else {
             return;
@@ -275,6 +295,41 @@ impl SplatPipeline {
         );
     }
 
+    /// Splats and resolves `draw` on the CPU ([`CpuSplat`]) and uploads the colours into slot
+    /// `slot`'s texture: no points go to the GPU. The caller checked [`Self::grid_fits`].
+    pub(super) fn prepare_cpu(&mut self, frame: &mut Frame<'_>, slot: u64, draw: &SplatDraw<'_>) {
+        let [width, height] = draw.target.size_px;
+        let texels = self.cpu.draw(&CpuSplatInput {
+            points: draw.points,
+            view_proj: draw.target.view_proj,
+            size_px: draw.target.size_px,
+            radius_px: draw.radius_px,
+            coloring: draw.coloring,
+            opacity: draw.opacity,
+        });
+        let grid = placed_grid(
+            &mut self.grids,
+            &self.grid_layouts,
+            frame,
+            slot,
+            draw.target,
+        );
+        frame.queue.write_texture(
+            grid.colours.as_image_copy(),
+            bytemuck::cast_slice(texels),
+            wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(width * COLOUR_TEXEL_BYTES),
+                rows_per_image: Some(height),
+            },
+            wgpu::Extent3d {
+                width,
+                height,
+                depth_or_array_layers: 1,
+            },
+        );
+    }
+
     /// Frees slot `slot`'s points and grid.
     pub fn remove(&mut self, slot: u64) {
         self.points.remove(slot);
@@ -282,17 +337,35 @@ impl SplatPipeline {
     }
 
     /// Draws slot `slot`'s resolved colours into `pass` (whose viewport is the grid the splat was
-    /// recorded for); nothing when the slot has no points.
+    /// recorded for); nothing when the slot was never prepared.
     pub fn resolve(&self, pass: &mut wgpu::RenderPass<'static>, slot: u64) {
         let Some(grid) = self.grids.get(&slot) else {
             return;
         };
-        if self.points.bind(pass, slot).is_some() {
-            pass.set_bind_group(1, &grid.draw_group, &[]);
-            pass.set_pipeline(&self.draw);
-            pass.draw(0..3, 0..1);
-        }
+        pass.set_bind_group(0, &grid.draw_group, &[]);
+        pass.set_pipeline(&self.draw);
+        pass.draw(0..3, 0..1);
     }
+}
+
+/// Slot `slot`'s grid state for `target`, its placement written (a free function, so that the CPU
+/// splat's texels can be borrowed from the pipeline meanwhile).
+fn placed_grid<'a>(
+    grids: &'a mut HashMap<u64, SlotGrid>,
+    layouts: &GridLayouts,
+    frame: &Frame<'_>,
+    slot: u64,
+    target: SplatTarget,
+) -> &'a SlotGrid {
+    let grid = grid_of(grids, layouts, frame.device, slot, target.size_px);
+    let placement = GridPlacement {
+        origin_px: target.origin_px,
+        size_px: target.size_px.map(|n| n as f32),
+    };
+    frame
+        .queue
+        .write_buffer(&grid.placement, 0, bytemuck::bytes_of(&placement));
+    grid
 }
 
 /// Slot `slot`'s grid state, (re)made when it is smaller than `size_px` in either dimension (then
@@ -328,9 +401,16 @@ fn slot_grid(device: &wgpu::Device, layouts: &GridLayouts, size_px: [u32; 2]) ->
         "diffscope splat colours",
         [width, height],
         COLOUR_FORMAT,
-        wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::TEXTURE_BINDING,
-    )
-    .create_view(&wgpu::TextureViewDescriptor::default());
+        wgpu::TextureUsages::STORAGE_BINDING
+            | wgpu::TextureUsages::TEXTURE_BINDING
+            | wgpu::TextureUsages::COPY_DST,
+    );
+    let view = colours.create_view(&wgpu::TextureViewDescriptor::default());
+    let placement = gpu::uniform_buffer(
+        device,
+        "diffscope splat placement",
+        std::mem::size_of::<GridPlacement>(),
+    );
     let group = |layout, entries: &[wgpu::BindGroupEntry<'_>]| {
         device.create_bind_group(&wgpu::BindGroupDescriptor {
             label,
@@ -344,34 +424,24 @@ fn slot_grid(device: &wgpu::Device, layouts: &GridLayouts, size_px: [u32; 2]) ->
     };
     let colours_at = |binding| wgpu::BindGroupEntry {
         binding,
-        resource: wgpu::BindingResource::TextureView(&colours),
+        resource: wgpu::BindingResource::TextureView(&view),
     };
     SlotGrid {
         splat_group: group(&layouts.splat, &[keys_at(0)]),
         resolve_group: group(&layouts.resolve, &[keys_at(1), colours_at(2)]),
-        draw_group: group(&layouts.draw, &[colours_at(3)]),
+        draw_group: group(
+            &layouts.draw,
+            &[
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: placement.as_entire_binding(),
+                },
+                colours_at(3),
+            ],
+        ),
         keys,
+        colours,
+        placement,
         size_px: [width, height],
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The index field holds every index + 1 up to the count, and leaves the rest to depth.
-    #[test]
-    fn index_bits_hold_the_count() {
-        for (count, bits) in [
-            (1u32, 1),
-            (2, 2),
-            (3, 2),
-            (100_000, 17),
-            (1 << 20, 21),
-            (10_000_000, 24),
-        ] {
-            assert_eq!(index_bits(count), bits, "{count}");
-            assert!(u64::from(count) < 1u64 << bits);
-        }
     }
 }

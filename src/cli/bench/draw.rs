@@ -28,6 +28,9 @@ pub fn benches() -> Vec<Bench> {
         draw_bench!("draw_sprites_1m", PointRenderer::Sprites, 1_000_000),
         draw_bench!("draw_splat_1m", PointRenderer::Splat, 1_000_000),
         draw_bench!("draw_splat_10m", PointRenderer::Splat, 10_000_000),
+        draw_bench!("draw_cpu_splat_100k", PointRenderer::CpuSplat, 100_000),
+        draw_bench!("draw_cpu_splat_1m", PointRenderer::CpuSplat, 1_000_000),
+        draw_bench!("draw_cpu_splat_10m", PointRenderer::CpuSplat, 10_000_000),
     ]
 }
 
@@ -35,7 +38,7 @@ fn draw(name: &'static str, renderer: PointRenderer, points: usize) -> anyhow::R
     let state = crate::render::gpu::headless_render_state().map_err(anyhow::Error::msg)?;
     let cloud = synthetic_cloud(points);
     let (device, format) = (&state.device, state.target_format);
-    let mut pipeline = PointPipeline::new(device, format, RendererPolicy::Always(renderer));
+    let mut pipeline = PointPipeline::new(device, format, RendererPolicy::always(renderer));
     let draws = Draws {
         cloud: &cloud,
         size_px: SIZE_PX,

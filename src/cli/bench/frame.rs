@@ -3,8 +3,8 @@
 //! over several launches, as ratios to the empty frame, since the targets are relative to it. The sprite
 //! figures come in two rows: a still view (its sprite layer is drawn once and composited each frame) and
 //! a view whose camera moves every frame (the sprites are drawn every frame, as while dragging). The
-//! orbit rows compare the two point renderers (`--renderer sprites|splat`, issue #18) at 100k, 1M and
-//! 10M points; the play rows step the time bar every frame (every point moves and is uploaded).
+//! orbit rows compare the point renderers (`--renderer sprites|splat|cpu-splat`, issue #18) at 100k,
+//! 1M and 10M points; the play rows step the time bar every frame (every point moves).
 //! Only starts processes and parses their report lines; the measuring is done by the app itself.
 
 use super::{Bench, Figure};
@@ -36,132 +36,107 @@ const DENSITY_10M_TARGET: f64 = 1.5;
 /// The default scene's playback rate: every step drawn needs a frame within 1/20 s.
 const PLAY_STEPS_PER_SECOND: f64 = 20.0;
 
+/// A `relative` row: the cloud's frame as a ratio to the empty frame of the same run.
+macro_rules! relative_bench {
+    ($name:literal, $cloud:expr, $target:expr) => {
+        Bench {
+            name: $name,
+            run: || relative($name, $cloud, $target),
+        }
+    };
+}
+
 pub fn benches() -> Vec<Bench> {
     vec![
         Bench {
             name: "frame_empty",
             run: frame_empty,
         },
-        Bench {
-            name: "frame_sprites_100k",
-            run: || {
-                relative(
-                    "frame_sprites_100k",
-                    Cloud::still(100_000),
-                    Some(SPRITES_TARGET),
-                )
-            },
-        },
-        Bench {
-            name: "frame_sprites_100k_pan",
-            run: || {
-                relative(
-                    "frame_sprites_100k_pan",
-                    Cloud::moving(100_000, CameraMotion::Pan),
-                    None,
-                )
-            },
-        },
-        Bench {
-            name: "frame_sprites_100k_orbit",
-            run: || {
-                relative(
-                    "frame_sprites_100k_orbit",
-                    Cloud::moving(100_000, CameraMotion::Orbit),
-                    None,
-                )
-            },
-        },
-        Bench {
-            name: "frame_sprites_1m_orbit",
-            run: || {
-                relative(
-                    "frame_sprites_1m_orbit",
-                    Cloud::moving(1_000_000, CameraMotion::Orbit),
-                    None,
-                )
-            },
-        },
-        Bench {
-            name: "frame_splat_100k_orbit",
-            run: || {
-                relative(
-                    "frame_splat_100k_orbit",
-                    Cloud::moving(100_000, CameraMotion::Orbit).splat(),
-                    Some(SPLAT_100K_ORBIT_TARGET),
-                )
-            },
-        },
-        Bench {
-            name: "frame_splat_1m_orbit",
-            run: || {
-                relative(
-                    "frame_splat_1m_orbit",
-                    Cloud::moving(1_000_000, CameraMotion::Orbit).splat(),
-                    Some(SPLAT_1M_ORBIT_TARGET),
-                )
-            },
-        },
-        Bench {
-            name: "frame_splat_10m_orbit",
-            run: || {
-                relative(
-                    "frame_splat_10m_orbit",
-                    Cloud::moving(10_000_000, CameraMotion::Orbit).splat(),
-                    None,
-                )
-            },
-        },
-        Bench {
-            name: "frame_sprites_100k_play",
-            run: || {
-                relative(
-                    "frame_sprites_100k_play",
-                    Cloud::moving(100_000, CameraMotion::Play),
-                    None,
-                )
-            },
-        },
-        Bench {
-            name: "frame_splat_100k_play",
-            run: || {
-                relative(
-                    "frame_splat_100k_play",
-                    Cloud::moving(100_000, CameraMotion::Play).splat(),
-                    Some(PLAY_100K_TARGET),
-                )
-            },
-        },
-        Bench {
-            name: "frame_splat_1m_play",
-            run: || {
-                relative(
-                    "frame_splat_1m_play",
-                    Cloud::moving(1_000_000, CameraMotion::Play).splat(),
-                    None,
-                )
-            },
-        },
-        Bench {
-            name: "frame_density_10m",
-            run: || {
-                relative(
-                    "frame_density_10m",
-                    Cloud::still(10_000_000),
-                    Some(DENSITY_10M_TARGET),
-                )
-            },
-        },
-        Bench {
-            name: "frame_density_1m",
-            run: || {
-                relative(
-                    "frame_density_1m",
-                    Cloud::still(1_000_000),
-                    Some(DENSITY_TARGET),
-                )
-            },
-        },
+        relative_bench!(
+            "frame_sprites_100k",
+            Cloud::still(100_000),
+            Some(SPRITES_TARGET)
+        ),
+        relative_bench!(
+            "frame_sprites_100k_pan",
+            Cloud::moving(100_000, CameraMotion::Pan),
+            None
+        ),
+        relative_bench!(
+            "frame_sprites_100k_orbit",
+            Cloud::moving(100_000, CameraMotion::Orbit),
+            None
+        ),
+        relative_bench!(
+            "frame_sprites_1m_orbit",
+            Cloud::moving(1_000_000, CameraMotion::Orbit),
+            None
+        ),
+        relative_bench!(
+            "frame_splat_100k_orbit",
+            Cloud::moving(100_000, CameraMotion::Orbit).splat(),
+            Some(SPLAT_100K_ORBIT_TARGET)
+        ),
+        relative_bench!(
+            "frame_splat_1m_orbit",
+            Cloud::moving(1_000_000, CameraMotion::Orbit).splat(),
+            Some(SPLAT_1M_ORBIT_TARGET)
+        ),
+        relative_bench!(
+            "frame_splat_10m_orbit",
+            Cloud::moving(10_000_000, CameraMotion::Orbit).splat(),
+            None
+        ),
+        relative_bench!(
+            "frame_sprites_100k_play",
+            Cloud::moving(100_000, CameraMotion::Play),
+            None
+        ),
+        relative_bench!(
+            "frame_splat_100k_play",
+            Cloud::moving(100_000, CameraMotion::Play).splat(),
+            Some(PLAY_100K_TARGET)
+        ),
+        relative_bench!(
+            "frame_splat_1m_play",
+            Cloud::moving(1_000_000, CameraMotion::Play).splat(),
+            None
+        ),
+        relative_bench!(
+            "frame_cpu_splat_100k_orbit",
+            Cloud::moving(100_000, CameraMotion::Orbit).cpu_splat(),
+            Some(SPLAT_100K_ORBIT_TARGET)
+        ),
+        relative_bench!(
+            "frame_cpu_splat_1m_orbit",
+            Cloud::moving(1_000_000, CameraMotion::Orbit).cpu_splat(),
+            Some(SPLAT_1M_ORBIT_TARGET)
+        ),
+        relative_bench!(
+            "frame_cpu_splat_10m_orbit",
+            Cloud::moving(10_000_000, CameraMotion::Orbit).cpu_splat(),
+            None
+        ),
+        relative_bench!(
+            "frame_cpu_splat_100k_play",
+            Cloud::moving(100_000, CameraMotion::Play).cpu_splat(),
+            Some(PLAY_100K_TARGET)
+        ),
+        relative_bench!(
+            "frame_cpu_splat_1m_play",
+            Cloud::moving(1_000_000, CameraMotion::Play).cpu_splat(),
+            None
+        ),
+        relative_bench!(
+            "frame_density_10m",
+            Cloud::still(10_000_000),
+            Some(DENSITY_10M_TARGET)
+        ),
+        relative_bench!(
+            "frame_density_1m",
+            Cloud::still(1_000_000),
+            Some(DENSITY_TARGET)
+        ),
         Bench {
             name: "frame_while_jobs",
             run: frame_while_jobs,
@@ -206,6 +181,13 @@ impl Cloud {
     fn splat(self) -> Self {
         Cloud {
             renderer: RendererChoice::Splat,
+            ..self
+        }
+    }
+
+    fn cpu_splat(self) -> Self {
+        Cloud {
+            renderer: RendererChoice::CpuSplat,
             ..self
         }
     }
