@@ -7,15 +7,17 @@
 //! anti-aliased rim, then the nearer point, then (at equal depth) the later one, as in the sprites'
 //! draw order. `shaders/splat.wgsl` computes the same keys on the GPU.
 //!
-//! [`CpuSplat`] does the splat's two passes in a plain loop: on a software rasteriser (lavapipe) the
+//! [`CpuSplat`] does the splat's two passes in plain loops: on a software rasteriser (lavapipe) the
 //! compute splat pays for every key load and atomic through the driver's emulation of GPU lanes, and a
-//! loop over the same pixels costs several times less. Its result is the resolved colour grid, which
+//! loop over the same pixels costs several times less. The rows are merged in parallel (rayon), a task
+//! per group of bands, so no two tasks write one key and no atomics are needed. Its result is the resolved colour grid, which
 //! the splat pipeline uploads and draws exactly as it draws its own ([`super::splat`]).
 
 use super::colormap::PointColoring;
 use bytemuck::{Pod, Zeroable};
 use glam::{Mat4, Vec2, Vec4};
 use half::f16;
+use rayon::prelude::*;
 
 /// One point: position in view space and the scalar that colours it (class index, or a value in
 /// [0, 1] for the colormap). Kept in sync with the vertex inputs of `shaders/points.wgsl` and the
@@ -77,6 +79,9 @@ const BAND_ROWS: u32 = 16;
 
 /// Pixels of a row the CPU splat handles at once (two SSE registers of keys).
 const LANES: usize = 8;
+/// Bands per parallel task of the CPU splat: few enough tasks that each disc near a task's edge is
+/// visited twice only rarely, enough for every core.
+const TASK_BANDS: u32 = 4;
 
 /// A projected point: its centre in grid pixels and its key.
 #[derive(Clone, Copy, Debug, Default)]
@@ -108,6 +113,64 @@ fn key_of(ordered: i32) -> u32 {
     ordered as u32 ^ OPAQUE
 }
 
+/// Merges the keys of `discs` (reach `r`) into `keys`, the rows from `first_row` on of a grid
+/// `width` pixels wide; rows outside `keys` are left to other tasks.
+fn merge_discs(keys: &mut [i32], discs: &[Disc], width: i32, first_row: i32, r: f32) {
+    let rows = first_row..first_row + keys.len() as i32 / width.max(1);
+    // Squared distances: coverage r - d is > 0 inside r, and 1 (opaque) within r - 1.
+    let inside = r * r;
+    let opaque_inside = if r >= 1.0 {
+        (r - 1.0) * (r - 1.0)
+    } else {
+        -1.0
+    };
+    for disc in discs {
+        // Pixels whose centres (x + 0.5) may lie within r of the point.
+        let (first_y, last_y) = (
+            ceil_i32(disc.y - r - 0.5).max(rows.start),
+            floor_i32(disc.y + r - 0.5).min(rows.end - 1),
+        );
+        let (first_x, last_x) = (
+            ceil_i32(disc.x - r - 0.5).max(0),
+            floor_i32(disc.x + r - 0.5).min(width - 1),
+        );
+        for y in first_y..=last_y {
+            let dy = (y as f32 + 0.5) - disc.y;
+            let dy2 = dy * dy;
+            let row = ((y - rows.start) * width) as usize;
+            let merge = |pixel: &mut i32, x: i32| {
+                let dx = (x as f32 + 0.5) - disc.x;
+                let d2 = dx * dx + dy2;
+                // Masks as integers, not branches: each lane is one select.
+                let opaque = u32::from(d2 <= opaque_inside) << 31;
+                let covered = u32::from(d2 < inside && x <= last_x).wrapping_neg();
+                *pixel = (*pixel).max(ordered((disc.key | opaque) & covered));
+            };
+            // Whole chunks of LANES pixels, the ones past `last_x` masked out, so that the
+            // compiler vectorises each chunk; a chunk running past the end of `keys` goes pixel
+            // by pixel.
+            let mut chunk_x = first_x;
+            while chunk_x <= last_x {
+                let at = row + chunk_x as usize;
+                match keys.get_mut(at..at + LANES) {
+                    Some(chunk) => {
+                        let chunk = <&mut [i32; LANES]>::try_from(chunk).expect("LANES long");
+                        for (lane, pixel) in chunk.iter_mut().enumerate() {
+                            merge(pixel, chunk_x + lane as i32);
+                        }
+                    }
+                    None => {
+                        for (lane, pixel) in keys[at..].iter_mut().enumerate() {
+                            merge(pixel, chunk_x + lane as i32);
+                        }
+                    }
+                }
+                chunk_x += LANES as i32;
+            }
+        }
+    }
+}
+
 /// The CPU splat's buffers, kept between frames so that a frame allocates nothing.
 #[derive(Default)]
 pub struct CpuSplat {
@@ -117,8 +180,7 @@ pub struct CpuSplat {
     band_starts: Vec<u32>,
     /// The same, sorted by band.
     discs: Vec<Disc>,
-    /// One key per pixel of the grid, row-major, [`ordered`]; `ordered(0)` where no point landed (and
-    /// [`LANES`] pixels of slack after the last).
+    /// One key per pixel of the grid, row-major, [`ordered`]; `ordered(0)` where no point landed.
     keys: Vec<i32>,
     /// Premultiplied RGBA per pixel, row-major, in half floats (the splat's colour texture format).
     texels: Vec<f16>,
@@ -140,60 +202,28 @@ impl CpuSplat {
     /// drawn in the points' own order would miss it on most rows. The order cannot change a key: the
     /// merge is a maximum.
     fn splat(&mut self, input: &CpuSplatInput<'_>) {
-        let [width, height] = input.size_px.map(|n| n as i32);
+        let width = input.size_px[0] as usize;
         self.keys.clear();
-        self.keys.resize(
-            input.size_px[0] as usize * input.size_px[1] as usize + LANES,
-            ordered(0),
-        );
+        self.keys
+            .resize(width * input.size_px[1] as usize, ordered(0));
         let r = reach(input.radius_px);
         self.bin(input, r);
-        // Squared distances: coverage r - d is > 0 inside r, and 1 (opaque) within r - 1.
-        let inside = r * r;
-        let opaque_inside = if r >= 1.0 {
-            (r - 1.0) * (r - 1.0)
-        } else {
-            -1.0
-        };
-        for disc in &self.discs {
-            // Pixels whose centres (x + 0.5) may lie within r of the point.
-            let (first_x, last_x) = (
-                ceil_i32(disc.x - r - 0.5).max(0),
-                floor_i32(disc.x + r - 0.5).min(width - 1),
-            );
-            let (first_y, last_y) = (
-                ceil_i32(disc.y - r - 0.5).max(0),
-                floor_i32(disc.y + r - 0.5).min(height - 1),
-            );
-            for y in first_y..=last_y {
-                let dy = (y as f32 + 0.5) - disc.y;
-                let dy2 = dy * dy;
-                let row = (y * width) as usize;
-                // Whole chunks of LANES pixels, the ones past `last_x` masked out (the keys have
-                // LANES pixels of slack at the end), so that the compiler vectorises each chunk.
-                let mut chunk_x = first_x;
-                while chunk_x <= last_x {
-                    let at = row + chunk_x as usize;
-                    let Some(chunk) = self
-                        .keys
-                        .get_mut(at..at + LANES)
-                        .and_then(|c| <&mut [i32; LANES]>::try_from(c).ok())
-                    else {
-                        break;
-                    };
-                    for (lane, pixel) in chunk.iter_mut().enumerate() {
-                        let x = chunk_x + lane as i32;
-                        let dx = (x as f32 + 0.5) - disc.x;
-                        let d2 = dx * dx + dy2;
-                        // Masks as integers, not branches: each lane is one select.
-                        let opaque = u32::from(d2 <= opaque_inside) << 31;
-                        let covered = u32::from(d2 < inside && x <= last_x).wrapping_neg();
-                        *pixel = (*pixel).max(ordered((disc.key | opaque) & covered));
-                    }
-                    chunk_x += LANES as i32;
-                }
-            }
-        }
+        // Rows are merged in parallel, a task per group of bands: a task's discs are those of its
+        // bands and of the bands within the disc's reach, clipped to its rows.
+        let reach_bands = ((r + 0.5) / BAND_ROWS as f32).ceil() as usize;
+        let bands = self.band_starts.len() - 1;
+        let (discs, starts) = (&self.discs, &self.band_starts);
+        self.keys
+            .par_chunks_mut((BAND_ROWS * TASK_BANDS) as usize * width.max(1))
+            .enumerate()
+            .for_each(|(task, keys)| {
+                let first_band = task * TASK_BANDS as usize;
+                let last_band = first_band + TASK_BANDS as usize - 1;
+                let from = starts[first_band.saturating_sub(reach_bands)] as usize;
+                let to = starts[(last_band + reach_bands + 1).min(bands)] as usize;
+                let first_row = (first_band * BAND_ROWS as usize) as i32;
+                merge_discs(keys, &discs[from..to], width as i32, first_row, r);
+            });
     }
 
     /// Projects every point, keeps those whose disc touches the grid, and sorts them into
@@ -326,6 +356,59 @@ mod tests {
                     (texel[0].to_f32() - class[0] * alpha).abs() < 1e-3,
                     "({x}, {y})"
                 );
+            }
+        }
+    }
+
+    /// Every pixel's key against a plain loop over all points per pixel, on a grid of several
+    /// parallel tasks (discs straddle their edges), for radii reaching one and two bands.
+    #[test]
+    fn keys_equal_the_maximum_over_every_point() {
+        let (width, height) = (37usize, 150usize);
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut uniform = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32
+        };
+        let points: Vec<PointInstance> = (0..400)
+            .map(|_| PointInstance {
+                // Some land off the grid, within a disc's reach of it or beyond.
+                position: [2.4 * uniform() - 1.2, 2.4 * uniform() - 1.2, uniform()],
+                value: 0.0,
+            })
+            .collect();
+        for radius_px in [2.5, 7.0, 20.0] {
+            let input = CpuSplatInput {
+                size_px: [width as u32, height as u32],
+                radius_px,
+                ..input(&points)
+            };
+            let mut splat = CpuSplat::default();
+            splat.draw(&input);
+            let bits = index_bits(points.len() as u32);
+            let depth_max = (1u32 << (31 - bits)) - 1;
+            let r = reach(radius_px);
+            for y in 0..height {
+                for x in 0..width {
+                    let centre = Vec2::new(x as f32 + 0.5, y as f32 + 0.5);
+                    let expected = (0..points.len())
+                        .filter_map(|i| {
+                            let (p, depth) = input.project(i)?;
+                            let offset = centre - p;
+                            let d2 = offset.x * offset.x + offset.y * offset.y;
+                            let near =
+                                depth_max - ((depth * depth_max as f32) as u32).min(depth_max);
+                            let key = (near << bits) | (i as u32 + 1);
+                            let opaque = d2 <= (r - 1.0) * (r - 1.0);
+                            (d2 < r * r).then_some(if opaque { key | OPAQUE } else { key })
+                        })
+                        .max()
+                        .unwrap_or(0);
+                    let got = key_of(splat.keys[y * width + x]);
+                    assert_eq!(got, expected, "radius {radius_px}, pixel ({x}, {y})");
+                }
             }
         }
     }
