@@ -775,3 +775,21 @@ fn present_mode_gives_a_token_view_room() {
         tokens.width()
     );
 }
+
+/// A small window keeps the manifold view usable: the side panels give it at least 30 % of the width
+/// (their default sizes once left it about 60 px at 800 px).
+#[test]
+fn a_small_window_keeps_room_for_the_manifold_view() {
+    let dir = tempfile::tempdir().unwrap();
+    for size in [[800.0, 600.0], [1280.0, 800.0]] {
+        let mut h = harness(&small_scene(dir.path()), size);
+        settle(&mut h);
+        let scene_panel = h.get_by_label("Present (F5)").rect();
+        let analysis_panel = h.get_by_label("Speciation").rect();
+        let between = analysis_panel.left() - scene_panel.right();
+        assert!(
+            between >= 0.3 * size[0],
+            "{size:?}: {between} px between the panels"
+        );
+    }
+}

@@ -54,6 +54,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use timeline::Timeline;
 
+/// The largest share of the window's width the scene panel (left) and the analysis panel (right) may
+/// take; the manifold view keeps the rest (at least 36 %: its toolbar fits at 800 px). At 1280 px
+/// neither binds, so the default sizes hold.
+const SCENE_PANEL_MAX_SHARE: f32 = 0.28;
+const ANALYSIS_PANEL_MAX_SHARE: f32 = 0.36;
+
 /// How the app starts.
 #[derive(Clone, Debug, Default)]
 pub struct AppOptions {
@@ -1108,15 +1114,20 @@ impl DiffscopeApp {
         egui::Panel::bottom("jobs").frame(side).show(ui, |ui| {
             self.jobs.ui(ui);
         });
+        // The side panels take at most these shares of the window, so that a small window still
+        // shows the manifold view (at 800 px wide their default sizes left it ≈ 60 px).
+        let width = ui.available_width();
         egui::Panel::left("scene")
             .frame(side)
             .resizable(true)
             .default_size(280.0)
+            .max_size(SCENE_PANEL_MAX_SHARE * width)
             .show(ui, |ui| self.left_panel(ui));
         egui::Panel::right("analysis")
             .frame(side)
             .resizable(true)
             .default_size(460.0)
+            .max_size(ANALYSIS_PANEL_MAX_SHARE * width)
             .show(ui, |ui| self.right_panel(ui));
         egui::CentralPanel::default()
             .frame(self.central_frame(ui))
