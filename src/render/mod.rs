@@ -5,6 +5,7 @@
 pub mod calibrate;
 pub mod camera;
 pub mod colormap;
+pub mod cpu_splat;
 pub mod gpu;
 pub mod layer;
 pub mod offscreen;

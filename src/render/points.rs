@@ -29,7 +29,7 @@ pub enum PointRenderer {
     Sprites,
     /// The compute splat ([`super::splat`]): the nearest point per pixel.
     Splat,
-    /// The same splat carried out on the CPU ([`super::splat_keys::CpuSplat`]), its colours uploaded.
+    /// The same splat carried out on the CPU ([`super::cpu_splat::CpuSplat`]), its colours uploaded.
     CpuSplat,
 }
 

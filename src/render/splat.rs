@@ -7,7 +7,7 @@
 //! instead of all of them blended: a disc's opaque interior before any rim, then the nearest, then (at
 //! equal depth) the later point, as in the sprites' draw order.
 //!
-//! The same two passes can run on the CPU instead ([`super::splat_keys::CpuSplat`]); the slot's
+//! The same two passes can run on the CPU instead ([`super::cpu_splat::CpuSplat`]); the slot's
 //! resolved colours are then uploaded, and drawn the same way.
 //!
 //! [`super::points`] decides which renderer draws and where (into the offscreen layer or egui's pass);
@@ -15,8 +15,9 @@
 //! re-uploaded only when their generation changes), its key buffer and its colour texture.
 
 use super::colormap::{ColoringUniform, PointColoring};
+use super::cpu_splat::{CpuSplat, CpuSplatInput};
 use super::gpu::{self, DataKind, DataSlots, Frame, SlotUpload};
-use super::splat_keys::{CpuSplat, CpuSplatInput, PointInstance, index_bits};
+use super::splat_keys::{PointInstance, index_bits};
 use bytemuck::{Pod, Zeroable};
 use eframe::egui_wgpu::wgpu;
 use std::collections::HashMap;
