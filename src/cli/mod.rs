@@ -55,8 +55,9 @@ pub struct Cli {
     #[arg(long, value_name = "THEME")]
     pub present: Option<crate::app::presentation::PresentTheme>,
     /// How the manifold view draws points: sprites (anti-aliased, blended), splat (a compute pass
-    /// keeping the nearest point per pixel, fast on software rasterisers) or auto (splat on a CPU
-    /// adapter such as lavapipe, sprites on a GPU).
+    /// keeping the nearest point per pixel), cpu-splat (the same picture computed on the CPU, fastest
+    /// on software rasterisers) or auto (the window times all three at start-up and draws each cloud
+    /// with the fastest at its size).
     #[arg(long, value_enum, default_value_t)]
     pub renderer: crate::render::RendererChoice,
 }

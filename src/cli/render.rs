@@ -75,7 +75,8 @@ pub struct RenderArgs {
     /// the view's panel beside them; `--view manifold` has none) instead of the view alone. PNG only.
     #[arg(long, value_name = "THEME")]
     pub present: Option<PresentTheme>,
-    /// How the manifold view draws points: sprites, splat or auto (splat on a CPU adapter).
+    /// How the manifold view draws points: sprites, splat, cpu-splat or auto (the CPU splat on a CPU
+    /// adapter such as lavapipe, sprites on a GPU).
     #[arg(long, value_enum, default_value_t)]
     pub renderer: crate::render::RendererChoice,
 }
