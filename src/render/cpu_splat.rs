@@ -651,15 +651,27 @@ mod tests {
         }
     }
 
-    /// Uniform numbers in [0, 1) from a fixed seed (xorshift).
-    fn uniform_stream() -> impl FnMut() -> f32 {
+    /// `count` points spread evenly over the square of clip coordinates `[-half_side, half_side]²`
+    /// at depths in [0, 1), from a fixed seed (xorshift).
+    fn scattered_points(count: usize, half_side: f32) -> Vec<PointInstance> {
         let mut state = 0x2545_f491_4f6c_dd1du64;
-        move || {
+        let mut uniform = move || {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
             (state >> 40) as f32 / (1u64 << 24) as f32
-        }
+        };
+        let mut coordinate = move || half_side * (2.0 * uniform() - 1.0);
+        (0..count)
+            .map(|_| PointInstance {
+                position: [
+                    coordinate(),
+                    coordinate(),
+                    0.5 + coordinate() / (2.0 * half_side),
+                ],
+                value: 0.0,
+            })
+            .collect()
     }
 
     /// Splats `input` and checks every pixel's key against a plain loop over all points per pixel;
@@ -701,14 +713,8 @@ mod tests {
     /// reaching one and two bands.
     #[test]
     fn keys_equal_the_maximum_over_every_point() {
-        let mut uniform = uniform_stream();
-        let points: Vec<PointInstance> = (0..400)
-            .map(|_| PointInstance {
-                // Some land off the grid, within a disc's reach of it or beyond.
-                position: [2.4 * uniform() - 1.2, 2.4 * uniform() - 1.2, uniform()],
-                value: 0.0,
-            })
-            .collect();
+        // Some land off the grid, within a disc's reach of it or beyond.
+        let points = scattered_points(400, 1.2);
         for radius_px in [2.5, 7.0, 20.0] {
             assert_keys_are_the_maximum_over_every_point(&CpuSplatInput {
                 size_px: [37, 150],
@@ -722,13 +728,7 @@ mod tests {
     /// every point: the culling skips only discs that could not have raised a key.
     #[test]
     fn hidden_discs_are_culled_without_changing_a_key() {
-        let mut uniform = uniform_stream();
-        let points: Vec<PointInstance> = (0..6000)
-            .map(|_| PointInstance {
-                position: [1.6 * uniform() - 0.8, 1.6 * uniform() - 0.8, uniform()],
-                value: 0.0,
-            })
-            .collect();
+        let points = scattered_points(6000, 0.8);
         let splat = assert_keys_are_the_maximum_over_every_point(&CpuSplatInput {
             size_px: [40, 70],
             radius_px: 2.5,
