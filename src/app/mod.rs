@@ -818,7 +818,9 @@ impl DiffscopeApp {
     }
 
     fn right_panel(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
+        // Wrapped: in a narrow panel (a small window caps it) the tabs take two rows rather than
+        // widen the panel past its edge, and every plot below with them.
+        ui.horizontal_wrapped(|ui| {
             ui.selectable_value(
                 &mut self.views.right_tab,
                 RightTab::Speciation,
