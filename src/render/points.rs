@@ -445,18 +445,21 @@ mod tests {
     use super::*;
     use wgpu::DeviceType;
 
-    /// Auto picks the splat on a software adapter only; nothing picks it where it cannot run.
+    /// Auto picks the CPU splat on a software adapter only; nothing picks a splat where it cannot
+    /// run.
     #[test]
     fn the_renderer_choice_resolves_by_adapter() {
-        use PointRenderer::{Splat, Sprites};
+        use PointRenderer::{CpuSplat, Splat, Sprites};
         use RendererChoice as C;
         let cases = [
-            (C::Auto, DeviceType::Cpu, true, Splat),
+            (C::Auto, DeviceType::Cpu, true, CpuSplat),
             (C::Auto, DeviceType::DiscreteGpu, true, Sprites),
             (C::Auto, DeviceType::IntegratedGpu, true, Sprites),
             (C::Auto, DeviceType::Cpu, false, Sprites),
             (C::Splat, DeviceType::DiscreteGpu, true, Splat),
             (C::Splat, DeviceType::Cpu, false, Sprites),
+            (C::CpuSplat, DeviceType::DiscreteGpu, true, CpuSplat),
+            (C::CpuSplat, DeviceType::Cpu, false, Sprites),
             (C::Sprites, DeviceType::Cpu, true, Sprites),
         ];
         for (choice, device, supported, expected) in cases {
